@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each bootstraps what it
+# needs: uv (pinned) in .tools/, then the locked dependencies (uv.lock) in .venv/.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test lint typecheck imports unit lock clean e2e-kind
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras --quiet
+	@touch $@
+
+demo: $(VENV)/.synced
+	@rm -rf .demo && mkdir -p .demo
+	$(BIN)/kindfleet init .demo/fleet.yaml
+	$(BIN)/kindfleet validate -f .demo/fleet.yaml
+	$(BIN)/kindfleet render -f .demo/fleet.yaml --out .demo/kind
+	$(BIN)/kindfleet render -f .demo/fleet.yaml --cluster platform-spoke1
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy
+
+imports: $(VENV)/.synced
+	$(BIN)/lint-imports
+
+unit: $(VENV)/.synced
+	$(BIN)/pytest
+
+test: lint typecheck imports unit
+
+e2e-kind: $(VENV)/.synced
+	$(BIN)/pytest -m kind tests/e2e_kind
+
+lock: $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from kindfleet.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""The `kindfleet` command: flags in, Python API calls, output printed. Nothing else.
+
+`main()` is the only place that turns an exception into an exit code: a `KindfleetError`
+becomes one red line with a hint and its own code; anything unexpected becomes one line
+too, with the traceback only under `--debug`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Annotated
+
+import typer
+
+from kindfleet.cli import fleetfile, output
+from kindfleet.cli.about import version
+from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
+
+app = typer.Typer(
+    name="kindfleet",
+    help=(
+        "Declarative multi-cluster KIND fleets: one fleet file (a hub and N spokes) becomes "
+        "KIND clusters, a hub-spoke AI platform runs on them, and suites test it.\n\n"
+        "Start with `kindfleet init`, then `kindfleet validate` and `kindfleet render`."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="markdown",
+)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="KINDFLEET_DEBUG", help="Show tracebacks on errors.")
+    ] = False,
+) -> None:
+    if debug:
+        os.environ["KINDFLEET_DEBUG"] = "1"
+
+
+app.command()(fleetfile.init)
+app.command()(fleetfile.validate)
+app.command()(fleetfile.render)
+app.command()(version)
+
+
+def main() -> None:
+    debug = bool(os.environ.get("KINDFLEET_DEBUG")) or "--debug" in sys.argv
+    try:
+        app()
+    except SpecError as exc:
+        output.err.print(f"[red]error:[/] {exc.message}", highlight=False, markup=True)
+        sys.exit(exc.exit_code)
+    except KindfleetError as exc:
+        output.error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        output.error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        output.error(
+            f"unexpected {type(exc).__name__}: {exc}",
+            "this is a bug in kindfleet; re-run with --debug and report the traceback",
+        )
+        sys.exit(EXIT_FAILED)

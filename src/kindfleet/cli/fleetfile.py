@@ -1,0 +1,145 @@
+"""Commands over the fleet file alone: init, validate, render. No cluster needed."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kindfleet.cli import output
+from kindfleet.cli.options import FleetFileOption, OutputOption
+from kindfleet.errors import UsageError
+from kindfleet.fleet import load_fleet
+from kindfleet.render import kindconfig
+from kindfleet.units import format_cpu, format_memory
+
+
+def _template(name: str) -> str:
+    return resources.files("kindfleet").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the fleet file.")] = Path(
+        "fleet.yaml"
+    ),
+    minimal: Annotated[
+        bool,
+        typer.Option("--minimal", help="A name and `spokes: 2`, every default left to kindfleet."),
+    ] = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="A fleet for the embedded runtime (no Docker).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a fleet file to start from.
+
+    By default it is the article's setup: a hub with management labels and three
+    Calico spokes with GPU-labelled compute workers, plus a local registry.
+    """
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
+    name = "minimal.yaml" if minimal else "local.yaml" if local else "article.yaml"
+    path.write_text(_template(name), encoding="utf-8")
+    output.success(f"wrote {path}")
+    output.info(f"next: kindfleet validate -f {path}")
+
+
+def validate(
+    file: FleetFileOption = Path("fleet.yaml"), fmt: OutputOption = output.Format.table
+) -> None:
+    """Check a fleet file and show what it resolves to.
+
+    Every problem is reported at once, each with its path (e.g.
+    `spokes[1].nodes[0].labels`) and a fix; the exit code is 2 when any is found.
+    """
+    fleet = load_fleet(file)
+    spec = fleet.spec
+    for warning in spec.warnings:
+        output.warn(warning)
+    if fmt is not output.Format.table:
+        output.emit(spec.to_dict(), fmt)
+        return
+    title = f"fleet {spec.name} (provider {spec.provider}, kind {spec.kind_version})"
+    if spec.provider == "local":
+        output.table(
+            f"fleet {spec.name} (provider local: processes on this machine, not Kubernetes)",
+            ["CLUSTER", "ROLE", "CPU", "MEMORY", "GPUS", "LABELS"],
+            [
+                (
+                    c.name,
+                    c.role,
+                    format_cpu(c.capacity.cpu_millis),
+                    format_memory(c.capacity.memory_bytes),
+                    c.capacity.gpus or "",
+                    output.labels(c.labels),
+                )
+                for c in spec.clusters
+            ],
+        )
+    else:
+        output.table(
+            title,
+            [
+                "CLUSTER",
+                "ROLE",
+                "NODES",
+                "GPUS",
+                "VERSION",
+                "CNI",
+                "POD SUBNET",
+                "SERVICE SUBNET",
+                "LABELS",
+            ],
+            [
+                (
+                    c.name,
+                    c.role,
+                    f"{len(c.control_planes)}+{len(c.workers)}",
+                    c.gpus or "",
+                    c.kubernetes_version,
+                    c.networking.cni,
+                    c.networking.pod_subnet,
+                    c.networking.service_subnet,
+                    output.labels(c.labels),
+                )
+                for c in spec.clusters
+            ],
+        )
+    if spec.registry:
+        reg = spec.registry
+        pull = reg.internal_endpoint
+        output.info(f"registry {reg.name}: push to {reg.host_endpoint}, nodes pull from {pull}")
+    output.success(f"{file} is valid")
+
+
+def render(
+    file: FleetFileOption = Path("fleet.yaml"),
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", "-c", help="Only this cluster's config.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write one <cluster>.yaml per cluster into this directory."),
+    ] = None,
+    fmt: Annotated[
+        output.DataFormat,
+        typer.Option("--output", "-o", help="yaml (a multi-document stream) or json."),
+    ] = output.DataFormat.yaml,
+) -> None:
+    """Print the KIND config of every cluster (what `kind create cluster --config` takes).
+
+    Feed one straight to kind:
+    `kindfleet render -f fleet.yaml -c platform-hub | kind create cluster --config -`
+    """
+    fleet = load_fleet(file)
+    if out is not None:
+        for path in fleet.write_kind_configs(out, cluster):
+            output.success(f"wrote {path}")
+        return
+    configs = fleet.kind_configs(cluster)
+    if fmt is output.DataFormat.json:
+        output.emit(list(configs.values()), fmt)
+    else:
+        output.out.file.write(kindconfig.to_yaml_stream(configs))

@@ -1,0 +1,75 @@
+"""How the CLI speaks: data to stdout (table, JSON or YAML), messages to stderr.
+
+A script piping `-o json` gets the data and nothing else; a person gets a table and
+one-line messages. Errors are one red line plus a hint, never a traceback (unless --debug).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+# Off a terminal (pipes, CI logs) tables keep their full width instead of 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 1000)
+
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+class DataFormat(enum.StrEnum):
+    yaml = "yaml"
+    json = "json"
+
+
+def plain(data: Any) -> Any:
+    """Tuples, mapping proxies and the like as plain JSON-able data."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def emit(data: Any, fmt: Format | DataFormat) -> None:
+    if fmt.value == "json":
+        sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(plain(data), sort_keys=False))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for column in columns:
+        t.add_column(column)
+    for row in rows:
+        t.add_row(*(str(c) if c is not None else "" for c in row))
+    out.print(t)
+
+
+def labels(values: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in values.items())
+
+
+def info(message: str) -> None:
+    err.print(message, highlight=False)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
+def success(message: str) -> None:
+    err.print(f"[green]✓[/] {message}", highlight=False)
+
+
+def error(message: str, hint: str | None = None) -> None:
+    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    if hint:
+        err.print(f"  [dim]hint:[/] {hint}", highlight=False)

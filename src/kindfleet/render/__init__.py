@@ -1,0 +1,1 @@
+"""Pure renderers: the resolved fleet in, documents other tools read out."""

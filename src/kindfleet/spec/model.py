@@ -1,0 +1,307 @@
+"""The `kindfleet.dev/v1alpha1` fleet file, exactly as users write it.
+
+This is the public, versioned schema: strict (unknown keys are errors, reported with a
+"did you mean"), camelCase like KIND's own config. It only checks what one field can
+check on its own; everything that needs the whole fleet (names, ports, subnets, image
+per version) happens in `resolve`, which turns this into the internal model.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from kindfleet.spec import k8snames
+
+API_VERSION = "kindfleet.dev/v1alpha1"
+AUTO = "auto"
+
+
+class FileModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=False,
+        frozen=True,
+    )
+
+
+def _labels(value: Any) -> Any:
+    """YAML turns `gpu: true` into a boolean; KIND wants strings, so we take the user's meaning."""
+    if not isinstance(value, dict):
+        return value
+    out: dict[Any, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, bool):
+            out[key] = "true" if item else "false"
+        elif isinstance(item, int | float):
+            out[key] = str(item)
+        elif item is None:
+            out[key] = ""
+        else:
+            out[key] = item
+    return out
+
+
+PLACEHOLDERS = ("{index}", "{name}", "{fleet}")
+
+
+def _check_labels(value: dict[str, str]) -> dict[str, str]:
+    for key, item in value.items():
+        # Placeholders are filled in per spoke; the filled value is checked again then.
+        sample = item
+        for placeholder in PLACEHOLDERS:
+            sample = sample.replace(placeholder, "x1")
+        problem = k8snames.label_key(key) or k8snames.label_value(sample)
+        if problem:
+            raise ValueError(problem)
+    return value
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class PortMapping(FileModel):
+    """A node container port published on the host (KIND `extraPortMappings`)."""
+
+    container_port: Port
+    host_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    listen_address: str | None = None
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+    @field_validator("listen_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address (e.g. 127.0.0.1)") from None
+        return value
+
+
+class Mount(FileModel):
+    """A host path mounted into the node container (KIND `extraMounts`)."""
+
+    host_path: Annotated[str, Field(min_length=1)]
+    container_path: Annotated[str, Field(min_length=1)]
+    read_only: bool = False
+    selinux_relabel: bool = False
+    propagation: Literal["None", "HostToContainer", "Bidirectional"] | None = None
+
+    @field_validator("container_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} must be an absolute path inside the node, e.g. /data")
+        return value
+
+
+class Taint(FileModel):
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        problem = k8snames.label_key(value)
+        if problem:
+            raise ValueError(problem.replace("label key", "taint key"))
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _value(cls, value: str) -> str:
+        problem = k8snames.label_value(value)
+        if problem:
+            raise ValueError(problem.replace("label value", "taint value"))
+        return value
+
+
+Labels = Annotated[dict[str, str], Field(default_factory=dict)]
+
+
+class NodeGroup(FileModel):
+    """`count` identical nodes of one role."""
+
+    role: Literal["control-plane", "worker"]
+    count: Annotated[int, Field(ge=1, le=50, strict=True)] = 1
+    labels: Labels
+    taints: list[Taint] = Field(default_factory=list)
+    gpus: Annotated[int, Field(ge=0, le=64, strict=True)] = 0
+    port_mappings: list[PortMapping] = Field(default_factory=list)
+    mounts: list[Mount] = Field(default_factory=list)
+    image: str | None = None
+    kind_config: dict[str, Any] = Field(default_factory=dict)
+
+    _coerce_labels = field_validator("labels", mode="before")(_labels)
+    _valid_labels = field_validator("labels")(_check_labels)
+
+    @field_validator("labels")
+    @classmethod
+    def _kubelet_can_set(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            problem = k8snames.kubelet_may_set(key)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+Subnet = str  # "auto" or a CIDR (two, comma-separated, for dual stack); checked in resolve
+
+
+class Networking(FileModel):
+    """Per-cluster networking; subnets left `auto` are allocated so no two clusters overlap."""
+
+    cni: Literal["kindnet", "calico", "none"] = "kindnet"
+    calico_version: str | None = None
+    pod_subnet: Subnet = AUTO
+    service_subnet: Subnet = AUTO
+    kube_proxy_mode: Literal["iptables", "ipvs", "nftables", "none"] | None = None
+    ip_family: Literal["ipv4", "ipv6", "dual"] = "ipv4"
+    api_server_address: str | None = None
+    api_server_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    dns_search: list[str] | None = None
+
+
+class Capacity(FileModel):
+    """What a spoke offers when nothing can measure it (the local provider)."""
+
+    cpu: Annotated[float, Field(gt=0)] = 4
+    memory: str = "8Gi"
+    gpu: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        from kindfleet.units import parse_memory
+
+        parse_memory(value)
+        return value
+
+
+class ClusterSpec(FileModel):
+    """The hub, one spoke, or the spoke template."""
+
+    name: str | None = None
+    kubernetes_version: str | None = None
+    node_image: str | None = None
+    nodes: list[NodeGroup] | None = None
+    networking: Networking = Field(default_factory=Networking)
+    labels: Labels
+    capacity: Capacity | None = None
+    context: str | None = None
+    kind_config: dict[str, Any] = Field(default_factory=dict)
+
+    _coerce_labels = field_validator("labels", mode="before")(_labels)
+    _valid_labels = field_validator("labels")(_check_labels)
+
+    @field_validator("nodes")
+    @classmethod
+    def _one_control_plane(cls, value: list[NodeGroup] | None) -> list[NodeGroup] | None:
+        if value is not None and not any(g.role == "control-plane" for g in value):
+            raise ValueError("a cluster needs a node with role: control-plane")
+        return value
+
+
+class SpokeSet(FileModel):
+    """`count` spokes stamped from one template, with per-spoke overrides."""
+
+    count: Annotated[int, Field(ge=0, le=100, strict=True)]
+    name_pattern: str = "{fleet}-spoke{index}"
+    template: ClusterSpec = Field(default_factory=ClusterSpec)
+    # Keyed by spoke index ("2") or full name; merged into the template before validation.
+    overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _has_index(cls, value: str) -> str:
+        if "{index}" not in value:
+            raise ValueError(f"{value!r} must contain {{index}} so each spoke gets its own name")
+        unknown = set(re.findall(r"\{[^}]*\}", value)) - {"{index}", "{fleet}"}
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {sorted(unknown)[0]}; use {{fleet}} and {{index}}"
+            )
+        return value
+
+
+def _spokes_form(value: Any) -> str:
+    if isinstance(value, bool):
+        return "invalid"
+    if isinstance(value, int):
+        return "count"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "set"
+    return "invalid"
+
+
+Spokes = Annotated[
+    Annotated[int, Field(ge=0, le=100), Tag("count")]
+    | Annotated[list[ClusterSpec], Tag("list")]
+    | Annotated[SpokeSet, Tag("set")],
+    Discriminator(
+        _spokes_form,
+        custom_error_type="spokes_form",
+        custom_error_message=(
+            "spokes must be a number (spokes: 3), a list of spokes, "
+            "or a set {count, template, overrides}"
+        ),
+    ),
+]
+
+
+class Registry(FileModel):
+    """A local image registry shared by every cluster of the fleet."""
+
+    enabled: bool = True
+    name: str | None = None
+    host_port: Annotated[int, Field(ge=1, le=65535)] = 5001
+    listen_address: str = "127.0.0.1"
+    image: str = "registry:2"
+
+
+class FleetNetworking(FileModel):
+    # Docker's default address pools; pod and service subnets must stay clear of them.
+    container_subnets: list[str] = Field(default_factory=lambda: ["172.16.0.0/12"])
+
+
+class FleetFile(FileModel):
+    api_version: Literal["kindfleet.dev/v1alpha1"]
+    kind: Literal["Fleet"]
+    name: str
+    provider: Literal["kind", "local", "existing"] = "kind"
+    kubernetes_version: str | None = None
+    node_image: str | None = None
+    networking: FleetNetworking = Field(default_factory=FleetNetworking)
+    registry: Registry | None = None
+    hub: ClusterSpec = Field(default_factory=ClusterSpec)
+    spokes: Spokes = 0
+
+    @field_validator("registry", mode="before")
+    @classmethod
+    def _registry_shorthand(cls, value: Any) -> Any:
+        """`registry: true` is the default registry, `false` none."""
+        return {"enabled": value} if isinstance(value, bool) else value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        problem = k8snames.dns_label(value, max_length=30)
+        if problem:
+            raise ValueError(problem)
+        return value

@@ -1,0 +1,248 @@
+"""Rendered KIND configs: accepted by KIND's decoder, faithful to the fleet, golden."""
+
+import os
+import tomllib
+
+import pytest
+import yaml
+
+from kindfleet.fleet import load_fleet
+from kindfleet.render.kindconfig import render_fleet, to_yaml, to_yaml_stream
+from kindfleet.spec import from_path
+from tests.conftest import EXAMPLES, GOLDEN
+from tests.unit.render.kind_decoder import decode
+from tests.unit.spec.helpers import fleet
+
+GOLDEN_RENDER = GOLDEN / "render"
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_renders_configs_kind_accepts(path):
+    for name, config in render_fleet(from_path(path)).items():
+        assert decode(config) == [], name
+        assert config["name"] == name
+        # Round trip through YAML text: what kind reads is what we meant.
+        assert yaml.safe_load(to_yaml(config)) == config
+
+
+@pytest.mark.parametrize("example", ["article", "minimal", "five-spokes"])
+def test_golden(example):
+    """The exact stream `kindfleet render` prints; regenerate with KINDFLEET_REGOLD=1."""
+    stream = to_yaml_stream(render_fleet(from_path(EXAMPLES / f"{example}.yaml")))
+    golden = GOLDEN_RENDER / f"{example}.yaml"
+    if os.environ.get("KINDFLEET_REGOLD"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(stream)
+    assert stream == golden.read_text()
+
+
+def _node_labels(node):
+    """Labels a node ends up with, whether set by `labels` or by a kubeadm node-labels patch."""
+    labels = dict(node.get("labels", {}))
+    for patch in node.get("kubeadmConfigPatches", []):
+        doc = yaml.safe_load(patch)
+        extra = doc.get("nodeRegistration", {}).get("kubeletExtraArgs", {}).get("node-labels", "")
+        labels.update(dict(item.split("=", 1) for item in extra.split(",") if item))
+    return labels
+
+
+def _article(name):
+    return yaml.safe_load((GOLDEN / "article-original" / name).read_text())
+
+
+def test_article_hub_config_is_reproduced():
+    original = _article("hub-config.yaml")
+    ours = load_fleet(EXAMPLES / "article.yaml").kind_configs("platform-hub")["platform-hub"]
+    assert [n["role"] for n in ours["nodes"]] == [n["role"] for n in original["nodes"]]
+    for mine, theirs in zip(ours["nodes"], original["nodes"], strict=True):
+        assert _node_labels(mine) == _node_labels(theirs) == {"plane": "management"}
+    assert "disableDefaultCNI" not in ours["networking"]
+
+
+@pytest.mark.parametrize("spoke", ["platform-spoke1", "platform-spoke2", "platform-spoke3"])
+def test_article_spoke_config_is_reproduced(spoke):
+    original = _article("spoke-config.yaml")
+    ours = load_fleet(EXAMPLES / "article.yaml").kind_configs(spoke)[spoke]
+    assert ours["networking"]["disableDefaultCNI"] is original["networking"]["disableDefaultCNI"]
+    assert [n["role"] for n in ours["nodes"]] == [n["role"] for n in original["nodes"]]
+    worker = _node_labels(ours["nodes"][1])
+    assert worker.items() >= _node_labels(original["nodes"][1]).items()
+    assert worker["spoke-id"] == spoke[-1]  # the article's getting-started spoke-id=$i
+    assert worker["cluster-role"] == "spoke"
+
+
+def test_article_fleet_subnets_never_overlap():
+    import ipaddress
+    import itertools
+
+    configs = load_fleet(EXAMPLES / "article.yaml").kind_configs()
+    nets = [
+        ipaddress.ip_network(c["networking"][key])
+        for c in configs.values()
+        for key in ("podSubnet", "serviceSubnet")
+    ]
+    assert len(nets) == 8
+    for a, b in itertools.combinations(nets, 2):
+        assert not a.overlaps(b)
+    assert not any(n.overlaps(ipaddress.ip_network("172.16.0.0/12")) for n in nets)
+
+
+def test_label_values_are_always_strings():
+    spec = fleet("hub: {nodes: [{role: control-plane, labels: {gpu: true, n: 1, e: null}}]}\n")
+    labels = render_fleet(spec)["t-hub"]["nodes"][0]["labels"]
+    assert labels == {"gpu": "true", "n": "1", "e": ""}
+    text = to_yaml(render_fleet(spec)["t-hub"])
+    assert "gpu: 'true'" in text and "n: '1'" in text
+
+
+def test_registry_patch_is_valid_toml_pointing_at_certs_d():
+    spec = fleet("registry: true\n")
+    patches = render_fleet(spec)["t-hub"]["containerdConfigPatches"]
+    parsed = tomllib.loads(patches[0])
+    registry = parsed["plugins"]["io.containerd.grpc.v1.cri"]["registry"]
+    assert registry == {"config_path": "/etc/containerd/certs.d"}
+
+
+def test_no_registry_no_patch():
+    assert "containerdConfigPatches" not in render_fleet(fleet())["t-hub"]
+
+
+def test_taints_become_kubeadm_patches_for_the_right_document():
+    spec = fleet("""
+        hub:
+          nodes:
+            - role: control-plane
+              taints: [{key: dedicated, value: mgmt, effect: NoSchedule}]
+            - role: control-plane
+              taints: [{key: dedicated, effect: NoExecute}]
+            - role: worker
+              taints: [{key: gpu, value: "true", effect: NoSchedule}]
+        """)
+    nodes = render_fleet(spec)["t-hub"]["nodes"]
+    docs = [yaml.safe_load(n["kubeadmConfigPatches"][0]) for n in nodes]
+    assert [d["kind"] for d in docs] == [
+        "InitConfiguration",
+        "JoinConfiguration",
+        "JoinConfiguration",
+    ]
+    assert docs[0]["nodeRegistration"]["taints"] == [
+        {"key": "dedicated", "value": "mgmt", "effect": "NoSchedule"}
+    ]
+    assert docs[1]["nodeRegistration"]["taints"] == [{"key": "dedicated", "effect": "NoExecute"}]
+
+
+def test_networking_options_render_as_kind_fields():
+    spec = fleet("""
+        hub:
+          networking:
+            cni: none
+            ipFamily: dual
+            kubeProxyMode: nftables
+            apiServerAddress: 0.0.0.0
+            apiServerPort: 6443
+            dnsSearch: []
+        """)
+    net = render_fleet(spec)["t-hub"]["networking"]
+    assert net == {
+        "ipFamily": "dual",
+        "apiServerAddress": "0.0.0.0",
+        "apiServerPort": 6443,
+        "podSubnet": "10.244.0.0/16,fd00:10:244::/56",
+        "serviceSubnet": "10.96.0.0/16,fd00:10:96::/112",
+        "disableDefaultCNI": True,
+        "kubeProxyMode": "nftables",
+        "dnsSearch": [],
+    }
+    assert decode(render_fleet(spec)["t-hub"]) == []
+
+
+def test_ports_and_mounts():
+    spec = fleet("""
+        hub:
+          nodes:
+            - role: control-plane
+              portMappings:
+                - {containerPort: 30080, hostPort: 8080}
+                - {containerPort: 53, protocol: UDP, listenAddress: 127.0.0.1}
+              mounts:
+                - {hostPath: /tmp/d, containerPath: /data, readOnly: true, propagation: HostToContainer}
+        """)
+    node = render_fleet(spec)["t-hub"]["nodes"][0]
+    assert node["extraPortMappings"] == [
+        {"containerPort": 30080, "hostPort": 8080, "protocol": "TCP"},
+        {"containerPort": 53, "listenAddress": "127.0.0.1", "protocol": "UDP"},
+    ]
+    assert node["extraMounts"] == [
+        {
+            "hostPath": "/tmp/d",
+            "containerPath": "/data",
+            "readOnly": True,
+            "propagation": "HostToContainer",
+        }
+    ]
+
+
+def test_raw_escape_hatch_reaches_every_kind_field():
+    spec = fleet("""
+        registry: true
+        hub:
+          kindConfig:
+            featureGates: {InPlacePodVerticalScaling: true}
+            runtimeConfig: {"api/alpha": "false"}
+            kubeadmConfigPatches:
+              - |
+                kind: ClusterConfiguration
+                apiServer: {extraArgs: {v: "4"}}
+            kubeadmConfigPatchesJSON6902:
+              - {group: kubeadm.k8s.io, version: v1beta4, kind: ClusterConfiguration, patch: "[]"}
+            containerdConfigPatches:
+              - |
+                [plugins."io.containerd.grpc.v1.cri".containerd]
+                  snapshotter = "native"
+            containerdConfigPatchesJSON6902: ["[]"]
+          nodes:
+            - role: control-plane
+              kindConfig:
+                kubeadmConfigPatches: ["kind: InitConfiguration\\n"]
+                kubeadmConfigPatchesJSON6902:
+                  - {group: kubeadm.k8s.io, version: v1beta4, kind: InitConfiguration, patch: "[]"}
+        """)
+    config = render_fleet(spec)["t-hub"]
+    assert decode(config) == []
+    assert config["featureGates"] == {"InPlacePodVerticalScaling": True}
+    assert config["runtimeConfig"] == {"api/alpha": "false"}
+    assert len(config["containerdConfigPatches"]) == 2  # the registry's, then the user's
+    assert config["kubeadmConfigPatches"][0].startswith("kind: ClusterConfiguration")
+    assert config["kubeadmConfigPatchesJSON6902"][0]["kind"] == "ClusterConfiguration"
+    assert config["containerdConfigPatchesJSON6902"] == ["[]"]
+    assert config["nodes"][0]["kubeadmConfigPatches"] == ["kind: InitConfiguration\n"]
+    assert config["nodes"][0]["kubeadmConfigPatchesJSON6902"][0]["kind"] == "InitConfiguration"
+
+
+def test_node_image_per_group():
+    spec = fleet("hub: {nodes: [{role: control-plane}, {role: worker, image: my/node:v1.36.0}]}\n")
+    nodes = render_fleet(spec)["t-hub"]["nodes"]
+    assert nodes[0]["image"].startswith("kindest/node:v1.37.0@sha256:")
+    assert nodes[1]["image"] == "my/node:v1.36.0"
+
+
+def test_decoder_catches_what_kind_would_refuse():
+    """The stand-in decoder itself must be able to fail, or the tests above prove nothing."""
+    assert decode({"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodez": []})
+    assert decode(
+        {
+            "kind": "Cluster",
+            "apiVersion": "kind.x-k8s.io/v1alpha4",
+            "nodes": [{"role": "worker", "labels": {"gpu": True}}],
+        }
+    )
+    assert decode(
+        {
+            "kind": "Cluster",
+            "apiVersion": "kind.x-k8s.io/v1alpha4",
+            "containerdConfigPatches": ["[x"],
+        }
+    )
+    assert decode(
+        {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": [{"role": "worker"}]}
+    )

@@ -1,0 +1,50 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kindfleet.units import format_cpu, format_memory, parse_cpu, parse_memory
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("512Mi", 512 * 2**20),
+        ("8Gi", 8 * 2**30),
+        ("1G", 10**9),
+        ("100", 100),
+        ("1.5Gi", 3 * 2**29),
+        ("2k", 2000),
+        (1024, 1024),
+    ],
+)
+def test_memory(text, expected):
+    assert parse_memory(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("500m", 500), ("2", 2000), ("0.25", 250), (1.5, 1500)]
+)
+def test_cpu(text, expected):
+    assert parse_cpu(text) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "8GB", "-1", "1.2.3", "Gi", "abc"])
+def test_bad_memory(bad):
+    with pytest.raises(ValueError, match="512Mi"):
+        parse_memory(bad)
+
+
+@pytest.mark.parametrize("bad", ["", "1core", "-1", "m"])
+def test_bad_cpu(bad):
+    with pytest.raises(ValueError, match="500m"):
+        parse_cpu(bad)
+
+
+@given(st.integers(min_value=0, max_value=2**50))
+def test_memory_round_trip(size):
+    assert parse_memory(format_memory(size)) == size
+
+
+@given(st.integers(min_value=0, max_value=10**7))
+def test_cpu_round_trip(millis):
+    assert parse_cpu(format_cpu(millis)) == millis
