@@ -1,0 +1,385 @@
+"""The hub-spoke protocol: every request and response body that crosses the wire.
+
+Hub and agent share these models and nothing else, so either side can be replaced (a
+Go agent, a hub on another store) by honouring this file. Pull, not push: the spoke opens
+every connection (register, heartbeat, long-poll, events); the hub never dials a spoke.
+
+Fencing: every assignment carries a `generation`, a per-workload counter the hub bumps
+each time it hands the workload out. A report whose generation is not the workload's
+current one comes from a stale copy; the hub acknowledges it (so the outbox can drop it)
+but does not apply it, and tells the spoke to stop that copy.
+
+Only status and telemetry leave a spoke: events carry states, exit codes, short messages
+and numbers, never logs, inputs or outputs.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+API_PREFIX = "/v1"
+
+# Bounds that keep one request from exhausting the hub; the hub answers 422 beyond them.
+MAX_BATCH = 1000
+MAX_LABELS = 64
+MAX_COMMAND_ARGS = 256
+MAX_MESSAGE = 1024
+
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+]
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
+LabelValue = Annotated[str, StringConstraints(max_length=63)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
+Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- workloads
+
+
+class WorkloadState(enum.StrEnum):
+    """Pending -> Assigned -> Running -> Succeeded | Failed | Cancelled; Expired from Pending.
+
+    Assigned: leased to one spoke, not yet started there. A lost spoke's Assigned work goes
+    back to Pending at once; its Running work is retried (back to Pending, a new attempt)
+    while the retry policy allows, else Failed with reason SpokeLost.
+    """
+
+    PENDING = "Pending"
+    ASSIGNED = "Assigned"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    EXPIRED = "Expired"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset(
+    {WorkloadState.SUCCEEDED, WorkloadState.FAILED, WorkloadState.CANCELLED, WorkloadState.EXPIRED}
+)
+
+
+class Resources(Wire):
+    """What one run needs: cpu and memory as Kubernetes quantities, whole GPUs."""
+
+    cpu: Annotated[str, StringConstraints(max_length=32)] = "100m"
+    memory: Annotated[str, StringConstraints(max_length=32)] = "128Mi"
+    gpu: Annotated[int, Field(ge=0, le=64)] = 0
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        from kindfleet.units import parse_cpu
+
+        if parse_cpu(value) <= 0:
+            raise ValueError("cpu must be more than 0, e.g. 100m")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        from kindfleet.units import parse_memory
+
+        if parse_memory(value) <= 0:
+            raise ValueError("memory must be more than 0, e.g. 128Mi")
+        return value
+
+
+class SelectorOp(enum.StrEnum):
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+class SelectorExpression(Wire):
+    key: LabelKey
+    operator: SelectorOp
+    values: Annotated[list[LabelValue], Field(max_length=64)] = Field(default_factory=list)
+
+
+class Selector(Wire):
+    """Which spokes may run a workload, by cluster labels (as a Kubernetes label selector)."""
+
+    match_labels: Labels = Field(default_factory=dict)
+    match_expressions: Annotated[list[SelectorExpression], Field(max_length=32)] = Field(
+        default_factory=list
+    )
+
+
+class RetryPolicy(Wire):
+    """How many more attempts a workload gets, and what counts against them.
+
+    An attempt that fails (non-zero exit) or whose spoke is lost while it runs is retried
+    while `max_retries` allows; work that never started on a lost spoke is simply placed
+    again and costs no retry.
+    """
+
+    max_retries: Annotated[int, Field(ge=0, le=100)] = 0
+    retry_on_failure: bool = True
+    retry_on_spoke_lost: bool = True
+
+
+class WorkloadSpec(Wire):
+    """A unit of AI work as submitted: what to run, what it needs, where it may go."""
+
+    name: Name
+    command: Annotated[
+        list[Annotated[str, StringConstraints(max_length=4096)]],
+        Field(min_length=1, max_length=MAX_COMMAND_ARGS),
+    ]
+    image: Annotated[str, StringConstraints(max_length=512)] | None = None
+    env: Annotated[
+        dict[
+            Annotated[
+                str,
+                StringConstraints(
+                    min_length=1, max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+                ),
+            ],
+            Annotated[str, StringConstraints(max_length=4096)],
+        ],
+        Field(max_length=128),
+    ] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    selector: Selector = Field(default_factory=Selector)
+    priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    # Give up if not placed within this many seconds of submission (state Expired).
+    pending_deadline_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
+    # Stop a run that takes longer than this (Failed, reason DeadlineExceeded).
+    timeout_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
+    labels: Labels = Field(default_factory=dict)
+
+
+class Attempt(Wire):
+    generation: int
+    spoke: str
+    state: WorkloadState
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+class Workload(Wire):
+    """A workload as the hub knows it."""
+
+    id: str
+    spec: WorkloadSpec
+    state: WorkloadState
+    generation: int  # 0 until first assigned
+    spoke: str | None = None  # the spoke of the current attempt
+    attempts: list[Attempt] = Field(default_factory=list)
+    retries_used: int = 0
+    cancel_requested: bool = False
+    reason: str | None = None  # why it is in its state (Unschedulable, SpokeLost, ...)
+    message: str | None = None
+    submitted_at: datetime
+    updated_at: datetime
+
+
+class SubmitResponse(Wire):
+    workload: Workload
+    created: bool  # False when the idempotency key matched an earlier submission
+
+
+class BatchItem(Wire):
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    spec: WorkloadSpec
+
+
+class BatchSubmitRequest(Wire):
+    """Many submissions in one durable transaction; each with its own idempotency key."""
+
+    items: Annotated[list[BatchItem], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchSubmitResponse(Wire):
+    results: list[SubmitResponse]
+
+
+class WorkloadList(Wire):
+    items: list[Workload]
+    next_cursor: str | None = None
+
+
+class SpokeVerdict(Wire):
+    """One spoke as placement saw it for one workload: fits, or what it lacks."""
+
+    spoke: str
+    fits: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Explanation(Wire):
+    """The answer to "why is my workload still pending?"."""
+
+    workload: str
+    state: WorkloadState
+    queue_position: int | None = None  # 1 = next to be placed; None when not queued
+    queue_length: int = 0
+    considered: list[SpokeVerdict] = Field(default_factory=list)
+    summary: str
+
+
+# ---------------------------------------------------------------- spokes
+
+
+class SpokeHealth(enum.StrEnum):
+    """Ready while the lease is renewed; NotReady after missed heartbeats (nothing moves);
+    Lost after `lost_after` seconds without one (its work is re-routed)."""
+
+    READY = "Ready"
+    NOT_READY = "NotReady"
+    LOST = "Lost"
+
+
+class Capacity(Wire):
+    """Allocatable resources of a spoke: millicores, bytes, whole GPUs."""
+
+    cpu_millis: Annotated[int, Field(ge=0)]
+    memory_bytes: Annotated[int, Field(ge=0)]
+    gpus: Annotated[int, Field(ge=0, le=4096)] = 0
+
+
+class RegisterRequest(Wire):
+    """Sent with `Authorization: Bearer <bootstrap token>`."""
+
+    name: Name
+    labels: Labels = Field(default_factory=dict)
+    capacity: Capacity
+    executor: Literal["process", "kubernetes"]
+    agent_version: Annotated[str, StringConstraints(max_length=64)] = ""
+
+
+class RegisterResponse(Wire):
+    spoke: str
+    credential: str  # the spoke's own bearer token from now on; shown once
+    heartbeat_seconds: float
+    lease_seconds: float  # NotReady after this long without a heartbeat
+    lost_after_seconds: float  # Lost (work re-routed) after this long
+
+
+class HeldAssignment(Wire):
+    workload: str
+    generation: int
+
+
+class HeartbeatRequest(Wire):
+    """Lease renewal, with what the spoke holds so the hub can fence stale copies."""
+
+    capacity: Capacity
+    held: Annotated[list[HeldAssignment], Field(max_length=100_000)] = Field(default_factory=list)
+
+
+class HeartbeatResponse(Wire):
+    health: SpokeHealth
+    stop: list[HeldAssignment] = Field(default_factory=list)  # stale or cancelled: stop these
+    heartbeat_seconds: float
+
+
+class Assignment(Wire):
+    """Work leased to a spoke. `cancel` set: stop this run and report Cancelled."""
+
+    workload: str
+    generation: int
+    spec: WorkloadSpec
+    cancel: bool = False
+
+
+class AssignmentBatch(Wire):
+    items: list[Assignment]
+
+
+class EventType(enum.StrEnum):
+    ACCEPTED = "accepted"  # the spoke took the assignment (ack of delivery)
+    STARTED = "started"  # it runs
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"  # the spoke cannot run it (e.g. not enough GPUs after all)
+
+
+class StatusEvent(Wire):
+    seq: Annotated[int, Field(ge=1)]  # per-spoke outbox sequence number
+    workload: str
+    generation: int
+    type: EventType
+    at: datetime
+    exit_code: int | None = None
+    reason: Annotated[str, StringConstraints(max_length=64)] | None = None
+    message: Message | None = None
+
+
+class TelemetryPoint(Wire):
+    """Numbers only: resource use of a run or of the spoke, or metrics a workload emitted."""
+
+    seq: Annotated[int, Field(ge=1)]
+    at: datetime
+    workload: str | None = None  # None: the spoke itself
+    generation: int | None = None
+    metrics: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=128)], float], Field(max_length=64)
+    ]
+
+
+class EventBatch(Wire):
+    """One flush of the spoke's outbox; sequence numbers make redelivery harmless."""
+
+    events: Annotated[list[StatusEvent], Field(max_length=MAX_BATCH)] = Field(default_factory=list)
+    telemetry: Annotated[list[TelemetryPoint], Field(max_length=MAX_BATCH)] = Field(
+        default_factory=list
+    )
+
+
+class EventAck(Wire):
+    """Everything up to `acked_through` is stored (or known stale) and may leave the outbox."""
+
+    acked_through: int
+    refused: list[int] = Field(default_factory=list)  # seqs of stale reports, not applied
+    duplicates: int = 0  # seqs seen before (redelivery), ignored
+
+
+class Spoke(Wire):
+    name: str
+    labels: dict[str, str]
+    capacity: Capacity
+    allocated: Capacity
+    health: SpokeHealth
+    executor: str
+    registered_at: datetime
+    last_heartbeat: datetime | None = None
+    running: int = 0
+
+
+class SpokeList(Wire):
+    items: list[Spoke]
+
+
+class TelemetrySeries(Wire):
+    workload: str | None
+    spoke: str
+    points: list[TelemetryPoint]
+
+
+class ProblemDetail(Wire):
+    """Error body (RFC 9457 style) for every 4xx/5xx the hub answers."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, str]] = Field(default_factory=list)  # {path, message} for 422
