@@ -83,7 +83,7 @@ class Provider(Protocol):
         """Remove every trace of the cluster; a cluster that does not exist is not an error."""
         ...
 
-    def list(self, fleet: FleetSpec) -> list[str]:
+    def list_clusters(self, fleet: FleetSpec) -> list[str]:
         """Names of this fleet's clusters that exist now, found by label."""
         ...
 
