@@ -1,0 +1,139 @@
+"""The hub cluster's management services: the hub API with its store and tokens.
+
+The hub is one replica with `Recreate`: its SQLite store lives on a ReadWriteOnce volume
+and two writers would corrupt it (point the store at PostgreSQL to scale out). Its
+Service is a NodePort so spokes in other clusters reach it over the container network;
+the hub itself never dials a spoke, so it needs no egress beyond DNS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kindfleet.render import k8sobjects as k
+from kindfleet.spec.internal import Cluster, FleetSpec
+
+APP = "hub"
+LABELS = {
+    "app": APP,
+    "app.kubernetes.io/name": "kindfleet-hub",
+    "app.kubernetes.io/component": "hub",
+}
+
+
+def _deployment(cluster: Cluster, facts: k.DeployFacts) -> dict[str, Any]:
+    args = [
+        "--host", "0.0.0.0",
+        "--port", str(k.HUB_PORT),
+        "--store", f"sqlite:///{k.STATE_DIR}/hub.db",
+        "--client-token-file", f"{k.SECRETS_DIR}/tokens/client",
+        "--bootstrap-token-file", f"{k.SECRETS_DIR}/tokens/bootstrap",
+    ]  # fmt: skip
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": APP,
+        "automountServiceAccountToken": False,
+        "securityContext": {"fsGroup": k.USER_ID},
+        "containers": [
+            {
+                "name": APP,
+                "image": facts.image,
+                "imagePullPolicy": facts.image_pull_policy,
+                "command": ["python", "-m", "kindfleet.platform.hub"],
+                "args": args,
+                "ports": [{"name": "http", "containerPort": k.HUB_PORT, "protocol": "TCP"}],
+                "livenessProbe": probe,
+                "readinessProbe": {
+                    "httpGet": {"path": "/readyz", "port": "http"},
+                    "periodSeconds": 5,
+                },
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                    "limits": {"memory": "256Mi"},
+                },
+                "securityContext": k.security(),
+                "volumeMounts": [
+                    {"name": "data", "mountPath": k.STATE_DIR},
+                    {"name": "tokens", "mountPath": f"{k.SECRETS_DIR}/tokens", "readOnly": True},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "data", "persistentVolumeClaim": {"claimName": "hub-data"}},
+            {"name": "tokens", "secret": {"secretName": "hub-tokens", "defaultMode": 0o440}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    selector = k.management_selector(cluster)
+    if selector:
+        pod_spec["nodeSelector"] = selector
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": k.meta(APP, k.HUB_NAMESPACE, **LABELS),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {"metadata": {"labels": {**k.MANAGED_BY, **LABELS}}, "spec": pod_spec},
+        },
+    }
+
+
+def _service() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": k.meta(APP, k.HUB_NAMESPACE, **LABELS),
+        "spec": {
+            "type": "NodePort",
+            "selector": {"app": APP},
+            "ports": [
+                {
+                    "name": "http",
+                    "port": k.HUB_PORT,
+                    "targetPort": "http",
+                    "nodePort": k.HUB_NODE_PORT,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
+
+
+def _network_policy() -> dict[str, Any]:
+    """Anyone may call the hub's API port (spokes come from other clusters); the hub
+    itself only needs DNS: it never opens a connection to a spoke."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": k.meta("hub", k.HUB_NAMESPACE),
+        "spec": {
+            "podSelector": {"matchLabels": {"app": APP}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": k.HUB_PORT}]}],
+            "egress": [{"ports": k.DNS_PORTS}],
+        },
+    }
+
+
+def hub_manifests(fleet: FleetSpec, facts: k.DeployFacts) -> list[dict[str, Any]]:
+    return [
+        k.namespace(k.HUB_NAMESPACE, plane="management"),
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": k.meta(APP, k.HUB_NAMESPACE),
+            "automountServiceAccountToken": False,
+        },
+        k.secret(
+            "hub-tokens",
+            k.HUB_NAMESPACE,
+            {"client": facts.client_token, "bootstrap": facts.bootstrap_token},
+        ),
+        k.pvc("hub-data", k.HUB_NAMESPACE, "1Gi"),
+        _deployment(fleet.hub, facts),
+        _service(),
+        _network_policy(),
+    ]

@@ -1,0 +1,242 @@
+"""A spoke's workload orchestration: the orchestrator (the spoke agent with the
+Kubernetes executor) in `platform-control`, the work it runs in `platform-workloads`.
+
+Least privilege: the orchestrator may manage Jobs and read Pods (and their logs) in the
+workloads namespace only, and read Nodes cluster-wide (capacity, GPUs). The data boundary
+is real: workload pods get no egress outside their cluster; the orchestrator's only
+egress out of the cluster is the hub's API, plus its own API server and DNS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kindfleet.render import k8sobjects as k
+from kindfleet.spec.internal import Cluster, FleetSpec
+
+APP = "orchestrator"
+LABELS = {
+    "app": APP,
+    "app.kubernetes.io/name": "kindfleet-orchestrator",
+    "app.kubernetes.io/component": "orchestrator",
+}
+
+
+def _rbac(cluster: Cluster) -> list[dict[str, Any]]:
+    subject = [{"kind": "ServiceAccount", "name": APP, "namespace": k.CONTROL_NAMESPACE}]
+    role_name = f"{APP}-workloads"
+    node_reader = f"kindfleet-{APP}-nodes"
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": k.meta(APP, k.CONTROL_NAMESPACE),
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": k.meta(role_name, k.WORKLOAD_NAMESPACE),
+            "rules": [
+                {
+                    "apiGroups": ["batch"],
+                    "resources": ["jobs"],
+                    "verbs": ["create", "get", "list", "watch", "delete", "patch"],
+                },
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+                {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": k.meta(role_name, k.WORKLOAD_NAMESPACE),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+            "subjects": subject,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": k.meta(node_reader),
+            "rules": [
+                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": k.meta(f"{node_reader}-{cluster.name}"),
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": node_reader,
+            },
+            "subjects": subject,
+        },
+    ]
+
+
+def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, Any]:
+    labels = ",".join(f"{key}={value}" for key, value in cluster.labels.items())
+    args = [
+        "--hub", hub,
+        "--name", cluster.name,
+        "--state-dir", k.STATE_DIR,
+        "--bootstrap-token-file", f"{k.SECRETS_DIR}/bootstrap/token",
+        "--executor", "kubernetes",
+        "--namespace", k.WORKLOAD_NAMESPACE,
+    ]  # fmt: skip
+    if labels:
+        args += ["--labels", labels]
+    health = ["python", "-m", "kindfleet.platform.health"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": k.meta(APP, k.CONTROL_NAMESPACE, **LABELS),
+        "spec": {
+            "replicas": 1,
+            # One orchestrator per spoke: two would both pull the spoke's assignments.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app": APP}},
+            "template": {
+                "metadata": {"labels": {**k.MANAGED_BY, **LABELS}},
+                "spec": {
+                    "serviceAccountName": APP,
+                    "securityContext": {"fsGroup": k.USER_ID},
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": facts.image,
+                            "imagePullPolicy": facts.image_pull_policy,
+                            "command": ["python", "-m", "kindfleet.platform.agent"],
+                            "args": args,
+                            "livenessProbe": {
+                                "exec": {"command": health},
+                                "periodSeconds": 20,
+                                "failureThreshold": 3,
+                            },
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "64Mi"},
+                                "limits": {"memory": "160Mi"},
+                            },
+                            "securityContext": k.security(),
+                            "volumeMounts": [
+                                {"name": "state", "mountPath": k.STATE_DIR},
+                                {
+                                    "name": "bootstrap",
+                                    "mountPath": f"{k.SECRETS_DIR}/bootstrap",
+                                    "readOnly": True,
+                                },
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "state",
+                            "persistentVolumeClaim": {"claimName": "orchestrator-state"},
+                        },
+                        {
+                            "name": "bootstrap",
+                            "secret": {
+                                "secretName": "orchestrator-bootstrap",
+                                "defaultMode": 0o440,
+                            },
+                        },
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def _dns_rule() -> dict[str, Any]:
+    return {
+        "to": [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                },
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": k.DNS_PORTS,
+    }
+
+
+def _network_policies(
+    fleet: FleetSpec, cluster: Cluster, facts: k.DeployFacts
+) -> list[dict[str, Any]]:
+    hub_cidrs = k.egress_cidrs(fleet, [facts.hub_host] if _is_ip(facts.hub_host) else None)
+    api_cidrs = k.egress_cidrs(fleet, facts.api_server_addresses.get(cluster.name))
+    kubernetes_service = _first_service_ip(cluster)
+    orchestrator = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": k.meta(f"{APP}-egress", k.CONTROL_NAMESPACE),
+        "spec": {
+            "podSelector": {"matchLabels": {"app": APP}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [
+                _dns_rule(),
+                {  # the hub's API: the one egress out of the cluster (telemetry-only)
+                    "to": [{"ipBlock": {"cidr": c}} for c in hub_cidrs],
+                    "ports": [{"protocol": "TCP", "port": k.HUB_NODE_PORT}],
+                },
+                {  # its own API server: the kubernetes Service, and its endpoints after DNAT
+                    "to": [{"ipBlock": {"cidr": f"{kubernetes_service}/32"}}]
+                    + [{"ipBlock": {"cidr": c}} for c in api_cidrs],
+                    "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}],
+                },
+            ],
+        },
+    }
+    workloads = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": k.meta("workloads-stay-in-cluster", k.WORKLOAD_NAMESPACE),
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"namespaceSelector": {}}]}],
+            "egress": [_dns_rule(), {"to": [{"namespaceSelector": {}}]}],
+        },
+    }
+    return [orchestrator, workloads]
+
+
+def _is_ip(host: str | None) -> bool:
+    import ipaddress
+
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _first_service_ip(cluster: Cluster) -> str:
+    """The `kubernetes` Service takes the first address of the service range."""
+    import ipaddress
+
+    first = cluster.networking.service_subnet.split(",")[0]
+    return str(next(ipaddress.ip_network(first).hosts()))
+
+
+def spoke_manifests(
+    fleet: FleetSpec, cluster: Cluster, facts: k.DeployFacts
+) -> list[dict[str, Any]]:
+    hub = k.hub_url(fleet, facts)
+    return [
+        k.namespace(k.CONTROL_NAMESPACE),
+        k.namespace(k.WORKLOAD_NAMESPACE),
+        *_rbac(cluster),
+        k.secret("orchestrator-bootstrap", k.CONTROL_NAMESPACE, {"token": facts.bootstrap_token}),
+        k.pvc("orchestrator-state", k.CONTROL_NAMESPACE, "256Mi"),
+        _deployment(cluster, facts, hub),
+        *_network_policies(fleet, cluster, facts),
+    ]
