@@ -1,0 +1,178 @@
+"""`python -m kindfleet.platform.hub`: the hub as a process, the way runtimes start it.
+
+The contract with whoever starts it (the local runtime, tests, a container): flags or
+`KINDFLEET_HUB_*` variables in; `--port 0` binds a free port and the port is written to
+`--port-file` (atomically) once the hub answers; SIGTERM or SIGINT drain in-flight
+requests, release long-polls, stop the scheduler, close the store, and exit 0. Exit 2 on
+bad flags, 3 when a prerequisite (the store, its lock, the port) is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from kindfleet.errors import KindfleetError, PrerequisiteError
+from kindfleet.platform.hub.app import create_app, running
+from kindfleet.platform.hub.service import HubService
+from kindfleet.platform.hub.settings import HubSettings, from_args
+
+log = logging.getLogger("kindfleet.hub")
+
+
+class _Redact(logging.Filter):
+    """Belt and braces: the hub never logs a token, and this filter blanks any that slips."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(s in text for s in self._secrets):
+            for secret in self._secrets:
+                text = text.replace(secret, "<redacted>")
+            record.msg, record.args = text, None
+        return True
+
+
+def configure_logging(settings: HubSettings) -> None:
+    handler: logging.Handler
+    if settings.log_file is not None:
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(settings.log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redact([settings.client_token, settings.bootstrap_token]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PrerequisiteError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            hint="pick another --port, or --port 0 for any free one",
+        ) from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def write_port_file(path: Path, port: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{port}\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, plus: release long-polls at the first signal, announce the port when up."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_exit: Callable[[], None], on_up: Callable[[], None]
+    ) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+        self._on_up = on_up
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_up()
+
+
+async def serve(settings: HubSettings, sock: socket.socket) -> None:
+    app = create_app(settings)
+    hub: HubService = app.state.hub
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        lifespan="off",  # `running` below owns the store and the scheduler
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        ws="none",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        timeout_keep_alive=30,
+        proxy_headers=False,
+        server_header=False,
+        backlog=2048,
+    )
+
+    def up() -> None:
+        if settings.port_file is not None:
+            write_port_file(settings.port_file, port)
+        log.info("hub listening on http://%s:%d", settings.host, port)
+
+    async with running(hub):
+        server = _Server(config, on_exit=hub.release_waiters, on_up=up)
+        _signals["serving"] = True
+        await server.serve(sockets=[sock])
+
+
+_signals = {"serving": False}
+
+
+def _on_signal(sig: int, _frame: FrameType | None) -> None:
+    """Before uvicorn serves: stop at once. After: uvicorn re-raises the signal it
+    already handled gracefully; ignoring it here makes the exit code 0."""
+    if not _signals["serving"]:
+        raise SystemExit(0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = from_args(argv)
+    except KindfleetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    configure_logging(settings)
+    # The store's writer thread hands the GIL back after every database call; with the
+    # event loop busy, the default 5 ms switch interval makes each hand-back a stall.
+    sys.setswitchinterval(0.0005)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _on_signal)
+    try:
+        sock = bind(settings.host, settings.port)
+        with contextlib.closing(sock), asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(serve(settings, sock))
+    except KindfleetError as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+    return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return None
+    return uvloop.new_event_loop
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Every error the hub answers is a `ProblemDetail`, and no input gets a 500.
+
+Validation errors carry field paths in the form a user would write them
+(`resources.gpu`, `items[3].spec.command`, `query.limit`), never the rejected value:
+a bad payload may well hold a secret in an env var.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from kindfleet.platform.hub.errors import HubError
+from kindfleet.platform.store import StoreUnavailable
+from kindfleet.platform.wire import ProblemDetail
+
+log = logging.getLogger("kindfleet.hub")
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    errors: Sequence[Mapping[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = ProblemDetail(
+        title=title, status=status, detail=detail, errors=[dict(e) for e in errors]
+    )
+    return Response(body.model_dump_json(), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def field_path(loc: Iterable[Any]) -> str:
+    """('body', 'items', 3, 'spec', 'command') -> 'items[3].spec.command'."""
+    parts = list(loc)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    found = []
+    for err in errors:
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+        found.append({"path": field_path(err.get("loc", ())), "message": message})
+    return found
+
+
+def invalid(errors: list[dict[str, str]]) -> Response:
+    detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+    return problem(422, "Unprocessable Content", detail or "invalid request", errors)
+
+
+def install(app: FastAPI) -> None:
+    async def on_hub_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HubError)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(exc.status, exc.title, exc.detail, exc.errors, headers)
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return invalid(validation_errors(exc.errors()))
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+
+    async def on_store(_: Request, exc: Exception) -> Response:
+        return problem(503, "Service Unavailable", str(getattr(exc, "message", exc)))
+
+    async def on_anything(_: Request, exc: Exception) -> Response:
+        log.error("unexpected %s while answering a request", type(exc).__name__, exc_info=exc)
+        return problem(500, "Internal Server Error", "the hub failed to answer; see its log")
+
+    app.add_exception_handler(HubError, on_hub_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(StoreUnavailable, on_store)
+    app.add_exception_handler(Exception, on_anything)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

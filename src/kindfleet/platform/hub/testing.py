@@ -1,0 +1,155 @@
+"""Helpers for running a hub in tests and benchmarks: a fake clock and a real hub process.
+
+Shipped with the package (like `kopf.testing`) so that the hub's own tests, the failure
+drills and the benchmark start the hub exactly the way the local runtime does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+
+class FakeClock:
+    """A clock tests move by hand: `clock()` reads it, `clock.advance(30)` moves it."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@dataclass
+class HubProcess:
+    """`python -m kindfleet.platform.hub` as a child process, on a free port.
+
+    `start()` waits for the port file (written once the hub answers); `stop()` sends
+    SIGTERM and returns the exit code; `kill()` is kill -9. Tokens are generated into
+    files under `home` unless given.
+    """
+
+    home: Path
+    store: str | None = None
+    extra_args: list[str] = field(default_factory=list)
+    client_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    bootstrap_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    port: int | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "start() the hub first"
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "hub.log"
+
+    @property
+    def port_file(self) -> Path:
+        return self.home / "hub.port"
+
+    def argv(self) -> list[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        client = self.home / "client.token"
+        bootstrap = self.home / "bootstrap.token"
+        for path, token in ((client, self.client_token), (bootstrap, self.bootstrap_token)):
+            path.write_text(token + "\n", encoding="utf-8")
+            path.chmod(0o600)
+        store = self.store or f"sqlite:///{(self.home / 'hub.db').resolve()}"
+        return [
+            sys.executable,
+            "-m",
+            "kindfleet.platform.hub",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--port-file",
+            str(self.port_file),
+            "--store",
+            store,
+            "--client-token-file",
+            str(client),
+            "--bootstrap-token-file",
+            str(bootstrap),
+            "--log-file",
+            str(self.log_file),
+            *self.extra_args,
+        ]
+
+    def start(self, timeout: float = 20.0) -> HubProcess:
+        self.port_file.unlink(missing_ok=True)
+        env = {**os.environ, **(self.env or {})}
+        self.proc = subprocess.Popen(
+            self.argv(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.port_file.exists():
+                self.port = int(self.port_file.read_text().strip())
+                return self
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"hub exited with {self.proc.returncode}: {err}{self.log()}")
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"hub did not write its port file within {timeout}s: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_file.read_text() if self.log_file.exists() else ""
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, wait, return the exit code (kill -9 if it does not exit in time)."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self._reap()
+
+    def kill(self) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        return self._reap()
+
+    def _reap(self) -> int:
+        assert self.proc is not None
+        code = self.proc.returncode
+        if self.proc.stderr:
+            self.proc.stderr.close()
+        self.proc = None
+        return code
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def __enter__(self) -> HubProcess:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.kill()

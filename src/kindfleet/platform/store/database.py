@@ -1,0 +1,72 @@
+"""Opening and closing the store: engine, one-hub lock, schema, the group-commit writer."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.store import engine as dialect
+from kindfleet.platform.store.engine import StoreUnavailable
+from kindfleet.platform.store.schema import SCHEMA_VERSION, meta, metadata
+from kindfleet.platform.store.writer import GroupObserver, Writer
+
+
+class Database:
+    """The store of one hub. `writer` runs every query; nothing else touches the engine."""
+
+    def __init__(
+        self, url: str, *, on_group: GroupObserver | None = None, lock_wait_seconds: float = 10.0
+    ) -> None:
+        self.url = dialect.parse_url(url)
+        self._lock_wait = lock_wait_seconds
+        self.display_url = dialect.redact(url)
+        self.sqlite = dialect.is_sqlite(self.url)
+        self._engine = dialect.make_engine(self.url)
+        self._lock = dialect.HubLock(self.url)
+        self.writer = Writer(self._engine, on_connect=self._prepare, on_group=on_group)
+
+    def _prepare(self, conn: Connection) -> None:
+        """Run on every (re)connection of the writer: lock, then schema."""
+        self._lock.acquire_session(conn, self._lock_wait)
+        ensure_schema(conn)
+
+    async def open(self) -> None:
+        """Lock, connect, create the schema; on failure leave nothing running or held."""
+        try:
+            self._lock.acquire_file(self._lock_wait)
+            self.writer.start()
+            await self.writer.run(lambda conn: None)  # connect, lock, create the schema
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.writer.close()
+        self._engine.dispose()
+        self._lock.release()
+
+    async def ping(self) -> None:
+        await self.writer.run(lambda conn: conn.execute(select(1)).scalar_one())
+
+
+def ensure_schema(conn: Connection) -> None:
+    try:
+        with conn.begin():
+            metadata.create_all(conn, checkfirst=True)
+            found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
+            if found is None:
+                conn.execute(meta.insert(), {"key": "schema", "value": SCHEMA_VERSION})
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"cannot prepare the store: {exc.__class__.__name__}") from exc
+    if found not in (None, SCHEMA_VERSION):
+        raise PrerequisiteError(
+            f"the store holds schema version {found}; this hub understands {SCHEMA_VERSION}",
+            hint="point the hub at a new store, or run the hub version that wrote this one",
+        )
+
+
+def open_database(
+    url: str, *, on_group: GroupObserver | None = None, lock_wait_seconds: float = 10.0
+) -> Database:
+    return Database(url, on_group=on_group, lock_wait_seconds=lock_wait_seconds)

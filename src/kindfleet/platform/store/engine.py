@@ -1,0 +1,184 @@
+"""Everything that differs between SQLite and PostgreSQL, in one place.
+
+SQLite: WAL journal with `synchronous=FULL` (a commit is on disk before the hub answers),
+`BEGIN IMMEDIATE` (take the write lock up front instead of failing half-way through a
+transaction), a busy timeout, and an exclusive lock file so that two hubs never share a
+database file. PostgreSQL: the psycopg 3 driver and a session advisory lock with the same
+purpose. The rest of the store is dialect-free SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import NullPool, StaticPool
+
+from kindfleet.errors import PrerequisiteError, UsageError
+
+# An arbitrary constant: the key of the advisory lock a hub holds on its PostgreSQL database.
+_PG_LOCK_KEY = 0x6B66_6875_6231  # "kfhub1"
+
+
+class StoreUnavailable(PrerequisiteError):
+    """The database cannot be reached or refused an operation; the hub answers 503."""
+
+
+def parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UsageError(
+            f"store URL {redact(url)!r} is not a database URL",
+            hint="use sqlite:////abs/path/hub.db or postgresql+psycopg://user@host:port/db",
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise UsageError(
+        f"store backend {backend!r} is not supported",
+        hint="use sqlite:////abs/path/hub.db or postgresql+psycopg://user@host:port/db",
+    )
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The database file, or None for an in-memory database."""
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return Path(db)
+
+
+def make_engine(url: URL) -> Engine:
+    if is_sqlite(url):
+        return _sqlite_engine(url)
+    return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    path = sqlite_path(url)
+    if path is None:
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
+        )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "busy_timeout=10000",
+            "temp_store=MEMORY",
+            "cache_size=-16000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def multi_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One `INSERT ... VALUES (...), (...)` for all rows, in the driver's own parameter style.
+
+    Not an executemany: SQLite's driver steps (and gives up the GIL) once per row of an
+    executemany, and with the event loop busy in the other thread each hand-back of the
+    GIL can stall; nor SQLAlchemy's multi-values insert, which is compiled anew for every
+    batch. Every row must have the same keys, all of them columns of `table`.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    one = "(" + ",".join([mark] * len(names)) + ")"
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({','.join(quote(n) for n in names)}) VALUES "
+        + ",".join([one] * len(rows))
+    )
+    conn.exec_driver_sql(sql, tuple(row[n] for row in rows for n in names))
+
+
+class HubLock:
+    """One hub per database: an flock'd file next to SQLite, an advisory lock on PostgreSQL.
+
+    The kernel drops the file lock and PostgreSQL the advisory lock when the process dies,
+    so a hub killed with -9 never leaves a stale lock behind.
+    """
+
+    def __init__(self, url: URL) -> None:
+        self._url = url
+        self._file: IO[bytes] | None = None
+
+    def acquire_file(self, wait_seconds: float = 10.0) -> None:
+        path = sqlite_path(self._url) if is_sqlite(self._url) else None
+        if path is None:
+            return
+        handle = open(f"{path}.hub-lock", "ab")  # noqa: SIM115 - held until release()
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise _busy(str(path)) from None
+                time.sleep(0.1)
+        self._file = handle
+
+    def acquire_session(self, conn: Connection, wait_seconds: float = 10.0) -> None:
+        """On PostgreSQL, bind the lock to the writer's session (released when it ends)."""
+        if is_sqlite(self._url):
+            return
+        deadline = time.monotonic() + wait_seconds
+        query = text("SELECT pg_try_advisory_lock(:key)")
+        while not conn.execute(query, {"key": _PG_LOCK_KEY}).scalar():
+            conn.rollback()
+            if time.monotonic() >= deadline:
+                raise _busy(redact(self._url.render_as_string(hide_password=False)))
+            time.sleep(0.1)
+        conn.commit()
+
+    def release(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def _busy(where: str) -> PrerequisiteError:
+    return PrerequisiteError(
+        f"another hub is already using the store {where}",
+        hint="stop that hub first, or give this one its own --store",
+    )

@@ -1,0 +1,111 @@
+"""The hub's tables, one definition for SQLite and PostgreSQL.
+
+Times are seconds since the epoch (double precision): exact enough, portable, and cheap
+to compare in both engines. Structured values a query never filters on (a workload's
+spec, its attempts, a spoke's labels, telemetry metrics) are JSON text, not JSONB: text
+takes any string a client sends (JSONB refuses `\\u0000`) and costs nothing to write.
+What queries do filter on has its own column and index.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = "1"
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an auto-incrementing rowid.
+_Seq = BigInteger().with_variant(Integer(), "sqlite")
+_Time = Float(precision=53)
+
+meta = Table(
+    "kf_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+workloads = Table(
+    "kf_workloads",
+    metadata,
+    Column("seq", _Seq, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("idem_hash", String(64), nullable=False, unique=True),  # sha256 of the key
+    Column("spec_hash", String(64), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("cpu_millis", BigInteger, nullable=False),
+    Column("memory_bytes", BigInteger, nullable=False),
+    Column("gpus", Integer, nullable=False),
+    Column("generation", BigInteger, nullable=False, default=0),
+    Column("spoke", String(63)),
+    Column("retries_used", Integer, nullable=False, default=0),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("accepted", Boolean, nullable=False, default=False),
+    Column("delivered_at", _Time),
+    Column("cancel_delivered_at", _Time),
+    Column("reason", Text),
+    Column("message", Text),
+    Column("attempts", Text, nullable=False, default="[]"),
+    Column("submitted_at", _Time, nullable=False),
+    Column("updated_at", _Time, nullable=False),
+    Column("deadline_at", _Time),
+)
+# The queue in placement order (priority desc, then submission), so a pass reads the head
+# of the queue without sorting it; only Pending work has a deadline_at.
+Index("kf_workloads_queue", workloads.c.state, workloads.c.priority.desc(), workloads.c.seq)
+Index("kf_workloads_spoke", workloads.c.spoke, workloads.c.state)
+Index("kf_workloads_deadline", workloads.c.deadline_at)
+
+# One row per (workload, label): what `GET /workloads?label=k=v` filters on.
+workload_labels = Table(
+    "kf_workload_labels",
+    metadata,
+    Column("key", String(317), primary_key=True),
+    Column("value", String(63), primary_key=True),
+    Column("workload_id", String(32), primary_key=True),
+)
+
+spokes = Table(
+    "kf_spokes",
+    metadata,
+    Column("name", String(63), primary_key=True),
+    Column("labels", Text, nullable=False),
+    Column("cpu_millis", BigInteger, nullable=False),
+    Column("memory_bytes", BigInteger, nullable=False),
+    Column("gpus", Integer, nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("agent_version", String(64), nullable=False),
+    Column("credential_hash", String(64), nullable=False),  # sha256 of the credential
+    Column("registered_at", _Time, nullable=False),
+    Column("last_heartbeat", _Time, nullable=False),
+    Column("health", String(16), nullable=False),
+    Column("last_seq", BigInteger, nullable=False, default=0),  # highest event seq applied
+)
+
+telemetry = Table(
+    "kf_telemetry",
+    metadata,
+    Column("id", _Seq, primary_key=True, autoincrement=True),
+    Column("spoke", String(63), nullable=False),
+    Column("workload", String(32)),
+    Column("generation", BigInteger),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", _Time, nullable=False),
+    Column("metrics", Text, nullable=False),
+)
+Index("kf_telemetry_workload", telemetry.c.workload, telemetry.c.at)
+Index("kf_telemetry_spoke", telemetry.c.spoke, telemetry.c.at)

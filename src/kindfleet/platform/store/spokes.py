@@ -1,0 +1,48 @@
+"""Spoke queries: registration, leases, health and the per-spoke event high-water mark."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, select, update
+
+from kindfleet.platform.store.schema import spokes
+
+S = spokes.c
+
+
+def get(conn: Connection, name: str) -> Row[Any] | None:
+    return conn.execute(select(spokes).where(S.name == name)).first()
+
+
+def all_spokes(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(spokes).order_by(S.name)).all())
+
+
+def upsert(conn: Connection, values: Mapping[str, Any]) -> None:
+    """Insert a spoke, or replace every column of an existing one (re-registration)."""
+    name = values["name"]
+    if get(conn, name) is None:
+        conn.execute(spokes.insert(), dict(values))
+    else:
+        conn.execute(update(spokes).where(S.name == name).values(dict(values)))
+
+
+def change(conn: Connection, name: str, **values: Any) -> None:
+    conn.execute(update(spokes).where(S.name == name).values(values))
+
+
+def set_health(conn: Connection, changes: Mapping[str, str]) -> None:
+    if changes:
+        stmt = update(spokes).where(S.name == bindparam("_name")).values(health=bindparam("h"))
+        conn.execute(stmt, [{"_name": name, "h": health} for name, health in changes.items()])
+
+
+def credentials(conn: Connection) -> list[tuple[str, str]]:
+    """(name, credential hash) of every spoke, for the hub's in-memory auth table."""
+    return [(row[0], row[1]) for row in conn.execute(select(S.name, S.credential_hash))]
+
+
+def names(conn: Connection, wanted: Sequence[str]) -> set[str]:
+    return {row[0] for row in conn.execute(select(S.name).where(S.name.in_(list(wanted))))}

@@ -1,0 +1,205 @@
+"""Workload queries: the statements behind submission, the queue, the lists and the sweep.
+
+Functions take a Connection inside a transaction the caller (the writer) owns and never
+commit. They speak in column values; turning rows into the hub's records is the hub's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, or_, select, update
+
+from kindfleet.platform.store.engine import multi_insert
+from kindfleet.platform.store.schema import workload_labels, workloads
+
+W = workloads.c
+ACTIVE = ("Assigned", "Running")
+CHUNK = 500  # keeps every IN (...) under SQLite's bound-parameter limit
+INSERT_CHUNK = 500  # rows per multi-row INSERT (500 x 23 columns < 32766 parameters)
+
+# Columns the lifecycle changes; everything else is fixed at submission.
+MUTABLE = (
+    "state",
+    "generation",
+    "spoke",
+    "retries_used",
+    "cancel_requested",
+    "accepted",
+    "delivered_at",
+    "cancel_delivered_at",
+    "reason",
+    "message",
+    "attempts",
+    "updated_at",
+    "deadline_at",
+)
+
+_save = (
+    update(workloads)
+    .where(W.seq == bindparam("_seq"))
+    .values({name: bindparam(name) for name in MUTABLE})
+)
+
+
+def insert(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], labels: Mapping[str, Mapping[str, str]]
+) -> None:
+    """Insert new workloads; `labels` maps a workload id to its labels (for filtering)."""
+    insert_values(conn, workloads, rows)
+    insert_values(
+        conn,
+        workload_labels,
+        [
+            {"key": key, "value": value, "workload_id": wid}
+            for wid, lab in labels.items()
+            for key, value in lab.items()
+        ],
+    )
+
+
+def insert_values(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK):
+        multi_insert(conn, table, rows[start : start + INSERT_CHUNK])
+
+
+def by_idem(conn: Connection, hashes: Iterable[str]) -> dict[str, Row[Any]]:
+    found: dict[str, Row[Any]] = {}
+    for chunk in _chunks(list(hashes)):
+        for row in conn.execute(select(workloads).where(W.idem_hash.in_(chunk))):
+            found[row.idem_hash] = row
+    return found
+
+
+def by_ids(conn: Connection, ids: Iterable[str]) -> list[Row[Any]]:
+    rows: list[Row[Any]] = []
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        rows += conn.execute(select(workloads).where(W.id.in_(chunk))).all()
+    return rows
+
+
+def by_id(conn: Connection, workload_id: str) -> Row[Any] | None:
+    return conn.execute(select(workloads).where(W.id == workload_id)).first()
+
+
+def page(
+    conn: Connection,
+    *,
+    limit: int,
+    before: int | None = None,
+    state: str | None = None,
+    spoke: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[Row[Any]]:
+    """Newest first; `before` is the seq of the last item of the previous page."""
+    query = select(workloads).order_by(W.seq.desc()).limit(limit)
+    if before is not None:
+        query = query.where(W.seq < before)
+    if state is not None:
+        query = query.where(W.state == state)
+    if spoke is not None:
+        query = query.where(W.spoke == spoke)
+    for key, value in (labels or {}).items():
+        L = workload_labels.c
+        query = query.where(
+            exists().where(and_(L.workload_id == W.id, L.key == key, L.value == value))
+        )
+    return list(conn.execute(query).all())
+
+
+def pending(
+    conn: Connection,
+    *,
+    limit: int,
+    after: tuple[int, int] | None = None,
+    at_most: tuple[int, int, int] | None = None,
+) -> list[Row[Any]]:
+    """Pending work in queue order (priority desc, seq asc), one page after `after`.
+
+    `at_most` (cpu, memory, gpus) skips work no spoke could take anyway, so a deep queue
+    of big jobs costs the placement pass nothing while the fleet is full.
+    """
+    query = (
+        select(workloads)
+        .where(W.state == "Pending")
+        .order_by(W.priority.desc(), W.seq.asc())
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL only; SQLite ignores it
+    )
+    if after is not None:
+        priority, seq = after
+        query = query.where(or_(W.priority < priority, and_(W.priority == priority, W.seq > seq)))
+    if at_most is not None:
+        cpu, memory, gpus = at_most
+        query = query.where(W.cpu_millis <= cpu, W.memory_bytes <= memory, W.gpus <= gpus)
+    return list(conn.execute(query).all())
+
+
+def active_on(conn: Connection, spoke: str) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(workloads).where(W.spoke == spoke, W.state.in_(ACTIVE)).order_by(W.seq)
+        ).all()
+    )
+
+
+def allocations(conn: Connection) -> dict[str, tuple[int, int, int, int]]:
+    """Per spoke: requested cpu, memory, gpus of its Assigned and Running work, and a count."""
+    query = (
+        select(
+            W.spoke,
+            func.sum(W.cpu_millis),
+            func.sum(W.memory_bytes),
+            func.sum(W.gpus),
+            func.count(),
+        )
+        .where(W.state.in_(ACTIVE))
+        .group_by(W.spoke)
+    )
+    return {
+        row[0]: (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        for row in conn.execute(query)
+        if row[0] is not None
+    }
+
+
+def overdue(conn: Connection, now: float, limit: int = 1000) -> list[Row[Any]]:
+    """Pending work whose give-up deadline has passed.
+
+    Only Pending work carries a deadline_at, so the deadline index alone finds it; the
+    state test is kept for safety but is not what the query searches by.
+    """
+    rows = conn.execute(
+        select(workloads).where(W.deadline_at <= now).order_by(W.deadline_at).limit(limit)
+    ).all()
+    return [row for row in rows if row.state == "Pending"]
+
+
+def save(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write back the mutable columns of changed records (each row carries its `seq`)."""
+    if rows:
+        conn.execute(_save, [{"_seq": row["seq"], **{k: row[k] for k in MUTABLE}} for row in rows])
+
+
+def queue_spot(conn: Connection, priority: int, seq: int) -> tuple[int, int]:
+    """(position, length) of a Pending workload in the queue; position 1 goes next."""
+    pending_ = W.state == "Pending"
+    ahead = or_(W.priority > priority, and_(W.priority == priority, W.seq < seq))
+    ahead_count = conn.execute(select(func.count()).where(pending_, ahead)).scalar_one()
+    length = conn.execute(select(func.count()).where(pending_)).scalar_one()
+    return int(ahead_count) + 1, int(length)
+
+
+def queue_length(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).where(W.state == "Pending")).scalar_one())
+
+
+def count_by_state(conn: Connection) -> dict[str, int]:
+    query = select(W.state, func.count()).group_by(W.state)
+    return {row[0]: int(row[1]) for row in conn.execute(query)}
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]

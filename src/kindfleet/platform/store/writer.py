@@ -1,0 +1,241 @@
+"""Group commit: one thread owns the database connection and commits many jobs at once.
+
+"A 2xx means durably stored" costs one fsync per commit. Paying it per request caps a
+hub at a few hundred submissions a second; paying it per *group* of whatever requests
+arrived while the previous commit was on disk does not. So every store operation is a
+job (a plain function of a Connection) handed to this one writer; it drains the queue,
+runs the jobs in one transaction, commits (fsync), and only then resolves each caller's
+future. Under load groups grow by themselves; when idle a group is one job.
+
+Jobs signal a refusal (not found, conflict) by raising `Refusal` *before* they write, so
+the rest of the group still commits. Any other exception rolls the group back and each
+job is run again alone, so one bad job cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from kindfleet.platform.store.engine import StoreUnavailable
+
+log = logging.getLogger("kindfleet.hub.store")
+
+I = TypeVar("I")  # noqa: E741 - item
+R = TypeVar("R")
+I_contra = TypeVar("I_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Refusal(Exception):
+    """Raised by a job that decided not to write anything (e.g. 404, 409)."""
+
+
+class BatchHandler(Protocol[I_contra, R_co]):
+    """Handles all items of its kind in one group at once (e.g. many submissions)."""
+
+    def __call__(
+        self, conn: Connection, items: Sequence[I_contra], /
+    ) -> Sequence[R_co | Refusal]: ...
+
+
+@dataclass(eq=False)
+class _Job:
+    future: asyncio.Future[Any]
+    fn: Callable[[Connection], Any] | None = None
+    handler: BatchHandler[Any, Any] | None = None
+    item: Any = None
+    outcome: tuple[Any, BaseException | None] = field(default=(None, None))
+
+
+class _Stop:
+    pass
+
+
+_STOP = _Stop()
+GroupObserver = Callable[[int, float], None]  # (jobs in the group, seconds to commit)
+
+
+class Writer:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        on_connect: Callable[[Connection], None] | None = None,
+        on_group: GroupObserver | None = None,
+        max_group: int = 2000,
+    ) -> None:
+        self._engine = engine
+        self._on_connect = on_connect
+        self._on_group = on_group
+        self._max_group = max_group
+        self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
+        self._conn: Connection | None = None
+        self._thread = threading.Thread(target=self._loop, name="kf-store-writer", daemon=True)
+        self._closed = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def run(self, fn: Callable[[Connection], R]) -> R:
+        """Run `fn` in the next group; return once its transaction is committed."""
+        return await self._enqueue(_Job(self._future(), fn=fn))  # type: ignore[no-any-return]
+
+    async def run_batched(self, handler: BatchHandler[I, R], item: I) -> R:
+        """Hand `item` to `handler` together with every other item of the same group."""
+        job = _Job(self._future(), handler=handler, item=item)
+        return await self._enqueue(job)  # type: ignore[no-any-return]
+
+    def _future(self) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, job: _Job) -> Any:
+        if self._closed:
+            raise StoreUnavailable("the store is closed", hint="the hub is shutting down")
+        self._queue.put(job)
+        return await job.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what is queued, then stop the thread and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------ the writer thread
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if isinstance(first, _Stop):
+                    break
+                jobs = [first]
+                stop = False
+                while len(jobs) < self._max_group:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(nxt, _Stop):
+                        stop = True
+                        break
+                    jobs.append(nxt)
+                self._run_group(jobs)
+                if stop:
+                    break
+        finally:
+            self._drop_connection()
+
+    def _run_group(self, jobs: list[_Job]) -> None:
+        started = time.perf_counter()
+        try:
+            conn = self._connection()
+            with conn.begin():
+                self._execute(conn, jobs)
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                self._drop_connection()
+            if len(jobs) == 1 or not self._healthy():
+                for job in jobs:
+                    job.outcome = (None, _as_store_error(exc))
+            else:
+                for job in jobs:
+                    self._run_alone(job)
+        if self._on_group is not None:
+            self._on_group(len(jobs), time.perf_counter() - started)
+        self._settle(jobs)
+
+    def _run_alone(self, job: _Job) -> None:
+        try:
+            conn = self._connection()
+            with conn.begin():
+                self._execute(conn, [job])
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                self._drop_connection()
+            job.outcome = (None, _as_store_error(exc))
+
+    def _execute(self, conn: Connection, jobs: list[_Job]) -> None:
+        batches: dict[BatchHandler[Any, Any], list[_Job]] = {}
+        for job in jobs:
+            if job.handler is not None:
+                batches.setdefault(job.handler, []).append(job)
+                continue
+            assert job.fn is not None
+            try:
+                job.outcome = (job.fn(conn), None)
+            except Refusal as refusal:
+                job.outcome = (None, refusal)
+        for handler, group in batches.items():
+            results = handler(conn, [job.item for job in group])
+            for job, result in zip(group, results, strict=True):
+                job.outcome = (None, result) if isinstance(result, Refusal) else (result, None)
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            try:
+                conn = self._engine.connect()
+            except SQLAlchemyError as exc:
+                raise StoreUnavailable(f"cannot connect to the store: {_short(exc)}") from exc
+            try:
+                if self._on_connect is not None:
+                    self._on_connect(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _healthy(self) -> bool:
+        return self._conn is not None
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    def _settle(self, jobs: list[_Job]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        for job in jobs:
+            by_loop.setdefault(job.future.get_loop(), []).append(job)
+        for loop, group in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                loop.call_soon_threadsafe(_resolve, group)
+
+
+def _resolve(jobs: list[_Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue  # the caller gave up waiting
+        value, error = job.outcome
+        if error is None:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(error)
+
+
+def _as_store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, SQLAlchemyError):
+        log.warning("store operation failed: %s", _short(exc))
+        return StoreUnavailable(f"the store refused the operation: {_short(exc)}")
+    return exc
+
+
+def _short(exc: BaseException) -> str:
+    """The first line of a driver error, without the SQL and parameters it echoes."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]

@@ -1,0 +1,103 @@
+"""The user-side client against a real hub process: results, and every failure turned
+into a KindfleetError that says what happened and what to do."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from kindfleet.errors import EXIT_BAD_INPUT, EXIT_PREREQUISITE
+from kindfleet.platform.client import (
+    ConflictError,
+    HubAuthError,
+    HubClient,
+    HubUnavailable,
+    InvalidRequest,
+    NotFoundError,
+)
+from kindfleet.platform.hub.testing import HubProcess
+from kindfleet.platform.wire import BatchItem, WorkloadSpec
+
+SPEC = {"name": "train", "command": ["python", "train.py"], "labels": {"team": "ml"}}
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    process = HubProcess(tmp_path_factory.mktemp("hub")).start()
+    yield process
+    process.kill()
+
+
+@pytest.fixture
+def client(hub):
+    with HubClient(hub.url, hub.client_token) as c:
+        yield c
+
+
+def test_workload_calls(client):
+    first = client.submit(SPEC, idempotency_key="client-1")
+    assert first.created and first.workload.spec.name == "train"
+    assert (
+        client.submit(WorkloadSpec.model_validate(SPEC), idempotency_key="client-1").created
+        is False
+    )
+    wid = first.workload.id
+    assert client.get(wid).id == wid
+    assert client.explain(wid).queue_position is not None
+    batch = client.submit_batch(
+        [SPEC, BatchItem(idempotency_key="client-b", spec=WorkloadSpec.model_validate(SPEC))]
+    )
+    assert [r.created for r in batch] == [True, True]
+    listed = client.list_workloads(labels={"team": "ml"}, state="Pending", limit=2)
+    assert len(listed.items) == 2 and listed.next_cursor is not None
+    assert wid in {w.id for w in client.iter_workloads(labels={"team": "ml"}, limit=2)}
+    assert client.cancel(wid).state.value == "Cancelled"
+    assert client.spokes() == []
+    assert client.telemetry(workload=wid) == []
+    assert "kindfleet_hub_submissions_total" in client.metrics()
+
+
+def test_errors_say_what_happened(client, hub):
+    with pytest.raises(NotFoundError) as nf:
+        client.get("wl-00000000000000000000")
+    assert nf.value.exit_code == EXIT_BAD_INPUT and "no workload" in str(nf.value)
+    client.submit(SPEC, idempotency_key="client-c")
+    with pytest.raises(ConflictError, match="different spec"):
+        client.submit({**SPEC, "command": ["other"]}, idempotency_key="client-c")
+    with pytest.raises(InvalidRequest) as bad:
+        client.submit(
+            {**SPEC, "resources": {"cpu": "1", "memory": "1Gi", "gpu": 0}},
+            idempotency_key="x" * 300,
+        )
+    assert bad.value.errors[0]["path"] == "Idempotency-Key"
+    with pytest.raises(HubAuthError) as auth, HubClient(hub.url, "wrong-token") as other:
+        other.spokes()
+    assert "refused the token (401)" in str(auth.value) and auth.value.hint
+    wid = client.submit(SPEC).workload.id
+    client.cancel(wid)
+    with pytest.raises(ConflictError, match="already ended"):
+        client.cancel(wid)
+
+
+def test_a_spec_that_cannot_be_sent_is_refused_locally(client):
+    from kindfleet.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"resources\.gpu"):
+        client.submit({**SPEC, "resources": {"gpu": -1}})
+    with pytest.raises(UsageError, match="not a workload id"):
+        client.get("../spokes")
+    with pytest.raises(UsageError, match="not a workload state"):
+        client.list_workloads(state="Sleeping")
+
+
+def test_no_hub_listening():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with HubClient(f"http://127.0.0.1:{port}", "t", timeout=1) as client:
+        assert client.ready() is False
+        with pytest.raises(HubUnavailable) as err:
+            client.spokes()
+    assert err.value.exit_code == EXIT_PREREQUISITE
+    assert "cannot reach the hub" in str(err.value) and "kindfleet up" in str(err.value)

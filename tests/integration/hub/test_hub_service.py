@@ -1,0 +1,534 @@
+"""The hub service end to end on a real store (SQLite and PostgreSQL), on a fake clock:
+submission, placement, delivery, reports, and the failures peers get wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from kindfleet.platform.hub.errors import Conflict, Invalid, NotFound, Unauthorized
+from kindfleet.platform.hub.queries import ListQuery, TelemetryQuery
+from kindfleet.platform.wire import (
+    BatchItem,
+    EventType,
+    Resources,
+    RetryPolicy,
+    Selector,
+    SpokeHealth,
+    TelemetryPoint,
+    WorkloadState,
+)
+
+P, A, R = WorkloadState.PENDING, WorkloadState.ASSIGNED, WorkloadState.RUNNING
+
+
+async def running_on(hub, spoke, make_spec, **kw):
+    """Submit, place on `spoke`, start: the workload as the hub now sees it."""
+    sub = await hub.submit(f"key-{time.monotonic_ns()}", make_spec(**kw))
+    await hub.tick()
+    wl = await hub.get(sub.workload.id)
+    assert wl.state is A and wl.spoke == spoke.name
+    await spoke.report(wl.id, wl.generation, EventType.STARTED)
+    return await hub.get(wl.id)
+
+
+async def keep_alive(clock, hub, seconds, *spokes, step=2.0):
+    """Let `seconds` pass, with `spokes` heartbeating every `step` and a pass each step."""
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.advance(min(step, end - clock.now))
+        for s in spokes:
+            await s.beat()
+        await hub.tick()
+
+
+# ---------------------------------------------------------------- submission
+
+
+async def test_submission_is_idempotent(hub, make_spec):
+    first = await hub.submit("k1", make_spec())
+    again = await hub.submit("k1", make_spec())
+    assert first.created and not again.created
+    assert again.workload.id == first.workload.id
+    with pytest.raises(Conflict, match="different spec"):
+        await hub.submit("k1", make_spec(command=["other"]))
+    assert len((await hub.list_workloads(ListQuery())).items) == 1
+
+
+async def test_same_spec_written_differently_is_the_same_submission(hub, make_spec):
+    a = await hub.submit("k", make_spec(env={"A": "1", "B": "2"}))
+    b = await hub.submit("k", make_spec(env={"B": "2", "A": "1"}))
+    assert not b.created and b.workload.id == a.workload.id
+
+
+async def test_missing_idempotency_key_is_refused(hub, make_spec):
+    with pytest.raises(Invalid, match="Idempotency-Key header is required"):
+        await hub.submit(None, make_spec())
+
+
+async def test_concurrent_submissions_commit_together(hub, make_spec):
+    keys = [f"k{i % 150}" for i in range(200)]  # 50 repeats inside the same groups
+    results = await asyncio.gather(*(hub.submit(k, make_spec()) for k in keys))
+    by_key: dict[str, str] = {}
+    for key, res in zip(keys, results, strict=True):
+        assert by_key.setdefault(key, res.workload.id) == res.workload.id
+    assert sum(r.created for r in results) == 150
+    listed = await hub.list_workloads(ListQuery(limit=1000))
+    assert len(listed.items) == 150
+
+
+async def test_batch_is_all_or_nothing(hub, make_spec):
+    await hub.submit("taken", make_spec())
+    items = [
+        BatchItem(idempotency_key="new-1", spec=make_spec()),
+        BatchItem(idempotency_key="taken", spec=make_spec(command=["different"])),
+    ]
+    with pytest.raises(Conflict, match=r"items\[1\]"):
+        await hub.submit_batch(items)
+    assert len((await hub.list_workloads(ListQuery())).items) == 1
+    ok = await hub.submit_batch(
+        [BatchItem(idempotency_key=f"b{i}", spec=make_spec()) for i in range(5)]
+    )
+    assert [r.created for r in ok] == [True] * 5
+
+
+async def test_selector_without_values_is_refused(hub, make_spec):
+    bad = make_spec(
+        selector=Selector.model_validate({"match_expressions": [{"key": "zone", "operator": "In"}]})
+    )
+    with pytest.raises(Invalid) as err:
+        await hub.submit("k", bad)
+    assert err.value.errors[0]["path"] == "selector.match_expressions[0].values"
+
+
+async def test_lists_newest_first_with_cursor_and_filters(hub, make_spec):
+    ids = [
+        (await hub.submit(f"k{i}", make_spec(labels={"team": "a" if i % 2 else "b"}))).workload.id
+        for i in range(5)
+    ]
+    first = await hub.list_workloads(ListQuery(limit=2))
+    assert [w.id for w in first.items] == ids[::-1][:2]
+    assert first.next_cursor is not None
+    second = await hub.list_workloads(ListQuery(limit=2, before=int(first.next_cursor)))
+    assert [w.id for w in second.items] == ids[::-1][2:4]
+    team_a = await hub.list_workloads(ListQuery(labels={"team": "a"}))
+    assert {w.id for w in team_a.items} == {ids[1], ids[3]}
+    pending = await hub.list_workloads(ListQuery(state=P))
+    assert len(pending.items) == 5
+    assert (await hub.list_workloads(ListQuery(state=R))).items == []
+
+
+async def test_unknown_workload(hub):
+    with pytest.raises(NotFound):
+        await hub.get("wl-00000000000000000000")
+    with pytest.raises(NotFound):
+        await hub.get("not an id at all\x00")
+
+
+# ---------------------------------------------------------------- placement and delivery
+
+
+async def test_placement_delivery_and_redelivery(hub, make_spoke, make_spec, clock):
+    spoke = await make_spoke("s1")
+    sub = await hub.submit("k", make_spec())
+    report = await hub.tick()
+    assert [r.id for r in report.placed] == [sub.workload.id]
+    wl = await hub.get(sub.workload.id)
+    assert (wl.state, wl.spoke, wl.generation) == (A, "s1", 1)
+
+    items = await spoke.poll()
+    assert [(i.workload, i.generation, i.cancel) for i in items] == [(wl.id, 1, False)]
+    assert await spoke.poll() == []  # just sent: not yet due again
+    clock.advance(5)
+    assert [i.workload for i in await spoke.poll()] == [wl.id]  # unacknowledged: sent again
+    await spoke.report(wl.id, 1, EventType.ACCEPTED)
+    clock.advance(60)
+    assert await spoke.poll() == []
+
+
+async def test_long_poll_wakes_up_on_placement(hub, make_spoke, make_spec):
+    spoke = await make_spoke("s1")
+    started = time.monotonic()
+    waiting = asyncio.create_task(spoke.poll(wait=10))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await hub.submit("k", make_spec())
+    await hub.tick()
+    items = await asyncio.wait_for(waiting, 5)
+    assert len(items) == 1
+    assert time.monotonic() - started < 5
+
+
+async def test_long_poll_times_out_empty(hub, make_spoke):
+    spoke = await make_spoke("s1")
+    started = time.monotonic()
+    assert await spoke.poll(wait=0.3) == []
+    assert 0.25 < time.monotonic() - started < 3
+
+
+async def test_spread_and_capacity(hub, make_spoke, make_spec):
+    await make_spoke("a", cpu=2000)
+    await make_spoke("b", cpu=2000)
+    for i in range(5):
+        await hub.submit(f"k{i}", make_spec(resources=Resources(cpu="1")))
+    await hub.tick()
+    spokes = {s.name: s for s in (await hub.spokes()).items}
+    assert spokes["a"].allocated.cpu_millis == 2000 and spokes["b"].allocated.cpu_millis == 2000
+    assert spokes["a"].running == 2
+    assert len((await hub.list_workloads(ListQuery(state=P))).items) == 1
+
+
+async def test_gpu_work_goes_to_gpu_spokes(hub, make_spoke, make_spec):
+    await make_spoke("cpu1")
+    await make_spoke("gpu1", gpus=2, labels={"gpu": "true"})
+    sub = await hub.submit(
+        "k",
+        make_spec(resources=Resources(gpu=2), selector=Selector(match_labels={"gpu": "true"})),
+    )
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).spoke == "gpu1"
+
+
+# ---------------------------------------------------------------- reports
+
+
+async def test_full_run_and_retry_on_failure(hub, make_spoke, make_spec):
+    spoke = await make_spoke("s1")
+    wl = await running_on(hub, spoke, make_spec, retry=RetryPolicy(max_retries=1))
+    assert wl.state is R
+    await spoke.report(wl.id, 1, EventType.FAILED, exit_code=2)
+    wl = await hub.get(wl.id)
+    assert (wl.state, wl.retries_used) == (P, 1)
+    await hub.tick()
+    wl = await hub.get(wl.id)
+    assert (wl.state, wl.generation) == (A, 2)
+    await spoke.report(wl.id, 2, EventType.STARTED)
+    await spoke.report(wl.id, 2, EventType.SUCCEEDED, exit_code=0)
+    wl = await hub.get(wl.id)
+    assert wl.state is WorkloadState.SUCCEEDED
+    assert [a.state for a in wl.attempts] == [WorkloadState.FAILED, WorkloadState.SUCCEEDED]
+
+
+async def test_duplicate_seqs_are_ignored(hub, make_spoke, make_spec):
+    spoke = await make_spoke("s1")
+    wl = await running_on(hub, spoke, make_spec, retry=RetryPolicy(max_retries=3))
+    failed = spoke.event(wl.id, 1, EventType.FAILED, exit_code=1)
+    first = await spoke.send(failed)
+    assert (first.acked_through, first.duplicates, first.refused) == (failed.seq, 0, [])
+    again = await spoke.send(failed)  # the ack was lost; the outbox sends it again
+    assert (again.acked_through, again.duplicates) == (failed.seq, 1)
+    assert (await hub.get(wl.id)).retries_used == 1
+
+
+async def test_a_batch_applies_in_seq_order(hub, make_spoke, make_spec):
+    spoke = await make_spoke("s1")
+    sub = await hub.submit("k", make_spec())
+    await hub.tick()
+    wid = sub.workload.id
+    started = spoke.event(wid, 1, EventType.STARTED)
+    done = spoke.event(wid, 1, EventType.SUCCEEDED, exit_code=0)
+    ack = await spoke.send(done, started)  # out of order in the body
+    assert ack.acked_through == done.seq and ack.refused == []
+    wl = await hub.get(wid)
+    assert wl.state is WorkloadState.SUCCEEDED and wl.attempts[0].started_at is not None
+
+
+async def test_reports_about_other_spokes_work_are_refused(hub, make_spoke, make_spec):
+    s1 = await make_spoke("s1", cpu=1000)
+    s2 = await make_spoke("s2", cpu=100)
+    wl = await running_on(hub, s1, make_spec, resources=Resources(cpu="1"))
+    ack = await s2.report(wl.id, 1, EventType.SUCCEEDED)
+    assert ack.refused == [ack.acked_through]
+    assert (await hub.get(wl.id)).state is R
+    junk = await s2.report("../etc/passwd\x00", 1, EventType.STARTED)
+    assert junk.refused == [junk.acked_through]
+
+
+async def test_rejected_work_moves_to_another_spoke(hub, make_spoke, make_spec):
+    s1 = await make_spoke("s1")
+    sub = await hub.submit("k", make_spec())
+    await hub.tick()
+    await s1.report(sub.workload.id, 1, EventType.REJECTED, message="no room after all")
+    s2 = await make_spoke("s2")
+    await hub.tick()
+    wl = await hub.get(sub.workload.id)
+    assert (wl.spoke, wl.generation, wl.retries_used) == (s2.name, 2, 0)
+
+
+async def test_telemetry_is_kept_for_own_work_only(hub, make_spoke, make_spec):
+    s1 = await make_spoke("s1", cpu=1000)
+    s2 = await make_spoke("s2", cpu=100)
+    wl = await running_on(hub, s1, make_spec, resources=Resources(cpu="1"))
+    now = s1.event(wl.id, 1, EventType.ACCEPTED).at
+    points = [
+        TelemetryPoint(
+            seq=next(s1.seq),
+            at=now,
+            workload=wl.id,
+            generation=1,
+            metrics={"loss": 0.5, "bad": float("nan")},
+        ),
+        TelemetryPoint(seq=next(s1.seq), at=now, metrics={"running": 1}),
+    ]
+    ack = await s1.send(telemetry=points)
+    assert ack.refused == []
+    foreign = TelemetryPoint(
+        seq=next(s2.seq), at=now, workload=wl.id, generation=1, metrics={"x": 1}
+    )
+    assert (await s2.send(telemetry=[foreign])).refused == [foreign.seq]
+    series = await hub.telemetry(TelemetryQuery(workload=wl.id))
+    assert len(series) == 1 and series[0].spoke == "s1"
+    assert series[0].points[0].metrics == {"loss": 0.5}
+    spoke_series = await hub.telemetry(TelemetryQuery(spoke="s1"))
+    assert {s.workload for s in spoke_series} == {wl.id, None}
+
+
+# ---------------------------------------------------------------- cancel
+
+
+async def test_cancel_pending(hub, make_spec):
+    sub = await hub.submit("k", make_spec())
+    wl = await hub.cancel(sub.workload.id)
+    assert wl.state is WorkloadState.CANCELLED
+    with pytest.raises(Conflict, match="already ended"):
+        await hub.cancel(wl.id)
+
+
+@pytest.mark.parametrize("started", [False, True])
+async def test_cancel_reaches_the_spoke(hub, make_spoke, make_spec, started):
+    spoke = await make_spoke("s1")
+    sub = await hub.submit("k", make_spec())
+    await hub.tick()
+    wid = sub.workload.id
+    await spoke.poll()
+    if started:
+        await spoke.report(wid, 1, EventType.STARTED)
+    waiting = asyncio.create_task(spoke.poll(wait=10))
+    await asyncio.sleep(0.05)
+    wl = await hub.cancel(wid)
+    assert wl.cancel_requested and wl.state is (R if started else A)
+    items = await asyncio.wait_for(waiting, 5)
+    assert [(i.workload, i.cancel) for i in items] == [(wid, True)]
+    await spoke.report(wid, 1, EventType.CANCELLED)
+    assert (await hub.get(wid)).state is WorkloadState.CANCELLED
+
+
+# ---------------------------------------------------------------- deadlines and explain
+
+
+async def test_pending_deadline_expires(hub, make_spec, clock):
+    sub = await hub.submit("k", make_spec(pending_deadline_seconds=10))
+    clock.advance(9)
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).state is P
+    clock.advance(1)
+    report = await hub.tick()
+    assert [r.id for r in report.expired] == [sub.workload.id]
+    wl = await hub.get(sub.workload.id)
+    assert (wl.state, wl.reason) == (WorkloadState.EXPIRED, "PendingDeadlineExceeded")
+
+
+async def test_explain_says_why_it_waits(hub, make_spoke, make_spec):
+    await make_spoke("cpu1")
+    await make_spoke("gpu1", gpus=1, labels={"gpu": "true"})
+    first = await hub.submit("k0", make_spec(priority=5))
+    await hub.tick()
+    sub = await hub.submit(
+        "k1",
+        make_spec(
+            resources=Resources(gpu=2),
+            selector=Selector(match_labels={"gpu": "true"}),
+            pending_deadline_seconds=600,
+        ),
+    )
+    await hub.submit("k2", make_spec(resources=Resources(gpu=8)))
+    await hub.tick()
+    ex = await hub.explain(sub.workload.id)
+    assert (ex.state, ex.queue_position, ex.queue_length) == (P, 1, 2)
+    verdicts = {v.spoke: v for v in ex.considered}
+    assert verdicts["cpu1"].reasons == [
+        "label gpu=true does not match (gpu not set)",
+        "needs 2 GPUs, 0 free",
+    ]
+    assert verdicts["gpu1"].reasons == ["needs 2 GPUs, 1 free"]
+    assert "gives up in 600s" in ex.summary
+    settled = await hub.explain(first.workload.id)
+    assert settled.state is A and "leased to spoke" in settled.summary
+
+
+# ---------------------------------------------------------------- spoke health
+
+
+async def test_transient_blip_does_not_reroute(hub, make_spoke, make_spec, clock):
+    s1 = await make_spoke("s1", cpu=1000)
+    s2 = await make_spoke("s2", cpu=1000)
+    s3 = await make_spoke("s3", cpu=1000)
+    wl = await running_on(hub, s1, make_spec, resources=Resources(cpu="1"))
+    await keep_alive(clock, hub, 12, s2, s3)  # s1 misses six heartbeats
+    spokes = {s.name: s.health for s in (await hub.spokes()).items}
+    assert spokes["s1"] is SpokeHealth.NOT_READY
+    after = await hub.get(wl.id)
+    assert (after.state, after.spoke, after.generation) == (R, "s1", 1)
+    assert await s2.poll() == [] and await s3.poll() == []
+    beat = await s1.beat(held=[(wl.id, 1)])
+    assert beat.health is SpokeHealth.READY and beat.stop == []
+
+
+async def test_lost_spoke_work_is_rerouted_and_retried(hub, make_spoke, make_spec, clock):
+    s1 = await make_spoke("s1", cpu=3000)
+    s2 = await make_spoke("s2", cpu=100)
+    s3 = await make_spoke("s3", cpu=100)
+    unstarted_sub = await hub.submit("u", make_spec(resources=Resources(cpu="1")))
+    await hub.tick()
+    retried = await running_on(
+        hub, s1, make_spec, resources=Resources(cpu="1"), retry=RetryPolicy(max_retries=1)
+    )
+    doomed = await running_on(hub, s1, make_spec, resources=Resources(cpu="1"))
+    s4 = await make_spoke("s4", cpu=4000)  # room for the re-routed work
+
+    await keep_alive(clock, hub, 28, s2, s3, s4)
+    assert (await hub.get(retried.id)).spoke == "s1"  # 28 s of silence: not yet
+    await keep_alive(clock, hub, 2, s2, s3, s4)  # 30 s: Lost, re-routed in the same pass
+
+    unstarted = await hub.get(unstarted_sub.workload.id)
+    assert (unstarted.state, unstarted.spoke, unstarted.generation, unstarted.retries_used) == (
+        A,
+        "s4",
+        2,
+        0,
+    )
+    moved = await hub.get(retried.id)
+    assert (moved.state, moved.spoke, moved.generation, moved.retries_used) == (A, "s4", 2, 1)
+    failed = await hub.get(doomed.id)
+    assert (failed.state, failed.reason) == (WorkloadState.FAILED, "SpokeLost")
+    health = {s.name: s.health for s in (await hub.spokes()).items}
+    assert health["s1"] is SpokeHealth.LOST
+
+    # The old spoke comes back: its copies are fenced.
+    ack = await s1.report(retried.id, 1, EventType.SUCCEEDED)
+    assert ack.refused == [ack.acked_through]
+    beat = await s1.beat(held=[(retried.id, 1), (doomed.id, 1)])
+    assert beat.health is SpokeHealth.READY
+    assert {(h.workload, h.generation) for h in beat.stop} == {(retried.id, 1), (doomed.id, 1)}
+    assert await s1.poll() == []
+    assert (await hub.get(retried.id)).spoke == "s4"
+
+
+async def test_cancel_requested_work_on_a_lost_spoke_is_cancelled(
+    hub, make_spoke, make_spec, clock
+):
+    s1 = await make_spoke("s1")
+    wl = await running_on(hub, s1, make_spec)
+    await hub.cancel(wl.id)
+    await keep_alive(clock, hub, 31)
+    assert (await hub.get(wl.id)).state is WorkloadState.CANCELLED
+
+
+async def test_hub_restart_does_not_declare_everyone_lost(hubs, hub, make_spoke, make_spec, clock):
+    s1 = await make_spoke("s1")
+    s2 = await make_spoke("s2")
+    wl = await running_on(hub, s1, make_spec)
+    clock.advance(3600)  # the hub is down for an hour
+    hub2 = await hubs.restart(hub)
+    s1.hub = s2.hub = hub2
+    clock.advance(20)
+    await hub2.tick()
+    assert (await hub2.get(wl.id)).state is R
+    health = {s.name: s.health for s in (await hub2.spokes()).items}
+    assert health == {"s1": SpokeHealth.NOT_READY, "s2": SpokeHealth.NOT_READY}
+    beat = await s1.beat(held=[(wl.id, 1)])
+    assert beat.stop == [] and beat.health is SpokeHealth.READY
+    await s2.beat()
+    await keep_alive(clock, hub2, 40, s1, s2)
+    assert (await hub2.get(wl.id)).state is R
+
+
+async def test_after_a_restart_a_silent_spoke_is_lost_after_a_full_window(
+    hubs, hub, make_spoke, make_spec, clock
+):
+    s1 = await make_spoke("s1")
+    wl = await running_on(hub, s1, make_spec)
+    clock.advance(3600)
+    hub2 = await hubs.restart(hub)
+    clock.advance(29)
+    await hub2.tick()
+    assert (await hub2.get(wl.id)).state is R
+    clock.advance(1)
+    await hub2.tick()
+    assert (await hub2.get(wl.id)).state is WorkloadState.FAILED
+
+
+async def test_disruption_guard(hub, make_spoke, make_spec, clock):
+    s1 = await make_spoke("s1", cpu=1000)
+    s2 = await make_spoke("s2", cpu=1000)
+    s3 = await make_spoke("s3", cpu=1000)
+    w1 = await running_on(hub, s1, make_spec, resources=Resources(cpu="1"))
+    w2 = await running_on(hub, s2, make_spec, resources=Resources(cpu="1"))
+    await keep_alive(clock, hub, 60, s3)  # two of three silent: suspect the hub's network
+    health = {s.name: s.health for s in (await hub.spokes()).items}
+    assert health == {
+        "s1": SpokeHealth.NOT_READY,
+        "s2": SpokeHealth.NOT_READY,
+        "s3": SpokeHealth.READY,
+    }
+    assert (await hub.get(w1.id)).state is R and (await hub.get(w2.id)).state is R
+    assert "kindfleet_hub_disruption_guard 1.0" in hub.metrics.render().decode()
+    await s2.beat()  # one comes back: one silent of three is a real loss
+    await hub.tick()
+    assert (await hub.get(w1.id)).state is WorkloadState.FAILED
+    assert (await hub.get(w2.id)).state is R
+
+
+# ---------------------------------------------------------------- credentials and restarts
+
+
+async def test_data_and_credentials_survive_a_restart(hubs, hub, make_spoke, make_spec):
+    spoke = await make_spoke("s1")
+    sub = await hub.submit("k", make_spec())
+    hub2 = await hubs.restart(hub)
+    assert (await hub2.get(sub.workload.id)).id == sub.workload.id
+    who = hub2.identify(f"Bearer {spoke.credential}")
+    assert (who.kind, who.spoke) == ("spoke", "s1")
+    again = await hub2.submit("k", make_spec())
+    assert not again.created
+
+
+async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver):
+    first = await make_spoke("s1")
+    second = await driver(hub, "s1").register()
+    assert second.credential != first.credential
+    with pytest.raises(Unauthorized):
+        hub.identify(f"Bearer {first.credential}")
+    assert hub.identify(f"Bearer {second.credential}").spoke == "s1"
+
+
+# ---------------------------------------------------------------- hostile text
+
+
+async def test_nul_and_odd_text_never_reach_the_store_raw(hub, make_spoke, make_spec, driver):
+    """PostgreSQL refuses NUL in text; every string a client controls is checked or cleaned."""
+    with pytest.raises(Invalid) as err:
+        await hub.submit("k", make_spec(labels={"team": "a\x00b"}))
+    assert err.value.errors[0]["path"] == "labels.team"
+    ok = await hub.submit("k\x00key", make_spec(env={"A": "x\x00y"}, command=["a\x00"]))
+    assert (await hub.get(ok.workload.id)).spec.env == {"A": "x\x00y"}
+    spoke = await driver(hub, "s1").register()
+    await hub.tick()
+    ack = await spoke.report(
+        ok.workload.id, 1, EventType.REJECTED, reason="bad\x00", message="no\x00room"
+    )
+    assert ack.refused == []
+    assert "\x00" not in ((await hub.get(ok.workload.id)).message or "")
+    now = spoke.event(ok.workload.id, 1, EventType.ACCEPTED).at
+    ack = await spoke.send(
+        telemetry=[TelemetryPoint(seq=next(spoke.seq), at=now, metrics={"a\x00": 1})]
+    )
+    assert ack.refused == []
+    with pytest.raises(Invalid):
+        await hub.telemetry(TelemetryQuery(workload="wl-\x00"))
+    from kindfleet.platform.hub.queries import parse_list_query
+
+    with pytest.raises(Invalid):
+        parse_list_query(limit=1, cursor=None, state=None, spoke=None, labels=["a=\x00"])

@@ -1,0 +1,89 @@
+"""The store on both databases: group commit keeps jobs apart, one hub per store, the
+schema version is checked, and what a 2xx promised is on disk."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+
+from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.store import Database, Refusal, StoreUnavailable
+from kindfleet.platform.store.schema import meta, workloads
+
+
+class Nope(Refusal):
+    pass
+
+
+@pytest.fixture
+async def db(store_url):
+    database = Database(store_url)
+    await database.open()
+    yield database
+    database.close()
+
+
+async def test_a_failing_job_does_not_fail_its_group(db):
+    def good(n):
+        return lambda conn: conn.execute(select(workloads.c.seq).limit(1)).all() or n
+
+    def broken(conn):
+        conn.execute(text("SELECT * FROM no_such_table"))
+
+    def refused(conn):
+        raise Nope("not this one")
+
+    results = await asyncio.gather(
+        *(db.writer.run(good(i)) for i in range(10)),
+        db.writer.run(broken),
+        db.writer.run(refused),
+        return_exceptions=True,
+    )
+    assert results[:10] == list(range(10))
+    assert isinstance(results[10], StoreUnavailable)
+    assert "no_such_table" in str(results[10])
+    assert isinstance(results[11], Nope)
+
+
+async def test_one_hub_per_store(db, store_url):
+    second = Database(store_url, lock_wait_seconds=0.2)
+    with pytest.raises(PrerequisiteError, match="another hub is already using the store"):
+        await second.open()
+    second.close()
+
+
+async def test_the_lock_is_released_on_close(store_url):
+    first = Database(store_url)
+    await first.open()
+    first.close()
+    second = Database(store_url, lock_wait_seconds=1)
+    await second.open()
+    await second.ping()
+    second.close()
+
+
+async def test_a_newer_schema_is_refused(db, store_url):
+    await db.writer.run(
+        lambda conn: conn.execute(meta.update().where(meta.c.key == "schema").values(value="99"))
+    )
+    db.close()
+    again = Database(store_url)
+    with pytest.raises(PrerequisiteError, match="schema version 99"):
+        await again.open()
+    again.close()
+
+
+async def test_sqlite_is_wal_with_full_sync(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    await database.open()
+
+    def pragmas(conn):
+        return (
+            conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
+            conn.exec_driver_sql("PRAGMA synchronous").scalar(),
+        )
+
+    assert await database.writer.run(pragmas) == ("wal", 2)  # 2 = FULL
+    database.close()

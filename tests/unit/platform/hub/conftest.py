@@ -1,0 +1,101 @@
+"""In-process hub fixtures: the real ASGI app on a SQLite file, driven over httpx2's ASGI
+transport, with a fake clock and the scheduler off (tests run passes themselves)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from kindfleet.platform.hub.app import create_app
+from kindfleet.platform.hub.settings import HubSettings
+from kindfleet.platform.hub.testing import FakeClock
+
+CLIENT_TOKEN = "client-token-unit-0123456789abcdef"
+BOOTSTRAP_TOKEN = "bootstrap-token-unit-0123456789abcdef"
+SPEC = {"name": "train", "command": ["python", "train.py"]}
+CAPACITY = {"cpu_millis": 4000, "memory_bytes": 8 * 2**30, "gpus": 1}
+
+
+class Api:
+    """The app, an HTTP client on it, and shortcuts for the usual calls."""
+
+    def __init__(self, app: Any, http: httpx2.AsyncClient, clock: FakeClock) -> None:
+        self.app = app
+        self.http = http
+        self.clock = clock
+        self.hub = app.state.hub
+        self.client_token = CLIENT_TOKEN
+        self.bootstrap_token = BOOTSTRAP_TOKEN
+        self.client = {"Authorization": f"Bearer {CLIENT_TOKEN}"}
+        self.bootstrap = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
+        self.credentials: dict[str, str] = {}
+
+    def spoke(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials[name]}"}
+
+    async def submit(self, key: str = "k1", spec: dict[str, Any] | None = None) -> httpx2.Response:
+        headers = {**self.client, "Idempotency-Key": key}
+        return await self.http.post("/v1/workloads", json=spec or SPEC, headers=headers)
+
+    async def register(self, name: str, **extra: Any) -> dict[str, Any]:
+        body = {"name": name, "capacity": CAPACITY, "executor": "process", **extra}
+        response = await self.http.post("/v1/spokes/register", json=body, headers=self.bootstrap)
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        self.credentials[name] = data["credential"]
+        return data
+
+
+def settings_for(tmp_path: Path, **overrides: Any) -> HubSettings:
+    values: dict[str, Any] = {
+        "store": f"sqlite:///{tmp_path / 'hub.db'}",
+        "client_token": CLIENT_TOKEN,
+        "bootstrap_token": BOOTSTRAP_TOKEN,
+        "scheduler": False,
+    }
+    values.update(overrides)
+    return HubSettings(**values)
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "fastapi-route"])
+def fast_path(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> Any:
+    clock = FakeClock()
+    app = create_app(settings_for(tmp_path), clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://hub") as http:
+            yield Api(app, http, clock)
+
+
+@pytest.fixture
+async def api_both(tmp_path: Path, fast_path: bool) -> Any:
+    """The app with and without the submission fast path."""
+    clock = FakeClock()
+    app = create_app(settings_for(tmp_path), clock=clock, fast_path=fast_path)
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://hub") as http:
+            yield Api(app, http, clock)
+
+
+@pytest.fixture
+async def scheduled_api(tmp_path: Path) -> Any:
+    """The app with its scheduler running on the real clock, as in production."""
+    app = create_app(settings_for(tmp_path, scheduler=True, tick_seconds=0.2))
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://hub") as http:
+            yield Api(app, http, FakeClock())
+
+
+@pytest.fixture
+def spec_body() -> dict[str, Any]:
+    return dict(SPEC)

@@ -1,0 +1,319 @@
+"""The HTTP API in-process: authentication, payload errors with field paths, the spoke
+protocol over HTTP, idempotency, metrics, OpenAPI, and no token in any log line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from kindfleet.platform.hub import fastpath
+
+WL = "wl-00000000000000000000"
+
+CLIENT_ROUTES = [
+    ("POST", "/v1/workloads"),
+    ("POST", "/v1/workloads:batch"),
+    ("GET", "/v1/workloads"),
+    ("GET", f"/v1/workloads/{WL}"),
+    ("POST", f"/v1/workloads/{WL}/cancel"),
+    ("GET", f"/v1/workloads/{WL}/explain"),
+    ("GET", "/v1/spokes"),
+    ("GET", "/v1/telemetry"),
+    ("GET", "/metrics"),
+]
+SPOKE_ROUTES = [
+    ("POST", "/v1/spokes/s1/heartbeat"),
+    ("GET", "/v1/spokes/s1/assignments"),
+    ("POST", "/v1/spokes/s1/events"),
+]
+ALL_ROUTES = [*CLIENT_ROUTES, *SPOKE_ROUTES, ("POST", "/v1/spokes/register")]
+
+
+# ---------------------------------------------------------------- authentication
+
+
+@pytest.mark.parametrize(("method", "path"), ALL_ROUTES)
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Bearer", "Bearer nope", "Basic dXNlcjpwYXNz", "token"]
+)
+async def test_missing_or_bad_token_is_401(api, method, path, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    response = await api.http.request(method, path, headers=headers, content=b"{not json")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["status"] == 401
+
+
+@pytest.mark.parametrize(("method", "path"), CLIENT_ROUTES)
+async def test_workload_api_refuses_other_token_kinds(api, method, path):
+    await api.register("s1")
+    for headers in (api.bootstrap, api.spoke("s1")):
+        response = await api.http.request(method, path, headers=headers, json={})
+        assert response.status_code == 403, (headers, response.text)
+
+
+@pytest.mark.parametrize(("method", "path"), SPOKE_ROUTES)
+async def test_spoke_api_only_for_that_spoke(api, method, path):
+    await api.register("s1")
+    await api.register("s2")
+    for headers in (api.client, api.bootstrap, api.spoke("s2")):
+        response = await api.http.request(method, path, headers=headers, json={})
+        assert response.status_code == 403, (headers, response.text)
+
+
+async def test_register_needs_the_bootstrap_token(api):
+    body = {"name": "s1", "capacity": {"cpu_millis": 1, "memory_bytes": 1}, "executor": "process"}
+    response = await api.http.post("/v1/spokes/register", json=body, headers=api.client)
+    assert response.status_code == 403
+
+
+async def test_probes_and_openapi_are_open(api):
+    assert (await api.http.get("/healthz")).json() == {"status": "ok"}
+    assert (await api.http.get("/readyz")).json() == {"status": "ready"}
+    doc = (await api.http.get("/openapi.json")).json()
+    post = doc["paths"]["/v1/workloads"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/WorkloadSpec"
+    )
+    assert post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/ProblemDetail"
+    )
+    for model in ("EventBatch", "HeartbeatRequest", "RegisterRequest", "BatchSubmitRequest"):
+        assert model in doc["components"]["schemas"]
+
+
+# ---------------------------------------------------------------- payload errors
+
+
+async def test_missing_idempotency_key_says_so(api_both):
+    response = await api_both.http.post(
+        "/v1/workloads", json={"name": "a", "command": ["x"]}, headers=api_both.client
+    )
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert error["path"] == "Idempotency-Key"
+    assert "Idempotency-Key header is required" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "path"),
+    [
+        ({"resources": {"gpu": -1}}, "resources.gpu"),
+        ({"resources": {"cpu": "lots"}}, "resources.cpu"),
+        ({"command": []}, "command"),
+        ({"name": "Not_A_Name"}, "name"),
+        ({"unknown": 1}, "unknown"),
+        (
+            {"selector": {"match_expressions": [{"key": "k", "operator": "Near"}]}},
+            "selector.match_expressions[0].operator",
+        ),
+        (
+            {"selector": {"match_expressions": [{"key": "k", "operator": "In"}]}},
+            "selector.match_expressions[0].values",
+        ),
+        ({"env": {"1BAD": "x"}}, "env.1BAD.[key]"),
+    ],
+)
+async def test_bad_spec_names_the_field(api_both, spec_body, patch, path):
+    response = await api_both.submit(spec={**spec_body, **patch})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert path in [e["path"] for e in body["errors"]]
+    assert body["title"] == "Unprocessable Content"
+
+
+async def test_rejected_values_are_not_echoed(api_both, spec_body):
+    secret = "hunter2-secret-value"
+    response = await api_both.submit(
+        spec={**spec_body, "env": {"PASSWORD": 12}, "priority": secret}
+    )
+    assert response.status_code == 422
+    assert secret not in response.text
+
+
+async def test_invalid_json(api_both):
+    headers = {**api_both.client, "Idempotency-Key": "k"}
+    response = await api_both.http.post("/v1/workloads", content=b'{"name": ', headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["message"] == "the body is not valid JSON"
+
+
+async def test_batch_errors_have_item_paths(api):
+    body = {
+        "items": [
+            {
+                "idempotency_key": "a",
+                "spec": {"name": "x", "command": ["y"], "resources": {"gpu": 99}},
+            }
+        ]
+    }
+    response = await api.http.post("/v1/workloads:batch", json=body, headers=api.client)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "items[0].spec.resources.gpu"
+
+
+async def test_query_errors_have_paths(api):
+    response = await api.http.get("/v1/workloads?limit=0&cursor=x", headers=api.client)
+    assert response.status_code == 422
+    assert "query.limit" in [e["path"] for e in response.json()["errors"]]
+    response = await api.http.get("/v1/workloads?cursor=abc", headers=api.client)
+    assert response.json()["errors"][0]["path"] == "query.cursor"
+    response = await api.http.get("/v1/workloads?label=novalue", headers=api.client)
+    assert response.json()["errors"][0]["path"] == "query.label"
+
+
+async def test_body_size_is_capped(api_both, monkeypatch):
+    monkeypatch.setattr(fastpath, "MAX_BODY", 1000)
+    headers = {**api_both.client, "Idempotency-Key": "k"}
+    response = await api_both.http.post("/v1/workloads", content=b"x" * 2000, headers=headers)
+    assert response.status_code == 413, response.text
+
+
+async def test_unknown_paths_and_methods_are_problems(api):
+    response = await api.http.get("/v2/nothing", headers=api.client)
+    assert response.status_code == 404 and response.json()["status"] == 404
+    response = await api.http.delete("/v1/workloads", headers=api.client)
+    assert response.status_code == 405 and response.json()["title"] == "Method Not Allowed"
+
+
+# ---------------------------------------------------------------- workflows
+
+
+async def test_idempotent_submission_over_http(api_both, spec_body):
+    first = await api_both.submit("key-1", spec_body)
+    assert first.status_code == 201 and first.json()["created"] is True
+    again = await api_both.submit("key-1", spec_body)
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["workload"]["id"] == first.json()["workload"]["id"]
+    conflict = await api_both.submit("key-1", {**spec_body, "command": ["other"]})
+    assert conflict.status_code == 409
+    assert "different spec" in conflict.json()["detail"]
+
+
+async def test_spoke_protocol_over_http(api, spec_body):
+    await api.register("s1", labels={"gpu": "true"})
+    wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
+    await api.hub.tick()
+    polled = await api.http.get("/v1/spokes/s1/assignments?wait=1", headers=api.spoke("s1"))
+    items = polled.json()["items"]
+    assert [(i["workload"], i["generation"], i["cancel"]) for i in items] == [(wid, 1, False)]
+    now = "2026-01-01T00:00:00Z"
+    batch = {
+        "events": [
+            {"seq": 1, "workload": wid, "generation": 1, "type": "accepted", "at": now},
+            {"seq": 2, "workload": wid, "generation": 1, "type": "started", "at": now},
+            {
+                "seq": 3,
+                "workload": wid,
+                "generation": 1,
+                "type": "succeeded",
+                "at": now,
+                "exit_code": 0,
+            },
+        ],
+        "telemetry": [
+            {"seq": 4, "at": now, "workload": wid, "generation": 1, "metrics": {"loss": 0.1}}
+        ],
+    }
+    ack = await api.http.post("/v1/spokes/s1/events", json=batch, headers=api.spoke("s1"))
+    assert ack.json() == {"acked_through": 4, "refused": [], "duplicates": 0}
+    again = await api.http.post("/v1/spokes/s1/events", json=batch, headers=api.spoke("s1"))
+    assert again.json() == {"acked_through": 4, "refused": [], "duplicates": 4}
+    workload = (await api.http.get(f"/v1/workloads/{wid}", headers=api.client)).json()
+    assert workload["state"] == "Succeeded"
+    beat = await api.http.post(
+        "/v1/spokes/s1/heartbeat",
+        json={
+            "capacity": {"cpu_millis": 4000, "memory_bytes": 2**33},
+            "held": [{"workload": wid, "generation": 1}],
+        },
+        headers=api.spoke("s1"),
+    )
+    assert beat.json()["stop"] == [{"workload": wid, "generation": 1}]
+    series = (await api.http.get(f"/v1/telemetry?workload={wid}", headers=api.client)).json()
+    assert series[0]["points"][0]["metrics"] == {"loss": 0.1}
+    spokes = (await api.http.get("/v1/spokes", headers=api.client)).json()["items"]
+    assert spokes[0]["name"] == "s1" and spokes[0]["health"] == "Ready"
+
+
+async def test_long_poll_over_http_is_released_by_a_cancel(api, spec_body):
+    await api.register("s1")
+    wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
+    await api.hub.tick()
+    await api.http.get("/v1/spokes/s1/assignments", headers=api.spoke("s1"))
+    poll = asyncio.create_task(
+        api.http.get("/v1/spokes/s1/assignments?wait=20", headers=api.spoke("s1"))
+    )
+    await asyncio.sleep(0.1)
+    cancelled = await api.http.post(f"/v1/workloads/{wid}/cancel", headers=api.client)
+    assert cancelled.json()["cancel_requested"] is True
+    response = await asyncio.wait_for(poll, 5)
+    assert response.json()["items"][0]["cancel"] is True
+
+
+async def test_metrics_count_requests_by_route(api, spec_body):
+    await api.submit("k", spec_body)
+    text = (await api.http.get("/metrics", headers=api.client)).text
+    assert (
+        'kindfleet_hub_http_requests_total{method="POST",route="/v1/workloads",status="201"} 1.0'
+        in text
+    )
+    assert 'kindfleet_hub_submissions_total{result="created"} 1.0' in text
+    assert "kindfleet_hub_store_group_jobs_bucket" in text
+
+
+async def test_explain_over_http(api, spec_body):
+    await api.register("s1")
+    wid = (await api.submit("k", {**spec_body, "resources": {"gpu": 4}})).json()["workload"]["id"]
+    await api.hub.tick()
+    body = (await api.http.get(f"/v1/workloads/{wid}/explain", headers=api.client)).json()
+    assert body["queue_position"] == 1
+    assert body["considered"] == [
+        {"spoke": "s1", "fits": False, "reasons": ["needs 4 GPUs, 1 free"]}
+    ]
+
+
+# ---------------------------------------------------------------- secrets
+
+
+async def test_no_token_in_any_log_line(api, spec_body, caplog):
+    caplog.set_level(logging.DEBUG)
+    await api.register("s1")
+    await api.register("s2")
+    await api.register("s1")  # re-registration: a new credential, the old one revoked
+    credentials = list(api.credentials.values())
+    wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
+    await api.hub.tick()
+    await api.http.get("/v1/spokes/s1/assignments", headers=api.spoke("s1"))
+    await api.http.post(f"/v1/workloads/{wid}/cancel", headers=api.client)
+    bad = {"Authorization": "Bearer " + credentials[0][::-1]}
+    await api.http.get("/v1/spokes", headers=bad)
+    api.clock.advance(120)
+    beat = {"capacity": {"cpu_millis": 4000, "memory_bytes": 2**33}}
+    await api.http.post("/v1/spokes/s2/heartbeat", json=beat, headers=api.spoke("s2"))
+    await api.hub.tick()
+    text = caplog.text
+    assert "registered" in text and "is Lost" in text  # the scenario was logged
+    for secret in [api.client_token, api.bootstrap_token, *credentials]:
+        assert secret not in text
+
+
+async def test_not_ready_when_the_store_is_gone(api):
+    api.hub.db.writer.close()
+    response = await api.http.get("/readyz")
+    assert response.status_code == 503
+    assert (await api.http.get("/healthz")).status_code == 200
+    submitted = await api.submit("k")
+    assert submitted.status_code == 503
+    assert submitted.json()["title"] == "Service Unavailable"
+
+
+async def test_the_scheduler_places_work_on_its_own(scheduled_api, spec_body):
+    api = scheduled_api
+    await api.register("s1")
+    wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
+    response = await api.http.get("/v1/spokes/s1/assignments?wait=5", headers=api.spoke("s1"))
+    assert [i["workload"] for i in response.json()["items"]] == [wid]
