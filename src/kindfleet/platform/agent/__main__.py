@@ -1,0 +1,75 @@
+"""`python -m kindfleet.platform.agent`: flags in, the agent runs until SIGTERM or SIGINT,
+then stops its runs, reports them, flushes what it can and exits 0. Bad flags exit 2 with
+one line that says what to fix; no traceback for bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from kindfleet.errors import EXIT_FAILED, KindfleetError, UsageError
+from kindfleet.platform.agent import logs
+from kindfleet.platform.agent.executors import ReportsCapacity, make_executor
+from kindfleet.platform.agent.executors.base import Executor
+from kindfleet.platform.agent.loop import Agent
+from kindfleet.platform.agent.settings import AgentSettings, parse_args
+from kindfleet.units import format_cpu, format_memory
+
+
+async def _serve(settings: AgentSettings, executor: Executor) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        settings = await _with_capacity(settings, executor)
+    except BaseException:
+        await executor.close()
+        raise
+    await Agent(settings, executor=executor).run(stop)
+
+
+async def _with_capacity(settings: AgentSettings, executor: Executor) -> AgentSettings:
+    """On a cluster, the spoke offers what its nodes can allocate (read once, at start)."""
+    if not settings.capacity_from_cluster or not isinstance(executor, ReportsCapacity):
+        return settings
+    capacity = await executor.capacity()
+    logs.get("main").info(
+        "capacity from the cluster's nodes: cpu %s, memory %s, gpus %d",
+        format_cpu(capacity.cpu_millis),
+        format_memory(capacity.memory_bytes),
+        capacity.gpus,
+    )
+    return replace(settings, capacity=capacity)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging_ready = False
+    try:
+        settings = parse_args(argv)
+        if not settings.bootstrap_token_file.is_file():
+            raise UsageError(
+                f"--bootstrap-token-file {settings.bootstrap_token_file} does not exist",
+                hint="write the hub's bootstrap token to that file (mode 0600)",
+            )
+        executor = make_executor(settings)
+        logs.setup(settings.log_level, settings.log_file)
+        logging_ready = True
+        asyncio.run(_serve(settings, executor))
+    except KindfleetError as exc:
+        if logging_ready:
+            logs.get("main").error("%s", exc)
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception:  # a bug: say so in the agent's own log, where operators look
+        logs.get("main").exception("the agent failed")
+        print("error: the agent failed unexpectedly; see its log", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""What this spoke has promised to runs it holds, so it can refuse an assignment it cannot
+honour (the hub's view of free capacity may be stale) instead of over-committing itself.
+Pure bookkeeping: cpu in millicores, memory in bytes, GPUs through the `GpuPool`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kindfleet.platform.agent.gpus import GpuPool
+from kindfleet.platform.wire import Capacity, Resources
+from kindfleet.units import format_cpu, format_memory, parse_cpu, parse_memory
+
+
+@dataclass(frozen=True)
+class Need:
+    cpu_millis: int
+    memory_bytes: int
+    gpus: int
+
+    @classmethod
+    def of(cls, resources: Resources) -> Need:
+        return cls(parse_cpu(resources.cpu), parse_memory(resources.memory), resources.gpu)
+
+
+class Ledger:
+    """Capacity minus the needs of the runs reserved on it, by owner (run key)."""
+
+    def __init__(self, capacity: Capacity) -> None:
+        self.capacity = capacity
+        self.gpus = GpuPool(capacity.gpus)
+        self._needs: dict[str, Need] = {}
+
+    @property
+    def allocated(self) -> Need:
+        needs = self._needs.values()
+        return Need(
+            sum(n.cpu_millis for n in needs),
+            sum(n.memory_bytes for n in needs),
+            sum(n.gpus for n in needs),
+        )
+
+    def shortfall(self, need: Need) -> str | None:
+        """Why `need` does not fit in what is free now, or None when it does."""
+        used = self.allocated
+        lacks = []
+        free_cpu = self.capacity.cpu_millis - used.cpu_millis
+        if need.cpu_millis > free_cpu:
+            lacks.append(f"cpu {format_cpu(need.cpu_millis)} > free {format_cpu(max(free_cpu, 0))}")
+        free_memory = self.capacity.memory_bytes - used.memory_bytes
+        if need.memory_bytes > free_memory:
+            free = format_memory(max(free_memory, 0))
+            lacks.append(f"memory {format_memory(need.memory_bytes)} > free {free}")
+        if need.gpus > self.gpus.free:
+            lacks.append(f"gpu {need.gpus} > free {self.gpus.free}")
+        return "; ".join(lacks) or None
+
+    def reserve(
+        self,
+        owner: str,
+        need: Need,
+        gpu_ids: tuple[int, ...] | None = None,
+        *,
+        force: bool = False,
+    ) -> tuple[int, ...] | None:
+        """Reserve `need` for `owner`; the GPU ids it gets (or keeps, when `gpu_ids` is given),
+        or None with nothing reserved when it does not fit. `force`: a run that is already
+        running (re-adopted after a restart) is counted whatever is free."""
+        if owner in self._needs or (not force and self.shortfall(need) is not None):
+            return None
+        ids: tuple[int, ...] | None
+        if gpu_ids is None:
+            ids = self.gpus.allocate(owner, need.gpus)
+        elif len(gpu_ids) == need.gpus and self.gpus.claim(owner, gpu_ids):
+            ids = gpu_ids
+        else:
+            ids = None
+        if ids is None and force:
+            ids = gpu_ids or ()
+        if ids is None:
+            return None
+        self._needs[owner] = need
+        return ids
+
+    def release(self, owner: str) -> None:
+        self._needs.pop(owner, None)
+        self.gpus.release(owner)

@@ -1,0 +1,210 @@
+"""What one run of a workload looks like as a batch/v1 Job, decided with no I/O so that every
+field can be checked exactly (and against the Kubernetes schema) without a cluster.
+
+The Job's name is a pure function of the workload id and the generation (the fencing
+token), so a restarted agent, or a retried create, arrives at the same name: the API
+server's 409 then says "this run exists already" and the agent adopts it instead of starting
+the work twice. Its labels say the same thing in a form selectors can use, which is how the
+agent watches only its own Jobs and how `owns` tells its run from a stranger's.
+
+The cluster, not the agent, decides where a run goes: the Job asks for what the workload
+asked for (cpu, memory, whole `nvidia.com/gpu`s) and for a GPU-labelled node when it needs
+GPUs; retries are the platform's business, so the Job itself never retries (backoffLimit 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kindfleet.platform.wire import WorkloadSpec
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+WORKLOAD_LABEL = "kindfleet.dev/workload"
+GENERATION_LABEL = "kindfleet.dev/generation"
+SPOKE_LABEL = "kindfleet.dev/spoke"
+JOB_LABEL = "kindfleet.dev/job"  # on the pods: which Job they belong to
+WORKLOAD_ANNOTATION = "kindfleet.dev/workload-id"  # the exact id (a label value is sanitised)
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_NODE_LABEL = ("gpu", "true")  # what the fleet file puts on GPU nodes (the article's label)
+CONTAINER = "workload"
+USER_ID = 10001
+OUTPUT_DIR = "/kindfleet/outputs"
+METRICS_DIR = "/kindfleet/metrics"
+METRICS_FILE = f"{METRICS_DIR}/metrics.jsonl"
+DEFAULT_IMAGE = "busybox:1.37"
+
+_MAX_NAME = 63
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How this spoke renders Jobs; the agent's flags fill it in."""
+
+    namespace: str
+    spoke: str
+    default_image: str = DEFAULT_IMAGE
+    ttl_seconds_after_finished: int = 600
+    termination_grace_seconds: int = 5  # the agent's SIGTERM -> SIGKILL grace, as in the pod
+
+
+def job_name(workload: str, generation: int) -> str:
+    """`<workload>-g<generation>` as a DNS-1123 label of at most 63 characters.
+
+    An id that is already a clean label is kept as it is (the hub's `wl-<hex>` ids are);
+    anything else is lower-cased, cleaned and given a short hash of the original so that two
+    ids that clean up the same still get different names.
+    """
+    suffix = f"-g{generation}"
+    base = re.sub(r"[^a-z0-9-]+", "-", workload.lower()).strip("-")
+    base = re.sub(r"-{2,}", "-", base)
+    room = _MAX_NAME - len(suffix)
+    if base != workload or len(base) > room:
+        digest = hashlib.sha256(workload.encode()).hexdigest()[:8]
+        base = f"{base[: room - len(digest) - 1].rstrip('-')}-{digest}".lstrip("-")
+    return f"{base}{suffix}"
+
+
+def label_value(text: str) -> str:
+    """`text` when it is a valid label value, else a cleaned, hashed stand-in for it."""
+    if len(text) <= _MAX_NAME and _LABEL_VALUE.match(text):
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[: _MAX_NAME - 9]
+    cleaned = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
+    return f"{cleaned}-{digest}" if cleaned else digest
+
+
+def run_labels(workload: str, generation: int, spoke: str) -> dict[str, str]:
+    """The labels that identify one run of one workload on one spoke."""
+    return {
+        MANAGED_BY: "kindfleet",
+        WORKLOAD_LABEL: label_value(workload),
+        GENERATION_LABEL: str(generation),
+        SPOKE_LABEL: spoke,
+    }
+
+
+def spoke_selector(spoke: str) -> str:
+    """The label selector for every Job (and pod) this spoke's agent runs."""
+    return f"{SPOKE_LABEL}={spoke}"
+
+
+def owns(job: Mapping[str, Any], workload: str, generation: int, spoke: str) -> bool:
+    """True when `job` is this run: same workload, same generation, same spoke."""
+    meta = job.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    exact = (meta.get("annotations") or {}).get(WORKLOAD_ANNOTATION)
+    same_workload = exact == workload if exact is not None else None
+    if same_workload is None:
+        same_workload = labels.get(WORKLOAD_LABEL) == label_value(workload)
+    return (
+        same_workload
+        and labels.get(GENERATION_LABEL) == str(generation)
+        and labels.get(SPOKE_LABEL) == spoke
+        and labels.get(MANAGED_BY) == "kindfleet"
+    )
+
+
+def job_manifest(
+    workload: str, generation: int, spec: WorkloadSpec, options: JobOptions
+) -> dict[str, Any]:
+    """The batch/v1 Job for one run of `spec`."""
+    name = job_name(workload, generation)
+    labels = run_labels(workload, generation, options.spoke)
+    job_spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "ttlSecondsAfterFinished": options.ttl_seconds_after_finished,
+        "template": {
+            "metadata": {"labels": {**labels, JOB_LABEL: name}},
+            "spec": _pod_spec(workload, generation, spec, options),
+        },
+    }
+    if spec.timeout_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = max(1, math.ceil(spec.timeout_seconds))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": options.namespace,
+            "labels": labels,
+            "annotations": {WORKLOAD_ANNOTATION: workload},
+        },
+        "spec": job_spec,
+    }
+
+
+def _pod_spec(
+    workload: str, generation: int, spec: WorkloadSpec, options: JobOptions
+) -> dict[str, Any]:
+    gpus = spec.resources.gpu
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,  # a workload never talks to the API server
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": options.termination_grace_seconds,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": USER_ID,
+            "runAsGroup": USER_ID,
+            "fsGroup": USER_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(workload, generation, spec, options)],
+        "volumes": [{"name": "outputs", "emptyDir": {}}, {"name": "metrics", "emptyDir": {}}],
+    }
+    if gpus > 0:
+        key, value = GPU_NODE_LABEL
+        pod["nodeSelector"] = {key: value}
+        pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    return pod
+
+
+def _container(
+    workload: str, generation: int, spec: WorkloadSpec, options: JobOptions
+) -> dict[str, Any]:
+    resources = spec.resources
+    limits: dict[str, Any] = {"memory": resources.memory}  # no cpu limit: throttling only hurts
+    if resources.gpu > 0:
+        limits[GPU_RESOURCE] = resources.gpu  # requests default to limits for extended resources
+    return {
+        "name": CONTAINER,
+        "image": spec.image or options.default_image,
+        "command": list(spec.command),
+        "env": _env(workload, generation, spec),
+        "resources": {
+            "requests": {"cpu": resources.cpu, "memory": resources.memory},
+            "limits": limits,
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "outputs", "mountPath": OUTPUT_DIR},
+            {"name": "metrics", "mountPath": METRICS_DIR},
+        ],
+    }
+
+
+def _env(workload: str, generation: int, spec: WorkloadSpec) -> list[dict[str, str]]:
+    """The spec's env, then the run's identity and paths, which a spec cannot override."""
+    ours = {
+        "KINDFLEET_WORKLOAD_ID": workload,
+        "KINDFLEET_GENERATION": str(generation),
+        "KINDFLEET_OUTPUT_DIR": OUTPUT_DIR,
+        "KINDFLEET_METRICS_FILE": METRICS_FILE,
+    }
+    if spec.resources.gpu == 0:
+        # NVIDIA's runtime would otherwise honour an image's NVIDIA_VISIBLE_DEVICES=all and
+        # hand every GPU of the node to a pod that asked for none.
+        ours["NVIDIA_VISIBLE_DEVICES"] = "void"
+    env = [{"name": k, "value": v} for k, v in spec.env.items() if k not in ours]
+    return env + [{"name": k, "value": v} for k, v in ours.items()]

@@ -1,0 +1,43 @@
+"""One agent per state directory. Two agents sharing one would each take the other's runs
+for leftovers of a crash and kill them, and would interleave one outbox's sequence numbers.
+An flock on `agent.lock` is held for the agent's lifetime; the kernel drops it when the
+process dies (kill -9 included), so a crashed agent never blocks its successor.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from kindfleet.errors import PrerequisiteError
+
+
+class StateLock:
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "agent.lock"
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def acquire(self) -> None:
+        if not self.try_acquire():
+            raise PrerequisiteError(
+                f"another agent is running with the state directory {self.path.parent}",
+                hint="stop that agent first, or give this one its own --state-dir",
+            )
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None

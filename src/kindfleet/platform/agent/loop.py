@@ -1,0 +1,278 @@
+"""The agent's four concurrent duties, each an asyncio task that survives any failure of the
+hub: heartbeat (lease renewal, registration, the hub's `stop` list), long-poll (new work and
+cancels), flush (the outbox, in order, deleted only through what the hub acknowledged) and
+telemetry (a sample of every run and of the spoke, into the outbox).
+
+The rule that shapes all four: an unreachable hub changes nothing about the work. Runs go
+on, reports pile up in the outbox, and the loops retry with capped, jittered backoff. Only
+the hub's explicit word (cancel, stop, a refused report) or the agent's own shutdown stops a
+run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent.backoff import Backoff
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.executors import make_executor
+from kindfleet.platform.agent.executors.base import Executor
+from kindfleet.platform.agent.hubclient import (
+    HubClient,
+    HubError,
+    HubRefused,
+    HubUnauthorized,
+)
+from kindfleet.platform.agent.lock import StateLock
+from kindfleet.platform.agent.outbox import FLUSH_BATCH
+from kindfleet.platform.agent.runs import RunManager
+from kindfleet.platform.agent.session import BootstrapTokenMissing, Session
+from kindfleet.platform.agent.settings import AgentSettings
+from kindfleet.platform.agent.waiting import cancel_all, wait_event
+from kindfleet.platform.health import mark_alive
+from kindfleet.platform.wire import HeartbeatRequest, SpokeHealth
+
+log = logs.get("loop")
+
+
+class Reachability:
+    """Says once that the hub is gone and once that it is back, not on every retry."""
+
+    def __init__(self) -> None:
+        self.down_since: str | None = None
+
+    def failed(self, what: str, exc: Exception, pending: int) -> None:
+        if self.down_since is None:
+            self.down_since = what
+            log.warning(
+                "hub unreachable (%s: %s); runs continue, reports are kept (%d in the outbox)",
+                what,
+                exc,
+                pending,
+            )
+        else:
+            log.debug("hub still unreachable (%s: %s)", what, exc)
+
+    def ok(self) -> None:
+        if self.down_since is not None:
+            log.info("hub reachable again")
+            self.down_since = None
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        executor: Executor | None = None,
+        client: HubClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.executor = executor or make_executor(settings)
+        self.client = client or HubClient(settings.hub, request_timeout=settings.request_timeout)
+        self.reach = Reachability()
+        self._flush_wake = asyncio.Event()
+        self._health: SpokeHealth | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Recover, work until `stop` is set, then shut down gracefully."""
+        lock = StateLock(self.settings.state_dir)
+        try:
+            _prepare(self.settings)
+            lock.acquire()
+            self.db = AgentDb(self.settings.db_path)
+            try:
+                self.session = Session(self.settings, self.client)
+                self.runs = RunManager(
+                    self.settings, self.executor, self.db, on_report=self._flush_wake.set
+                )
+                await self._serve(stop)
+            finally:
+                self.db.close()
+        finally:
+            lock.release()
+            await self.client.aclose()
+            await self.executor.close()
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        await self.runs.recover()
+        log.info(
+            "agent %s up: %d run(s) held, %d report(s) in the outbox",
+            self.settings.name,
+            len(self.runs.runs),
+            self.runs.outbox.pending(),
+        )
+        duties = [
+            asyncio.create_task(self._heartbeats(), name="heartbeat"),
+            asyncio.create_task(self._polls(), name="poll"),
+            asyncio.create_task(self._telemetry(), name="telemetry"),
+        ]
+        flusher = asyncio.create_task(self._flushes(), name="flush")
+        await stop.wait()
+        log.info("stopping: runs are stopped and reported, then the outbox is flushed")
+        await cancel_all(duties)
+        await self.runs.shutdown(timeout=self.settings.stop_grace_seconds + 15)
+        await cancel_all([flusher])
+        await self._final_flush()
+
+    # ------------------------------------------------------------------ duties
+
+    async def _heartbeats(self) -> None:
+        backoff = Backoff(cap=self.settings.backoff_max)
+        while True:
+            delay = await self._heartbeat_once(backoff)
+            mark_alive(self.settings.state_dir)
+            self.session.kick.clear()
+            await wait_event(self.session.kick, delay)
+
+    async def _heartbeat_once(self, backoff: Backoff) -> float:
+        """One lease renewal (registering first if needed); how long until the next."""
+        session = self.session
+        credential = session.credential
+        fresh = credential is None
+        try:
+            if credential is None:
+                await session.register()
+                credential = session.credential
+                assert credential is not None
+            request = HeartbeatRequest(capacity=self.settings.capacity, held=self.runs.held())
+            answer = await self.client.heartbeat(self.settings.name, credential, request)
+        except HubUnauthorized as exc:
+            if credential is None:
+                log.error("the hub refused the bootstrap token (%s); retrying", exc)
+                return backoff.next_delay()
+            session.invalidate(credential)
+            return backoff.next_delay() if fresh else 0.0  # register again (not in a spin)
+        except (HubError, BootstrapTokenMissing) as exc:
+            self._failed("heartbeat", exc)
+            return backoff.next_delay()
+        except Exception:
+            log.exception("heartbeat failed unexpectedly")
+            return backoff.next_delay()
+        self.reach.ok()
+        backoff.reset()
+        if answer.health != self._health:
+            log.info("hub reports this spoke %s", answer.health.value)
+            self._health = answer.health
+        self.runs.apply_stop(answer.stop)
+        session.heartbeat_seconds = answer.heartbeat_seconds
+        return max(answer.heartbeat_seconds, 0.05)
+
+    async def _polls(self) -> None:
+        backoff = Backoff(cap=self.settings.backoff_max)
+        while True:
+            await self.session.ready.wait()
+            credential = self.session.credential
+            if credential is None:
+                continue
+            asked = time.monotonic()
+            try:
+                batch = await self.client.assignments(
+                    self.settings.name, credential, wait=self.settings.poll_wait
+                )
+                acted = await self.runs.take(batch.items)
+            except HubUnauthorized:
+                self.session.invalidate(credential)
+                continue
+            except HubError as exc:
+                self._failed("assignments", exc)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            except Exception:
+                log.exception("taking assignments failed unexpectedly")
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            if batch.items and not acted:  # only redeliveries: let our reports reach the hub
+                await asyncio.sleep(min(0.5, self.settings.flush_interval))
+            elif not batch.items and time.monotonic() - asked < 0.05:
+                await asyncio.sleep(0.2)  # an empty answer at once (a hub shutting down)
+
+    async def _flushes(self) -> None:
+        backoff = Backoff(cap=self.settings.backoff_max)
+        while True:
+            await wait_event(self._flush_wake, self.settings.flush_interval)
+            self._flush_wake.clear()
+            await self.session.ready.wait()
+            credential = self.session.credential
+            try:
+                await self.flush()
+            except HubUnauthorized:
+                self.session.invalidate(credential)
+            except HubError as exc:
+                self._failed("events", exc)
+                await asyncio.sleep(backoff.next_delay())
+            except Exception:
+                log.exception("flushing the outbox failed unexpectedly")
+                await asyncio.sleep(backoff.next_delay())
+            else:
+                backoff.reset()
+
+    async def flush(self) -> None:
+        """Send the outbox in seq order, batch after batch, until it is empty or the hub
+        acknowledges less than was sent. Raises HubError."""
+        outbox = self.runs.outbox
+        while True:
+            entries = outbox.read(FLUSH_BATCH)
+            credential = self.session.credential
+            if not entries or credential is None:
+                return
+            ack = await self.client.post_events(
+                self.settings.name, credential, reports.batch(entries)
+            )
+            self.reach.ok()
+            top = entries[-1].seq
+            if ack.acked_through > top:
+                log.warning(
+                    "the hub acknowledges seq %d but this agent sent up to %d: its record of "
+                    "this spoke is ahead of this state directory",
+                    ack.acked_through,
+                    top,
+                )
+            through = min(ack.acked_through, top)  # never drop what was not sent
+            outbox.ack_through(through)
+            self.runs.acked(through)
+            if ack.refused:
+                self.runs.refused(ack.refused, entries)
+            if through < top or len(entries) < FLUSH_BATCH:
+                return
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        if isinstance(exc, HubRefused | BootstrapTokenMissing):
+            log.error("%s: %s; retrying", what, exc)  # a configuration or contract problem
+        else:
+            self.reach.failed(what, exc, self.runs.outbox.pending())
+
+    async def _telemetry(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.telemetry_seconds)
+            try:
+                await self.runs.sample()
+            except Exception:
+                log.exception("sampling telemetry failed")
+
+    async def _final_flush(self) -> None:
+        pending = self.runs.outbox.pending()
+        if not pending or self.session.credential is None:
+            return
+        try:
+            async with asyncio.timeout(self.settings.shutdown_flush_seconds):
+                await self.flush()
+        except (HubError, TimeoutError) as exc:
+            log.warning("%d report(s) stay in the outbox for the next start (%s)", pending, exc)
+
+
+def _prepare(settings: AgentSettings) -> None:
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(settings.state_dir, 0o700)
+        settings.runs_dir.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise PrerequisiteError(
+            f"cannot use the state directory {settings.state_dir}: {exc.strerror}",
+            hint="give --state-dir a directory this user can create and write",
+        ) from None

@@ -1,0 +1,77 @@
+"""What the agent says to the hub, built as plain values with no I/O: status events and
+telemetry points as outbox bodies, and outbox entries as one `EventBatch`. This is the
+whole of what leaves a spoke, so it is kept in one place where it can be read at a glance:
+states, exit codes, short reasons, numbers. Never a log line, an output or an env value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kindfleet.platform.agent.outbox import Entry
+from kindfleet.platform.wire import MAX_MESSAGE, EventBatch, EventType, StatusEvent, TelemetryPoint
+
+# Per-run resource metrics (the workload's own metrics are forwarded under their names).
+CPU_CORES, RSS_BYTES, ELAPSED, GPUS = "cpu_cores", "rss_bytes", "elapsed_seconds", "gpus"
+# Per-spoke metrics.
+RUNNING = "running"
+ALLOCATED_CPU, ALLOCATED_MEMORY, ALLOCATED_GPUS = (
+    "allocated_cpu_cores",
+    "allocated_memory_bytes",
+    "allocated_gpus",
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def status(
+    workload: str,
+    generation: int,
+    type_: EventType,
+    *,
+    exit_code: int | None = None,
+    reason: str | None = None,
+    message: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    event = StatusEvent(
+        seq=1,  # placeholder: the outbox assigns the real number when it stores the body
+        workload=workload,
+        generation=generation,
+        type=type_,
+        at=at or now(),
+        exit_code=exit_code,
+        reason=reason[:64] if reason else None,
+        message=message[:MAX_MESSAGE] if message else None,
+    )
+    return event.model_dump(mode="json", exclude={"seq"})
+
+
+def telemetry(
+    metrics: Mapping[str, float],
+    *,
+    workload: str | None = None,
+    generation: int | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    point = TelemetryPoint(
+        seq=1, workload=workload, generation=generation, at=at or now(), metrics=dict(metrics)
+    )
+    return point.model_dump(mode="json", exclude={"seq"})
+
+
+def batch(entries: Sequence[Entry]) -> EventBatch:
+    """Outbox entries (in seq order) as one request body."""
+    events = [
+        StatusEvent.model_validate({**e.body, "seq": e.seq}) for e in entries if e.kind == "event"
+    ]
+    points = [
+        TelemetryPoint.model_validate({**e.body, "seq": e.seq})
+        for e in entries
+        if e.kind == "telemetry"
+    ]
+    return EventBatch(events=events, telemetry=points)

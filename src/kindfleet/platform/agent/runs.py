@@ -1,0 +1,253 @@
+"""The runs a spoke holds, from the assignment it accepts to the acknowledgement of the
+report that ends it. This is where the dispatch rules of the platform meet the spoke:
+
+- event order per run is accepted -> started -> succeeded | failed | cancelled, and each
+  state change commits together with the outbox entry that reports it;
+- a redelivered assignment is recognised and not run twice; a newer generation of a
+  workload supersedes (fences) the older copy; an assignment that does not fit what is
+  free here is `rejected`, so the hub places it again;
+- a stop comes from a cancel (reported `cancelled`), the heartbeat's `stop` list or a
+  refused report (fenced: stopped without another word), the run's timeout, or the agent's
+  own shutdown; nothing else stops work, in particular not an unreachable hub.
+
+Supervising one run (start, watch, stop, conclude) is in `supervise.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent.capacity import Ledger, Need
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.executors.base import Executor, RunPhase, RunRequest, run_key
+from kindfleet.platform.agent.metrics import chunks
+from kindfleet.platform.agent.outbox import Entry, Outbox
+from kindfleet.platform.agent.settings import AgentSettings
+from kindfleet.platform.agent.state import Held, Holdings, Phase
+from kindfleet.platform.agent.supervise import Run, Stop, Supervisor
+from kindfleet.platform.wire import Assignment, EventType, HeldAssignment
+
+log = logs.get("runs")
+
+
+class RunManager:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        executor: Executor,
+        db: AgentDb,
+        *,
+        on_report: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.executor = executor
+        self.db = db
+        self.outbox = Outbox(db)
+        self.holdings = Holdings(db)
+        self.ledger = Ledger(settings.capacity)
+        self.runs: dict[str, Run] = {}  # accepted or running
+        self.done: dict[str, Held] = {}  # terminal event in the outbox, not yet acknowledged
+        self._answered: set[str] = set()  # rejected or cancel-answered keys (no repeats)
+        self.supervisor = Supervisor(self, on_report)
+
+    # ------------------------------------------------------------------ what we hold
+
+    def held(self) -> list[HeldAssignment]:
+        items = [r.held for r in self.runs.values()] + list(self.done.values())
+        return [HeldAssignment(workload=h.workload, generation=h.generation) for h in items]
+
+    @property
+    def running(self) -> int:
+        return sum(1 for r in self.runs.values() if r.held.phase is Phase.RUNNING)
+
+    def request(self, held: Held) -> RunRequest:
+        return RunRequest(
+            workload=held.workload,
+            generation=held.generation,
+            spec=held.spec,
+            run_dir=self.settings.runs_dir / held.key,
+            gpu_ids=held.gpu_ids,
+        )
+
+    # ------------------------------------------------------------------ from the hub
+
+    async def take(self, items: Sequence[Assignment]) -> int:
+        """Act on a long-poll answer; how many items were new (not redeliveries)."""
+        acted = 0
+        for item in items:
+            acted += self.cancel(item) if item.cancel else self.accept(item)
+        return acted
+
+    def accept(self, item: Assignment) -> bool:
+        key = run_key(item.workload, item.generation)
+        if key in self.runs or key in self.done or key in self._answered:
+            return False
+        for run in [r for r in self.runs.values() if r.held.workload == item.workload]:
+            if run.held.generation > item.generation:
+                return False  # an older generation, delivered late
+            self.supervisor.request_stop(run, Stop.FENCE)  # superseded by the new one
+        need = Need.of(item.spec.resources)
+        gpu_ids = self.ledger.reserve(key, need)
+        if gpu_ids is None:
+            self._answer(
+                item, EventType.REJECTED, "InsufficientCapacity", self.ledger.shortfall(need)
+            )
+            log.info("rejected %s generation %d: does not fit", item.workload, item.generation)
+            return True
+        held = Held(item.workload, item.generation, item.spec, Phase.ACCEPTED, gpu_ids)
+        with self.db.transaction():
+            self.holdings.put(held)
+            self.outbox.append(
+                "event", reports.status(held.workload, held.generation, EventType.ACCEPTED)
+            )
+        log.info("accepted %s generation %d", item.workload, item.generation)
+        self.supervisor.spawn(held)
+        return True
+
+    def cancel(self, item: Assignment) -> bool:
+        key = run_key(item.workload, item.generation)
+        if key in self.runs:
+            return self.supervisor.request_stop(self.runs[key], Stop.CANCEL)
+        if key in self.done or key in self._answered:
+            return False
+        # Not held here (its delivery may have been lost): answer so the cancel completes.
+        self._answer(item, EventType.CANCELLED, "Cancelled", "not running on this spoke")
+        return True
+
+    def apply_stop(self, items: Iterable[HeldAssignment]) -> None:
+        """The heartbeat's `stop` list: copies held here that are no longer the hub's live
+        assignment (stale, or ended on the hub's side). Stopped, not reported."""
+        for item in items:
+            key = run_key(item.workload, item.generation)
+            if key in self.runs:
+                log.info("hub stops %s generation %d", item.workload, item.generation)
+                self.supervisor.request_stop(self.runs[key], Stop.FENCE)
+            elif key in self.done:
+                self._forget(key)
+
+    def refused(self, seqs: Iterable[int], sent: Sequence[Entry]) -> None:
+        """Our reports with these seqs were refused as stale: fence those copies."""
+        refused = set(seqs)
+        for entry in sent:
+            if entry.seq not in refused or entry.kind != "event":
+                continue
+            key = run_key(str(entry.body["workload"]), int(entry.body["generation"]))
+            if key in self.runs:
+                log.info("report %d refused: fencing %s", entry.seq, key)
+                self.supervisor.request_stop(self.runs[key], Stop.FENCE)
+            elif key in self.done:
+                self._forget(key)
+
+    def acked(self, through: int) -> None:
+        for workload, generation in self.holdings.forget_acked(through):
+            self.done.pop(run_key(workload, generation), None)
+
+    def _forget(self, key: str) -> None:
+        held = self.done.pop(key)
+        self.holdings.delete(held.workload, held.generation)
+
+    def _answer(self, item: Assignment, type_: EventType, reason: str, message: str | None) -> None:
+        key = run_key(item.workload, item.generation)
+        self._answered.add(key)
+        if len(self._answered) > 10_000:
+            self._answered = {key}
+        body = reports.status(item.workload, item.generation, type_, reason=reason, message=message)
+        self.outbox.append("event", body)
+        self.supervisor.on_report()
+
+    # ------------------------------------------------------------------ after a restart
+
+    async def recover(self) -> None:
+        """Take back what the previous agent held: done ones wait for their ack, unstarted ones
+        start now, running ones are re-adopted or reported lost."""
+        for held in self.holdings.all():
+            if held.phase is Phase.DONE:
+                self.done[held.key] = held
+            elif held.phase is Phase.ACCEPTED:
+                self._recover_accepted(held)
+            else:
+                await self._recover_running(held)
+
+    def _recover_accepted(self, held: Held) -> None:
+        if self.ledger.reserve(held.key, Need.of(held.spec.resources), held.gpu_ids) is None:
+            with self.db.transaction():
+                self.holdings.delete(held.workload, held.generation)
+                body = reports.status(
+                    held.workload,
+                    held.generation,
+                    EventType.REJECTED,
+                    reason="InsufficientCapacity",
+                    message="this spoke's capacity changed across an agent restart",
+                )
+                self.outbox.append("event", body)
+            return
+        self.supervisor.spawn(held)
+
+    async def _recover_running(self, held: Held) -> None:
+        assert held.handle is not None
+        status = await self.executor.recover(held.handle, self.request(held))
+        self.ledger.reserve(held.key, Need.of(held.spec.resources), held.gpu_ids, force=True)
+        log.info("recovered %s: %s", held.key, status.phase.value)
+        if status.phase is RunPhase.RUNNING:
+            self.supervisor.spawn(held)  # re-adopted (a Job outlives its agent)
+        else:
+            await self.supervisor.conclude(self.supervisor.adopt(held), status, natural=True)
+
+    # ------------------------------------------------------------------ telemetry and shutdown
+
+    async def sample(self) -> None:
+        """One telemetry point per running run (plus its workload metrics) and one for the
+        spoke, committed together."""
+        bodies = []
+        for run in list(self.runs.values()):
+            held = run.held
+            if held.phase is not Phase.RUNNING or held.handle is None:
+                continue
+            usage = await self.executor.sample(held.handle)
+            if usage is None:
+                continue
+            elapsed = time.time() - (held.started_at or time.time())
+            resource = {
+                reports.CPU_CORES: round(usage.cpu_cores, 4),
+                reports.RSS_BYTES: float(usage.rss_bytes),
+                reports.ELAPSED: round(elapsed, 3),
+                reports.GPUS: float(len(held.gpu_ids)),
+            }
+            for metrics in [resource, *chunks(usage.metrics)]:
+                bodies.append(
+                    reports.telemetry(metrics, workload=held.workload, generation=held.generation)
+                )
+        used = self.ledger.allocated
+        spoke = {
+            reports.RUNNING: float(self.running),
+            reports.ALLOCATED_CPU: used.cpu_millis / 1000,
+            reports.ALLOCATED_MEMORY: float(used.memory_bytes),
+            reports.ALLOCATED_GPUS: float(used.gpus),
+        }
+        bodies.append(reports.telemetry(spoke))
+        with self.db.transaction():
+            for body in bodies:
+                self.outbox.append("telemetry", body)
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop every run (terminal events written), leave unstarted ones for the next start.
+
+        Runs that outlive the agent by nature (Kubernetes Jobs) are left running: a rolling
+        restart of the orchestrator must not kill the spoke's work; the next agent adopts
+        them again (`recover`).
+        """
+        if getattr(self.executor, "outlives_agent", False):
+            tasks = [r.task for r in self.runs.values() if r.task is not None]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout)
+            return
+        for run in list(self.runs.values()):
+            self.supervisor.request_stop(run, Stop.SHUTDOWN)
+        tasks = [r.task for r in self.runs.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)

@@ -1,0 +1,150 @@
+"""The agent's own durable memory of what it holds, so a restarted agent knows which runs
+were its own: which to report as lost, which processes to clean up, which GPU ids a
+re-adopted run keeps, and what to list as `held` in its heartbeats until the hub has
+acknowledged the final report. Also the spoke credential, in a 0600 file.
+
+An assignment goes accepted -> running -> done; a done one is forgotten once the outbox
+entry that reported its end is acknowledged.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.executors.base import RunHandle, run_key
+from kindfleet.platform.wire import WorkloadSpec
+
+
+class Phase(enum.StrEnum):
+    ACCEPTED = "accepted"  # `accepted` reported; not started yet
+    RUNNING = "running"  # started; `handle` finds it
+    DONE = "done"  # terminal event in the outbox (terminal_seq); held until acked
+
+
+@dataclass(frozen=True)
+class Held:
+    workload: str
+    generation: int
+    spec: WorkloadSpec
+    phase: Phase
+    gpu_ids: tuple[int, ...] = ()
+    handle: RunHandle | None = None
+    started_at: float | None = None  # wall clock, seconds since the epoch
+    terminal_seq: int | None = None
+
+    @property
+    def key(self) -> str:
+        return run_key(self.workload, self.generation)
+
+    def but(self, **changes: object) -> Held:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class Holdings:
+    """Rows of the `assignments` table; writes join the caller's transaction."""
+
+    def __init__(self, db: AgentDb) -> None:
+        self.db = db
+
+    def put(self, held: Held) -> None:
+        handle = (
+            json.dumps({"executor": held.handle.executor, "ref": dict(held.handle.ref)})
+            if held.handle
+            else None
+        )
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids,"
+                " handle, started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    held.workload,
+                    held.generation,
+                    held.spec.model_dump_json(),
+                    held.phase.value,
+                    ",".join(str(i) for i in held.gpu_ids),
+                    handle,
+                    held.started_at,
+                    held.terminal_seq,
+                ),
+            )
+
+    def delete(self, workload: str, generation: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM assignments WHERE workload = ? AND generation = ?",
+                (workload, generation),
+            )
+
+    def forget_acked(self, acked_through: int) -> list[tuple[str, int]]:
+        """Drop done assignments whose terminal event the hub has acknowledged."""
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "DELETE FROM assignments WHERE phase = ? AND terminal_seq <= ?"
+                " RETURNING workload, generation",
+                (Phase.DONE.value, acked_through),
+            ).fetchall()
+        return [(w, g) for w, g in rows]
+
+    def all(self) -> list[Held]:
+        rows = self.db.conn.execute(
+            "SELECT workload, generation, spec, phase, gpu_ids, handle, started_at, terminal_seq"
+            " FROM assignments ORDER BY workload, generation"
+        ).fetchall()
+        return [_held(row) for row in rows]
+
+
+def _held(row: tuple[object, ...]) -> Held:
+    workload, generation, spec, phase, gpu_ids, handle, started_at, terminal_seq = row
+    ref = json.loads(str(handle)) if handle else None
+    return Held(
+        workload=str(workload),
+        generation=int(str(generation)),
+        spec=WorkloadSpec.model_validate_json(str(spec)),
+        phase=Phase(str(phase)),
+        gpu_ids=tuple(int(i) for i in str(gpu_ids).split(",") if i),
+        handle=RunHandle(ref["executor"], ref["ref"]) if ref else None,
+        started_at=float(str(started_at)) if started_at is not None else None,
+        terminal_seq=int(str(terminal_seq)) if terminal_seq is not None else None,
+    )
+
+
+class CredentialFile:
+    """The spoke credential, readable by the agent's user only (0600), replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> str | None:
+        try:
+            text = self.path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def save(self, credential: str) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, credential.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,32 @@
+"""What leaves the spoke: status events and telemetry points, valid on the wire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from kindfleet.platform.agent import reports
+from kindfleet.platform.agent.outbox import Entry
+from kindfleet.platform.wire import EventType
+
+AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_batch_keeps_each_entry_with_its_own_seq():
+    entries = [
+        Entry(4, "event", reports.status("w1", 2, EventType.STARTED, at=AT)),
+        Entry(5, "telemetry", reports.telemetry({"cpu_cores": 0.5}, workload="w1", generation=2)),
+        Entry(6, "event", reports.status("w1", 2, EventType.FAILED, exit_code=3, reason="X")),
+    ]
+    batch = reports.batch(entries)
+    assert [e.seq for e in batch.events] == [4, 6]
+    assert [t.seq for t in batch.telemetry] == [5]
+    assert batch.events[0].at == AT
+    assert batch.events[1].exit_code == 3
+    assert batch.telemetry[0].metrics == {"cpu_cores": 0.5}
+
+
+def test_long_reasons_and_messages_are_cut_to_the_wire_limits():
+    body = reports.status("w", 1, EventType.FAILED, reason="R" * 100, message="m" * 5000)
+    assert len(body["reason"]) == 64
+    assert len(body["message"]) == 1024
+    assert "seq" not in body

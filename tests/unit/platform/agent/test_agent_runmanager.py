@@ -1,0 +1,182 @@
+"""The run manager in-process, with real processes and a real outbox: redelivery, newer
+generations fencing older ones, rejection, cancels for runs not held, refused reports,
+recovery after a restart, and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Callable
+
+import pytest
+from agent_unit_helpers import gone, py, with_capacity
+
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.executors.base import RunHandle
+from kindfleet.platform.agent.executors.process import ProcessExecutor
+from kindfleet.platform.agent.executors.proctree import start_time
+from kindfleet.platform.agent.runs import RunManager
+from kindfleet.platform.agent.settings import AgentSettings
+from kindfleet.platform.agent.state import Held, Holdings, Phase
+from kindfleet.platform.wire import Assignment, HeldAssignment, WorkloadSpec
+
+SLEEP = py("import time; time.sleep(30)")
+QUICK = py("pass")
+
+
+def _manager(settings: AgentSettings) -> RunManager:
+    return RunManager(settings, ProcessExecutor(), AgentDb(settings.db_path))
+
+
+def _events(m: RunManager) -> list[tuple[str, int, str, str | None]]:
+    return [
+        (e.body["workload"], e.body["generation"], e.body["type"], e.body["reason"])
+        for e in m.outbox.read(10_000)
+        if e.kind == "event"
+    ]
+
+
+async def _until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def _a(workload: str, generation: int, spec: WorkloadSpec = SLEEP, cancel=False) -> Assignment:
+    return Assignment(workload=workload, generation=generation, spec=spec, cancel=cancel)
+
+
+def _pid(m: RunManager, key: str) -> int:
+    handle = m.runs[key].held.handle
+    assert handle is not None
+    return int(handle.ref["pid"])
+
+
+async def test_a_redelivered_assignment_runs_once(settings):
+    m = _manager(settings)
+    assert await m.take([_a("w1", 1, QUICK)]) == 1
+    assert await m.take([_a("w1", 1, QUICK)]) == 0
+    await _until(lambda: "w1-g1" in m.done)
+    assert await m.take([_a("w1", 1, QUICK)]) == 0
+    assert [t for _, _, t, _ in _events(m)] == ["accepted", "started", "succeeded"]
+    assert m.held() == [HeldAssignment(workload="w1", generation=1)]
+    m.acked(m.outbox.last_seq())
+    assert m.held() == []
+    assert Holdings(m.db).all() == []
+
+
+async def test_a_newer_generation_fences_the_older_copy(settings):
+    m = _manager(settings)
+    await m.take([_a("w1", 1)])
+    await _until(lambda: m.runs["w1-g1"].held.phase is Phase.RUNNING)
+    old = _pid(m, "w1-g1")
+    await m.take([_a("w1", 2)])
+    await _until(lambda: "w1-g1" not in m.runs and gone(old))
+    assert await m.take([_a("w1", 1)]) == 0  # a late copy of the old one is ignored
+    events = _events(m)
+    assert [(g, t) for _, g, t, _ in events if g == 1] == [(1, "accepted"), (1, "started")]
+    assert ("w1", 2, "accepted", None) in events
+    await m.shutdown(5)
+
+
+async def test_what_does_not_fit_is_rejected_and_not_repeated(settings):
+    m = _manager(with_capacity(settings, gpus=1))
+    gpu = py("import time; time.sleep(30)", resources={"gpu": 1})
+    await m.take([_a("w1", 1, gpu), _a("w2", 1, gpu)])
+    await m.take([_a("w2", 1, gpu)])
+    rejected = [e for e in _events(m) if e[2] == "rejected"]
+    assert rejected == [("w2", 1, "rejected", "InsufficientCapacity")]
+    assert m.runs["w1-g1"].held.gpu_ids == (0,)
+    await m.shutdown(5)
+
+
+async def test_cancel_of_a_run_not_held_is_answered_once(settings):
+    m = _manager(settings)
+    assert await m.take([_a("w9", 4, cancel=True)]) == 1
+    assert await m.take([_a("w9", 4, cancel=True)]) == 0
+    assert _events(m) == [("w9", 4, "cancelled", "Cancelled")]
+
+
+async def test_a_cancel_is_reported_a_heartbeat_stop_is_not(settings):
+    m = _manager(settings)
+    await m.take([_a("w1", 1), _a("w2", 1)])
+    await _until(lambda: all(r.held.phase is Phase.RUNNING for r in m.runs.values()))
+    stale = _pid(m, "w2-g1")
+    await m.take([_a("w1", 1, cancel=True)])
+    m.apply_stop([HeldAssignment(workload="w2", generation=1)])
+    await _until(lambda: not m.runs and gone(stale))
+    assert [(w, t, r) for w, _, t, r in _events(m) if t not in ("accepted", "started")] == [
+        ("w1", "cancelled", "Cancelled")
+    ]
+    assert m.held() == [HeldAssignment(workload="w1", generation=1)]
+
+
+async def test_a_refused_report_fences_the_run_without_another_word(settings):
+    m = _manager(settings)
+    await m.take([_a("w1", 1)])
+    await _until(lambda: m.runs["w1-g1"].held.phase is Phase.RUNNING)
+    pid = _pid(m, "w1-g1")
+    sent = m.outbox.read()
+    m.refused([sent[0].seq], sent)
+    await _until(lambda: not m.runs and gone(pid))
+    assert [t for _, _, t, _ in _events(m)] == ["accepted", "started"]
+    assert m.held() == []
+
+
+async def test_timeout_is_deadline_exceeded(settings):
+    m = _manager(settings)
+    await m.take([_a("w1", 1, py("import time; time.sleep(30)", timeout_seconds=0.3))])
+    await _until(lambda: "w1-g1" in m.done)
+    assert _events(m)[-1] == ("w1", 1, "failed", "DeadlineExceeded")
+
+
+async def test_shutdown_reports_running_runs_and_keeps_unstarted_ones(settings):
+    m = _manager(settings)
+    await m.take([_a("w1", 1)])
+    await _until(lambda: m.runs["w1-g1"].held.phase is Phase.RUNNING)
+    m.holdings.put(Held("w2", 1, QUICK, Phase.ACCEPTED))  # as if accepted, not started
+    await m.shutdown(5)
+    assert _events(m)[-1] == ("w1", 1, "failed", "AgentShutdown")
+    phases = {h.key: h.phase for h in m.holdings.all()}
+    assert phases == {"w1-g1": Phase.DONE, "w2-g1": Phase.ACCEPTED}
+
+
+async def test_recovery_after_a_restart(settings):
+    db = AgentDb(settings.db_path)
+    holdings = Holdings(db)
+    lost = subprocess.Popen(["sleep", "30"], start_new_session=True)  # left by "the old agent"
+    ref = {"pid": lost.pid, "pgid": lost.pid, "start": start_time(lost.pid)}
+    holdings.put(Held("w1", 1, SLEEP, Phase.RUNNING, handle=RunHandle("process", ref)))
+    holdings.put(Held("w2", 1, QUICK, Phase.ACCEPTED))
+    holdings.put(Held("w3", 1, QUICK, Phase.DONE, terminal_seq=1))
+    db.close()
+
+    m = _manager(settings)
+    await m.recover()
+    assert gone(lost.pid)
+    await _until(lambda: "w2-g1" in m.done)
+    events = _events(m)
+    assert ("w1", 1, "failed", "AgentRestarted") in events
+    assert [t for w, _, t, _ in events if w == "w2"] == ["started", "succeeded"]
+    held = {(h.workload, h.generation) for h in m.held()}
+    assert held == {("w1", 1), ("w2", 1), ("w3", 1)}  # until the hub acknowledges
+
+
+@pytest.mark.parametrize("gpus", [0, 1])
+async def test_telemetry_samples_runs_and_the_spoke(settings, gpus):
+    m = _manager(settings)
+    await m.take([_a("w1", 1, py("import time; time.sleep(30)", resources={"gpu": gpus}))])
+    await _until(lambda: m.runs["w1-g1"].held.phase is Phase.RUNNING)
+    await m.sample()
+    points = [e.body for e in m.outbox.read() if e.kind == "telemetry"]
+    run = next(p for p in points if p["workload"] == "w1")
+    spoke = next(p for p in points if p["workload"] is None)
+    assert set(run["metrics"]) == {"cpu_cores", "rss_bytes", "elapsed_seconds", "gpus"}
+    assert run["metrics"]["gpus"] == gpus
+    assert spoke["metrics"]["running"] == 1
+    assert spoke["metrics"]["allocated_gpus"] == gpus
+    await m.shutdown(5)
