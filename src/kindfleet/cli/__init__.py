@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from kindfleet.cli import fleetfile, output
+from kindfleet.cli import clusters, fleetfile, output
 from kindfleet.cli.about import version
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
 
@@ -45,6 +45,11 @@ def _root(
 app.command()(fleetfile.init)
 app.command()(fleetfile.validate)
 app.command()(fleetfile.render)
+app.command()(clusters.up)
+app.command()(clusters.status)
+app.command()(clusters.down)
+app.command()(clusters.kubeconfig)
+app.command()(clusters.use)
 app.command()(version)
 
 

@@ -12,15 +12,48 @@ drift from what really exists.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from kindfleet.exec import Runner
 from kindfleet.spec.internal import Cluster, FleetSpec
 
 FLEET_LABEL = "dev.kindfleet.fleet"
 ROLE_LABEL = "dev.kindfleet.role"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """What a provider is built with; every field has a working default.
+
+    `kubeconfig` is the file the caller chose for contexts (the `existing` provider reads
+    its clusters from it); `None` means kubectl's own rule. `env` is the environment the
+    provider reads its overrides from (e.g. KIND_EXPERIMENTAL_DOCKER_NETWORK).
+    """
+
+    runner: Runner | None = None
+    kubeconfig: Path | None = None
+    env: Mapping[str, str] | None = None
+    poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class Traits:
+    """The class attributes of a provider, read with the protocol's defaults."""
+
+    creates_hub_first: bool
+    owns_clusters: bool
+    manages_kubeconfig: bool
+
+
+def traits(provider: object) -> Traits:
+    return Traits(
+        creates_hub_first=bool(getattr(provider, "creates_hub_first", False)),
+        owns_clusters=bool(getattr(provider, "owns_clusters", True)),
+        manages_kubeconfig=bool(getattr(provider, "manages_kubeconfig", False)),
+    )
 
 
 @dataclass(frozen=True)
@@ -42,6 +75,8 @@ class NodeInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     memory_bytes: int | None = None  # resident memory of the node container / process
     address: str | None = None
+    state: str | None = None  # container / process state: running, exited, ...
+    message: str = ""  # why it is not ready, when known
 
 
 @dataclass(frozen=True)
@@ -54,6 +89,19 @@ class ClusterStatus:
     kubernetes_version: str | None = None
     nodes: Sequence[NodeInfo] = ()
     message: str = ""
+    context: str | None = None  # kubeconfig context
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class RegistryStatus:
+    name: str
+    exists: bool
+    running: bool
+    endpoint: str  # what `docker push` on the host uses
+    internal_endpoint: str  # what the nodes pull from, on the cluster network
+    networks: Sequence[str] = ()
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,11 +112,27 @@ class CreateOptions:
     kubeconfig: Path | None = None  # where this cluster's kubeconfig goes while creating
     wait_seconds: float = 300.0
     retain_on_failure: bool = False
+    report: Callable[[str], None] | None = None  # notes for the person watching progress
 
 
 @runtime_checkable
 class Provider(Protocol):
+    """The verbs every provider has. Optional abilities are the protocols below it.
+
+    The class attributes describe a provider to the fleet orchestration; a provider that
+    leaves one out gets the default written here (the orchestration reads them with these
+    defaults, so subclassing this protocol is recommended but not required). A provider is
+    built by `detect` with `cls.from_settings(settings)` when it has that classmethod,
+    else with `cls()`.
+    """
+
     name: ClassVar[Literal["kind", "existing", "local"]]
+    # The hub is made (and ready) before any spoke starts: spokes need the hub's address.
+    creates_hub_first: ClassVar[bool] = False
+    # `down` deletes the clusters; False (existing clusters): `down` leaves them alone.
+    owns_clusters: ClassVar[bool] = True
+    # `up` merges each cluster's kubeconfig into the caller's file, `down` removes it.
+    manages_kubeconfig: ClassVar[bool] = False
 
     def availability(self) -> Availability:
         """Cheap check that the tools this provider drives are present and working."""
@@ -96,3 +160,55 @@ class Provider(Protocol):
     def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None: ...
 
     def nodes(self, fleet: FleetSpec, cluster: str) -> list[NodeInfo]: ...
+
+
+@runtime_checkable
+class WaitsForReady(Protocol):
+    """A provider whose `create` returns before the cluster is ready (KIND with a CNI to add)."""
+
+    def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
+        """Return once every node is Ready; raise `KindfleetError` saying which are not."""
+        ...
+
+
+@runtime_checkable
+class AppliesManifests(Protocol):
+    """A provider whose clusters have a Kubernetes API that kindfleet may apply objects to."""
+
+    def apply_manifest(self, fleet: FleetSpec, cluster: Cluster, manifest: str) -> None:
+        """Server-side apply of a (multi-document) YAML manifest."""
+        ...
+
+    def wait_pods_ready(
+        self, fleet: FleetSpec, cluster: Cluster, namespace: str, selector: str, timeout: float
+    ) -> None:
+        """Return once at least one pod matches and every matching pod is Ready."""
+        ...
+
+
+@runtime_checkable
+class Tidies(Protocol):
+    """A provider with shared leftovers to remove once a fleet is down (KIND's network)."""
+
+    def tidy(self, fleet: FleetSpec) -> list[str]:
+        """Remove what nothing uses any more; says what was removed."""
+        ...
+
+
+@runtime_checkable
+class HostsRegistry(Protocol):
+    """A provider that can run the fleet's local image registry and wire clusters to it."""
+
+    def ensure_registry(self, fleet: FleetSpec) -> bool:
+        """Make the registry exist and run; True when it was created by this call."""
+        ...
+
+    def connect_registry(self, fleet: FleetSpec, cluster: Cluster) -> None:
+        """Put the registry on the cluster network and point every node's runtime at it."""
+        ...
+
+    def delete_registry(self, fleet: FleetSpec) -> bool:
+        """Remove the registry; True when there was one."""
+        ...
+
+    def registry_status(self, fleet: FleetSpec) -> RegistryStatus | None: ...

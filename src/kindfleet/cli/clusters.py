@@ -1,0 +1,389 @@
+"""Commands over running clusters: up, status, down, kubeconfig, use.
+
+Flags become keyword arguments of `Fleet` methods; progress events become one live line
+per cluster on a terminal, or plain ` ✓ cluster: step` lines in logs and pipes. This is
+also where the kubeconfig file is chosen: --kubeconfig, else $KUBECONFIG's first file,
+else ~/.kube/config.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from kindfleet import kubeconfig as kc
+from kindfleet.cli import output
+from kindfleet.cli.options import FleetFileOption, OutputOption
+from kindfleet.errors import EXIT_INTERRUPTED
+from kindfleet.fleet import Fleet, load_fleet
+from kindfleet.lifecycle import Event, FleetStatus, Reporter
+from kindfleet.lifecycle.events import Board, plain_line
+from kindfleet.preflight import CHECKS
+
+KubeconfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Kubeconfig file for the clusters' contexts (default: $KUBECONFIG's first "
+        "file, else ~/.kube/config). CI: give each run its own file.",
+        show_default=False,
+    ),
+]
+ClusterOption = Annotated[
+    list[str] | None,
+    typer.Option("--cluster", "-c", metavar="NAME", help="Only this cluster (repeat for more)."),
+]
+
+
+def _target(fleet: Fleet, kubeconfig: Path | None) -> Path | None:
+    """The file contexts are merged into and removed from. Provider existing reads the
+    user's contexts instead, with kubectl's own rule unless --kubeconfig names a file."""
+    if fleet.spec.provider == "existing":
+        return kubeconfig
+    return kc.target_path(kubeconfig, os.environ, Path.home())
+
+
+# --- progress ------------------------------------------------------------------------
+
+
+class PlainProgress:
+    """One line per step, never interleaved (CI logs, pipes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        line = plain_line(event)
+        if line is not None:
+            with self._lock:
+                output.err.print(line, highlight=False, markup=False)
+
+
+_ICONS = {"done": "[green]✓[/]", "failed": "[red]✗[/]", "waiting": "[dim]·[/]"}
+
+
+class LiveProgress:
+    """One line per cluster, redrawn in place; fleet-wide events print above it."""
+
+    def __init__(self, clusters: list[str]) -> None:
+        self.board = Board(clusters)
+        self.spinners = {c: Spinner("dots", style="cyan") for c in clusters}
+        self.began: dict[str, float] = {}
+        self.took: dict[str, float] = {}
+        self.live = Live(console=output.err, refresh_per_second=8, get_renderable=self.render)
+
+    def __call__(self, event: Event) -> None:
+        if event.cluster:
+            self.began.setdefault(event.cluster, time.monotonic())
+            if event.final and event.seconds is not None:
+                self.took[event.cluster] = event.seconds
+        self.board.apply(event)
+        if not event.cluster or event.phase == "warn":
+            line = plain_line(event)
+            if line and event.phase != "start":
+                self.live.console.print(line, highlight=False, markup=False)
+
+    def render(self) -> RenderableType:
+        table = Table.grid(padding=(0, 1))
+        for row in self.board.rows():
+            icon: RenderableType = (
+                self.spinners.setdefault(row.cluster, Spinner("dots"))
+                if row.state == "running"
+                else Text.from_markup(_ICONS.get(row.state, " "))
+            )
+            began = self.began.get(row.cluster)
+            seconds = self.took.get(row.cluster, time.monotonic() - began if began else 0.0)
+            clock = f"{seconds:5.1f}s" if began else ""
+            detail = f"[dim]{row.message}[/]" if row.message else ""
+            table.add_row(icon, Text(row.cluster, style="bold"), row.step, clock, detail)
+        return Group(table)
+
+    @contextmanager
+    def running(self) -> Iterator[LiveProgress]:
+        with self.live:
+            yield self
+
+
+@contextmanager
+def progress(clusters: list[str]) -> Iterator[Reporter]:
+    smart = output.err.is_terminal and not os.environ.get("CI")
+    if not smart:
+        yield PlainProgress()
+        return
+    live = LiveProgress(clusters)
+    with live.running():
+        yield live
+
+
+def _names(fleet: Fleet, only: list[str] | None) -> list[str]:
+    return (
+        [fleet.spec.cluster(n).name for n in only]
+        if only
+        else [c.name for c in fleet.spec.clusters]
+    )
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def up(
+    *,
+    file: FleetFileOption = Path("fleet.yaml"),
+    parallel: Annotated[
+        int, typer.Option("--parallel", "-p", min=1, help="Clusters created at the same time.")
+    ] = 4,
+    kubeconfig: KubeconfigOption = None,
+    cluster: ClusterOption = None,
+    wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait, per cluster, for Calico and for nodes to be Ready."),
+    ] = 300.0,
+    retain: Annotated[
+        bool, typer.Option("--retain", help="Keep the nodes of a cluster whose creation failed.")
+    ] = False,
+    skip_check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip-check",
+            metavar="CHECK",
+            help=f"Skip a preflight check ({', '.join(CHECKS)}); repeatable.",
+        ),
+    ] = None,
+    calico_manifest: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KINDFLEET_CALICO_MANIFEST",
+            help="calico.yaml to install instead of Calico's pinned release: a file or URL "
+            "({version} is replaced).",
+        ),
+    ] = None,
+    switch_context: Annotated[
+        bool, typer.Option(help="Make the hub's context the current one.")
+    ] = True,
+) -> None:
+    """Bring the fleet up: preflight, registry, every cluster in parallel, Calico, contexts.
+
+    Idempotent: clusters that exist and are ready are kept, so run it again after a
+    failure. A cluster whose creation fails is removed (unless --retain) and named; exit
+    code 4 when some clusters failed, 3 when a preflight check failed. Ctrl-C removes the
+    clusters it had started and not finished.
+
+    Contexts are named like KIND's (`kind-<cluster>`) and merged into the kubeconfig
+    file (0600). CI: `kindfleet up -f fleet.yaml --kubeconfig .kube/fleet.yaml`.
+    """
+    fleet = load_fleet(file)
+    for warning in fleet.spec.warnings:
+        output.warn(warning)
+    target = _target(fleet, kubeconfig)
+    started = time.monotonic()
+    try:
+        with progress(_names(fleet, cluster)) as report:
+            result = fleet.up(
+                parallel=parallel,
+                kubeconfig=target,
+                wait=wait,
+                retain=retain,
+                skip_checks=skip_check or (),
+                calico_manifest=calico_manifest,
+                clusters=cluster,
+                switch_context=switch_context,
+                progress=report,
+            )
+    except KeyboardInterrupt:
+        output.error(
+            "interrupted: clusters whose creation had begun were removed",
+            f"`kindfleet status -f {file}` shows what is up",
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    took = time.monotonic() - started
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes:
+        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+    how = ", ".join(f"{_ACTION_WORDS.get(k, k)} {v}" for k, v in counts.items())
+    output.success(
+        f"fleet {fleet.name} is up: {len(result.outcomes)} clusters in {took:.1f}s ({how})"
+    )
+    if result.kubeconfig:
+        hub = fleet.spec.hub
+        env = "" if kubeconfig is None else f"--kubeconfig {result.kubeconfig} "
+        output.info(f"  kubectl {env}--context {hub.context} get nodes")
+        output.info(f"  kindfleet status -f {file}")
+
+
+_ACTION_WORDS = {"create": "created", "keep": "kept", "repair": "repaired", "check": "checked"}
+
+
+def status(
+    file: FleetFileOption = Path("fleet.yaml"),
+    fmt: OutputOption = output.Format.table,
+    cluster: ClusterOption = None,
+    kubeconfig: KubeconfigOption = None,
+) -> None:
+    """Show the fleet as it is: clusters, nodes, roles, labels, versions, readiness,
+    API endpoints, and the memory each node container uses.
+
+    `-o json` or `-o yaml` for scripts. Exit code 0 even when something is not ready:
+    read `ready` in the output.
+    """
+    fleet = load_fleet(file)
+    state = fleet.status(clusters=cluster, kubeconfig=kubeconfig)
+    if fmt is not output.Format.table:
+        output.emit(state.to_dict(), fmt)
+        return
+    _status_tables(state)
+
+
+_KUBE_LABELS = ("kubernetes.io/", "k8s.io/")
+
+
+def _own_labels(labels: dict[str, str]) -> str:
+    kept = {k: v for k, v in labels.items() if not any(p in k for p in _KUBE_LABELS)}
+    return output.labels(kept)
+
+
+def _memory(value: int | None) -> str:
+    if value is None:
+        return ""
+    for suffix, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if value >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value}B"
+
+
+def _yes(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _status_tables(state: FleetStatus) -> None:
+    ready = sum(1 for c in state.clusters if c.ready)
+    output.table(
+        f"fleet {state.fleet} (provider {state.provider}): {ready}/{len(state.clusters)} ready",
+        ["CLUSTER", "ROLE", "READY", "VERSION", "NODES", "ENDPOINT", "CONTEXT", "MESSAGE"],
+        [
+            (
+                c.name,
+                c.role,
+                _yes(c.ready) if c.exists else "absent",
+                c.kubernetes_version,
+                f"{sum(1 for n in c.nodes if n.ready)}/{len(c.nodes)}" if c.nodes else "",
+                c.endpoint,
+                c.context,
+                c.message,
+            )
+            for c in state.clusters
+        ],
+    )
+    nodes = [(c, n) for c in state.clusters for n in c.nodes]
+    if nodes:
+        output.out.print()
+        output.table(
+            None,
+            ["NODE", "CLUSTER", "ROLE", "STATE", "READY", "VERSION", "MEMORY", "ADDRESS", "LABELS"],
+            [
+                (
+                    n.name,
+                    c.name,
+                    n.role,
+                    n.state,
+                    _yes(n.ready),
+                    n.kubernetes_version,
+                    _memory(n.memory_bytes),
+                    n.address,
+                    _own_labels(dict(n.labels)),
+                )
+                for c, n in nodes
+            ],
+        )
+    if state.registry:
+        reg = state.registry
+        where = f"push to {reg.endpoint}, nodes pull from {reg.internal_endpoint}"
+        how = "running" if reg.running else ("stopped" if reg.exists else "absent")
+        nets = f" on {', '.join(reg.networks)}" if reg.networks else ""
+        output.out.print()
+        output.out.print(f"registry {reg.name}: {how}{nets}; {where}", highlight=False)
+
+
+def down(
+    file: FleetFileOption = Path("fleet.yaml"),
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", "-c", help="Remove only this cluster.")
+    ] = None,
+    kubeconfig: KubeconfigOption = None,
+    parallel: Annotated[
+        int, typer.Option("--parallel", "-p", min=1, help="Clusters deleted at the same time.")
+    ] = 8,
+) -> None:
+    """Remove every cluster of the fleet, its registry and its kubeconfig entries.
+
+    With --cluster, only that cluster and its kubeconfig entry (the registry stays).
+    Clusters of provider existing are left alone. Exit code 4 names clusters that could
+    not be removed.
+    """
+    fleet = load_fleet(file)
+    started = time.monotonic()
+    with progress([cluster] if cluster else _names(fleet, None)) as report:
+        result = fleet.down(
+            cluster=cluster,
+            kubeconfig=_target(fleet, kubeconfig),
+            parallel=parallel,
+            progress=report,
+        )
+    took = time.monotonic() - started
+    deleted = sum(1 for o in result.outcomes if o.action == "delete" and not o.notes)
+    extra = ["registry"] if result.registry_removed else []
+    extra += list(result.tidied)
+    more = f", {', '.join(extra)}" if extra else ""
+    what = f"cluster {cluster}" if cluster else f"fleet {fleet.name}"
+    if all(o.action == "leave" for o in result.outcomes):
+        output.info(
+            f"{what}: nothing removed (provider {fleet.spec.provider} clusters are not ours)"
+        )
+        return
+    output.success(f"{what} is down in {took:.1f}s ({deleted} clusters deleted{more})")
+
+
+def kubeconfig(
+    name: Annotated[str, typer.Argument(help="The cluster.")],
+    file: FleetFileOption = Path("fleet.yaml"),
+    internal: Annotated[
+        bool,
+        typer.Option(
+            "--internal",
+            help="The API address on the container network (`https://<cluster>-control-plane:"
+            "6443`): what a spoke uses to reach the hub.",
+        ),
+    ] = False,
+) -> None:
+    """Print a cluster's kubeconfig (contexts named `kind-<cluster>`).
+
+    `kindfleet kubeconfig platform-hub --internal > hub.kubeconfig` gives what a workload
+    inside a spoke needs to reach the hub's API.
+    """
+    fleet = load_fleet(file)
+    text = fleet.kubeconfig(name, internal=internal)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def use(
+    name: Annotated[str, typer.Argument(help="The cluster.")],
+    file: FleetFileOption = Path("fleet.yaml"),
+    kubeconfig: KubeconfigOption = None,
+) -> None:
+    """Switch the current kubeconfig context to this cluster's (`kind-<cluster>`)."""
+    fleet = load_fleet(file)
+    target = kc.target_path(kubeconfig, os.environ, Path.home())
+    context = fleet.use(name, kubeconfig=target)
+    output.success(f"current context: {context} ({target})")

@@ -1,0 +1,27 @@
+"""Fleet orchestration: `up`, `status` and `down` over any provider.
+
+The order of work is data (a list of small steps over one context), the parallelism is
+bounded and interruptible, and progress is a stream of events the caller renders; no
+module here prints, exits or picks a kubeconfig file on its own.
+"""
+
+from kindfleet.lifecycle.down import DownOptions, DownResult, down
+from kindfleet.lifecycle.events import Event, Reporter
+from kindfleet.lifecycle.results import ClusterOutcome, ClustersFailed, UpResult
+from kindfleet.lifecycle.status import FleetStatus, status
+from kindfleet.lifecycle.up import UpOptions, up
+
+__all__ = [
+    "ClusterOutcome",
+    "ClustersFailed",
+    "DownOptions",
+    "DownResult",
+    "Event",
+    "FleetStatus",
+    "Reporter",
+    "UpOptions",
+    "UpResult",
+    "down",
+    "status",
+    "up",
+]

@@ -1,0 +1,52 @@
+"""What `up` will do with each cluster, decided from what exists (pure).
+
+A cluster that does not exist is created. One that exists and is healthy is kept (its
+registry wiring and kubeconfig entry are refreshed, nothing else). One that exists but is
+not healthy is repaired: the steps after creation run again. Clusters of a provider that
+does not own them are only checked. When the provider needs the hub first (the local
+provider: spokes need its address), the hub gets a wave of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from kindfleet.lifecycle.results import Action
+from kindfleet.spec.internal import Cluster
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    cluster: Cluster
+    action: Action
+    reason: str = ""
+
+
+def plan_up(
+    clusters: Sequence[Cluster],
+    *,
+    existing: Collection[str],
+    healthy: Mapping[str, bool],
+    owns_clusters: bool = True,
+) -> list[ClusterPlan]:
+    plans = []
+    for cluster in clusters:
+        if not owns_clusters:
+            plans.append(ClusterPlan(cluster, "check"))
+        elif cluster.name not in existing:
+            plans.append(ClusterPlan(cluster, "create"))
+        elif healthy.get(cluster.name, False):
+            plans.append(ClusterPlan(cluster, "keep", "exists and is ready"))
+        else:
+            plans.append(ClusterPlan(cluster, "repair", "exists but is not ready"))
+    return plans
+
+
+def waves(plans: Sequence[ClusterPlan], *, hub_first: bool) -> list[list[ClusterPlan]]:
+    """Groups run one after the other; the clusters of a group run in parallel."""
+    if not hub_first:
+        return [list(plans)] if plans else []
+    hub = [p for p in plans if p.cluster.role == "hub"]
+    rest = [p for p in plans if p.cluster.role != "hub"]
+    return [group for group in (hub, rest) if group]

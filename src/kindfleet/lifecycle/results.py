@@ -1,0 +1,77 @@
+"""What `up` and `down` hand back: per cluster, what was done, how long it took, what failed.
+
+A failure of some clusters raises `PartialFailure` (exit 4), of every cluster
+`ClustersFailed` (exit 1); both carry the full result, so scripts and tests see the
+clusters that did come up as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from kindfleet.errors import KindfleetError, PartialFailure
+
+Action = Literal["create", "keep", "repair", "check", "delete", "leave"]
+
+
+@dataclass(frozen=True)
+class ClusterOutcome:
+    name: str
+    action: Action
+    ok: bool
+    seconds: float
+    error: str | None = None
+    removed: bool = False  # failed, and what had been made of it was removed
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UpResult:
+    fleet: str
+    provider: str
+    outcomes: tuple[ClusterOutcome, ...]
+    seconds: float
+    registry_created: bool = False
+    kubeconfig: Path | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return {o.name: o.error or "failed" for o in self.outcomes if not o.ok}
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class ClustersFailed(KindfleetError):
+    """Every cluster the operation touched failed; `failed` names them, `result` has all."""
+
+    def __init__(self, message: str, *, failed: dict[str, str], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.failed = failed
+
+
+class UpPartialFailure(PartialFailure):
+    def __init__(self, message: str, *, result: UpResult, hint: str | None = None) -> None:
+        super().__init__(message, failed=result.failed, hint=hint)
+        self.result = result
+
+
+class UpFailed(ClustersFailed):
+    def __init__(self, message: str, *, result: UpResult, hint: str | None = None) -> None:
+        super().__init__(message, failed=result.failed, hint=hint)
+        self.result = result
+
+
+def failure_message(verb: str, failed: Mapping[str, str], total: int) -> str:
+    names = ", ".join(failed)
+    lines = [f"{len(failed)} of {total} clusters failed to {verb}: {names}"]
+    for name, error in failed.items():
+        first, *rest = error.splitlines() or ["failed"]
+        lines.append(f"  {name}: {first}")
+        lines += [f"  {line}" for line in rest[:30]]
+    return "\n".join(lines)

@@ -1,0 +1,195 @@
+"""The steps that bring one cluster up, in order, as data.
+
+Each step says what it is called in the progress view, whether it applies to this
+cluster on this provider (Calico only where the cluster asks for it and the provider has
+an API to apply it to; registry wiring only where the provider runs a registry; and so
+on), and what it does, through the provider only. Which steps run depends on what `up`
+decided for the cluster (create, repair, keep, check); a new concern (GPU capacity, say)
+is one more `Step` in these lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kindfleet import kubeconfig as kc
+from kindfleet.errors import KindfleetError
+from kindfleet.lifecycle.context import UpContext
+from kindfleet.lifecycle.results import Action
+from kindfleet.providers.base import (
+    AppliesManifests,
+    CreateOptions,
+    HostsRegistry,
+    WaitsForReady,
+)
+from kindfleet.render import calico
+from kindfleet.render import registry as reg_render
+from kindfleet.spec.internal import Cluster
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    title: Callable[[UpContext, Cluster], str]
+    applies: Callable[[UpContext, Cluster], bool]
+    run: Callable[[UpContext, Cluster], str | None]  # returns a short note for the progress view
+
+
+def _always(ctx: UpContext, cluster: Cluster) -> bool:
+    return True
+
+
+def _notes(ctx: UpContext, cluster: Cluster, step: str) -> Callable[[str], None]:
+    def note(message: str) -> None:
+        if message.startswith("warning: "):
+            ctx.emit(cluster.name, step, "warn", message.removeprefix("warning: "))
+        else:
+            ctx.emit(cluster.name, step, "note", message)
+
+    return note
+
+
+# --- create / check ------------------------------------------------------------------
+
+
+def _create(ctx: UpContext, cluster: Cluster) -> str | None:
+    ctx.mark_started(cluster.name)
+    options = CreateOptions(
+        kubeconfig=ctx.cluster_kubeconfig(cluster.name),
+        wait_seconds=ctx.options.wait_seconds,
+        retain_on_failure=ctx.options.retain,
+        report=_notes(ctx, cluster, "creating"),
+    )
+    ctx.provider.create(ctx.fleet, cluster, options)
+    return None
+
+
+def _check(ctx: UpContext, cluster: Cluster) -> str | None:
+    options = CreateOptions(
+        wait_seconds=ctx.options.wait_seconds, report=_notes(ctx, cluster, "checking")
+    )
+    ctx.provider.create(ctx.fleet, cluster, options)
+    return f"context {cluster.context}"
+
+
+CREATE = Step("create", lambda ctx, c: "creating", _always, _create)
+CHECK = Step("check", lambda ctx, c: "checking", _always, _check)
+
+
+# --- CNI -----------------------------------------------------------------------------
+
+
+def calico_version(cluster: Cluster) -> str:
+    return cluster.networking.calico_version or calico.DEFAULT_VERSION
+
+
+def _wants_calico(ctx: UpContext, cluster: Cluster) -> bool:
+    return (
+        cluster.networking.cni == "calico"
+        and ctx.traits.owns_clusters
+        and isinstance(ctx.provider, AppliesManifests)
+    )
+
+
+def _install_calico(ctx: UpContext, cluster: Cluster) -> str | None:
+    assert isinstance(ctx.provider, AppliesManifests)
+    try:
+        pool = calico.ipv4_pool(cluster.networking.pod_subnet)
+        manifest = calico.set_ipv4_pool(ctx.manifests.get(calico_version(cluster)), pool)
+    except calico.ManifestError as exc:
+        raise KindfleetError(
+            f"cannot install Calico on {cluster.name}: {exc}",
+            hint="use a calico.yaml from projectcalico (manifests/calico.yaml) of v3.2x or later",
+        ) from None
+    ctx.provider.apply_manifest(ctx.fleet, cluster, manifest)
+    ctx.provider.wait_pods_ready(
+        ctx.fleet, cluster, calico.NAMESPACE, calico.NODE_SELECTOR, ctx.options.wait_seconds
+    )
+    return f"IPv4 pool {pool}"
+
+
+CNI = Step(
+    "cni",
+    lambda ctx, c: f"installing Calico {calico_version(c)}",
+    _wants_calico,
+    _install_calico,
+)
+
+
+# --- registry ------------------------------------------------------------------------
+
+
+def _has_registry(ctx: UpContext, cluster: Cluster) -> bool:
+    return ctx.fleet.registry is not None and isinstance(ctx.provider, HostsRegistry)
+
+
+def _wire_registry(ctx: UpContext, cluster: Cluster) -> str | None:
+    registry = ctx.fleet.registry
+    assert registry is not None
+    assert isinstance(ctx.provider, HostsRegistry)
+    ctx.provider.connect_registry(ctx.fleet, cluster)
+    if isinstance(ctx.provider, AppliesManifests):
+        configmap = reg_render.local_registry_hosting_yaml(registry)
+        ctx.provider.apply_manifest(ctx.fleet, cluster, configmap)
+    return f"pulls {registry.host_endpoint}/* from {registry.internal_endpoint}"
+
+
+REGISTRY = Step("registry", lambda ctx, c: "wiring the registry", _has_registry, _wire_registry)
+
+
+# --- readiness -----------------------------------------------------------------------
+
+
+def _waits(ctx: UpContext, cluster: Cluster) -> bool:
+    return isinstance(ctx.provider, WaitsForReady) and ctx.traits.owns_clusters
+
+
+def _wait_ready(ctx: UpContext, cluster: Cluster) -> str | None:
+    assert isinstance(ctx.provider, WaitsForReady)
+    if cluster.networking.cni == "none":
+        return "not waited for: cni none (nodes turn Ready once you install a CNI)"
+    ctx.provider.wait_ready(ctx.fleet, cluster, ctx.options.wait_seconds)
+    return f"{len(cluster.nodes)} nodes Ready"
+
+
+READY = Step("ready", lambda ctx, c: "waiting for nodes Ready", _waits, _wait_ready)
+
+
+# --- kubeconfig ----------------------------------------------------------------------
+
+
+def _merges(ctx: UpContext, cluster: Cluster) -> bool:
+    return ctx.kubeconfig_file is not None
+
+
+def cluster_entries(text: str, context: str) -> kc.Config:
+    """A provider's kubeconfig for one cluster, its context renamed to the fleet's name."""
+    config = kc.parse(text, source="the cluster's kubeconfig")
+    names = kc.context_names(config)
+    if len(names) == 1 and names[0] != context:
+        config = kc.rename_context(config, names[0], context)
+    return config
+
+
+def _merge_kubeconfig(ctx: UpContext, cluster: Cluster) -> str | None:
+    target = ctx.kubeconfig_file
+    assert target is not None
+    own = ctx.cluster_kubeconfig(cluster.name)
+    text = own.read_text(encoding="utf-8") if own.exists() else ""
+    if not kc.context_names(kc.parse(text)):
+        text = ctx.provider.kubeconfig(ctx.fleet, cluster.name)
+    incoming = cluster_entries(text, cluster.context)
+    target.update(lambda base: kc.merge(base, incoming))
+    return f"context {cluster.context} in {target.path}"
+
+
+KUBECONFIG = Step("kubeconfig", lambda ctx, c: "merging kubeconfig", _merges, _merge_kubeconfig)
+
+
+PIPELINES: Mapping[Action, Sequence[Step]] = {
+    "create": (CREATE, CNI, REGISTRY, READY, KUBECONFIG),
+    "repair": (CNI, REGISTRY, READY, KUBECONFIG),
+    "keep": (REGISTRY, KUBECONFIG),
+    "check": (CHECK,),
+}

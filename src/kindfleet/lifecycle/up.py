@@ -1,0 +1,335 @@
+"""`up`: from a fleet file to running clusters, in parallel, leaving nothing half-made.
+
+The order is: look at what exists, preflight, the fleet's registry, then every cluster's
+steps in parallel (bounded; the hub alone first when the provider needs it), then the
+hub's context made current. A cluster whose creation fails is removed (unless retained)
+and reported; the others carry on. Ctrl-C stops the commands in flight, removes the
+clusters whose creation had begun and not completed (and a registry this run created, if
+no cluster is left to use it), then lets the interrupt through.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from kindfleet import kubeconfig as kc
+from kindfleet import preflight
+from kindfleet.errors import KindfleetError
+from kindfleet.exec import Interrupted
+from kindfleet.lifecycle.context import Interruptible, UpContext, UpOptions
+from kindfleet.lifecycle.events import FLEET, Reporter, ignore
+from kindfleet.lifecycle.manifests import CalicoManifests
+from kindfleet.lifecycle.parallel import run_parallel
+from kindfleet.lifecycle.plan import ClusterPlan, plan_up, waves
+from kindfleet.lifecycle.results import (
+    ClusterOutcome,
+    UpFailed,
+    UpPartialFailure,
+    UpResult,
+    failure_message,
+)
+from kindfleet.lifecycle.steps import PIPELINES
+from kindfleet.providers.base import HostsRegistry, Provider
+from kindfleet.spec.internal import Cluster, FleetSpec
+
+__all__ = ["UpOptions", "run_cluster", "up"]
+
+FINAL_WORD = {"create": "up", "repair": "repaired", "keep": "kept", "check": "reachable"}
+
+
+def up(
+    fleet: FleetSpec,
+    provider: Provider,
+    options: UpOptions | None = None,
+    *,
+    report: Reporter = ignore,
+    probes: preflight.Probes | None = None,
+    interrupter: Interruptible | None = None,
+    manifests: CalicoManifests | None = None,
+) -> UpResult:
+    options = options or UpOptions()
+    with tempfile.TemporaryDirectory(prefix="kindfleet-up-") as workdir:
+        ctx = UpContext(
+            fleet=fleet,
+            provider=provider,
+            options=options,
+            workdir=Path(workdir),
+            report=report,
+            manifests=manifests or CalicoManifests(options.calico_manifest),
+            interrupter=interrupter,
+        )
+        return run(ctx, probes)
+
+
+def selected(fleet: FleetSpec, names: Sequence[str] | None) -> list[Cluster]:
+    if not names:
+        return list(fleet.clusters)
+    wanted = {fleet.cluster(n).name for n in names}  # unknown names: UsageError
+    return [c for c in fleet.clusters if c.name in wanted]
+
+
+def run(ctx: UpContext, probes: preflight.Probes | None) -> UpResult:
+    start = ctx.clock()
+    clusters = selected(ctx.fleet, ctx.options.clusters)
+    checking = probes is not None and ctx.options.preflight
+    try:
+        existing, healthy = _observe(ctx, clusters)
+    except KindfleetError:
+        if probes is not None and checking:  # kind or Docker missing: say all that is wrong
+            _preflight(ctx, probes, set())
+        raise
+    versions = _preflight(ctx, probes, existing) if probes is not None and checking else {}
+    plans = plan_up(
+        clusters, existing=existing, healthy=healthy, owns_clusters=ctx.traits.owns_clusters
+    )
+    try:
+        _registry(ctx)
+        outcomes = _clusters(ctx, plans)
+        if ctx.cancelled.is_set():
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        _clean_after_interrupt(ctx)
+        raise
+    _switch_context(ctx, clusters, outcomes)
+    result = UpResult(
+        fleet=ctx.fleet.name,
+        provider=ctx.provider.name,
+        outcomes=tuple(outcomes),
+        seconds=ctx.clock() - start,
+        registry_created=ctx.registry_new,
+        kubeconfig=ctx.kubeconfig_file.path if ctx.kubeconfig_file else None,
+        versions=versions,
+    )
+    _raise_for_failures(result)
+    return result
+
+
+def _observe(ctx: UpContext, clusters: list[Cluster]) -> tuple[set[str], dict[str, bool]]:
+    """Which clusters exist already, and which of those are healthy."""
+    if not ctx.traits.owns_clusters:
+        return set(), {}
+    existing = set(ctx.provider.list_clusters(ctx.fleet)) & {c.name for c in clusters}
+    present = [c for c in clusters if c.name in existing]
+    results = run_parallel(
+        present,
+        lambda c: ctx.provider.status(ctx.fleet, c).ready,
+        limit=ctx.options.parallel,
+        key=lambda c: c.name,
+        on_interrupt=ctx.interrupt,
+    )
+    healthy = {name: r is True for name, r in results.items()}
+    if present:
+        state = ", ".join(f"{n} ({'ready' if ok else 'not ready'})" for n, ok in healthy.items())
+        ctx.emit(FLEET, "existing clusters", "note", f"already there: {state}")
+    return existing, healthy
+
+
+def _preflight(ctx: UpContext, probes: preflight.Probes, existing: set[str]) -> dict[str, str]:
+    ctx.emit(FLEET, "preflight", "start")
+    start = ctx.clock()
+    registry_running = False
+    if ctx.fleet.registry and isinstance(ctx.provider, HostsRegistry):
+        status = ctx.provider.registry_status(ctx.fleet)
+        registry_running = bool(status and status.running)
+    report = preflight.run(
+        ctx.fleet,
+        probes,
+        provider=ctx.provider.name,
+        skip=ctx.options.skip_checks,
+        existing=existing,
+        registry_running=registry_running,
+    )
+    for finding in report.warnings:
+        ctx.emit(FLEET, "preflight", "warn", f"{finding.check}: {finding.message}")
+    seconds = ctx.clock() - start
+    if report.errors:
+        names = ", ".join(f.check for f in report.errors)
+        ctx.emit(FLEET, "preflight", "fail", f"failed: {names}", seconds=seconds)
+        report.raise_for_errors()
+    found = ", ".join(f"{k} {v}" for k, v in report.versions.items())
+    ctx.emit(FLEET, "preflight", "done", found, seconds=seconds)
+    return dict(report.versions)
+
+
+def _registry(ctx: UpContext) -> None:
+    registry = ctx.fleet.registry
+    if registry is None or not isinstance(ctx.provider, HostsRegistry):
+        return
+    if not ctx.traits.owns_clusters:
+        return
+    title = f"registry {registry.name}"
+    ctx.emit(FLEET, title, "start")
+    start = ctx.clock()
+    before = ctx.provider.registry_status(ctx.fleet)
+    ctx.registry_new = not (before and before.exists)  # so Ctrl-C from here on removes it
+    try:
+        ctx.provider.ensure_registry(ctx.fleet)
+    except KindfleetError as exc:
+        ctx.emit(FLEET, title, "fail", exc.message.splitlines()[0], seconds=ctx.clock() - start)
+        raise
+    how = "created" if ctx.registry_new else "already running"
+    message = f"{how}; push to {registry.host_endpoint}"
+    ctx.emit(FLEET, title, "done", message, seconds=ctx.clock() - start)
+
+
+def _clusters(ctx: UpContext, plans: list[ClusterPlan]) -> list[ClusterOutcome]:
+    outcomes: list[ClusterOutcome] = []
+    hub_failed = False
+    for wave in waves(plans, hub_first=ctx.traits.creates_hub_first):
+        if hub_failed:
+            for plan in wave:
+                error = f"not started: the hub {ctx.fleet.hub.name} failed"
+                ctx.emit(plan.cluster.name, "skipped", "fail", error, final=True)
+                outcomes.append(ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, error))
+            continue
+        results = run_parallel(
+            wave,
+            lambda plan: run_cluster(ctx, plan),
+            limit=ctx.options.parallel,
+            key=lambda plan: plan.cluster.name,
+            on_interrupt=ctx.interrupt,
+        )
+        for plan in wave:
+            outcome = results[plan.cluster.name]
+            if isinstance(outcome, BaseException):  # a bug, not a failure we foresaw
+                message = f"unexpected {type(outcome).__name__}: {outcome}"
+                outcome = ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, message)
+            outcomes.append(outcome)
+            if plan.cluster.role == "hub" and not outcome.ok:
+                hub_failed = ctx.traits.creates_hub_first
+    return outcomes
+
+
+def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
+    """Every step of the plan's pipeline that applies, in order; a failure stops them."""
+    cluster = plan.cluster
+    start = ctx.clock()
+    title = ""
+    if plan.action in ("keep", "repair"):
+        ctx.emit(cluster.name, plan.action, "note", plan.reason)
+    try:
+        for step in PIPELINES[plan.action]:
+            if not step.applies(ctx, cluster):
+                continue
+            if ctx.cancelled.is_set():
+                raise Interrupted("interrupted")
+            title = step.title(ctx, cluster)
+            ctx.emit(cluster.name, title, "start")
+            began = ctx.clock()
+            note = step.run(ctx, cluster)
+            ctx.emit(cluster.name, title, "done", note or "", seconds=ctx.clock() - began)
+    except Interrupted:
+        ctx.emit(cluster.name, title or "waiting", "fail", "interrupted", final=True)
+        raise
+    except KindfleetError as exc:
+        return _failed(ctx, plan, title, exc, start)
+    ctx.mark_finished(cluster.name)
+    word = FINAL_WORD.get(plan.action, "done")
+    ctx.emit(cluster.name, word, "done", final=True, seconds=ctx.clock() - start)
+    return ClusterOutcome(cluster.name, plan.action, True, ctx.clock() - start)
+
+
+def _failed(
+    ctx: UpContext, plan: ClusterPlan, title: str, exc: KindfleetError, start: float
+) -> ClusterOutcome:
+    cluster = plan.cluster
+    if ctx.cancelled.is_set():  # the failure is the interrupt's doing: the cleanup decides
+        ctx.emit(cluster.name, title or "waiting", "fail", "interrupted", final=True)
+        raise Interrupted("interrupted") from exc
+    ctx.emit(cluster.name, title, "fail", exc.message.splitlines()[0])
+    removed = False
+    error = str(exc)
+    if plan.action == "create" and cluster.name in ctx.started:
+        if ctx.options.retain:
+            error += (
+                f"\n(nodes kept: --retain; `kindfleet down --cluster {cluster.name}` removes them)"
+            )
+        else:
+            removed = _remove(ctx, cluster.name)
+    elif plan.action == "repair":
+        error += (
+            f"\n(it was there before this run and is left as it is; `kindfleet down --cluster "
+            f"{cluster.name}` and `kindfleet up` make it anew)"
+        )
+    ctx.mark_finished(cluster.name)
+    seconds = ctx.clock() - start
+    how = "removed" if removed else ""
+    ctx.emit(cluster.name, "failed", "fail", how, seconds=seconds, final=True)
+    return ClusterOutcome(cluster.name, plan.action, False, seconds, error, removed)
+
+
+def _remove(ctx: UpContext, name: str) -> bool:
+    """Delete a cluster and its kubeconfig entry; False (and a failed event) if it failed."""
+    ctx.emit(name, "removing", "start")
+    start = ctx.clock()
+    try:
+        ctx.provider.delete(ctx.fleet, name)
+        _forget_context(ctx, ctx.fleet.cluster(name))
+    except Interrupted:
+        raise
+    except KindfleetError as exc:
+        ctx.emit(name, "removing", "fail", exc.message.splitlines()[0], seconds=ctx.clock() - start)
+        return False
+    ctx.emit(name, "removing", "done", seconds=ctx.clock() - start)
+    return True
+
+
+def _forget_context(ctx: UpContext, cluster: Cluster) -> None:
+    target = ctx.kubeconfig_file
+    if target is not None and target.path.exists():
+        target.update(lambda config: kc.remove_context(config, cluster.context))
+
+
+def _clean_after_interrupt(ctx: UpContext) -> None:
+    ctx.interrupt()
+    ctx.resume()
+    try:
+        for name in ctx.half_made():
+            if _remove(ctx, name):
+                ctx.mark_finished(name)
+        _remove_new_registry(ctx)
+    except KeyboardInterrupt:
+        left = ", ".join(ctx.half_made()) or "none"
+        message = f"interrupted again; half-made: {left}; run `kindfleet down`"
+        ctx.emit(FLEET, "cleanup", "warn", message)
+        raise
+
+
+def _remove_new_registry(ctx: UpContext) -> None:
+    """A registry this run created goes too, unless a cluster of the fleet still uses it."""
+    registry, owner = ctx.fleet.registry, ctx.provider
+    if not ctx.registry_new or registry is None or not isinstance(owner, HostsRegistry):
+        return
+    if not owner.list_clusters(ctx.fleet):
+        owner.delete_registry(ctx.fleet)
+        ctx.emit(FLEET, f"registry {registry.name}", "note", "removed (interrupted)")
+
+
+def _switch_context(
+    ctx: UpContext, clusters: list[Cluster], outcomes: list[ClusterOutcome]
+) -> None:
+    target = ctx.kubeconfig_file
+    hub = ctx.fleet.hub
+    ok = {o.name for o in outcomes if o.ok}
+    if (
+        target is None
+        or not ctx.options.switch_context
+        or hub not in clusters
+        or hub.name not in ok
+    ):
+        return
+    target.update(lambda config: kc.use_context(config, hub.context, source=str(target.path)))
+    ctx.emit(FLEET, "kubeconfig", "note", f"current context: {hub.context} ({target.path})")
+
+
+def _raise_for_failures(result: UpResult) -> None:
+    failed = result.failed
+    if not failed:
+        return
+    message = failure_message("come up", failed, len(result.outcomes))
+    hint = "fix the cause and run `kindfleet up` again: clusters that are up are kept"
+    if len(failed) == len(result.outcomes):
+        raise UpFailed(message, result=result, hint=hint)
+    raise UpPartialFailure(message, result=result, hint=hint)

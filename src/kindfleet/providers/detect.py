@@ -1,0 +1,79 @@
+"""Which provider runs a fleet: the one its file names, unless the environment overrides it.
+
+Providers are looked up by name in a table of import paths, so a provider module is
+imported only when a fleet uses it (the local provider pulls in the whole platform).
+A provider class with a `from_settings` classmethod is built from the `ProviderSettings`
+(runner, kubeconfig, environment); one without is built with no arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+
+from kindfleet.errors import UsageError
+from kindfleet.providers.base import Availability, Provider, ProviderSettings
+from kindfleet.spec.internal import FleetSpec
+
+ENV = "KINDFLEET_PROVIDER"
+PROVIDERS: dict[str, str] = {
+    "kind": "kindfleet.providers.kind:KindProvider",
+    "existing": "kindfleet.providers.existing:ExistingProvider",
+    "local": "kindfleet.providers.local:LocalProvider",
+}
+
+
+def provider_name(fleet: FleetSpec, env: Mapping[str, str] | None = None) -> str:
+    """The fleet file's provider, or $KINDFLEET_PROVIDER when set."""
+    env = os.environ if env is None else env
+    chosen = env.get(ENV) or fleet.provider
+    if chosen not in PROVIDERS:
+        raise UsageError(
+            f"{ENV}={chosen!r} names no provider", hint=f"use one of {', '.join(PROVIDERS)}"
+        )
+    return chosen
+
+
+def provider_class(name: str) -> type[Provider]:
+    module_name, _, attr = PROVIDERS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise UsageError(
+            f"provider {name} is not available in this installation of kindfleet",
+            hint=f"use one of {', '.join(n for n in PROVIDERS if n != name)}",
+        ) from None
+    cls: type[Provider] = getattr(module, attr)
+    return cls
+
+
+def build(cls: type[Provider], settings: ProviderSettings) -> Provider:
+    factory = getattr(cls, "from_settings", None)
+    provider: Provider = factory(settings) if callable(factory) else cls()
+    return provider
+
+
+def get_provider(fleet: FleetSpec, settings: ProviderSettings | None = None) -> Provider:
+    settings = settings or ProviderSettings()
+    return build(provider_class(provider_name(fleet, settings.env)), settings)
+
+
+def detect(
+    settings: ProviderSettings | None = None, order: tuple[str, ...] = ("kind", "local")
+) -> tuple[str | None, dict[str, Availability]]:
+    """The first provider in `order` that can work here, and what each one said."""
+    settings = settings or ProviderSettings()
+    said: dict[str, Availability] = {}
+    for name in order:
+        try:
+            provider = build(provider_class(name), settings)
+        except UsageError as exc:
+            said[name] = Availability(False, exc.message, exc.hint or "")
+            continue
+        said[name] = provider.availability()
+        if said[name].ok:
+            return name, said
+    return None, said

@@ -1,0 +1,184 @@
+"""The `existing` provider: the fleet file mapped onto clusters someone else runs.
+
+EKS, GKE, AKS or on-prem clusters, each reached through a context of the user's
+kubeconfig (the cluster's `context`, by default its name). kindfleet does not own them:
+`up` only checks that each answers and which Kubernetes it runs, `down` leaves them alone,
+and their kubeconfig entries are the user's, never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from kindfleet import kubeconfig as kc
+from kindfleet.errors import PrerequisiteError, UsageError
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
+from kindfleet.providers.base import (
+    Availability,
+    ClusterStatus,
+    CreateOptions,
+    NodeInfo,
+    Provider,
+    ProviderSettings,
+    WaitsForReady,
+)
+from kindfleet.providers.kubectl import Kubectl, NodeState, client_version_cmd, parse_versions
+from kindfleet.spec.internal import Cluster, FleetSpec
+
+INSTALL_KUBECTL = "install kubectl: https://kubernetes.io/docs/tasks/tools/#kubectl"
+_MINOR = re.compile(r"^v?(\d+)\.(\d+)")
+
+
+def minor(version: str | None) -> tuple[int, int] | None:
+    match = _MINOR.match(version or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def version_notes(wanted: str, server: str, client: str | None) -> list[str]:
+    """What a person should know about the versions found (pure; empty when all is well)."""
+    notes = []
+    want, have = minor(wanted), minor(server)
+    if want and have and want != have:
+        notes.append(f"runs Kubernetes {server}, the fleet file says {wanted}")
+    mine = minor(client)
+    if mine and have and abs(mine[1] - have[1]) > 1 and mine[0] == have[0]:
+        notes.append(
+            f"kubectl {client} is more than one minor version away from the server {server} "
+            "(outside kubectl's supported skew)"
+        )
+    return notes
+
+
+class ExistingProvider(Provider, WaitsForReady):
+    name: ClassVar[Literal["kind", "existing", "local"]] = "existing"
+    owns_clusters: ClassVar[bool] = False
+    manages_kubeconfig: ClassVar[bool] = False
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> ExistingProvider:
+        return cls(settings)
+
+    def __init__(self, settings: ProviderSettings | None = None) -> None:
+        settings = settings or ProviderSettings()
+        self.runner = settings.runner or ProcessRunner()
+        self.kubeconfig_path: Path | None = settings.kubeconfig
+        self.kubectl = Kubectl(self.runner, poll_seconds=settings.poll_seconds)
+
+    def availability(self) -> Availability:
+        try:
+            client, _ = self._client_version()
+        except CommandNotFound:
+            return Availability(False, "kubectl not found on PATH", INSTALL_KUBECTL)
+        return Availability(True, versions={"kubectl": client or "unknown"})
+
+    def _client_version(self) -> tuple[str | None, str | None]:
+        return parse_versions(self.runner.run(client_version_cmd()).stdout)
+
+    def _where(self) -> str:
+        return str(self.kubeconfig_path) if self.kubeconfig_path else "your kubeconfig"
+
+    def _require_context(self, cluster: Cluster) -> None:
+        if cluster.context not in self.kubectl.contexts(self.kubeconfig_path):
+            raise PrerequisiteError(
+                f"{cluster.name}: context {cluster.context!r} is not in {self._where()}",
+                hint=(
+                    "set `context:` for this cluster in the fleet file to one that "
+                    "`kubectl config get-contexts` lists"
+                ),
+            )
+
+    def check(self, cluster: Cluster) -> tuple[str, list[str]]:
+        """(server version, notes) for a reachable cluster; raises when it does not answer."""
+        self._require_context(cluster)
+        try:
+            client, server = self.kubectl.versions(self.kubeconfig_path, cluster.context)
+        except CommandError as exc:
+            raise CommandError(
+                exc.result,
+                what=f"{cluster.name} (context {cluster.context}) does not answer",
+                hint="check your credentials and network (VPN?), then `kubectl cluster-info`",
+            ) from None
+        if not server:
+            raise PrerequisiteError(f"{cluster.name}: the server did not say its version")
+        return server, version_notes(cluster.kubernetes_version, server, client)
+
+    def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
+        """Nothing is created: the cluster must answer, and version surprises are reported."""
+        server, notes = self.check(cluster)
+        if options.report is not None:
+            options.report(f"reachable, Kubernetes {server}")
+            for note in notes:
+                options.report(f"warning: {note}")
+
+    def delete(self, fleet: FleetSpec, cluster: str) -> None:
+        """Never: these clusters are not kindfleet's to remove."""
+
+    def list_clusters(self, fleet: FleetSpec) -> list[str]:
+        contexts = set(self.kubectl.contexts(self.kubeconfig_path))
+        return [c.name for c in fleet.clusters if c.context in contexts]
+
+    def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
+        """The context as a standalone kubeconfig; an existing cluster has one address only."""
+        return self.kubectl.view(self.kubeconfig_path, fleet.cluster(cluster).context)
+
+    def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None:
+        raise UsageError(
+            "provider existing cannot load images into a cluster",
+            hint="push the image to a registry your clusters pull from",
+        )
+
+    def _states(self, cluster: Cluster) -> list[NodeState]:
+        return self.kubectl.nodes(self.kubeconfig_path, cluster.context)
+
+    def nodes(self, fleet: FleetSpec, cluster: str) -> list[NodeInfo]:
+        return [_node(s) for s in self._states(fleet.cluster(cluster))]
+
+    def endpoint(self, cluster: Cluster) -> str | None:
+        config = kc.parse(self.kubectl.view(self.kubeconfig_path, cluster.context))
+        return kc.server(config, cluster.context)
+
+    def status(self, fleet: FleetSpec, cluster: Cluster) -> ClusterStatus:
+        try:
+            server, notes = self.check(cluster)
+            nodes = [_node(s) for s in self._states(cluster)]
+            endpoint = self.endpoint(cluster)
+        except (CommandError, PrerequisiteError) as exc:
+            return ClusterStatus(
+                name=cluster.name,
+                role=cluster.role,
+                exists=False,
+                ready=False,
+                message=exc.message.splitlines()[0],
+                context=cluster.context,
+                provider=self.name,
+            )
+        waiting = [n.name for n in nodes if not n.ready]
+        return ClusterStatus(
+            name=cluster.name,
+            role=cluster.role,
+            exists=True,
+            ready=bool(nodes) and not waiting,
+            endpoint=endpoint,
+            kubernetes_version=server,
+            nodes=nodes,
+            message="; ".join(([f"not Ready: {', '.join(waiting)}"] if waiting else []) + notes),
+            context=cluster.context,
+            provider=self.name,
+        )
+
+    def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
+        self.kubectl.wait_nodes_ready(self.kubeconfig_path, cluster.context, (), timeout)
+
+
+def _node(state: NodeState) -> NodeInfo:
+    return NodeInfo(
+        name=state.name,
+        role=",".join(state.roles) or "worker",
+        ready=state.ready,
+        kubernetes_version=state.kubelet_version,
+        labels=dict(state.labels),
+        address=state.internal_ip,
+        message="" if state.ready else state.message,
+    )

@@ -1,0 +1,310 @@
+"""The `kind` provider: each cluster of the fleet is a KIND cluster.
+
+It drives the `kind` CLI for what KIND has verbs for (create, delete, get, load) and
+Docker for the rest (the fleet's registry container, the kind network, node containers'
+state and memory), and kubectl for what it asks the API (nodes Ready, apply). The
+commands themselves, and the reading of what comes back, are values in `kindcli`.
+
+KIND is never allowed near the user's kubeconfig: every `kind create` and `kind delete`
+gets a kubeconfig file of its own (parallel creates into one file race on its lock,
+kind#1425), and the fleet orchestration merges the contexts where the caller asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from kindfleet.errors import KindfleetError
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
+from kindfleet.providers import docker as dk
+from kindfleet.providers.base import (
+    AppliesManifests,
+    Availability,
+    ClusterStatus,
+    CreateOptions,
+    NodeInfo,
+    Provider,
+    ProviderSettings,
+    Tidies,
+    WaitsForReady,
+)
+from kindfleet.providers.kindcli import (
+    ALREADY_EXISTS,
+    CLUSTER_LABEL,
+    DEFAULT_NETWORK,
+    INSTALL_KIND,
+    KIND,
+    NETWORK_ENV,
+    NODE_ROLE_LABEL,
+    api_endpoint,
+    cluster_status,
+    context_name,
+    create_cmd,
+    delete_cmd,
+    get_clusters_cmd,
+    get_kubeconfig_cmd,
+    load_image_cmd,
+    node_info,
+    node_order,
+    parse_version,
+    version_cmd,
+)
+from kindfleet.providers.kindregistry import KindRegistry
+from kindfleet.providers.kubectl import Kubectl, NodeState
+from kindfleet.render.kindconfig import render_cluster, to_yaml
+from kindfleet.spec.internal import Cluster, FleetSpec
+
+# --- provider ------------------------------------------------------------------------
+
+
+class ClusterExists(KindfleetError):
+    """`kind create` found nodes of a cluster with this name already."""
+
+
+class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidies):
+    name: ClassVar[Literal["kind", "existing", "local"]] = "kind"
+    manages_kubeconfig: ClassVar[bool] = True
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> KindProvider:
+        return cls(settings)
+
+    def __init__(self, settings: ProviderSettings | None = None) -> None:
+        settings = settings or ProviderSettings()
+        self.runner = settings.runner or ProcessRunner()
+        env = settings.env if settings.env is not None else os.environ
+        self.network = env.get(NETWORK_ENV) or DEFAULT_NETWORK
+        self.docker = dk.Docker(self.runner)
+        self.kubectl = Kubectl(self.runner, poll_seconds=settings.poll_seconds)
+        self._network_lock = threading.Lock()
+        self._network_seen = False
+        self._network_first: threading.Event | None = None
+        self.poll_seconds = settings.poll_seconds / 4
+
+    # -- availability -----------------------------------------------------------------
+
+    def availability(self) -> Availability:
+        versions: dict[str, str] = {}
+        try:
+            versions[KIND] = parse_version(self.runner.run(version_cmd()).stdout) or "unknown"
+        except CommandNotFound:
+            return Availability(False, "kind not found on PATH", INSTALL_KIND)
+        try:
+            info = self.docker.info()
+        except CommandNotFound:
+            return Availability(False, "docker not found on PATH", "install Docker Engine")
+        except CommandError as exc:
+            return Availability(False, f"Docker engine not reachable: {exc.output}", "start Docker")
+        versions["docker"] = str(info.get("ServerVersion", "unknown"))
+        return Availability(True, versions=versions)
+
+    # -- clusters ---------------------------------------------------------------------
+
+    def _network_turn(self) -> threading.Event | None:
+        """Wait for the kind network before `kind create`, unless this caller makes it.
+
+        Parallel first creates on a machine without the network each create one, and the
+        same-named networks break every create ("network kind is ambiguous", kind#1596,
+        when the daemon has no IPv6). So the first create goes alone until the network
+        exists; the event it gets back is set when its create ends.
+        """
+        with self._network_lock:
+            if self._network_seen:
+                return None
+            if self.docker.network(self.network) is not None:
+                self._network_seen = True
+                return None
+            if self._network_first is None:
+                self._network_first = threading.Event()
+                return self._network_first
+            first = self._network_first
+        while not first.is_set() and self.docker.network(self.network) is None:
+            time.sleep(self.poll_seconds)
+        return None
+
+    def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
+        mine = self._network_turn()
+        try:
+            self._create(fleet, cluster, options)
+        finally:
+            if mine is not None:
+                with self._network_lock:
+                    self._network_first = None
+                mine.set()
+
+    def _create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
+        config = options.kind_config or render_cluster(cluster, fleet.registry)
+        with _kubeconfig_target(options.kubeconfig) as kubeconfig:
+            command = create_cmd(
+                cluster.name, to_yaml(config), kubeconfig, retain=options.retain_on_failure
+            )
+            try:
+                self.runner.run(command)
+            except CommandError as exc:
+                if ALREADY_EXISTS in exc.output:
+                    raise ClusterExists(
+                        f"kind already has nodes for a cluster named {cluster.name}",
+                        hint=f"`kindfleet down --cluster {cluster.name}` removes it",
+                    ) from None
+                raise CommandError(
+                    exc.result,
+                    what=f"kind could not create {cluster.name}",
+                    hint=(
+                        "re-run `kindfleet up` with --retain to keep the nodes, then "
+                        f"`kind export logs --name {cluster.name}`"
+                    ),
+                ) from None
+
+    def delete(self, fleet: FleetSpec, cluster: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
+            self.runner.run(delete_cmd(cluster, Path(tmp) / "kubeconfig"))
+
+    def list_clusters(self, fleet: FleetSpec) -> list[str]:
+        found = set(self.runner.run(get_clusters_cmd()).stdout.split())
+        return [c.name for c in fleet.clusters if c.name in found]
+
+    def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
+        try:
+            return self.runner.run(get_kubeconfig_cmd(cluster, internal=internal)).stdout
+        except CommandError as exc:
+            raise CommandError(
+                exc.result,
+                what=f"no kubeconfig for {cluster}",
+                hint="is the cluster up? `kindfleet status` shows what exists",
+            ) from None
+
+    def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None:
+        self.runner.run(load_image_cmd(cluster, image))
+
+    def _containers(self, cluster: str) -> list[dk.Container]:
+        names = self.docker.names(labels={CLUSTER_LABEL: cluster})
+        return sorted(self.docker.inspect(*names), key=node_order)
+
+    @contextlib.contextmanager
+    def _api(self, cluster: str) -> Iterator[Path]:
+        """A private kubeconfig file for kubectl calls to this cluster."""
+        text = self.kubeconfig_text_or_none(cluster)
+        if text is None:
+            raise KindfleetError(f"cluster {cluster} has no kubeconfig yet")
+        with _private_file(text) as path:
+            yield path
+
+    def kubeconfig_text_or_none(self, cluster: str) -> str | None:
+        result = self.runner.run(get_kubeconfig_cmd(cluster), check=False)
+        return result.stdout if result.ok and result.stdout.strip() else None
+
+    def _api_nodes(self, cluster: str) -> tuple[dict[str, NodeState] | None, str]:
+        try:
+            with self._api(cluster) as path:
+                states = self.kubectl.nodes(path, context_name(cluster))
+        except CommandError as exc:
+            return None, f"API not answering: {_last_line(exc.output)}"
+        except KindfleetError as exc:
+            return None, exc.message
+        return {s.name: s for s in states}, ""
+
+    def nodes(self, fleet: FleetSpec, cluster: str) -> list[NodeInfo]:
+        return self._nodes(cluster)[0]
+
+    def _nodes(self, cluster: str) -> tuple[list[NodeInfo], list[dk.Container], str]:
+        containers = self._containers(cluster)
+        if not containers:
+            return [], [], ""
+        memory = self.docker.memory(*(c.name for c in containers if c.running))
+        api, problem = (
+            self._api_nodes(cluster) if any(c.running for c in containers) else (None, "")
+        )
+        infos = [
+            node_info(c, (api or {}).get(c.name), memory.get(c.name), self.network)
+            for c in containers
+        ]
+        return infos, containers, problem
+
+    def status(self, fleet: FleetSpec, cluster: Cluster) -> ClusterStatus:
+        nodes, containers, problem = self._nodes(cluster.name)
+        if not containers:
+            return cluster_status(cluster, exists=False, ready=False, message="not created")
+        expected = {n.name for n in cluster.nodes}
+        ready_names = {n.name for n in nodes if n.ready}
+        stopped = [c.name for c in containers if not c.running]
+        waiting = sorted(expected - ready_names)
+        message = problem
+        if stopped:
+            message = f"stopped: {', '.join(stopped)}"
+        elif waiting and not problem:
+            message = f"not Ready: {', '.join(waiting)}"
+        roles = {c.labels.get(NODE_ROLE_LABEL): c for c in reversed(containers)}
+        front = roles.get("external-load-balancer") or roles.get("control-plane")
+        versions = [n.kubernetes_version for n in nodes if n.kubernetes_version]
+        return cluster_status(
+            cluster,
+            exists=True,
+            ready=not stopped and not waiting and not problem,
+            endpoint=api_endpoint(front) if front else None,
+            kubernetes_version=versions[0] if versions else None,
+            nodes=nodes,
+            message=message,
+        )
+
+    def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
+        with self._api(cluster.name) as path:
+            expected = [n.name for n in cluster.nodes]
+            self.kubectl.wait_nodes_ready(path, context_name(cluster.name), expected, timeout)
+
+    # -- manifests --------------------------------------------------------------------
+
+    def apply_manifest(self, fleet: FleetSpec, cluster: Cluster, manifest: str) -> None:
+        with self._api(cluster.name) as path:
+            self.kubectl.apply(path, context_name(cluster.name), manifest)
+
+    def wait_pods_ready(
+        self, fleet: FleetSpec, cluster: Cluster, namespace: str, selector: str, timeout: float
+    ) -> None:
+        with self._api(cluster.name) as path:
+            context = context_name(cluster.name)
+            self.kubectl.wait_pods_ready(path, context, namespace, selector, timeout)
+
+    # -- after down -------------------------------------------------------------------
+
+    def tidy(self, fleet: FleetSpec) -> list[str]:
+        """Remove the kind network once nothing at all is on it; what was removed."""
+        removed = self.docker.remove_network_if_unused(self.network)
+        if removed:
+            with self._network_lock:
+                self._network_seen = False
+        return [f"network {self.network}"] if removed else []
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+@contextlib.contextmanager
+def _private_file(text: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
+        path = Path(tmp) / "kubeconfig"
+        path.touch(mode=0o600)
+        path.write_text(text, encoding="utf-8")
+        yield path
+
+
+@contextlib.contextmanager
+def _kubeconfig_target(path: Path | None) -> Iterator[Path]:
+    """Where kind writes while creating: the caller's per-cluster file, or a throwaway one."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
+        yield Path(tmp) / "kubeconfig"

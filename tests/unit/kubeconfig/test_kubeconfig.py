@@ -1,0 +1,223 @@
+"""Kubeconfig as pure functions, and the writer: lock, 0600, atomic replace."""
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kindfleet import kubeconfig as kc
+
+
+def entry(name, server="https://127.0.0.1:6443"):
+    """What `kind get kubeconfig --name <name>` gives, reduced to its shape."""
+    key = f"kind-{name}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": key, "cluster": {"server": server, "certificate-authority-data": "Q0E="}}
+        ],
+        "users": [{"name": key, "user": {"client-certificate-data": "Q0VSVA=="}}],
+        "contexts": [{"name": key, "context": {"cluster": key, "user": key}}],
+        "current-context": key,
+    }
+
+
+USER_FILE = """\
+apiVersion: v1
+kind: Config
+preferences:
+  colors: true
+clusters:
+- name: prod
+  cluster: {server: "https://prod.example:443"}
+users:
+- name: me
+  user: {token: secret}
+contexts:
+- name: prod
+  context: {cluster: prod, user: me, namespace: team-a}
+  extensions: [{name: keep-me, extension: {x: 1}}]
+current-context: prod
+x-vendor-key: kept
+"""
+
+
+def test_parse_empty_and_none_give_an_empty_config():
+    assert kc.parse("") == kc.empty()
+    assert kc.parse("\n\n") == kc.empty()
+    assert kc.parse("clusters: null\n")["clusters"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("a: [", "not valid YAML"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("clusters: 3\n", "must be a list"),
+    ],
+)
+def test_parse_rejects_what_is_not_a_kubeconfig(text, needle):
+    with pytest.raises(kc.KubeconfigError, match=needle):
+        kc.parse(text, source="x.yaml")
+
+
+def test_merge_appends_new_entries_and_keeps_unknown_keys():
+    base = kc.parse(USER_FILE)
+    merged = kc.merge(base, entry("hub"))
+    assert kc.context_names(merged) == ["prod", "kind-hub"]
+    assert merged["preferences"] == {"colors": True}
+    assert merged["x-vendor-key"] == "kept"
+    assert merged["contexts"][0]["extensions"] == [{"name": "keep-me", "extension": {"x": 1}}]
+    assert merged["current-context"] == "prod"  # the incoming file's current is not taken
+    assert base == kc.parse(USER_FILE)  # inputs are not modified
+
+
+def test_merge_replaces_by_name_in_place():
+    first = kc.merge(kc.merge(kc.empty(), entry("hub", "https://127.0.0.1:1")), entry("spoke"))
+    again = kc.merge(first, entry("hub", "https://127.0.0.1:2"))
+    assert kc.context_names(again) == ["kind-hub", "kind-spoke"]
+    assert [c["name"] for c in again["clusters"]] == ["kind-hub", "kind-spoke"]
+    assert kc.server(again, "kind-hub") == "https://127.0.0.1:2"
+    assert kc.merge(again, entry("x"), current="kind-x")["current-context"] == "kind-x"
+
+
+def test_remove_context_takes_its_cluster_and_user_and_clears_current():
+    config = kc.merge(
+        kc.merge(kc.parse(USER_FILE), entry("hub")), entry("spoke"), current="kind-hub"
+    )
+    out = kc.remove_context(config, "kind-hub")
+    assert kc.context_names(out) == ["prod", "kind-spoke"]
+    assert [c["name"] for c in out["clusters"]] == ["prod", "kind-spoke"]
+    assert [u["name"] for u in out["users"]] == ["me", "kind-spoke"]
+    assert out["current-context"] == ""
+    assert kc.remove_context(out, "absent") == out
+
+
+def test_remove_context_keeps_a_user_another_context_still_uses():
+    config = kc.parse(USER_FILE)
+    config["contexts"].append({"name": "prod-admin", "context": {"cluster": "prod", "user": "me"}})
+    out = kc.remove_context(config, "prod")
+    assert kc.context_names(out) == ["prod-admin"]
+    assert [c["name"] for c in out["clusters"]] == ["prod"]
+    assert [u["name"] for u in out["users"]] == ["me"]
+
+
+def test_rename_context_renames_its_cluster_and_user_too():
+    out = kc.rename_context(entry("hub"), "kind-hub", "platform")
+    assert kc.context_names(out) == ["platform"]
+    assert out["contexts"][0]["context"] == {"cluster": "platform", "user": "platform"}
+    assert out["clusters"][0]["name"] == "platform"
+    assert out["users"][0]["name"] == "platform"
+    assert out["current-context"] == "platform"
+
+
+def test_use_context_needs_the_context():
+    config = kc.merge(kc.empty(), entry("hub"))
+    assert kc.use_context(config, "kind-hub")["current-context"] == "kind-hub"
+    with pytest.raises(kc.KubeconfigError, match=r"no context 'kind-nope' \(contexts: kind-hub\)"):
+        kc.use_context(config, "kind-nope")
+
+
+def test_server_of_a_context():
+    config = kc.parse(USER_FILE)
+    assert kc.server(config, "prod") == "https://prod.example:443"
+    assert kc.server(config, "other") is None
+
+
+@pytest.mark.parametrize(
+    ("explicit", "env", "expected"),
+    [
+        ("ci.yaml", {"KUBECONFIG": "/a:/b"}, "ci.yaml"),
+        (None, {"KUBECONFIG": f"/a{os.pathsep}/b"}, "/a"),
+        (None, {"KUBECONFIG": f"{os.pathsep}/b"}, "/b"),
+        (None, {}, "/home/u/.kube/config"),
+        (None, {"KUBECONFIG": ""}, "/home/u/.kube/config"),
+    ],
+)
+def test_target_path(explicit, env, expected):
+    assert kc.target_path(explicit, env, Path("/home/u")) == Path(expected)
+
+
+names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
+
+
+@given(st.lists(names, unique=True, max_size=5), st.lists(names, unique=True, max_size=5))
+def test_merging_then_removing_leaves_the_users_own_entries(mine, fleet):
+    base = kc.empty()
+    for name in mine:
+        base = kc.merge(
+            base, {k: v for k, v in entry(f"u-{name}").items() if k != "current-context"}
+        )
+    merged = base
+    for name in fleet:
+        merged = kc.merge(merged, entry(f"f-{name}"))
+    for name in fleet:
+        merged = kc.remove_context(merged, f"kind-f-{name}")
+    assert merged == base
+
+
+# --- the writer ----------------------------------------------------------------------
+
+
+def test_update_writes_0600_and_creates_the_directory(tmp_path):
+    path = tmp_path / "nested" / "config"
+    kc.KubeconfigFile(path).update(lambda c: kc.merge(c, entry("hub")))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert kc.context_names(yaml.safe_load(path.read_text())) == ["kind-hub"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config"]  # no temp file, no lock
+
+
+def test_update_tightens_an_existing_files_mode_and_keeps_its_content(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(USER_FILE)
+    path.chmod(0o644)
+    kc.KubeconfigFile(path).update(lambda c: kc.merge(c, entry("hub")))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = yaml.safe_load(path.read_text())
+    assert data["x-vendor-key"] == "kept"
+    assert data["users"][0] == {"name": "me", "user": {"token": "secret"}}
+
+
+def test_parallel_updates_lose_nothing(tmp_path):
+    target = kc.KubeconfigFile(tmp_path / "config")
+    threads = [
+        threading.Thread(target=target.update, args=(lambda c, n=n: kc.merge(c, entry(f"c{n}")),))
+        for n in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(kc.context_names(target.read())) == sorted(f"kind-c{n}" for n in range(16))
+
+
+def test_a_held_lock_is_waited_for_then_reported(tmp_path):
+    path = tmp_path / "config"
+    lock = tmp_path / "config.lock"
+    lock.write_text("")  # kubectl or kind is writing
+    with pytest.raises(kc.KubeconfigError, match="held by another writer") as caught:
+        kc.KubeconfigFile(path, lock_timeout=0.2).update(lambda c: c)
+    assert str(lock) in caught.value.hint
+    assert not path.exists()
+    lock.unlink()
+    kc.KubeconfigFile(path, lock_timeout=0.2).update(lambda c: kc.merge(c, entry("a")))
+    assert path.exists()
+
+
+def test_a_failing_change_leaves_the_file_alone(tmp_path):
+    path = tmp_path / "config"
+    path.write_text(USER_FILE)
+
+    def boom(config):
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        kc.KubeconfigFile(path).update(boom)
+    assert path.read_text() == USER_FILE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kindfleet.spec import from_text
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CALICO = FIXTURES / "calico-excerpt.yaml"
+
+FLEET = """\
+apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: t
+registry: {hostPort: 5099}
+hub:
+  labels: {cluster-role: hub}
+spokes:
+  count: 3
+  template:
+    networking: {cni: calico}
+"""
+
+
+@pytest.fixture
+def spec():
+    return from_text(FLEET)
+
+
+@pytest.fixture
+def calico_manifest():
+    return str(CALICO)

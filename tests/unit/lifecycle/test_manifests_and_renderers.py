@@ -1,0 +1,128 @@
+"""Calico's manifest (from a file, a URL, Calico's pinned release) patched per cluster,
+and the registry wiring as text."""
+
+import difflib
+import http.server
+import threading
+
+import pytest
+import yaml
+
+from kindfleet.lifecycle.manifests import CalicoManifests, ManifestError
+from kindfleet.render import calico
+from kindfleet.render import registry as reg
+from kindfleet.spec.internal import Registry
+from tests.unit.lifecycle.conftest import CALICO
+
+EXCERPT = CALICO.read_text()
+
+
+def test_only_the_two_commented_lines_change():
+    patched = calico.set_ipv4_pool(EXCERPT, "10.245.0.0/16")
+    changed = [
+        line
+        for line in difflib.unified_diff(
+            EXCERPT.splitlines(), patched.splitlines(), lineterm="", n=0
+        )
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert changed == [
+        "-            # - name: CALICO_IPV4POOL_CIDR",
+        '-            #   value: "192.168.0.0/16"',
+        "+            - name: CALICO_IPV4POOL_CIDR",
+        '+              value: "10.245.0.0/16"',
+    ]
+    docs = [d for d in yaml.safe_load_all(patched) if d]
+    node = next(d for d in docs if d["kind"] == "DaemonSet")
+    env = node["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "CALICO_IPV4POOL_CIDR", "value": "10.245.0.0/16"} in env
+    assert len(docs) == len([d for d in yaml.safe_load_all(EXCERPT) if d])
+
+
+def test_an_already_active_setting_is_replaced():
+    once = calico.set_ipv4_pool(EXCERPT, "10.245.0.0/16")
+    twice = calico.set_ipv4_pool(once, "10.99.0.0/16")
+    assert twice == once.replace('"10.245.0.0/16"', '"10.99.0.0/16"')
+
+
+def test_a_manifest_without_the_setting_is_refused():
+    with pytest.raises(calico.ManifestError, match="found no"):
+        calico.set_ipv4_pool("kind: ConfigMap\n", "10.1.0.0/16")
+    with pytest.raises(calico.ManifestError, match="found 2"):
+        calico.set_ipv4_pool(EXCERPT + "---\n" + EXCERPT, "10.1.0.0/16")
+    with pytest.raises(calico.ManifestError, match="not an IPv4 range"):
+        calico.set_ipv4_pool(EXCERPT, "fd00:10:244::/56")
+
+
+def test_ipv4_pool_of_a_pod_subnet():
+    assert calico.ipv4_pool("10.244.0.0/16") == "10.244.0.0/16"
+    assert calico.ipv4_pool("fd00:10:244::/56, 10.245.0.0/16") == "10.245.0.0/16"
+    with pytest.raises(calico.ManifestError, match="no IPv4 range"):
+        calico.ipv4_pool("fd00:10:244::/56")
+
+
+def test_manifest_url_is_pinned():
+    assert calico.DEFAULT_VERSION == "v3.33.1"
+    assert calico.manifest_url("v3.33.1") == (
+        "https://raw.githubusercontent.com/projectcalico/calico/v3.33.1/manifests/calico.yaml"
+    )
+
+
+def test_a_local_file_is_read_once_per_version(tmp_path):
+    path = tmp_path / "calico-{version}.yaml"
+    (tmp_path / "calico-v3.33.1.yaml").write_text("one")
+    source = CalicoManifests(str(path))
+    assert source.location("v3.33.1") == str(tmp_path / "calico-v3.33.1.yaml")
+    assert source.get("v3.33.1") == "one"
+    (tmp_path / "calico-v3.33.1.yaml").write_text("two")
+    assert source.get("v3.33.1") == "one"
+    with pytest.raises(ManifestError, match="cannot read Calico manifest"):
+        source.get("v9.9.9")
+
+
+@pytest.fixture
+def http_server():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = EXCERPT.encode() if self.path.endswith("/calico.yaml") else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_url_is_downloaded_and_failures_say_how_to_do_without(http_server):
+    assert CalicoManifests(f"{http_server}/{{version}}/calico.yaml").get("v3.33.1") == EXCERPT
+    with pytest.raises(ManifestError) as caught:
+        CalicoManifests(f"{http_server}/{{version}}/missing.yaml").get("v3.33.1")
+    assert "cannot download" in caught.value.message
+    assert "--calico-manifest FILE" in caught.value.hint
+
+
+REGISTRY = Registry("kind-registry", 5001, "127.0.0.1", "registry:2")
+
+
+def test_hosts_toml_points_the_push_name_at_the_registry_container():
+    assert reg.hosts_dir(REGISTRY) == "/etc/containerd/certs.d/localhost:5001"
+    assert reg.hosts_toml(REGISTRY) == '[host."http://kind-registry:5000"]\n'
+
+
+def test_kep_1755_configmap():
+    configmap = yaml.safe_load(reg.local_registry_hosting_yaml(REGISTRY))
+    assert configmap["metadata"] == {"name": "local-registry-hosting", "namespace": "kube-public"}
+    hosting = yaml.safe_load(configmap["data"]["localRegistryHosting.v1"])
+    assert hosting == {
+        "host": "localhost:5001",
+        "hostFromClusterNetwork": "kind-registry:5000",
+        "help": "https://kind.sigs.k8s.io/docs/user/local-registry/",
+    }

@@ -1,0 +1,372 @@
+"""`up` over a fake provider: the order of steps, what applies where, idempotence,
+failures removed and named, bounded parallelism, the hub first when asked, Ctrl-C."""
+
+import _thread
+import threading
+import time
+
+import pytest
+import yaml
+
+from kindfleet import kubeconfig as kc
+from kindfleet.errors import PartialFailure, PrerequisiteError
+from kindfleet.lifecycle import ClustersFailed, UpOptions, up
+from kindfleet.lifecycle.events import Event
+from kindfleet.spec import from_text
+from tests.unit.lifecycle.conftest import FLEET
+from tests.unit.lifecycle.fakes import BareProvider, FakeProvider, Interrupter
+
+
+def options(tmp_path, calico_manifest, **kw):
+    kw.setdefault("kubeconfig", tmp_path / "kubeconfig")
+    return UpOptions(calico_manifest=calico_manifest, **kw)
+
+
+def run(spec, provider, tmp_path, calico_manifest, **kw):
+    events = []
+    interrupter = kw.pop("interrupter", None)
+    result = up(
+        spec,
+        provider,
+        options(tmp_path, calico_manifest, **kw),
+        report=events.append,
+        interrupter=interrupter,
+    )
+    return result, events
+
+
+def test_every_cluster_goes_through_its_steps_in_order(spec, tmp_path, calico_manifest):
+    provider = FakeProvider()
+    result, events = run(spec, provider, tmp_path, calico_manifest)
+    assert result.ok and [o.action for o in result.outcomes] == ["create"] * 4
+    assert provider.log[0] == ("ensure-registry",)  # before any cluster
+    assert provider.steps("t-hub") == ["create", "connect", "apply", "wait"]
+    assert provider.steps("t-spoke1") == ["create", "apply", "pods", "connect", "apply", "wait"]
+    steps = [e.step for e in events if e.cluster == "t-spoke2" and e.phase == "done"]
+    assert steps == [
+        "creating",
+        "installing Calico v3.33.1",
+        "wiring the registry",
+        "waiting for nodes Ready",
+        "merging kubeconfig",
+        "up",
+    ]
+
+
+def test_calico_gets_each_clusters_own_pod_subnet(spec, tmp_path, calico_manifest):
+    provider = FakeProvider()
+    run(spec, provider, tmp_path, calico_manifest)
+    for spoke in spec.spokes:
+        calico, configmap = provider.manifests[spoke.name]
+        docs = list(yaml.safe_load_all(calico))
+        node = next(d for d in docs if d and d["kind"] == "DaemonSet")
+        env = {
+            e["name"]: e.get("value")
+            for e in node["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["CALICO_IPV4POOL_CIDR"] == spoke.networking.pod_subnet
+        assert yaml.safe_load(configmap)["metadata"]["name"] == "local-registry-hosting"
+    assert provider.manifests["t-hub"] == [
+        provider.manifests["t-spoke1"][1]
+    ]  # no Calico on the hub
+    pods = [e for e in provider.log if e[0] == "pods"]
+    assert {e[2:] for e in pods} == {("kube-system", "k8s-app=calico-node")}
+
+
+def test_contexts_are_merged_and_the_hub_is_current(spec, tmp_path, calico_manifest):
+    target = tmp_path / "kubeconfig"
+    target.write_text(
+        yaml.safe_dump({"contexts": [{"name": "mine", "context": {}}], "current-context": "mine"})
+    )
+    result, _ = run(spec, FakeProvider(), tmp_path, calico_manifest)
+    config = kc.KubeconfigFile(target).read()
+    names = kc.context_names(config)
+    assert names[0] == "mine"  # the user's own entries stay first; ours in completion order
+    assert sorted(names[1:]) == ["kind-t-hub", "kind-t-spoke1", "kind-t-spoke2", "kind-t-spoke3"]
+    assert config["current-context"] == "kind-t-hub"
+    assert result.kubeconfig == target
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_custom_context_name_is_what_lands_in_the_kubeconfig(tmp_path, calico_manifest):
+    spec = from_text(FLEET.replace("labels: {cluster-role: hub}", "context: platform"))
+    run(spec, FakeProvider(), tmp_path, calico_manifest, switch_context=False)
+    config = kc.KubeconfigFile(tmp_path / "kubeconfig").read()
+    assert "platform" in kc.context_names(config) and "kind-t-hub" not in kc.context_names(config)
+    assert config["current-context"] == ""
+
+
+def test_no_kubeconfig_file_means_none_is_touched(spec, tmp_path, calico_manifest):
+    result, events = run(spec, FakeProvider(), tmp_path, calico_manifest, kubeconfig=None)
+    assert result.ok and not list(tmp_path.iterdir())
+    assert not [e for e in events if e.step == "merging kubeconfig"]
+
+
+def test_healthy_clusters_are_kept_unhealthy_ones_repaired(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(existing={"t-hub": True, "t-spoke1": False})
+    result, _ = run(spec, provider, tmp_path, calico_manifest)
+    assert [o.action for o in result.outcomes] == ["keep", "repair", "create", "create"]
+    assert provider.steps("t-hub") == ["connect", "apply"]  # registry refreshed, nothing made
+    assert provider.steps("t-spoke1") == ["apply", "pods", "connect", "apply", "wait"]
+    again, _ = run(spec, provider, tmp_path, calico_manifest)
+    assert [o.action for o in again.outcomes] == ["keep"] * 4
+    assert not again.registry_created
+
+
+def test_a_failed_creation_is_removed_and_named(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(fail={"t-spoke2": "create"})
+    with pytest.raises(PartialFailure) as caught:
+        run(spec, provider, tmp_path, calico_manifest)
+    error = caught.value
+    assert error.exit_code == 4
+    assert list(error.failed) == ["t-spoke2"]
+    assert error.message.startswith("1 of 4 clusters failed to come up: t-spoke2")
+    assert "kind could not create t-spoke2: boom" in error.message
+    assert "t-spoke2" not in provider.clusters  # nothing half-made left
+    assert ("delete", "t-spoke2") in provider.log
+    outcome = next(o for o in error.result.outcomes if o.name == "t-spoke2")
+    assert outcome.removed
+    contexts = kc.context_names(kc.KubeconfigFile(tmp_path / "kubeconfig").read())
+    assert "kind-t-spoke2" not in contexts and "kind-t-spoke1" in contexts
+
+
+def test_a_failure_after_creation_removes_the_cluster_too(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(fail={"t-spoke1": "wait"})
+    with pytest.raises(PartialFailure) as caught:
+        run(spec, provider, tmp_path, calico_manifest)
+    assert "timed out after 300s waiting for nodes Ready" in caught.value.failed["t-spoke1"]
+    assert "t-spoke1" not in provider.clusters
+
+
+def test_retain_keeps_the_nodes_and_says_how_to_remove_them(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(fail={"t-spoke1": "create"})
+    with pytest.raises(PartialFailure) as caught:
+        run(spec, provider, tmp_path, calico_manifest, retain=True)
+    assert "t-spoke1" in provider.clusters
+    assert "kindfleet down --cluster t-spoke1" in caught.value.failed["t-spoke1"]
+
+
+def test_every_cluster_failing_is_exit_1(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(fail={c.name: "create" for c in spec.clusters})
+    with pytest.raises(ClustersFailed) as caught:
+        run(spec, provider, tmp_path, calico_manifest)
+    assert caught.value.exit_code == 1
+    assert sorted(caught.value.failed) == sorted(c.name for c in spec.clusters)
+
+
+def test_a_repair_that_fails_leaves_the_cluster_alone(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(existing={"t-spoke1": False}, fail={"t-spoke1": "wait"})
+    with pytest.raises(PartialFailure) as caught:
+        run(spec, provider, tmp_path, calico_manifest)
+    assert "t-spoke1" in provider.clusters  # not ours to delete: it was there before
+    assert (
+        "`kindfleet down --cluster t-spoke1` and `kindfleet up`" in caught.value.failed["t-spoke1"]
+    )
+    assert ("delete", "t-spoke1") not in provider.log
+
+
+def test_parallelism_is_bounded(spec, tmp_path, calico_manifest):
+    def slow(name):
+        time.sleep(0.15)
+
+    provider = FakeProvider(on_create=slow)
+    run(spec, provider, tmp_path, calico_manifest, parallel=2)
+    assert provider.max_active == 2
+    wide = FakeProvider(on_create=slow)
+    run(spec, wide, tmp_path, calico_manifest, parallel=8)
+    assert wide.max_active == 4
+
+
+def test_only_the_clusters_asked_for(spec, tmp_path, calico_manifest):
+    provider = FakeProvider()
+    result, _ = run(spec, provider, tmp_path, calico_manifest, clusters=("t-spoke3",))
+    assert [o.name for o in result.outcomes] == ["t-spoke3"]
+    assert set(provider.clusters) == {"t-spoke3"}
+    assert kc.KubeconfigFile(tmp_path / "kubeconfig").read()["current-context"] == ""
+
+
+def test_cni_none_is_not_waited_for(tmp_path, calico_manifest):
+    spec = from_text(FLEET.replace("cni: calico", "cni: none"))
+    provider = FakeProvider()
+    result, events = run(spec, provider, tmp_path, calico_manifest)
+    assert result.ok
+    assert ("wait", "t-spoke1") not in provider.log
+    notes = [
+        e.message for e in events if e.cluster == "t-spoke1" and e.step == "waiting for nodes Ready"
+    ]
+    assert notes[-1] == "not waited for: cni none (nodes turn Ready once you install a CNI)"
+
+
+def test_preflight_failures_stop_everything_before_anything_is_made(
+    spec, tmp_path, calico_manifest
+):
+    class NoKind:
+        def docker_info(self):
+            return {"ServerVersion": "28", "MemTotal": 64 * 2**30}
+
+        def kind_version(self):
+            from kindfleet.exec import CommandNotFound, cmd
+
+            raise CommandNotFound(cmd("kind"))
+
+        def kubectl_version(self):
+            return "v1.35.0"
+
+        def sysctl(self, name):
+            return 10**6
+
+        def engine_is_local(self, info):
+            return True
+
+        def port_free(self, *args):
+            return True
+
+    provider = FakeProvider()
+    events = []
+    with pytest.raises(PrerequisiteError, match="kind not found on PATH"):
+        up(
+            spec,
+            provider,
+            options(tmp_path, calico_manifest),
+            report=events.append,
+            probes=NoKind(),
+        )
+    assert provider.log == []
+    assert [(e.step, e.phase) for e in events][-1] == ("preflight", "fail")
+
+
+def test_without_kind_the_preflight_still_reports_everything(spec, tmp_path, calico_manifest):
+    from kindfleet.exec import CommandNotFound, cmd
+
+    class NoTools:
+        def docker_info(self):
+            raise CommandNotFound(cmd("docker"))
+
+        def kind_version(self):
+            raise CommandNotFound(cmd("kind"))
+
+        def kubectl_version(self):
+            return "v1.35.0"
+
+        def sysctl(self, name):
+            return 10**6
+
+        def engine_is_local(self, info):
+            return True
+
+        def port_free(self, *args):
+            return True
+
+    provider = FakeProvider()
+
+    def cannot_list(fleet):
+        raise CommandNotFound(cmd("kind", "get", "clusters"))
+
+    provider.list_clusters = cannot_list  # type: ignore[method-assign]
+    with pytest.raises(PrerequisiteError) as caught:
+        up(spec, provider, options(tmp_path, calico_manifest), probes=NoTools())
+    assert caught.value.message.startswith("preflight: 2 checks failed")
+    assert "docker not found on PATH" in caught.value.message
+    assert "kind not found on PATH" in caught.value.message
+
+
+def test_hub_first_when_the_provider_needs_it(spec, tmp_path, calico_manifest):
+    provider = BareProvider()
+    result, events = run(spec, provider, tmp_path, calico_manifest)
+    assert result.ok and provider.order[0] == "t-hub"
+    assert [o.action for o in result.outcomes] == ["create"] * 4
+    assert not (tmp_path / "kubeconfig").exists()  # no kubeconfig for processes
+    assert not [e for e in events if "registry" in e.step or "Calico" in e.step]
+
+
+def test_spokes_do_not_start_when_the_hub_failed(spec, tmp_path, calico_manifest):
+    provider = BareProvider(fail={"t-hub"})
+    with pytest.raises(ClustersFailed) as caught:
+        run(spec, provider, tmp_path, calico_manifest)
+    assert provider.order == ["t-hub"]
+    assert caught.value.failed["t-spoke1"] == "not started: the hub t-hub failed"
+
+
+def test_provider_existing_only_checks(spec, tmp_path, calico_manifest):
+    class Existing(FakeProvider):
+        name = "existing"  # type: ignore[assignment]
+        owns_clusters = False
+        manages_kubeconfig = False
+
+    provider = Existing()
+    result, _ = run(spec, provider, tmp_path, calico_manifest)
+    assert [o.action for o in result.outcomes] == ["check"] * 4
+    assert [e[0] for e in provider.log] == ["create"] * 4  # the check, nothing else
+    assert not (tmp_path / "kubeconfig").exists()
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------
+
+
+def interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter):
+    events = []
+    with pytest.raises(KeyboardInterrupt):
+        up(
+            spec,
+            provider,
+            options(tmp_path, calico_manifest),
+            report=events.append,
+            interrupter=interrupter,
+        )
+    return events
+
+
+def test_ctrl_c_removes_what_was_half_made_and_keeps_what_is_up(spec, tmp_path, calico_manifest):
+    interrupter = Interrupter()
+    hub_up = threading.Event()
+
+    def on_create(name):
+        if name == "t-hub":
+            return
+        if name == "t-spoke2":
+            hub_up.wait(10)
+            _thread.interrupt_main()
+        interrupter.block()
+
+    provider = FakeProvider(on_create=on_create)
+
+    def report(event: Event):
+        if event.cluster == "t-hub" and event.final:
+            hub_up.set()
+
+    events = []
+    with pytest.raises(KeyboardInterrupt):
+        up(
+            spec,
+            provider,
+            options(tmp_path, calico_manifest),
+            report=lambda e: (events.append(e), report(e)),
+            interrupter=interrupter,
+        )
+    assert interrupter.calls[:1] == ["interrupt"] and "resume" in interrupter.calls
+    assert set(provider.clusters) == {"t-hub"}
+    created = {e[1] for e in provider.log if e[0] == "create"}
+    deleted = {e[1] for e in provider.log if e[0] == "delete"}
+    assert {"t-hub", "t-spoke2"} <= created  # a spoke not yet started when Ctrl-C came is skipped
+    assert deleted == created - {"t-hub"}
+    assert provider.registry == "running"  # the hub still uses it
+    contexts = kc.context_names(kc.KubeconfigFile(tmp_path / "kubeconfig").read())
+    assert contexts == ["kind-t-hub"]
+
+
+def test_ctrl_c_before_any_cluster_is_up_removes_the_new_registry(spec, tmp_path, calico_manifest):
+    interrupter = Interrupter()
+    started = []
+
+    def on_create(name):
+        started.append(name)
+        if len(started) == 4:
+            _thread.interrupt_main()
+        interrupter.block()
+
+    provider = FakeProvider(on_create=on_create)
+    events = interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter)
+    assert provider.clusters == {}
+    assert provider.registry is None
+    assert ("delete-registry",) in provider.log
+    assert any(e.message == "removed (interrupted)" for e in events)

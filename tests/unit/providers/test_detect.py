@@ -1,0 +1,65 @@
+"""Which provider runs a fleet: the file's choice, the environment's override."""
+
+import pytest
+
+from kindfleet.errors import UsageError
+from kindfleet.exec import ProcessRunner
+from kindfleet.providers import detect
+from kindfleet.providers.base import ProviderSettings, traits
+from kindfleet.providers.existing import ExistingProvider
+from kindfleet.providers.kind import KindProvider
+from kindfleet.spec import from_text
+
+
+def spec(provider="kind"):
+    return from_text(
+        f"apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: d\nprovider: {provider}\n"
+    )
+
+
+def test_the_file_decides_unless_the_environment_overrides():
+    assert detect.provider_name(spec("kind"), {}) == "kind"
+    assert detect.provider_name(spec("kind"), {"KINDFLEET_PROVIDER": "existing"}) == "existing"
+    with pytest.raises(UsageError, match="KINDFLEET_PROVIDER='k3d' names no provider"):
+        detect.provider_name(spec(), {"KINDFLEET_PROVIDER": "k3d"})
+
+
+def test_providers_are_built_with_the_settings():
+    runner = ProcessRunner()
+    env = {"KIND_EXPERIMENTAL_DOCKER_NETWORK": "fleetnet"}
+    provider = detect.get_provider(spec(), ProviderSettings(runner=runner, env=env))
+    assert isinstance(provider, KindProvider)
+    assert provider.runner is runner and provider.network == "fleetnet"
+    assert isinstance(
+        detect.get_provider(spec("existing"), ProviderSettings(env={})), ExistingProvider
+    )
+
+
+def test_traits_default_for_providers_that_do_not_declare_them():
+    class Bare:
+        name = "local"
+
+    assert traits(Bare()) == traits(type("X", (), {})())
+    said = traits(Bare())
+    assert (said.creates_hub_first, said.owns_clusters, said.manages_kubeconfig) == (
+        False,
+        True,
+        False,
+    )
+    kind = traits(KindProvider(ProviderSettings(env={})))
+    assert (kind.owns_clusters, kind.manages_kubeconfig) == (True, True)
+    existing = traits(ExistingProvider())
+    assert (existing.owns_clusters, existing.manages_kubeconfig) == (False, False)
+
+
+def test_a_provider_that_is_not_installed_says_so(monkeypatch):
+    monkeypatch.setitem(detect.PROVIDERS, "local", "kindfleet.providers.nowhere:Nothing")
+    with pytest.raises(UsageError, match="provider local is not available"):
+        detect.provider_class("local")
+
+
+def test_detect_reports_what_each_provider_said(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    name, said = detect.detect(ProviderSettings(env={}), order=("kind",))
+    assert name is None
+    assert (said["kind"].ok, said["kind"].reason) == (False, "kind not found on PATH")

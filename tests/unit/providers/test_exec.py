@@ -1,0 +1,98 @@
+"""The one process runner: real child processes, errors that show the command, Ctrl-C."""
+
+import os
+import threading
+import time
+
+import psutil
+import pytest
+
+from kindfleet.exec import (
+    CommandError,
+    CommandNotFound,
+    CommandTimeout,
+    Interrupted,
+    ProcessRunner,
+    cmd,
+)
+
+
+def test_shell_line_is_pasteable():
+    assert cmd("kind", "get", "nodes", "--name", "a b").shell() == "kind get nodes --name 'a b'"
+    assert cmd("x", env={"B": "2 3", "A": "1"}).shell() == "A=1 B='2 3' x"
+    heredoc = cmd("kind", "create", "cluster", "--config=-", stdin="kind: Cluster\n").shell()
+    assert heredoc == "kind create cluster --config=- <<'EOF'\nkind: Cluster\nEOF"
+    big = cmd("kubectl", "apply", "-f", "-", stdin="x" * 10000).shell()
+    assert big == "kubectl apply -f -  # with 10000 bytes on stdin"
+
+
+def test_runs_with_stdin_and_extra_env():
+    runner = ProcessRunner()
+    result = runner.run(
+        cmd("sh", "-c", 'cat; echo "$KF_X"; echo err >&2', stdin="in\n", env={"KF_X": "y"})
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "in\ny\n", "err\n")
+    assert result.output == "in\ny\nerr"
+
+
+def test_failure_carries_command_and_output():
+    runner = ProcessRunner()
+    with pytest.raises(CommandError) as caught:
+        runner.run(cmd("sh", "-c", "echo out; echo 'ERROR: boom' >&2; exit 3"))
+    error = caught.value
+    assert error.result.returncode == 3
+    assert (
+        "`sh -c 'echo out; echo '\"'\"'ERROR: boom'\"'\"' >&2; exit 3'` exited 3" in error.message
+    )
+    assert error.message.endswith("    out\n    ERROR: boom")
+    assert runner.run(cmd("false"), check=False).returncode == 1
+
+
+def test_missing_program():
+    with pytest.raises(CommandNotFound) as caught:
+        ProcessRunner().run(cmd("kindfleet-no-such-program", "x"))
+    assert caught.value.message == "kindfleet-no-such-program not found on PATH"
+    assert caught.value.exit_code == 3
+
+
+def _alive(*cmdlines):
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if line in cmdlines and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(line)
+    return found
+
+
+def test_timeout_kills_the_whole_process_group():
+    background, foreground = f"sleep {os.getpid()}.25", f"sleep {os.getpid()}.75"
+    with pytest.raises(CommandTimeout, match=r"timed out after 0\.5s"):
+        ProcessRunner().run(cmd("sh", "-c", f"{background} & {foreground}", timeout=0.5))
+    deadline = time.monotonic() + 3
+    while _alive(background, foreground) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(background, foreground) == []
+
+
+def test_interrupt_kills_what_runs_and_refuses_more_until_resumed():
+    runner = ProcessRunner()
+    caught = []
+
+    def work():
+        try:
+            runner.run(cmd("sleep", "30"))
+        except Exception as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=work)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    runner.interrupt()
+    thread.join(5)
+    assert time.monotonic() - started < 5
+    assert isinstance(caught[0], Interrupted)
+    with pytest.raises(Interrupted):
+        runner.run(cmd("true"))
+    runner.resume()
+    assert runner.run(cmd("true")).ok

@@ -1,0 +1,116 @@
+"""What kindfleet reads back from docker, kind and kubectl."""
+
+import json
+
+import pytest
+
+from kindfleet.providers import docker as dk
+from kindfleet.providers import kindcli as kind
+from kindfleet.providers import kubectl as k
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("872KiB", 872 * 1024), ("1.5GiB", int(1.5 * 2**30)), ("0B", 0), ("12.5MiB", int(12.5 * 2**20)),
+     ("3MB", 3_000_000), ("--", None), ("", None)],
+)  # fmt: skip
+def test_parse_size(text, size):
+    assert dk.parse_size(text) == size
+
+
+def test_parse_stats():
+    text = "hub-control-plane\t512.3MiB / 23.54GiB\nhub-worker\t-- / --\n"
+    assert dk.parse_stats(text) == {"hub-control-plane": int(512.3 * 2**20)}
+
+
+INSPECT = [
+    {
+        "Name": "/hub-control-plane",
+        "State": {"Status": "running"},
+        "Config": {
+            "Image": "kindest/node:v1.35.8",
+            "Hostname": "hub-control-plane",
+            "Labels": {"io.x-k8s.kind.cluster": "hub", "io.x-k8s.kind.role": "control-plane"},
+            "Env": ["KUBECONFIG=/etc/kubernetes/admin.conf"],
+        },
+        "NetworkSettings": {
+            "Networks": {"kind": {"IPAddress": "172.18.0.3"}},
+            "Ports": {"6443/tcp": [{"HostIp": "127.0.0.1", "HostPort": "40123"}], "80/tcp": None},
+        },
+    }
+]
+
+
+def test_parse_inspect():
+    (container,) = dk.parse_inspect(json.dumps(INSPECT))
+    assert container.name == "hub-control-plane"
+    assert container.running
+    assert container.networks == {"kind": "172.18.0.3"}
+    assert container.ports == {"6443/tcp": ("127.0.0.1", 40123)}
+    assert container.labels["io.x-k8s.kind.role"] == "control-plane"
+    assert dk.parse_inspect("[]") == [] and dk.parse_inspect("") == []
+
+
+def test_kind_version():
+    assert kind.parse_version("kind v0.33.0 go1.24.6 linux/amd64") == "v0.33.0"
+    assert kind.parse_version("0.33.0") == "v0.33.0"
+    assert kind.parse_version("nonsense") is None
+
+
+NODES = {
+    "items": [
+        {
+            "metadata": {
+                "name": "hub-control-plane",
+                "labels": {"node-role.kubernetes.io/control-plane": "", "plane": "management"},
+            },
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True", "message": "kubelet is ready"}],
+                "nodeInfo": {"kubeletVersion": "v1.35.8"},
+                "addresses": [{"type": "InternalIP", "address": "172.18.0.3"}],
+            },
+        },
+        {
+            "metadata": {"name": "hub-worker"},
+            "status": {
+                "conditions": [
+                    {"type": "Ready", "status": "False", "message": "cni plugin not initialized"}
+                ]
+            },
+        },
+        {"metadata": {"name": "fresh"}, "status": {}},
+    ]
+}
+
+
+def test_parse_nodes():
+    cp, worker, fresh = k.parse_nodes(json.dumps(NODES))
+    assert (cp.name, cp.ready, cp.roles, cp.kubelet_version, cp.internal_ip) == (
+        "hub-control-plane", True, ["control-plane"], "v1.35.8", "172.18.0.3",
+    )  # fmt: skip
+    assert (worker.ready, worker.message) == (False, "cni plugin not initialized")
+    assert (fresh.ready, fresh.message) == (False, "no Ready condition yet")
+
+
+def test_parse_pods():
+    pods = {
+        "items": [
+            {"metadata": {"name": "calico-node-a"}, "status": {"phase": "Running",
+             "conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"name": "calico-node-b"}, "status": {"phase": "Pending",
+             "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]}},
+        ]
+    }  # fmt: skip
+    state = k.parse_pods(json.dumps(pods))
+    assert (state.total, list(state.not_ready), state.ready) == (
+        2, ["calico-node-b (Pending: ContainersNotReady)"], False,
+    )  # fmt: skip
+    assert not k.parse_pods('{"items": []}').ready
+
+
+def test_parse_versions():
+    text = json.dumps(
+        {"clientVersion": {"gitVersion": "v1.32.4"}, "serverVersion": {"gitVersion": "v1.35.8"}}
+    )
+    assert k.parse_versions(text) == ("v1.32.4", "v1.35.8")
+    assert k.parse_versions('{"clientVersion": {"gitVersion": "v1.32.4"}}') == ("v1.32.4", None)
