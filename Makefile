@@ -21,16 +21,13 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --all-extras --quiet
 	@touch $@
 
+# The embedded fleet: a hub and 3 spokes as local processes, real work, live view, teardown.
 demo: $(VENV)/.synced
-	@rm -rf .demo && mkdir -p .demo
-	$(BIN)/kindfleet init .demo/fleet.yaml
-	$(BIN)/kindfleet validate -f .demo/fleet.yaml
-	$(BIN)/kindfleet render -f .demo/fleet.yaml --out .demo/kind
-	$(BIN)/kindfleet render -f .demo/fleet.yaml --cluster platform-spoke1
+	$(BIN)/kindfleet demo
 
 lint: $(VENV)/.synced
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(VENV)/.synced
 	$(BIN)/mypy

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from kindfleet.cli import clusters, fleetfile, output
+from kindfleet.cli import clusters, demo, fleetfile, output, workloads
 from kindfleet.cli.about import version
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
 
@@ -50,6 +50,13 @@ app.command()(clusters.status)
 app.command()(clusters.down)
 app.command()(clusters.kubeconfig)
 app.command()(clusters.use)
+app.command()(workloads.submit)
+app.command()(workloads.workloads)
+app.command()(workloads.explain)
+app.command()(workloads.cancel)
+app.command()(workloads.logs)
+app.command()(workloads.telemetry)
+app.command()(demo.demo)
 app.command()(version)
 
 

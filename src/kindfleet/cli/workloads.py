@@ -1,0 +1,267 @@
+"""Commands over the platform's workloads: submit, list, explain, cancel, logs, telemetry.
+
+They talk to the fleet's hub (found through the fleet file), except `logs`, which reads
+from the spoke that ran the work: logs never travel through the hub.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from kindfleet import access
+from kindfleet.cli import output
+from kindfleet.cli.options import FleetFileOption, OutputOption
+from kindfleet.errors import Problem, SpecError, UsageError
+from kindfleet.platform.wire import Workload, WorkloadSpec, WorkloadState
+from kindfleet.spec import from_path
+from kindfleet.spec.errors import problems_from
+
+KeyValues = Annotated[list[str] | None, typer.Option()]
+
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} {item!r} is not KEY=VALUE", hint=f"e.g. {flag} gpu=true")
+        out[key] = value
+    return out
+
+
+def _spec_from_file(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"workload file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} is not valid YAML: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) for i in items):
+        raise UsageError(f"{path} must hold a workload (a map) or a list of them")
+    return items
+
+
+def _validate(raw: dict[str, Any], source: str) -> WorkloadSpec:
+    try:
+        return WorkloadSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = problems_from(exc, WorkloadSpec)
+        raise SpecError(problems or [Problem("", str(exc))], source=source) from None
+
+
+def submit(
+    *,
+    command: Annotated[
+        list[str] | None, typer.Argument(help="The command to run (after --).")
+    ] = None,
+    file: FleetFileOption = Path("fleet.yaml"),
+    name: Annotated[str | None, typer.Option("--name", "-n", help="Workload name.")] = None,
+    spec_file: Annotated[
+        Path | None, typer.Option("--spec", help="A workload spec (YAML), or a list of them.")
+    ] = None,
+    cpu: Annotated[str, typer.Option(help="cpu per run, e.g. 500m or 2.")] = "100m",
+    memory: Annotated[str, typer.Option(help="memory per run, e.g. 256Mi.")] = "128Mi",
+    gpu: Annotated[int, typer.Option(help="whole GPUs per run.")] = 0,
+    selector: KeyValues = None,
+    env: KeyValues = None,
+    image: Annotated[str | None, typer.Option(help="container image (Kubernetes spokes).")] = None,
+    priority: Annotated[int, typer.Option(help="higher runs first.")] = 0,
+    retries: Annotated[int, typer.Option(help="retries after a failure or a lost spoke.")] = 0,
+    pending_deadline: Annotated[
+        float | None, typer.Option(help="give up if not placed within SECONDS.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="stop a run after SECONDS.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="idempotency key: submitting twice with it runs once.")
+    ] = None,
+    fmt: OutputOption = output.Format.table,
+) -> None:
+    """Submit work to the fleet's hub; it is placed on a spoke whose labels and free
+    capacity fit.
+
+    `kindfleet submit -n train --gpu 1 --selector gpu=true -- python train.py`
+
+    `kindfleet submit --spec workloads.yaml` (a WorkloadSpec, or a list of them)
+    """
+    spec = from_path(file)
+    if spec_file is not None:
+        specs = [_validate(raw, str(spec_file)) for raw in _spec_from_file(spec_file)]
+    else:
+        if not command or not name:
+            raise UsageError(
+                "give --name and a command after --, or --spec FILE",
+                hint="kindfleet submit -n hello -- echo hello",
+            )
+        raw = {
+            "name": name,
+            "command": command,
+            "image": image,
+            "env": _pairs(env, "--env"),
+            "resources": {"cpu": cpu, "memory": memory, "gpu": gpu},
+            "selector": {"match_labels": _pairs(selector, "--selector")},
+            "priority": priority,
+            "retry": {"max_retries": retries},
+            "pending_deadline_seconds": pending_deadline,
+            "timeout_seconds": timeout,
+        }
+        specs = [_validate(raw, "command line")]
+    with access.hub_client(spec) as hub:
+        results = [
+            hub.submit(s, idempotency_key=f"{key}-{i}" if key and len(specs) > 1 else key)
+            for i, s in enumerate(specs)
+        ]
+    if fmt is not output.Format.table:
+        output.emit([r.model_dump(mode="json") for r in results], fmt)
+        return
+    for result in results:
+        w = result.workload
+        verb = "submitted" if result.created else "already submitted"
+        output.success(f"{verb} {w.spec.name}: {w.id} ({w.state})")
+    output.info("watch with `kindfleet workloads`; ask `kindfleet explain ID` if one stays Pending")
+
+
+def _age(workload: Workload) -> str:
+    seconds = (datetime.now(UTC) - workload.submitted_at).total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.0f}h"
+
+
+def workloads(
+    *,
+    workload: Annotated[
+        str | None, typer.Argument(help="One workload's id: show it whole.")
+    ] = None,
+    file: FleetFileOption = Path("fleet.yaml"),
+    state: Annotated[WorkloadState | None, typer.Option(help="Only this state.")] = None,
+    spoke: Annotated[str | None, typer.Option(help="Only work on this spoke.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    fmt: OutputOption = output.Format.table,
+) -> None:
+    """List workloads (newest first) with their state and where they run."""
+    spec = from_path(file)
+    with access.hub_client(spec) as hub:
+        if workload:
+            one = hub.get(workload)
+            output.emit(
+                one.model_dump(mode="json"),
+                output.Format.yaml if fmt is output.Format.table else fmt,
+            )
+            return
+        items = hub.list_workloads(state=state, spoke=spoke, limit=limit).items
+    if fmt is not output.Format.table:
+        output.emit([w.model_dump(mode="json") for w in items], fmt)
+        return
+    output.table(
+        None,
+        ["ID", "NAME", "STATE", "SPOKE", "ATTEMPT", "RETRIES", "AGE", "REASON"],
+        [
+            (
+                w.id,
+                w.spec.name,
+                w.state,
+                w.spoke or "",
+                w.generation or "",
+                w.retries_used or "",
+                _age(w),
+                w.reason or "",
+            )
+            for w in items
+        ],
+    )
+
+
+def explain(
+    *,
+    workload: Annotated[str, typer.Argument(help="The workload's id.")],
+    file: FleetFileOption = Path("fleet.yaml"),
+    fmt: OutputOption = output.Format.table,
+) -> None:
+    """Why is my workload still pending? Every spoke considered, what each lacked, and the
+    workload's place in the queue."""
+    spec = from_path(file)
+    with access.hub_client(spec) as hub:
+        answer = hub.explain(workload)
+    if fmt is not output.Format.table:
+        output.emit(answer.model_dump(mode="json"), fmt)
+        return
+    output.out.print(f"{answer.workload}: {answer.state}. {answer.summary}", highlight=False)
+    if answer.queue_position is not None:
+        output.out.print(f"queue position {answer.queue_position} of {answer.queue_length}")
+    output.table(
+        None,
+        ["SPOKE", "FITS", "WHY NOT"],
+        [(v.spoke, "yes" if v.fits else "no", "; ".join(v.reasons)) for v in answer.considered],
+    )
+
+
+def cancel(
+    *,
+    workload: Annotated[str, typer.Argument(help="The workload's id.")],
+    file: FleetFileOption = Path("fleet.yaml"),
+) -> None:
+    """Cancel a workload: at once if it waits, on its spoke if it runs."""
+    spec = from_path(file)
+    with access.hub_client(spec) as hub:
+        w = hub.cancel(workload)
+    done = "cancelled" if w.state == "Cancelled" else f"cancellation sent to {w.spoke}"
+    output.success(f"{w.id}: {done}")
+
+
+def logs(
+    *,
+    workload: Annotated[str, typer.Argument(help="The workload's id.")],
+    file: FleetFileOption = Path("fleet.yaml"),
+    attempt: Annotated[
+        int | None, typer.Option(help="This attempt (generation); default the last.")
+    ] = None,
+    stderr: Annotated[
+        bool, typer.Option("--stderr", help="The run's stderr instead of stdout.")
+    ] = False,
+) -> None:
+    """Print a run's log, read from the spoke that ran it (logs never leave the spoke)."""
+    spec = from_path(file)
+    with access.hub_client(spec) as hub:
+        w = hub.get(workload)
+    text = access.read_log(spec, w, generation=attempt, stream="stderr" if stderr else "stdout")
+    output.out.file.write(text)
+
+
+def telemetry(
+    *,
+    workload: Annotated[str | None, typer.Argument(help="The workload's id; none: spokes.")] = None,
+    file: FleetFileOption = Path("fleet.yaml"),
+    spoke: Annotated[str | None, typer.Option(help="Only this spoke.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many points.")] = 50,
+    fmt: OutputOption = output.Format.table,
+) -> None:
+    """Telemetry the spokes sent: resource use of runs, metrics the work emitted."""
+    spec = from_path(file)
+    with access.hub_client(spec) as hub:
+        series = hub.telemetry(workload=workload, spoke=spoke, limit=limit)
+    if fmt is not output.Format.table:
+        output.emit([s.model_dump(mode="json") for s in series], fmt)
+        return
+    rows = [
+        (
+            s.spoke,
+            p.workload or "(spoke)",
+            p.at.strftime("%H:%M:%S"),
+            " ".join(f"{k}={v:g}" for k, v in sorted(p.metrics.items())),
+        )
+        for s in series
+        for p in s.points
+    ]
+    output.table(None, ["SPOKE", "WORKLOAD", "AT", "METRICS"], rows)
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex

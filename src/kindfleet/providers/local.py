@@ -1,0 +1,292 @@
+"""The embedded runtime: the hub and every spoke of a fleet as local processes.
+
+No Docker, no Kubernetes: the same hub and agent programs that run in clusters run here
+as background processes, so the platform can be developed, demonstrated and tested on
+any machine. It never pretends otherwise: anything that needs Kubernetes (a kubeconfig,
+loading an image) says so and points at the kind provider.
+
+State lives in one directory per fleet (`$KINDFLEET_STATE_DIR/<fleet>`, by default
+`~/.local/state/kindfleet/<fleet>`): tokens (0600), the hub's database, each agent's own
+state directory, pid files and logs. `down` stops everything and removes it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
+from kindfleet.providers import processes
+from kindfleet.providers.base import (
+    Availability,
+    ClusterStatus,
+    CreateOptions,
+    NodeInfo,
+    Provider,
+)
+from kindfleet.spec.internal import Cluster, FleetSpec
+from kindfleet.statedir import ensure_token, fleet_dir
+from kindfleet.units import format_memory
+
+NOT_KUBERNETES = "provider local runs the hub and spokes as local processes: it is not Kubernetes"
+NOT_KUBERNETES_HINT = "use provider: kind (or kindfleet up --provider kind) for real clusters"
+
+
+class LocalLayout:
+    """Where everything of one local fleet lives."""
+
+    def __init__(self, fleet: str, root: Path | None = None) -> None:
+        self.root = fleet_dir(fleet, root)
+
+    @property
+    def client_token(self) -> Path:
+        return self.root / "tokens" / "client.token"
+
+    @property
+    def bootstrap_token(self) -> Path:
+        return self.root / "tokens" / "bootstrap.token"
+
+    def dir(self, cluster: str) -> Path:
+        return self.root / "clusters" / cluster
+
+    def pidfile(self, cluster: str) -> Path:
+        return self.dir(cluster) / "pid"
+
+    def logfile(self, cluster: str) -> Path:
+        return self.dir(cluster) / "log"
+
+    def port_file(self, hub: str) -> Path:
+        return self.dir(hub) / "port"
+
+    def hub_url(self, hub: str) -> str | None:
+        try:
+            port = int(self.port_file(hub).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return f"http://127.0.0.1:{port}"
+
+    def read_client_token(self) -> str:
+        try:
+            return self.client_token.read_text().strip()
+        except OSError:
+            raise UsageError(
+                f"no local fleet state in {self.root}", hint="start the fleet with `kindfleet up`"
+            ) from None
+
+
+class LocalProvider(Provider):
+    name: ClassVar[Literal["kind", "existing", "local"]] = "local"
+    creates_hub_first: ClassVar[bool] = True  # spokes need the hub's address
+    owns_clusters: ClassVar[bool] = True
+    manages_kubeconfig: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        python: str = sys.executable,
+        lost_after_seconds: float | None = None,
+    ) -> None:
+        self._root = root
+        self._python = python
+        self._lost_after = lost_after_seconds
+
+    def layout(self, fleet: FleetSpec | str) -> LocalLayout:
+        return LocalLayout(fleet if isinstance(fleet, str) else fleet.name, self._root)
+
+    def availability(self) -> Availability:
+        return Availability(True, versions={"python": sys.version.split()[0]})
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
+        layout = self.layout(fleet)
+        if processes.running(layout.pidfile(cluster.name)):
+            return  # already up: `up` is idempotent
+        ensure_token(layout.client_token)
+        ensure_token(layout.bootstrap_token)
+        if cluster.role == "hub":
+            self._start_hub(layout, cluster, options.wait_seconds)
+        else:
+            self._start_spoke(layout, fleet, cluster, options.wait_seconds)
+
+    def _start_hub(self, layout: LocalLayout, cluster: Cluster, wait: float) -> None:
+        home = layout.dir(cluster.name)
+        home.mkdir(parents=True, exist_ok=True)
+        # A restarted hub takes its old port again: the spokes keep dialling that address.
+        url = layout.hub_url(cluster.name)
+        port = url.rsplit(":", 1)[1] if url else "0"
+        argv = [
+            self._python, "-m", "kindfleet.platform.hub",
+            "--host", "127.0.0.1",
+            "--port", port,
+            "--port-file", str(layout.port_file(cluster.name)),
+            "--store", f"sqlite:///{home / 'hub.db'}",
+            "--client-token-file", str(layout.client_token),
+            "--bootstrap-token-file", str(layout.bootstrap_token),
+        ]  # fmt: skip
+        if self._lost_after is not None:
+            argv += ["--lost-after-seconds", str(self._lost_after)]
+        processes.spawn(
+            argv, pidfile=layout.pidfile(cluster.name), logfile=layout.logfile(cluster.name)
+        )
+        self._wait(layout, cluster.name, wait, lambda: self._hub_ready(layout, cluster.name))
+
+    def _start_spoke(
+        self, layout: LocalLayout, fleet: FleetSpec, cluster: Cluster, wait: float
+    ) -> None:
+        url = layout.hub_url(fleet.hub.name)
+        if url is None or not processes.running(layout.pidfile(fleet.hub.name)):
+            raise KindfleetError(
+                f"spoke {cluster.name} needs the hub {fleet.hub.name}, which is not running",
+                hint="run `kindfleet up` for the whole fleet",
+            )
+        cap = cluster.capacity
+        labels = ",".join(f"{k}={v}" for k, v in cluster.labels.items())
+        argv = [
+            self._python, "-m", "kindfleet.platform.agent",
+            "--hub", url,
+            "--name", cluster.name,
+            "--state-dir", str(layout.dir(cluster.name) / "agent"),
+            "--bootstrap-token-file", str(layout.bootstrap_token),
+            "--cpu", str(cap.cpu_millis / 1000),
+            "--memory", format_memory(cap.memory_bytes),
+            "--gpus", str(cap.gpus),
+            "--executor", "process",
+        ]  # fmt: skip
+        if labels:
+            argv += ["--labels", labels]
+        processes.spawn(
+            argv, pidfile=layout.pidfile(cluster.name), logfile=layout.logfile(cluster.name)
+        )
+        self._wait(
+            layout, cluster.name, wait, lambda: self._spoke_ready(layout, fleet, cluster.name)
+        )
+
+    def _wait(
+        self, layout: LocalLayout, name: str, seconds: float, ready: Callable[[], bool]
+    ) -> None:
+        deadline = time.monotonic() + seconds
+        pidfile = layout.pidfile(name)
+        while time.monotonic() < deadline:
+            if not processes.running(pidfile):
+                raise KindfleetError(
+                    f"{name} exited while starting:\n{_tail(layout.logfile(name))}",
+                    hint=f"full log: {layout.logfile(name)}",
+                )
+            if ready():
+                return
+            time.sleep(0.1)
+        processes.stop(pidfile, grace_seconds=2)
+        raise KindfleetError(
+            f"{name} did not become ready within {seconds:.0f}s:\n{_tail(layout.logfile(name))}",
+            hint=f"full log: {layout.logfile(name)}",
+        )
+
+    def _hub_ready(self, layout: LocalLayout, hub: str) -> bool:
+        from kindfleet.platform.client import HubClient
+
+        url = layout.hub_url(hub)
+        if url is None:
+            return False
+        with HubClient(url, layout.read_client_token(), timeout=2) as client:
+            return client.ready()
+
+    def _spoke_ready(self, layout: LocalLayout, fleet: FleetSpec, name: str) -> bool:
+        from kindfleet.platform.client import HubClient
+
+        url = layout.hub_url(fleet.hub.name)
+        if url is None:
+            return False
+        with HubClient(url, layout.read_client_token(), timeout=2) as client:
+            try:
+                spokes = client.spokes()
+            except KindfleetError:
+                return False
+        return any(s.name == name and s.health == "Ready" for s in spokes)
+
+    def delete(self, fleet: FleetSpec, cluster: str) -> None:
+        layout = self.layout(fleet)
+        processes.stop(layout.pidfile(cluster))
+        if cluster != fleet.hub.name:
+            # A run whose agent was killed earlier (a drill) may have left a grandchild.
+            from kindfleet.platform.agent.orphans import kill_orphans
+
+            kill_orphans(layout.dir(cluster) / "agent")
+        if cluster == fleet.hub.name or not any(
+            processes.running(layout.pidfile(c.name)) for c in fleet.clusters
+        ):
+            # The hub owns the fleet's data; with it gone (or nothing left) remove it all.
+            if cluster == fleet.hub.name:
+                for spoke in fleet.spokes:
+                    self.delete(fleet, spoke.name)
+            shutil.rmtree(layout.root, ignore_errors=True)
+        else:
+            shutil.rmtree(layout.dir(cluster), ignore_errors=True)
+
+    def list_clusters(self, fleet: FleetSpec) -> list[str]:
+        layout = self.layout(fleet)
+        return [c.name for c in fleet.clusters if processes.running(layout.pidfile(c.name))]
+
+    def status(self, fleet: FleetSpec, cluster: Cluster) -> ClusterStatus:
+        layout = self.layout(fleet)
+        handle = processes.running(layout.pidfile(cluster.name))
+        url = layout.hub_url(fleet.hub.name)
+        if handle is None:
+            return ClusterStatus(
+                cluster.name, cluster.role, exists=False, ready=False, message="not running"
+            )
+        node = NodeInfo(
+            name=f"pid {handle.pid}",
+            role=cluster.role,
+            labels=dict(cluster.labels),
+            memory_bytes=processes.rss_bytes(handle),
+            address=url if cluster.role == "hub" else None,
+        )
+        if cluster.role == "hub":
+            ready = self._hub_ready(layout, cluster.name)
+        else:
+            ready = self._spoke_ready(layout, fleet, cluster.name)
+        node = NodeInfo(**{**node.__dict__, "ready": ready})
+        return ClusterStatus(
+            cluster.name,
+            cluster.role,
+            exists=True,
+            ready=ready,
+            endpoint=url,
+            nodes=(node,),
+            message="process (not Kubernetes)",
+        )
+
+    # -- what only Kubernetes has -----------------------------------------
+
+    def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
+        raise UsageError(f"{NOT_KUBERNETES}: there is no kubeconfig", hint=NOT_KUBERNETES_HINT)
+
+    def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None:
+        raise UsageError(f"{NOT_KUBERNETES}: it runs no images", hint=NOT_KUBERNETES_HINT)
+
+    def nodes(self, fleet: FleetSpec, cluster: str) -> list[NodeInfo]:
+        return list(self.status(fleet, fleet.cluster(cluster)).nodes)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return "(no log)"
+    return "\n".join(f"    {line}" for line in text)
+
+
+def require_running_hub(layout: LocalLayout, fleet: FleetSpec) -> str:
+    url = layout.hub_url(fleet.hub.name)
+    if url is None or not processes.running(layout.pidfile(fleet.hub.name)):
+        raise PrerequisiteError(
+            f"the hub of local fleet {fleet.name!r} is not running",
+            hint=f"start it with `kindfleet up -f {fleet.source or 'FILE'}`",
+        )
+    return url

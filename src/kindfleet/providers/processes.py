@@ -1,0 +1,151 @@
+"""Background processes that outlive the command that started them, found again by pid
+file, and stopped gracefully and then for sure.
+
+A pid file alone lies once the pid is reused; ours also records the process's start time,
+so a stale file is recognised as stale instead of a stranger being signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Handle:
+    pid: int
+    started: float  # psutil create_time, to tell our process from a reused pid
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    pidfile: Path,
+    logfile: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Handle:
+    """Start `argv` in its own session (it survives us and our terminal's signals)."""
+    logfile.parent.mkdir(parents=True, exist_ok=True)
+    with logfile.open("ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    handle = Handle(proc.pid, psutil.Process(proc.pid).create_time())
+    write_pidfile(pidfile, handle)
+    return handle
+
+
+def write_pidfile(pidfile: Path, handle: Handle) -> None:
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pidfile.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": handle.pid, "started": handle.started}))
+    tmp.replace(pidfile)
+
+
+def read_pidfile(pidfile: Path) -> Handle | None:
+    try:
+        data = json.loads(pidfile.read_text())
+        return Handle(int(data["pid"]), float(data["started"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def alive(handle: Handle | None) -> bool:
+    if handle is None:
+        return False
+    try:
+        proc = psutil.Process(handle.pid)
+        return (
+            abs(proc.create_time() - handle.started) < 0.01
+            and proc.status() != psutil.STATUS_ZOMBIE
+        )
+    except psutil.Error:
+        return False
+
+
+def running(pidfile: Path) -> Handle | None:
+    handle = read_pidfile(pidfile)
+    return handle if alive(handle) else None
+
+
+def rss_bytes(handle: Handle) -> int | None:
+    """Resident memory of the process and its children (a spoke's runs count too)."""
+    try:
+        proc = psutil.Process(handle.pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return total
+
+
+def stop(pidfile: Path, *, grace_seconds: float = 10.0) -> bool:
+    """SIGTERM the process group, wait, then SIGKILL it. True if something was running."""
+    handle = read_pidfile(pidfile)
+    if not alive(handle):
+        pidfile.unlink(missing_ok=True)
+        return False
+    assert handle is not None
+    _signal_group(handle.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline and alive(handle):
+        time.sleep(0.05)
+    if alive(handle):
+        _signal_group(handle.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and alive(handle):
+            time.sleep(0.05)
+    _reap(handle.pid)
+    pidfile.unlink(missing_ok=True)
+    return True
+
+
+def kill(pidfile: Path) -> bool:
+    """SIGKILL at once, no grace (what `kill -9` does): for failure drills."""
+    handle = read_pidfile(pidfile)
+    if not alive(handle):
+        return False
+    assert handle is not None
+    os.kill(handle.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and alive(handle):
+        _reap(handle.pid)
+        time.sleep(0.02)
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)  # spawn() made the process a session (and group) leader
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def _reap(pid: int) -> None:
+    """Collect our own child's exit status so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return

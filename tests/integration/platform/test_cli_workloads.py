@@ -1,0 +1,98 @@
+"""The platform commands as a user types them, against a real local fleet."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import pytest
+from tests.integration.platform.conftest import FLEET
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fleet_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KINDFLEET_STATE_DIR", str(tmp_path / "state"))
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    return path
+
+
+def _wait_state(cli, fleet_file, workload, states, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        data = json.loads(cli("workloads", workload, "-f", str(fleet_file), "-o", "json").out)
+        if data["state"] in states or time.monotonic() > deadline:
+            return data
+        time.sleep(0.2)
+
+
+def test_submit_list_logs_explain_cancel_telemetry(cli, fleet_file):
+    f = ["-f", str(fleet_file)]
+    up = cli("up", *f)
+    assert up.code == 0, up.err
+    try:
+        result = cli(
+            "submit",
+            *f,
+            "-n",
+            "hello",
+            "--selector",
+            "pool=cpu",
+            "-o",
+            "json",
+            "--",
+            sys.executable,
+            "-c",
+            "import os; print('hi from', os.environ['KINDFLEET_GENERATION'])",
+        )
+        assert result.code == 0, result.err
+        hello = json.loads(result.out)[0]["workload"]["id"]
+        assert _wait_state(cli, fleet_file, hello, {"Succeeded"})["state"] == "Succeeded"
+        assert cli("logs", hello, *f).out == "hi from 1\n"
+
+        again = cli("submit", *f, "-n", "hello", "--key", "k1", "-o", "json", "--", "true")
+        twice = cli("submit", *f, "-n", "hello", "--key", "k1", "-o", "json", "--", "true")
+        assert json.loads(twice.out)[0]["created"] is False
+        assert (
+            json.loads(again.out)[0]["workload"]["id"] == json.loads(twice.out)[0]["workload"]["id"]
+        )
+
+        stuck = json.loads(
+            cli("submit", *f, "-n", "needs-gpu", "--gpu", "1", "-o", "json", "--", "true").out
+        )
+        stuck_id = stuck[0]["workload"]["id"]
+        explain = cli("explain", stuck_id, *f)
+        assert explain.code == 0
+        assert "needs 1 GPUs, 0 free" in explain.out or "GPU" in explain.out
+        assert "queue position 1" in explain.out
+
+        table = cli("workloads", *f)
+        assert "needs-gpu" in table.out
+        assert "Pending" in table.out
+        cancelled = cli("cancel", stuck_id, *f)
+        assert cancelled.code == 0
+        assert "cancelled" in cancelled.err
+        assert _wait_state(cli, fleet_file, stuck_id, {"Cancelled"})["state"] == "Cancelled"
+        assert cli("cancel", stuck_id, *f).code != 0  # already final: refused, not a crash
+
+        deadline = time.monotonic() + 10  # spokes report every couple of seconds
+        while not (series := json.loads(cli("telemetry", *f, "-o", "json").out)):
+            assert time.monotonic() < deadline, "no telemetry arrived"
+            time.sleep(0.3)
+        assert {s["spoke"] for s in series} <= {"drill-a", "drill-b", "drill-c"}
+        assert "running" in series[0]["points"][0]["metrics"]
+
+        missing = cli("workloads", "wl-nope", *f)
+        assert missing.code == 2
+        assert "Traceback" not in missing.err
+        bad = cli("submit", *f, "-n", "Bad_Name", "--", "true")
+        assert bad.code == 2
+        assert "name" in bad.err
+    finally:
+        assert cli("down", *f).code == 0
+    after = cli("workloads", *f)
+    assert after.code == 3
+    assert "kindfleet up" in after.err

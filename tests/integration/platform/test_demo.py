@@ -1,0 +1,55 @@
+"""`kindfleet demo` end to end: real processes, and it must show what it claims."""
+
+from __future__ import annotations
+
+import pytest
+
+from kindfleet.demo.run import run_demo
+
+pytestmark = pytest.mark.slow
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.updates = 0
+
+    def step(self, message: str) -> None:
+        self.steps.append(message)
+
+    def progress(self, workloads, latest) -> None:
+        self.updates += 1
+
+
+def test_demo_routes_work_to_the_right_spokes_and_tears_down(tmp_path):
+    view = Recorder()
+    result = run_demo(view, name="demotest", state_dir=tmp_path / "state", timeout=40)
+
+    assert result.lost == 0
+    assert result.submitted == len(result.workloads) == 14
+    by_name = {w.spec.name: w for w in result.workloads}
+    for name, w in by_name.items():
+        if name.startswith("train-gpu"):
+            assert w.state.value == "Succeeded"
+            assert w.spoke == "demotest-gpu"  # GPU work only where the GPUs are
+            assert result.latest[w.id]["loss"] > 0  # its metrics came back as telemetry
+        if name.startswith("preprocess"):
+            assert w.spoke in ("demotest-cpu1", "demotest-cpu2")
+        if name.startswith("flaky"):
+            assert w.state.value == "Succeeded"
+            assert w.generation == 2
+            assert w.retries_used == 1
+    assert {w.spoke for n, w in by_name.items() if n.startswith("preprocess")} == {
+        "demotest-cpu1",
+        "demotest-cpu2",
+    }  # spread over both CPU spokes
+    too_big = by_name["train-8-gpus"]
+    assert too_big.state.value == "Expired"
+    verdicts = {v.spoke: v for v in result.explanations[too_big.id].considered}
+    assert "needs 8 GPUs, 2 free" in " ".join(verdicts["demotest-gpu"].reasons) or any(
+        "8 GPUs" in r for r in verdicts["demotest-gpu"].reasons
+    )
+    assert view.updates > 0
+    assert "tearing the fleet down" in view.steps[-1]
+    assert not (tmp_path / "state" / "demotest").exists()  # down removed every trace
+    assert result.seconds < 30
