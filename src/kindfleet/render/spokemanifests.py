@@ -85,6 +85,7 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, A
         "--bootstrap-token-file", f"{k.SECRETS_DIR}/bootstrap/token",
         "--executor", "kubernetes",
         "--namespace", k.WORKLOAD_NAMESPACE,
+        "--job-image", facts.image,  # work that names no image runs on the platform's own
     ]  # fmt: skip
     if labels:
         args += ["--labels", labels]
@@ -116,8 +117,8 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, A
                                 "failureThreshold": 3,
                             },
                             "resources": {
-                                "requests": {"cpu": "50m", "memory": "64Mi"},
-                                "limits": {"memory": "160Mi"},
+                                "requests": {"cpu": "50m", "memory": "128Mi"},
+                                "limits": {"memory": "256Mi"},
                             },
                             "securityContext": k.security(),
                             "volumeMounts": [
@@ -168,7 +169,8 @@ def _dns_rule() -> dict[str, Any]:
 def _network_policies(
     fleet: FleetSpec, cluster: Cluster, facts: k.DeployFacts
 ) -> list[dict[str, Any]]:
-    hub_cidrs = k.egress_cidrs(fleet, [facts.hub_host] if _is_ip(facts.hub_host) else None)
+    host = facts.hub_host
+    hub_cidrs = k.egress_cidrs(fleet, [host] if host and _is_ip(host) else None)
     api_cidrs = k.egress_cidrs(fleet, facts.api_server_addresses.get(cluster.name))
     kubernetes_service = _first_service_ip(cluster)
     orchestrator = {
