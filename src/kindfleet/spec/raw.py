@@ -112,34 +112,26 @@ def _common(raw: Mapping[str, Any], path: str) -> list[Problem]:
     return problems
 
 
+# Cluster-level maps KIND decodes with fixed value types: (value type, message, example).
+_MAPS: dict[str, tuple[type, str, str]] = {
+    "featureGates": (bool, "must map gate names to true or false",
+                     "e.g. {InPlacePodVerticalScaling: true}"),
+    "runtimeConfig": (str, "must map API groups to strings", 'e.g. {"api/alpha": "false"}'),
+}  # fmt: skip
+
+
 def check_cluster(raw: Mapping[str, Any], path: str) -> list[Problem]:
     problems = [
         p
         for key in raw
         if (p := _unknown(key, schema.RAW_CLUSTER_FIELDS, schema.MODELLED_CLUSTER, path))
     ]
-    gates = raw.get("featureGates")
-    if gates is not None and (
-        not isinstance(gates, dict) or not all(isinstance(v, bool) for v in gates.values())
-    ):
-        problems.append(
-            Problem(
-                f"{path}.featureGates",
-                "must map gate names to true or false",
-                "e.g. {InPlacePodVerticalScaling: true}",
-            )
-        )
-    runtime = raw.get("runtimeConfig")
-    if runtime is not None and (
-        not isinstance(runtime, dict) or not all(isinstance(v, str) for v in runtime.values())
-    ):
-        problems.append(
-            Problem(
-                f"{path}.runtimeConfig",
-                "must map API groups to strings",
-                'e.g. {"api/alpha": "false"}',
-            )
-        )
+    for key, (kind, message, example) in _MAPS.items():
+        value = raw.get(key)
+        if value is not None and (
+            not isinstance(value, dict) or not all(isinstance(v, kind) for v in value.values())
+        ):
+            problems.append(Problem(f"{path}.{key}", message, example))
     return problems + _common(raw, path)
 
 
