@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,15 @@ def cli(capsys, monkeypatch):
 
     def run(*args: str) -> Result:
         monkeypatch.setattr(sys, "argv", ["kindfleet", *args])
+        environ = dict(os.environ)  # global flags (--provider, --debug) set it for one run
         try:
             main()
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            os.environ.clear()
+            os.environ.update(environ)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

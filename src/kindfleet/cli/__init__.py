@@ -7,6 +7,7 @@ too, with the traceback only under `--debug`.
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import traceback
@@ -32,14 +33,32 @@ app = typer.Typer(
 )
 
 
+class ProviderChoice(enum.StrEnum):
+    kind = "kind"
+    local = "local"
+    existing = "existing"
+
+
 @app.callback()
 def _root(
+    *,
     debug: Annotated[
         bool, typer.Option("--debug", envvar="KINDFLEET_DEBUG", help="Show tracebacks on errors.")
     ] = False,
+    provider: Annotated[
+        ProviderChoice | None,
+        typer.Option(
+            "--provider",
+            envvar="KINDFLEET_PROVIDER",
+            help="Run the fleet file with another provider, e.g. the article's fleet as local "
+            "processes: `kindfleet --provider local up -f examples/article.yaml`.",
+        ),
+    ] = None,
 ) -> None:
     if debug:
         os.environ["KINDFLEET_DEBUG"] = "1"
+    if provider is not None:
+        os.environ["KINDFLEET_PROVIDER"] = provider.value  # read by every command's provider
 
 
 app.command()(fleetfile.init)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+from tests.conftest import EXAMPLES
 from tests.integration.platform.conftest import FLEET
 
 pytestmark = pytest.mark.slow
@@ -96,3 +97,51 @@ def test_submit_list_logs_explain_cancel_telemetry(cli, fleet_file):
     after = cli("workloads", *f)
     assert after.code == 3
     assert "kindfleet up" in after.err
+
+
+def test_the_articles_kind_fleet_runs_as_local_processes_with_provider_override(
+    cli, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("KINDFLEET_STATE_DIR", str(tmp_path / "state"))
+    article = str(EXAMPLES / "article.yaml")
+    up = cli("--provider", "local", "up", "-f", article)
+    try:
+        assert up.code == 0, up.err
+        status = cli("--provider", "local", "status", "-f", article, "-o", "json")
+        clusters = json.loads(status.out)["clusters"]
+        assert {c["name"] for c in clusters} == {
+            "platform-hub",
+            "platform-spoke1",
+            "platform-spoke2",
+            "platform-spoke3",
+        }
+        assert all(c["ready"] for c in clusters)
+        gpu = cli(
+            "--provider",
+            "local",
+            "submit",
+            "-f",
+            article,
+            "-n",
+            "gpu",
+            "--gpu",
+            "2",
+            "--selector",
+            "gpu=true",
+            "-o",
+            "json",
+            "--",
+            "true",
+        )
+        assert gpu.code == 0, gpu.err  # the spokes' GPU workers (2 each) became capacity
+        wid = json.loads(gpu.out)[0]["workload"]["id"]
+        deadline = time.monotonic() + 20
+        while (
+            state := json.loads(
+                cli("--provider", "local", "workloads", wid, "-f", article, "-o", "json").out
+            )["state"]
+        ) != "Succeeded":
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+    finally:
+        assert cli("--provider", "local", "down", "-f", article).code == 0
