@@ -1,0 +1,127 @@
+"""A testing kit: a fleet brought up for a test suite, and the platform driven from it.
+
+The same Python API the CLI uses, packaged for tests (as `kopf.testing` is for
+operators). The pytest plugin (`kindfleet.pytest_plugin`) builds its fixtures on these.
+
+    with fleet_up("examples/local.yaml", state_dir=tmp) as running:
+        with running.hub() as hub:
+            done = submit_and_wait(hub, {"name": "hi", "command": ["true"]})
+            assert done.state == "Succeeded"
+
+Kubeconfigs go to a file of the suite's own (`kubeconfig=`), never the user's.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kindfleet import access
+from kindfleet.errors import KindfleetError
+from kindfleet.fleet import Fleet
+from kindfleet.platform.client import HubClient
+from kindfleet.platform.wire import Workload, WorkloadSpec, WorkloadState
+
+
+@dataclass
+class RunningFleet:
+    fleet: Fleet
+    kubeconfig: Path | None
+
+    def hub(self, *, timeout: float = 10.0) -> HubClient:
+        """A client of the fleet's hub (local runtime, or a deployed platform)."""
+        return access.hub_client(self.fleet.spec, timeout=timeout)
+
+    def context(self, cluster: str) -> str:
+        return self.fleet.spec.cluster(cluster).context
+
+
+@contextmanager
+def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def fleet_up(
+    source: str | Path,
+    *,
+    provider: str | None = None,
+    kubeconfig: Path | None = None,
+    state_dir: Path | None = None,
+    keep: bool = False,
+    parallel: int = 4,
+    wait: float = 300.0,
+) -> Iterator[RunningFleet]:
+    """Bring the fleet of `source` (a path, or fleet YAML text) up; take it down afterwards
+    unless `keep` (then the next run finds it up: `up` keeps what is healthy)."""
+    env = {
+        "KINDFLEET_PROVIDER": provider or os.environ.get("KINDFLEET_PROVIDER"),
+        "KINDFLEET_STATE_DIR": str(state_dir)
+        if state_dir
+        else os.environ.get("KINDFLEET_STATE_DIR"),
+    }
+    with _environment(env):
+        text = Path(source).read_text() if _is_path(source) else str(source)
+        fleet = Fleet.from_text(text, source=str(source) if _is_path(source) else "<fleet>")
+        fleet.up(kubeconfig=kubeconfig, parallel=parallel, wait=wait, switch_context=False)
+        try:
+            yield RunningFleet(fleet, kubeconfig)
+        finally:
+            if not keep:
+                fleet.down(kubeconfig=kubeconfig)
+
+
+def _is_path(source: str | Path) -> bool:
+    return isinstance(source, Path) or ("\n" not in source and Path(source).exists())
+
+
+def submit_and_wait(
+    hub: HubClient,
+    spec: WorkloadSpec | Mapping[str, Any],
+    *,
+    timeout: float = 60.0,
+    poll: float = 0.2,
+) -> Workload:
+    """Submit one workload and return it once it is in a final state."""
+    workload = hub.submit(spec).workload
+    return wait_for(hub, workload.id, timeout=timeout, poll=poll)
+
+
+def wait_for(
+    hub: HubClient,
+    workload: str,
+    *,
+    states: frozenset[WorkloadState] | None = None,
+    timeout: float = 60.0,
+    poll: float = 0.2,
+) -> Workload:
+    """The workload once it reaches one of `states` (default: any final state)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = hub.get(workload)
+        if (current.state in states) if states else current.state.terminal:
+            return current
+        if time.monotonic() > deadline:
+            raise KindfleetError(
+                f"workload {workload} is still {current.state.value} after {timeout:.0f}s",
+                hint=f"ask why: kindfleet explain {workload}",
+            )
+        time.sleep(poll)
