@@ -6,6 +6,7 @@ flags over these methods, so whatever the CLI can do a Python caller can do too:
     fleet = kindfleet.load_fleet("fleet.yaml")
     fleet.up(kubeconfig="ci.kubeconfig")      # UpResult; PartialFailure names failed clusters
     fleet.status()                            # FleetStatus: clusters, nodes, registry
+    fleet.deploy()                            # DeployResult: the platform on the clusters
     fleet.down(kubeconfig="ci.kubeconfig")
 
 Nothing here prints or touches a kubeconfig file the caller did not name.
@@ -18,8 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kindfleet import deploy as deployment
+from kindfleet import deploy_state, lifecycle
 from kindfleet import kubeconfig as kc
-from kindfleet import lifecycle
 from kindfleet import spec as fleet_spec
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
@@ -156,6 +158,70 @@ class Fleet:
             parallel=max(1, parallel), kubeconfig=path, clusters=(cluster,) if cluster else None
         )
         return lifecycle.down(self.spec, self.provider(path), options, report=progress)
+
+    # -- the platform ---------------------------------------------------------------
+
+    def deploy(
+        self,
+        *,
+        image: str | None = None,
+        build_context: str | Path | None = None,
+        build_args: Mapping[str, str] | None = None,
+        tag: str | None = None,
+        hub_url: str | None = None,
+        kubeconfig: str | Path | None = None,
+        dry_run: bool = False,
+        wait: bool = True,
+        wait_seconds: float = 300.0,
+        parallel: int = 4,
+        progress: Reporter = ignore,
+    ) -> deployment.DeployResult:
+        """Put the hub-spoke platform on the fleet's clusters (hub first, then every spoke).
+
+        `image`: a prebuilt image (else one is built from `build_context`, by default this
+        installation's source tree, and pushed to the fleet's registry or `kind load`ed).
+        `hub_url`: how spokes reach the hub (required for provider existing). `dry_run`:
+        look, render and validate only. Raises `PartialFailure` (exit 4) when some spokes
+        failed, with `.result`.
+        """
+        options = deployment.DeployOptions(
+            image=image,
+            build_context=Path(build_context) if build_context else None,
+            build_args=dict(build_args or {}),
+            tag=tag,
+            hub_url=hub_url,
+            dry_run=dry_run,
+            wait=wait,
+            wait_seconds=wait_seconds,
+            parallel=parallel,
+        )
+        path = Path(kubeconfig) if kubeconfig else None
+        return deployment.deploy(
+            self.spec,
+            self.provider(path),
+            options,
+            runner=self.runner,
+            report=progress,
+            interrupter=self._interrupter(),
+        )
+
+    def manifests(
+        self,
+        *,
+        cluster: str | None = None,
+        image: str | None = None,
+        hub_url: str | None = None,
+        show_secrets: bool = False,
+    ) -> dict[str, list[dict[str, Any]]]:
+        """What `deploy` would apply, by cluster (hub first), with no cluster needed.
+
+        Secrets are redacted unless `show_secrets` (the fleet's stored tokens, created 0600
+        on first use)."""
+        tokens = deploy_state.tokens(self.spec) if show_secrets else None
+        found = deployment.offline_manifests(
+            self.spec, cluster=cluster, image=image, hub_url=hub_url, tokens=tokens
+        )
+        return found if show_secrets else deployment.redact_all(found)
 
     def kubeconfig(
         self, cluster: str, *, internal: bool = False, kubeconfig: str | Path | None = None

@@ -88,6 +88,58 @@ spokes:
 """
 
 
+PLATFORM_FLEET = """\
+apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: {name}
+registry:
+  hostPort: {port}
+hub:
+  labels: {{cluster-role: hub}}
+  nodes:
+    - role: control-plane
+      labels: {{plane: management}}
+      portMappings: [{{containerPort: 30080, hostPort: {hub_port}}}]
+    - role: worker
+      labels: {{plane: management}}
+spokes:
+  - name: {name}-cpu
+    labels: {{cluster-role: spoke, workload-type: general}}
+    networking: {{cni: calico}}
+  - name: {name}-gpu
+    labels: {{cluster-role: spoke, workload-type: compute-intensive, gpu: "true"}}
+    networking: {{cni: calico}}
+    nodes:
+      - role: control-plane
+      - role: worker
+        labels: {{gpu: "true"}}
+        gpus: 2
+"""
+
+
+@pytest.fixture(scope="session")
+def platform_run(tmp_path_factory) -> Run:
+    """A hub and two Calico spokes (one with a simulated-GPU worker) for the platform."""
+    if missing():
+        pytest.skip(missing())
+    base = tmp_path_factory.mktemp("platform")
+    name = f"e2p{uuid.uuid4().hex[:5]}"
+    port = int(os.environ.get("KINDFLEET_E2E_PLATFORM_REGISTRY_PORT", "5052"))
+    hub_port = int(os.environ.get("KINDFLEET_E2E_HUB_PORT", "30081"))
+    file = base / "fleet.yaml"
+    file.write_text(PLATFORM_FLEET.format(name=name, port=port, hub_port=hub_port))
+    kubeconfig = base / "kubeconfig"
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "KINDFLEET_STATE_DIR": str(base / "state"),
+        "CI": os.environ.get("CI", "1"),
+    }
+    run = Run(name, file, kubeconfig, env)
+    yield run
+    run.kindfleet("down")
+
+
 @pytest.fixture(scope="session")
 def fleet_run(tmp_path_factory) -> Run:
     if missing():

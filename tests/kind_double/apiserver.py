@@ -11,6 +11,13 @@ delete of namespaced and cluster objects, and a simulation of what matters for `
 nodes become Ready once a pod network exists (at once with kindnet, after the
 calico-node DaemonSet is applied when the default CNI is disabled), and the calico-node
 DaemonSet gets one pod per node that turns Ready. Standard library only (any python3).
+
+And what matters for `deploy`, as a real API server does it: the `kubernetes` Service
+with its Endpoints and EndpointSlice (the control plane's address, port 6443); a Node's
+status patched through the `status` subresource is kept (capacity, allocatable: how
+simulated GPUs are advertised) while status in a patch of the Node itself is ignored;
+`?dryRun=All` answers without storing anything; a Secret's `stringData` is stored as
+base64 `data`.
 """
 
 import base64
@@ -60,6 +67,7 @@ RESOURCES = {
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
     "storage.k8s.io/v1": [("storageclasses", "StorageClass", False)],
     "networking.k8s.io/v1": [("networkpolicies", "NetworkPolicy", True)],
+    "discovery.k8s.io/v1": [("endpointslices", "EndpointSlice", True)],
     "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False)],
 }
 KINDS = {(gv, plural): (kind, ns) for gv, items in RESOURCES.items() for plural, kind, ns in items}
@@ -72,6 +80,7 @@ SHORT_NAMES = {
     "storageclasses": ["sc"], "priorityclasses": ["pc"], "cronjobs": ["cj"],
     "networkpolicies": ["netpol"],
 }  # fmt: skip
+NODE_STATUS = {}  # node name -> what patches of its status subresource set
 
 # (gv, plural, namespace or "", name) -> object
 OBJECTS = {}
@@ -121,6 +130,53 @@ def _address(name):
         return ""
 
 
+def _first_service_ip():
+    import ipaddress
+
+    subnet = CLUSTER.get("serviceSubnet", "10.96.0.0/16").split(",")[0]
+    return str(next(ipaddress.ip_network(subnet).hosts()))
+
+
+def seed_kubernetes_service():
+    """What kube-apiserver keeps in `default`: the `kubernetes` Service, its Endpoints and
+    EndpointSlice, pointing at the API server's own address."""
+    control_plane = f"{CLUSTER.get('name')}-control-plane"
+    # Only inside the control-plane container (its own name is in /etc/hosts); the API
+    # server run as a plain local process has no node address to give.
+    address = _address(control_plane) if socket.gethostname() == control_plane else ""
+    addresses = [address] if address else []
+    labels = {
+        "kubernetes.io/service-name": "kubernetes",
+        "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
+    }
+    port = {"name": "https", "port": 6443, "protocol": "TCP"}
+    objects = {
+        ("v1", "services"): {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"type": "ClusterIP", "clusterIP": _first_service_ip(),
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
+        },
+        ("v1", "endpoints"): {
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "subsets": [{"addresses": [{"ip": a} for a in addresses], "ports": [port]}] if addresses else [],
+        },
+        ("discovery.k8s.io/v1", "endpointslices"): {
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": addresses, "conditions": {"ready": True}}] if addresses else [],
+            "ports": [port],
+        },
+    }  # fmt: skip
+    with LOCK:
+        for (gv, plural), obj in objects.items():
+            OBJECTS[(gv, plural, "default", "kubernetes")] = obj
+            CREATED[(gv, plural, "default", "kubernetes")] = STARTED
+
+
 def node_object(node):
     since = network_ready_since()
     ready = since is not None and time.time() - STARTED >= READY_DELAY and time.time() >= since
@@ -145,34 +201,39 @@ def node_object(node):
     spec = {"podCIDR": "", "providerID": f"kind://docker/{CLUSTER.get('name')}/{node['name']}"}
     if node["role"] == "control-plane":
         spec["taints"] = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    status = {
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True" if ready else "False",
+                "reason": "KubeletReady" if ready else "KubeletNotReady",
+                "message": message,
+            }
+        ],
+        "addresses": [
+            {"type": "InternalIP", "address": _address(node["name"])},
+            {"type": "Hostname", "address": node["name"]},
+        ],
+        "nodeInfo": {
+            "kubeletVersion": CLUSTER.get("version", "v1.35.8"),
+            "containerRuntimeVersion": "containerd://2.1.0",
+            "osImage": "kind double",
+            "architecture": "amd64",
+            "operatingSystem": "linux",
+        },
+        "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"},
+        "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
+    }
+    with LOCK:
+        patched = NODE_STATUS.get(node["name"])
+    if patched:
+        status = merge(status, patched)
     return {
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": node["name"], "labels": labels},
         "spec": spec,
-        "status": {
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True" if ready else "False",
-                    "reason": "KubeletReady" if ready else "KubeletNotReady",
-                    "message": message,
-                }
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": _address(node["name"])},
-                {"type": "Hostname", "address": node["name"]},
-            ],
-            "nodeInfo": {
-                "kubeletVersion": CLUSTER.get("version", "v1.35.8"),
-                "containerRuntimeVersion": "containerd://2.1.0",
-                "osImage": "kind double",
-                "architecture": "amd64",
-                "operatingSystem": "linux",
-            },
-            "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"},
-            "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
-        },
+        "status": status,
     }
 
 
@@ -477,6 +538,17 @@ class Handler(BaseHTTPRequestHandler):
     def query(self):
         return {k: v[-1] for k, v in parse_qs(urlparse(self.path).query).items()}
 
+    def subresource(self):
+        """`status` in .../nodes/NAME/status, else None."""
+        route = self.route()
+        parts = [p for p in urlparse(self.path).path.split("/") if p]
+        if route is None or route[3] is None or parts[-1] == route[3]:
+            return None
+        return parts[-1]
+
+    def dry_run(self):
+        return self.query().get("dryRun") == "All"
+
     def do_GET(self):
         path = urlparse(self.path).path.rstrip("/")
         answer = discovery(path)
@@ -523,7 +595,7 @@ class Handler(BaseHTTPRequestHandler):
         _, namespaced = KINDS[(gv, plural)]
         return gv, plural, (namespace or "default") if namespaced else "", name
 
-    def _store(self, key, obj):
+    def _store(self, key, obj, *, dry_run=False):
         gv, plural, namespace, name = key
         kind, _ = KINDS[(gv, plural)]
         obj = dict(obj)
@@ -535,9 +607,18 @@ class Handler(BaseHTTPRequestHandler):
         meta.setdefault("uid", f"{abs(hash(key)):x}")
         meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         obj["metadata"] = meta
+        if kind == "Secret" and isinstance(obj.get("stringData"), dict):  # as the API stores it
+            encoded = {
+                k: base64.b64encode(str(v).encode()).decode()
+                for k, v in obj.pop("stringData").items()
+            }
+            obj["data"] = {**(obj.get("data") or {}), **encoded}
         with LOCK:
             fresh = key not in OBJECTS
-            OBJECTS[key] = merge(OBJECTS.get(key, {}), obj)
+            merged = merge(OBJECTS.get(key, {}), obj)
+            if dry_run:  # ?dryRun=All: the answer a write would get, nothing stored
+                return fresh, merged
+            OBJECTS[key] = merged
             CREATED.setdefault(key, time.time())
             return fresh, OBJECTS[key]
 
@@ -548,8 +629,24 @@ class Handler(BaseHTTPRequestHandler):
         patch = self.body()
         if key[3] is None:
             return self.status(405, "MethodNotAllowed", "patch needs a name")
-        fresh, obj = self._store(key, patch)
+        if key[1] == "nodes":
+            return self.patch_node(key[3], patch)
+        fresh, obj = self._store(key, patch, dry_run=self.dry_run())
         return self.send(201 if fresh else 200, obj)
+
+    def patch_node(self, name, patch):
+        """Nodes are the kubelets': only their status subresource takes a patch here, and
+        only the status part of it (as the API server does for `nodes/status`)."""
+        node = next((n for n in CLUSTER.get("nodes", []) if n["name"] == name), None)
+        if node is None:
+            return self.status(404, "NotFound", f'nodes "{name}" not found')
+        if self.subresource() == "status" and isinstance(patch.get("status"), dict):
+            if self.dry_run():
+                obj = node_object(node)
+                return self.send(200, {**obj, "status": merge(obj["status"], patch["status"])})
+            with LOCK:
+                NODE_STATUS[name] = merge(NODE_STATUS.get(name, {}), patch["status"])
+        return self.send(200, node_object(node))
 
     def do_POST(self):
         route = self.route()
@@ -564,7 +661,7 @@ class Handler(BaseHTTPRequestHandler):
             exists = key in OBJECTS
         if exists:
             return self.status(409, "AlreadyExists", f'{plural} "{name}" already exists')
-        _, obj = self._store(key, body)
+        _, obj = self._store(key, body, dry_run=self.dry_run())
         return self.send(201, obj)
 
     def do_DELETE(self):
@@ -572,22 +669,26 @@ class Handler(BaseHTTPRequestHandler):
         if key is None:
             return None
         with LOCK:
-            obj = OBJECTS.pop(key, None)
-            CREATED.pop(key, None)
+            obj = OBJECTS.get(key) if self.dry_run() else OBJECTS.pop(key, None)
+            if not self.dry_run():
+                CREATED.pop(key, None)
         if obj is None:
             return self.status(404, "NotFound", f'{key[1]} "{key[3]}" not found')
         return self.send(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})
 
 
 def main():
+    import shutil
     import tempfile
 
+    seed_kubernetes_service()
     certs = tempfile.mkdtemp(prefix="kind-double-pki-")
     for name in ("cert", "key", "ca"):
         with open(f"{certs}/{name}.pem", "wb") as handle:  # base64: one line in `docker run -e`
             handle.write(base64.b64decode(os.environ[f"KIND_DOUBLE_TLS_{name.upper()}"]))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(f"{certs}/cert.pem", f"{certs}/key.pem")
+    shutil.rmtree(certs)  # loaded: as a local process it must leave no files behind
     # Client certificates are not asked for: busybox's TLS (used to test the internal
     # address from other containers) aborts on a certificate request.
     context.verify_mode = ssl.CERT_NONE

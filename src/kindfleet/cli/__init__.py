@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from kindfleet.cli import clusters, demo, fleetfile, output, workloads
+from kindfleet.cli import clusters, demo, deploy, fleetfile, output, workloads
 from kindfleet.cli.about import version
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
 
@@ -69,6 +69,8 @@ app.command()(clusters.status)
 app.command()(clusters.down)
 app.command()(clusters.kubeconfig)
 app.command()(clusters.use)
+app.command()(deploy.deploy)
+app.command()(deploy.manifests)
 app.command()(workloads.submit)
 app.command()(workloads.workloads)
 app.command()(workloads.explain)

@@ -3,7 +3,8 @@
 EKS, GKE, AKS or on-prem clusters, each reached through a context of the user's
 kubeconfig (the cluster's `context`, by default its name). kindfleet does not own them:
 `up` only checks that each answers and which Kubernetes it runs, `down` leaves them alone,
-and their kubeconfig entries are the user's, never rewritten.
+and their kubeconfig entries are the user's, never rewritten. `deploy` applies the
+platform to them through the same contexts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kindfleet import kubeconfig as kc
 from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
 from kindfleet.providers.base import (
+    AppliesManifests,
     Availability,
     ClusterStatus,
     CreateOptions,
@@ -51,7 +53,7 @@ def version_notes(wanted: str, server: str, client: str | None) -> list[str]:
     return notes
 
 
-class ExistingProvider(Provider, WaitsForReady):
+class ExistingProvider(Provider, WaitsForReady, AppliesManifests):
     name: ClassVar[Literal["kind", "existing", "local"]] = "existing"
     owns_clusters: ClassVar[bool] = False
     manages_kubeconfig: ClassVar[bool] = False
@@ -170,6 +172,16 @@ class ExistingProvider(Provider, WaitsForReady):
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
         self.kubectl.wait_nodes_ready(self.kubeconfig_path, cluster.context, (), timeout)
+
+    def apply_manifest(self, fleet: FleetSpec, cluster: Cluster, manifest: str) -> None:
+        self.kubectl.apply(self.kubeconfig_path, cluster.context, manifest)
+
+    def wait_pods_ready(
+        self, fleet: FleetSpec, cluster: Cluster, namespace: str, selector: str, timeout: float
+    ) -> None:
+        self.kubectl.wait_pods_ready(
+            self.kubeconfig_path, cluster.context, namespace, selector, timeout
+        )
 
 
 def _node(state: NodeState) -> NodeInfo:

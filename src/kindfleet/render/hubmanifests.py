@@ -76,7 +76,7 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts) -> dict[str, Any]:
             "replicas": 1,
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {"app": APP}},
-            "template": {"metadata": {"labels": {**k.MANAGED_BY, **LABELS}}, "spec": pod_spec},
+            "template": {"metadata": k.pod_metadata(LABELS, facts), "spec": pod_spec},
         },
     }
 

@@ -3,6 +3,8 @@ facts both depend on, so that names, labels and security settings are decided on
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +20,9 @@ STATE_DIR = "/var/lib/kindfleet"
 SECRETS_DIR = "/etc/kindfleet"
 REDACTED = "<redacted: kindfleet deploy fills this in>"
 
+IMAGE_ID_ANNOTATION = "kindfleet.dev/image-id"
+ANY_ADDRESS = ("0.0.0.0/0", "::/0")
+
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kindfleet", "app.kubernetes.io/part-of": "kindfleet"}
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 USER_ID = 10001
@@ -31,11 +36,16 @@ class DeployFacts:
     IP and NodePort). `api_server_addresses`: each cluster's control-plane node IPs, for
     the orchestrator's egress to its own API server. Unknown addresses fall back to the
     fleet's container subnets, which is wider than needed; deploy narrows them.
+    `hub_url`: how spokes reach the hub when deploy is told (clusters kindfleet does not
+    run); it wins over `hub_host`. `image_id`: the image's content ID, written on the pod
+    templates so that a rebuilt image under the same tag rolls the pods.
     """
 
     image: str = "kindfleet/platform:dev"
     image_pull_policy: str = "IfNotPresent"
     hub_host: str | None = None  # IP of a hub node on the container network
+    hub_url: str | None = None  # explicit: http(s)://host[:port] as the spokes dial it
+    image_id: str | None = None
     api_server_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)
     client_token: str | None = None
     bootstrap_token: str | None = None
@@ -88,8 +98,60 @@ def hub_host(fleet: FleetSpec, facts: DeployFacts) -> str:
 
 
 def hub_url(fleet: FleetSpec, facts: DeployFacts) -> str:
-    """The hub's API as every spoke dials it: the hub's NodePort on the container network."""
-    return f"http://{hub_host(fleet, facts)}:{HUB_NODE_PORT}"
+    """The hub's API as every spoke dials it: the URL deploy was given, else the hub's
+    NodePort on the container network."""
+    return facts.hub_url or f"http://{hub_host(fleet, facts)}:{HUB_NODE_PORT}"
+
+
+_URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>\[[^\]/\s]+\]|[^/:?#\[\]\s]+)(?::(?P<port>\d+))?(?:[/?#]|$)"
+)
+
+
+def url_host_port(url: str) -> tuple[str, int] | None:
+    """(host, port) of an http(s) URL (brackets of an IPv6 host removed), or None.
+
+    A regular expression rather than urllib.parse: the pure core imports no urllib.
+    """
+    match = _URL.match(url)
+    if not match:
+        return None
+    scheme, host, port = match.group("scheme"), match.group("host"), match.group("port")
+    return host.strip("[]"), int(port) if port else (443 if scheme == "https" else 80)
+
+
+def is_ip(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def hub_egress(fleet: FleetSpec, facts: DeployFacts) -> tuple[list[str], int]:
+    """Where an orchestrator may open connections to the hub: (CIDRs, TCP port).
+
+    An explicit URL whose host is a DNS name cannot be an ipBlock (NetworkPolicy has no
+    names, and the name's addresses may change): the hub's port is then allowed to any
+    address, and deploy says so.
+    """
+    if facts.hub_url:
+        parsed = url_host_port(facts.hub_url)
+        if parsed is None:
+            return list(ANY_ADDRESS), HUB_NODE_PORT
+        host, port = parsed
+        return (egress_cidrs(fleet, [host]) if is_ip(host) else list(ANY_ADDRESS)), port
+    node = facts.hub_host
+    return egress_cidrs(fleet, [node] if node and is_ip(node) else None), HUB_NODE_PORT
+
+
+def pod_metadata(labels: Mapping[str, str], facts: DeployFacts) -> dict[str, Any]:
+    meta: dict[str, Any] = {"labels": {**MANAGED_BY, **labels}}
+    if facts.image_id:
+        meta["annotations"] = {IMAGE_ID_ANNOTATION: facts.image_id}
+    return meta
 
 
 def egress_cidrs(fleet: FleetSpec, addresses: Sequence[str] | None) -> list[str]:

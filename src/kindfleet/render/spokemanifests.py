@@ -100,7 +100,7 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, A
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {"app": APP}},
             "template": {
-                "metadata": {"labels": {**k.MANAGED_BY, **LABELS}},
+                "metadata": k.pod_metadata(LABELS, facts),
                 "spec": {
                     "serviceAccountName": APP,
                     "securityContext": {"fsGroup": k.USER_ID},
@@ -169,8 +169,7 @@ def _dns_rule() -> dict[str, Any]:
 def _network_policies(
     fleet: FleetSpec, cluster: Cluster, facts: k.DeployFacts
 ) -> list[dict[str, Any]]:
-    host = facts.hub_host
-    hub_cidrs = k.egress_cidrs(fleet, [host] if host and _is_ip(host) else None)
+    hub_cidrs, hub_port = k.hub_egress(fleet, facts)
     api_cidrs = k.egress_cidrs(fleet, facts.api_server_addresses.get(cluster.name))
     kubernetes_service = _first_service_ip(cluster)
     orchestrator = {
@@ -185,7 +184,7 @@ def _network_policies(
                 _dns_rule(),
                 {  # the hub's API: the one egress out of the cluster (telemetry-only)
                     "to": [{"ipBlock": {"cidr": c}} for c in hub_cidrs],
-                    "ports": [{"protocol": "TCP", "port": k.HUB_NODE_PORT}],
+                    "ports": [{"protocol": "TCP", "port": hub_port}],
                 },
                 {  # its own API server: the kubernetes Service, and its endpoints after DNAT
                     "to": [{"ipBlock": {"cidr": f"{kubernetes_service}/32"}}]
@@ -207,18 +206,6 @@ def _network_policies(
         },
     }
     return [orchestrator, workloads]
-
-
-def _is_ip(host: str | None) -> bool:
-    import ipaddress
-
-    if not host:
-        return False
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _first_service_ip(cluster: Cluster) -> str:

@@ -1,0 +1,21 @@
+"""Deploying the hub-spoke platform onto a fleet's clusters: `kindfleet deploy` and
+`kindfleet manifests`.
+
+It sits between the fleet facade and the cluster orchestration: it needs clusters that
+`up` made (or that exist, for provider existing), and it drives them only through the
+provider protocol, the one process runner and kubectl, reporting progress with the same
+events as `up`. Nothing here prints or reads flags.
+"""
+
+from kindfleet.deploy.offline import offline_manifests, redact_all
+from kindfleet.deploy.options import DeployOptions, DeployResult
+from kindfleet.deploy.run import DeployPartialFailure, deploy
+
+__all__ = [
+    "DeployOptions",
+    "DeployPartialFailure",
+    "DeployResult",
+    "deploy",
+    "offline_manifests",
+    "redact_all",
+]

@@ -1,0 +1,110 @@
+"""One deploy's shared state: the fleet, the provider, the options, and what the steps
+found out so far (cluster status, the image, the tokens, the facts, the manifests).
+
+Every step reads and writes only this, so a step can be tested by building a context
+around a fake provider and a recording runner. Progress goes out as lifecycle events,
+the same ones `up` emits, so the CLI shows one line per step or per cluster.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from kindfleet.deploy.image import ImagePlan
+from kindfleet.deploy.kubeapi import ClusterApi
+from kindfleet.deploy.offline import Manifests
+from kindfleet.deploy.options import DeployOptions
+from kindfleet.deploy.validate import Validate
+from kindfleet.exec import Runner
+from kindfleet.lifecycle.context import Interruptible
+from kindfleet.lifecycle.events import FLEET, Event, Phase, Reporter, ignore
+from kindfleet.platform.wire import Spoke
+from kindfleet.providers.base import ClusterStatus, Provider, Traits, traits
+from kindfleet.render.k8sobjects import DeployFacts
+from kindfleet.spec.internal import Cluster, FleetSpec
+
+
+class SpokeLister(Protocol):
+    """What deploy needs of a hub client: the spokes the hub knows, and closing it."""
+
+    def spokes(self) -> list[Spoke]: ...
+    def close(self) -> None: ...
+
+
+HubClientFactory = Callable[[str, str], SpokeLister]  # (url, client token) -> client
+
+
+def default_hub_client(url: str, token: str) -> SpokeLister:
+    from kindfleet.platform.client import HubClient
+
+    return HubClient(url, token, timeout=5.0)
+
+
+@dataclass
+class DeployContext:
+    fleet: FleetSpec
+    provider: Provider
+    options: DeployOptions
+    runner: Runner
+    plan: ImagePlan
+    report: Reporter = ignore
+    state_root: Path | None = None  # where tokens and access live; None: the default
+    validator: Validate | None = None
+    hub_client: HubClientFactory = default_hub_client
+    interrupter: Interruptible | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    statuses: dict[str, ClusterStatus] = field(default_factory=dict)
+    image_id: str | None = None
+    tokens: tuple[str, str] | None = None
+    facts: DeployFacts | None = None
+    manifests: Manifests = field(default_factory=dict)
+    access_url: str | None = None
+    failed: dict[str, str] = field(default_factory=dict)  # spoke -> why its apply failed
+    spokes_ready: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def traits(self) -> Traits:
+        return traits(self.provider)
+
+    @property
+    def api(self) -> ClusterApi:
+        return ClusterApi(self.provider, self.fleet, self.runner)
+
+    def version(self, cluster: Cluster) -> str:
+        """The Kubernetes version the cluster reports, else the one the fleet file asks."""
+        status = self.statuses.get(cluster.name)
+        return (status.kubernetes_version if status else None) or cluster.kubernetes_version
+
+    def emit(
+        self,
+        cluster: str,
+        step: str,
+        phase: Phase,
+        message: str = "",
+        *,
+        seconds: float | None = None,
+        final: bool = False,
+    ) -> None:
+        self.report(Event(cluster or FLEET, step, phase, message, seconds, final))
+
+    def warn(self, message: str, step: str = "deploy") -> None:
+        """A fleet-wide warning a person must read; kept in the result too."""
+        with self._lock:
+            self.notes.append(message)
+        self.emit(FLEET, step, "warn", message)
+
+    def interrupt(self) -> None:
+        if self.interrupter is not None:
+            self.interrupter.interrupt()
+
+    def deploy_facts(self) -> DeployFacts:
+        assert self.facts is not None, "the facts step runs before this one"
+        return self.facts

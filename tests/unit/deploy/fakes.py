@@ -1,0 +1,151 @@
+"""What deploy's unit tests run against: the lifecycle tests' in-memory provider with
+node addresses and a Kubernetes version (what deploy reads from `status`), a runner that
+answers docker and kubectl as they answer, a hub that registers spokes over time, and a
+clock that only moves when deploy sleeps."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+from kindfleet.exec import Command, CommandError, Result
+from kindfleet.providers.base import ClusterStatus, NodeInfo
+from kindfleet.spec import from_text
+from kindfleet.spec.internal import Cluster, FleetSpec
+from tests.unit.lifecycle.fakes import FakeProvider
+
+FLEET = """\
+apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: t
+kubernetesVersion: "1.35"
+{registry}
+hub:
+  labels: {{cluster-role: hub}}
+  nodes:
+    - {{role: control-plane, labels: {{plane: management}}, portMappings: [{{containerPort: 30080, hostPort: 30555}}]}}
+    - {{role: worker, labels: {{plane: management}}}}
+spokes:
+  - name: t-cpu
+    labels: {{workload-type: general}}
+  - name: t-gpu
+    nodes:
+      - role: control-plane
+      - {{role: worker, labels: {{gpu: "true"}}, gpus: 2}}
+"""
+
+
+def fleet(*, registry: bool = True, provider: str | None = None) -> FleetSpec:
+    text = FLEET.format(registry="registry: {hostPort: 5099}" if registry else "")
+    if provider:
+        text = text.replace("kind: Fleet\n", f"kind: Fleet\nprovider: {provider}\n")
+    return from_text(text)
+
+
+def addresses(spec: FleetSpec) -> dict[str, str]:
+    """Every node's IP on the container network: 172.18.0.2, .3, ... in fleet order."""
+    names = [n.name for c in spec.clusters for n in c.nodes]
+    return {name: f"172.18.0.{i}" for i, name in enumerate(names, start=2)}
+
+
+class DeployProvider(FakeProvider):
+    """Every cluster exists and is ready; nodes have addresses; the API says v1.35.8."""
+
+    def __init__(self, spec: FleetSpec, **kwargs: object) -> None:
+        super().__init__(existing={c.name: True for c in spec.clusters}, **kwargs)  # type: ignore[arg-type]
+        self.addresses = addresses(spec)
+        self.registry = "running" if spec.registry else None
+
+    def status(self, fleet: FleetSpec, cluster: Cluster) -> ClusterStatus:
+        base = super().status(fleet, cluster)
+        nodes = [NodeInfo(n.name, n.role, ready=base.ready, address=self.addresses[n.name])
+                 for n in cluster.nodes]  # fmt: skip
+        return replace(base, nodes=tuple(nodes), kubernetes_version="v1.35.8")
+
+
+def slices(*ips: str) -> str:
+    endpoints = [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips]
+    return json.dumps({"items": [{"endpoints": endpoints, "ports": [{"port": 6443}]}]})
+
+
+@dataclass
+class Runner:
+    """Answers commands the way docker and kubectl answer them; records every command.
+
+    `api_servers`: context -> addresses of its `kubernetes` EndpointSlice. `fail`: a word
+    that makes any command whose argv holds it exit 1 (with `fail_output`)."""
+
+    api_servers: dict[str, list[str]] = field(default_factory=dict)
+    local_images: dict[str, str] = field(default_factory=dict)  # ref -> "ID SIZE"
+    fail: str | None = None
+    fail_output: str = "boom"
+    calls: list[Command] = field(default_factory=list)
+
+    def argvs(self, program: str) -> list[tuple[str, ...]]:
+        return [c.argv for c in self.calls if c.argv[0] == program]
+
+    def run(self, command: Command, *, check: bool = True) -> Result:
+        self.calls.append(command)
+        argv = command.argv
+        code, out = 0, ""
+        if self.fail and self.fail in argv:
+            code, out = 1, ""
+        elif argv[:3] == ("docker", "image", "inspect"):
+            found = self.local_images.get(argv[-1])
+            code, out = (0, found) if found else (1, "")
+        elif argv[:2] == ("docker", "build"):
+            self.local_images[argv[argv.index("--tag") + 1]] = "sha256:" + "b" * 64 + " 300000000"
+        elif "endpointslices" in argv:
+            context = argv[argv.index("--context") + 1]
+            out = slices(*self.api_servers.get(context, []))
+        result = Result(command, code, out, self.fail_output if code and self.fail else "")
+        if check and code:
+            raise CommandError(result)
+        return result
+
+
+@dataclass
+class Spoke:
+    name: str
+    health: str
+
+
+class Hub:
+    """A hub that sees spoke i as Ready from its `ready_after[i]`th poll on."""
+
+    def __init__(self, ready_after: dict[str, int], *, unreachable: bool = False) -> None:
+        self.ready_after = ready_after
+        self.unreachable = unreachable
+        self.polls = 0
+        self.closed = False
+        self.made_with: tuple[str, str] | None = None
+
+    def __call__(self, url: str, token: str) -> Hub:
+        self.made_with = (url, token)
+        return self
+
+    def spokes(self) -> list[Spoke]:
+        from kindfleet.platform.client import HubUnavailable
+
+        self.polls += 1
+        if self.unreachable:
+            raise HubUnavailable("cannot reach the hub: connection refused", status=0)
+        return [
+            Spoke(name, "Ready" if self.polls >= n else "NotReady")
+            for name, n in self.ready_after.items()
+            if self.polls >= min(n, 2)
+        ]
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
