@@ -15,7 +15,7 @@ does not block smaller work behind it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kindfleet.platform.wire import (
@@ -158,25 +158,26 @@ def verdict(demand: Demand, spoke: SpokeView) -> SpokeVerdict:
     reasons += selector_mismatches(demand.selector, spoke.labels)
     if spoke.name in demand.avoid:
         reasons.append("spoke rejected this workload before")
-    reasons += resource_shortfalls(demand.request, spoke.free)
+    reasons += resource_shortfalls(demand.request, spoke.free, spoke.capacity)
     return SpokeVerdict(spoke=spoke.name, fits=not reasons, reasons=reasons)
 
 
-def resource_shortfalls(request: Amount, free: Amount) -> list[str]:
+def resource_shortfalls(request: Amount, free: Amount, capacity: Amount | None = None) -> list[str]:
+    """What is missing, in words; says so when even an empty spoke could never hold it."""
+    gpu_noun = "GPU" if request.gpus == 1 else "GPUs"
+    rows: list[tuple[int, int, int | None, Callable[[int], str], str]] = [
+        (request.cpu_millis, free.cpu_millis, capacity.cpu_millis if capacity else None, format_cpu, "cpu"),
+        (request.memory_bytes, free.memory_bytes, capacity.memory_bytes if capacity else None,
+         format_bytes, "memory"),
+        (request.gpus, free.gpus, capacity.gpus if capacity else None, str, gpu_noun),
+    ]  # fmt: skip
     reasons = []
-    if request.cpu_millis > free.cpu_millis:
-        reasons.append(
-            f"needs {format_cpu(request.cpu_millis)} cpu, "
-            f"{format_cpu(max(free.cpu_millis, 0))} free"
-        )
-    if request.memory_bytes > free.memory_bytes:
-        reasons.append(
-            f"needs {format_bytes(request.memory_bytes)} memory, "
-            f"{format_bytes(max(free.memory_bytes, 0))} free"
-        )
-    if request.gpus > free.gpus:
-        noun = "GPU" if request.gpus == 1 else "GPUs"
-        reasons.append(f"needs {request.gpus} {noun}, {max(free.gpus, 0)} free")
+    for need, have, total, shown, noun in rows:
+        if need > have:
+            text = f"needs {shown(need)} {noun}, {shown(max(have, 0))} free"
+            if total is not None and need > total:
+                text += f" ({shown(total)} in all: it never fits here)"
+            reasons.append(text)
     return reasons
 
 

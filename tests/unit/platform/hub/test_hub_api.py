@@ -272,7 +272,11 @@ async def test_explain_over_http(api, spec_body):
     body = (await api.http.get(f"/v1/workloads/{wid}/explain", headers=api.client)).json()
     assert body["queue_position"] == 1
     assert body["considered"] == [
-        {"spoke": "s1", "fits": False, "reasons": ["needs 4 GPUs, 1 free"]}
+        {
+            "spoke": "s1",
+            "fits": False,
+            "reasons": ["needs 4 GPUs, 1 free (1 in all: it never fits here)"],
+        }
     ]
 
 

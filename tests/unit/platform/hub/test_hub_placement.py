@@ -214,8 +214,8 @@ def test_verdict_lists_every_reason():
     assert v.reasons == [
         "spoke NotReady",
         "label gpu=true does not match (gpu not set)",
-        "needs 2 cpu, 1 free",
-        "needs 2 GPUs, 1 free",
+        "needs 2 cpu, 1 free",  # busy now: it fits once work finishes
+        "needs 2 GPUs, 1 free (1 in all: it never fits here)",
     ]
 
 
@@ -225,7 +225,7 @@ def test_verdict_fits():
 
 def test_memory_in_words():
     v = verdict(demand("w", mem=3 * GI), spoke("a", mem=2 * GI + GI // 2))
-    assert v.reasons == ["needs 3Gi memory, 2.5Gi free"]
+    assert v.reasons == ["needs 3Gi memory, 2.5Gi free (2.5Gi in all: it never fits here)"]
     assert format_bytes(512 * 2**20) == "512Mi"
     assert format_bytes(100) == "100B"
 
@@ -234,7 +234,9 @@ def test_explain_waiting_with_no_fit():
     d = demand("w", gpus=1)
     e = explain_pending(d, [spoke("b"), spoke("a")], QueueSpot(2, 5), deadline_in=30)
     assert [v.spoke for v in e.considered] == ["a", "b"]
-    assert all(v.reasons == ["needs 1 GPU, 0 free"] for v in e.considered)
+    assert all(
+        v.reasons == ["needs 1 GPU, 0 free (0 in all: it never fits here)"] for v in e.considered
+    )
     assert (e.queue_position, e.queue_length) == (2, 5)
     assert "no spoke can take it now (2 considered)" in e.summary
     assert "position 2 of 5" in e.summary
