@@ -209,6 +209,9 @@ def _cluster(
         problems.append(Problem(where, problem.message, problem.fix))
     nodes = _nodes(doc.name, p, image, problems)
     labels = _cluster_labels(nodes, _substitute(spec.labels, p, doc.name))
+    capacity = _capacity(spec, nodes)
+    if capacity.gpus:
+        labels.setdefault("gpu", "true")  # GPU work selects gpu=true, as in the article
     for value in labels.values():
         problem_text = k8snames.label_value(value)
         if problem_text:
@@ -234,7 +237,7 @@ def _cluster(
             dns_search=tuple(net.dns_search) if net.dns_search is not None else None,
         ),
         labels=labels,
-        capacity=_capacity(spec, nodes),
+        capacity=capacity,
         context=_context(doc, spec, p.name),
         raw=spec.kind_config,
         source=p.path,

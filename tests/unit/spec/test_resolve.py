@@ -296,3 +296,12 @@ def test_auto_subnets_step_around_an_explicit_one():
 def test_name_pattern_placeholders_are_checked():
     found = problems('spokes: {count: 2, namePattern: "{0fleet}-{index}"}\n')
     assert "unknown placeholder {0fleet}" in found["spokes.namePattern"]
+
+
+def test_a_spoke_with_declared_gpus_advertises_gpu_true():
+    spec = fleet(
+        "provider: local\nspokes: [{capacity: {gpu: 2}}, {labels: {gpu: 'false'}, capacity: {gpu: 1}}, {}]\n"
+    )
+    assert spec.spokes[0].labels["gpu"] == "true"
+    assert spec.spokes[1].labels["gpu"] == "false"  # an explicit label wins
+    assert "gpu" not in spec.spokes[2].labels
