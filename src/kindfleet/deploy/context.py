@@ -22,7 +22,7 @@ from kindfleet.deploy.options import DeployOptions
 from kindfleet.deploy.validate import Validate
 from kindfleet.exec import Runner
 from kindfleet.lifecycle.context import Interruptible
-from kindfleet.lifecycle.events import FLEET, Event, Phase, Reporter, ignore
+from kindfleet.lifecycle.events import FLEET, Emits, Reporter, ignore
 from kindfleet.platform.wire import Spoke
 from kindfleet.providers.base import ClusterStatus, Provider, Traits, traits
 from kindfleet.render.k8sobjects import DeployFacts
@@ -46,7 +46,7 @@ def default_hub_client(url: str, token: str) -> SpokeLister:
 
 
 @dataclass
-class DeployContext:
+class DeployContext(Emits):
     fleet: FleetSpec
     provider: Provider
     options: DeployOptions
@@ -82,18 +82,6 @@ class DeployContext:
         """The Kubernetes version the cluster reports, else the one the fleet file asks."""
         status = self.statuses.get(cluster.name)
         return (status.kubernetes_version if status else None) or cluster.kubernetes_version
-
-    def emit(
-        self,
-        cluster: str,
-        step: str,
-        phase: Phase,
-        message: str = "",
-        *,
-        seconds: float | None = None,
-        final: bool = False,
-    ) -> None:
-        self.report(Event(cluster or FLEET, step, phase, message, seconds, final))
 
     def warn(self, message: str, step: str = "deploy") -> None:
         """A fleet-wide warning a person must read; kept in the result too."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kindfleet.kubeconfig import KubeconfigFile
-from kindfleet.lifecycle.events import FLEET, Event, Phase, Reporter, ignore
+from kindfleet.lifecycle.events import Emits, Reporter, ignore
 from kindfleet.lifecycle.manifests import CalicoManifests
 from kindfleet.providers.base import Provider, Traits, traits
 from kindfleet.spec.internal import FleetSpec
@@ -43,7 +43,7 @@ class UpOptions:
 
 
 @dataclass
-class UpContext:
+class UpContext(Emits):
     fleet: FleetSpec
     provider: Provider
     options: UpOptions
@@ -70,18 +70,6 @@ class UpContext:
 
     def cluster_kubeconfig(self, cluster: str) -> Path:
         return self.workdir / f"{cluster}.kubeconfig"
-
-    def emit(
-        self,
-        cluster: str,
-        step: str,
-        phase: Phase,
-        message: str = "",
-        *,
-        seconds: float | None = None,
-        final: bool = False,
-    ) -> None:
-        self.report(Event(cluster or FLEET, step, phase, message, seconds, final))
 
     def mark_started(self, cluster: str) -> None:
         with self._lock:

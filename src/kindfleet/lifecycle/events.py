@@ -33,6 +33,24 @@ class Event:
 Reporter = Callable[[Event], None]
 
 
+class Emits:
+    """What a run's context needs to speak: its reporter, and one way to build events."""
+
+    report: Reporter
+
+    def emit(
+        self,
+        cluster: str,
+        step: str,
+        phase: Phase,
+        message: str = "",
+        *,
+        seconds: float | None = None,
+        final: bool = False,
+    ) -> None:
+        self.report(Event(cluster or FLEET, step, phase, message, seconds, final))
+
+
 def ignore(event: Event) -> None:
     """The reporter of callers that do not watch progress."""
 

@@ -7,6 +7,7 @@ kind network so every node's containerd (pointed at it by a `hosts.toml`) pulls 
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Sequence
 
@@ -26,8 +27,9 @@ class KindRegistry(HostsRegistry):
     network: str
     _network_lock: threading.Lock
 
+    @abc.abstractmethod
     def _containers(self, cluster: str) -> Sequence[dk.Container]:
-        raise NotImplementedError
+        """The cluster's node containers: the kind provider itself supplies this."""
 
     def ensure_registry(self, fleet: FleetSpec) -> bool:
         registry = fleet.registry

@@ -165,17 +165,17 @@ def verdict(demand: Demand, spoke: SpokeView) -> SpokeVerdict:
 def resource_shortfalls(request: Amount, free: Amount, capacity: Amount | None = None) -> list[str]:
     """What is missing, in words; says so when even an empty spoke could never hold it."""
     gpu_noun = "GPU" if request.gpus == 1 else "GPUs"
-    rows: list[tuple[int, int, int | None, Callable[[int], str], str]] = [
-        (request.cpu_millis, free.cpu_millis, capacity.cpu_millis if capacity else None, format_cpu, "cpu"),
-        (request.memory_bytes, free.memory_bytes, capacity.memory_bytes if capacity else None,
-         format_bytes, "memory"),
-        (request.gpus, free.gpus, capacity.gpus if capacity else None, str, gpu_noun),
-    ]  # fmt: skip
+    cap = capacity or Amount(-1, -1, -1)  # unknown capacity: never "never fits"
+    rows: list[tuple[int, int, int, Callable[[int], str], str]] = [
+        (request.cpu_millis, free.cpu_millis, cap.cpu_millis, format_cpu, "cpu"),
+        (request.memory_bytes, free.memory_bytes, cap.memory_bytes, format_bytes, "memory"),
+        (request.gpus, free.gpus, cap.gpus, str, gpu_noun),
+    ]
     reasons = []
     for need, have, total, shown, noun in rows:
         if need > have:
             text = f"needs {shown(need)} {noun}, {shown(max(have, 0))} free"
-            if total is not None and need > total:
+            if total >= 0 and need > total:
                 text += f" ({shown(total)} in all: it never fits here)"
             reasons.append(text)
     return reasons
