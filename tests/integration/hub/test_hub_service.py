@@ -350,9 +350,9 @@ async def test_explain_says_why_it_waits(hub, make_spoke, make_spec):
     verdicts = {v.spoke: v for v in ex.considered}
     assert verdicts["cpu1"].reasons == [
         "label gpu=true does not match (gpu not set)",
-        "needs 2 GPUs, 0 free",
+        "needs 2 GPUs, 0 free (0 in all: it never fits here)",
     ]
-    assert verdicts["gpu1"].reasons == ["needs 2 GPUs, 1 free"]
+    assert verdicts["gpu1"].reasons == ["needs 2 GPUs, 1 free (1 in all: it never fits here)"]
     assert "gives up in 600s" in ex.summary
     settled = await hub.explain(first.workload.id)
     assert settled.state is A and "leased to spoke" in settled.summary
