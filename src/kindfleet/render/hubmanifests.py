@@ -29,56 +29,28 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts) -> dict[str, Any]:
         "--client-token-file", f"{k.SECRETS_DIR}/tokens/client",
         "--bootstrap-token-file", f"{k.SECRETS_DIR}/tokens/bootstrap",
     ]  # fmt: skip
-    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
-    pod_spec: dict[str, Any] = {
-        "serviceAccountName": APP,
-        "automountServiceAccountToken": False,
-        "securityContext": {"fsGroup": k.USER_ID},
-        "containers": [
-            {
-                "name": APP,
-                "image": facts.image,
-                "imagePullPolicy": facts.image_pull_policy,
-                "command": ["python", "-m", "kindfleet.platform.hub"],
-                "args": args,
-                "ports": [{"name": "http", "containerPort": k.HUB_PORT, "protocol": "TCP"}],
-                "livenessProbe": probe,
-                "readinessProbe": {
-                    "httpGet": {"path": "/readyz", "port": "http"},
-                    "periodSeconds": 5,
-                },
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"memory": "256Mi"},
-                },
-                "securityContext": k.security(),
-                "volumeMounts": [
-                    {"name": "data", "mountPath": k.STATE_DIR},
-                    {"name": "tokens", "mountPath": f"{k.SECRETS_DIR}/tokens", "readOnly": True},
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-            }
-        ],
-        "volumes": [
-            {"name": "data", "persistentVolumeClaim": {"claimName": "hub-data"}},
-            {"name": "tokens", "secret": {"secretName": "hub-tokens", "defaultMode": 0o440}},
-            {"name": "tmp", "emptyDir": {}},
-        ],
-    }
+    pod: dict[str, Any] = {"automountServiceAccountToken": False}
     selector = k.management_selector(cluster)
     if selector:
-        pod_spec["nodeSelector"] = selector
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": k.meta(APP, k.HUB_NAMESPACE, **LABELS),
-        "spec": {
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app": APP}},
-            "template": {"metadata": k.pod_metadata(LABELS, facts), "spec": pod_spec},
+        pod["nodeSelector"] = selector
+    spec = k.PlatformPod(
+        app=APP,
+        namespace=k.HUB_NAMESPACE,
+        labels=LABELS,
+        module="kindfleet.platform.hub",
+        args=args,
+        state_claim="hub-data",
+        secret="hub-tokens",
+        secret_dir=f"{k.SECRETS_DIR}/tokens",
+        requests={"cpu": "100m", "memory": "128Mi"},
+        probes={
+            "ports": [{"name": "http", "containerPort": k.HUB_PORT, "protocol": "TCP"}],
+            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
         },
-    }
+        pod=pod,
+    )
+    return k.platform_deployment(spec, facts)
 
 
 def _service() -> dict[str, Any]:

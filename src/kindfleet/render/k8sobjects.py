@@ -164,3 +164,66 @@ def management_selector(cluster: Cluster) -> dict[str, str]:
     """Pin the hub to nodes labelled plane=management when the hub has any (the article)."""
     planes = {n.labels.get("plane") for n in cluster.nodes}
     return {"plane": "management"} if "management" in planes else {}
+
+
+@dataclass(frozen=True)
+class PlatformPod:
+    """One platform process (hub or orchestrator) as a single-replica Deployment.
+
+    Both run the same image as `python -m <module>`, non-root, on a read-only root with a
+    writable /tmp, keep their state on a ReadWriteOnce claim (hence `Recreate`: two
+    replicas would share one SQLite file, or both pull one spoke's work) and read their
+    tokens from a Secret mounted read-only.
+    """
+
+    app: str
+    namespace: str
+    labels: Mapping[str, str]
+    module: str
+    args: Sequence[str]
+    state_claim: str
+    secret: str
+    secret_dir: str
+    requests: Mapping[str, str]
+    probes: Mapping[str, Any] = field(default_factory=dict)  # ports, liveness, readiness
+    pod: Mapping[str, Any] = field(default_factory=dict)  # extra pod spec fields
+
+
+def platform_deployment(spec: PlatformPod, facts: DeployFacts) -> dict[str, Any]:
+    container = {
+        "name": spec.app,
+        "image": facts.image,
+        "imagePullPolicy": facts.image_pull_policy,
+        "command": ["python", "-m", spec.module],
+        "args": list(spec.args),
+        **spec.probes,
+        "resources": {"requests": dict(spec.requests), "limits": {"memory": "256Mi"}},
+        "securityContext": security(),
+        "volumeMounts": [
+            {"name": "state", "mountPath": STATE_DIR},
+            {"name": "secret", "mountPath": spec.secret_dir, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    pod_spec = {
+        "serviceAccountName": spec.app,
+        **spec.pod,
+        "securityContext": {"fsGroup": USER_ID},
+        "containers": [container],
+        "volumes": [
+            {"name": "state", "persistentVolumeClaim": {"claimName": spec.state_claim}},
+            {"name": "secret", "secret": {"secretName": spec.secret, "defaultMode": 0o440}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta(spec.app, spec.namespace, **spec.labels),
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app": spec.app}},
+            "template": {"metadata": pod_metadata(spec.labels, facts), "spec": pod_spec},
+        },
+    }

@@ -89,67 +89,26 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, A
     ]  # fmt: skip
     if labels:
         args += ["--labels", labels]
-    health = ["python", "-m", "kindfleet.platform.health"]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": k.meta(APP, k.CONTROL_NAMESPACE, **LABELS),
-        "spec": {
-            "replicas": 1,
-            # One orchestrator per spoke: two would both pull the spoke's assignments.
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app": APP}},
-            "template": {
-                "metadata": k.pod_metadata(LABELS, facts),
-                "spec": {
-                    "serviceAccountName": APP,
-                    "securityContext": {"fsGroup": k.USER_ID},
-                    "containers": [
-                        {
-                            "name": APP,
-                            "image": facts.image,
-                            "imagePullPolicy": facts.image_pull_policy,
-                            "command": ["python", "-m", "kindfleet.platform.agent"],
-                            "args": args,
-                            "livenessProbe": {
-                                "exec": {"command": health},
-                                "periodSeconds": 20,
-                                "failureThreshold": 3,
-                            },
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "128Mi"},
-                                "limits": {"memory": "256Mi"},
-                            },
-                            "securityContext": k.security(),
-                            "volumeMounts": [
-                                {"name": "state", "mountPath": k.STATE_DIR},
-                                {
-                                    "name": "bootstrap",
-                                    "mountPath": f"{k.SECRETS_DIR}/bootstrap",
-                                    "readOnly": True,
-                                },
-                                {"name": "tmp", "mountPath": "/tmp"},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        {
-                            "name": "state",
-                            "persistentVolumeClaim": {"claimName": "orchestrator-state"},
-                        },
-                        {
-                            "name": "bootstrap",
-                            "secret": {
-                                "secretName": "orchestrator-bootstrap",
-                                "defaultMode": 0o440,
-                            },
-                        },
-                        {"name": "tmp", "emptyDir": {}},
-                    ],
-                },
-            },
+    # One orchestrator per spoke (Recreate): two would both pull the spoke's assignments.
+    spec = k.PlatformPod(
+        app=APP,
+        namespace=k.CONTROL_NAMESPACE,
+        labels=LABELS,
+        module="kindfleet.platform.agent",
+        args=args,
+        state_claim="orchestrator-state",
+        secret="orchestrator-bootstrap",
+        secret_dir=f"{k.SECRETS_DIR}/bootstrap",
+        requests={"cpu": "50m", "memory": "128Mi"},
+        probes={
+            "livenessProbe": {
+                "exec": {"command": ["python", "-m", "kindfleet.platform.health"]},
+                "periodSeconds": 20,
+                "failureThreshold": 3,
+            }
         },
-    }
+    )
+    return k.platform_deployment(spec, facts)
 
 
 def _dns_rule() -> dict[str, Any]:
