@@ -9,12 +9,13 @@ once: a failure carries the command as a line you can paste into a shell, and it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -96,6 +97,19 @@ class CommandError(KindfleetError):
     @property
     def output(self) -> str:
         return self.result.output
+
+
+@contextlib.contextmanager
+def failure_says(what: str, hint: str | None = None) -> Iterator[None]:
+    """Name what a failing command was for: its CommandError gets `what` and `hint`.
+
+    with failure_says(f"could not build {image}", hint="pass --image REF"):
+        runner.run(build_cmd(...))
+    """
+    try:
+        yield
+    except CommandError as exc:
+        raise CommandError(exc.result, what=what, hint=hint) from None
 
 
 class CommandTimeout(CommandError):

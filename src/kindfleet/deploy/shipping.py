@@ -12,7 +12,7 @@ from pathlib import Path
 from kindfleet.deploy import image as im
 from kindfleet.deploy.context import DeployContext
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
-from kindfleet.exec import CommandError
+from kindfleet.exec import failure_says
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.providers.base import HostsRegistry
 
@@ -43,15 +43,12 @@ def build(ctx: DeployContext) -> str | None:
                 f"{plan.build_context} has no Dockerfile",
                 hint="pass --build-context DIR (a kindfleet checkout) or --image REF",
             )
-        try:
+        with failure_says(
+            f"could not build {plan.source}",
+            hint="without Docker Hub access pass --build-arg PYTHON_IMAGE=<a Python "
+            "3.11+ image you have>; or pass --image REF",
+        ):
             ctx.runner.run(im.build_cmd(plan.build_context, plan.source, ctx.options.build_args))
-        except CommandError as exc:
-            raise CommandError(
-                exc.result,
-                what=f"could not build {plan.source}",
-                hint="without Docker Hub access pass --build-arg PYTHON_IMAGE=<a Python "
-                "3.11+ image you have>; or pass --image REF",
-            ) from None
     found = local_image(ctx, plan.source)
     if found is None:
         if plan.build_context is not None:
@@ -75,14 +72,11 @@ def push(ctx: DeployContext) -> str | None:
                 hint="`kindfleet up` starts it (and keeps the clusters that are up)",
             )
     ctx.runner.run(im.tag_cmd(plan.source, plan.push_as))
-    try:
+    with failure_says(
+        f"could not push to the fleet's registry at {registry.host_endpoint}",
+        hint="`kindfleet status` shows the registry; `kindfleet up` restarts it",
+    ):
         ctx.runner.run(im.push_cmd(plan.push_as))
-    except CommandError as exc:
-        raise CommandError(
-            exc.result,
-            what=f"could not push to the fleet's registry at {registry.host_endpoint}",
-            hint="`kindfleet status` shows the registry; `kindfleet up` restarts it",
-        ) from None
     return f"{plan.push_as}; nodes pull it from {registry.internal_endpoint}"
 
 

@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import PrerequisiteError, UsageError
-from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
@@ -94,14 +94,11 @@ class ExistingProvider(Provider, WaitsForReady, AppliesManifests):
     def check(self, cluster: Cluster) -> tuple[str, list[str]]:
         """(server version, notes) for a reachable cluster; raises when it does not answer."""
         self._require_context(cluster)
-        try:
+        with failure_says(
+            f"{cluster.name} (context {cluster.context}) does not answer",
+            hint="check your credentials and network (VPN?), then `kubectl cluster-info`",
+        ):
             client, server = self.kubectl.versions(self.kubeconfig_path, cluster.context)
-        except CommandError as exc:
-            raise CommandError(
-                exc.result,
-                what=f"{cluster.name} (context {cluster.context}) does not answer",
-                hint="check your credentials and network (VPN?), then `kubectl cluster-info`",
-            ) from None
         if not server:
             raise PrerequisiteError(f"{cluster.name}: the server did not say its version")
         return server, version_notes(cluster.kubernetes_version, server, client)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError
-from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
 from kindfleet.providers import docker as dk
 from kindfleet.providers.base import (
     AppliesManifests,
@@ -171,14 +171,11 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
         return [c.name for c in fleet.clusters if c.name in found]
 
     def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
-        try:
+        with failure_says(
+            f"no kubeconfig for {cluster}",
+            hint="is the cluster up? `kindfleet status` shows what exists",
+        ):
             return self.runner.run(get_kubeconfig_cmd(cluster, internal=internal)).stdout
-        except CommandError as exc:
-            raise CommandError(
-                exc.result,
-                what=f"no kubeconfig for {cluster}",
-                hint="is the cluster up? `kindfleet status` shows what exists",
-            ) from None
 
     def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None:
         self.runner.run(load_image_cmd(cluster, image))

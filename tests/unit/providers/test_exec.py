@@ -96,3 +96,14 @@ def test_interrupt_kills_what_runs_and_refuses_more_until_resumed():
         runner.run(cmd("true"))
     runner.resume()
     assert runner.run(cmd("true")).ok
+
+
+def test_failure_says_names_what_the_command_was_for():
+    from kindfleet.exec import CommandError, Result, cmd, failure_says
+
+    result = Result(cmd("false"), 1, "", "boom")
+    with pytest.raises(CommandError) as caught, failure_says("could not x", hint="do y"):
+        raise CommandError(result)
+    assert caught.value.message.startswith("could not x: `false` exited 1")
+    assert caught.value.hint == "do y"
+    assert caught.value.result is result
