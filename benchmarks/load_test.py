@@ -23,11 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kindfleet.fleet import Fleet
+from kindfleet.fleetspec import from_text
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import WorkloadSpec
 from kindfleet.providers import processes
 from kindfleet.providers.local import LocalProvider
-from kindfleet.spec import from_text
 
 
 def fleet_text(spokes: int) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindfleet.errors import UsageError
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Workload
 from kindfleet.providers.detect import provider_name
 from kindfleet.providers.local import LocalLayout, require_running_hub
-from kindfleet.spec.internal import FleetSpec
 
 
 def hub_client(spec: FleetSpec, *, timeout: float = 10.0) -> HubClient:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from kindfleet.errors import UsageError
-from kindfleet.spec.internal import FleetSpec
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.statedir import ensure_token, fleet_dir, write_private
 
 

@@ -21,17 +21,17 @@ from typing import Any
 
 from kindfleet import deploy as deployment
 from kindfleet import deploy_state, lifecycle
+from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
-from kindfleet import spec as fleet_spec
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.preflight import SystemProbes
 from kindfleet.providers.base import Provider, ProviderSettings
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
-from kindfleet.spec.internal import FleetSpec
 
 
 class Fleet:

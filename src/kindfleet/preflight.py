@@ -22,11 +22,11 @@ from typing import Any, Literal, Protocol
 
 from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound, Runner
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.kind.images import KIND_VERSION
 from kindfleet.providers import docker as dk
 from kindfleet.providers import kindcli as kind_provider
 from kindfleet.providers import kubectl as kctl
-from kindfleet.spec.internal import FleetSpec
 
 CHECKS = ("docker", "kind", "kubectl", "memory", "inotify", "ports")
 CHECKS_BY_PROVIDER: Mapping[str, tuple[str, ...]] = {

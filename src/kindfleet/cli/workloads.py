@@ -19,9 +19,9 @@ from kindfleet import access
 from kindfleet.cli import output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import Problem, SpecError, UsageError
+from kindfleet.fleetspec import from_path
+from kindfleet.fleetspec.errors import problems_from
 from kindfleet.platform.wire import Workload, WorkloadSpec, WorkloadState
-from kindfleet.spec import from_path
-from kindfleet.spec.errors import problems_from
 
 KeyValues = Annotated[list[str] | None, typer.Option()]
 

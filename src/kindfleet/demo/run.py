@@ -19,11 +19,11 @@ from typing import Protocol
 
 from kindfleet.demo.workloads import FLEET, mix
 from kindfleet.fleet import Fleet
+from kindfleet.fleetspec import from_text
+from kindfleet.fleetspec.internal import Cluster
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import BatchItem, Explanation, TelemetrySeries, Workload, WorkloadState
 from kindfleet.providers.local import LocalLayout, LocalProvider
-from kindfleet.spec import from_text
-from kindfleet.spec.internal import Cluster
 from kindfleet.units import format_cpu, format_memory
 
 

@@ -11,10 +11,10 @@ from kindfleet.deploy import facts as ft
 from kindfleet.deploy.context import DeployContext
 from kindfleet.deploy.kubeapi import GPU_RESOURCE, gpu_patch
 from kindfleet.errors import KindfleetError, PrerequisiteError
+from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.providers.base import AppliesManifests
 from kindfleet.render.k8sobjects import DeployFacts, hub_url
-from kindfleet.spec.internal import Cluster
 
 
 def check(ctx: DeployContext) -> str | None:

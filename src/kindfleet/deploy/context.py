@@ -21,12 +21,12 @@ from kindfleet.deploy.offline import Manifests
 from kindfleet.deploy.options import DeployOptions
 from kindfleet.deploy.validate import Validate
 from kindfleet.exec import Runner
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import FLEET, Emits, Reporter, ignore
 from kindfleet.platform.wire import Spoke
 from kindfleet.providers.base import ClusterStatus, Provider, Traits, traits
 from kindfleet.render.k8sobjects import DeployFacts
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 
 class SpokeLister(Protocol):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kindfleet.errors import UsageError
+from kindfleet.fleetspec.internal import Cluster, Node, PortMapping
 from kindfleet.providers.base import NodeInfo
 from kindfleet.render.k8sobjects import HUB_NODE_PORT, is_ip, url_host_port
-from kindfleet.spec.internal import Cluster, Node, PortMapping
 
 
 def hub_port_mapping(node: Node) -> PortMapping | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from kindfleet.deploy.options import IMAGE_REPOSITORY, DeployOptions
 from kindfleet.errors import UsageError
 from kindfleet.exec import Command, cmd
-from kindfleet.spec.internal import FleetSpec, Registry
+from kindfleet.fleetspec.internal import FleetSpec, Registry
 
 DOCKER = "docker"
 ALWAYS = "Always"

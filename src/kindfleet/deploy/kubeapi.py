@@ -18,9 +18,9 @@ from typing import Any
 
 from kindfleet import kubeconfig as kc
 from kindfleet.exec import Command, Runner, cmd
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import Provider
 from kindfleet.providers.kubectl import FIELD_MANAGER, KUBECTL
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 GPU_RESOURCE = "nvidia.com/gpu"
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from kindfleet.deploy.facts import check_hub_url
 from kindfleet.deploy.options import DeployOptions
 from kindfleet.errors import UsageError
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.providers.base import Provider, traits
-from kindfleet.spec.internal import FleetSpec
 
 
 def preconditions(fleet: FleetSpec, provider: Provider, options: DeployOptions) -> None:

@@ -25,12 +25,12 @@ from kindfleet.deploy.preconditions import preconditions
 from kindfleet.deploy.validate import Validate, load_validator
 from kindfleet.errors import KindfleetError, PartialFailure
 from kindfleet.exec import Runner
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import FLEET, Reporter, ignore
 from kindfleet.lifecycle.results import failure_message
 from kindfleet.providers.base import Provider, traits
 from kindfleet.render.k8sobjects import hub_url
-from kindfleet.spec.internal import FleetSpec
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.kubeconfig import KubeconfigFile
 from kindfleet.lifecycle.events import Emits, Reporter, ignore
 from kindfleet.lifecycle.manifests import CalicoManifests
 from kindfleet.providers.base import Provider, Traits, traits
-from kindfleet.spec.internal import FleetSpec
 
 
 class Interruptible(Protocol):

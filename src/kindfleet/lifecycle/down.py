@@ -14,12 +14,12 @@ from pathlib import Path
 
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import KindfleetError, PartialFailure
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.events import FLEET, Event, Reporter, ignore
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.results import ClusterOutcome, ClustersFailed, failure_message
 from kindfleet.lifecycle.up import selected
 from kindfleet.providers.base import HostsRegistry, Provider, Tidies, traits
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 
 @dataclass(frozen=True)

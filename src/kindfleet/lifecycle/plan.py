@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.results import Action
-from kindfleet.spec.internal import Cluster
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kindfleet.errors import KindfleetError
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.up import selected
 from kindfleet.providers.base import ClusterStatus, HostsRegistry, Provider, RegistryStatus
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 
 @dataclass(frozen=True)

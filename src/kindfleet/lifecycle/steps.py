@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import KindfleetError
+from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.context import UpContext
 from kindfleet.lifecycle.results import Action
 from kindfleet.providers.base import (
@@ -25,7 +26,6 @@ from kindfleet.providers.base import (
 )
 from kindfleet.render import calico
 from kindfleet.render import registry as reg_render
-from kindfleet.spec.internal import Cluster
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from kindfleet import kubeconfig as kc
 from kindfleet import preflight
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import Interrupted
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.context import Interruptible, UpContext, UpOptions
 from kindfleet.lifecycle.events import FLEET, Reporter, ignore
 from kindfleet.lifecycle.manifests import CalicoManifests
@@ -32,7 +33,6 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.steps import PIPELINES
 from kindfleet.providers.base import HostsRegistry, Provider
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 __all__ = ["UpOptions", "run_cluster", "up"]
 

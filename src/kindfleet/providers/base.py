@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from kindfleet.exec import Runner
-from kindfleet.spec.internal import Cluster, FleetSpec
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 
 FLEET_LABEL = "dev.kindfleet.fleet"
 ROLE_LABEL = "dev.kindfleet.role"

@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 
 from kindfleet.errors import UsageError
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.providers.base import Availability, Provider, ProviderSettings
-from kindfleet.spec.internal import FleetSpec
 
 ENV = "KINDFLEET_PROVIDER"
 PROVIDERS: dict[str, str] = {

@@ -16,6 +16,7 @@ from typing import ClassVar, Literal
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
@@ -27,7 +28,6 @@ from kindfleet.providers.base import (
     WaitsForReady,
 )
 from kindfleet.providers.kubectl import Kubectl, NodeState, client_version_cmd, parse_versions
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 INSTALL_KUBECTL = "install kubectl: https://kubernetes.io/docs/tasks/tools/#kubectl"
 _MINOR = re.compile(r"^v?(\d+)\.(\d+)")

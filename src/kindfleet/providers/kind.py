@@ -23,6 +23,7 @@ from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers import docker as dk
 from kindfleet.providers.base import (
     AppliesManifests,
@@ -59,7 +60,6 @@ from kindfleet.providers.kindcli import (
 from kindfleet.providers.kindregistry import KindRegistry
 from kindfleet.providers.kubectl import Kubectl, NodeState
 from kindfleet.render.kindconfig import render_cluster, to_yaml
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 # --- provider ------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kindfleet.exec import Command, cmd
+from kindfleet.fleetspec.internal import Cluster, FleetSpec, Registry
 from kindfleet.providers import docker as dk
 from kindfleet.providers.base import FLEET_LABEL, ROLE_LABEL, ClusterStatus, NodeInfo
 from kindfleet.providers.kubectl import NodeState
-from kindfleet.spec.internal import Cluster, FleetSpec, Registry
 
 KIND = "kind"
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"

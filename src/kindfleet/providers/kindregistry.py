@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.exec import CommandError
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers import docker as dk
 from kindfleet.providers.base import FLEET_LABEL, ROLE_LABEL, HostsRegistry, RegistryStatus
 from kindfleet.providers.kindcli import registry_run_cmd
 from kindfleet.render import registry as reg_render
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 
 class KindRegistry(HostsRegistry):

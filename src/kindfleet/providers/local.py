@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers import processes
 from kindfleet.providers.base import (
     Availability,
@@ -28,7 +29,6 @@ from kindfleet.providers.base import (
     NodeInfo,
     Provider,
 )
-from kindfleet.spec.internal import Cluster, FleetSpec
 from kindfleet.statedir import ensure_token, fleet_dir
 from kindfleet.units import format_memory
 

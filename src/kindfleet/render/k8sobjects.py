@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kindfleet.spec.internal import Cluster, FleetSpec
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 
 HUB_NAMESPACE = "platform-management"
 CONTROL_NAMESPACE = "platform-control"

@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
+from kindfleet.fleetspec.internal import Cluster, FleetSpec, Node, Registry
 from kindfleet.kind.schema import API_VERSION
-from kindfleet.spec.internal import Cluster, FleetSpec, Node, Registry
 
 CERTS_DIR = "/etc/containerd/certs.d"
 # Points containerd at per-registry hosts.toml files (kind's local-registry recipe); node

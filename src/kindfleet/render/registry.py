@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
+from kindfleet.fleetspec.internal import Registry
 from kindfleet.render.kindconfig import CERTS_DIR
-from kindfleet.spec.internal import Registry
 
 HELP_URL = "https://kind.sigs.k8s.io/docs/user/local-registry/"
 CONFIGMAP_NAME = "local-registry-hosting"

@@ -11,11 +11,11 @@ from tests.integration.docker.conftest import free_port
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.exec import CommandError, ProcessRunner
+from kindfleet.fleetspec import from_text
 from kindfleet.providers import docker as dk
 from kindfleet.providers.base import ProviderSettings
 from kindfleet.providers.kind import KindProvider
 from kindfleet.render import registry as reg
-from kindfleet.spec import from_text
 
 pytestmark = pytest.mark.docker
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from kindfleet.fleet import Fleet
+from kindfleet.fleetspec import from_text
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Workload, WorkloadSpec
 from kindfleet.providers import processes
 from kindfleet.providers.local import LocalLayout, LocalProvider
-from kindfleet.spec import from_text
 
 LOST_AFTER = 3.0
 FLEET = """\

@@ -9,9 +9,9 @@ import json
 from dataclasses import dataclass, field, replace
 
 from kindfleet.exec import Command, CommandError, Result
+from kindfleet.fleetspec import from_text
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import ClusterStatus, NodeInfo
-from kindfleet.spec import from_text
-from kindfleet.spec.internal import Cluster, FleetSpec
 from tests.unit.lifecycle.fakes import FakeProvider
 
 FLEET = """\

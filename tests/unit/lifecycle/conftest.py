@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kindfleet.spec import from_text
+from kindfleet.fleetspec import from_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CALICO = FIXTURES / "calico-excerpt.yaml"

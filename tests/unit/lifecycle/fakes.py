@@ -16,6 +16,7 @@ import yaml
 
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import Interrupted
+from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
@@ -28,7 +29,6 @@ from kindfleet.providers.base import (
     Tidies,
     WaitsForReady,
 )
-from kindfleet.spec.internal import Cluster, FleetSpec
 
 
 def kind_kubeconfig(name: str, port: int = 6443) -> str:

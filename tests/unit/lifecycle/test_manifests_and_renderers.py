@@ -8,10 +8,10 @@ import threading
 import pytest
 import yaml
 
+from kindfleet.fleetspec.internal import Registry
 from kindfleet.lifecycle.manifests import CalicoManifests, ManifestError
 from kindfleet.render import calico
 from kindfleet.render import registry as reg
-from kindfleet.spec.internal import Registry
 from tests.unit.lifecycle.conftest import CALICO
 
 EXCERPT = CALICO.read_text()

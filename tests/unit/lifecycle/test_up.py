@@ -10,9 +10,9 @@ import yaml
 
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import PartialFailure, PrerequisiteError
+from kindfleet.fleetspec import from_text
 from kindfleet.lifecycle import ClustersFailed, UpOptions, up
 from kindfleet.lifecycle.events import Event
-from kindfleet.spec import from_text
 from tests.unit.lifecycle.conftest import FLEET
 from tests.unit.lifecycle.fakes import BareProvider, FakeProvider, Interrupter
 

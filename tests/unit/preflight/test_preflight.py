@@ -8,7 +8,7 @@ import pytest
 from kindfleet import preflight
 from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound, Result, cmd
-from kindfleet.spec import from_text
+from kindfleet.fleetspec import from_text
 
 FLEET = """\
 apiVersion: kindfleet.dev/v1alpha1

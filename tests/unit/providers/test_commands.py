@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
+from kindfleet.fleetspec import from_text
 from kindfleet.providers import docker as dk
 from kindfleet.providers import kindcli as kind
 from kindfleet.providers import kubectl as k
-from kindfleet.spec import from_text
 
 KC = Path("/tmp/kc")
 

@@ -4,11 +4,11 @@ import pytest
 
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner
+from kindfleet.fleetspec import from_text
 from kindfleet.providers import detect
 from kindfleet.providers.base import ProviderSettings, traits
 from kindfleet.providers.existing import ExistingProvider
 from kindfleet.providers.kind import KindProvider
-from kindfleet.spec import from_text
 
 
 def spec(provider="kind"):

@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from kindfleet.fleet import load_fleet
+from kindfleet.fleetspec import from_path
 from kindfleet.render.kindconfig import render_fleet, to_yaml, to_yaml_stream
-from kindfleet.spec import from_path
 from tests.conftest import EXAMPLES, GOLDEN
+from tests.unit.fleetspec.helpers import fleet
 from tests.unit.render.kind_decoder import decode
-from tests.unit.spec.helpers import fleet
 
 GOLDEN_RENDER = GOLDEN / "render"
 

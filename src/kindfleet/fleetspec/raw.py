@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from kindfleet.errors import Problem
+from kindfleet.fleetspec.errors import did_you_mean
 from kindfleet.kind import schema
-from kindfleet.spec.errors import did_you_mean
 
 
 def _unknown(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kindfleet.errors import Problem
-from kindfleet.spec import internal as it
+from kindfleet.fleetspec import internal as it
 
 _ANY = ("0.0.0.0", "::", None)
 

@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from kindfleet.errors import Problem, SpecError
+from kindfleet.fleetspec import internal as it
+from kindfleet.fleetspec import k8snames, model, raw, subnets
+from kindfleet.fleetspec.errors import problems_from
+from kindfleet.fleetspec.ports import check_host_ports
 from kindfleet.kind import images
-from kindfleet.spec import internal as it
-from kindfleet.spec import k8snames, model, raw, subnets
-from kindfleet.spec.errors import problems_from
-from kindfleet.spec.ports import check_host_ports
 from kindfleet.units import parse_cpu, parse_memory
 
 DEFAULT_NODES = (

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from kindfleet.spec import k8snames
+from kindfleet.fleetspec import k8snames
 
 API_VERSION = "kindfleet.dev/v1alpha1"
 AUTO = "auto"

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from kindfleet.errors import SpecError
-from kindfleet.spec import FleetSpec, from_text
+from kindfleet.fleetspec import FleetSpec, from_text
 
 HEAD = "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: t\n"
 

@@ -3,9 +3,9 @@
 import pytest
 
 from kindfleet.errors import SpecError, UsageError
-from kindfleet.spec import from_path, from_text
+from kindfleet.fleetspec import from_path, from_text
 from tests.conftest import EXAMPLES
-from tests.unit.spec.helpers import HEAD, problems
+from tests.unit.fleetspec.helpers import HEAD, problems
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kindfleet.errors import SpecError
+from kindfleet.fleetspec import from_data, from_text
 from kindfleet.render.kindconfig import render_fleet
-from kindfleet.spec import from_data, from_text
 from tests.conftest import EXAMPLES
 from tests.unit.render.kind_decoder import decode
 

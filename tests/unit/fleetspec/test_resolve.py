@@ -1,7 +1,7 @@
 """The fleet file's meaning: defaults, spoke forms, templates, overrides, fleet-wide checks."""
 
 from kindfleet.kind import images
-from tests.unit.spec.helpers import fleet, problems
+from tests.unit.fleetspec.helpers import fleet, problems
 
 
 def test_minimal_file_is_enough():

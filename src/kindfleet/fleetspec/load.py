@@ -12,10 +12,10 @@ import yaml
 from pydantic import ValidationError
 
 from kindfleet.errors import Problem, SpecError, UsageError
-from kindfleet.spec.errors import problems_from
-from kindfleet.spec.internal import FleetSpec
-from kindfleet.spec.model import API_VERSION, FleetFile
-from kindfleet.spec.resolve import resolve
+from kindfleet.fleetspec.errors import problems_from
+from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.fleetspec.model import API_VERSION, FleetFile
+from kindfleet.fleetspec.resolve import resolve
 
 
 def _parse_yaml(text: str, source: str) -> Any:

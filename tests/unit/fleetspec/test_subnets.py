@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kindfleet.spec.subnets import AUTO, Request, allocate
+from kindfleet.fleetspec.subnets import AUTO, Request, allocate
 
 DOCKER = ["172.16.0.0/12"]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from kindfleet.spec import k8snames
+from kindfleet.fleetspec import k8snames
 
 
 @pytest.mark.parametrize("name", ["a", "hub", "platform-spoke1", "a" * 63, "1abc"])
