@@ -26,8 +26,7 @@ from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import from_text
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import WorkloadSpec
-from kindfleet.providers import processes
-from kindfleet.providers.local import LocalProvider
+from kindfleet.providers.local import LocalProvider, processes
 
 
 def fleet_text(spokes: int) -> str:

@@ -24,9 +24,9 @@ from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound, Runner
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.kind.images import KIND_VERSION
-from kindfleet.providers import docker as dk
-from kindfleet.providers import kindcli as kind_provider
 from kindfleet.providers import kubectl as kctl
+from kindfleet.providers.kind import docker as dk
+from kindfleet.providers.kind import kindcli as kind_provider
 
 CHECKS = ("docker", "kind", "kubectl", "memory", "inotify", "ports")
 CHECKS_BY_PROVIDER: Mapping[str, tuple[str, ...]] = {

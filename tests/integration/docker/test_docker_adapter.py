@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from kindfleet.exec import CommandError, ProcessRunner
-from kindfleet.providers import docker as dk
+from kindfleet.providers.kind import docker as dk
 
 pytestmark = pytest.mark.docker
 

@@ -12,9 +12,9 @@ from tests.integration.docker.conftest import free_port
 from kindfleet.errors import PrerequisiteError
 from kindfleet.exec import CommandError, ProcessRunner
 from kindfleet.fleetspec import from_text
-from kindfleet.providers import docker as dk
 from kindfleet.providers.base import ProviderSettings
 from kindfleet.providers.kind import KindProvider
+from kindfleet.providers.kind import docker as dk
 from kindfleet.render import registry as reg
 
 pytestmark = pytest.mark.docker

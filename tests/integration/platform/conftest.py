@@ -17,8 +17,7 @@ from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import from_text
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Workload, WorkloadSpec
-from kindfleet.providers import processes
-from kindfleet.providers.local import LocalLayout, LocalProvider
+from kindfleet.providers.local import LocalLayout, LocalProvider, processes
 
 LOST_AFTER = 3.0
 FLEET = """\

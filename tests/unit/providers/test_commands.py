@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from kindfleet.fleetspec import from_text
-from kindfleet.providers import docker as dk
-from kindfleet.providers import kindcli as kind
 from kindfleet.providers import kubectl as k
+from kindfleet.providers.kind import docker as dk
+from kindfleet.providers.kind import kindcli as kind
 
 KC = Path("/tmp/kc")
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from kindfleet.providers import docker as dk
-from kindfleet.providers import kindcli as kind
 from kindfleet.providers import kubectl as k
+from kindfleet.providers.kind import docker as dk
+from kindfleet.providers.kind import kindcli as kind
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from kindfleet.providers import processes
+from kindfleet.providers.local import processes
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
 POLITE = "import time; time.sleep(60)"

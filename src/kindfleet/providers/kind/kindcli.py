@@ -11,8 +11,8 @@ from pathlib import Path
 
 from kindfleet.exec import Command, cmd
 from kindfleet.fleetspec.internal import Cluster, FleetSpec, Registry
-from kindfleet.providers import docker as dk
 from kindfleet.providers.base import FLEET_LABEL, ROLE_LABEL, ClusterStatus, NodeInfo
+from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kubectl import NodeState
 
 KIND = "kind"

@@ -24,7 +24,6 @@ from typing import ClassVar, Literal
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
-from kindfleet.providers import docker as dk
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
@@ -36,7 +35,8 @@ from kindfleet.providers.base import (
     Tidies,
     WaitsForReady,
 )
-from kindfleet.providers.kindcli import (
+from kindfleet.providers.kind import docker as dk
+from kindfleet.providers.kind.kindcli import (
     ALREADY_EXISTS,
     CLUSTER_LABEL,
     DEFAULT_NETWORK,
@@ -57,7 +57,7 @@ from kindfleet.providers.kindcli import (
     parse_version,
     version_cmd,
 )
-from kindfleet.providers.kindregistry import KindRegistry
+from kindfleet.providers.kind.registry import KindRegistry
 from kindfleet.providers.kubectl import Kubectl, NodeState
 from kindfleet.render.kindconfig import render_cluster, to_yaml
 

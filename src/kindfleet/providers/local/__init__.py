@@ -21,7 +21,6 @@ from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
-from kindfleet.providers import processes
 from kindfleet.providers.base import (
     Availability,
     ClusterStatus,
@@ -29,6 +28,7 @@ from kindfleet.providers.base import (
     NodeInfo,
     Provider,
 )
+from kindfleet.providers.local import processes
 from kindfleet.statedir import ensure_token, fleet_dir
 from kindfleet.units import format_memory
 

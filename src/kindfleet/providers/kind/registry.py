@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from kindfleet.errors import PrerequisiteError
 from kindfleet.exec import CommandError
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
-from kindfleet.providers import docker as dk
 from kindfleet.providers.base import FLEET_LABEL, ROLE_LABEL, HostsRegistry, RegistryStatus
-from kindfleet.providers.kindcli import registry_run_cmd
+from kindfleet.providers.kind import docker as dk
+from kindfleet.providers.kind.kindcli import registry_run_cmd
 from kindfleet.render import registry as reg_render
 
 
