@@ -28,7 +28,6 @@ from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
-from kindfleet.preflight import SystemProbes
 from kindfleet.providers.base import Provider, ProviderSettings
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
@@ -134,7 +133,6 @@ class Fleet:
             self.provider(path),
             options,
             report=progress,
-            probes=SystemProbes(self.runner, env=self.env) if preflight else None,
             interrupter=self._interrupter(),
         )
 

@@ -31,7 +31,7 @@ from kindfleet.errors import EXIT_INTERRUPTED
 from kindfleet.fleet import Fleet, load_fleet
 from kindfleet.lifecycle import Event, FleetStatus, Reporter
 from kindfleet.lifecycle.events import Board, plain_line
-from kindfleet.preflight import CHECKS
+from kindfleet.providers.preflight import CHECKS
 
 KubeconfigOption = Annotated[
     Path | None,

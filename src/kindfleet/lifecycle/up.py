@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kindfleet import kubeconfig as kc
-from kindfleet import preflight
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import Interrupted
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
@@ -33,6 +32,7 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.steps import PIPELINES
 from kindfleet.providers.base import HostsRegistry, Provider
+from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
 
@@ -45,7 +45,6 @@ def up(
     options: UpOptions | None = None,
     *,
     report: Reporter = ignore,
-    probes: preflight.Probes | None = None,
     interrupter: Interruptible | None = None,
     manifests: CalicoManifests | None = None,
 ) -> UpResult:
@@ -60,7 +59,7 @@ def up(
             manifests=manifests or CalicoManifests(options.calico_manifest),
             interrupter=interrupter,
         )
-        return run(ctx, probes)
+        return run(ctx)
 
 
 def selected(fleet: FleetSpec, names: Sequence[str] | None) -> list[Cluster]:
@@ -70,17 +69,17 @@ def selected(fleet: FleetSpec, names: Sequence[str] | None) -> list[Cluster]:
     return [c for c in fleet.clusters if c.name in wanted]
 
 
-def run(ctx: UpContext, probes: preflight.Probes | None) -> UpResult:
+def run(ctx: UpContext) -> UpResult:
     start = ctx.clock()
     clusters = selected(ctx.fleet, ctx.options.clusters)
-    checking = probes is not None and ctx.options.preflight
+    checking = ctx.options.preflight
     try:
         existing, healthy = _observe(ctx, clusters)
     except KindfleetError:
-        if probes is not None and checking:  # kind or Docker missing: say all that is wrong
-            _preflight(ctx, probes, set())
+        if checking:  # kind or Docker missing: say all that is wrong
+            _preflight(ctx, set())
         raise
-    versions = _preflight(ctx, probes, existing) if probes is not None and checking else {}
+    versions = _preflight(ctx, existing) if checking else {}
     plans = plan_up(
         clusters, existing=existing, healthy=healthy, owns_clusters=ctx.traits.owns_clusters
     )
@@ -126,21 +125,17 @@ def _observe(ctx: UpContext, clusters: list[Cluster]) -> tuple[set[str], dict[st
     return existing, healthy
 
 
-def _preflight(ctx: UpContext, probes: preflight.Probes, existing: set[str]) -> dict[str, str]:
+def _preflight(ctx: UpContext, existing: set[str]) -> dict[str, str]:
     ctx.emit(FLEET, "preflight", "start")
     start = ctx.clock()
     registry_running = False
     if ctx.fleet.registry and isinstance(ctx.provider, HostsRegistry):
         status = ctx.provider.registry_status(ctx.fleet)
         registry_running = bool(status and status.running)
-    report = preflight.run(
-        ctx.fleet,
-        probes,
-        provider=ctx.provider.name,
-        skip=ctx.options.skip_checks,
-        existing=existing,
-        registry_running=registry_running,
+    options = PreflightOptions(
+        skip=ctx.options.skip_checks, existing=existing, registry_running=registry_running
     )
+    report = ctx.provider.preflight(ctx.fleet, options)
     for finding in report.warnings:
         ctx.emit(FLEET, "preflight", "warn", f"{finding.check}: {finding.message}")
     seconds = ctx.clock() - start

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
+from kindfleet.providers.preflight import PreflightOptions, Report
 
 FLEET_LABEL = "dev.kindfleet.fleet"
 ROLE_LABEL = "dev.kindfleet.role"
@@ -136,6 +137,11 @@ class Provider(Protocol):
 
     def availability(self) -> Availability:
         """Cheap check that the tools this provider drives are present and working."""
+        ...
+
+    def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
+        """Everything on this machine that would make `up` fail half-way, every problem at
+        once, each with its fix; a failed check is a finding, not an exception."""
         ...
 
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:

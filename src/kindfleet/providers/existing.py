@@ -28,8 +28,14 @@ from kindfleet.providers.base import (
     WaitsForReady,
 )
 from kindfleet.providers.kubectl import Kubectl, NodeState, client_version_cmd, parse_versions
+from kindfleet.providers.preflight import (
+    INSTALL_KUBECTL,
+    PreflightOptions,
+    Report,
+    kubectl_finding,
+    probe,
+)
 
-INSTALL_KUBECTL = "install kubectl: https://kubernetes.io/docs/tasks/tools/#kubectl"
 _MINOR = re.compile(r"^v?(\d+)\.(\d+)")
 
 
@@ -74,6 +80,15 @@ class ExistingProvider(Provider, WaitsForReady, AppliesManifests):
         except CommandNotFound:
             return Availability(False, "kubectl not found on PATH", INSTALL_KUBECTL)
         return Availability(True, versions={"kubectl": client or "unknown"})
+
+    def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
+        """kubectl is all it drives; whether each cluster answers is `up`'s own check."""
+        if "kubectl" not in options.wanted(("kubectl",)):
+            return Report()
+        versions, error = probe(self._client_version)
+        client = versions[0] if versions else None
+        finding = kubectl_finding(client, error)
+        return Report((finding,), {"kubectl": client} if client else {})
 
     def _client_version(self) -> tuple[str | None, str | None]:
         return parse_versions(self.runner.run(client_version_cmd()).stdout)

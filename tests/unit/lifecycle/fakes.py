@@ -29,6 +29,8 @@ from kindfleet.providers.base import (
     Tidies,
     WaitsForReady,
 )
+from kindfleet.providers.kind import preflight as kind_preflight
+from kindfleet.providers.preflight import PreflightOptions, Report
 
 
 def kind_kubeconfig(name: str, port: int = 6443) -> str:
@@ -65,6 +67,26 @@ class Interrupter:
         raise Interrupted("killed")
 
 
+class GoodProbes:
+    def docker_info(self):
+        return {"ServerVersion": "28.1", "MemTotal": 64 * 2**30, "CgroupVersion": "2"}
+
+    def kind_version(self):
+        return "v0.33.0"
+
+    def kubectl_version(self):
+        return "v1.35.0"
+
+    def sysctl(self, name):
+        return 10**6
+
+    def engine_is_local(self, info):
+        return True
+
+    def port_free(self, *args):
+        return True
+
+
 class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tidies):
     name: ClassVar = "kind"  # type: ignore[misc]
     manages_kubeconfig: ClassVar[bool] = True
@@ -75,7 +97,9 @@ class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tid
         fail: dict[str, str] | None = None,
         existing: dict[str, bool] | None = None,
         on_create: Callable[[str], None] | None = None,
+        probes: kind_preflight.Probes | None = None,
     ) -> None:
+        self.probes = probes or GoodProbes()
         self.fail = fail or {}  # cluster -> step that fails: create, apply, wait, connect
         self.on_create = on_create
         self.lock = threading.Lock()
@@ -98,6 +122,9 @@ class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tid
 
     def availability(self) -> Availability:
         return Availability(True)
+
+    def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
+        return kind_preflight.run(fleet, self.probes, options)
 
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         self.record("create", cluster.name)
@@ -216,6 +243,9 @@ class BareProvider:
 
     def availability(self) -> Availability:
         return Availability(True)
+
+    def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
+        return Report()
 
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         self.order.append(cluster.name)

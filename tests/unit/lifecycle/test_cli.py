@@ -9,37 +9,13 @@ import yaml
 import kindfleet.fleet
 from kindfleet.cli import main
 from tests.unit.lifecycle.conftest import CALICO, FLEET
-from tests.unit.lifecycle.fakes import FakeProvider
-
-
-class GoodProbes:
-    def __init__(self, runner, env=None):
-        pass
-
-    def docker_info(self):
-        return {"ServerVersion": "28.1", "MemTotal": 64 * 2**30, "CgroupVersion": "2"}
-
-    def kind_version(self):
-        return "v0.33.0"
-
-    def kubectl_version(self):
-        return "v1.35.0"
-
-    def sysctl(self, name):
-        return 10**6
-
-    def engine_is_local(self, info):
-        return True
-
-    def port_free(self, *args):
-        return True
+from tests.unit.lifecycle.fakes import FakeProvider, GoodProbes
 
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
     provider = FakeProvider()
     monkeypatch.setattr(kindfleet.fleet, "get_provider", lambda spec, settings: provider)
-    monkeypatch.setattr(kindfleet.fleet, "SystemProbes", GoodProbes)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kube" / "config"))
     monkeypatch.setenv("KINDFLEET_CALICO_MANIFEST", str(CALICO))
@@ -88,14 +64,14 @@ def test_up_names_failed_clusters_with_exit_4(world, cli):
     assert "hint: fix the cause and run `kindfleet up` again" in err
 
 
-def test_up_preflight_failure_is_exit_3(world, cli, monkeypatch):
+def test_up_preflight_failure_is_exit_3(world, cli):
     class NoDocker(GoodProbes):
         def docker_info(self):
             from kindfleet.exec import CommandNotFound, cmd
 
             raise CommandNotFound(cmd("docker"))
 
-    monkeypatch.setattr(kindfleet.fleet, "SystemProbes", NoDocker)
+    world[0].probes = NoDocker()
     code, _, err = cli("up", "-f", str(world[1]))
     assert code == 3
     assert "✗ docker: docker not found on PATH" in err

@@ -221,16 +221,10 @@ def test_preflight_failures_stop_everything_before_anything_is_made(
         def port_free(self, *args):
             return True
 
-    provider = FakeProvider()
+    provider = FakeProvider(probes=NoKind())
     events = []
     with pytest.raises(PrerequisiteError, match="kind not found on PATH"):
-        up(
-            spec,
-            provider,
-            options(tmp_path, calico_manifest),
-            report=events.append,
-            probes=NoKind(),
-        )
+        up(spec, provider, options(tmp_path, calico_manifest), report=events.append)
     assert provider.log == []
     assert [(e.step, e.phase) for e in events][-1] == ("preflight", "fail")
 
@@ -257,14 +251,14 @@ def test_without_kind_the_preflight_still_reports_everything(spec, tmp_path, cal
         def port_free(self, *args):
             return True
 
-    provider = FakeProvider()
+    provider = FakeProvider(probes=NoTools())
 
     def cannot_list(fleet):
         raise CommandNotFound(cmd("kind", "get", "clusters"))
 
     provider.list_clusters = cannot_list  # type: ignore[method-assign]
     with pytest.raises(PrerequisiteError) as caught:
-        up(spec, provider, options(tmp_path, calico_manifest), probes=NoTools())
+        up(spec, provider, options(tmp_path, calico_manifest))
     assert caught.value.message.startswith("preflight: 2 checks failed")
     assert "docker not found on PATH" in caught.value.message
     assert "kind not found on PATH" in caught.value.message

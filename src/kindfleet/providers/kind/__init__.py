@@ -36,6 +36,7 @@ from kindfleet.providers.base import (
     WaitsForReady,
 )
 from kindfleet.providers.kind import docker as dk
+from kindfleet.providers.kind import preflight
 from kindfleet.providers.kind.kindcli import (
     ALREADY_EXISTS,
     CLUSTER_LABEL,
@@ -59,6 +60,7 @@ from kindfleet.providers.kind.kindcli import (
 )
 from kindfleet.providers.kind.registry import KindRegistry
 from kindfleet.providers.kubectl import Kubectl, NodeState
+from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.render.kindconfig import render_cluster, to_yaml
 
 # --- provider ------------------------------------------------------------------------
@@ -76,10 +78,13 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
     def from_settings(cls, settings: ProviderSettings) -> KindProvider:
         return cls(settings)
 
-    def __init__(self, settings: ProviderSettings | None = None) -> None:
+    def __init__(
+        self, settings: ProviderSettings | None = None, *, probes: preflight.Probes | None = None
+    ) -> None:
         settings = settings or ProviderSettings()
         self.runner = settings.runner or ProcessRunner()
         env = settings.env if settings.env is not None else os.environ
+        self.probes = probes or preflight.SystemProbes(self.runner, env=env)
         self.network = env.get(NETWORK_ENV) or DEFAULT_NETWORK
         self.docker = dk.Docker(self.runner)
         self.kubectl = Kubectl(self.runner, poll_seconds=settings.poll_seconds)
@@ -104,6 +109,9 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
             return Availability(False, f"Docker engine not reachable: {exc.output}", "start Docker")
         versions["docker"] = str(info.get("ServerVersion", "unknown"))
         return Availability(True, versions=versions)
+
+    def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
+        return preflight.run(fleet, self.probes, options)
 
     # -- clusters ---------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from kindfleet.providers.base import (
     Provider,
 )
 from kindfleet.providers.local import processes
+from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.statedir import ensure_token, fleet_dir
 from kindfleet.units import format_memory
 
@@ -100,6 +101,11 @@ class LocalProvider(Provider):
 
     def availability(self) -> Availability:
         return Availability(True, versions={"python": sys.version.split()[0]})
+
+    def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
+        """Nothing to check: the hub and agents are this Python, started as processes."""
+        options.wanted(())  # an unknown --skip-check name is still a mistake to report
+        return Report(versions={"python": sys.version.split()[0]})
 
     # -- lifecycle ---------------------------------------------------------
 

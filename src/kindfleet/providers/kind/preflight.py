@@ -1,4 +1,4 @@
-"""Everything that would make `up` fail half-way, checked before anything is created.
+"""KIND's preflight: everything that would make `up` fail half-way, checked first.
 
 Multi-cluster KIND has well-known traps: a Docker engine that is not running, a kind too
 old for the node images, too little memory for the node count, inotify limits that make
@@ -15,25 +15,27 @@ import errno
 import os
 import socket
 import sys
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from kindfleet.errors import PrerequisiteError, UsageError
-from kindfleet.exec import CommandError, CommandNotFound, Runner
+from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.kind.images import KIND_VERSION
 from kindfleet.providers import kubectl as kctl
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import kindcli as kind_provider
+from kindfleet.providers.preflight import (
+    Finding,
+    PreflightOptions,
+    Report,
+    kubectl_finding,
+    last_line,
+    probe,
+)
 
 CHECKS = ("docker", "kind", "kubectl", "memory", "inotify", "ports")
-CHECKS_BY_PROVIDER: Mapping[str, tuple[str, ...]] = {
-    "kind": CHECKS,
-    "existing": ("kubectl",),
-    "local": (),
-}
 MIN_KIND = (0, 32, 0)  # node images from kind v0.32 on need kind >= v0.32 (containerd 2)
 CONTROL_PLANE_BYTES = 768 * 2**20
 WORKER_BYTES = 384 * 2**20
@@ -44,55 +46,9 @@ INOTIFY_WATCHES = 524288
 INOTIFY_INSTANCES_PER_NODE = 32
 INOTIFY_WATCHES_PER_NODE = 32768
 INSTALL_DOCKER = "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop"
-INSTALL_KUBECTL = "install kubectl: https://kubernetes.io/docs/tasks/tools/#kubectl"
-
-Severity = Literal["error", "warning", "ok"]
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    severity: Severity
-    message: str
-    fix: str = ""
-
-    def render(self) -> str:
-        return f"{self.message}\n      fix: {self.fix}" if self.fix else self.message
-
-
-@dataclass(frozen=True)
-class Report:
-    findings: tuple[Finding, ...]
-    versions: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "warning"]
-
-    def raise_for_errors(self) -> None:
-        errors = self.errors
-        if not errors:
-            return
-        noun = "check" if len(errors) == 1 else "checks"
-        lines = [f"preflight: {len(errors)} {noun} failed"]
-        lines += [f"  ✗ {f.check}: {f.render()}" for f in errors]
-        raise PrerequisiteError(
-            "\n".join(lines),
-            hint="fix what is listed and run `kindfleet up` again "
-            "(--skip-check NAME skips a check you know to be wrong here)",
-        )
 
 
 # --- decisions (pure) ----------------------------------------------------------------
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 def docker_finding(info: Mapping[str, Any] | None, error: str | None) -> Finding:
@@ -112,7 +68,7 @@ def docker_finding(info: Mapping[str, Any] | None, error: str | None) -> Finding
     return Finding(
         "docker",
         "error",
-        f"Docker engine not reachable: {_last_line(text)}",
+        f"Docker engine not reachable: {last_line(text)}",
         "start it (`sudo systemctl start docker`, or open Docker Desktop); "
         "for a remote engine set DOCKER_HOST",
     )
@@ -142,7 +98,7 @@ def kind_finding(version: str | None, error: str | None) -> Finding:
     install = kind_provider.INSTALL_KIND
     if version is None:
         if error and "not found on PATH" not in error:
-            return Finding("kind", "error", f"`kind version` failed: {_last_line(error)}", install)
+            return Finding("kind", "error", f"`kind version` failed: {last_line(error)}", install)
         return Finding("kind", "error", "kind not found on PATH", install)
     found = _semver(version)
     if found is not None and found < MIN_KIND:
@@ -162,15 +118,6 @@ def kind_finding(version: str | None, error: str | None) -> Finding:
             install,
         )
     return Finding("kind", "ok", f"kind {version}")
-
-
-def kubectl_finding(version: str | None, error: str | None) -> Finding:
-    if version is None:
-        if error and "not found on PATH" not in error:
-            message = f"`kubectl version --client` failed: {_last_line(error)}"
-            return Finding("kubectl", "error", message, INSTALL_KUBECTL)
-        return Finding("kubectl", "error", "kubectl not found on PATH", INSTALL_KUBECTL)
-    return Finding("kubectl", "ok", f"kubectl {version}")
 
 
 def memory_needed(fleet: FleetSpec) -> int:
@@ -356,50 +303,28 @@ class SystemProbes:
         return True
 
 
-def _probe(call: Callable[[], Any]) -> tuple[Any, str | None]:
-    try:
-        return call(), None
-    except CommandNotFound as exc:
-        return None, exc.message
-    except CommandError as exc:
-        return None, exc.output or exc.message
-
-
-def run(
-    fleet: FleetSpec,
-    probes: Probes,
-    *,
-    provider: str,
-    skip: Collection[str] = (),
-    existing: Collection[str] = (),
-    registry_running: bool = False,
-) -> Report:
-    """Every check that applies to the provider, except `skip`. Raises nothing for a
-    failed check (see `Report.raise_for_errors`); only an unknown check name is an error."""
-    unknown = set(skip) - set(CHECKS)
-    if unknown:
-        raise UsageError(
-            f"unknown preflight check {sorted(unknown)[0]!r}", hint=f"checks: {', '.join(CHECKS)}"
-        )
-    wanted = [c for c in CHECKS_BY_PROVIDER.get(provider, ()) if c not in skip]
+def run(fleet: FleetSpec, probes: Probes, options: PreflightOptions) -> Report:
+    """Every KIND check except the skipped ones. Raises nothing for a failed check (see
+    `Report.raise_for_errors`); only an unknown check name is an error."""
+    wanted = options.wanted(CHECKS)
     findings: list[Finding] = []
     versions: dict[str, str] = {}
     nodes = sum(len(c.nodes) for c in fleet.clusters)  # all of them run at once
     info: dict[str, Any] | None = None
     if {"docker", "memory", "inotify"} & set(wanted):
-        info, error = _probe(probes.docker_info)
+        info, error = probe(probes.docker_info)
         if "docker" in wanted:
             findings.append(docker_finding(info, error))
             cgroup = cgroup_finding(info) if info else None
             findings += [cgroup] if cgroup else []
         if info:
             versions["docker"] = str(info.get("ServerVersion", "unknown"))
-    for name, probe, decide in (
+    for name, measure, decide in (
         ("kind", probes.kind_version, kind_finding),
         ("kubectl", probes.kubectl_version, kubectl_finding),
     ):
         if name in wanted:
-            version, error = _probe(probe)
+            version, error = probe(measure)
             findings.append(decide(version, error))
             if version:
                 versions[name] = version
@@ -415,7 +340,7 @@ def run(
     if "ports" in wanted:
 
         def ours(claim: PortClaim) -> bool:
-            return claim.cluster in existing if claim.cluster else registry_running
+            return claim.cluster in options.existing if claim.cluster else options.registry_running
 
         def free(claim: PortClaim) -> bool:
             return probes.port_free(claim.address, claim.port, claim.protocol)

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from kindfleet import preflight
 from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound, Result, cmd
 from kindfleet.fleetspec import from_text
+from kindfleet.providers.kind import preflight
+from kindfleet.providers.preflight import PreflightOptions, kubectl_finding
 
 FLEET = """\
 apiVersion: kindfleet.dev/v1alpha1
@@ -79,10 +80,10 @@ def test_kind_missing_old_other_and_pinned():
 
 
 def test_kubectl_missing_and_found():
-    f = preflight.kubectl_finding(None, "kubectl not found on PATH")
+    f = kubectl_finding(None, "kubectl not found on PATH")
     assert (f.severity, f.message) == ("error", "kubectl not found on PATH")
     assert "kubernetes.io/docs/tasks/tools" in f.fix
-    assert preflight.kubectl_finding("v1.35.0", None).message == "kubectl v1.35.0"
+    assert kubectl_finding("v1.35.0", None).message == "kubectl v1.35.0"
 
 
 def test_memory_needed_counts_roles():
@@ -197,7 +198,7 @@ class Probes:
 
 
 def test_all_good():
-    report = preflight.run(fleet(), Probes(), provider="kind")
+    report = preflight.run(fleet(), Probes(), PreflightOptions())
     assert report.errors == []
     assert report.versions == {"docker": "28.1", "kind": "v0.33.0", "kubectl": "v1.35.0"}
     report.raise_for_errors()
@@ -206,7 +207,7 @@ def test_all_good():
 def test_every_failure_is_reported_at_once():
     down = CommandError(Result(cmd("docker", "info"), 1, "", "Cannot connect to the Docker daemon"))
     probes = Probes(info=down, kind=None, kubectl=None, busy={8080, 5001})
-    report = preflight.run(fleet(), probes, provider="kind")
+    report = preflight.run(fleet(), probes, PreflightOptions())
     assert [f.check for f in report.errors] == ["docker", "kind", "kubectl", "ports", "ports"]
     with pytest.raises(PrerequisiteError) as caught:
         report.raise_for_errors()
@@ -221,35 +222,49 @@ def test_every_failure_is_reported_at_once():
 
 def test_inotify_and_memory_failures_through_run():
     probes = Probes(info={"ServerVersion": "28.1", "MemTotal": 2**30}, limits=(128, 8192))
-    report = preflight.run(fleet(), probes, provider="kind")
+    report = preflight.run(fleet(), probes, PreflightOptions())
     assert sorted(f.check for f in report.errors) == ["inotify", "memory"]
 
 
 def test_inotify_is_not_checked_when_the_engine_is_not_this_kernel():
-    report = preflight.run(fleet(), Probes(limits=(1, 1), local=False), provider="kind")
+    report = preflight.run(fleet(), Probes(limits=(1, 1), local=False), PreflightOptions())
     assert [f.severity for f in report.findings if f.check == "inotify"] == ["ok"]
 
 
-def test_skip_and_provider_choose_the_checks():
+def test_skip_chooses_the_checks():
     probes = Probes(kind=None, limits=(1, 1))
-    report = preflight.run(fleet(), probes, provider="kind", skip={"kind", "inotify"})
+    report = preflight.run(fleet(), probes, PreflightOptions(skip={"kind", "inotify"}))
     assert report.errors == []
     assert "kind" not in probes.calls
-    existing = Probes()
-    assert [f.check for f in preflight.run(fleet(), existing, provider="existing").findings] == [
-        "kubectl"
-    ]
-    assert existing.calls == ["kubectl"]
-    assert preflight.run(fleet(), Probes(), provider="local").findings == ()
     with pytest.raises(UsageError, match="unknown preflight check 'inotfy'"):
-        preflight.run(fleet(), Probes(), provider="kind", skip={"inotfy"})
+        preflight.run(fleet(), Probes(), PreflightOptions(skip={"inotfy"}))
+
+
+def test_each_provider_checks_what_it_drives():
+    from kindfleet.providers.base import ProviderSettings
+    from kindfleet.providers.existing import ExistingProvider
+    from kindfleet.providers.local import LocalProvider
+
+    class Runner:
+        def run(self, command, *, check=True):
+            assert command.argv[:3] == ("kubectl", "version", "--client")
+            return Result(command, 0, '{"clientVersion": {"gitVersion": "v1.35.0"}}', "")
+
+    runner = Runner()
+    existing = ExistingProvider(ProviderSettings(runner=runner)).preflight(
+        fleet(), PreflightOptions()
+    )
+    assert [(f.check, f.severity) for f in existing.findings] == [("kubectl", "ok")]
+    assert existing.versions == {"kubectl": "v1.35.0"}
+    assert LocalProvider().preflight(fleet(), PreflightOptions()).findings == ()
+    with pytest.raises(UsageError, match="unknown preflight check 'inotfy'"):
+        LocalProvider().preflight(fleet(), PreflightOptions(skip={"inotfy"}))
 
 
 def test_ports_held_by_the_fleets_own_clusters_and_registry_pass():
     probes = Probes(busy={8080, 5001})
-    report = preflight.run(
-        fleet(), probes, provider="kind", existing={"pf-hub"}, registry_running=True
-    )
+    options = PreflightOptions(existing={"pf-hub"}, registry_running=True)
+    report = preflight.run(fleet(), probes, options)
     assert report.errors == []
 
 
