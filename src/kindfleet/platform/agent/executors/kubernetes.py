@@ -42,12 +42,7 @@ from kindfleet.platform.agent.executors.base import (
 )
 from kindfleet.platform.agent.executors.kubeapi import describe, open_client, transient
 from kindfleet.platform.agent.executors.kubecalls import JobCalls
-from kindfleet.platform.agent.executors.kubejobs import (
-    job_manifest,
-    job_name,
-    owns,
-    spoke_selector,
-)
+from kindfleet.platform.agent.executors.kubejobs import job_manifest, owns, spoke_selector
 from kindfleet.platform.agent.executors.kubenodes import node_capacity
 from kindfleet.platform.agent.executors.kubesettings import KubeSettings
 from kindfleet.platform.agent.executors.kubestatus import (
@@ -58,7 +53,7 @@ from kindfleet.platform.agent.executors.kubestatus import (
     terminated,
 )
 from kindfleet.platform.agent.executors.kubewatch import Informer, Obj
-from kindfleet.platform.wire import Capacity
+from kindfleet.platform.wire import Capacity, job_name
 
 log = logs.get("kubernetes")
 # Its debug output holds whole request and response bodies (a workload's env included).

@@ -13,12 +13,10 @@ from hypothesis import strategies as st
 from kindfleet.platform.agent.executors.kubejobs import (
     JobOptions,
     job_manifest,
-    job_name,
-    label_value,
     owns,
     run_labels,
 )
-from kindfleet.platform.wire import WorkloadSpec
+from kindfleet.platform.wire import WorkloadSpec, job_name, label_value
 
 OPTIONS = JobOptions(namespace="platform-workloads", spoke="spoke1", default_image="busybox:1.37")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
