@@ -67,18 +67,32 @@ class Problem:
         return f"{text} ({self.fix})" if self.fix else text
 
 
-class SpecError(KindfleetError):
-    """A fleet file is invalid; every problem found is reported at once, each with its path."""
+class ProblemsError(KindfleetError):
+    """An input file is invalid; every problem found is reported at once, each with its path."""
 
     exit_code = EXIT_BAD_INPUT
+    what = "input"
+    fix = "fix the fields named above"
 
     def __init__(self, problems: list[Problem], *, source: str | None = None) -> None:
         self.problems = list(dict.fromkeys(problems))  # the same problem once, in order
         self.source = source
-        head = f"{source} is not a valid fleet file" if source else "invalid fleet"
+        head = f"{source} is not a valid {self.what}" if source else f"invalid {self.what}"
         noun = "problem" if len(self.problems) == 1 else "problems"
         lines = [f"{head} ({len(self.problems)} {noun}):"]
         lines += [f"  - {p.render()}" for p in self.problems]
-        super().__init__(
-            "\n".join(lines), hint="fix the fields named above, then run `kindfleet validate`"
-        )
+        super().__init__("\n".join(lines), hint=self.fix)
+
+
+class SpecError(ProblemsError):
+    """A fleet file is invalid."""
+
+    what = "fleet file"
+    fix = "fix the fields named above, then run `kindfleet validate`"
+
+
+class WorkloadSpecError(ProblemsError):
+    """A workload (from a file, flags or a Python mapping) is invalid."""
+
+    what = "workload"
+    fix = "fix the fields named above; `kindfleet submit --help` shows a workload's fields"

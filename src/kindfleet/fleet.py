@@ -7,7 +7,11 @@ flags over these methods, so whatever the CLI can do a Python caller can do too:
     fleet.up(kubeconfig="ci.kubeconfig")      # UpResult; PartialFailure names failed clusters
     fleet.status()                            # FleetStatus: clusters, nodes, registry
     fleet.deploy()                            # DeployResult: the platform on the clusters
+    with fleet.hub() as hub: hub.submit(...)  # the platform's API (HubClient)
     fleet.down(kubeconfig="ci.kubeconfig")
+
+The provider is chosen once: the fleet file's, or the one given to `load_fleet` /
+`Fleet.from_path` (the article's KIND fleet as local processes: `provider="local"`).
 
 Nothing here prints or touches a kubeconfig file the caller did not name.
 """
@@ -19,15 +23,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kindfleet import access, lifecycle, workloadfile
 from kindfleet import deploy as deployment
-from kindfleet import deploy_state, lifecycle
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
+from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
+from kindfleet.platform.client import HubClient
+from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
 from kindfleet.providers.base import Provider, ProviderSettings
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
@@ -41,21 +48,28 @@ class Fleet:
         provider: Provider | None = None,
         runner: Runner | None = None,
         env: Mapping[str, str] | None = None,
+        state_dir: str | Path | None = None,
     ) -> None:
         """`provider`, `runner`, `env`: injected by tests; by default the fleet file's
-        provider, a process runner, and this process's environment."""
+        provider, a process runner, and this process's environment. `state_dir`: where
+        kindfleet keeps what it remembers of fleets (default $KINDFLEET_STATE_DIR, else
+        ~/.local/state/kindfleet)."""
         self.spec = spec
         self.runner: Runner = runner or ProcessRunner()
         self.env = dict(os.environ if env is None else env)
+        self.state_dir = Path(state_dir) if state_dir else None
         self._provider = provider
 
     @classmethod
-    def from_path(cls, path: str | Path, **kwargs: Any) -> Fleet:
-        return cls(fleet_spec.from_path(path), **kwargs)
+    def from_path(cls, path: str | Path, *, provider: str | None = None, **kwargs: Any) -> Fleet:
+        """`provider`: run the file's fleet with this provider instead of its own."""
+        return cls(fleet_spec.from_path(path, provider=provider), **kwargs)
 
     @classmethod
-    def from_text(cls, text: str, *, source: str = "<fleet>", **kwargs: Any) -> Fleet:
-        return cls(fleet_spec.from_text(text, source=source), **kwargs)
+    def from_text(
+        cls, text: str, *, source: str = "<fleet>", provider: str | None = None, **kwargs: Any
+    ) -> Fleet:
+        return cls(fleet_spec.from_text(text, source=source, provider=provider), **kwargs)
 
     @property
     def name(self) -> str:
@@ -86,6 +100,7 @@ class Fleet:
             runner=self.runner,
             kubeconfig=Path(kubeconfig) if kubeconfig else None,
             env=self.env,
+            state_dir=self.state_dir,
         )
         return get_provider(self.spec, settings)
 
@@ -215,7 +230,7 @@ class Fleet:
 
         Secrets are redacted unless `show_secrets` (the fleet's stored tokens, created 0600
         on first use)."""
-        tokens = deploy_state.tokens(self.spec) if show_secrets else None
+        tokens = deploy_state.tokens(self.spec, self.state_dir) if show_secrets else None
         found = deployment.offline_manifests(
             self.spec, cluster=cluster, image=image, hub_url=hub_url, tokens=tokens
         )
@@ -241,7 +256,39 @@ class Fleet:
         target.update(lambda config: kc.use_context(config, context, source=str(target.path)))
         return context
 
+    # -- the platform's workloads ----------------------------------------------------------
 
-def load_fleet(path: str | Path) -> Fleet:
-    """Read, validate and resolve a fleet file; raises `SpecError` listing every problem."""
-    return Fleet.from_path(path)
+    def hub(self, *, timeout: float = 10.0, kubeconfig: str | Path | None = None) -> HubClient:
+        """A client of the fleet's hub with the fleet's client token (use it in `with`)."""
+        provider = self.provider(kubeconfig)
+        return access.hub_client(self.spec, provider, state_root=self.state_dir, timeout=timeout)
+
+    def submit(
+        self, specs: Sequence[WorkloadSpec | Mapping[str, Any]], *, key: str | None = None
+    ) -> list[SubmitResponse]:
+        """Submit workloads (each checked first: `WorkloadSpecError` lists what is wrong).
+        `key`: submitting again with the same key runs them once."""
+        checked = [s if isinstance(s, WorkloadSpec) else workloadfile.validate(s) for s in specs]
+        keys = workloadfile.idempotency_keys(key, len(checked))
+        with self.hub() as hub:
+            return [hub.submit(s, idempotency_key=k) for s, k in zip(checked, keys, strict=True)]
+
+    def logs(
+        self,
+        workload: str,
+        *,
+        generation: int | None = None,
+        stream: str = "stdout",
+        kubeconfig: str | Path | None = None,
+    ) -> str:
+        """A run's log (by default the last attempt's), read from the spoke that ran it."""
+        with self.hub() as hub:
+            found = hub.get(workload)
+        provider = self.provider(kubeconfig)
+        return access.read_log(self.spec, provider, found, generation=generation, stream=stream)
+
+
+def load_fleet(path: str | Path, *, provider: str | None = None) -> Fleet:
+    """Read, validate and resolve a fleet file; raises `SpecError` listing every problem.
+    `provider`: run the fleet with this provider instead of the one the file names."""
+    return Fleet.from_path(path, provider=provider)

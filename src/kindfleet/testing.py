@@ -13,7 +13,6 @@ Kubeconfigs go to a file of the suite's own (`kubeconfig=`), never the user's.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kindfleet import access
 from kindfleet.errors import KindfleetError
 from kindfleet.fleet import Fleet
 from kindfleet.platform.client import HubClient
@@ -35,28 +33,10 @@ class RunningFleet:
 
     def hub(self, *, timeout: float = 10.0) -> HubClient:
         """A client of the fleet's hub (local runtime, or a deployed platform)."""
-        return access.hub_client(self.fleet.spec, timeout=timeout)
+        return self.fleet.hub(timeout=timeout)
 
     def context(self, cluster: str) -> str:
         return self.fleet.spec.cluster(cluster).context
-
-
-@contextmanager
-def _environment(values: Mapping[str, str | None]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @contextmanager
@@ -72,21 +52,15 @@ def fleet_up(
 ) -> Iterator[RunningFleet]:
     """Bring the fleet of `source` (a path, or fleet YAML text) up; take it down afterwards
     unless `keep` (then the next run finds it up: `up` keeps what is healthy)."""
-    env = {
-        "KINDFLEET_PROVIDER": provider or os.environ.get("KINDFLEET_PROVIDER"),
-        "KINDFLEET_STATE_DIR": str(state_dir)
-        if state_dir
-        else os.environ.get("KINDFLEET_STATE_DIR"),
-    }
-    with _environment(env):
-        text = Path(source).read_text() if _is_path(source) else str(source)
-        fleet = Fleet.from_text(text, source=str(source) if _is_path(source) else "<fleet>")
-        fleet.up(kubeconfig=kubeconfig, parallel=parallel, wait=wait, switch_context=False)
-        try:
-            yield RunningFleet(fleet, kubeconfig)
-        finally:
-            if not keep:
-                fleet.down(kubeconfig=kubeconfig)
+    text = Path(source).read_text() if _is_path(source) else str(source)
+    where = str(source) if _is_path(source) else "<fleet>"
+    fleet = Fleet.from_text(text, source=where, provider=provider, state_dir=state_dir)
+    fleet.up(kubeconfig=kubeconfig, parallel=parallel, wait=wait, switch_context=False)
+    try:
+        yield RunningFleet(fleet, kubeconfig)
+    finally:
+        if not keep:
+            fleet.down(kubeconfig=kubeconfig)
 
 
 def _is_path(source: str | Path) -> bool:

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from kindfleet.cli import clusters, demo, deploy, fleetfile, output, workloads
+from kindfleet.cli import clusters, demo, deploy, fleetfile, options, output, workloads
 from kindfleet.cli.about import version
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
 
@@ -57,8 +57,7 @@ def _root(
 ) -> None:
     if debug:
         os.environ["KINDFLEET_DEBUG"] = "1"
-    if provider is not None:
-        os.environ["KINDFLEET_PROVIDER"] = provider.value  # read by every command's provider
+    options.provider_override.set(provider.value if provider else None)
 
 
 app.command()(fleetfile.init)

@@ -25,12 +25,13 @@ from rich.table import Table
 from rich.text import Text
 
 from kindfleet import kubeconfig as kc
-from kindfleet.cli import output
+from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import EXIT_INTERRUPTED
-from kindfleet.fleet import Fleet, load_fleet
+from kindfleet.fleet import Fleet
 from kindfleet.lifecycle import Event, FleetStatus, Reporter
 from kindfleet.lifecycle.events import Board, plain_line
+from kindfleet.providers.base import traits
 from kindfleet.providers.preflight import CHECKS
 
 KubeconfigOption = Annotated[
@@ -49,9 +50,10 @@ ClusterOption = Annotated[
 
 
 def _target(fleet: Fleet, kubeconfig: Path | None) -> Path | None:
-    """The file contexts are merged into and removed from. Provider existing reads the
-    user's contexts instead, with kubectl's own rule unless --kubeconfig names a file."""
-    if fleet.spec.provider == "existing":
+    """The file contexts are merged into and removed from. A provider that does not manage
+    contexts (existing clusters) reads the user's instead, with kubectl's own rule unless
+    --kubeconfig names a file."""
+    if not traits(fleet.provider(kubeconfig)).manages_kubeconfig:
         return kubeconfig
     return kc.target_path(kubeconfig, os.environ, Path.home())
 
@@ -184,7 +186,7 @@ def up(
     Contexts are named like KIND's (`kind-<cluster>`) and merged into the kubeconfig
     file (0600). CI: `kindfleet up -f fleet.yaml --kubeconfig .kube/fleet.yaml`.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     for warning in fleet.spec.warnings:
         output.warn(warning)
     target = _target(fleet, kubeconfig)
@@ -238,7 +240,7 @@ def status(
     `-o json` or `-o yaml` for scripts. Exit code 0 even when something is not ready:
     read `ready` in the output.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     state = fleet.status(clusters=cluster, kubeconfig=kubeconfig)
     if fmt is not output.Format.table:
         output.emit(state.to_dict(), fmt)
@@ -332,7 +334,7 @@ def down(
     Clusters of provider existing are left alone. Exit code 4 names clusters that could
     not be removed.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     started = time.monotonic()
     with progress([cluster] if cluster else _names(fleet, None)) as report:
         result = fleet.down(
@@ -372,7 +374,7 @@ def kubeconfig(
     `kindfleet kubeconfig platform-hub --internal > hub.kubeconfig` gives what a workload
     inside a spoke needs to reach the hub's API.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     text = fleet.kubeconfig(name, internal=internal)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -383,7 +385,7 @@ def use(
     kubeconfig: KubeconfigOption = None,
 ) -> None:
     """Switch the current kubeconfig context to this cluster's (`kind-<cluster>`)."""
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     target = kc.target_path(kubeconfig, os.environ, Path.home())
     context = fleet.use(name, kubeconfig=target)
     output.success(f"current context: {context} ({target})")

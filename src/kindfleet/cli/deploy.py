@@ -14,13 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from kindfleet.cli import output
+from kindfleet.cli import options, output
 from kindfleet.cli.clusters import progress
 from kindfleet.cli.options import FleetFileOption
 from kindfleet.deploy import redact_all
 from kindfleet.deploy.yamlout import stream, write_kustomizations
 from kindfleet.errors import EXIT_INTERRUPTED, UsageError
-from kindfleet.fleet import load_fleet
 
 ImageOption = Annotated[
     str | None,
@@ -140,7 +139,7 @@ def deploy(
     Provider existing: `kindfleet deploy --image REGISTRY/kindfleet/platform:TAG
     --hub-url https://hub.example.com`.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     for warning in fleet.spec.warnings:
         output.warn(warning)
     try:
@@ -225,7 +224,7 @@ def manifests(
     only deploy can know (the hub node's IP, the API servers') are left to the container
     network here; secrets are placeholders unless --show-secrets.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     found = fleet.manifests(
         cluster=cluster, image=image, hub_url=hub_url, show_secrets=show_secrets
     )

@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from kindfleet.cli import output
+from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import UsageError
-from kindfleet.fleet import load_fleet
 from kindfleet.render import kindconfig
 from kindfleet.units import format_cpu, format_memory
 
@@ -54,7 +53,7 @@ def validate(
     Every problem is reported at once, each with its path (e.g.
     `spokes[1].nodes[0].labels`) and a fix; the exit code is 2 when any is found.
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     spec = fleet.spec
     for warning in spec.warnings:
         output.warn(warning)
@@ -62,9 +61,10 @@ def validate(
         output.emit(spec.to_dict(), fmt)
         return
     title = f"fleet {spec.name} (provider {spec.provider}, kind {spec.kind_version})"
-    if spec.provider == "local":
+    if not spec.rules.kubernetes:
         output.table(
-            f"fleet {spec.name} (provider local: processes on this machine, not Kubernetes)",
+            f"fleet {spec.name} (provider {spec.provider}: processes on this machine, "
+            "not Kubernetes)",
             ["CLUSTER", "ROLE", "CPU", "MEMORY", "GPUS", "LABELS"],
             [
                 (
@@ -133,7 +133,7 @@ def render(
     Feed one straight to kind:
     `kindfleet render -f fleet.yaml -c platform-hub | kind create cluster --config -`
     """
-    fleet = load_fleet(file)
+    fleet = options.fleet(file)
     if out is not None:
         for path in fleet.write_kind_configs(out, cluster):
             output.success(f"wrote {path}")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kindfleet.cli.output import Format
+
+if TYPE_CHECKING:
+    from kindfleet.fleet import Fleet
 
 FleetFileOption = Annotated[
     Path,
@@ -21,3 +25,16 @@ FleetFileOption = Annotated[
 OutputOption = Annotated[
     Format, typer.Option("--output", "-o", help="table for people; json or yaml for scripts.")
 ]
+
+
+# `kindfleet --provider NAME` (or $KINDFLEET_PROVIDER), set by the root callback of each
+# invocation and read only by `fleet()` below.
+provider_override: ContextVar[str | None] = ContextVar("provider_override", default=None)
+
+
+def fleet(file: Path) -> Fleet:
+    """The fleet of `file`, with the provider chosen by `kindfleet --provider`, if any:
+    decided once, here, and passed to the Python API."""
+    from kindfleet.fleet import Fleet
+
+    return Fleet.from_path(file, provider=provider_override.get())

@@ -6,55 +6,19 @@ from the spoke that ran the work: logs never travel through the hub.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import yaml
-from pydantic import ValidationError
 
-from kindfleet import access
+from kindfleet import workloadfile
 from kindfleet.cli import output
-from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import Problem, SpecError, UsageError
-from kindfleet.fleetspec import from_path
-from kindfleet.fleetspec.errors import problems_from
-from kindfleet.platform.wire import Workload, WorkloadSpec, WorkloadState
+from kindfleet.cli.options import FleetFileOption, OutputOption, fleet
+from kindfleet.errors import UsageError
+from kindfleet.platform.wire import Workload, WorkloadState
 
 KeyValues = Annotated[list[str] | None, typer.Option()]
-
-
-def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"{flag} {item!r} is not KEY=VALUE", hint=f"e.g. {flag} gpu=true")
-        out[key] = value
-    return out
-
-
-def _spec_from_file(path: Path) -> list[dict[str, Any]]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"workload file {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path} is not valid YAML: {exc}") from None
-    items = data if isinstance(data, list) else [data]
-    if not all(isinstance(i, dict) for i in items):
-        raise UsageError(f"{path} must hold a workload (a map) or a list of them")
-    return items
-
-
-def _validate(raw: dict[str, Any], source: str) -> WorkloadSpec:
-    try:
-        return WorkloadSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems = problems_from(exc, WorkloadSpec)
-        raise SpecError(problems or [Problem("", str(exc))], source=source) from None
 
 
 def submit(
@@ -91,33 +55,31 @@ def submit(
 
     `kindfleet submit --spec workloads.yaml` (a WorkloadSpec, or a list of them)
     """
-    spec = from_path(file)
     if spec_file is not None:
-        specs = [_validate(raw, str(spec_file)) for raw in _spec_from_file(spec_file)]
-    else:
-        if not command or not name:
-            raise UsageError(
-                "give --name and a command after --, or --spec FILE",
-                hint="kindfleet submit -n hello -- echo hello",
+        specs = workloadfile.from_path(spec_file)
+    elif command and name:
+        specs = [
+            workloadfile.from_flags(
+                name=name,
+                command=command,
+                cpu=cpu,
+                memory=memory,
+                gpu=gpu,
+                selector=workloadfile.pairs(selector, "--selector"),
+                env=workloadfile.pairs(env, "--env"),
+                image=image,
+                priority=priority,
+                retries=retries,
+                pending_deadline=pending_deadline,
+                timeout=timeout,
             )
-        raw = {
-            "name": name,
-            "command": command,
-            "image": image,
-            "env": _pairs(env, "--env"),
-            "resources": {"cpu": cpu, "memory": memory, "gpu": gpu},
-            "selector": {"match_labels": _pairs(selector, "--selector")},
-            "priority": priority,
-            "retry": {"max_retries": retries},
-            "pending_deadline_seconds": pending_deadline,
-            "timeout_seconds": timeout,
-        }
-        specs = [_validate(raw, "command line")]
-    with access.hub_client(spec) as hub:
-        results = [
-            hub.submit(s, idempotency_key=f"{key}-{i}" if key and len(specs) > 1 else key)
-            for i, s in enumerate(specs)
         ]
+    else:
+        raise UsageError(
+            "give --name and a command after --, or --spec FILE",
+            hint="kindfleet submit -n hello -- echo hello",
+        )
+    results = fleet(file).submit(specs, key=key)
     if fmt is not output.Format.table:
         output.emit([r.model_dump(mode="json") for r in results], fmt)
         return
@@ -147,8 +109,7 @@ def workloads(
     fmt: OutputOption = output.Format.table,
 ) -> None:
     """List workloads (newest first) with their state and where they run."""
-    spec = from_path(file)
-    with access.hub_client(spec) as hub:
+    with fleet(file).hub() as hub:
         if workload:
             one = hub.get(workload)
             output.emit(
@@ -187,8 +148,7 @@ def explain(
 ) -> None:
     """Why is my workload still pending? Every spoke considered, what each lacked, and the
     workload's place in the queue."""
-    spec = from_path(file)
-    with access.hub_client(spec) as hub:
+    with fleet(file).hub() as hub:
         answer = hub.explain(workload)
     if fmt is not output.Format.table:
         output.emit(answer.model_dump(mode="json"), fmt)
@@ -209,8 +169,7 @@ def cancel(
     file: FleetFileOption = Path("fleet.yaml"),
 ) -> None:
     """Cancel a workload: at once if it waits, on its spoke if it runs."""
-    spec = from_path(file)
-    with access.hub_client(spec) as hub:
+    with fleet(file).hub() as hub:
         w = hub.cancel(workload)
     done = "cancelled" if w.state == "Cancelled" else f"cancellation sent to {w.spoke}"
     output.success(f"{w.id}: {done}")
@@ -228,11 +187,8 @@ def logs(
     ] = False,
 ) -> None:
     """Print a run's log, read from the spoke that ran it (logs never leave the spoke)."""
-    spec = from_path(file)
-    with access.hub_client(spec) as hub:
-        w = hub.get(workload)
-    text = access.read_log(spec, w, generation=attempt, stream="stderr" if stderr else "stdout")
-    output.out.file.write(text)
+    stream = "stderr" if stderr else "stdout"
+    output.out.file.write(fleet(file).logs(workload, generation=attempt, stream=stream))
 
 
 def telemetry(
@@ -244,8 +200,7 @@ def telemetry(
     fmt: OutputOption = output.Format.table,
 ) -> None:
     """Telemetry the spokes sent: resource use of runs, metrics the work emitted."""
-    spec = from_path(file)
-    with access.hub_client(spec) as hub:
+    with fleet(file).hub() as hub:
         series = hub.telemetry(workload=workload, spoke=spoke, limit=limit)
     if fmt is not output.Format.table:
         output.emit([s.model_dump(mode="json") for s in series], fmt)
@@ -261,7 +216,3 @@ def telemetry(
         for p in s.points
     ]
     output.table(None, ["SPOKE", "WORKLOAD", "AT", "METRICS"], rows)
-
-
-def new_key() -> str:
-    return uuid.uuid4().hex

@@ -5,8 +5,8 @@ is the proof that the cross-cluster wiring works: only a spoke can open that con
 
 from __future__ import annotations
 
-from kindfleet import deploy_state
 from kindfleet.deploy import facts as ft
+from kindfleet.deploy import state as deploy_state
 from kindfleet.deploy.context import DeployContext
 from kindfleet.errors import KindfleetError
 from kindfleet.lifecycle.events import FLEET

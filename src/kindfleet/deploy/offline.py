@@ -30,7 +30,7 @@ def offline_facts(
     tokens: tuple[str, str] | None = None,
 ) -> DeployFacts:
     ref, policy = image or default_tag(__version__), IF_NOT_PRESENT
-    if image is None and fleet.registry is not None and fleet.provider != "existing":
+    if image is None and fleet.registry is not None and fleet.rules.uses_registry:
         ref, policy = in_registry(fleet.registry, ref), ALWAYS
     client, bootstrap = tokens or (None, None)
     return DeployFacts(

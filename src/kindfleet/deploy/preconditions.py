@@ -13,10 +13,10 @@ from kindfleet.providers.base import Provider, traits
 
 def preconditions(fleet: FleetSpec, provider: Provider, options: DeployOptions) -> None:
     """What is wrong with the request itself, before any cluster is asked anything."""
-    if provider.name == "local":
+    if traits(provider).runs_platform:
         raise UsageError(
-            "provider local already runs the platform, as processes on this machine: there "
-            "is nothing to deploy",
+            f"provider {provider.name} already runs the platform, as processes on this "
+            "machine: there is nothing to deploy",
             hint=f"`kindfleet up -f {fleet.source or 'FILE'}` starts the hub and the spokes",
         )
     if options.parallel < 1:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kindfleet import deploy_state
 from kindfleet._version import __version__
 from kindfleet.deploy import applying, clusters, hubaccess, shipping
+from kindfleet.deploy import state as deploy_state
 from kindfleet.deploy.context import DeployContext, HubClientFactory, default_hub_client
 from kindfleet.deploy.facts import check_hub_url
 from kindfleet.deploy.image import plan_image

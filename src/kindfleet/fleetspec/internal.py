@@ -13,10 +13,10 @@ from difflib import get_close_matches
 from typing import Any, Literal
 
 from kindfleet.errors import UsageError
+from kindfleet.fleetspec.providers import ProviderName, ProviderRules, rules
 
 Role = Literal["control-plane", "worker"]
 ClusterRole = Literal["hub", "spoke"]
-ProviderName = Literal["kind", "local", "existing"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,11 @@ class FleetSpec:
     @property
     def hub(self) -> Cluster:
         return self.clusters[0]
+
+    @property
+    def rules(self) -> ProviderRules:
+        """What the fleet's provider means for it (defaults, registry, Kubernetes or not)."""
+        return rules(self.provider)
 
     @property
     def spokes(self) -> tuple[Cluster, ...]:

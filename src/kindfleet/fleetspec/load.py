@@ -15,6 +15,7 @@ from kindfleet.errors import Problem, SpecError, UsageError
 from kindfleet.fleetspec.errors import problems_from
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.fleetspec.model import API_VERSION, FleetFile
+from kindfleet.fleetspec.providers import checked
 from kindfleet.fleetspec.resolve import resolve
 
 
@@ -65,20 +66,25 @@ def _check_header(data: Any, source: str) -> None:
         )
 
 
-def from_data(data: Any, *, source: str = "<fleet>") -> FleetSpec:
+def from_data(data: Any, *, source: str = "<fleet>", provider: str | None = None) -> FleetSpec:
+    """`provider`: run the fleet with this provider instead of the file's own (its
+    defaults, such as context names, follow the provider chosen)."""
     _check_header(data, source)
     try:
         doc = FleetFile.model_validate(data)
     except ValidationError as exc:
         raise SpecError(problems_from(exc, FleetFile), source=source) from None
+    override = checked(provider)
+    if override is not None:
+        doc = doc.model_copy(update={"provider": override})
     return resolve(doc, source=source)
 
 
-def from_text(text: str, *, source: str = "<fleet>") -> FleetSpec:
-    return from_data(_parse_yaml(text, source), source=source)
+def from_text(text: str, *, source: str = "<fleet>", provider: str | None = None) -> FleetSpec:
+    return from_data(_parse_yaml(text, source), source=source, provider=provider)
 
 
-def from_path(path: str | Path) -> FleetSpec:
+def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -91,4 +97,4 @@ def from_path(path: str | Path) -> FleetSpec:
         raise UsageError(f"{path} is a directory, not a fleet file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem("", f"cannot be read: {exc}")], source=str(path)) from None
-    return from_text(text, source=str(path))
+    return from_text(text, source=str(path), provider=provider)

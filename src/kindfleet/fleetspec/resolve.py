@@ -19,6 +19,7 @@ from kindfleet.fleetspec import internal as it
 from kindfleet.fleetspec import k8snames, model, raw, subnets
 from kindfleet.fleetspec.errors import problems_from
 from kindfleet.fleetspec.ports import check_host_ports
+from kindfleet.fleetspec.providers import rules
 from kindfleet.kind import images
 from kindfleet.units import parse_cpu, parse_memory
 
@@ -309,7 +310,7 @@ def _capacity(spec: model.ClusterSpec, nodes: Sequence[it.Node]) -> it.Capacity:
 def _context(doc: model.FleetFile, spec: model.ClusterSpec, name: str) -> str:
     if spec.context:
         return spec.context
-    return name if doc.provider == "existing" else f"kind-{name}"
+    return rules(doc.provider).context.format(name=name)
 
 
 def _registry(doc: model.FleetFile) -> it.Registry | None:
@@ -325,12 +326,8 @@ def _registry(doc: model.FleetFile) -> it.Registry | None:
 
 
 def _warnings(doc: model.FleetFile, clusters: Sequence[it.Cluster]) -> list[str]:
-    out: list[str] = []
-    if doc.provider == "local":
-        out.append(
-            "provider local runs the hub and spokes as local processes: not Kubernetes; "
-            "nodes, networking and kindConfig only matter for the kind provider"
-        )
-    if doc.provider == "existing" and doc.registry:
-        out.append("provider existing: the local registry is ignored; push to your own registry")
-    return out
+    found = rules(doc.provider)
+    notes = [found.note] if found.note else []
+    if doc.registry and found.registry_note:
+        notes.append(found.registry_note)
+    return notes

@@ -38,6 +38,7 @@ class ProviderSettings:
     kubeconfig: Path | None = None
     env: Mapping[str, str] | None = None
     poll_seconds: float = 1.0
+    state_dir: Path | None = None  # where fleets' state lives; None: $KINDFLEET_STATE_DIR...
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Traits:
     creates_hub_first: bool
     owns_clusters: bool
     manages_kubeconfig: bool
+    runs_platform: bool
 
 
 def traits(provider: object) -> Traits:
@@ -54,6 +56,7 @@ def traits(provider: object) -> Traits:
         creates_hub_first=bool(getattr(provider, "creates_hub_first", False)),
         owns_clusters=bool(getattr(provider, "owns_clusters", True)),
         manages_kubeconfig=bool(getattr(provider, "manages_kubeconfig", False)),
+        runs_platform=bool(getattr(provider, "runs_platform", False)),
     )
 
 
@@ -106,6 +109,14 @@ class RegistryStatus:
 
 
 @dataclass(frozen=True)
+class HubAccess:
+    """How this machine reaches the fleet's hub, and with which client token."""
+
+    url: str
+    token: str
+
+
+@dataclass(frozen=True)
 class CreateOptions:
     """What `up` passes to each cluster's creation."""
 
@@ -134,6 +145,8 @@ class Provider(Protocol):
     owns_clusters: ClassVar[bool] = True
     # `up` merges each cluster's kubeconfig into the caller's file, `down` removes it.
     manages_kubeconfig: ClassVar[bool] = False
+    # The provider runs the platform itself (the local runtime): there is nothing to deploy.
+    runs_platform: ClassVar[bool] = False
 
     def availability(self) -> Availability:
         """Cheap check that the tools this provider drives are present and working."""
@@ -166,6 +179,18 @@ class Provider(Protocol):
     def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None: ...
 
     def nodes(self, fleet: FleetSpec, cluster: str) -> list[NodeInfo]: ...
+
+    def hub_access(self, fleet: FleetSpec) -> HubAccess | None:
+        """How to reach the hub when the provider runs it itself (the local runtime); None
+        when the platform was deployed onto the clusters (`deploy` saved its access)."""
+        ...
+
+    def run_logs(
+        self, fleet: FleetSpec, spoke: Cluster, workload: str, generation: int, stream: str
+    ) -> str:
+        """One run's log, read on the spoke that ran it: logs never travel through the hub.
+        `stream` is `stdout` or `stderr`; a run or log that is not there is a `UsageError`."""
+        ...
 
 
 @runtime_checkable

@@ -1,4 +1,5 @@
-"""Which provider runs a fleet: the one its file names, unless the environment overrides it.
+"""Which provider runs a fleet: the one its resolved spec names (the file's own, or the one
+given to `load_fleet(..., provider=...)`), decided once, here.
 
 Providers are looked up by name in a table of import paths, so a provider module is
 imported only when a fleet uses it (the local provider pulls in the whole platform).
@@ -9,30 +10,16 @@ A provider class with a `from_settings` classmethod is built from the `ProviderS
 from __future__ import annotations
 
 import importlib
-import os
-from collections.abc import Mapping
 
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.providers.base import Availability, Provider, ProviderSettings
 
-ENV = "KINDFLEET_PROVIDER"
 PROVIDERS: dict[str, str] = {
     "kind": "kindfleet.providers.kind:KindProvider",
     "existing": "kindfleet.providers.existing:ExistingProvider",
     "local": "kindfleet.providers.local:LocalProvider",
 }
-
-
-def provider_name(fleet: FleetSpec, env: Mapping[str, str] | None = None) -> str:
-    """The fleet file's provider, or $KINDFLEET_PROVIDER when set."""
-    env = os.environ if env is None else env
-    chosen = env.get(ENV) or fleet.provider
-    if chosen not in PROVIDERS:
-        raise UsageError(
-            f"{ENV}={chosen!r} names no provider", hint=f"use one of {', '.join(PROVIDERS)}"
-        )
-    return chosen
 
 
 def provider_class(name: str) -> type[Provider]:
@@ -58,7 +45,7 @@ def build(cls: type[Provider], settings: ProviderSettings) -> Provider:
 
 def get_provider(fleet: FleetSpec, settings: ProviderSettings | None = None) -> Provider:
     settings = settings or ProviderSettings()
-    return build(provider_class(provider_name(fleet, settings.env)), settings)
+    return build(provider_class(fleet.provider), settings)
 
 
 def detect(

@@ -22,6 +22,7 @@ from kindfleet.providers.base import (
     Availability,
     ClusterStatus,
     CreateOptions,
+    HubAccess,
     NodeInfo,
     Provider,
     ProviderSettings,
@@ -181,6 +182,15 @@ class ExistingProvider(Provider, WaitsForReady, AppliesManifests):
             context=cluster.context,
             provider=self.name,
         )
+
+    def hub_access(self, fleet: FleetSpec) -> HubAccess | None:
+        return None  # the platform is deployed onto the clusters: `deploy` saved its access
+
+    def run_logs(
+        self, fleet: FleetSpec, spoke: Cluster, workload: str, generation: int, stream: str
+    ) -> str:
+        path = self.kubeconfig_path
+        return self.kubectl.run_logs(path, spoke.context, workload, generation, stream)
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
         self.kubectl.wait_nodes_ready(self.kubeconfig_path, cluster.context, (), timeout)

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kindfleet.errors import KindfleetError
-from kindfleet.exec import Command, CommandError, Interrupted, Runner, cmd
+from kindfleet.errors import KindfleetError, UsageError
+from kindfleet.exec import Command, CommandError, Interrupted, Runner, cmd, failure_says
+from kindfleet.platform import wire
 
 KUBECTL = "kubectl"
 FIELD_MANAGER = "kindfleet"
@@ -81,6 +82,16 @@ def apply_cmd(kubeconfig: Path | None, context: str | None, manifest: str) -> Co
         stdin=manifest,
         timeout=300,
     )
+
+
+def job_logs_cmd(
+    kubeconfig: Path | None, context: str | None, namespace: str, job: str, container: str
+) -> Command:
+    argv = _base(kubeconfig, context)
+    return cmd(
+        *argv, "logs", f"job/{job}", "--namespace", namespace, "--container", container,
+        "--request-timeout=20s", timeout=60,
+    )  # fmt: skip
 
 
 def config_view_cmd(kubeconfig: Path | None, context: str) -> Command:
@@ -217,6 +228,30 @@ class Kubectl:
         self, kubeconfig: Path | None, context: str | None
     ) -> tuple[str | None, str | None]:
         return parse_versions(self.runner.run(server_version_cmd(kubeconfig, context)).stdout)
+
+    def run_logs(
+        self, kubeconfig: Path | None, context: str | None, workload: str, generation: int,
+        stream: str,
+    ) -> str:  # fmt: skip
+        """The log of one run's Job (the orchestrator names it from workload and generation).
+
+        Kubernetes keeps one log per container, stdout and stderr together."""
+        if stream != "stdout":
+            raise UsageError(
+                "on Kubernetes a run has one log, stdout and stderr together",
+                hint="leave out --stderr",
+            )
+        job = wire.job_name(workload, generation)
+        command = job_logs_cmd(
+            kubeconfig, context, wire.WORKLOADS_NAMESPACE, job, wire.JOB_CONTAINER
+        )
+        with failure_says(
+            f"no log for workload {workload} attempt {generation} (Job {job} in "
+            f"{wire.WORKLOADS_NAMESPACE}, context {context})",
+            hint="a finished run's Job and its log are kept for 10 minutes "
+            "(the orchestrator's --job-ttl-seconds)",
+        ):
+            return self.runner.run(command).stdout
 
     def view(self, kubeconfig: Path | None, context: str) -> str:
         return self.runner.run(config_view_cmd(kubeconfig, context)).stdout

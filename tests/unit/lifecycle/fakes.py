@@ -235,6 +235,7 @@ class BareProvider:
 
     name = "local"
     creates_hub_first = True
+    runs_platform = True
 
     def __init__(self, fail: set[str] | None = None) -> None:
         self.running: list[str] = []

@@ -1,4 +1,4 @@
-"""Which provider runs a fleet: the file's choice, the environment's override."""
+"""Which provider runs a fleet: the file's choice, or the one given when it is loaded."""
 
 import pytest
 
@@ -11,17 +11,28 @@ from kindfleet.providers.existing import ExistingProvider
 from kindfleet.providers.kind import KindProvider
 
 
-def spec(provider="kind"):
+def spec(provider="kind", override=None):
     return from_text(
-        f"apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: d\nprovider: {provider}\n"
+        f"apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: d\nprovider: {provider}\n",
+        provider=override,
     )
 
 
-def test_the_file_decides_unless_the_environment_overrides():
-    assert detect.provider_name(spec("kind"), {}) == "kind"
-    assert detect.provider_name(spec("kind"), {"KINDFLEET_PROVIDER": "existing"}) == "existing"
-    with pytest.raises(UsageError, match="KINDFLEET_PROVIDER='k3d' names no provider"):
-        detect.provider_name(spec(), {"KINDFLEET_PROVIDER": "k3d"})
+def test_the_file_decides_unless_told_otherwise_when_loaded():
+    assert spec("kind").provider == "kind"
+    assert spec("kind").hub.context == "kind-d-hub"
+    overridden = spec("kind", override="existing")
+    assert overridden.provider == "existing"
+    assert overridden.hub.context == "d-hub"  # the provider's defaults follow the override
+    assert isinstance(detect.get_provider(overridden, ProviderSettings(env={})), ExistingProvider)
+    assert detect.get_provider(spec("kind", override="local"), ProviderSettings()).name == "local"
+    with pytest.raises(UsageError, match="'k3d' names no provider"):
+        spec(override="k3d")
+
+
+def test_the_environment_does_not_choose_the_provider(monkeypatch):
+    monkeypatch.setenv("KINDFLEET_PROVIDER", "existing")
+    assert isinstance(detect.get_provider(spec(), ProviderSettings()), KindProvider)
 
 
 def test_providers_are_built_with_the_settings():

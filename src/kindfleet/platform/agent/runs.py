@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Sequence
 from kindfleet.platform.agent import logs, reports
 from kindfleet.platform.agent.capacity import Ledger, Need
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors.base import Executor, RunPhase, RunRequest, run_key
+from kindfleet.platform.agent.executors.base import Executor, RunPhase, RunRequest
 from kindfleet.platform.agent.metrics import chunks
 from kindfleet.platform.agent.outbox import Entry, Outbox
+from kindfleet.platform.agent.rundirs import run_key
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.state import Held, Holdings, Phase
 from kindfleet.platform.agent.supervise import Run, Stop, Supervisor

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kindfleet.errors import UsageError
 from kindfleet.platform.agent.executors.kubejobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
+from kindfleet.platform.agent.rundirs import RUNS
 from kindfleet.platform.wire import Capacity
 from kindfleet.units import parse_cpu, parse_memory
 
@@ -64,7 +65,7 @@ class AgentSettings:
 
     @property
     def runs_dir(self) -> Path:
-        return self.state_dir / "runs"
+        return self.state_dir / RUNS
 
 
 def parse_labels(text: str) -> dict[str, str]:

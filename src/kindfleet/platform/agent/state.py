@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors.base import RunHandle, run_key
+from kindfleet.platform.agent.executors.base import RunHandle
+from kindfleet.platform.agent.rundirs import run_key
 from kindfleet.platform.wire import WorkloadSpec
 
 

@@ -29,6 +29,7 @@ from kindfleet.providers.base import (
     Availability,
     ClusterStatus,
     CreateOptions,
+    HubAccess,
     NodeInfo,
     Provider,
     ProviderSettings,
@@ -275,6 +276,18 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
         with self._api(cluster.name) as path:
             context = context_name(cluster.name)
             self.kubectl.wait_pods_ready(path, context, namespace, selector, timeout)
+
+    # -- the platform on it -----------------------------------------------------------
+
+    def hub_access(self, fleet: FleetSpec) -> HubAccess | None:
+        return None  # the platform is deployed onto the clusters: `deploy` saved its access
+
+    def run_logs(
+        self, fleet: FleetSpec, spoke: Cluster, workload: str, generation: int, stream: str
+    ) -> str:
+        with self._api(spoke.name) as path:
+            context = context_name(spoke.name)
+            return self.kubectl.run_logs(path, context, workload, generation, stream)
 
     # -- after down -------------------------------------------------------------------
 

@@ -25,8 +25,10 @@ from kindfleet.providers.base import (
     Availability,
     ClusterStatus,
     CreateOptions,
+    HubAccess,
     NodeInfo,
     Provider,
+    ProviderSettings,
 )
 from kindfleet.providers.local import processes
 from kindfleet.providers.preflight import PreflightOptions, Report
@@ -84,6 +86,7 @@ class LocalProvider(Provider):
     creates_hub_first: ClassVar[bool] = True  # spokes need the hub's address
     owns_clusters: ClassVar[bool] = True
     manages_kubeconfig: ClassVar[bool] = False
+    runs_platform: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -95,6 +98,10 @@ class LocalProvider(Provider):
         self._root = root
         self._python = python
         self._lost_after = lost_after_seconds
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> LocalProvider:
+        return cls(settings.state_dir)
 
     def layout(self, fleet: FleetSpec | str) -> LocalLayout:
         return LocalLayout(fleet if isinstance(fleet, str) else fleet.name, self._root)
@@ -218,11 +225,10 @@ class LocalProvider(Provider):
     def delete(self, fleet: FleetSpec, cluster: str) -> None:
         layout = self.layout(fleet)
         processes.stop(layout.pidfile(cluster))
-        if cluster != fleet.hub.name:
+        if cluster != fleet.hub.name and (layout.dir(cluster) / "agent").is_dir():
             # A run whose agent was killed earlier (a drill) may have left a grandchild.
-            from kindfleet.platform.agent.orphans import kill_orphans
-
-            kill_orphans(layout.dir(cluster) / "agent")
+            state = layout.dir(cluster) / "agent"
+            processes.spokectl(self._python, "reap", "--state-dir", str(state))
         if cluster == fleet.hub.name or not any(
             processes.running(layout.pidfile(c.name)) for c in fleet.clusters
         ):
@@ -278,6 +284,23 @@ class LocalProvider(Provider):
 
     def nodes(self, fleet: FleetSpec, cluster: str) -> list[NodeInfo]:
         return list(self.status(fleet, fleet.cluster(cluster)).nodes)
+
+    # -- the platform it runs ---------------------------------------------
+
+    def hub_access(self, fleet: FleetSpec) -> HubAccess:
+        layout = self.layout(fleet)
+        return HubAccess(require_running_hub(layout, fleet), layout.read_client_token())
+
+    def run_logs(
+        self, fleet: FleetSpec, spoke: Cluster, workload: str, generation: int, stream: str
+    ) -> str:
+        """Asked of the spoke's own agent state through `spokectl`, which reads only plain
+        files inside the run's directory."""
+        state = self.layout(fleet).dir(spoke.name) / "agent"
+        return processes.spokectl(
+            self._python, "logs", "--state-dir", str(state), "--workload", workload,
+            "--generation", str(generation), "--stream", stream,
+        )  # fmt: skip
 
 
 def _tail(path: Path, lines: int = 15) -> str:

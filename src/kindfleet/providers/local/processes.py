@@ -18,6 +18,8 @@ from pathlib import Path
 
 import psutil
 
+from kindfleet.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Handle:
@@ -149,3 +151,22 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         return
+
+
+SPOKECTL = "kindfleet.platform.agent.spokectl"
+
+
+def spokectl(python: str, *args: str, timeout: float = 60.0) -> str:
+    """Ask a spoke agent's state directory something through its own small command
+    (`python -m kindfleet.platform.agent.spokectl ...`); its stdout, or a `UsageError`
+    with the one line it printed when what was asked is not there."""
+    proc = subprocess.run(
+        [python, "-m", SPOKECTL, *args],
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        said = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError((said[-1] if said else "spokectl failed").removeprefix("error: "))
+    return proc.stdout.decode(errors="replace")

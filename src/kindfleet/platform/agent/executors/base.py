@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from kindfleet.errors import KindfleetError
+from kindfleet.platform.agent.rundirs import run_key
 from kindfleet.platform.wire import WorkloadSpec
 
 RefValue = str | int | float
@@ -118,12 +119,6 @@ class Executor(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-def run_key(workload: str, generation: int) -> str:
-    """`<workload>-g<generation>`, safe as a file name whatever the hub's ids look like."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in workload).lstrip(".")
-    return f"{safe or '_'}-g{generation}"
 
 
 def exit_code_of(returncode: int) -> int:

@@ -1,0 +1,109 @@
+"""Workloads as users write them: a YAML file of one spec or a list, or the flags of
+`kindfleet submit`, checked against the wire model before anything reaches the hub.
+
+A bad workload is a `WorkloadSpecError` that lists every field wrong, with its path (the
+same reporting as a fleet file's, but never mistaken for one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from kindfleet.errors import Problem, UsageError, WorkloadSpecError
+from kindfleet.fleetspec.errors import problems_from
+from kindfleet.platform.wire import WorkloadSpec
+
+
+def validate(raw: Mapping[str, Any], *, source: str = "workload") -> WorkloadSpec:
+    try:
+        return WorkloadSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = problems_from(exc, WorkloadSpec)
+        raise WorkloadSpecError(problems or [Problem("", str(exc))], source=source) from None
+
+
+def from_path(path: str | Path) -> list[WorkloadSpec]:
+    """Every workload in a YAML file holding one spec (a map) or a list of them."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"workload file {path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a workload file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"workload file {path} cannot be read: {exc}") from None
+    except yaml.YAMLError as exc:
+        problem = Problem("", f"is not valid YAML: {exc}")
+        raise WorkloadSpecError([problem], source=str(path)) from None
+    items = data if isinstance(data, list) else [data]
+    if not items or not all(isinstance(i, dict) for i in items):
+        problem = Problem("", "must hold a workload (a map) or a list of them")
+        raise WorkloadSpecError([problem], source=str(path))
+    problems: list[Problem] = []
+    specs: list[WorkloadSpec] = []
+    for index, raw in enumerate(items):
+        try:
+            specs.append(validate(raw, source=str(path)))
+        except WorkloadSpecError as exc:
+            prefix = f"[{index}]" if len(items) > 1 else ""
+            problems += [Problem(f"{prefix}{'.' if prefix and p.path else ''}{p.path}",
+                                 p.message, p.fix) for p in exc.problems]  # fmt: skip
+    if problems:
+        raise WorkloadSpecError(problems, source=str(path))
+    return specs
+
+
+def pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
+    """`KEY=VALUE` arguments as a map; anything else names the flag and an example."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} {item!r} is not KEY=VALUE", hint=f"e.g. {flag} gpu=true")
+        out[key] = value
+    return out
+
+
+def from_flags(
+    *,
+    name: str,
+    command: Sequence[str],
+    cpu: str = "100m",
+    memory: str = "128Mi",
+    gpu: int = 0,
+    selector: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+    image: str | None = None,
+    priority: int = 0,
+    retries: int = 0,
+    pending_deadline: float | None = None,
+    timeout: float | None = None,
+) -> WorkloadSpec:
+    """One workload from what `kindfleet submit -n NAME ... -- COMMAND` was given."""
+    raw = {
+        "name": name,
+        "command": list(command),
+        "image": image,
+        "env": dict(env or {}),
+        "resources": {"cpu": cpu, "memory": memory, "gpu": gpu},
+        "selector": {"match_labels": dict(selector or {})},
+        "priority": priority,
+        "retry": {"max_retries": retries},
+        "pending_deadline_seconds": pending_deadline,
+        "timeout_seconds": timeout,
+    }
+    return validate(raw, source="command line")
+
+
+def idempotency_keys(key: str | None, count: int) -> list[str | None]:
+    """One key per workload: `key` itself for one, `key-<i>` for each of several; with no
+    key, none (the client makes a fresh one per workload, kept across its own retries)."""
+    if key is None:
+        return [None] * count
+    return [key] if count == 1 else [f"{key}-{i}" for i in range(count)]
