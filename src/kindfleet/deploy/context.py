@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from kindfleet.deploy.clusterapi import ClusterApi
 from kindfleet.deploy.image import ImagePlan
-from kindfleet.deploy.kubeapi import ClusterApi
 from kindfleet.deploy.offline import Manifests
 from kindfleet.deploy.options import DeployOptions
 from kindfleet.deploy.validate import Validate

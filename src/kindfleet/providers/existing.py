@@ -28,7 +28,9 @@ from kindfleet.providers.base import (
     ProviderSettings,
     WaitsForReady,
 )
-from kindfleet.providers.kubectl import Kubectl, NodeState, client_version_cmd, parse_versions
+from kindfleet.providers.kubectl import Kubectl
+from kindfleet.providers.kubectl.commands import client_version_cmd
+from kindfleet.providers.kubectl.parsing import NodeState, parse_versions
 from kindfleet.providers.preflight import (
     INSTALL_KUBECTL,
     PreflightOptions,

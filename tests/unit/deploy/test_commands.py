@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from kindfleet.deploy import image as im
-from kindfleet.deploy import kubeapi as ka
 from kindfleet.deploy.options import DeployOptions
 from kindfleet.errors import UsageError
 from kindfleet.platform.agent.executors.gpusim import gpu_status_patch
 from kindfleet.providers.base import ProviderSettings
 from kindfleet.providers.kind import KindProvider
+from kindfleet.providers.kubectl import commands as kac
+from kindfleet.providers.kubectl import parsing as kap
 from tests.unit.deploy.fakes import Runner, fleet
 
 KC = Path("/tmp/kc")
@@ -64,21 +65,21 @@ def test_kind_load_goes_through_the_kind_provider():
 
 
 def test_kubectl_commands():
-    patch = ka.patch_node_status_cmd(KC, "kind-t", "t-worker", ka.gpu_patch(2), dry_run=False)
+    patch = kac.patch_node_status_cmd(KC, "kind-t", "t-worker", kac.gpu_patch(2), dry_run=False)
     assert patch.argv == (
         "kubectl", "--kubeconfig", "/tmp/kc", "--context", "kind-t", "patch", "node", "t-worker",
         "--subresource=status", "--type=merge", "--patch",
         '{"status": {"allocatable": {"nvidia.com/gpu": "2"}, "capacity": {"nvidia.com/gpu": "2"}}}',
         "--request-timeout=20s",
     )  # fmt: skip
-    dry = ka.patch_node_status_cmd(KC, None, "n", ka.gpu_patch(1), dry_run=True)
+    dry = kac.patch_node_status_cmd(KC, None, "n", kac.gpu_patch(1), dry_run=True)
     assert "--dry-run=server" in dry.argv and "--context" not in dry.argv
-    assert ka.api_slices_cmd(KC, "kind-t").argv == (
+    assert kac.api_slices_cmd(KC, "kind-t").argv == (
         "kubectl", "--kubeconfig", "/tmp/kc", "--context", "kind-t", "get", "endpointslices",
         "--namespace", "default", "--selector", "kubernetes.io/service-name=kubernetes",
         "--output=json", "--request-timeout=20s",
     )  # fmt: skip
-    apply = ka.dry_run_apply_cmd(KC, "kind-t", "kind: List\n")
+    apply = kac.dry_run_apply_cmd(KC, "kind-t", "kind: List\n")
     assert apply.argv[-4:] == (
         "--server-side",
         "--dry-run=server",
@@ -90,7 +91,7 @@ def test_kubectl_commands():
 
 @pytest.mark.parametrize("count", [0, 1, 2, 8])
 def test_the_gpu_patch_is_the_agents_own(count):
-    assert ka.gpu_patch(count) == gpu_status_patch(count)
+    assert kac.gpu_patch(count) == gpu_status_patch(count)
 
 
 def test_api_server_addresses_from_endpoint_slices():
@@ -100,15 +101,15 @@ def test_api_server_addresses_from_endpoint_slices():
                        {"addresses": ["10.0.0.3", "10.0.0.1"]}]},
         {"endpoints": [{"addresses": ["fd00::1"]}]},
     ]})  # fmt: skip
-    assert ka.parse_api_slices(text) == ["10.0.0.1", "10.0.0.3", "fd00::1"]
-    assert ka.parse_api_slices('{"items": []}') == []
+    assert kap.parse_api_slices(text) == ["10.0.0.1", "10.0.0.3", "fd00::1"]
+    assert kap.parse_api_slices('{"items": []}') == []
 
 
 def test_context_of_a_one_cluster_kubeconfig():
     current = "apiVersion: v1\nkind: Config\ncurrent-context: a\ncontexts: [{name: a, context: {}}, {name: b, context: {}}]\n"
-    assert ka.context_of(current) == "a"
+    assert kap.context_of(current) == "a"
     only = "apiVersion: v1\nkind: Config\ncontexts: [{name: b, context: {}}]\n"
-    assert ka.context_of(only) == "b"
+    assert kap.context_of(only) == "b"
 
 
 @pytest.mark.parametrize(

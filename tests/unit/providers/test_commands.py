@@ -3,9 +3,9 @@
 from pathlib import Path
 
 from kindfleet.fleetspec import from_text
-from kindfleet.providers import kubectl as k
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import kindcli as kind
+from kindfleet.providers.kubectl import commands as kc
 
 KC = Path("/tmp/kc")
 
@@ -74,21 +74,21 @@ def test_docker_commands():
 
 
 def test_kubectl_commands_always_name_file_and_context():
-    assert k.get_nodes_cmd(KC, "kind-hub").argv == (
+    assert kc.get_nodes_cmd(KC, "kind-hub").argv == (
         "kubectl", "--kubeconfig", "/tmp/kc", "--context", "kind-hub",
         "get", "nodes", "--output=json", "--request-timeout=20s",
     )  # fmt: skip
-    apply = k.apply_cmd(KC, "kind-hub", "kind: ConfigMap\n")
+    apply = kc.apply_cmd(KC, "kind-hub", "kind: ConfigMap\n")
     assert apply.argv == (
         "kubectl", "--kubeconfig", "/tmp/kc", "--context", "kind-hub", "apply", "--server-side",
         "--force-conflicts", "--field-manager=kindfleet", "--filename=-",
     )  # fmt: skip
     assert apply.stdin == "kind: ConfigMap\n"
-    assert k.get_pods_cmd(KC, "c", "kube-system", "k8s-app=calico-node").argv[5:] == (
+    assert kc.get_pods_cmd(KC, "c", "kube-system", "k8s-app=calico-node").argv[5:] == (
         "get", "pods", "--namespace", "kube-system", "--selector", "k8s-app=calico-node",
         "--output=json", "--request-timeout=20s",
     )  # fmt: skip
-    assert k.config_view_cmd(None, "prod").argv == (
+    assert kc.config_view_cmd(None, "prod").argv == (
         "kubectl", "config", "view", "--minify", "--flatten", "--context", "prod",
     )  # fmt: skip
-    assert k.client_version_cmd().argv == ("kubectl", "version", "--client", "--output=json")
+    assert kc.client_version_cmd().argv == ("kubectl", "version", "--client", "--output=json")

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from kindfleet.providers import kubectl as k
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import kindcli as kind
+from kindfleet.providers.kubectl import parsing as kp
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ NODES = {
 
 
 def test_parse_nodes():
-    cp, worker, fresh = k.parse_nodes(json.dumps(NODES))
+    cp, worker, fresh = kp.parse_nodes(json.dumps(NODES))
     assert (cp.name, cp.ready, cp.roles, cp.kubelet_version, cp.internal_ip) == (
         "hub-control-plane", True, ["control-plane"], "v1.35.8", "172.18.0.3",
     )  # fmt: skip
@@ -101,16 +101,16 @@ def test_parse_pods():
              "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]}},
         ]
     }  # fmt: skip
-    state = k.parse_pods(json.dumps(pods))
+    state = kp.parse_pods(json.dumps(pods))
     assert (state.total, list(state.not_ready), state.ready) == (
         2, ["calico-node-b (Pending: ContainersNotReady)"], False,
     )  # fmt: skip
-    assert not k.parse_pods('{"items": []}').ready
+    assert not kp.parse_pods('{"items": []}').ready
 
 
 def test_parse_versions():
     text = json.dumps(
         {"clientVersion": {"gitVersion": "v1.32.4"}, "serverVersion": {"gitVersion": "v1.35.8"}}
     )
-    assert k.parse_versions(text) == ("v1.32.4", "v1.35.8")
-    assert k.parse_versions('{"clientVersion": {"gitVersion": "v1.32.4"}}') == ("v1.32.4", None)
+    assert kp.parse_versions(text) == ("v1.32.4", "v1.35.8")
+    assert kp.parse_versions('{"clientVersion": {"gitVersion": "v1.32.4"}}') == ("v1.32.4", None)

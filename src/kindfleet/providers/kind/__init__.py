@@ -60,7 +60,8 @@ from kindfleet.providers.kind.kindcli import (
     version_cmd,
 )
 from kindfleet.providers.kind.registry import KindRegistry
-from kindfleet.providers.kubectl import Kubectl, NodeState
+from kindfleet.providers.kubectl import Kubectl
+from kindfleet.providers.kubectl.parsing import NodeState
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.render.kindconfig import render_cluster, to_yaml
 

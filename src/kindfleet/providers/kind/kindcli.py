@@ -13,7 +13,7 @@ from kindfleet.exec import Command, cmd
 from kindfleet.fleetspec.internal import Cluster, FleetSpec, Registry
 from kindfleet.providers.base import FLEET_LABEL, ROLE_LABEL, ClusterStatus, NodeInfo
 from kindfleet.providers.kind import docker as dk
-from kindfleet.providers.kubectl import NodeState
+from kindfleet.providers.kubectl.parsing import NodeState
 
 KIND = "kind"
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"

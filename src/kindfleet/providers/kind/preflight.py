@@ -23,9 +23,10 @@ from typing import Any, Protocol
 from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.kind.images import KIND_VERSION
-from kindfleet.providers import kubectl as kctl
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import kindcli as kind_provider
+from kindfleet.providers.kubectl.commands import client_version_cmd
+from kindfleet.providers.kubectl.parsing import parse_versions
 from kindfleet.providers.preflight import (
     Finding,
     PreflightOptions,
@@ -270,7 +271,7 @@ class SystemProbes:
         return kind_provider.parse_version(self.runner.run(kind_provider.version_cmd()).stdout)
 
     def kubectl_version(self) -> str | None:
-        client, _ = kctl.parse_versions(self.runner.run(kctl.client_version_cmd()).stdout)
+        client, _ = parse_versions(self.runner.run(client_version_cmd()).stdout)
         return client
 
     def sysctl(self, name: str) -> int | None:
