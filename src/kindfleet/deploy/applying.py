@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 from kindfleet.deploy import validate as vd
 from kindfleet.deploy.context import DeployContext
+from kindfleet.deploy.manifests import render_manifests
+from kindfleet.deploy.manifests.objects import CONTROL_NAMESPACE, HUB_NAMESPACE
 from kindfleet.deploy.yamlout import cluster_stream
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import CommandError
 from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.providers.base import AppliesManifests
-from kindfleet.render.k8sobjects import CONTROL_NAMESPACE, HUB_NAMESPACE
-from kindfleet.render.manifests import render_manifests
 
 HUB_SELECTOR = "app=hub"
 ORCHESTRATOR_SELECTOR = "app=orchestrator"

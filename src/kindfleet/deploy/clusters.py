@@ -9,12 +9,12 @@ from collections.abc import Callable
 from kindfleet import lifecycle
 from kindfleet.deploy import facts as ft
 from kindfleet.deploy.context import DeployContext
+from kindfleet.deploy.manifests.objects import DeployFacts, hub_url
 from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.providers.base import AppliesManifests
 from kindfleet.providers.kubectl.commands import GPU_RESOURCE, gpu_patch
-from kindfleet.render.k8sobjects import DeployFacts, hub_url
 
 
 def check(ctx: DeployContext) -> str | None:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from kindfleet.deploy.clusterapi import ClusterApi
 from kindfleet.deploy.image import ImagePlan
+from kindfleet.deploy.manifests.objects import DeployFacts
 from kindfleet.deploy.offline import Manifests
 from kindfleet.deploy.options import DeployOptions
 from kindfleet.deploy.validate import Validate
@@ -26,7 +27,6 @@ from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import FLEET, Emits, Reporter, ignore
 from kindfleet.platform.wire import Spoke
 from kindfleet.providers.base import ClusterStatus, Provider, Traits, traits
-from kindfleet.render.k8sobjects import DeployFacts
 
 
 class SpokeLister(Protocol):

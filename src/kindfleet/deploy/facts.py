@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kindfleet.deploy.manifests.objects import HUB_NODE_PORT, is_ip, url_host_port
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec.internal import Cluster, Node, PortMapping
 from kindfleet.providers.base import NodeInfo
-from kindfleet.render.k8sobjects import HUB_NODE_PORT, is_ip, url_host_port
 
 
 def hub_port_mapping(node: Node) -> PortMapping | None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from kindfleet.deploy import facts as ft
 from kindfleet.deploy import state as deploy_state
 from kindfleet.deploy.context import DeployContext
+from kindfleet.deploy.manifests.objects import CONTROL_NAMESPACE
 from kindfleet.errors import KindfleetError
 from kindfleet.lifecycle.events import FLEET
 from kindfleet.platform.wire import SpokeHealth
-from kindfleet.render.k8sobjects import CONTROL_NAMESPACE
 
 POLL_SECONDS = 1.0
 

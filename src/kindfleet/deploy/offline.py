@@ -15,9 +15,9 @@ from typing import Any
 from kindfleet._version import __version__
 from kindfleet.deploy.facts import check_hub_url
 from kindfleet.deploy.image import ALWAYS, IF_NOT_PRESENT, default_tag, in_registry
+from kindfleet.deploy.manifests import render_manifests
+from kindfleet.deploy.manifests.objects import REDACTED, DeployFacts
 from kindfleet.fleetspec.internal import FleetSpec
-from kindfleet.render.k8sobjects import REDACTED, DeployFacts
-from kindfleet.render.manifests import render_manifests
 
 Manifests = dict[str, list[dict[str, Any]]]
 

@@ -20,6 +20,7 @@ from kindfleet.deploy import state as deploy_state
 from kindfleet.deploy.context import DeployContext, HubClientFactory, default_hub_client
 from kindfleet.deploy.facts import check_hub_url
 from kindfleet.deploy.image import plan_image
+from kindfleet.deploy.manifests.objects import hub_url
 from kindfleet.deploy.options import DeployOptions, DeployResult
 from kindfleet.deploy.preconditions import preconditions
 from kindfleet.deploy.validate import Validate, load_validator
@@ -30,7 +31,6 @@ from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import FLEET, Reporter, ignore
 from kindfleet.lifecycle.results import failure_message
 from kindfleet.providers.base import Provider, traits
-from kindfleet.render.k8sobjects import hub_url
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from kindfleet.render.manifests import kustomization
+from kindfleet.deploy.manifests import kustomization
 
 
 def dump(obj: Any) -> str:

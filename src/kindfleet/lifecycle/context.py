@@ -17,8 +17,8 @@ from typing import Protocol
 
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.kubeconfig import KubeconfigFile
+from kindfleet.lifecycle.calicosource import CalicoManifests
 from kindfleet.lifecycle.events import Emits, Reporter, ignore
-from kindfleet.lifecycle.manifests import CalicoManifests
 from kindfleet.providers.base import Provider, Traits, traits
 
 

@@ -18,9 +18,9 @@ from kindfleet import kubeconfig as kc
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import Interrupted
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
+from kindfleet.lifecycle.calicosource import CalicoManifests
 from kindfleet.lifecycle.context import Interruptible, UpContext, UpOptions
 from kindfleet.lifecycle.events import FLEET, Reporter, ignore
-from kindfleet.lifecycle.manifests import CalicoManifests
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.plan import ClusterPlan, plan_up, waves
 from kindfleet.lifecycle.results import (

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from kindfleet.deploy import facts as ft
+from kindfleet.deploy.manifests import render_manifests
+from kindfleet.deploy.manifests.objects import DeployFacts, hub_egress, hub_url
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec import from_path, from_text
 from kindfleet.providers.base import NodeInfo
-from kindfleet.render.k8sobjects import DeployFacts, hub_egress, hub_url
-from kindfleet.render.manifests import render_manifests
 from tests.conftest import EXAMPLES
 from tests.unit.deploy.fakes import fleet
 from tests.unit.render.netpol_eval import Peer, egress_allowed

@@ -8,9 +8,9 @@ import copy
 import pytest
 
 from kindfleet.deploy import DeployOptions, deploy
+from kindfleet.deploy.manifests import render_manifests
 from kindfleet.deploy.validate import InvalidManifest, load_validator, validate_objects
 from kindfleet.exec import CommandError
-from kindfleet.render.manifests import render_manifests
 from tests.unit.deploy.fakes import Clock, DeployProvider, Hub, Runner, fleet
 
 VALIDATE = load_validator()

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kindfleet.fleetspec.internal import Registry
-from kindfleet.lifecycle.manifests import CalicoManifests, ManifestError
+from kindfleet.lifecycle.calicosource import CalicoManifests, ManifestError
 from kindfleet.render import calico
 from kindfleet.render import registry as reg
 from tests.unit.lifecycle.conftest import CALICO

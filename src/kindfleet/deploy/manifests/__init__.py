@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kindfleet.deploy.manifests.hub import hub_manifests
+from kindfleet.deploy.manifests.objects import DeployFacts
+from kindfleet.deploy.manifests.spoke import spoke_manifests
 from kindfleet.fleetspec.internal import FleetSpec
-from kindfleet.render.hubmanifests import hub_manifests
-from kindfleet.render.k8sobjects import DeployFacts
-from kindfleet.render.spokemanifests import spoke_manifests
 
 __all__ = ["DeployFacts", "kustomization", "render_manifests"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kindfleet.deploy.manifests import objects as k
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
-from kindfleet.render import k8sobjects as k
 
 APP = "hub"
 LABELS = {

@@ -4,8 +4,8 @@ and NetworkPolicies that make the data boundary real."""
 import kubernetes_validate
 import pytest
 
+from kindfleet.deploy.manifests import DeployFacts, kustomization, render_manifests
 from kindfleet.fleetspec import from_path
-from kindfleet.render.manifests import DeployFacts, kustomization, render_manifests
 from tests.conftest import EXAMPLES
 from tests.unit.render.netpol_eval import Peer, egress_allowed
 
