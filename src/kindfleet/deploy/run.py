@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from kindfleet._version import __version__
@@ -24,26 +24,17 @@ from kindfleet.deploy.manifests.objects import hub_url
 from kindfleet.deploy.options import DeployOptions, DeployResult
 from kindfleet.deploy.preconditions import preconditions
 from kindfleet.deploy.validate import Validate, load_validator
-from kindfleet.errors import KindfleetError, PartialFailure
+from kindfleet.errors import PartialFailure
 from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.lifecycle import steprunner
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import FLEET, Reporter, ignore
 from kindfleet.lifecycle.results import failure_message
 from kindfleet.providers.base import Provider, traits
 
-
-@dataclass(frozen=True)
-class Step:
-    key: str
-    title: Callable[[DeployContext], str]
-    applies: Callable[[DeployContext], bool]
-    run: Callable[[DeployContext], str | None]  # a short note for the progress line
-    per_cluster: bool = False  # reports each cluster on its own lines, no fleet line
-
-
-def _always(ctx: DeployContext) -> bool:
-    return True
+Step = steprunner.Step[DeployContext]
+_always = steprunner.always
 
 
 def _changes(ctx: DeployContext) -> bool:
@@ -107,10 +98,10 @@ STEPS: tuple[Step, ...] = (
         lambda ctx: "would apply",
         lambda ctx: ctx.options.dry_run,
         _would_apply,
-        per_cluster=True,
+        own_lines=True,
     ),
-    Step("hub", lambda ctx: "hub", _changes, applying.apply_hub, per_cluster=True),
-    Step("spokes", lambda ctx: "spokes", _changes, applying.apply_spokes, per_cluster=True),
+    Step("hub", lambda ctx: "hub", _changes, applying.apply_hub, own_lines=True),
+    Step("spokes", lambda ctx: "spokes", _changes, applying.apply_spokes, own_lines=True),
     Step("access", lambda ctx: "hub access from this machine", _changes, hubaccess.access),
     Step(
         "registered",
@@ -181,22 +172,7 @@ def deploy(
 
 
 def run_steps(ctx: DeployContext, steps: tuple[Step, ...] = STEPS) -> None:
-    for step in steps:
-        if not step.applies(ctx):
-            continue
-        title = step.title(ctx)
-        if step.per_cluster:
-            step.run(ctx)
-            continue
-        ctx.emit(FLEET, title, "start")
-        began = ctx.clock()
-        try:
-            note = step.run(ctx)
-        except KindfleetError as exc:
-            seconds = ctx.clock() - began
-            ctx.emit(FLEET, title, "fail", exc.message.splitlines()[0], seconds=seconds)
-            raise
-        ctx.emit(FLEET, title, "done", note or "", seconds=ctx.clock() - began)
+    steprunner.run_steps(ctx, steps, emits=ctx, clock=ctx.clock, where=FLEET)
 
 
 def _result(ctx: DeployContext, seconds: float) -> DeployResult:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import KindfleetError
 from kindfleet.fleetspec.internal import Cluster
+from kindfleet.lifecycle import steprunner
 from kindfleet.lifecycle.context import UpContext
 from kindfleet.lifecycle.results import Action
 from kindfleet.providers.base import (
@@ -29,15 +30,14 @@ from kindfleet.render import registry as reg_render
 
 
 @dataclass(frozen=True)
-class Step:
-    key: str
-    title: Callable[[UpContext, Cluster], str]
-    applies: Callable[[UpContext, Cluster], bool]
-    run: Callable[[UpContext, Cluster], str | None]  # returns a short note for the progress view
+class ClusterJob:
+    """What a cluster's steps work on: the run's shared context and this cluster."""
+
+    ctx: UpContext
+    cluster: Cluster
 
 
-def _always(ctx: UpContext, cluster: Cluster) -> bool:
-    return True
+Step = steprunner.Step[ClusterJob]
 
 
 def _notes(ctx: UpContext, cluster: Cluster, step: str) -> Callable[[str], None]:
@@ -53,7 +53,8 @@ def _notes(ctx: UpContext, cluster: Cluster, step: str) -> Callable[[str], None]
 # --- create / check ------------------------------------------------------------------
 
 
-def _create(ctx: UpContext, cluster: Cluster) -> str | None:
+def _create(job: ClusterJob) -> str | None:
+    ctx, cluster = job.ctx, job.cluster
     ctx.mark_started(cluster.name)
     options = CreateOptions(
         kubeconfig=ctx.cluster_kubeconfig(cluster.name),
@@ -65,7 +66,8 @@ def _create(ctx: UpContext, cluster: Cluster) -> str | None:
     return None
 
 
-def _check(ctx: UpContext, cluster: Cluster) -> str | None:
+def _check(job: ClusterJob) -> str | None:
+    ctx, cluster = job.ctx, job.cluster
     options = CreateOptions(
         wait_seconds=ctx.options.wait_seconds, report=_notes(ctx, cluster, "checking")
     )
@@ -73,8 +75,8 @@ def _check(ctx: UpContext, cluster: Cluster) -> str | None:
     return f"context {cluster.context}"
 
 
-CREATE = Step("create", lambda ctx, c: "creating", _always, _create)
-CHECK = Step("check", lambda ctx, c: "checking", _always, _check)
+CREATE = Step("create", lambda job: "creating", steprunner.always, _create)
+CHECK = Step("check", lambda job: "checking", steprunner.always, _check)
 
 
 # --- CNI -----------------------------------------------------------------------------
@@ -84,7 +86,8 @@ def calico_version(cluster: Cluster) -> str:
     return cluster.networking.calico_version or calico.DEFAULT_VERSION
 
 
-def _wants_calico(ctx: UpContext, cluster: Cluster) -> bool:
+def _wants_calico(job: ClusterJob) -> bool:
+    ctx, cluster = job.ctx, job.cluster
     return (
         cluster.networking.cni == "calico"
         and ctx.traits.owns_clusters
@@ -92,7 +95,8 @@ def _wants_calico(ctx: UpContext, cluster: Cluster) -> bool:
     )
 
 
-def _install_calico(ctx: UpContext, cluster: Cluster) -> str | None:
+def _install_calico(job: ClusterJob) -> str | None:
+    ctx, cluster = job.ctx, job.cluster
     assert isinstance(ctx.provider, AppliesManifests)
     try:
         pool = calico.ipv4_pool(cluster.networking.pod_subnet)
@@ -111,7 +115,7 @@ def _install_calico(ctx: UpContext, cluster: Cluster) -> str | None:
 
 CNI = Step(
     "cni",
-    lambda ctx, c: f"installing Calico {calico_version(c)}",
+    lambda job: f"installing Calico {calico_version(job.cluster)}",
     _wants_calico,
     _install_calico,
 )
@@ -120,11 +124,12 @@ CNI = Step(
 # --- registry ------------------------------------------------------------------------
 
 
-def _has_registry(ctx: UpContext, cluster: Cluster) -> bool:
-    return ctx.fleet.registry is not None and isinstance(ctx.provider, HostsRegistry)
+def _has_registry(job: ClusterJob) -> bool:
+    return job.ctx.fleet.registry is not None and isinstance(job.ctx.provider, HostsRegistry)
 
 
-def _wire_registry(ctx: UpContext, cluster: Cluster) -> str | None:
+def _wire_registry(job: ClusterJob) -> str | None:
+    ctx, cluster = job.ctx, job.cluster
     registry = ctx.fleet.registry
     assert registry is not None
     assert isinstance(ctx.provider, HostsRegistry)
@@ -135,17 +140,18 @@ def _wire_registry(ctx: UpContext, cluster: Cluster) -> str | None:
     return f"pulls {registry.host_endpoint}/* from {registry.internal_endpoint}"
 
 
-REGISTRY = Step("registry", lambda ctx, c: "wiring the registry", _has_registry, _wire_registry)
+REGISTRY = Step("registry", lambda job: "wiring the registry", _has_registry, _wire_registry)
 
 
 # --- readiness -----------------------------------------------------------------------
 
 
-def _waits(ctx: UpContext, cluster: Cluster) -> bool:
-    return isinstance(ctx.provider, WaitsForReady) and ctx.traits.owns_clusters
+def _waits(job: ClusterJob) -> bool:
+    return isinstance(job.ctx.provider, WaitsForReady) and job.ctx.traits.owns_clusters
 
 
-def _wait_ready(ctx: UpContext, cluster: Cluster) -> str | None:
+def _wait_ready(job: ClusterJob) -> str | None:
+    ctx, cluster = job.ctx, job.cluster
     assert isinstance(ctx.provider, WaitsForReady)
     if cluster.networking.cni == "none":
         return "not waited for: cni none (nodes turn Ready once you install a CNI)"
@@ -153,14 +159,14 @@ def _wait_ready(ctx: UpContext, cluster: Cluster) -> str | None:
     return f"{len(cluster.nodes)} nodes Ready"
 
 
-READY = Step("ready", lambda ctx, c: "waiting for nodes Ready", _waits, _wait_ready)
+READY = Step("ready", lambda job: "waiting for nodes Ready", _waits, _wait_ready)
 
 
 # --- kubeconfig ----------------------------------------------------------------------
 
 
-def _merges(ctx: UpContext, cluster: Cluster) -> bool:
-    return ctx.kubeconfig_file is not None
+def _merges(job: ClusterJob) -> bool:
+    return job.ctx.kubeconfig_file is not None
 
 
 def cluster_entries(text: str, context: str) -> kc.Config:
@@ -172,7 +178,8 @@ def cluster_entries(text: str, context: str) -> kc.Config:
     return config
 
 
-def _merge_kubeconfig(ctx: UpContext, cluster: Cluster) -> str | None:
+def _merge_kubeconfig(job: ClusterJob) -> str | None:
+    ctx, cluster = job.ctx, job.cluster
     target = ctx.kubeconfig_file
     assert target is not None
     own = ctx.cluster_kubeconfig(cluster.name)
@@ -184,7 +191,7 @@ def _merge_kubeconfig(ctx: UpContext, cluster: Cluster) -> str | None:
     return f"context {cluster.context} in {target.path}"
 
 
-KUBECONFIG = Step("kubeconfig", lambda ctx, c: "merging kubeconfig", _merges, _merge_kubeconfig)
+KUBECONFIG = Step("kubeconfig", lambda job: "merging kubeconfig", _merges, _merge_kubeconfig)
 
 
 PIPELINES: Mapping[Action, Sequence[Step]] = {

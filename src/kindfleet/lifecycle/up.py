@@ -30,7 +30,8 @@ from kindfleet.lifecycle.results import (
     UpResult,
     failure_message,
 )
-from kindfleet.lifecycle.steps import PIPELINES
+from kindfleet.lifecycle.steprunner import run_steps
+from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
 from kindfleet.providers.base import HostsRegistry, Provider
 from kindfleet.providers.preflight import PreflightOptions
 
@@ -201,39 +202,31 @@ def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
     """Every step of the plan's pipeline that applies, in order; a failure stops them."""
     cluster = plan.cluster
     start = ctx.clock()
-    title = ""
     if plan.action in ("keep", "repair"):
         ctx.emit(cluster.name, plan.action, "note", plan.reason)
     try:
-        for step in PIPELINES[plan.action]:
-            if not step.applies(ctx, cluster):
-                continue
-            if ctx.cancelled.is_set():
-                raise Interrupted("interrupted")
-            title = step.title(ctx, cluster)
-            ctx.emit(cluster.name, title, "start")
-            began = ctx.clock()
-            note = step.run(ctx, cluster)
-            ctx.emit(cluster.name, title, "done", note or "", seconds=ctx.clock() - began)
+        run_steps(
+            ClusterJob(ctx, cluster),
+            PIPELINES[plan.action],
+            emits=ctx,
+            clock=ctx.clock,
+            where=cluster.name,
+            cancelled=ctx.cancelled.is_set,
+        )
     except Interrupted:
-        ctx.emit(cluster.name, title or "waiting", "fail", "interrupted", final=True)
         raise
     except KindfleetError as exc:
-        return _failed(ctx, plan, title, exc, start)
+        return _failed(ctx, plan, exc, start)
     ctx.mark_finished(cluster.name)
     word = FINAL_WORD.get(plan.action, "done")
     ctx.emit(cluster.name, word, "done", final=True, seconds=ctx.clock() - start)
     return ClusterOutcome(cluster.name, plan.action, True, ctx.clock() - start)
 
 
-def _failed(
-    ctx: UpContext, plan: ClusterPlan, title: str, exc: KindfleetError, start: float
-) -> ClusterOutcome:
+def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float) -> ClusterOutcome:
+    """A cluster whose step failed (its line says which): removed if this run began it,
+    and named with the whole error."""
     cluster = plan.cluster
-    if ctx.cancelled.is_set():  # the failure is the interrupt's doing: the cleanup decides
-        ctx.emit(cluster.name, title or "waiting", "fail", "interrupted", final=True)
-        raise Interrupted("interrupted") from exc
-    ctx.emit(cluster.name, title, "fail", exc.message.splitlines()[0])
     removed = False
     error = str(exc)
     if plan.action == "create" and cluster.name in ctx.started:
