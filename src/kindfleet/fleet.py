@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -209,14 +210,16 @@ class Fleet:
             parallel=parallel,
         )
         path = Path(kubeconfig) if kubeconfig else None
-        return deployment.deploy(
+        result = deployment.deploy(
             self.spec,
             self.provider(path),
             options,
             runner=self.runner,
             report=progress,
+            state_root=self.state_dir,
             interrupter=self._interrupter(),
         )
+        return replace(result, manifests=deployment.redact_all(result.manifests))
 
     def manifests(
         self,
@@ -235,6 +238,24 @@ class Fleet:
             self.spec, cluster=cluster, image=image, hub_url=hub_url, tokens=tokens
         )
         return found if show_secrets else deployment.redact_all(found)
+
+    def write_manifests(
+        self,
+        directory: str | Path,
+        *,
+        cluster: str | None = None,
+        image: str | None = None,
+        hub_url: str | None = None,
+        show_secrets: bool = False,
+    ) -> list[tuple[Path, int]]:
+        """`directory/<cluster>/` per cluster: one file per object and a kustomization.yaml
+        (`kubectl apply -k`); files are 0600 when they hold secrets. Returns each directory
+        written with its number of objects."""
+        found = self.manifests(
+            cluster=cluster, image=image, hub_url=hub_url, show_secrets=show_secrets
+        )
+        written = deployment.write_kustomizations(Path(directory), found, private=show_secrets)
+        return [(d, len(found[d.name])) for d in written]
 
     def kubeconfig(
         self, cluster: str, *, internal: bool = False, kubeconfig: str | Path | None = None

@@ -9,16 +9,16 @@ stderr.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from kindfleet.cli import options, output
-from kindfleet.cli.clusters import progress
 from kindfleet.cli.options import FleetFileOption
-from kindfleet.deploy import redact_all
-from kindfleet.deploy.yamlout import stream, write_kustomizations
+from kindfleet.cli.progress import progress
+from kindfleet.deploy import manifests_stream
 from kindfleet.errors import EXIT_INTERRUPTED, UsageError
 
 ImageOption = Annotated[
@@ -67,12 +67,12 @@ def _pairs(items: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _print(manifests: dict[str, list[dict[str, Any]]], fmt: output.DataFormat) -> None:
+def _print(manifests: Mapping[str, list[dict[str, Any]]], fmt: output.DataFormat) -> None:
     if fmt is output.DataFormat.json:
         items = [obj for objects in manifests.values() for obj in objects]
         output.emit({"apiVersion": "v1", "kind": "List", "items": items}, fmt)
     else:
-        sys.stdout.write(stream(manifests))
+        sys.stdout.write(manifests_stream(manifests))
 
 
 def deploy(
@@ -165,7 +165,7 @@ def deploy(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     clusters = len(result.manifests)
     if dry_run:
-        _print(redact_all(result.manifests), fmt)
+        _print(result.manifests, fmt)
         output.success(
             f"dry run: {result.objects} objects for {clusters} clusters would be applied "
             f"(image {result.image}; spokes dial {result.hub_url}); nothing was built, "
@@ -225,14 +225,11 @@ def manifests(
     network here; secrets are placeholders unless --show-secrets.
     """
     fleet = options.fleet(file)
-    found = fleet.manifests(
-        cluster=cluster, image=image, hub_url=hub_url, show_secrets=show_secrets
-    )
+    chosen = {"cluster": cluster, "image": image, "hub_url": hub_url}
     if out is None:
-        _print(found, fmt)
+        _print(fleet.manifests(**chosen, show_secrets=show_secrets), fmt)
         return
-    for directory in write_kustomizations(out, found, private=show_secrets):
+    for directory, count in fleet.write_manifests(out, **chosen, show_secrets=show_secrets):
         context = fleet.spec.cluster(directory.name).context
-        count = len(found[directory.name])
         output.success(f"wrote {directory} ({count} objects)")
         output.info(f"  kubectl --context {context} apply -k {directory}")

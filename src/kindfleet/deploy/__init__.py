@@ -10,12 +10,16 @@ events as `up`. Nothing here prints or reads flags.
 from kindfleet.deploy.offline import offline_manifests, redact_all
 from kindfleet.deploy.options import DeployOptions, DeployResult
 from kindfleet.deploy.run import DeployPartialFailure, deploy
+from kindfleet.deploy.yamlout import stream as manifests_stream
+from kindfleet.deploy.yamlout import write_kustomizations
 
 __all__ = [
     "DeployOptions",
     "DeployPartialFailure",
     "DeployResult",
     "deploy",
+    "manifests_stream",
     "offline_manifests",
     "redact_all",
+    "write_kustomizations",
 ]
