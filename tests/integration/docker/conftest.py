@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.kind_double import images
-from tests.kind_double.shim import write_shim
+from tests.doubles.kind_double import images
+from tests.doubles.kind_double.shim import write_shim
 
 RUN = uuid.uuid4().hex[:6]
 PREFIX = f"kf{RUN}"

@@ -13,7 +13,7 @@ import yaml
 
 from kindfleet.fleet import Fleet
 from tests.conftest import EXAMPLES
-from tests.unit.deploy.fakes import FLEET, DeployProvider, Runner, fleet
+from tests.doubles.deployfakes import FLEET, DeployProvider, Runner, fleet
 
 ARTICLE = str(EXAMPLES / "article.yaml")
 

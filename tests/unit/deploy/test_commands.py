@@ -16,7 +16,7 @@ from kindfleet.providers.base import ProviderSettings
 from kindfleet.providers.kind import KindProvider
 from kindfleet.providers.kubectl import commands as kac
 from kindfleet.providers.kubectl import parsing as kap
-from tests.unit.deploy.fakes import Runner, fleet
+from tests.doubles.deployfakes import Runner, fleet
 
 KC = Path("/tmp/kc")
 

@@ -12,7 +12,7 @@ from kindfleet.errors import UsageError
 from kindfleet.fleetspec import from_path, from_text
 from kindfleet.providers.base import NodeInfo
 from tests.conftest import EXAMPLES
-from tests.unit.deploy.fakes import fleet
+from tests.doubles.deployfakes import fleet
 from tests.unit.render.netpol_eval import Peer, egress_allowed
 
 ORCHESTRATOR = ("platform-control", {"app": "orchestrator"})

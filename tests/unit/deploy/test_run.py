@@ -12,8 +12,8 @@ from kindfleet.deploy import DeployOptions, DeployPartialFailure, deploy
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.lifecycle.events import plain_line
 from kindfleet.providers.base import ClusterStatus
-from tests.unit.deploy.fakes import Clock, DeployProvider, Hub, Runner, fleet
-from tests.unit.lifecycle.fakes import BareProvider
+from tests.doubles.deployfakes import Clock, DeployProvider, Hub, Runner, fleet
+from tests.doubles.fakeprovider import BareProvider
 
 SMOKE = "kindfleet-test/smoke:1"
 SMOKE_ID = "sha256:" + "a" * 64

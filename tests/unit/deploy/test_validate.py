@@ -11,7 +11,7 @@ from kindfleet.deploy import DeployOptions, deploy
 from kindfleet.deploy.manifests import render_manifests
 from kindfleet.deploy.validate import InvalidManifest, load_validator, validate_objects
 from kindfleet.exec import CommandError
-from tests.unit.deploy.fakes import Clock, DeployProvider, Hub, Runner, fleet
+from tests.doubles.deployfakes import Clock, DeployProvider, Hub, Runner, fleet
 
 VALIDATE = load_validator()
 

@@ -2,8 +2,6 @@
 and the registry wiring as text."""
 
 import difflib
-import http.server
-import threading
 
 import pytest
 import yaml
@@ -78,35 +76,6 @@ def test_a_local_file_is_read_once_per_version(tmp_path):
     assert source.get("v3.33.1") == "one"
     with pytest.raises(ManifestError, match="cannot read Calico manifest"):
         source.get("v9.9.9")
-
-
-@pytest.fixture
-def http_server():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = EXCERPT.encode() if self.path.endswith("/calico.yaml") else b""
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def test_a_url_is_downloaded_and_failures_say_how_to_do_without(http_server):
-    assert CalicoManifests(f"{http_server}/{{version}}/calico.yaml").get("v3.33.1") == EXCERPT
-    with pytest.raises(ManifestError) as caught:
-        CalicoManifests(f"{http_server}/{{version}}/missing.yaml").get("v3.33.1")
-    assert "cannot download" in caught.value.message
-    assert "--calico-manifest FILE" in caught.value.hint
 
 
 REGISTRY = Registry("kind-registry", 5001, "127.0.0.1", "registry:2")

@@ -8,8 +8,8 @@ import yaml
 
 import kindfleet.fleet
 from kindfleet.cli import main
+from tests.doubles.fakeprovider import FakeProvider, GoodProbes
 from tests.unit.lifecycle.conftest import CALICO, FLEET
-from tests.unit.lifecycle.fakes import FakeProvider, GoodProbes
 
 
 @pytest.fixture

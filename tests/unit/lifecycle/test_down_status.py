@@ -5,7 +5,7 @@ import pytest
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import PartialFailure
 from kindfleet.lifecycle import DownOptions, UpOptions, down, status, up
-from tests.unit.lifecycle.fakes import FakeProvider
+from tests.doubles.fakeprovider import FakeProvider
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from kindfleet.errors import PartialFailure, PrerequisiteError
 from kindfleet.fleetspec import from_text
 from kindfleet.lifecycle import ClustersFailed, UpOptions, up
 from kindfleet.lifecycle.events import Event
+from tests.doubles.fakeprovider import BareProvider, FakeProvider, Interrupter
 from tests.unit.lifecycle.conftest import FLEET
-from tests.unit.lifecycle.fakes import BareProvider, FakeProvider, Interrupter
 
 
 def options(tmp_path, calico_manifest, **kw):

@@ -11,7 +11,7 @@ from kindfleet import Fleet
 from kindfleet.errors import PartialFailure, PrerequisiteError
 from kindfleet.providers.base import ProviderSettings
 from kindfleet.providers.existing import ExistingProvider, version_notes
-from tests.kind_double import local_api
+from tests.doubles.kind_double import local_api
 
 pytestmark = pytest.mark.skipif(bool(local_api.available()), reason=str(local_api.available()))
 

@@ -1,6 +1,6 @@
 """Put the kind double on a machine by hand (for demos; the tests do this in fixtures).
 
-    python -m tests.kind_double DIR     # builds the images, writes DIR/kind, prints exports
+    python -m tests.doubles.kind_double DIR     # builds the images, writes DIR/kind, prints exports
 
 then `export` what it prints and run kindfleet as usual.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.kind_double import images
-from tests.kind_double.shim import write_shim
+from tests.doubles.kind_double import images
+from tests.doubles.kind_double.shim import write_shim
 
 
 def main(argv: list[str]) -> int:

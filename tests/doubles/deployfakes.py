@@ -12,7 +12,7 @@ from kindfleet.exec import Command, CommandError, Result
 from kindfleet.fleetspec import from_text
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import ClusterStatus, NodeInfo
-from tests.unit.lifecycle.fakes import FakeProvider
+from tests.doubles.fakeprovider import FakeProvider
 
 FLEET = """\
 apiVersion: kindfleet.dev/v1alpha1

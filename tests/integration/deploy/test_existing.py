@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 import yaml
+from tests.doubles.kind_double import local_api
 
 from kindfleet import Fleet
-from tests.kind_double import local_api
 
 pytestmark = pytest.mark.skipif(bool(local_api.available()), reason=str(local_api.available()))
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.kind_double.kind import make_pki
+from tests.doubles.kind_double.kind import make_pki
 
 APISERVER = Path(__file__).resolve().parent / "apiserver.py"
 
