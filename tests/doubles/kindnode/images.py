@@ -162,7 +162,7 @@ def load_balancer_tag(kind: str | Path | None) -> str:
     """The load balancer image the given kind binary runs (read from the binary)."""
     if kind is not None and Path(kind).is_file():
         found = re.search(
-            rb"(?:docker\.io/)?envoyproxy/envoy:v[0-9][0-9A-Za-z.\-]*", Path(kind).read_bytes()
+            rb"(?:docker\.io/)?envoyproxy/envoy:v\d+\.\d+\.\d+", Path(kind).read_bytes()
         )
         if found:
             return found.group().decode()

@@ -103,13 +103,26 @@ class Kind:
         self("create", "cluster", "--name", name, "--image", self.node_image, "--config", str(path))
 
 
-def sweep(prefix: str, network: str) -> None:
+def _leftovers(prefix: str) -> list[str]:
     out = docker("ps", "-a", "--filter", f"label={CLUSTER_LABEL}", "--format",
                  f'{{{{.Names}}}} {{{{.Label "{CLUSTER_LABEL}"}}}}', check=False).stdout  # fmt: skip
-    doomed = [line.split()[0] for line in out.splitlines() if line.split()[-1].startswith(prefix)]
-    if doomed:
-        docker("rm", "-f", "-v", *doomed, check=False)
-    docker("network", "rm", network, check=False)
+    return [line.split()[0] for line in out.splitlines() if line.split()[-1].startswith(prefix)]
+
+
+def sweep(prefix: str, network: str) -> None:
+    """Remove this run's containers, network and image tags. Polled for a while: after a
+    failed create, `docker run`s that kind started can still be creating containers."""
+    deadline = time.monotonic() + 30
+    while True:
+        doomed = _leftovers(prefix)
+        if doomed:
+            docker("rm", "-f", "-v", *doomed, check=False)
+        gone = docker("network", "rm", network, check=False)
+        if not doomed and (gone.returncode == 0 or "not found" in gone.stderr):
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1)
     for tag in docker("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split():
         if f"/{prefix}" in tag:
             docker("rmi", "-f", tag, check=False)

@@ -7,12 +7,12 @@ import base64
 import json
 import ssl
 import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .common import Connections
 
 Obj = dict[str, Any]
 
@@ -27,6 +27,7 @@ class Client:
             self.context = ssl.create_default_context(cadata=ca_pem)
         else:
             self.context = ssl._create_unverified_context()
+        self.connections = Connections(self.server, self.context)
         if cert_pem and key_pem:
             with tempfile.TemporaryDirectory() as tmp:
                 cert, key = Path(tmp) / "c.pem", Path(tmp) / "k.pem"
@@ -48,21 +49,19 @@ class Client:
                    user.get("token"), cert_pem=data("client-certificate-data"),
                    key_pem=data("client-key-data"))  # fmt: skip
 
-    def call(self, method: str, path: str, body: Any = None,
-             content_type: str = "application/json", timeout: float = 10) -> tuple[int, Any]:  # fmt: skip
+    def call(
+        self, method: str, path: str, body: Any = None, content_type: str = "application/json",
+        timeout: float = 10,
+    ) -> tuple[int, Any]:  # fmt: skip
         """(status code, decoded body); connection errors raise OSError."""
+        headers = {"Accept": "application/json"}
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.server + path, data=data, method=method)
-        request.add_header("Accept", "application/json")
         if data is not None:
-            request.add_header("Content-Type", content_type)
+            headers["Content-Type"] = content_type
         if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout, context=self.context) as answer:
-                return answer.status, _decode(answer.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, _decode(exc.read())
+            headers["Authorization"] = f"Bearer {self.token}"
+        status, raw = self.connections.request(method, path, data, headers, timeout)
+        return status, _decode(raw)
 
     def get(self, path: str) -> Obj | None:
         code, body = self.call("GET", path)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import os
+import ssl
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import yaml
 
@@ -69,3 +73,49 @@ def args_after(argv: list[str], flag: str) -> str | None:
         if arg == flag and i + 1 < len(argv):
             return argv[i + 1]
     return None
+
+
+class Connections:
+    """Kept-alive HTTP(S) connections to one server, shared by threads: a TLS handshake
+    per request would cost more than the request (the API server talks to etcd, kubelets
+    and controllers to the API server, several times a second)."""
+
+    def __init__(self, url: str, context: ssl.SSLContext | None, timeout: float = 10) -> None:
+        parsed = urlparse(url)
+        self.https = parsed.scheme == "https"
+        self.host, self.port = parsed.hostname or "localhost", parsed.port
+        self.context, self.timeout = context, timeout
+        self.idle: list[http.client.HTTPConnection] = []
+        self.lock = threading.Lock()
+
+    def _new(self, timeout: float) -> http.client.HTTPConnection:
+        if self.https:
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=self.context
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None, timeout: float | None = None) -> tuple[int, bytes]:  # fmt: skip
+        """(status, body); a kept connection that turns out closed is retried on a new one."""
+        for attempt in range(2):
+            with self.lock:
+                conn = self.idle.pop() if self.idle and attempt == 0 else None
+            reused = conn is not None
+            conn = conn or self._new(timeout or self.timeout)
+            try:
+                conn.request(method, path, body=body, headers=headers or {})
+                answer = conn.getresponse()
+                data = answer.read()
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                if reused:
+                    continue
+                raise
+            if answer.will_close:
+                conn.close()
+            else:
+                with self.lock:
+                    self.idle.append(conn)
+            return answer.status, data
+        raise OSError(f"no connection to {self.host}:{self.port}")

@@ -18,12 +18,11 @@ import json
 import ssl
 import sys
 import threading
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
-from .common import args_after, log
+from .common import Connections, args_after, log
 
 Record = dict[str, Any]
 
@@ -149,22 +148,22 @@ class Etcd:
         self.context = ssl.create_default_context(cafile=cafile) if cafile else None
         if self.context is not None:
             self.context.check_hostname = False  # the member's address is an IP or a name
+        self.connections = Connections(self.endpoint, self.context)
 
     def call(self, path: str, body: Record) -> Record:
-        request = urllib.request.Request(
-            self.endpoint + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=10, context=self.context) as answer:
-            return json.loads(answer.read())
+        status, data = self.connections.request(
+            "POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        if status != 200:
+            raise OSError(f"etcd {path}: HTTP {status}")
+        return json.loads(data)
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.endpoint + "/health", timeout=2,
-                                        context=self.context) as answer:  # fmt: skip
-                return json.loads(answer.read()).get("health") == "true"
+            status, data = self.connections.request("GET", "/health", timeout=2)
         except OSError:
             return False
+        return status == 200 and json.loads(data).get("health") == "true"
 
     @staticmethod
     def _kv(kv: Record) -> tuple[str, bytes, int]:

@@ -155,28 +155,24 @@ def control_plane_manifests(advertise: str, port: int, cluster: Obj, etcd: str) 
 
 
 def kubelet_start(node: str, registration: Obj, kubelet: Obj, taints: bool) -> None:
-    """The kubelet's config and flags, then `systemctl restart kubelet`."""
-    config = dict(kubelet or {"apiVersion": "kubelet.config.k8s.io/v1beta1",
-                              "kind": "KubeletConfiguration"})  # fmt: skip
-    config.pop("metadata", None)
-    config.setdefault("staticPodPath", str(MANIFESTS))
-    write(KUBELET_CONFIG, yaml.safe_dump(config, sort_keys=False))
-    flags = [
-        f"--container-runtime-endpoint={registration.get('criSocket', 'unix:///run/containerd/containerd.sock')}"
-    ]
+    """The kubelet's flags, then its config, then `systemctl restart kubelet`. In that
+    order, as kubeadm: the kubelet, restarting every second until its config exists, must
+    never start with the config but without the flags (it would register unlabelled)."""
+    socket_path = registration.get("criSocket", "unix:///run/containerd/containerd.sock")
+    flags = [f"--container-runtime-endpoint={socket_path}"]
     if node != socket.gethostname():
         flags.append(f"--hostname-override={node}")
     flags += [f"--{k}={v}" for k, v in extra_args(registration).items()]
     if taints and registration.get("taints"):
-        spec = ",".join(
-            f"{t['key']}={t.get('value', '')}:{t['effect']}" for t in registration["taints"]
-        )
-        flags.append(f"--register-with-taints={spec}")
+        specs = [f"{t['key']}={t.get('value', '')}:{t['effect']}" for t in registration["taints"]]
+        flags.append(f"--register-with-taints={','.join(specs)}")
     write(FLAGS_ENV, f'KUBELET_KUBEADM_ARGS="{" ".join(flags)}"\n')
-    say(
-        '[kubelet-start] Writing kubelet environment file with flags to file "/var/lib/kubelet/kubeadm-flags.env"'
-    )
-    say('[kubelet-start] Writing kubelet configuration to file "/var/lib/kubelet/config.yaml"')
+    say(f'[kubelet-start] Writing kubelet environment file with flags to file "{FLAGS_ENV}"')
+    default = {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"}
+    config = {k: v for k, v in (kubelet or default).items() if k != "metadata"}
+    config.setdefault("staticPodPath", str(MANIFESTS))
+    write(KUBELET_CONFIG, yaml.safe_dump(config, sort_keys=False))
+    say(f'[kubelet-start] Writing kubelet configuration to file "{KUBELET_CONFIG}"')
     say("[kubelet-start] Starting the kubelet")
     subprocess.run(["systemctl", "restart", "kubelet"], check=True)
 

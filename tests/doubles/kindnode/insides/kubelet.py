@@ -53,8 +53,8 @@ def flags() -> dict[str, str]:
         if not path.exists():
             continue
         for line in path.read_text().splitlines():
-            _, _, value = line.partition("=")
-            for word in shlex.split(value.strip()):
+            _, _, value = line.partition("=")  # KUBELET_KUBEADM_ARGS="--a=1 --b=2"
+            for word in shlex.split(" ".join(shlex.split(value.strip()))):
                 if word.startswith("--"):
                     name, _, arg = word[2:].partition("=")
                     out[name] = arg
