@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.integration.kindreal.conftest import PREFIX, Kind, docker, poll
+from tests.integration.kindreal.harness import PREFIX, Kind, docker, poll
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -55,7 +55,6 @@ nodes:
   - role: control-plane
   - role: control-plane
   - role: control-plane
-  - role: worker
 """
 
 
@@ -245,7 +244,7 @@ def test_ha_cluster_through_the_load_balancer(kind: Kind, tmp_path: Path) -> Non
         yaml.safe_load(config.read_text())["clusters"][0]["cluster"]["server"]
         == f"https://127.0.0.1:{port}"
     )
-    items = poll(lambda: all_ready(kind, 4, config), 90, "4 nodes Ready through the load balancer")
+    items = poll(lambda: all_ready(kind, 3, config), 90, "3 nodes Ready through the load balancer")
     planes = [
         n for n in items if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"]
     ]
