@@ -29,7 +29,6 @@ CHANGES = (
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "ENV LANG=C.UTF-8",
 )
-HOST_TOOLS = {"debootstrap": "debootstrap", "docker": "docker.io"}
 
 
 def tag() -> str:
@@ -42,16 +41,27 @@ def exists(image: str) -> bool:
     return probe.returncode == 0
 
 
+def install_debootstrap() -> None:
+    """As root with apt-get (a CI machine, a fresh clone), install debootstrap if missing."""
+    if shutil.which("debootstrap") or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], capture_output=True, check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], capture_output=True,
+                   check=False, env=env)  # fmt: skip
+
+
 def unavailable() -> str | None:
     """Why the base cannot be built here (None when it can, or is already built)."""
     if shutil.which("docker") is None:
         return "docker CLI not found"
     if exists(tag()):
         return None
-    if shutil.which("debootstrap") is None:
-        return "debootstrap not installed (apt-get install debootstrap)"
     if os.geteuid() != 0:
         return "debootstrap needs root"
+    install_debootstrap()
+    if shutil.which("debootstrap") is None:
+        return "debootstrap not installed (apt-get install debootstrap)"
     return None
 
 

@@ -45,9 +45,13 @@ def cri_settings(config: dict[str, Any]) -> dict[str, Any]:
                 "sandbox": (images.get("pinned_images") or {}).get("sandbox"),
                 "registry_config_path": (images.get("registry") or {}).get("config_path")}  # fmt: skip
     cri = plugins.get("io.containerd.grpc.v1.cri") or {}
-    return {"snapshotter": (cri.get("containerd") or {}).get("snapshotter"),
-            "sandbox": cri.get("sandbox_image"),
-            "registry_config_path": (cri.get("registry") or {}).get("config_path")}  # fmt: skip
+    registry = cri.get("registry") or {}
+    return {
+        "snapshotter": (cri.get("containerd") or {}).get("snapshotter"),
+        "sandbox": cri.get("sandbox_image"),
+        "registry_config_path": registry.get("config_path"),
+        "registry_mirrors": sorted(registry.get("mirrors") or {}),
+    }
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:  # noqa: PLR0911 (one answer per op)
