@@ -1,0 +1,1 @@
+"""Test doubles: stand-ins for what cannot run on a test machine."""

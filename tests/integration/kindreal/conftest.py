@@ -1,0 +1,42 @@
+"""The session's kind runner (see harness.py): skips with the reason when docker, kind,
+kubectl or what the images are built from is missing; removes what the run made even
+when a test fails."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from tests.doubles.kindnode import images, wrapper
+from tests.integration.kindreal.harness import PREFIX, Kind, find_kind, sweep, unavailable
+
+
+@pytest.fixture(scope="session")
+def kind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kind]:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    binary = find_kind()
+    assert binary is not None
+    try:
+        node_image = images.node_image()
+        images.load_balancer_image(binary)
+    except RuntimeError as exc:
+        pytest.skip(f"could not build the simulated node images here: {exc}")
+    tmp = tmp_path_factory.mktemp("kindreal")
+    bin_dir, home = tmp / "bin", tmp / "home"
+    home.mkdir()
+    log = tmp / "docker-calls.jsonl"
+    wrapper.write(bin_dir, log)
+    network = f"{PREFIX}-net"
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "HOME": str(home),
+           "KUBECONFIG": str(tmp / "kube/config"), "KIND_EXPERIMENTAL_DOCKER_NETWORK": network}  # fmt: skip
+    env.pop("KIND_CLUSTER_NAME", None)
+    runner = Kind(binary, env, network, log, node_image, tmp / "kube/config")
+    try:
+        yield runner
+    finally:
+        for name in runner.clusters:
+            runner("delete", "cluster", "--name", name, check=False)
+        sweep(PREFIX, network)
