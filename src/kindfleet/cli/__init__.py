@@ -11,15 +11,72 @@ import enum
 import os
 import sys
 import traceback
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
-from kindfleet.cli import clusters, demo, deploy, fleetfile, options, output, workloads
-from kindfleet.cli.about import version
+from kindfleet.cli import options, output
+from kindfleet.cli.lazy import LazyCommand, LazyGroup
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
 
+
+class Commands(LazyGroup):
+    """Every command, imported only when it runs (or when its own --help is asked)."""
+
+    lazy: ClassVar[dict[str, LazyCommand]] = {
+        "init": LazyCommand("kindfleet.cli.fleetfile:init", "Write a fleet file to start from."),
+        "validate": LazyCommand(
+            "kindfleet.cli.fleetfile:validate", "Check a fleet file and show what it resolves to."
+        ),
+        "render": LazyCommand(
+            "kindfleet.cli.fleetfile:render",
+            "Print the KIND config of every cluster (what `kind create cluster --config` takes).",
+        ),
+        "up": LazyCommand("kindfleet.cli.clusters:up", "Bring the fleet up"),
+        "status": LazyCommand("kindfleet.cli.clusters:status", "Show the fleet as it is"),
+        "down": LazyCommand(
+            "kindfleet.cli.clusters:down",
+            "Remove every cluster of the fleet, its registry and its kubeconfig entries.",
+        ),
+        "kubeconfig": LazyCommand(
+            "kindfleet.cli.clusters:kubeconfig",
+            "Print a cluster's kubeconfig (contexts named `kind-<cluster>`).",
+        ),
+        "use": LazyCommand(
+            "kindfleet.cli.clusters:use",
+            "Switch the current kubeconfig context to this cluster's (`kind-<cluster>`).",
+        ),
+        "deploy": LazyCommand("kindfleet.cli.deploy:deploy", "Deploy the hub-spoke platform"),
+        "manifests": LazyCommand(
+            "kindfleet.cli.deploy:manifests",
+            "Print what `kindfleet deploy` would apply, with no cluster needed.",
+        ),
+        "submit": LazyCommand("kindfleet.cli.workloads:submit", "Submit work to the fleet's hub"),
+        "workloads": LazyCommand(
+            "kindfleet.cli.workloads:workloads",
+            "List workloads (newest first) with their state and where they run.",
+        ),
+        "explain": LazyCommand(
+            "kindfleet.cli.workloads:explain", "Why is my workload still pending?"
+        ),
+        "cancel": LazyCommand("kindfleet.cli.workloads:cancel", "Cancel a workload"),
+        "logs": LazyCommand(
+            "kindfleet.cli.workloads:logs",
+            "Print a run's log, read from the spoke that ran it (logs never leave the spoke).",
+        ),
+        "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
+        "demo": LazyCommand(
+            "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
+        ),
+        "version": LazyCommand(
+            "kindfleet.cli.about:version",
+            "Show kindfleet's version, the kind release it is pinned to and its node images.",
+        ),
+    }
+
+
 app = typer.Typer(
+    cls=Commands,
     name="kindfleet",
     help=(
         "Declarative multi-cluster KIND fleets: one fleet file (a hub and N spokes) becomes "
@@ -58,26 +115,6 @@ def _root(
     if debug:
         os.environ["KINDFLEET_DEBUG"] = "1"
     options.provider_override.set(provider.value if provider else None)
-
-
-app.command()(fleetfile.init)
-app.command()(fleetfile.validate)
-app.command()(fleetfile.render)
-app.command()(clusters.up)
-app.command()(clusters.status)
-app.command()(clusters.down)
-app.command()(clusters.kubeconfig)
-app.command()(clusters.use)
-app.command()(deploy.deploy)
-app.command()(deploy.manifests)
-app.command()(workloads.submit)
-app.command()(workloads.workloads)
-app.command()(workloads.explain)
-app.command()(workloads.cancel)
-app.command()(workloads.logs)
-app.command()(workloads.telemetry)
-app.command()(demo.demo)
-app.command()(version)
 
 
 def main() -> None:

@@ -10,15 +10,33 @@ import enum
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
 
-# Off a terminal (pipes, CI logs) tables keep their full width instead of 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 1000)
+    out: Console  # data, to stdout
+    err: Console  # messages, to stderr
+
+
+def console(name: str) -> Console:
+    """`out` or `err`, made on first use: rich costs a command that prints nothing."""
+    made: Console | None = globals().get(f"_{name}")
+    if made is None:
+        from rich.console import Console
+
+        stream = sys.stderr if name == "err" else sys.stdout
+        # Off a terminal (pipes, CI logs) tables keep their full width, not 80 columns.
+        width = None if stream.isatty() else 1000
+        made = Console(stderr=name == "err", soft_wrap=True, width=width)
+        globals()[f"_{name}"] = made
+    return made
+
+
+def __getattr__(name: str) -> Console:
+    if name not in ("out", "err"):
+        raise AttributeError(name)
+    return console(name)
 
 
 class Format(enum.StrEnum):
@@ -41,16 +59,20 @@ def emit(data: Any, fmt: Format | DataFormat) -> None:
     if fmt.value == "json":
         sys.stdout.write(json.dumps(plain(data), indent=2) + "\n")
     else:
+        import yaml
+
         sys.stdout.write(yaml.safe_dump(plain(data), sort_keys=False))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
     for column in columns:
         t.add_column(column)
     for row in rows:
         t.add_row(*(str(c) if c is not None else "" for c in row))
-    out.print(t)
+    console("out").print(t)
 
 
 def labels(values: Mapping[str, str]) -> str:
@@ -58,18 +80,18 @@ def labels(values: Mapping[str, str]) -> str:
 
 
 def info(message: str) -> None:
-    err.print(message, highlight=False)
+    console("err").print(message, highlight=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+    console("err").print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 def success(message: str) -> None:
-    err.print(f"[green]✓[/] {message}", highlight=False)
+    console("err").print(f"[green]✓[/] {message}", highlight=False)
 
 
 def error(message: str, hint: str | None = None) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    console("err").print(f"[red]error:[/] {message}", highlight=False, markup=True)
     if hint:
-        err.print(f"  [dim]hint:[/] {hint}", highlight=False)
+        console("err").print(f"  [dim]hint:[/] {hint}", highlight=False)

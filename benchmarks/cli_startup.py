@@ -1,0 +1,64 @@
+"""How fast the CLI answers, beside `python -c pass` measured in the same run.
+
+Each command runs `--runs` times as a fresh process; the figure is the fastest run (the
+least disturbed by whatever else the machine does), and the ratio is against the fastest
+`python -c pass` of the same interpreter. `kind version` is timed too, where kind exists,
+as the tool users compare us with.
+
+    .venv/bin/python benchmarks/cli_startup.py --runs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLEET = ROOT / "examples" / "article.yaml"
+
+
+def fastest(argv: list[str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    kindfleet = [sys.executable, "-m", "kindfleet"]
+    script = shutil.which("kindfleet", path=str(Path(sys.executable).parent))
+    if script:
+        kindfleet = [script]
+    cases = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "kindfleet --help": [*kindfleet, "--help"],
+        "kindfleet version": [*kindfleet, "version"],
+        f"kindfleet validate -f {FLEET.relative_to(ROOT)}": [
+            *kindfleet,
+            "validate",
+            "-f",
+            str(FLEET),
+        ],
+    }
+    kind = shutil.which("kind") or "/work/shared/tools/kind/kind"
+    if Path(kind).exists():
+        cases["kind version"] = [kind, "version"]
+    base = 0.0
+    print(f"{'command':<48} {'fastest':>9} {'× python -c pass':>17}")
+    for name, argv in cases.items():
+        seconds = fastest(argv, args.runs)
+        base = base or seconds
+        print(f"{name:<48} {seconds * 1000:>7.1f}ms {seconds / base:>16.1f}×")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The CLI starts at once: importing it loads no command's machinery, and every command it
+lists lazily is there when it runs."""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from kindfleet.cli import Commands
+
+HEAVY = (
+    "kindfleet.fleet",
+    "kindfleet.fleetspec",
+    "kindfleet.platform",
+    "kindfleet.deploy",
+    "kindfleet.providers",
+    "pydantic",
+    "yaml",
+    "rich.console",
+    "psutil",
+    "httpx2",
+)
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+def test_importing_the_cli_loads_no_command_machinery():
+    loaded = _loaded_after("import kindfleet.cli")
+    assert not [m for m in HEAVY if m in loaded]
+
+
+def test_the_version_command_loads_only_what_it_prints():
+    loaded = _loaded_after(
+        "from kindfleet.cli import main\nsys.argv = ['kindfleet', 'version', '-o', 'json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    # typer itself checks parameters with pydantic's TypeAdapter: only our own machinery
+    ours = [m for m in HEAVY if m.startswith("kindfleet.")] + ["psutil", "httpx2", "yaml"]
+    assert not [m for m in ours if m in loaded]
+
+
+@pytest.mark.parametrize("name", sorted(Commands.lazy))
+def test_every_listed_command_exists_and_its_line_opens_its_docstring(name):
+    entry = Commands.lazy[name]
+    module, _, attribute = entry.target.partition(":")
+    target = getattr(importlib.import_module(module), attribute)
+    doc = target.info.help if isinstance(target, typer.Typer) else target.__doc__
+    first = " ".join((doc or "").strip().split("\n\n")[0].split())
+    assert first.startswith(entry.help), f"{name}: the docstring says {first!r}"
