@@ -1,6 +1,7 @@
 """Rendered KIND configs: accepted by KIND's decoder, faithful to the fleet, golden."""
 
 import os
+import re
 import tomllib
 
 import pytest
@@ -8,8 +9,10 @@ import yaml
 
 from kindfleet.fleet import load_fleet
 from kindfleet.fleetspec import from_path
+from kindfleet.kind import images
 from kindfleet.render.kindconfig import render_fleet, to_yaml, to_yaml_stream
 from tests.conftest import EXAMPLES, GOLDEN
+from tests.kindvalidate import fleet_configs, kind_rejects, needs_kind_validate
 from tests.unit.fleetspec.helpers import fleet
 from tests.unit.render.kind_decoder import decode
 
@@ -23,6 +26,44 @@ def test_every_example_renders_configs_kind_accepts(path):
         assert config["name"] == name
         # Round trip through YAML text: what kind reads is what we meant.
         assert yaml.safe_load(to_yaml(config)) == config
+
+
+_IMAGE_VERSION = re.compile(r"kindest/node:(v\d+\.\d+\.\d+)")
+
+
+def _golden_configs():
+    """Every config document under tests/golden, with the version its node image names."""
+    for path in sorted(GOLDEN.glob("**/*.yaml")):
+        for i, doc in enumerate(path.read_text().split("\n---\n")):
+            found = _IMAGE_VERSION.search(doc)
+            version = found.group(1) if found else images.DEFAULT_VERSION
+            yield f"{path.relative_to(GOLDEN)}#{i}", doc, version
+
+
+@needs_kind_validate
+def test_examples_and_goldens_pass_kinds_own_validator_and_kubeadm_rendering():
+    configs = list(_golden_configs())
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        configs += [(f"{path.name}:{n}", t, v) for n, t, v in fleet_configs(from_path(path))]
+    assert len(configs) > 10
+    assert kind_rejects(configs) == {}
+
+
+@needs_kind_validate
+def test_the_oracle_itself_can_refuse():
+    """kind-validate must be able to say no, or the tests that use it prove nothing."""
+    head = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
+    bad_patch = "nodes:\n- role: control-plane\n  kubeadmConfigPatches: ['kind: X\\nx: [1']\n"
+    refused = kind_rejects(
+        [
+            ("unknown field", head + "nodez: []\n", images.DEFAULT_VERSION),
+            ("no control plane", head + "nodes: [{role: worker}]\n", images.DEFAULT_VERSION),
+            ("broken patch", head + bad_patch, images.DEFAULT_VERSION),
+            ("fine", head, images.DEFAULT_VERSION),
+        ]
+    )
+    assert set(refused) == {"unknown field", "no control plane", "broken patch"}
+    assert "nodez" in refused["unknown field"][0]
 
 
 @pytest.mark.parametrize("example", ["article", "minimal", "five-spokes"])
