@@ -65,7 +65,7 @@ def label_value(value: str) -> str | None:
     if len(value) > 63 or not _QUALIFIED_NAME.match(value):
         return (
             f"label value {value!r} must be at most 63 characters of letters, digits, '-', '_' "
-            "or '.', starting and ending with a letter or digit (quote booleans: \"true\")"
+            "or '.', starting and ending with a letter or digit"
         )
     return None
 

@@ -1,37 +1,23 @@
-"""Reading a fleet file: YAML, then apiVersion first (as KIND's own loader does), then the
-strict model, then the fleet-wide resolution. Every way a file can be wrong ends in one
-`SpecError` listing all of its problems; nothing else escapes.
+"""Reading a fleet file: YAML (`yamlread`), then apiVersion first (as KIND's own loader
+does), then the strict model, then the fleet-wide resolution. Every way a file can be
+wrong ends in one `SpecError` listing all of its problems; nothing else escapes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from kindfleet.errors import Problem, SpecError, UsageError
+from kindfleet.fleetspec import yamlread
 from kindfleet.fleetspec.errors import problems_from
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.fleetspec.model import API_VERSION, FleetFile
 from kindfleet.fleetspec.resolve import resolve
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([Problem(where, f"is not valid YAML: {problem}")], source=source) from None
-    if len(docs) != 1:
-        raise SpecError(
-            [Problem("", f"holds {len(docs)} YAML documents; a fleet file holds exactly one")],
-            source=source,
-        )
-    return docs[0]
+from kindfleet.fleetspec.yamlread import DataPath
 
 
 def _check_header(data: Any, source: str) -> None:
@@ -65,23 +51,36 @@ def _check_header(data: Any, source: str) -> None:
         )
 
 
-def from_data(data: Any, *, source: str = "<fleet>") -> FleetSpec:
+def from_data(
+    data: Any,
+    *,
+    source: str = "<fleet>",
+    texts: Mapping[DataPath, str] | None = None,
+    base_dir: Path | None = None,
+) -> FleetSpec:
+    """A fleet from plain data (what the YAML holds). `texts`: the literal text of plain
+    scalars by path, for messages; `base_dir`: where relative host paths are read from
+    (the current directory when not given)."""
     _check_header(data, source)
     try:
         doc = FleetFile.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, FleetFile), source=source) from None
-    return resolve(doc, source=source)
+        raise SpecError(problems_from(exc, FleetFile, texts=texts), source=source) from None
+    return resolve(doc, source=source, base_dir=base_dir, texts=texts)
 
 
-def from_text(text: str, *, source: str = "<fleet>") -> FleetSpec:
-    return from_data(_parse_yaml(text, source), source=source)
+def from_text(
+    text: str | bytes, *, source: str = "<fleet>", base_dir: Path | None = None
+) -> FleetSpec:
+    document = yamlread.read(text, source=source)
+    return from_data(document.data, source=source, texts=document.texts, base_dir=base_dir)
 
 
 def from_path(path: str | Path) -> FleetSpec:
+    """A fleet file; relative host paths in it are read from the file's own directory."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(
             f"fleet file {path} does not exist",
@@ -89,6 +88,6 @@ def from_path(path: str | Path) -> FleetSpec:
         ) from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a fleet file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError([Problem("", f"cannot be read: {exc}")], source=str(path)) from None
-    return from_text(text, source=str(path))
+    return from_text(raw, source=str(path), base_dir=path.resolve().parent)
