@@ -194,3 +194,22 @@ def test_a_pattern_made_name_is_reported_at_the_pattern_once():
 def test_a_long_list_is_refused_before_its_spokes_are_read():
     found = problems("spokes: [" + ", ".join(["{nodez: 1}"] * 5000) + "]\n")
     assert list(found) == ["spokes"]
+
+
+def test_a_template_host_port_is_one_problem_not_one_per_spoke():
+    found = problems("""
+        spokes:
+          count: 50
+          template:
+            nodes:
+              - role: control-plane
+                portMappings: [{containerPort: 80, hostPort: 8080}]
+        """)
+    assert list(found) == ["spokes.template.nodes[0].portMappings[0].hostPort"]
+    assert "(and 48 more like it)" in found["spokes.template.nodes[0].portMappings[0].hostPort"]
+
+
+def test_a_template_subnet_is_one_problem_not_one_per_spoke():
+    found = problems("spokes: {count: 30, template: {networking: {podSubnet: 10.50.0.0/16}}}\n")
+    assert list(found) == ["spokes.template.networking.podSubnet"]
+    assert "every spoke made from it" in found["spokes.template.networking.podSubnet"]
