@@ -14,6 +14,7 @@ import traceback
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from kindfleet.cli import clusters, demo, deploy, fleetfile, output, workloads
 from kindfleet.cli.about import version
@@ -86,7 +87,7 @@ def main() -> None:
     try:
         app()
     except SpecError as exc:
-        output.err.print(f"[red]error:[/] {exc.message}", highlight=False, markup=True)
+        output.err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, markup=True)
         sys.exit(exc.exit_code)
     except KindfleetError as exc:
         output.error(exc.message, exc.hint)

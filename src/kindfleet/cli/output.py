@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Off a terminal (pipes, CI logs) tables keep their full width instead of 80 columns.
@@ -57,19 +58,23 @@ def labels(values: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in values.items())
 
 
+# Messages quote what users wrote (`[/x]` as a key, `[host."..."]` in a TOML line): only
+# the prefixes are markup, the messages are escaped, or rich would eat them or crash.
+
+
 def info(message: str) -> None:
-    err.print(message, highlight=False)
+    err.print(escape(message), highlight=False)
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+    err.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def success(message: str) -> None:
-    err.print(f"[green]✓[/] {message}", highlight=False)
+    err.print(f"[green]✓[/] {escape(message)}", highlight=False)
 
 
 def error(message: str, hint: str | None = None) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, markup=True)
     if hint:
-        err.print(f"  [dim]hint:[/] {hint}", highlight=False)
+        err.print(f"  [dim]hint:[/] {escape(hint)}", highlight=False)
