@@ -120,6 +120,31 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {match[0]!r}?" if match else None
 
 
+MAX_PROBLEMS = 100  # a file with 100,000 unknown keys is one mistake, not a report to read
+
+
+MAX_TEXT = 300  # characters of one message or fix: a 5 MB name is not quoted whole
+
+
+def capped(problems: Sequence[Problem], limit: int = MAX_PROBLEMS) -> list[Problem]:
+    """The first `limit` problems, each cut to a readable length, and a line saying how
+    many more there are."""
+    out = [
+        Problem(_cut(p.path), _cut(p.message), _cut(p.fix) if p.fix else p.fix)
+        for p in problems[:limit]
+    ]
+    if len(problems) > limit:
+        out.append(Problem("", f"... and {len(problems) - limit} more problems like these"))
+    return out
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_TEXT:
+        return text
+    half = MAX_TEXT // 2
+    return f"{text[:half]}...({len(text) - 2 * half} characters)...{text[-half:]}"
+
+
 _TYPE_WORDS = {
     "model_type": "must be a map of fields",
     "model_attributes_type": "must be a map of fields",
@@ -131,6 +156,7 @@ _TYPE_WORDS = {
     "int_from_float": "must be a whole number",
     "float_type": "must be a number",
     "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
     "bool_type": "must be true or false",
     "bool_parsing": "must be true or false",
 }
@@ -222,7 +248,11 @@ def problems_from(
     literal text of a plain scalar) lets messages quote what was written."""
     out: list[Problem] = []
     seen: set[tuple[str, str]] = set()
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for i, error in enumerate(errors):
+        if len(out) >= MAX_PROBLEMS:  # enough to act on, and each costs a "did you mean"
+            out.append(Problem("", f"... and {len(errors) - i} more problems like these"))
+            break
         loc = _strip_tags(error["loc"], root)
         full = (*prefix, *loc)
         problem = _message(error, root, loc, texts.get(full) if texts else None)

@@ -13,11 +13,13 @@ from pydantic import ValidationError
 
 from kindfleet.errors import Problem, SpecError, UsageError
 from kindfleet.fleetspec import yamlread
-from kindfleet.fleetspec.errors import problems_from
+from kindfleet.fleetspec.errors import capped, problems_from
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.fleetspec.model import API_VERSION, FleetFile
 from kindfleet.fleetspec.resolve import resolve
 from kindfleet.fleetspec.yamlread import DataPath
+
+MAX_FILE_BYTES = 16 * 2**20
 
 
 def _check_header(data: Any, source: str) -> None:
@@ -65,7 +67,7 @@ def from_data(
     try:
         doc = FleetFile.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, FleetFile, texts=texts), source=source) from None
+        raise SpecError(capped(problems_from(exc, FleetFile, texts=texts)), source=source) from None
     return resolve(doc, source=source, base_dir=base_dir, texts=texts)
 
 
@@ -80,7 +82,8 @@ def from_path(path: str | Path) -> FleetSpec:
     """A fleet file; relative host paths in it are read from the file's own directory."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # /dev/zero is a "file" too
     except FileNotFoundError:
         raise UsageError(
             f"fleet file {path} does not exist",
@@ -90,4 +93,16 @@ def from_path(path: str | Path) -> FleetSpec:
         raise UsageError(f"{path} is a directory, not a fleet file") from None
     except OSError as exc:
         raise SpecError([Problem("", f"cannot be read: {exc}")], source=str(path)) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(
+            [
+                Problem(
+                    "",
+                    f"is larger than {MAX_FILE_BYTES // 2**20} MiB: a fleet of 100 spokes "
+                    "with every option fits in a few hundred KiB",
+                    "check that -f names your fleet file",
+                )
+            ],
+            source=str(path),
+        )
     return from_text(raw, source=str(path), base_dir=path.resolve().parent)

@@ -310,8 +310,8 @@ def _spoke_count(value: Any) -> Any:
 def _spokes_form(value: Any) -> str:
     if isinstance(value, bool):
         return "invalid"
-    if isinstance(value, int):
-        return "count"
+    if isinstance(value, int | float):
+        return "count"  # a float is then told it must be a whole number
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):

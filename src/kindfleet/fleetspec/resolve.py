@@ -15,7 +15,7 @@ from pathlib import Path
 from kindfleet.errors import Problem, SpecError
 from kindfleet.fleetspec import checks, expand, hostpaths, k8snames, model, raw, subnets
 from kindfleet.fleetspec import internal as it
-from kindfleet.fleetspec.errors import format_path
+from kindfleet.fleetspec.errors import capped, format_path
 from kindfleet.fleetspec.expand import Planned, Texts
 from kindfleet.fleetspec.ports import check_host_ports
 from kindfleet.kind import images
@@ -64,7 +64,7 @@ def resolve(
     problems += checks.cni(planned, clusters)
     problems += check_host_ports(clusters, registry)
     if problems:
-        raise SpecError(checks.one_per_cause(problems), source=source)
+        raise SpecError(capped(checks.one_per_cause(problems)), source=source)
     return it.FleetSpec(
         name=doc.name,
         provider=doc.provider,

@@ -46,6 +46,7 @@ class _Frame:
         "merges",
         "merging",
         "parent",
+        "repeats",
         "size",
         "text_values",
         "value",
@@ -65,6 +66,7 @@ class _Frame:
         self.lines: dict[str, int] = {}  # a map's keys -> the line each was written on
         self.merges: list[Any] | None = None  # `<<` values, merged when the map ends
         self.merging = False  # the waiting key is `<<`
+        self.repeats: dict[str, list[int]] | None = None  # repeated keys -> their lines
         self.size = 1  # values in it, aliases expanded
 
     def path(self) -> DataPath:
@@ -149,6 +151,7 @@ class EventReader:
 
     def _end(self) -> None:
         frame = self.stack.pop()
+        self._report_repeats(frame)
         if frame.merges:
             self._merge(frame)
         if frame.anchor is not None:
@@ -206,18 +209,35 @@ class EventReader:
             frame.merges = [*(frame.merges or ()), value]
             return
         first = frame.lines.get(key)
-        if first is not None:
-            self.problems.append(
-                Problem(
-                    format_path((*frame.path(), key)),
-                    f"is written twice (lines {first} and {frame.key_line}); "
-                    "kind refuses repeated keys",
-                    "keep one of them",
-                )
-            )
+        if first is not None:  # reported when the map ends: once per key, with every line
+            frame.repeats = frame.repeats or {}
+            frame.repeats.setdefault(key, [first]).append(frame.key_line)
             return
         frame.lines[key] = frame.key_line
         frame.value[key] = value
+
+    def finish(self) -> None:
+        """Reading stopped early: report the repeated keys of the maps still open."""
+        for frame in self.stack:
+            self._report_repeats(frame)
+
+    def _report_repeats(self, frame: _Frame) -> None:
+        for key, lines in (frame.repeats or {}).items():
+            if len(set(lines)) == 1:
+                times = f"{_times(len(lines))} on line {lines[0]}"
+            elif len(lines) == 2:
+                times = f"twice (lines {lines[0]} and {lines[1]})"
+            else:
+                shown = lines if len(lines) <= 5 else [*lines[:4], "...", lines[-1]]
+                times = f"{len(lines)} times (lines {', '.join(map(str, shown))})"
+            self.problems.append(
+                Problem(
+                    format_path((*frame.path(), key)),
+                    f"is written {times}; kind refuses repeated keys",
+                    "keep one of them",
+                )
+            )
+        frame.repeats = None
 
     def _merge(self, frame: _Frame) -> None:
         """`<<: *defaults` (or a list of them): keys written here win, then earlier maps."""
@@ -267,7 +287,7 @@ class EventReader:
             found = core_kind(text)
             if found != "str" and top is not self._root:
                 self.texts[(*top.path(), top.child_at())] = text
-            return core_value(text, found)
+            return self._value(text, found, top, event)
         if tag == "!":
             return text
         kind = SCALAR_TAGS.get(tag)
@@ -278,7 +298,14 @@ class EventReader:
             shown = f"!!{kind} {text}".strip()
             self._problem(top, event, f"{shown!r} is not a valid {kind}", "remove the tag")
             return text
-        return core_value(text, kind)
+        return self._value(text, kind, top, event)
+
+    def _value(self, text: str, kind: ScalarKind, top: _Frame, event: Any) -> Any:
+        try:
+            return core_value(text, kind)
+        except ValueError:  # Python will not turn 4,300 digits or more into an int
+            self._problem(top, event, f"is a number of {len(text):,} digits", "write a real value")
+            return None
 
     # -- problems -------------------------------------------------------------------
 
@@ -300,3 +327,7 @@ class EventReader:
     def _stop(self, top: _Frame, event: Any, message: str) -> None:
         self._problem(top, event, message)
         raise TooBroken
+
+
+def _times(count: int) -> str:
+    return "twice" if count == 2 else f"{count} times"

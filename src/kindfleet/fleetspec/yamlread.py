@@ -29,7 +29,7 @@ import yaml
 from yaml import events as ev
 
 from kindfleet.errors import Problem, SpecError
-from kindfleet.fleetspec.errors import format_path
+from kindfleet.fleetspec.errors import capped, format_path
 from kindfleet.fleetspec.yamlevents import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
@@ -67,8 +67,9 @@ def read(text: str | bytes, *, source: str | None = None) -> Document:
         reader.problems.append(_syntax_problem(exc, text, reader))
     finally:
         loader.dispose()
+        reader.finish()
     if reader.problems:
-        raise SpecError(reader.problems, source=source)
+        raise SpecError(capped(reader.problems), source=source)
     docs = [doc for doc in reader.documents if doc is not None]
     if not docs:
         raise SpecError(
@@ -112,6 +113,8 @@ def _syntax_fix(problem: str, line: str) -> str | None:
         return "indent with spaces; YAML does not allow tabs for indentation"
     if "nesting depth" in problem:
         return "flatten the structure"
-    if "special characters" in problem or "invalid" in problem.lower():
+    if "escape" in problem:
+        return "a \\u escape must name a character (not half of a surrogate pair)"
+    if "special characters" in problem or "octet" in problem or "utf-8" in problem.lower():
         return "save the file as UTF-8 text without control characters"
     return None
