@@ -1,9 +1,10 @@
 """From the fleet file to the internal model, checking what needs the whole fleet in view.
 
-Single-field checks are done by the file model; here live the ones that compare
-clusters with each other (names, host ports, subnets), expand spoke templates, pick the
-node image per Kubernetes version and check the raw KIND escape hatch. Every problem is
-collected and reported together, each with the path a user would look for.
+Single-field checks are done by the file model; the clusters are planned by `expand`,
+then here subnets are allocated, the node image picked per Kubernetes version, nodes,
+labels, mounts and the raw KIND escape hatch checked, and `checks` compares clusters with
+each other (names, contexts, CNI, host ports). Every problem is collected and reported
+together, once per cause, each with the path a user would look for.
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@
 import json
 
 import pytest
+import yaml
 
 from kindfleet.errors import SpecError
-from kindfleet.fleetspec import from_path, from_text
+from kindfleet.fleetspec import from_path, from_text, yamlread
 from kindfleet.fleetspec.yamlread import MAX_DEPTH, read
 from kindfleet.render.kindconfig import render_fleet
+from tests.conftest import EXAMPLES
 from tests.kindvalidate import fleet_configs, kind_validate, needs_kind_validate
 from tests.unit.fleetspec.helpers import HEAD, fleet, problems
+
+_DEEP = HEAD + "hub: {kindConfig: {x: " + "[" * 600 + "]" * 600 + "}}\n"
 
 # Values YAML 1.1 would retype, as a label map in a fleet file.
 WRITTEN = {
@@ -204,3 +208,18 @@ def test_from_path_reads_bytes(tmp_path):
     path = tmp_path / "f.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + HEAD.encode())
     assert from_path(path).name == "t"
+
+
+@pytest.mark.parametrize("text", [(EXAMPLES / "five-spokes.yaml").read_text(), _DEEP])
+def test_without_libyaml_the_python_parser_gives_the_same(monkeypatch, text):
+    """PyYAML without its C extension: the same events, the same data and problems."""
+
+    def outcome():
+        try:
+            return read(text)
+        except SpecError as exc:
+            return exc.message
+
+    fast = outcome()
+    monkeypatch.setattr(yamlread, "_Loader", yaml.SafeLoader)
+    assert outcome() == fast
