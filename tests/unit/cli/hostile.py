@@ -34,13 +34,27 @@ class Run:
 
 
 def run_cli(argv: list[str], *, timeout: float = 60, memory: int = 2**30) -> Run:
-    """`kindfleet ARGV` in a forked child with `memory` bytes more address space than the
-    parent has now; killed (and reported as code -9) after `timeout` seconds."""
+    """`kindfleet ARGV` through the real entry point, in a child process (`run_in_child`)."""
+
+    def kindfleet() -> None:
+        sys.argv = ["kindfleet", *argv]
+        os.environ["NO_COLOR"] = "1"
+        from kindfleet.cli import main
+
+        main()
+
+    return run_in_child(kindfleet, timeout=timeout, memory=memory)
+
+
+def run_in_child(work: Callable[[], None], *, timeout: float = 60, memory: int = 2**30) -> Run:
+    """`work()` in a forked child with `memory` bytes more address space than the parent
+    has now, its own stdout and stderr; its exit code (SystemExit's, 0 when it returns,
+    CRASHED when anything else escapes), or -9 when killed after `timeout` seconds."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
-            _child(argv, out.fileno(), err.fileno(), memory)
+            _child(work, out.fileno(), err.fileno(), memory)
         code = _wait(pid, timeout)
         seconds = time.monotonic() - start
         out.seek(0)
@@ -48,7 +62,7 @@ def run_cli(argv: list[str], *, timeout: float = 60, memory: int = 2**30) -> Run
         return Run(code, _text(out.read()), _text(err.read()), seconds)
 
 
-def _child(argv: list[str], out: int, err: int, memory: int) -> None:  # pragma: no cover
+def _child(work: Callable[[], None], out: int, err: int, memory: int) -> None:  # pragma: no cover
     code = CRASHED
     try:
         limit = _address_space() + memory
@@ -58,12 +72,8 @@ def _child(argv: list[str], out: int, err: int, memory: int) -> None:  # pragma:
         sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), write_through=True)
         sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), write_through=True)
         sys.stdin = io.TextIOWrapper(io.BytesIO(b""))
-        sys.argv = ["kindfleet", *argv]
-        os.environ["NO_COLOR"] = "1"
-        from kindfleet.cli import main
-
         try:
-            main()
+            work()
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1

@@ -3,12 +3,14 @@ a clean answer (exit 0, or exit 2 with a message naming the problem), never a tr
 never "a bug", within time and memory bounds."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from tests.unit.cli.hostile import CORPUS, CRASHED, content, run_cli
+from tests.unit.cli.hostile import CORPUS, CRASHED, content, run_cli, run_in_child
 
 # Every file through validate; render reads files the same way, so the big ones (seconds
 # each) go through validate only.
@@ -62,7 +64,10 @@ def test_the_worst_through_the_installed_command(corpus, name):
     assert words is None or words in done.stderr
 
 
-def test_the_runner_sees_crashes_and_hangs():
+def test_the_runner_sees_crashes_hangs_and_runaway_memory():
     """The harness itself must report what it exists to catch."""
+    assert run_in_child(lambda: time.sleep(30), timeout=0.5).code == -signal.SIGKILL
+    crash = run_in_child(lambda: {}["missing"])
+    assert crash.code == CRASHED and "KeyError" in crash.err
+    assert run_in_child(lambda: bytearray(4 * 2**30), memory=2**28).code == CRASHED
     assert run_cli(["validate", "-f", "/nonexistent"]).code == 2
-    assert run_cli(["--debug", "nosuchcommand"]).code == 2
