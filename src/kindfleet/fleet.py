@@ -83,12 +83,24 @@ class Fleet:
     def write_kind_configs(self, directory: str | Path, cluster: str | None = None) -> list[Path]:
         """One `<cluster>.yaml` per cluster in `directory`; returns the files written."""
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, config in self.kind_configs(cluster).items():
-            path = out / f"{name}.yaml"
-            path.write_text(kindconfig.to_yaml(config), encoding="utf-8")
-            written.append(path)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, config in self.kind_configs(cluster).items():
+                path = out / f"{name}.yaml"
+                path.write_text(kindconfig.to_yaml(config), encoding="utf-8")
+                written.append(path)
+        except FileExistsError:
+            raise UsageError(
+                f"{out} is not a directory",
+                hint="--out takes a directory (one <cluster>.yaml each); for one file: "
+                f"kindfleet render -c NAME > {out}",
+            ) from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the configs to {out}: {exc.strerror or exc}",
+                hint="choose a directory you can write to",
+            ) from None
         return written
 
     # -- clusters -----------------------------------------------------------------

@@ -14,6 +14,7 @@ import traceback
 from typing import Annotated, ClassVar
 
 import typer
+from rich.markup import escape
 
 from kindfleet.cli import options, output
 from kindfleet.cli.lazy import LazyCommand, LazyGroup
@@ -122,7 +123,7 @@ def main() -> None:
     try:
         app()
     except SpecError as exc:
-        output.err.print(f"[red]error:[/] {exc.message}", highlight=False, markup=True)
+        output.err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, markup=True)
         sys.exit(exc.exit_code)
     except KindfleetError as exc:
         output.error(exc.message, exc.hint)

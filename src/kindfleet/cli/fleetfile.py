@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,8 @@ import typer
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import UsageError
-from kindfleet.render import kindconfig
+from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.render import kindconfig, registry
 from kindfleet.units import format_cpu, format_memory
 
 
@@ -57,6 +59,8 @@ def validate(
     spec = fleet.spec
     for warning in spec.warnings:
         output.warn(warning)
+    for note in spec.notes:
+        output.info(f"note: {note}")
     if fmt is not output.Format.table:
         output.emit(spec.to_dict(), fmt)
         return
@@ -125,7 +129,12 @@ def render(
     ] = None,
     fmt: Annotated[
         output.DataFormat,
-        typer.Option("--output", "-o", help="yaml (a multi-document stream) or json."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="yaml (one document per cluster) or json (one object for one cluster, "
+            "else a list).",
+        ),
     ] = output.DataFormat.yaml,
 ) -> None:
     """Print the KIND config of every cluster (what `kind create cluster --config` takes).
@@ -135,11 +144,33 @@ def render(
     """
     fleet = options.fleet(file)
     if out is not None:
-        for path in fleet.write_kind_configs(out, cluster):
+        written = fleet.write_kind_configs(out, cluster)
+        for path in written:
             output.success(f"wrote {path}")
+        _registry_steps(fleet.spec, [p.stem for p in written])
         return
     configs = fleet.kind_configs(cluster)
     if fmt is output.DataFormat.json:
-        output.emit(list(configs.values()), fmt)
+        values = list(configs.values())
+        output.emit(values[0] if len(values) == 1 else values, fmt)
     else:
         output.out.file.write(kindconfig.to_yaml_stream(configs))
+    if len(configs) > 1 and not sys.stdout.isatty():
+        first = next(iter(configs))
+        output.info(
+            f"note: {len(configs)} configs in one stream; `kind create cluster --config -` "
+            f"reads only the first. Pipe one cluster: `kindfleet render -f {file} -c {first} "
+            "| kind create cluster --config -`, or write one file each with `--out DIR`"
+        )
+    _registry_steps(fleet.spec, list(configs))
+
+
+def _registry_steps(spec: FleetSpec, clusters: list[str]) -> None:
+    """`up` wires the registry into each node; plain `kind create cluster` does not."""
+    if spec.registry is None or not spec.rules.uses_registry:
+        return
+    output.info(
+        f"note: kind create cluster does not wire the registry {spec.registry.name} into "
+        "these clusters (kindfleet up does); with plain kind, also run:\n"
+        + registry.plain_kind_steps(spec.registry, clusters)
+    )

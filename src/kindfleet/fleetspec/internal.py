@@ -135,6 +135,8 @@ class FleetSpec:
     container_subnets: tuple[str, ...]
     source: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    # How values were read, when not as written (a relative mount path made absolute).
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def hub(self) -> Cluster:

@@ -32,14 +32,19 @@ _KUBELET_ALLOWED_PREFIXES = ("kubelet.kubernetes.io", "node.kubernetes.io")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
+def _shown(text: str) -> str:
+    """A name as a message quotes it: cut when long (a 5 MB name is one mistake)."""
+    return repr(text) if len(text) <= 70 else repr(text[:60] + "...")
+
+
 def dns_label(name: str, *, max_length: int = 63) -> str | None:
     if not name:
         return "must not be empty"
     if len(name) > max_length:
-        return f"{name!r} is {len(name)} characters; the limit is {max_length}"
+        return f"{_shown(name)} is {len(name)} characters; the limit is {max_length}"
     if not _DNS_LABEL.match(name):
         return (
-            f"{name!r} is not a DNS-1123 label: use lower-case letters, digits and '-', "
+            f"{_shown(name)} is not a DNS-1123 label: use lower-case letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
     return None
@@ -48,12 +53,14 @@ def dns_label(name: str, *, max_length: int = 63) -> str | None:
 def label_key(key: str) -> str | None:
     prefix, sep, name = key.rpartition("/")
     if sep and not prefix:
-        return f"label key {key!r} has an empty prefix before '/'"
+        return f"label key {_shown(key)} has an empty prefix before '/'"
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return f"label key {key!r}: prefix {prefix!r} must be a lower-case DNS subdomain"
+        return (
+            f"label key {_shown(key)}: prefix {_shown(prefix)} must be a lower-case DNS subdomain"
+        )
     if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
         return (
-            f"label key {key!r}: the name part must be 1-63 characters of letters, digits, "
+            f"label key {_shown(key)}: the name part must be 1-63 characters of letters, digits, "
             "'-', '_' or '.', starting and ending with a letter or digit"
         )
     return None
@@ -64,8 +71,8 @@ def label_value(value: str) -> str | None:
         return None
     if len(value) > 63 or not _QUALIFIED_NAME.match(value):
         return (
-            f"label value {value!r} must be at most 63 characters of letters, digits, '-', '_' "
-            "or '.', starting and ending with a letter or digit (quote booleans: \"true\")"
+            f"label value {_shown(value)} must be at most 63 characters of letters, digits, "
+            "'-', '_' or '.', starting and ending with a letter or digit"
         )
     return None
 
@@ -81,8 +88,8 @@ def kubelet_may_set(key: str) -> str | None:
     )
     if restricted and not allowed:
         return (
-            f"label key {key!r} is in the kubernetes.io/k8s.io namespace, which a kubelet may "
-            "not set on its own node (the node would never join); use your own prefix, "
+            f"label key {_shown(key)} is in the kubernetes.io/k8s.io namespace, which a kubelet "
+            "may not set on its own node (the node would never join); use your own prefix, "
             "e.g. 'example.com/role', or label the node after creation"
         )
     return None

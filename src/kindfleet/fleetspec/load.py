@@ -1,38 +1,26 @@
-"""Reading a fleet file: YAML, then apiVersion first (as KIND's own loader does), then the
-strict model, then the fleet-wide resolution. Every way a file can be wrong ends in one
-`SpecError` listing all of its problems; nothing else escapes.
+"""Reading a fleet file: YAML (`yamlread`), then apiVersion first (as KIND's own loader
+does), then the strict model, then the fleet-wide resolution. Every way a file can be
+wrong ends in one `SpecError` listing all of its problems; nothing else escapes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from kindfleet.errors import Problem, SpecError, UsageError
-from kindfleet.fleetspec.errors import problems_from
+from kindfleet.fleetspec import yamlread
+from kindfleet.fleetspec.errors import capped, problems_from
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.fleetspec.model import API_VERSION, FleetFile
 from kindfleet.fleetspec.providers import checked
 from kindfleet.fleetspec.resolve import resolve
+from kindfleet.fleetspec.yamlread import DataPath
 
-
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError([Problem(where, f"is not valid YAML: {problem}")], source=source) from None
-    if len(docs) != 1:
-        raise SpecError(
-            [Problem("", f"holds {len(docs)} YAML documents; a fleet file holds exactly one")],
-            source=source,
-        )
-    return docs[0]
+MAX_FILE_BYTES = 16 * 2**20
 
 
 def _check_header(data: Any, source: str) -> None:
@@ -66,28 +54,48 @@ def _check_header(data: Any, source: str) -> None:
         )
 
 
-def from_data(data: Any, *, source: str = "<fleet>", provider: str | None = None) -> FleetSpec:
-    """`provider`: run the fleet with this provider instead of the file's own (its
-    defaults, such as context names, follow the provider chosen)."""
+def from_data(
+    data: Any,
+    *,
+    source: str = "<fleet>",
+    texts: Mapping[DataPath, str] | None = None,
+    base_dir: Path | None = None,
+    provider: str | None = None,
+) -> FleetSpec:
+    """A fleet from plain data (what the YAML holds). `texts`: the literal text of plain
+    scalars by path, for messages; `base_dir`: where relative host paths are read from
+    (the current directory when not given); `provider`: run the fleet with this provider
+    instead of the file's own (its defaults, such as context names, follow it)."""
     _check_header(data, source)
     try:
         doc = FleetFile.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, FleetFile), source=source) from None
+        raise SpecError(capped(problems_from(exc, FleetFile, texts=texts)), source=source) from None
     override = checked(provider)
     if override is not None:
         doc = doc.model_copy(update={"provider": override})
-    return resolve(doc, source=source)
+    return resolve(doc, source=source, base_dir=base_dir, texts=texts)
 
 
-def from_text(text: str, *, source: str = "<fleet>", provider: str | None = None) -> FleetSpec:
-    return from_data(_parse_yaml(text, source), source=source, provider=provider)
+def from_text(
+    text: str | bytes,
+    *,
+    source: str = "<fleet>",
+    base_dir: Path | None = None,
+    provider: str | None = None,
+) -> FleetSpec:
+    document = yamlread.read(text, source=source)
+    return from_data(
+        document.data, source=source, texts=document.texts, base_dir=base_dir, provider=provider
+    )
 
 
 def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
+    """A fleet file; relative host paths in it are read from the file's own directory."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # /dev/zero is a "file" too
     except FileNotFoundError:
         raise UsageError(
             f"fleet file {path} does not exist",
@@ -95,6 +103,18 @@ def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
         ) from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a fleet file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError([Problem("", f"cannot be read: {exc}")], source=str(path)) from None
-    return from_text(text, source=str(path), provider=provider)
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(
+            [
+                Problem(
+                    "",
+                    f"is larger than {MAX_FILE_BYTES // 2**20} MiB: a fleet of 100 spokes "
+                    "with every option fits in a few hundred KiB",
+                    "check that -f names your fleet file",
+                )
+            ],
+            source=str(path),
+        )
+    return from_text(raw, source=str(path), base_dir=path.resolve().parent, provider=provider)

@@ -13,7 +13,9 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -23,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from kindfleet.fleetspec import k8snames
+from kindfleet.fleetspec.errors import FieldProblem, did_you_mean
 
 API_VERSION = "kindfleet.dev/v1alpha1"
 AUTO = "auto"
@@ -38,14 +41,16 @@ class FileModel(BaseModel):
 
 
 def _labels(value: Any) -> Any:
-    """YAML turns `gpu: true` into a boolean; KIND wants strings, so we take the user's meaning."""
+    """From Python data, `True` and `3` mean "true" and "3"; YAML files already give text
+    (`yamlread` keeps label values as written, as kind does). A float is refused: 1.10
+    and 1.1 are the same float, so its text is lost."""
     if not isinstance(value, dict):
         return value
     out: dict[Any, Any] = {}
     for key, item in value.items():
         if isinstance(item, bool):
             out[key] = "true" if item else "false"
-        elif isinstance(item, int | float):
+        elif isinstance(item, int):
             out[key] = str(item)
         elif item is None:
             out[key] = ""
@@ -57,15 +62,54 @@ def _labels(value: Any) -> Any:
 PLACEHOLDERS = ("{index}", "{name}", "{fleet}")
 
 
-def _check_labels(value: dict[str, str]) -> dict[str, str]:
-    for key, item in value.items():
-        # Placeholders are filled in per spoke; the filled value is checked again then.
-        sample = item
-        for placeholder in PLACEHOLDERS:
-            sample = sample.replace(placeholder, "x1")
-        problem = k8snames.label_key(key) or k8snames.label_value(sample)
-        if problem:
-            raise ValueError(problem)
+def _label_key(key: str) -> str:
+    problem = k8snames.label_key(key)
+    if problem:
+        raise FieldProblem(problem)
+    return key
+
+
+def _node_label_key(key: str) -> str:
+    problem = k8snames.kubelet_may_set(key)
+    if problem:
+        raise FieldProblem(problem)
+    return key
+
+
+def _label_value(value: str) -> str:
+    # Placeholders are filled in per spoke; the filled value is checked again then.
+    sample = value
+    for placeholder in PLACEHOLDERS:
+        sample = sample.replace(placeholder, "x1")
+    problem = k8snames.label_value(sample)
+    if problem:
+        raise FieldProblem(problem)
+    return value
+
+
+# Each key and each value checked on its own, so every bad label of a map is reported.
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Labels = Annotated[
+    dict[Annotated[str, AfterValidator(_label_key)], LabelValue],
+    BeforeValidator(_labels),
+    Field(default_factory=dict),
+]
+NodeLabels = Annotated[
+    dict[Annotated[str, AfterValidator(_label_key), AfterValidator(_node_label_key)], LabelValue],
+    BeforeValidator(_labels),
+    Field(default_factory=dict),
+]
+
+
+def _ip_address(value: str | None, example: str) -> str | None:
+    if value is not None:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise FieldProblem(
+                f"{value!r} is not an IP address: Docker publishes ports on an IP",
+                f"e.g. {example}",
+            ) from None
     return value
 
 
@@ -83,12 +127,7 @@ class PortMapping(FileModel):
     @field_validator("listen_address")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ipaddress.ip_address(value)
-            except ValueError:
-                raise ValueError(f"{value!r} is not an IP address (e.g. 127.0.0.1)") from None
-        return value
+        return _ip_address(value, "127.0.0.1")
 
 
 class Mount(FileModel):
@@ -130,33 +169,18 @@ class Taint(FileModel):
         return value
 
 
-Labels = Annotated[dict[str, str], Field(default_factory=dict)]
-
-
 class NodeGroup(FileModel):
     """`count` identical nodes of one role."""
 
     role: Literal["control-plane", "worker"]
     count: Annotated[int, Field(ge=1, le=50, strict=True)] = 1
-    labels: Labels
+    labels: NodeLabels
     taints: list[Taint] = Field(default_factory=list)
     gpus: Annotated[int, Field(ge=0, le=64, strict=True)] = 0
     port_mappings: list[PortMapping] = Field(default_factory=list)
     mounts: list[Mount] = Field(default_factory=list)
     image: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
-
-    _coerce_labels = field_validator("labels", mode="before")(_labels)
-    _valid_labels = field_validator("labels")(_check_labels)
-
-    @field_validator("labels")
-    @classmethod
-    def _kubelet_can_set(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            problem = k8snames.kubelet_may_set(key)
-            if problem:
-                raise ValueError(problem)
-        return value
 
 
 Subnet = str  # "auto" or a CIDR (two, comma-separated, for dual stack); checked in resolve
@@ -174,6 +198,22 @@ class Networking(FileModel):
     api_server_address: str | None = None
     api_server_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     dns_search: list[str] | None = None
+
+    @field_validator("api_server_address")
+    @classmethod
+    def _api_address(cls, value: str | None) -> str | None:
+        return _ip_address(value, "127.0.0.1, or 0.0.0.0 to reach it from other machines")
+
+    @field_validator("calico_version")
+    @classmethod
+    def _calico_tag(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"v3\.\d+\.\d+", value):
+            raise FieldProblem(
+                f"{value!r} is not a Calico release: kindfleet applies the calico.yaml of a "
+                "v3 release tag",
+                'write the tag, e.g. "v3.33.1"',
+            )
+        return value
 
 
 class Capacity(FileModel):
@@ -205,9 +245,6 @@ class ClusterSpec(FileModel):
     context: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
 
-    _coerce_labels = field_validator("labels", mode="before")(_labels)
-    _valid_labels = field_validator("labels")(_check_labels)
-
     @field_validator("nodes")
     @classmethod
     def _one_control_plane(cls, value: list[NodeGroup] | None) -> list[NodeGroup] | None:
@@ -216,33 +253,65 @@ class ClusterSpec(FileModel):
         return value
 
 
+MAX_SPOKES = 100
+
+
+def _spoke_limit(count: int) -> None:
+    if count > MAX_SPOKES:
+        raise FieldProblem(
+            f"{count} spokes is more than a fleet holds: at most {MAX_SPOKES}, as each spoke "
+            "is a KIND cluster of its own (node containers, memory) on this one machine",
+            f"use at most {MAX_SPOKES}, or split the spokes over several fleet files",
+        )
+
+
 class SpokeSet(FileModel):
     """`count` spokes stamped from one template, with per-spoke overrides."""
 
-    count: Annotated[int, Field(ge=0, le=100, strict=True)]
+    count: Annotated[int, Field(ge=0, strict=True)]
     name_pattern: str = "{fleet}-spoke{index}"
     template: ClusterSpec = Field(default_factory=ClusterSpec)
     # Keyed by spoke index ("2") or full name; merged into the template before validation.
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    @field_validator("count")
+    @classmethod
+    def _at_most(cls, value: int) -> int:
+        _spoke_limit(value)
+        return value
+
     @field_validator("name_pattern")
     @classmethod
     def _has_index(cls, value: str) -> str:
-        if "{index}" not in value:
-            raise ValueError(f"{value!r} must contain {{index}} so each spoke gets its own name")
-        unknown = set(re.findall(r"\{[^}]*\}", value)) - {"{index}", "{fleet}"}
+        unknown = sorted(set(re.findall(r"\{[^}]*\}", value)) - {"{index}", "{fleet}"})
         if unknown:
-            raise ValueError(
-                f"unknown placeholder {sorted(unknown)[0]}; use {{fleet}} and {{index}}"
+            hint = did_you_mean(unknown[0], ["{index}", "{fleet}"])
+            raise FieldProblem(
+                f"{value!r}: {unknown[0]} is not a placeholder",
+                hint or "use {fleet} (the fleet's name) and {index} (the spoke's number)",
+            )
+        if "{index}" not in value:
+            raise FieldProblem(
+                f"{value!r} has no {{index}}, so every spoke would get the same name",
+                "add {index}, e.g. '{fleet}-spoke{index}'",
             )
         return value
+
+
+def _spoke_count(value: Any) -> Any:
+    """The cap, before any item is validated: a 300,000-spoke list fails at once."""
+    if isinstance(value, list):
+        _spoke_limit(len(value))
+    elif isinstance(value, int) and not isinstance(value, bool):
+        _spoke_limit(value)
+    return value
 
 
 def _spokes_form(value: Any) -> str:
     if isinstance(value, bool):
         return "invalid"
-    if isinstance(value, int):
-        return "count"
+    if isinstance(value, int | float):
+        return "count"  # a float is then told it must be a whole number
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):
@@ -251,7 +320,7 @@ def _spokes_form(value: Any) -> str:
 
 
 Spokes = Annotated[
-    Annotated[int, Field(ge=0, le=100), Tag("count")]
+    Annotated[int, Field(ge=0), Tag("count")]
     | Annotated[list[ClusterSpec], Tag("list")]
     | Annotated[SpokeSet, Tag("set")],
     Discriminator(
@@ -262,6 +331,7 @@ Spokes = Annotated[
             "or a set {count, template, overrides}"
         ),
     ),
+    BeforeValidator(_spoke_count),
 ]
 
 
@@ -303,5 +373,5 @@ class FleetFile(FileModel):
     def _name(cls, value: str) -> str:
         problem = k8snames.dns_label(value, max_length=30)
         if problem:
-            raise ValueError(problem)
+            raise FieldProblem(problem)
         return value

@@ -60,32 +60,36 @@ def _claims(clusters: Sequence[it.Cluster], registry: it.Registry | None) -> lis
 
 
 def _clash(a: _Claim, b: _Claim) -> bool:
-    if a.port != b.port or a.protocol != b.protocol:
-        return False
     return a.address in _ANY or b.address in _ANY or a.address == b.address
 
 
 def check_host_ports(clusters: Sequence[it.Cluster], registry: it.Registry | None) -> list[Problem]:
-    problems: list[Problem] = []
-    claims = _claims(clusters, registry)
-    reported: set[str] = set()
-    for i, claim in enumerate(claims):
-        for earlier in claims[:i]:
-            if _clash(claim, earlier) and claim.path + claim.owner not in reported:
-                reported.add(claim.path + claim.owner)
-                same_group = claim.path == earlier.path
-                fix = (
-                    "a node group with count > 1 cannot publish a fixed host port; "
-                    "split the group or drop hostPort"
-                    if same_group
-                    else "give one of them another hostPort, or hostPort: 0 for a random one"
-                )
-                problems.append(
-                    Problem(
-                        claim.path,
-                        f"host port {claim.port}/{claim.protocol} of {claim.owner} is also "
-                        f"taken by {earlier.owner} ({earlier.path})",
-                        fix,
-                    )
-                )
-    return problems
+    """One problem per pair of places that publish the same host port (a template's port
+    is one place, however many spokes it is stamped on)."""
+    by_port: dict[tuple[int, str], list[_Claim]] = {}
+    pairs: dict[tuple[str, str], tuple[_Claim, _Claim, int]] = {}
+    for claim in _claims(clusters, registry):
+        earlier_claims = by_port.setdefault((claim.port, claim.protocol), [])
+        earlier = next((e for e in earlier_claims if _clash(claim, e)), None)
+        earlier_claims.append(claim)
+        if earlier is not None:
+            first, _, count = pairs.get((claim.path, earlier.path), (claim, earlier, 0))
+            pairs[(claim.path, earlier.path)] = (first, earlier, count + 1)
+    return [_problem(claim, earlier, count) for claim, earlier, count in pairs.values()]
+
+
+def _problem(claim: _Claim, earlier: _Claim, count: int) -> Problem:
+    if claim.path == earlier.path:
+        fix = (
+            "a fixed host port can be published once: drop hostPort (or 0 for a random one), "
+            "split a node group with count > 1, or set the port per spoke in overrides"
+        )
+    else:
+        fix = "give one of them another hostPort, or hostPort: 0 for a random one"
+    more = f" (and {count - 1} more like it)" if count > 1 else ""
+    return Problem(
+        claim.path,
+        f"host port {claim.port}/{claim.protocol} of {claim.owner} is also taken by "
+        f"{earlier.owner} ({earlier.path}){more}",
+        fix,
+    )

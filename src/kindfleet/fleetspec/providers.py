@@ -19,22 +19,27 @@ ProviderName = Literal["kind", "local", "existing"]
 class ProviderRules:
     context: str  # the default kubeconfig context, `{name}` being the cluster's name
     kubernetes: bool  # the clusters are Kubernetes clusters (nodes, kubeconfig, manifests)
+    configures_clusters: bool  # nodes and networking of the file shape the clusters made
     uses_registry: bool  # the fleet's local registry is run and wired by the provider
     note: str | None = None  # what `validate` says about any fleet on this provider
     registry_note: str | None = None  # ... about a fleet that asks for a registry
 
 
 RULES: dict[str, ProviderRules] = {
-    "kind": ProviderRules(context="kind-{name}", kubernetes=True, uses_registry=True),
+    "kind": ProviderRules(
+        context="kind-{name}", kubernetes=True, configures_clusters=True, uses_registry=True
+    ),
     "existing": ProviderRules(
         context="{name}",
         kubernetes=True,
+        configures_clusters=False,
         uses_registry=False,
         registry_note="provider existing: the local registry is ignored; push to your own registry",
     ),
     "local": ProviderRules(
         context="kind-{name}",
         kubernetes=False,
+        configures_clusters=False,
         uses_registry=False,
         note="provider local runs the hub and spokes as local processes: not Kubernetes; "
         "nodes, networking and kindConfig only matter for the kind provider",

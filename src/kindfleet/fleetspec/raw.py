@@ -15,6 +15,9 @@ from kindfleet.errors import Problem
 from kindfleet.fleetspec.errors import did_you_mean
 from kindfleet.kind import schema
 
+# libyaml's parser where PyYAML has it: a fleet may hold megabytes of patches.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def _unknown(
     key: str, known: frozenset[str], modelled: Mapping[str, str | None], path: str
@@ -41,8 +44,8 @@ def _patches(value: Any, path: str, *, toml: bool) -> list[Problem]:
                 problems.append(Problem(f"{path}[{i}]", f"is not valid TOML: {exc}"))
             continue
         try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+            doc = yaml.load(text, Loader=_Loader)
+        except (yaml.YAMLError, RecursionError) as exc:
             problems.append(Problem(f"{path}[{i}]", f"is not valid YAML: {exc}".splitlines()[0]))
             continue
         if not isinstance(doc, dict) or "kind" not in doc:
@@ -83,8 +86,8 @@ def _json6902_texts(value: Any, path: str) -> list[Problem]:
     problems: list[Problem] = []
     for i, text in enumerate(value):
         try:
-            ops = yaml.safe_load(text)
-        except yaml.YAMLError:
+            ops = yaml.load(text, Loader=_Loader)
+        except (yaml.YAMLError, RecursionError):
             ops = None
         if not isinstance(ops, list):
             problems.append(

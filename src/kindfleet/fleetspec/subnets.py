@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kindfleet.errors import Problem
+from kindfleet.fleetspec.netindex import Network, NetworkIndex
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Family = Literal["ipv4", "ipv6", "dual"]
 Kind = Literal["pod", "service"]
 
@@ -112,32 +112,81 @@ def _render(nets: Sequence[Network]) -> str:
 def allocate(
     requests: Sequence[Request], container_subnets: Sequence[str]
 ) -> tuple[list[Allocation], list[Problem]]:
-    """Resolve every `auto`, then check that no two ranges of the fleet overlap."""
+    """Resolve every `auto`, then check that no two ranges of the fleet overlap.
+
+    Linear in the number of requests: explicit ranges are claimed first, then each pool
+    of candidates is walked once, front to back, whatever the number of clusters; a pool
+    that runs dry is one problem naming how many clusters it left without a range.
+    """
     problems: list[Problem] = []
     taken = _container_networks(container_subnets, problems)
     explicit = _claim_explicit(requests, taken, problems)
+    pools: dict[tuple[Kind, int], _Pool] = {}
     allocations = []
     for i, req in enumerate(requests):
-        chosen = {
-            kind: explicit[(i, kind)]
-            if (i, kind) in explicit
-            else _allocate_auto(req, kind, taken, problems)
-            for kind in KINDS
-        }
+        chosen: dict[Kind, list[Network]] = {}
+        for kind in KINDS:
+            if (i, kind) in explicit:
+                chosen[kind] = explicit[(i, kind)]
+                continue
+            chosen[kind] = []
+            for version in _families(req.family):
+                pool = pools.setdefault((kind, version), _Pool(kind, version))
+                net = pool.next_free(taken)
+                if net is None:
+                    pool.unserved.append(req)
+                    continue
+                taken.add(net, f"{req.cluster}'s {kind} subnet ({net})")
+                chosen[kind].append(net)
         allocations.append(
             Allocation(req.cluster, _render(chosen["pod"]), _render(chosen["service"]))
         )
+    problems += [pool.problem() for pool in pools.values() if pool.unserved]
     return allocations, problems
 
 
-Taken = list[tuple[Network, str]]  # (network, who holds it) for overlap messages
+class _Pool:
+    """The candidates of one kind and IP version, handed out front to back. A candidate
+    passed over stays taken (ranges are only ever added), so the walk never restarts."""
+
+    def __init__(self, kind: Kind, version: Literal[4, 6]) -> None:
+        self.kind = kind
+        self.version = version
+        self._candidates = _v4_candidates(kind) if version == 4 else _v6_candidates(kind)
+        self.unserved: list[Request] = []
+
+    def next_free(self, taken: NetworkIndex) -> Network | None:
+        for candidate in self._candidates:
+            if taken.holder(candidate) is None:
+                return candidate
+        return None
+
+    def problem(self) -> Problem:
+        first = self.unserved[0]
+        names = ", ".join(r.cluster for r in self.unserved[:3])
+        more = f" and {len(self.unserved) - 3} more" if len(self.unserved) > 3 else ""
+        return Problem(
+            f"{first.path}.{self.kind}Subnet",
+            f"no free IPv{self.version} {self.kind} range left to allocate for "
+            f"{len(self.unserved)} cluster(s): {names}{more} (auto hands out "
+            f"{_POOL_WORDS[(self.kind, self.version)]})",
+            "set subnets by hand for some clusters, or use fewer clusters",
+        )
 
 
-def _container_networks(texts: Sequence[str], problems: list[Problem]) -> Taken:
-    taken: Taken = []
+_POOL_WORDS = {
+    ("pod", 4): "the /16s 10.112-255.0.0, outside the container network",
+    ("service", 4): "the /16s 10.0-111.0.0, outside the container network",
+    ("pod", 6): "the /56s of fd00:10:244::/48",
+    ("service", 6): "the /112s of fd00:10:96::/104",
+}
+
+
+def _container_networks(texts: Sequence[str], problems: list[Problem]) -> NetworkIndex:
+    taken = NetworkIndex()
     for text in texts:
         try:
-            taken.append((ipaddress.ip_network(text, strict=False), "the container network"))
+            taken.add(ipaddress.ip_network(text, strict=False), "the container network")
         except ValueError:
             problems.append(
                 Problem(
@@ -148,7 +197,7 @@ def _container_networks(texts: Sequence[str], problems: list[Problem]) -> Taken:
 
 
 def _claim_explicit(
-    requests: Sequence[Request], taken: Taken, problems: list[Problem]
+    requests: Sequence[Request], taken: NetworkIndex, problems: list[Problem]
 ) -> dict[tuple[int, Kind], list[Network]]:
     """Check and reserve every subnet a user wrote, before any `auto` is handed out.
 
@@ -166,41 +215,23 @@ def _claim_explicit(
             if problem:
                 problems.append(Problem(field, problem))
             for net in nets:
-                clash = _overlap(net, taken)
-                if clash:
+                holder = f"{field} ({net})"
+                clash = taken.holder(net)
+                if clash == holder:  # one template's range, stamped on several spokes
+                    problems.append(
+                        Problem(
+                            field,
+                            f"{net} would be the {kind} subnet of every spoke made from it; "
+                            "clusters may not share one",
+                            "leave it auto, or set it per spoke in overrides",
+                        )
+                    )
+                elif clash:
                     problems.append(
                         Problem(
                             field, f"{net} overlaps {clash}", "choose another range or use auto"
                         )
                     )
-                taken.append((net, f"{field} ({net})"))
+                taken.add(net, holder)
             explicit[(i, kind)] = nets
     return explicit
-
-
-def _allocate_auto(
-    req: Request, kind: Kind, taken: Taken, problems: list[Problem]
-) -> list[Network]:
-    nets: list[Network] = []
-    for version in _families(req.family):
-        candidates = _v4_candidates(kind) if version == 4 else _v6_candidates(kind)
-        free = next((c for c in candidates if not _overlap(c, taken)), None)
-        if free is None:
-            problems.append(
-                Problem(
-                    f"{req.path}.{kind}Subnet",
-                    "no free range left to allocate",
-                    "set subnets by hand for some clusters",
-                )
-            )
-            continue
-        taken.append((free, f"{req.cluster}'s {kind} subnet ({free})"))
-        nets.append(free)
-    return nets
-
-
-def _overlap(net: Network, taken: Taken) -> str | None:
-    for other, owner in taken:
-        if other.version == net.version and net.overlaps(other):
-            return owner
-    return None

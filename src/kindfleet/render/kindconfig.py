@@ -15,6 +15,7 @@ import yaml
 
 from kindfleet.fleetspec.internal import Cluster, FleetSpec, Node, Registry
 from kindfleet.kind.schema import API_VERSION
+from kindfleet.kind.yamlscalars import needs_quotes
 
 CERTS_DIR = "/etc/containerd/certs.d"
 # Points containerd at per-registry hosts.toml files (kind's local-registry recipe); node
@@ -40,7 +41,9 @@ def _taints_patch(cluster: Cluster, node: Node) -> str:
             ]
         },
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    # Through the same quoting dumper as the config: kind's patch code reads this text into
+    # untyped maps, where a plain `value: 1234e56` would become the float 1.234e+59.
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
 def _node(cluster: Cluster, node: Node) -> dict[str, Any]:
@@ -131,11 +134,12 @@ def render_fleet(spec: FleetSpec, cluster: str | None = None) -> dict[str, dict[
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style, multi-line strings as literal blocks, as KIND's own examples are written."""
+    """Block style, multi-line strings as literal blocks, as KIND's own examples are written;
+    any string another YAML reader could retype (`1.10`, `0o17`, `y`) in quotes."""
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = "|" if "\n" in value else "'" if needs_quotes(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

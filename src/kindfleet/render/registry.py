@@ -8,6 +8,8 @@ the registry container on the kind network, and each cluster gets the KEP-1755
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -46,3 +48,30 @@ def local_registry_hosting(registry: Registry) -> dict[str, Any]:
 
 def local_registry_hosting_yaml(registry: Registry) -> str:
     return yaml.safe_dump(local_registry_hosting(registry), sort_keys=False)
+
+
+def plain_kind_steps(registry: Registry, clusters: Sequence[str]) -> str:
+    """The shell steps `kindfleet up` takes for the registry and `kind create cluster` with
+    a rendered config does not (kind's local-registry recipe): the rendered containerd
+    patch only points containerd at certs.d; the hosts.toml it reads is written here."""
+    certs = hosts_dir(registry)
+    names = " ".join(shlex.quote(c) for c in clusters)
+    configmap = local_registry_hosting_yaml(registry)
+    return "\n".join(
+        [
+            "# once: the registry",
+            f"docker run -d --restart=always -p {registry.listen_address}:"
+            f"{registry.host_port}:5000 --network bridge --name {registry.name} "
+            f"{registry.image}",
+            "# after `kind create cluster` of each config: point every node at the registry",
+            f"for cluster in {names}; do",
+            '  for node in $(kind get nodes --name "$cluster"); do',
+            f'    docker exec "$node" mkdir -p {certs}',
+            f"    printf '%s\\n' {shlex.quote(hosts_toml(registry).strip())} | "
+            f'docker exec -i "$node" cp /dev/stdin {certs}/hosts.toml',
+            "  done",
+            f"  kubectl --context \"kind-$cluster\" apply -f - <<'EOF'\n{configmap}EOF",
+            "done",
+            f"docker network connect kind {registry.name} 2>/dev/null || true",
+        ]
+    )

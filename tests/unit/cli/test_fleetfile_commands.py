@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES
+from tests.kindvalidate import kind_validate, needs_kind_validate
 from tests.unit.render.kind_decoder import decode
 
 ARTICLE = str(EXAMPLES / "article.yaml")
@@ -165,3 +166,97 @@ def test_python_dash_m_and_console_script():
         )
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["name"] == "platform"
+
+
+# -- render as kind takes it (issue 10: defects 3, 13, 14, 15) ----------------------------
+
+
+@needs_kind_validate
+def test_render_one_cluster_as_json_is_one_object_kind_accepts(cli):
+    result = cli("render", "-f", ARTICLE, "-c", "platform-hub", "-o", "json")
+    assert result.code == 0
+    config = json.loads(result.out)
+    assert isinstance(config, dict) and config["name"] == "platform-hub"
+    verdict = kind_validate({"stdin": result.out})["stdin"]
+    assert verdict.ok, verdict.errors
+
+
+def test_a_one_cluster_fleet_renders_one_json_object(cli, tmp_path):
+    path = tmp_path / "one.yaml"
+    path.write_text("apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: solo\n")
+    assert json.loads(cli("render", "-f", str(path), "-o", "json").out)["name"] == "solo-hub"
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_render_of_several_clusters_into_a_pipe_says_how_to_feed_kind(cli, fmt):
+    result = cli("render", "-f", ARTICLE, "-o", fmt)
+    assert result.code == 0
+    assert "reads only the first" in result.err
+    assert "-c platform-hub | kind create cluster --config -" in result.err
+    assert "--out DIR" in result.err
+
+
+def test_render_of_one_cluster_into_a_pipe_needs_no_advice(cli):
+    result = cli("render", "-f", ARTICLE, "-c", "platform-spoke1")
+    assert "reads only the first" not in result.err
+
+
+def test_render_says_the_registry_step_plain_kind_does_not_do(cli):
+    result = cli("render", "-f", ARTICLE, "-c", "platform-spoke1")
+    steps = result.err
+    assert "kind create cluster does not wire the registry" in steps
+    assert "docker run -d --restart=always -p 127.0.0.1:5000:5000" in steps
+    assert "for cluster in platform-spoke1; do" in steps
+    assert 'kind get nodes --name "$cluster"' in steps
+    assert '[host."http://kind-registry:5000"]' in steps
+    assert "/etc/containerd/certs.d/localhost:5000/hosts.toml" in steps
+    assert "docker network connect kind kind-registry" in steps
+    assert "platform-hub" not in steps  # only the clusters rendered
+    script = steps[steps.index("# once") :]
+    assert subprocess.run(["bash", "-n"], input=script, text=True, check=False).returncode == 0
+
+
+def test_render_without_a_registry_has_no_registry_step(cli, examples):
+    result = cli("render", "-f", str(examples / "minimal.yaml"))
+    assert "registry" not in result.err
+
+
+def test_render_out_onto_a_file_is_a_clean_error(cli, tmp_path):
+    target = tmp_path / "hub.yaml"
+    target.write_text("mine")
+    result = cli("render", "-f", ARTICLE, "-c", "platform-hub", "--out", str(target))
+    assert result.code == 2
+    assert "is not a directory" in result.err and "render -c NAME >" in result.err
+    assert "bug" not in result.err
+    assert target.read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["/proc/kindfleet-nowhere/kind", "{tmp}/file/sub"])
+def test_render_out_where_nothing_can_be_written_is_a_clean_error(cli, tmp_path, where):
+    (tmp_path / "file").write_text("x")
+    result = cli("render", "-f", ARTICLE, "--out", where.format(tmp=tmp_path))
+    assert result.code == 2
+    assert "cannot write" in result.err
+    assert "bug" not in result.err and "Traceback" not in result.err
+
+
+def test_validate_says_how_it_read_relative_host_paths(cli, tmp_path):
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: m\n"
+        "hub: {nodes: [{role: control-plane, mounts: [{hostPath: ./data, containerPath: /d}]}]}\n"
+    )
+    result = cli("validate", "-f", str(path))
+    assert result.code == 0
+    assert f"hub.nodes[0].mounts[0].hostPath: ./data is {tmp_path / 'data'}" in result.err
+    rendered = yaml.safe_load(cli("render", "-f", str(path)).out)
+    assert rendered["nodes"][0]["extraMounts"][0]["hostPath"] == str(tmp_path / "data")
+
+
+def test_messages_quoting_markup_like_text_print_as_written(cli, tmp_path):
+    """rich would read `[/x]` as a closing tag and crash; `[host."..."]` it would drop."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: x\nhub: {"[/x]": 1}\n')
+    result = cli("validate", "-f", str(bad))
+    assert result.code == 2
+    assert "unknown field '[/x]'" in result.err

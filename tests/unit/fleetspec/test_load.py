@@ -115,7 +115,7 @@ def test_label_errors_name_the_node_group():
         'spokes: [{nodes: [{role: control-plane}, {role: worker, labels: {"a b": x}}]}]\n'
     )
     assert "spokes[1]" not in found
-    assert "spokes[0].nodes[1].labels" in found
+    assert "spokes[0].nodes[1].labels['a b']" in found
 
 
 @pytest.mark.parametrize(

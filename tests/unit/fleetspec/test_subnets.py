@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kindfleet.fleetspec.netindex import NetworkIndex
 from kindfleet.fleetspec.subnets import AUTO, Request, allocate
 
 DOCKER = ["172.16.0.0/12"]
@@ -107,8 +108,49 @@ def test_overlap_between_clusters_names_both():
 
 def test_pool_exhaustion_is_a_problem_not_a_crash():
     _allocs, problems = allocate([req(f"c{i}") for i in range(200)], DOCKER)
-    assert problems
-    assert "no free range" in problems[0].message
+    assert [p.path for p in problems] == [
+        "c144.networking.podSubnet",
+        "c112.networking.serviceSubnet",
+    ]
+    assert "for 56 cluster(s): c144, c145, c146 and 53 more" in problems[0].message
+    assert "no free IPv4 service range left to allocate for 88 cluster(s)" in problems[1].message
+
+
+@pytest.mark.parametrize("family", ["ipv4", "dual"])
+def test_one_problem_per_dry_pool_however_many_clusters(family):
+    """Was one line per cluster (1,746 lines for 1,000 spokes), and quadratic."""
+    _allocs, problems = allocate([req(f"c{i}", family=family) for i in range(3000)], DOCKER)
+    assert len(problems) == (2 if family == "ipv4" else 4)
+    assert len({p.message.split(":")[0] for p in problems}) == len(problems)
+
+
+def test_a_range_shared_through_a_template_is_one_problem():
+    shared = [req(f"s{i}", pod="10.50.0.0/16") for i in range(5)]
+    for r in shared:
+        object.__setattr__(r, "path", "spokes.template.networking")
+    _allocs, problems = allocate(shared, DOCKER)
+    assert {p.message for p in problems} == {
+        "10.50.0.0/16 would be the pod subnet of every spoke made from it; clusters may not share one"
+    }
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 2**16 - 1), st.integers(0, 16)), min_size=1, max_size=30),
+    st.tuples(st.integers(0, 2**16 - 1), st.integers(0, 16)),
+)
+def test_network_index_agrees_with_comparing_every_pair(taken, probe):
+    def net(address, prefix):
+        return ipaddress.ip_network((address << 16, 16 + prefix), strict=False)
+
+    index = NetworkIndex()
+    nets = [net(a, p) for a, p in taken]
+    for i, n in enumerate(nets):
+        index.add(n, f"n{i}")
+    target = net(*probe)
+    overlapping = {f"n{i}" for i, n in enumerate(nets) if n.overlaps(target)}
+    found = index.holder(target)
+    assert (found is None) == (not overlapping)
+    assert found is None or found in overlapping
 
 
 @given(

@@ -1,6 +1,7 @@
 """Rendered KIND configs: accepted by KIND's decoder, faithful to the fleet, golden."""
 
 import os
+import re
 import tomllib
 
 import pytest
@@ -8,8 +9,10 @@ import yaml
 
 from kindfleet.fleet import load_fleet
 from kindfleet.fleetspec import from_path
+from kindfleet.kind import images
 from kindfleet.render.kindconfig import render_fleet, to_yaml, to_yaml_stream
 from tests.conftest import EXAMPLES, GOLDEN
+from tests.kindvalidate import fleet_configs, kind_rejects, kind_validate, needs_kind_validate
 from tests.unit.fleetspec.helpers import fleet
 from tests.unit.render.kind_decoder import decode
 
@@ -23,6 +26,44 @@ def test_every_example_renders_configs_kind_accepts(path):
         assert config["name"] == name
         # Round trip through YAML text: what kind reads is what we meant.
         assert yaml.safe_load(to_yaml(config)) == config
+
+
+_IMAGE_VERSION = re.compile(r"kindest/node:(v\d+\.\d+\.\d+)")
+
+
+def _golden_configs():
+    """Every config document under tests/golden, with the version its node image names."""
+    for path in sorted(GOLDEN.glob("**/*.yaml")):
+        for i, doc in enumerate(path.read_text().split("\n---\n")):
+            found = _IMAGE_VERSION.search(doc)
+            version = found.group(1) if found else images.DEFAULT_VERSION
+            yield f"{path.relative_to(GOLDEN)}#{i}", doc, version
+
+
+@needs_kind_validate
+def test_examples_and_goldens_pass_kinds_own_validator_and_kubeadm_rendering():
+    configs = list(_golden_configs())
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        configs += [(f"{path.name}:{n}", t, v) for n, t, v in fleet_configs(from_path(path))]
+    assert len(configs) > 10
+    assert kind_rejects(configs) == {}
+
+
+@needs_kind_validate
+def test_the_oracle_itself_can_refuse():
+    """kind-validate must be able to say no, or the tests that use it prove nothing."""
+    head = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
+    bad_patch = "nodes:\n- role: control-plane\n  kubeadmConfigPatches: ['kind: X\\nx: [1']\n"
+    refused = kind_rejects(
+        [
+            ("unknown field", head + "nodez: []\n", images.DEFAULT_VERSION),
+            ("no control plane", head + "nodes: [{role: worker}]\n", images.DEFAULT_VERSION),
+            ("broken patch", head + bad_patch, images.DEFAULT_VERSION),
+            ("fine", head, images.DEFAULT_VERSION),
+        ]
+    )
+    assert set(refused) == {"unknown field", "no control plane", "broken patch"}
+    assert "nodez" in refused["unknown field"][0]
 
 
 @pytest.mark.parametrize("example", ["article", "minimal", "five-spokes"])
@@ -92,7 +133,7 @@ def test_label_values_are_always_strings():
     labels = render_fleet(spec)["t-hub"]["nodes"][0]["labels"]
     assert labels == {"gpu": "true", "n": "1", "e": ""}
     text = to_yaml(render_fleet(spec)["t-hub"])
-    assert "gpu: 'true'" in text and "n: '1'" in text
+    assert "gpu: 'true'" in text and "'n': '1'" in text  # the key too: 'n' is false in YAML 1.1
 
 
 def test_registry_patch_is_valid_toml_pointing_at_certs_d():
@@ -246,3 +287,33 @@ def test_decoder_catches_what_kind_would_refuse():
     assert decode(
         {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": [{"role": "worker"}]}
     )
+
+
+# Strings that YAML 1.1, YAML 1.2 or Go's number parsing could take for another type, and
+# that are still valid taint values: each must reach kubeadm as the very same string.
+AMBIGUOUS_VALUES = [
+    "1234e56", "1E5", "1e-3", "1.10", "0o17", "0x1F", "0b101", "1_000", "0777", "2001-12-14",
+    "y", "Y", "n", "N", "on", "Off", "yes", "No", "true", "False", "null", "NULL", "inf", "NaN",
+]  # fmt: skip
+
+
+def _taints_of(kubeadm_output: str, node_kind: str) -> list[dict[str, str]]:
+    """The taints kind wrote into a node's kubeadm config, each scalar as its literal text
+    (BaseLoader: no typing), which is what kubeadm's string fields receive."""
+    for doc in yaml.load_all(kubeadm_output, Loader=yaml.BaseLoader):
+        if isinstance(doc, dict) and doc.get("kind") == node_kind:
+            return doc["nodeRegistration"]["taints"]
+    raise AssertionError(f"no {node_kind} in kind's output")
+
+
+@needs_kind_validate
+def test_taint_values_reach_kubeadm_exactly_as_written():
+    taints = ", ".join(
+        f'{{key: k{i}, value: "{v}", effect: NoSchedule}}' for i, v in enumerate(AMBIGUOUS_VALUES)
+    )
+    spec = fleet(f"hub: {{nodes: [{{role: control-plane, taints: [{taints}]}}]}}\n")
+    (name, text, version), *_ = fleet_configs(spec)
+    verdict = kind_validate({name: text}, kubeadm=version)[name]
+    assert verdict.ok, verdict.errors
+    got = _taints_of(verdict.output, "InitConfiguration")
+    assert [t["value"] for t in got] == AMBIGUOUS_VALUES
