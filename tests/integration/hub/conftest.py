@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from kindfleet.platform.hub.service import HubService
+from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.settings import HubSettings
 from kindfleet.platform.hub.testing import FakeClock
 from kindfleet.platform.wire import (

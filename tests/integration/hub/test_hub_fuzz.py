@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from kindfleet.platform.hub.app import create_app
+from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.testing import FakeClock
 from kindfleet.platform.wire import ProblemDetail
 

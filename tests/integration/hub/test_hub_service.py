@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from kindfleet.platform.hub.errors import Conflict, Invalid, NotFound, Unauthorized
-from kindfleet.platform.hub.queries import ListQuery, TelemetryQuery
+from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
+from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
 from kindfleet.platform.wire import (
     BatchItem,
     EventType,
@@ -528,7 +528,7 @@ async def test_nul_and_odd_text_never_reach_the_store_raw(hub, make_spoke, make_
     assert ack.refused == []
     with pytest.raises(Invalid):
         await hub.telemetry(TelemetryQuery(workload="wl-\x00"))
-    from kindfleet.platform.hub.queries import parse_list_query
+    from kindfleet.platform.hub.service.reads import parse_list_query
 
     with pytest.raises(Invalid):
         parse_list_query(limit=1, cursor=None, state=None, spoke=None, labels=["a=\x00"])

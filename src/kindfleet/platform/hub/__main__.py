@@ -23,8 +23,9 @@ from types import FrameType
 import uvicorn
 
 from kindfleet.errors import KindfleetError, PrerequisiteError
-from kindfleet.platform.hub.app import create_app, running
-from kindfleet.platform.hub.service import HubService
+from kindfleet.platform.hub.api.app import create_app
+from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.scheduler import running
 from kindfleet.platform.hub.settings import HubSettings, from_args
 
 log = logging.getLogger("kindfleet.hub")

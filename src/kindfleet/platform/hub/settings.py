@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.hub.health import LeaseRules
-from kindfleet.platform.hub.placement import Policy
+from kindfleet.platform.hub.rules.leases import LeaseRules
+from kindfleet.platform.hub.rules.placement import Policy
 
 ENV_PREFIX = "KINDFLEET_HUB_"
 DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_LOST = 2.0, 6.0, 30.0

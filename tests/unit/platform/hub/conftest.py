@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from kindfleet.platform.hub.app import create_app
+from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.settings import HubSettings
 from kindfleet.platform.hub.testing import FakeClock
 

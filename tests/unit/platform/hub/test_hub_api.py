@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from kindfleet.platform.hub import fastpath
+from kindfleet.platform.hub.api import bodies
 
 WL = "wl-00000000000000000000"
 
@@ -166,7 +166,7 @@ async def test_query_errors_have_paths(api):
 
 
 async def test_body_size_is_capped(api_both, monkeypatch):
-    monkeypatch.setattr(fastpath, "MAX_BODY", 1000)
+    monkeypatch.setattr(bodies, "MAX_BODY", 1000)
     headers = {**api_both.client, "Idempotency-Key": "k"}
     response = await api_both.http.post("/v1/workloads", content=b"x" * 2000, headers=headers)
     assert response.status_code == 413, response.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.hub.placement import Policy
+from kindfleet.platform.hub.rules.placement import Policy
 from kindfleet.platform.hub.settings import HubSettings, from_args
 
 

@@ -12,22 +12,19 @@ stays registered: it documents the endpoint in the OpenAPI and serves as the ref
 from __future__ import annotations
 
 import logging
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kindfleet.platform.hub import auth, problems
-from kindfleet.platform.hub.errors import HubError, Invalid, TooLarge
-from kindfleet.platform.hub.service import HubService
-from kindfleet.platform.store import StoreUnavailable
+from kindfleet.platform.hub.api import problems
+from kindfleet.platform.hub.api.bodies import parse, read_body
+from kindfleet.platform.hub.service import tokens
+from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
 from kindfleet.platform.wire import API_PREFIX, ProblemDetail, WorkloadSpec
 
 log = logging.getLogger("kindfleet.hub")
 
 PATH = f"{API_PREFIX}/workloads"
-MAX_BODY = 32 * 2**20
-M = TypeVar("M", bound=BaseModel)
 
 
 class _Route:
@@ -74,37 +71,10 @@ class FastSubmit:
                 authorization = value.decode("latin-1")
             elif name == b"idempotency-key":
                 key = value.decode("latin-1")
-        auth.require_client(self.hub.identify(authorization))
+        tokens.require_client(self.hub.identify(authorization))
         spec = parse(WorkloadSpec, await read_body(receive))
         result = await self.hub.submit(key, spec)
         return (201 if result.created else 200), result.model_dump_json().encode()
-
-
-def parse(model: type[M], raw: bytes) -> M:
-    """The body as `model`, or Invalid (422) naming each bad field, never echoing values."""
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        errors = problems.validation_errors(exc.errors(include_input=False, include_url=False))
-        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
-        raise Invalid(detail, errors=errors) from None
-
-
-async def read_body(receive: Receive) -> bytes:
-    """The whole body, refused (413) beyond MAX_BODY bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Invalid.at("body", "the client went away before sending the whole body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _problem(

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from kindfleet.platform.hub.placement import Amount, Demand
-from kindfleet.platform.hub.times import epoch
+from kindfleet.platform.hub.rules.placement import Amount, Demand
+from kindfleet.platform.hub.rules.times import epoch
 from kindfleet.platform.wire import EventType, StatusEvent, WorkloadSpec, WorkloadState
 from kindfleet.units import parse_cpu, parse_memory
 

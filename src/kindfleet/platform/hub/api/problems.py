@@ -15,8 +15,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from kindfleet.platform.hub.errors import HubError
-from kindfleet.platform.store import StoreUnavailable
+from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
 from kindfleet.platform.wire import ProblemDetail
 
 log = logging.getLogger("kindfleet.hub")

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
-from kindfleet.platform.hub.errors import Forbidden, Unauthorized
+from kindfleet.platform.hub.service.refusals import Forbidden, Unauthorized
 
 Kind = Literal["client", "bootstrap", "spoke"]
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from kindfleet.platform.hub.service import HubService
+from kindfleet.platform.hub.service.hub_service import HubService
 
 log = logging.getLogger("kindfleet.hub")
 
@@ -51,3 +53,19 @@ class Scheduler:
             except Exception as exc:
                 log.error("scheduler pass failed: %s", exc)
             await asyncio.sleep(MIN_GAP)
+
+
+@asynccontextmanager
+async def running(hub: HubService) -> AsyncIterator[HubService]:
+    """Open the store, run the scheduler; on the way out stop both, in that order."""
+    await hub.start()
+    settings = hub.settings
+    scheduler = Scheduler(hub, settings.tick_seconds) if settings.scheduler else None
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        yield hub
+    finally:
+        if scheduler is not None:
+            await scheduler.stop()
+        await hub.close()

@@ -8,7 +8,7 @@ spoke reports how the run ended; in between, each is sent again every
 
 from __future__ import annotations
 
-from kindfleet.platform.hub.lifecycle import ACTIVE, WorkloadRecord
+from kindfleet.platform.hub.rules.transitions import ACTIVE, WorkloadRecord
 from kindfleet.platform.wire import WorkloadState
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kindfleet.platform.hub.health import LeaseRules, SpokeLease, disrupted, observed, sweep
+from kindfleet.platform.hub.rules.leases import LeaseRules, SpokeLease, disrupted, observed, sweep
 from kindfleet.platform.wire import SpokeHealth
 
 RULES = LeaseRules(lease_seconds=6, lost_after_seconds=30)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection
 
-from kindfleet.platform.hub import health, lifecycle, placement
-from kindfleet.platform.hub.lifecycle import WorkloadRecord
-from kindfleet.platform.hub.queries import spoke_views
-from kindfleet.platform.hub.records import changes, record
+from kindfleet.platform.hub.rules import leases, placement, transitions
+from kindfleet.platform.hub.rules.transitions import WorkloadRecord
+from kindfleet.platform.hub.service.reads import spoke_views
+from kindfleet.platform.hub.service.rows import changes, record
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import telemetry as telemetry_store
 from kindfleet.platform.store import workloads as store
@@ -27,7 +27,7 @@ MAX_PAGES = 20  # at most this much of the queue is looked at per pass
 
 @dataclass(frozen=True, slots=True)
 class PassConfig:
-    rules: health.LeaseRules
+    rules: leases.LeaseRules
     policy: placement.Policy
     hub_started_at: float
     place: bool = True
@@ -64,24 +64,24 @@ def run_pass(conn: Connection, now: float, cfg: PassConfig) -> PassReport:
 
 def _sweep(conn: Connection, now: float, cfg: PassConfig, report: PassReport) -> None:
     rows = spoke_store.all_spokes(conn)
-    leases = [
-        health.SpokeLease(row.name, row.last_heartbeat, SpokeHealth(row.health)) for row in rows
+    seen = [
+        leases.SpokeLease(row.name, row.last_heartbeat, SpokeHealth(row.health)) for row in rows
     ]
-    result = health.sweep(leases, now, cfg.hub_started_at, cfg.rules)
+    result = leases.sweep(seen, now, cfg.hub_started_at, cfg.rules)
     spoke_store.set_health(conn, {name: h.value for name, h in result.changes.items()})
     report.health = result.changes
     report.guarded = result.guarded
-    report.spokes = {lease.name: result.changes.get(lease.name, lease.health) for lease in leases}
+    report.spokes = {lease.name: result.changes.get(lease.name, lease.health) for lease in seen}
 
 
 def _move_lost_work(conn: Connection, spoke: str, now: float) -> list[WorkloadRecord]:
-    moved = [lifecycle.spoke_lost(record(row), now) for row in store.active_on(conn, spoke)]
+    moved = [transitions.spoke_lost(record(row), now) for row in store.active_on(conn, spoke)]
     store.save(conn, [changes(rec) for rec in moved])
     return moved
 
 
 def _expire(conn: Connection, now: float) -> list[WorkloadRecord]:
-    expired = [lifecycle.expire(record(row), now) for row in store.overdue(conn, now)]
+    expired = [transitions.expire(record(row), now) for row in store.overdue(conn, now)]
     store.save(conn, [changes(rec) for rec in expired])
     return expired
 
@@ -101,7 +101,7 @@ def _place(conn: Connection, now: float, policy: placement.Policy) -> list[Workl
         decisions = placement.place([r.demand() for r in records.values()], views, policy)
         taken: dict[str, placement.Amount] = {}
         for decision in decisions:
-            rec = lifecycle.assign(records[decision.workload], decision.spoke, now)
+            rec = transitions.assign(records[decision.workload], decision.spoke, now)
             placed.append(rec)
             taken[decision.spoke] = taken.get(decision.spoke, placement.Amount()) + rec.request
         views = [

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from kindfleet.platform.hub import lifecycle
-from kindfleet.platform.hub.lifecycle import WorkloadRecord
-from kindfleet.platform.hub.longpoll import Notifier
-from kindfleet.platform.hub.metrics import HubMetrics
-from kindfleet.platform.hub.passes import PassReport
+from kindfleet.platform.hub.rules import transitions
+from kindfleet.platform.hub.rules.transitions import WorkloadRecord
+from kindfleet.platform.hub.service.longpoll import Notifier
+from kindfleet.platform.hub.service.metrics import HubMetrics
+from kindfleet.platform.hub.service.passes import PassReport
 from kindfleet.platform.wire import SpokeHealth, WorkloadState
 
 log = logging.getLogger("kindfleet.hub")
@@ -71,7 +71,7 @@ def _lost(name: str, moved: list[WorkloadRecord], metrics: HubMetrics) -> None:
     outcome = {"requeued": 0, "retried": 0, "failed": 0, "cancelled": 0}
     for rec in moved:
         if rec.state is WorkloadState.PENDING:
-            key = "retried" if rec.reason == lifecycle.RETRYING else "requeued"
+            key = "retried" if rec.reason == transitions.RETRYING else "requeued"
             log.info("workload %s re-routed: %s", rec.id, rec.message)
         else:
             key = "failed" if rec.state is WorkloadState.FAILED else "cancelled"

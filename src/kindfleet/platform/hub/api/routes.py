@@ -1,33 +1,23 @@
-"""The hub's HTTP face: routes that authenticate, parse, call the service, serialise.
+"""The hub's routes: each authenticates, parses, makes one call to the service, answers.
 
-Routes are thin on purpose; what they do is in `service`. Bodies are parsed here rather
-than by FastAPI so that authentication always comes first (an anonymous caller learns
-nothing, not even that its JSON is broken), size is capped, and the hot submission path
-pays for one JSON parse. The OpenAPI document still describes every body (`openapi.py`).
+No rule lives here: what a route means is in `service`, what is allowed in `rules`.
+The OpenAPI document still describes every body the routes read themselves (`openapi`).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import FastAPI, Header, Query, Request, Response
 
-from kindfleet._version import __version__
-from kindfleet.platform.hub import auth, openapi, problems
-from kindfleet.platform.hub.auth import Principal
-from kindfleet.platform.hub.errors import TooLarge
-from kindfleet.platform.hub.fastpath import MAX_BODY, FastSubmit, parse, read_body
-from kindfleet.platform.hub.metrics import CONTENT_TYPE, RequestMetrics
-from kindfleet.platform.hub.queries import ListQuery, TelemetryQuery, parse_list_query
-from kindfleet.platform.hub.scheduler import Scheduler
-from kindfleet.platform.hub.service import HubService
-from kindfleet.platform.hub.settings import HubSettings
-from kindfleet.platform.hub.times import epoch
+from kindfleet.platform.hub.api import openapi, problems
+from kindfleet.platform.hub.api.authn import Bootstrap, Client, Spoke
+from kindfleet.platform.hub.api.bodies import json_response, read_model
+from kindfleet.platform.hub.rules.times import epoch
+from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.metrics import CONTENT_TYPE
+from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery, parse_list_query
 from kindfleet.platform.wire import (
     API_PREFIX,
     AssignmentBatch,
@@ -38,7 +28,6 @@ from kindfleet.platform.wire import (
     Explanation,
     HeartbeatRequest,
     HeartbeatResponse,
-    ProblemDetail,
     RegisterRequest,
     RegisterResponse,
     SpokeList,
@@ -50,108 +39,9 @@ from kindfleet.platform.wire import (
     WorkloadState,
 )
 
-M = TypeVar("M", bound=BaseModel)
 
-
-def create_app(
-    settings: HubSettings,
-    *,
-    clock: Callable[[], float] = time.time,
-    service: HubService | None = None,
-    fast_path: bool = True,
-) -> FastAPI:
-    """The hub as an ASGI app; its lifespan opens the store and runs the scheduler.
-
-    `fast_path=False` leaves `POST /v1/workloads` to the FastAPI route (tests check that
-    both answer alike)."""
-    hub = service or HubService(settings, clock=clock)
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(hub):
-            yield
-
-    app = FastAPI(
-        title="kindfleet hub",
-        version=__version__,
-        description="Workload API, placement, spoke leases and telemetry of kindfleet.",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        separate_input_output_schemas=False,
-        responses={
-            status: {"model": ProblemDetail, "description": text}
-            for status, text in (
-                (401, "missing or invalid token"),
-                (403, "a valid token of the wrong kind"),
-                (422, "invalid payload; errors name each field"),
-                (503, "the store is unavailable"),
-            )
-        },
-    )
-    app.state.hub = hub
-    problems.install(app)
-    _routes(app, hub)
-    openapi.install(app)
-    if fast_path:
-        app.add_middleware(FastSubmit, hub=hub)
-    app.add_middleware(RequestMetrics, metrics=hub.metrics)
-    return app
-
-
-@asynccontextmanager
-async def running(hub: HubService) -> AsyncIterator[HubService]:
-    """Open the store, run the scheduler; on the way out stop both, in that order."""
-    await hub.start()
-    settings = hub.settings
-    scheduler = Scheduler(hub, settings.tick_seconds) if settings.scheduler else None
-    if scheduler is not None:
-        scheduler.start()
-    try:
-        yield hub
-    finally:
-        if scheduler is not None:
-            await scheduler.stop()
-        await hub.close()
-
-
-async def read_model(request: Request, model: type[M]) -> M:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
-    return parse(model, await read_body(request.receive))
-
-
-def json_response(model: BaseModel, status: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status, media_type=problems.JSON)
-
-
-async def _who(request: Request) -> Principal:
-    hub: HubService = request.app.state.hub
-    return hub.identify(request.headers.get("authorization"))
-
-
-async def _client(p: Annotated[Principal, Depends(_who)]) -> Principal:
-    auth.require_client(p)
-    return p
-
-
-async def _bootstrap(p: Annotated[Principal, Depends(_who)]) -> Principal:
-    auth.require_bootstrap(p)
-    return p
-
-
-async def _spoke(name: str, p: Annotated[Principal, Depends(_who)]) -> Principal:
-    auth.require_spoke(p, name)
-    return p
-
-
-Client = Annotated[Principal, Depends(_client)]
-Bootstrap = Annotated[Principal, Depends(_bootstrap)]
-Spoke = Annotated[Principal, Depends(_spoke)]
-
-
-def _routes(app: FastAPI, hub: HubService) -> None:
+def install(app: FastAPI, hub: HubService) -> None:
+    """Every route of the hub: authenticate, parse, one call to the service, answer."""
     v1 = API_PREFIX
 
     @app.post(

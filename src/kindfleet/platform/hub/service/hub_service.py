@@ -18,18 +18,19 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Connection
 
-from kindfleet.platform.hub import lifecycle, queries, spokeside
-from kindfleet.platform.hub.announce import announce
-from kindfleet.platform.hub.auth import Principal, Tokens, new_credential, token_hash
-from kindfleet.platform.hub.errors import Conflict, Invalid
-from kindfleet.platform.hub.lifecycle import TransitionError, WorkloadRecord
-from kindfleet.platform.hub.longpoll import Notifier
-from kindfleet.platform.hub.metrics import HubMetrics
-from kindfleet.platform.hub.passes import PassConfig, PassReport, run_pass
-from kindfleet.platform.hub.records import changes, record
+from kindfleet.platform.hub.rules import transitions
+from kindfleet.platform.hub.rules.transitions import TransitionError, WorkloadRecord
+from kindfleet.platform.hub.rules.views import to_wire
+from kindfleet.platform.hub.service import protocol, reads
+from kindfleet.platform.hub.service.announce import announce
+from kindfleet.platform.hub.service.longpoll import Notifier
+from kindfleet.platform.hub.service.metrics import HubMetrics
+from kindfleet.platform.hub.service.passes import PassConfig, PassReport, run_pass
+from kindfleet.platform.hub.service.refusals import Conflict, Invalid
+from kindfleet.platform.hub.service.rows import changes, record
+from kindfleet.platform.hub.service.submit import Submitted, prepare, submit_many
+from kindfleet.platform.hub.service.tokens import Principal, Tokens, new_credential, token_hash
 from kindfleet.platform.hub.settings import HubSettings
-from kindfleet.platform.hub.submit import Submitted, prepare, submit_many
-from kindfleet.platform.hub.views import to_wire
 from kindfleet.platform.store import Database
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import workloads as store
@@ -147,22 +148,22 @@ class HubService:
         return [SubmitResponse(workload=to_wire(r.record), created=r.created) for r in results]
 
     async def get(self, workload_id: str) -> Workload:
-        return await self.db.writer.run(lambda conn: queries.get(conn, workload_id))
+        return await self.db.writer.run(lambda conn: reads.get(conn, workload_id))
 
-    async def list_workloads(self, q: queries.ListQuery) -> WorkloadList:
-        return await self.db.writer.run(lambda conn: queries.page(conn, q))
+    async def list_workloads(self, q: reads.ListQuery) -> WorkloadList:
+        return await self.db.writer.run(lambda conn: reads.page(conn, q))
 
     async def explain(self, workload_id: str) -> Explanation:
         now = self.clock()
-        return await self.db.writer.run(lambda conn: queries.explain(conn, workload_id, now))
+        return await self.db.writer.run(lambda conn: reads.explain(conn, workload_id, now))
 
     async def cancel(self, workload_id: str) -> Workload:
         now = self.clock()
 
         def job(conn: Connection) -> WorkloadRecord:
-            rec = record(queries.row_of(conn, workload_id))
+            rec = record(reads.row_of(conn, workload_id))
             try:
-                after = lifecycle.cancel(rec, now)
+                after = transitions.cancel(rec, now)
             except TransitionError as exc:
                 raise Conflict(str(exc)) from None
             if after is not rec:
@@ -179,11 +180,11 @@ class HubService:
         return to_wire(rec)
 
     async def spokes(self) -> SpokeList:
-        return await self.db.writer.run(queries.spokes)
+        return await self.db.writer.run(reads.spokes)
 
-    async def telemetry(self, q: queries.TelemetryQuery) -> list[TelemetrySeries]:
-        queries.check_telemetry_query(q)
-        return await self.db.writer.run(lambda conn: queries.telemetry(conn, q))
+    async def telemetry(self, q: reads.TelemetryQuery) -> list[TelemetrySeries]:
+        reads.check_telemetry_query(q)
+        return await self.db.writer.run(lambda conn: reads.telemetry(conn, q))
 
     # ------------------------------------------------------------ spokes
 
@@ -192,7 +193,7 @@ class HubService:
         credential = new_credential()
         digest = token_hash(credential)
         now = self.clock()
-        known = await self.db.writer.run(lambda conn: spokeside.register(conn, req, digest, now))
+        known = await self.db.writer.run(lambda conn: protocol.register(conn, req, digest, now))
         self.tokens.set_spoke(req.name, digest)
         log.info(
             "spoke %s %s (executor %s, %s cpu millis, %s bytes, %s GPUs, labels %s)",
@@ -218,7 +219,7 @@ class HubService:
         _check_capacity(cap.cpu_millis, cap.memory_bytes, "capacity")
         now = self.clock()
         beat = await self.db.writer.run(
-            lambda conn: spokeside.heartbeat(
+            lambda conn: protocol.heartbeat(
                 conn, name, (cap.cpu_millis, cap.memory_bytes, cap.gpus), req.held, now
             )
         )
@@ -250,13 +251,13 @@ class HubService:
                 remaining = min(remaining, max(due.next_due - now, 0.01))
             await self.notifier.wait(name, seen, remaining)
 
-    async def _take_due(self, name: str, now: float, redeliver: float) -> spokeside.Due:
-        return await self.db.writer.run(lambda conn: spokeside.take_due(conn, name, now, redeliver))
+    async def _take_due(self, name: str, now: float, redeliver: float) -> protocol.Due:
+        return await self.db.writer.run(lambda conn: protocol.take_due(conn, name, now, redeliver))
 
     async def ingest(self, name: str, batch: EventBatch) -> EventAck:
         _check_batch(batch)
         now = self.clock()
-        done = await self.db.writer.run(lambda conn: spokeside.ingest(conn, name, batch, now))
+        done = await self.db.writer.run(lambda conn: protocol.ingest(conn, name, batch, now))
         ack = done.ack
         applied = len(batch.events) + len(batch.telemetry) - ack.duplicates - len(ack.refused)
         self.metrics.events.labels("applied").inc(applied)

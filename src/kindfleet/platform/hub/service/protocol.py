@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from kindfleet.platform.hub import delivery, lifecycle
-from kindfleet.platform.hub.lifecycle import WorkloadRecord
-from kindfleet.platform.hub.records import changes, record
-from kindfleet.platform.hub.submit import valid_id
-from kindfleet.platform.hub.times import epoch
+from kindfleet.platform.hub.rules import delivery, transitions
+from kindfleet.platform.hub.rules.times import epoch
+from kindfleet.platform.hub.rules.transitions import WorkloadRecord
+from kindfleet.platform.hub.service.rows import changes, record
+from kindfleet.platform.hub.service.submit import valid_id
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import telemetry as telemetry_store
 from kindfleet.platform.store import workloads as store
@@ -108,7 +108,7 @@ def stale_copies(
     stale, acked = [], []
     for h in held:
         rec = current.get(h.workload)
-        if rec is None or lifecycle.is_stale(rec, name, h.generation):
+        if rec is None or transitions.is_stale(rec, name, h.generation):
             stale.append(h)
         elif not rec.accepted:
             acked.append(changes(replace(rec, accepted=True)))
@@ -205,7 +205,7 @@ def _apply(
     event = event.model_copy(
         update={"reason": clean(event.reason), "message": clean(event.message)}
     )
-    outcome = lifecycle.apply_event(records.get(event.workload), spoke, event, now)
+    outcome = transitions.apply_event(records.get(event.workload), spoke, event, now)
     if outcome.record is None:
         done.ack.refused.append(event.seq)
         return
@@ -213,7 +213,7 @@ def _apply(
     records[event.workload] = changed[event.workload] = outcome.record
     if outcome.note:
         done.notes.append((event.workload, outcome.note))
-    if before.state in lifecycle.ACTIVE and outcome.record.state not in lifecycle.ACTIVE:
+    if before.state in transitions.ACTIVE and outcome.record.state not in transitions.ACTIVE:
         done.freed = True
 
 

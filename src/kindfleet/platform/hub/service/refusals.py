@@ -6,7 +6,18 @@ only fails its own caller; the app turns them into `ProblemDetail` bodies.
 
 from __future__ import annotations
 
-from kindfleet.platform.store import Refusal
+from kindfleet.platform.store import Refusal, StoreUnavailable
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "HubError",
+    "Invalid",
+    "NotFound",
+    "StoreUnavailable",
+    "TooLarge",
+    "Unauthorized",
+]
 
 
 class HubError(Refusal):

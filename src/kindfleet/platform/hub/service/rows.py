@@ -12,7 +12,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from kindfleet.platform.hub.lifecycle import AttemptRecord, WorkloadRecord
+from kindfleet.platform.hub.rules.transitions import AttemptRecord, WorkloadRecord
 from kindfleet.platform.wire import WorkloadSpec, WorkloadState
 
 

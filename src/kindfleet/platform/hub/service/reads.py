@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from kindfleet.platform.hub.errors import Invalid, NotFound
-from kindfleet.platform.hub.placement import Amount, QueueSpot, SpokeView, explain_pending
-from kindfleet.platform.hub.records import record
-from kindfleet.platform.hub.submit import valid_id
-from kindfleet.platform.hub.times import utc
-from kindfleet.platform.hub.views import describe, to_wire
+from kindfleet.platform.hub.rules.placement import Amount, QueueSpot, SpokeView, explain_pending
+from kindfleet.platform.hub.rules.times import utc
+from kindfleet.platform.hub.rules.views import describe, to_wire
+from kindfleet.platform.hub.service.refusals import Invalid, NotFound
+from kindfleet.platform.hub.service.rows import record
+from kindfleet.platform.hub.service.submit import valid_id
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import telemetry as telemetry_store
 from kindfleet.platform.store import workloads as store

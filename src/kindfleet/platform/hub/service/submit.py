@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from kindfleet.platform.hub.errors import Conflict, HubError, Invalid
-from kindfleet.platform.hub.lifecycle import WorkloadRecord, new_record, request_of
-from kindfleet.platform.hub.records import canonical, digest, new_row, record
+from kindfleet.platform.hub.rules.transitions import WorkloadRecord, new_record, request_of
+from kindfleet.platform.hub.service.refusals import Conflict, HubError, Invalid
+from kindfleet.platform.hub.service.rows import canonical, digest, new_row, record
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import SelectorOp, WorkloadSpec
 

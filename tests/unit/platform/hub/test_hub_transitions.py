@@ -6,9 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from kindfleet.platform.hub import delivery, times, views
-from kindfleet.platform.hub import lifecycle as lc
-from kindfleet.platform.hub.lifecycle import TransitionError
+from kindfleet.platform.hub.rules import delivery, times, views
+from kindfleet.platform.hub.rules import transitions as lc
+from kindfleet.platform.hub.rules.transitions import TransitionError
 from kindfleet.platform.wire import (
     EventType,
     RetryPolicy,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kindfleet.platform.hub.lifecycle import ACTIVE, AttemptRecord, WorkloadRecord
-from kindfleet.platform.hub.times import utc
+from kindfleet.platform.hub.rules.times import utc
+from kindfleet.platform.hub.rules.transitions import ACTIVE, AttemptRecord, WorkloadRecord
 from kindfleet.platform.wire import Attempt, Workload, WorkloadState
 
 

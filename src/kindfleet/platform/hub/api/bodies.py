@@ -1,0 +1,58 @@
+"""Request bodies in, response bodies out: the one place that reads and writes JSON.
+
+Bodies are read here rather than by FastAPI so that authentication always comes first
+(an anonymous caller learns nothing, not even that its JSON is broken), size is capped,
+and the hot submission path pays for one JSON parse.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from fastapi import Request, Response
+from pydantic import BaseModel, ValidationError
+from starlette.types import Receive
+
+from kindfleet.platform.hub.api import problems
+from kindfleet.platform.hub.service.refusals import Invalid, TooLarge
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 32 * 2**20
+
+
+def parse(model: type[M], raw: bytes) -> M:
+    """The body as `model`, or Invalid (422) naming each bad field, never echoing values."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = problems.validation_errors(exc.errors(include_input=False, include_url=False))
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+        raise Invalid(detail, errors=errors) from None
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body, refused (413) beyond MAX_BODY bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Invalid.at("body", "the client went away before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def read_model(request: Request, model: type[M]) -> M:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
+    return parse(model, await read_body(request.receive))
+
+
+def json_response(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type=problems.JSON)
