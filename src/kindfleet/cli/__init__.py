@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from kindfleet.cli import clusters, demo, deploy, fleetfile, output, workloads
+from kindfleet.cli import clusters, demo, deploy, fleetfile, output, spokes, workloads
 from kindfleet.cli.about import version
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
 
@@ -78,6 +78,7 @@ app.command()(workloads.cancel)
 app.command()(workloads.logs)
 app.command()(workloads.telemetry)
 app.command()(demo.demo)
+app.add_typer(spokes.app)  # hub (issue 9): kindfleet spokes ...
 app.command()(version)
 
 

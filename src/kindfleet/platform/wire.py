@@ -22,6 +22,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 API_PREFIX = "/v1"
+# hub (issue 9): a spoke's own bearer credential, as a spoke may choose it.
+Credential = Annotated[
+    str, StringConstraints(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+]
 
 # Bounds that keep one request from exhausting the hub; the hub answers 422 beyond them.
 MAX_BATCH = 1000
@@ -32,8 +36,11 @@ MAX_MESSAGE = 1024
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
-LabelValue = Annotated[str, StringConstraints(max_length=63)]
+# ---- hub (issue 9): text that reaches a spoke's process or a database holds no NUL ----
+NO_NUL = r"^[^\x00]*$"
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=NO_NUL)]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)]
+# ---- end hub (issue 9) ----
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
 
@@ -137,10 +144,10 @@ class WorkloadSpec(Wire):
 
     name: Name
     command: Annotated[
-        list[Annotated[str, StringConstraints(max_length=4096)]],
+        list[Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)]],
         Field(min_length=1, max_length=MAX_COMMAND_ARGS),
     ]
-    image: Annotated[str, StringConstraints(max_length=512)] | None = None
+    image: Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)] | None = None
     env: Annotated[
         dict[
             Annotated[
@@ -149,7 +156,7 @@ class WorkloadSpec(Wire):
                     min_length=1, max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
                 ),
             ],
-            Annotated[str, StringConstraints(max_length=4096)],
+            Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)],
         ],
         Field(max_length=128),
     ] = Field(default_factory=dict)
@@ -256,13 +263,16 @@ class Capacity(Wire):
 
 
 class RegisterRequest(Wire):
-    """Sent with `Authorization: Bearer <bootstrap token>`."""
+    """Sent with `Authorization: Bearer <join token | own credential | fleet token>`."""
 
     name: Name
     labels: Labels = Field(default_factory=dict)
     capacity: Capacity
     executor: Literal["process", "kubernetes"]
-    agent_version: Annotated[str, StringConstraints(max_length=64)] = ""
+    agent_version: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] = ""
+    # hub (issue 9): the credential the spoke chose for itself (kept before it registers, so
+    # a lost answer costs nothing); absent: the hub chooses one.
+    credential: Credential | None = None
 
 
 class RegisterResponse(Wire):
@@ -271,6 +281,7 @@ class RegisterResponse(Wire):
     heartbeat_seconds: float
     lease_seconds: float  # NotReady after this long without a heartbeat
     lost_after_seconds: float  # Lost (work re-routed) after this long
+    approved: bool = True  # hub (issue 9): False: joined with the fleet token, no work yet
 
 
 class HeldAssignment(Wire):
@@ -363,10 +374,13 @@ class Spoke(Wire):
     registered_at: datetime
     last_heartbeat: datetime | None = None
     running: int = 0
+    approved: bool = True  # hub (issue 9): False until `kindfleet spokes approve`
+    draining: bool = False  # hub (issue 9): no new work; running work finishes
 
 
 class SpokeList(Wire):
     items: list[Spoke]
+    guard: Guard | None = None  # hub (issue 9): the disruption guard, and why it is on
 
 
 class TelemetrySeries(Wire):
@@ -383,3 +397,44 @@ class ProblemDetail(Wire):
     status: int
     detail: str | None = None
     errors: list[dict[str, str]] = Field(default_factory=list)  # {path, message} for 422
+
+
+# ==== hub (issue 9): spoke identity and operations ===========================================
+
+
+class JoinTokenRequest(Wire):
+    """`POST /v1/spokes/{name}/join-tokens`: a join token for one spoke name."""
+
+    ttl_seconds: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None  # default: the hub's
+
+
+class JoinToken(Wire):
+    """Shown once: single use, for `spoke` only, until `expires_at`."""
+
+    spoke: str
+    token: str
+    expires_at: datetime
+
+
+class Guard(Wire):
+    """The disruption guard: on while most working spokes are silent at once."""
+
+    active: bool
+    reason: str | None = None
+    silent: list[str] = Field(default_factory=list)
+    population: int = 0  # spokes that count: approved, heartbeated since joining, not Lost
+    held: list[str] = Field(default_factory=list)  # Lost verdicts it holds back now
+    until: datetime | None = None  # it holds nothing back after this, whatever happens
+
+
+class SpokeRemoval(Wire):
+    """What `DELETE /v1/spokes/{name}` did with the spoke's work."""
+
+    spoke: str
+    requeued: list[str] = Field(default_factory=list)  # not started: placed elsewhere
+    retried: list[str] = Field(default_factory=list)  # running: retried per its policy
+    failed: list[str] = Field(default_factory=list)  # running, no retry left
+    cancelled: list[str] = Field(default_factory=list)  # cancellation was already asked
+
+
+# ==== end hub (issue 9) ======================================================================

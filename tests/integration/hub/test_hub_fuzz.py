@@ -142,7 +142,7 @@ def client(store_url: str, tmp_path: Any) -> Any:
     settings_ = HubSettings(
         store=store_url,
         client_token="c-token-fuzz",
-        bootstrap_token="b-token-fuzz",
+        fleet_token="b-token-fuzz",
         scheduler=False,
     )
     app = create_app(settings_, clock=FakeClock())

@@ -1,5 +1,6 @@
 """Lease rules: blips stay NotReady, silence becomes Lost, a hub restart and a mass outage
-do not turn into a mass kill."""
+do not turn into a mass kill, and the disruption guard can neither be turned on by spokes
+that never worked nor stay on for good."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ READY, NOT_READY, LOST = SpokeHealth.READY, SpokeHealth.NOT_READY, SpokeHealth.L
 START = 0.0  # the hub started long before these heartbeats
 
 
-def lease(name, last, health=READY):
-    return SpokeLease(name, last, health)
+def lease(name, last, health=READY, *, established=True, approved=True):
+    return SpokeLease(name, last, health, established=established, approved=approved)
 
 
 @pytest.mark.parametrize(
@@ -45,10 +46,42 @@ def test_lost_stays_lost_until_a_heartbeat():
 
 
 def test_disruption_guard_holds_when_most_spokes_go_silent():
-    leases = [lease("a", 1000), lease("b", 1000), lease("c", 1100)]
-    result = sweep(leases, 1100, START, RULES)
+    leases = [lease("a", 1000), lease("b", 1000), lease("c", 1040)]
+    result = sweep(leases, 1040, START, RULES)
     assert result.guarded
     assert result.changes == {"a": NOT_READY, "b": NOT_READY}
+    assert result.guard.held == ("a", "b") and result.guard.population == 3
+    assert result.guard.until == 1000 + 30 + 30
+    assert "2 of 3 working spokes are silent" in (result.guard.reason or "")
+
+
+def test_the_guard_ends_on_its_own():
+    """Each Lost verdict is held at most guard_max past its window, whatever happens."""
+    leases = [lease("a", 1000), lease("b", 1000), lease("c", 1000)]
+    assert sweep(leases, 1059, START, RULES).changes == {
+        "a": NOT_READY,
+        "b": NOT_READY,
+        "c": NOT_READY,
+    }
+    result = sweep(leases, 1060, START, RULES)
+    assert result.changes == {"a": LOST, "b": LOST, "c": LOST}
+    assert result.guard.held == ()
+
+
+def test_spokes_that_never_heartbeat_do_not_count_toward_the_guard():
+    """Phantoms (registered, never a heartbeat) neither turn the guard on nor are held."""
+    phantoms = [lease(f"p{i}", 1000, established=False) for i in range(5)]
+    real = lease("real", 1000)
+    result = sweep([*phantoms, real], 1031, START, RULES)
+    assert not result.guarded
+    assert result.changes["real"] is LOST
+    assert all(result.changes[p.name] is LOST for p in phantoms)
+
+
+def test_spokes_awaiting_approval_do_not_count_toward_the_guard():
+    waiting = [lease(f"w{i}", 1000, approved=False) for i in range(3)]
+    result = sweep([*waiting, lease("real", 1000), lease("ok", 1031)], 1031, START, RULES)
+    assert not result.guarded and result.changes["real"] is LOST
 
 
 def test_no_guard_for_a_minority():
@@ -63,7 +96,7 @@ def test_a_single_spoke_fleet_can_still_lose_its_spoke():
 
 
 def test_two_of_two_silent_is_a_disruption():
-    result = sweep([lease("a", 1000), lease("b", 1000)], 1100, START, RULES)
+    result = sweep([lease("a", 1000), lease("b", 1000)], 1040, START, RULES)
     assert result.guarded and result.changes == {"a": NOT_READY, "b": NOT_READY}
 
 
@@ -91,5 +124,8 @@ def test_nothing_is_lost_within_lost_after_of_the_hub_start(ages, since_start):
     if since_start < RULES.lost_after_seconds:
         assert LOST not in result.changes.values()
     silent = sum(1 for a in ages if a >= RULES.lease_seconds)
+    window = RULES.lost_after_seconds + RULES.guard_max_seconds
     if disrupted(silent, len(ages)):
-        assert LOST not in result.changes.values()
+        for i, a in enumerate(ages):  # held, but never past the guard's bound
+            lost = result.changes.get(f"s{i}") is LOST
+            assert lost == (min(a, since_start) >= window)

@@ -1,6 +1,6 @@
 """Who may call a route: FastAPI dependencies over the service's token table.
 
-Each route declares the kind of caller it takes (`Client`, `Bootstrap`, `Spoke`); the
+Each route declares the kind of caller it takes (`Client`, `Joining`, `Spoke`); the
 check runs before the body is read, so an anonymous caller learns nothing.
 """
 
@@ -25,8 +25,8 @@ async def _client(p: Annotated[Principal, Depends(_who)]) -> Principal:
     return p
 
 
-async def _bootstrap(p: Annotated[Principal, Depends(_who)]) -> Principal:
-    tokens.require_bootstrap(p)
+async def _joining(p: Annotated[Principal, Depends(_who)]) -> Principal:
+    tokens.require_joining(p)
     return p
 
 
@@ -36,5 +36,5 @@ async def _spoke(name: str, p: Annotated[Principal, Depends(_who)]) -> Principal
 
 
 Client = Annotated[Principal, Depends(_client)]
-Bootstrap = Annotated[Principal, Depends(_bootstrap)]
+Joining = Annotated[Principal, Depends(_joining)]
 Spoke = Annotated[Principal, Depends(_spoke)]

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import Receive
 
 from kindfleet.platform.hub.api import problems
-from kindfleet.platform.hub.service.refusals import Invalid, TooLarge
+from kindfleet.platform.hub.service.refusals import Invalid, TooLarge, UnsupportedMedia
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 32 * 2**20
@@ -47,7 +47,19 @@ async def read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
+def require_json(content_type: str | None) -> None:
+    """A body must say it is JSON (`application/json`, parameters allowed): anything else,
+    or nothing, is refused with 415 before a byte of it is read."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        shown = f"{media!r}" if media else "none"
+        raise UnsupportedMedia(
+            f"the body must be JSON: send Content-Type: application/json (got {shown})"
+        )
+
+
 async def read_model(request: Request, model: type[M]) -> M:
+    require_json(request.headers.get("content-type"))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise TooLarge(f"the body is larger than {MAX_BODY} bytes")
@@ -56,3 +68,17 @@ async def read_model(request: Request, model: type[M]) -> M:
 
 def json_response(model: BaseModel, status: int = 200) -> Response:
     return Response(model.model_dump_json(), status_code=status, media_type=problems.JSON)
+
+
+async def read_optional(request: Request, model: type[M]) -> M:
+    """A body that may be left out (no bytes at all): then the model's defaults."""
+    raw = await read_body(request.receive)
+    if not raw:
+        return model()
+    require_json(request.headers.get("content-type"))
+    return parse(model, raw)
+
+
+def raw_json(body: bytes, status: int = 200) -> Response:
+    """A body already serialised (by a reader, off the event loop)."""
+    return Response(body, status_code=status, media_type=problems.JSON)

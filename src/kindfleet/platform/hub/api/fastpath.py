@@ -16,7 +16,7 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kindfleet.platform.hub.api import problems
-from kindfleet.platform.hub.api.bodies import parse, read_body
+from kindfleet.platform.hub.api.bodies import parse, read_body, require_json
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
@@ -47,8 +47,8 @@ class FastSubmit:
         except HubError as exc:
             status, body = exc.status, _problem(exc.status, exc.title, exc.detail, exc.errors)
             content_type = problems.PROBLEM
-        except StoreUnavailable as exc:
-            status, body = 503, _problem(503, "Service Unavailable", exc.message)
+        except StoreUnavailable:
+            status, body = 503, _problem(503, "Service Unavailable", problems.STORE_DOWN)
             content_type = problems.PROBLEM
         except Exception as exc:
             log.error("unexpected %s while submitting", type(exc).__name__, exc_info=exc)
@@ -65,13 +65,16 @@ class FastSubmit:
         await send({"type": "http.response.body", "body": body})
 
     async def _submit(self, scope: Scope, receive: Receive) -> tuple[int, bytes]:
-        authorization = key = None
+        authorization = key = content_type = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
             elif name == b"idempotency-key":
                 key = value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = value.decode("latin-1")
         tokens.require_client(self.hub.identify(authorization))
+        require_json(content_type)
         spec = parse(WorkloadSpec, await read_body(receive))
         result = await self.hub.submit(key, spec)
         return (201 if result.created else 200), result.model_dump_json().encode()

@@ -22,6 +22,7 @@ log = logging.getLogger("kindfleet.hub")
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
+STORE_DOWN = "the hub's store cannot serve this request now; retry later (see the hub's log)"
 
 
 def problem(
@@ -40,7 +41,7 @@ def problem(
 def field_path(loc: Iterable[Any]) -> str:
     """('body', 'items', 3, 'spec', 'command') -> 'items[3].spec.command'."""
     parts = list(loc)
-    if parts and parts[0] == "body":
+    if parts and parts[0] in ("body", "header"):
         parts = parts[1:]
     out = ""
     for part in parts:
@@ -57,6 +58,11 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str
         message = str(err.get("msg", "invalid"))
         if err.get("type") == "json_invalid":
             message = "the body is not valid JSON"
+        elif tuple(err.get("loc", ())) == ("header", "Idempotency-Key"):
+            message = (
+                "an Idempotency-Key header is required: a unique string per workload "
+                "(e.g. a UUID), so that a retried submission never creates a second workload"
+            )
         found.append({"path": field_path(err.get("loc", ())), "message": message})
     return found
 
@@ -78,10 +84,13 @@ def install(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return problem(exc.status_code, _title(exc.status_code), str(exc.detail))
+        return problem(
+            exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers
+        )
 
     async def on_store(_: Request, exc: Exception) -> Response:
-        return problem(503, "Service Unavailable", str(getattr(exc, "message", exc)))
+        # The store's own words (SQL, driver errors) stay in the hub's log, never in a body.
+        return problem(503, "Service Unavailable", STORE_DOWN)
 
     async def on_anything(_: Request, exc: Exception) -> Response:
         log.error("unexpected %s while answering a request", type(exc).__name__, exc_info=exc)

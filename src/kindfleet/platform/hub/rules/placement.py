@@ -85,10 +85,16 @@ class SpokeView:
     capacity: Amount
     allocated: Amount
     health: SpokeHealth
+    approved: bool = True  # joined with the fleet-wide token: no work until approved
+    draining: bool = False  # running work finishes, nothing new comes
 
     @property
     def free(self) -> Amount:
         return self.capacity - self.allocated
+
+    @property
+    def takes_work(self) -> bool:
+        return self.health is SpokeHealth.READY and self.approved and not self.draining
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +115,26 @@ def place(
     free = {s.name: s.free for s in spokes}
     placements: list[Placement] = []
     for demand in sorted(demands, key=queue_order):
-        candidates = [s for s in spokes if not _lacks(demand, s, free[s.name])]
-        if not candidates:
+        chosen = choose(demand, spokes, free, policy)
+        if chosen is None:
             continue  # stays queued; smaller work behind it still gets its chance
-        chosen = _choose(demand, candidates, free, policy)
         free[chosen.name] = free[chosen.name] - demand.request
         placements.append(Placement(demand.workload, chosen.name))
     return placements
 
 
-def _choose(
-    demand: Demand, candidates: list[SpokeView], free: dict[str, Amount], policy: Policy
+def choose(
+    demand: Demand, spokes: Sequence[SpokeView], free: Mapping[str, Amount], policy: Policy
+) -> SpokeView | None:
+    """The spoke the policy picks for `demand` given what is `free` now; None: none fits."""
+    candidates = [s for s in spokes if not _lacks(demand, s, free[s.name])]
+    if not candidates:
+        return None
+    return _pick(demand, candidates, free, policy)
+
+
+def _pick(
+    demand: Demand, candidates: list[SpokeView], free: Mapping[str, Amount], policy: Policy
 ) -> SpokeView:
     def share(spoke: SpokeView) -> float:
         return free_share(free[spoke.name], spoke.capacity, gpu=demand.request.gpus > 0)
@@ -140,7 +155,7 @@ def free_share(free: Amount, capacity: Amount, *, gpu: bool) -> float:
 def _lacks(demand: Demand, spoke: SpokeView, free: Amount) -> bool:
     """True when the spoke cannot take the demand (the fast path of `verdict`)."""
     return (
-        spoke.health is not SpokeHealth.READY
+        not spoke.takes_work
         or spoke.name in demand.avoid
         or not demand.request.within(free)
         or bool(selector_mismatches(demand.selector, spoke.labels))
@@ -155,6 +170,10 @@ def verdict(demand: Demand, spoke: SpokeView) -> SpokeVerdict:
     reasons: list[str] = []
     if spoke.health is not SpokeHealth.READY:
         reasons.append(f"spoke {spoke.health.value}")
+    if not spoke.approved:
+        reasons.append("spoke awaits approval (kindfleet spokes approve)")
+    if spoke.draining:
+        reasons.append("spoke is draining")
     reasons += selector_mismatches(demand.selector, spoke.labels)
     if spoke.name in demand.avoid:
         reasons.append("spoke rejected this workload before")

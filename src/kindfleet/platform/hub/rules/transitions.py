@@ -23,6 +23,7 @@ ACTIVE = frozenset({WorkloadState.ASSIGNED, WorkloadState.RUNNING})
 # Reasons the hub writes (the spoke may send its own, e.g. DeadlineExceeded).
 REJECTED = "Rejected"
 SPOKE_LOST = "SpokeLost"
+SPOKE_REMOVED = "SpokeRemoved"
 RETRYING = "Retrying"
 CANCELLED = "Cancelled"
 EXPIRED = "PendingDeadlineExceeded"
@@ -156,23 +157,22 @@ def expire(rec: WorkloadRecord, now: float) -> WorkloadRecord:
     )
 
 
-def spoke_lost(rec: WorkloadRecord, now: float) -> WorkloadRecord:
-    """The current attempt's spoke is Lost: move, retry, fail or finish cancelling."""
+def spoke_lost(rec: WorkloadRecord, now: float, *, why: str = SPOKE_LOST) -> WorkloadRecord:
+    """The current attempt's spoke is Lost (or was removed): move, retry, fail or finish
+    cancelling."""
     if rec.state not in ACTIVE:
         return rec
-    lost = f"spoke {rec.spoke} was lost"
+    lost = f"spoke {rec.spoke} was {'removed' if why == SPOKE_REMOVED else 'lost'}"
     if rec.cancel_requested:
-        attempt = _close(rec, WorkloadState.CANCELLED, now, reason=SPOKE_LOST)
+        attempt = _close(rec, WorkloadState.CANCELLED, now, reason=why)
         return _end(rec, WorkloadState.CANCELLED, now, CANCELLED, lost, attempt=attempt)
     if rec.state is WorkloadState.ASSIGNED:  # never started: no retry used
-        attempt = _close(rec, WorkloadState.PENDING, now, reason=SPOKE_LOST)
-        return _requeue(
-            rec, now, SPOKE_LOST, f"{lost} before it started", attempt=attempt, retries=0
-        )
-    attempt = _close(rec, WorkloadState.FAILED, now, reason=SPOKE_LOST)
+        attempt = _close(rec, WorkloadState.PENDING, now, reason=why)
+        return _requeue(rec, now, why, f"{lost} before it started", attempt=attempt, retries=0)
+    attempt = _close(rec, WorkloadState.FAILED, now, reason=why)
     if rec.spec.retry.retry_on_spoke_lost and rec.retries_used < rec.spec.retry.max_retries:
         return _retry(rec, now, lost, attempt)
-    return _end(rec, WorkloadState.FAILED, now, SPOKE_LOST, f"{lost} while it ran", attempt=attempt)
+    return _end(rec, WorkloadState.FAILED, now, why, f"{lost} while it ran", attempt=attempt)
 
 
 @dataclass(frozen=True, slots=True)

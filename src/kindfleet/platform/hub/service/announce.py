@@ -19,20 +19,27 @@ log = logging.getLogger("kindfleet.hub")
 
 
 def announce(
-    report: PassReport, metrics: HubMetrics, notifier: Notifier, *, was_guarded: bool
+    report: PassReport,
+    metrics: HubMetrics,
+    notifier: Notifier,
+    *,
+    was_guarded: bool,
+    queued: int = 0,
 ) -> bool:
     """Log and count what the pass did, wake the spokes that got work; returns the guard."""
     for name, health in report.health.items():
         log.info("spoke %s is %s", name, health.value)
     for name, moved in report.lost.items():
         _lost(name, moved, metrics)
-    if report.guarded != was_guarded:
-        metrics.guard.set(1 if report.guarded else 0)
-        if report.guarded:
-            log.warning(
-                "disruption guard on: most spokes are silent at once; suspecting the "
-                "hub's own network, no spoke is declared Lost until this clears"
-            )
+    guard = report.guard
+    metrics.guard.set(1 if guard.active else 0)
+    metrics.guard_silent.set(len(guard.silent) if guard.active else 0)
+    metrics.guard_population.set(guard.population)
+    metrics.guard_held.set(len(guard.held))
+    metrics.queued.set(queued)
+    if guard.active != was_guarded:
+        if guard.active:
+            log.warning("disruption guard on: %s", guard.reason)
         else:
             log.info("disruption guard off")
     for rec in report.expired:

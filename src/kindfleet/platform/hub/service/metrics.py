@@ -63,7 +63,29 @@ class HubMetrics:
             "kindfleet_hub_events", "Spoke reports by outcome", ["result"], registry=r
         )
         self.guard = Gauge(
-            "kindfleet_hub_disruption_guard", "1 while declaring spokes Lost is paused", registry=r
+            "kindfleet_hub_disruption_guard",
+            "1 while the disruption guard is on: more than half of the working spokes (and at "
+            "least two) are silent at once, so Lost verdicts are held back (each for at most "
+            "--guard-max-seconds); kindfleet spokes says which and why",
+            registry=r,
+        )
+        self.guard_silent = Gauge(
+            "kindfleet_hub_disruption_guard_silent_spokes",
+            "Working spokes that are silent now (what turns the guard on)",
+            registry=r,
+        )
+        self.guard_population = Gauge(
+            "kindfleet_hub_disruption_guard_population",
+            "Spokes the guard counts: approved, heartbeated since joining, not Lost",
+            registry=r,
+        )
+        self.guard_held = Gauge(
+            "kindfleet_hub_disruption_guard_held_spokes",
+            "Spokes that would be Lost now but for the guard",
+            registry=r,
+        )
+        self.queued = Gauge(
+            "kindfleet_hub_queued_workloads", "Pending workloads in the hub's queue", registry=r
         )
         for state in WorkloadState:
             self.workloads.labels(state.value)

@@ -8,6 +8,7 @@ so a redelivered batch is recognised by its sequence numbers and applied once.
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 from collections.abc import Sequence
@@ -16,11 +17,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from kindfleet.platform.hub.rules import delivery, transitions
+from kindfleet.platform.hub.rules import delivery, joining, transitions
+from kindfleet.platform.hub.rules.queue import PendingQueue
 from kindfleet.platform.hub.rules.times import epoch
 from kindfleet.platform.hub.rules.transitions import WorkloadRecord
-from kindfleet.platform.hub.service.rows import changes, record
+from kindfleet.platform.hub.service.refusals import Conflict, Forbidden, HubError, Unauthorized
+from kindfleet.platform.hub.service.rows import changes, persist, record
 from kindfleet.platform.hub.service.submit import valid_id
+from kindfleet.platform.hub.service.tokens import Principal
+from kindfleet.platform.store import after_commit
+from kindfleet.platform.store import joins as join_store
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import telemetry as telemetry_store
 from kindfleet.platform.store import workloads as store
@@ -41,28 +47,74 @@ def clean(text: str | None) -> str | None:
     return None if text is None else text.replace("\x00", "")
 
 
-def register(conn: Connection, req: RegisterRequest, credential_hash: str, now: float) -> bool:
-    """Create or replace the spoke; True when the name was known before."""
-    known = spoke_store.get(conn, req.name) is not None
-    spoke_store.upsert(
-        conn,
-        {
-            "name": req.name,
-            "labels": json.dumps(dict(req.labels), sort_keys=True),
-            "cpu_millis": req.capacity.cpu_millis,
-            "memory_bytes": req.capacity.memory_bytes,
-            "gpus": req.capacity.gpus,
-            "executor": req.executor,
-            "agent_version": clean(req.agent_version) or "",
-            "credential_hash": credential_hash,
-            "registered_at": now,
-            "last_heartbeat": now,
-            "health": SpokeHealth.READY.value,
-            # A re-registered agent may come with a fresh outbox that counts from 1 again.
-            "last_seq": 0,
-        },
-    )
-    return known
+@dataclass(frozen=True, slots=True)
+class Joined:
+    known: bool  # the name was registered before
+    rotation: bool  # the spoke's own credential: nothing about it is reset
+    approved: bool
+
+
+def register(
+    conn: Connection,
+    req: RegisterRequest,
+    who: Principal,
+    credential_hash: str,
+    *,
+    now: float,
+    lease_seconds: float,
+    queue: PendingQueue,
+) -> Joined:
+    """Check the proof against the join rules; create or replace the spoke; spend the token.
+
+    Rotation (the spoke's own credential) keeps what the spoke is (its event high-water
+    mark, approval, drain); a new agent under a known name (join or fleet token, the lease
+    run out) starts afresh: its outbox counts from 1 again."""
+    row = spoke_store.get(conn, req.name)
+    known = joining.Known(row.last_heartbeat, bool(row.approved)) if row is not None else None
+    bound = _join_token(conn, who, now) if who.kind == "join" else None
+    try:
+        verdict = joining.decide(who.proof(bound), req.name, known, now, lease_seconds)
+    except joining.JoinRefused as exc:
+        raise _refusal(exc) from None
+    if who.kind == "join" and not join_store.spend(conn, str(who.token_id), now):
+        raise Unauthorized("this join token was already used (they are single use)")
+    values: dict[str, Any] = {
+        "name": req.name,
+        "labels": json.dumps(dict(req.labels), sort_keys=True),
+        "cpu_millis": req.capacity.cpu_millis,
+        "memory_bytes": req.capacity.memory_bytes,
+        "gpus": req.capacity.gpus,
+        "executor": req.executor,
+        "agent_version": clean(req.agent_version) or "",
+        "credential_hash": credential_hash,
+        "last_heartbeat": now,
+        "health": SpokeHealth.READY.value,
+        "approved": verdict.approved,
+    }
+    if not verdict.rotation:
+        # A new agent may come with a fresh outbox that counts from 1 again.
+        values.update(registered_at=now, last_seq=0, established=False)
+        values["draining"] = bool(row.draining) if row is not None else False
+    spoke_store.upsert(conn, values)
+    after_commit(conn, queue.fleet_changed)
+    return Joined(known=row is not None, rotation=verdict.rotation, approved=verdict.approved)
+
+
+def _join_token(conn: Connection, who: Principal, now: float) -> str:
+    """The name a presented join token is bound to; refuses unknown, used, expired ones."""
+    token = join_store.get(conn, str(who.token_id))
+    if token is None or not hmac.compare_digest(token.secret_hash, str(who.digest)):
+        raise Unauthorized("the bearer token is not valid for this hub")
+    try:
+        joining.check_token(token.spoke, token.expires_at, token.used_at, now)
+    except joining.JoinRefused as exc:
+        raise _refusal(exc) from None
+    return str(token.spoke)
+
+
+def _refusal(exc: joining.JoinRefused) -> HubError:
+    kind = {401: Unauthorized, 403: Forbidden, 409: Conflict}.get(exc.status, HubError)
+    return kind(exc.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +129,9 @@ def heartbeat(
     name: str,
     capacity: tuple[int, int, int],
     held: Sequence[HeldAssignment],
+    *,
     now: float,
+    queue: PendingQueue,
 ) -> Beat:
     row = spoke_store.get(conn, name)
     assert row is not None  # authenticated spokes exist
@@ -91,7 +145,10 @@ def heartbeat(
         cpu_millis=cpu,
         memory_bytes=memory,
         gpus=gpus,
+        established=True,
     )
+    if changed or SpokeHealth(row.health) is not SpokeHealth.READY:
+        after_commit(conn, queue.fleet_changed)
     return Beat(SpokeHealth(row.health), stale_copies(conn, name, held), changed)
 
 
@@ -160,7 +217,9 @@ class Ingested:
     freed: bool = False  # some capacity came free or work went back to the queue
 
 
-def ingest(conn: Connection, name: str, batch: EventBatch, now: float) -> Ingested:
+def ingest(
+    conn: Connection, name: str, batch: EventBatch, now: float, queue: PendingQueue
+) -> Ingested:
     """Apply a batch of reports once, in sequence order, with the new high-water mark."""
     row = spoke_store.get(conn, name)
     assert row is not None
@@ -186,7 +245,7 @@ def ingest(conn: Connection, name: str, batch: EventBatch, now: float) -> Ingest
             points.append(_point_row(name, report, now))
         else:
             done.ack.refused.append(report.seq)
-    store.save(conn, [changes(rec) for rec in changed.values()])
+    persist(conn, queue, list(changed.values()), freed=done.freed)
     telemetry_store.insert(conn, points)
     if mark != last:
         spoke_store.change(conn, name, last_seq=mark)

@@ -1,7 +1,8 @@
 """Read-side jobs: a workload, pages of workloads, explain, spokes, telemetry.
 
-Each is a plain function of a Connection run by the store's writer; they build wire
-models from records so that no database row ever leaves the hub as an API body.
+Each is a plain function of a Connection, run by one of the store's readers in a snapshot
+of its own (never by the writer); they build wire models from records so that no
+database row ever leaves the hub as an API body.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from kindfleet.platform.wire import (
     WorkloadState,
 )
 
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Matched whole (`fullmatch`): `$` alone would let a trailing newline through.
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MAX_NAME = 63
+MAX_LABEL_FILTERS = 16
+
+
+def is_name(value: str) -> bool:
+    return len(value) <= MAX_NAME and _NAME.fullmatch(value) is not None
 
 
 def get(conn: Connection, workload_id: str) -> Workload:
@@ -72,8 +80,10 @@ def parse_list_query(
         if not cursor.isdigit() or len(cursor) > 18:
             raise Invalid.at("query.cursor", "is not a cursor this hub gave out")
         before = int(cursor)
-    if spoke is not None and not _NAME.match(spoke):
+    if spoke is not None and not is_name(spoke):
         raise Invalid.at("query.spoke", "is not a spoke name")
+    if len(labels) > MAX_LABEL_FILTERS:
+        raise Invalid.at("query.label", f"at most {MAX_LABEL_FILTERS} label filters at once")
     wanted: dict[str, str] = {}
     for item in labels:
         key, sep, value = item.partition("=")
@@ -113,6 +123,8 @@ def _view(row: Any, alloc: tuple[int, int, int, int] | None) -> SpokeView:
         capacity=Amount(row.cpu_millis, row.memory_bytes, row.gpus),
         allocated=used,
         health=SpokeHealth(row.health),
+        approved=bool(row.approved),
+        draining=bool(row.draining),
     )
 
 
@@ -136,25 +148,33 @@ def explain(conn: Connection, workload_id: str, now: float) -> Explanation:
 
 def spokes(conn: Connection) -> SpokeList:
     alloc = store.allocations(conn)
-    items = []
-    for row in spoke_store.all_spokes(conn):
-        cpu, memory, gpus, running = alloc.get(row.name, (0, 0, 0, 0))
-        items.append(
-            Spoke(
-                name=row.name,
-                labels=json.loads(row.labels),
-                capacity=Capacity(
-                    cpu_millis=row.cpu_millis, memory_bytes=row.memory_bytes, gpus=row.gpus
-                ),
-                allocated=Capacity(cpu_millis=cpu, memory_bytes=memory, gpus=gpus),
-                health=SpokeHealth(row.health),
-                executor=row.executor,
-                registered_at=utc(row.registered_at),
-                last_heartbeat=utc(row.last_heartbeat),
-                running=running,
-            )
-        )
-    return SpokeList(items=items)
+    return SpokeList(
+        items=[_spoke(row, alloc.get(row.name)) for row in spoke_store.all_spokes(conn)]
+    )
+
+
+def spoke(conn: Connection, name: str) -> Spoke:
+    row = spoke_store.get(conn, name) if is_name(name) else None
+    if row is None:
+        raise NotFound(f"no spoke {name!r}")
+    return _spoke(row, store.allocations(conn).get(name))
+
+
+def _spoke(row: Any, alloc: tuple[int, int, int, int] | None) -> Spoke:
+    cpu, memory, gpus, running = alloc or (0, 0, 0, 0)
+    return Spoke(
+        name=row.name,
+        labels=json.loads(row.labels),
+        capacity=Capacity(cpu_millis=row.cpu_millis, memory_bytes=row.memory_bytes, gpus=row.gpus),
+        allocated=Capacity(cpu_millis=cpu, memory_bytes=memory, gpus=gpus),
+        health=SpokeHealth(row.health),
+        executor=row.executor,
+        registered_at=utc(row.registered_at),
+        last_heartbeat=utc(row.last_heartbeat),
+        running=running,
+        approved=bool(row.approved),
+        draining=bool(row.draining),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +188,7 @@ class TelemetryQuery:
 def check_telemetry_query(q: TelemetryQuery) -> None:
     if q.workload is not None and not valid_id(q.workload):
         raise Invalid.at("query.workload", "is not a workload id")
-    if q.spoke is not None and not _NAME.match(q.spoke):
+    if q.spoke is not None and not is_name(q.spoke):
         raise Invalid.at("query.spoke", "is not a spoke name")
 
 

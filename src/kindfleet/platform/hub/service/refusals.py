@@ -17,6 +17,7 @@ __all__ = [
     "StoreUnavailable",
     "TooLarge",
     "Unauthorized",
+    "UnsupportedMedia",
 ]
 
 
@@ -57,6 +58,11 @@ class Invalid(HubError):
     @classmethod
     def at(cls, path: str, message: str) -> Invalid:
         return cls(f"{path}: {message}", errors=[{"path": path, "message": message}])
+
+
+class UnsupportedMedia(HubError):
+    status = 415
+    title = "Unsupported Media Type"
 
 
 class TooLarge(HubError):

@@ -12,12 +12,78 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from kindfleet.platform.hub.rules.transitions import AttemptRecord, WorkloadRecord
-from kindfleet.platform.wire import WorkloadSpec, WorkloadState
+from sqlalchemy import Connection
+
+from kindfleet.platform.hub.rules.placement import Amount
+from kindfleet.platform.hub.rules.queue import PendingQueue, Queued
+from kindfleet.platform.hub.rules.transitions import (
+    REJECTED,
+    AttemptRecord,
+    WorkloadRecord,
+)
+from kindfleet.platform.store import after_commit
+from kindfleet.platform.store import workloads as store
+from kindfleet.platform.wire import Selector, WorkloadSpec, WorkloadState
 
 
 def canonical(spec: WorkloadSpec) -> str:
     return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def selector_key(selector: Selector) -> str:
+    return json.dumps(selector.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+@lru_cache(maxsize=1024)
+def parse_selector(text: str) -> Selector:
+    return Selector.model_validate_json(text)
+
+
+def queued(rec: WorkloadRecord) -> Queued:
+    """A Pending record as the in-memory queue keeps it."""
+    return Queued(
+        workload=rec.id,
+        seq=rec.seq,
+        priority=rec.spec.priority,
+        request=rec.request,
+        selector=rec.spec.selector,
+        selector_key=selector_key(rec.spec.selector),
+        avoid=rec.demand().avoid,
+    )
+
+
+def queued_row(row: Any) -> Queued:
+    """A Pending row (columns only, see `store.workloads.queued`) for the queue."""
+    avoid = frozenset(a[1] for a in json.loads(row.attempts) if a[7] == REJECTED)
+    return Queued(
+        workload=row.id,
+        seq=row.seq,
+        priority=row.priority,
+        request=Amount(row.cpu_millis, row.memory_bytes, row.gpus),
+        selector=parse_selector(row.selector),
+        selector_key=row.selector,
+        avoid=avoid,
+    )
+
+
+def persist(
+    conn: Connection, queue: PendingQueue, records: list[WorkloadRecord], *, freed: bool = False
+) -> None:
+    """Save changed records; once committed, the queue follows (and learns of freed room)."""
+    if not records:
+        return
+    store.save(conn, [changes(rec) for rec in records])
+
+    def follow() -> None:
+        for rec in records:
+            if rec.state is WorkloadState.PENDING:
+                queue.add(queued(rec))
+            else:
+                queue.discard(rec.id)
+        if freed:
+            queue.fleet_changed()
+
+    after_commit(conn, follow)
 
 
 def digest(text: str) -> str:
@@ -113,5 +179,6 @@ def new_row(
         memory_bytes=request.memory_bytes,
         gpus=request.gpus,
         submitted_at=rec.submitted_at,
+        selector=selector_key(rec.spec.selector),
     )
     return row

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
+from kindfleet.platform.hub.rules.queue import PendingQueue
 from kindfleet.platform.hub.rules.transitions import WorkloadRecord, new_record, request_of
 from kindfleet.platform.hub.service.refusals import Conflict, HubError, Invalid
-from kindfleet.platform.hub.service.rows import canonical, digest, new_row, record
+from kindfleet.platform.hub.service.rows import canonical, digest, new_row, queued, record
+from kindfleet.platform.store import after_commit
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import SelectorOp, WorkloadSpec
 
@@ -104,17 +106,23 @@ def spec_problems(spec: WorkloadSpec) -> list[tuple[str, str]]:
 
 
 def submit_many(
-    conn: Connection, items: Sequence[Submission], *, atomic: bool = False
+    conn: Connection,
+    items: Sequence[Submission],
+    *,
+    queue: PendingQueue,
+    atomic: bool = False,
 ) -> list[Submitted | HubError]:
     """Store new work; a key seen before answers with its workload (or 409 if the spec differs).
 
     `atomic`: raise the first conflict instead of answering it, before writing anything.
+    Once committed, the new work joins the in-memory queue.
     """
     known = {
         h: (row.spec_hash, record(row))
         for h, row in store.by_idem(conn, {i.idem_hash for i in items}).items()
     }
     rows, labels = [], {}
+    fresh: list[WorkloadRecord] = []
     out: list[Submitted | HubError] = []
     for item in items:
         seen = known.get(item.idem_hash)
@@ -132,6 +140,7 @@ def submit_many(
             out.append(conflict)
             continue
         rec = new_record(item.workload_id, item.spec, item.now)
+        fresh.append(rec)
         rows.append(
             new_row(
                 rec, idem_hash=item.idem_hash, spec_json=item.spec_json, spec_hash=item.spec_hash
@@ -140,5 +149,18 @@ def submit_many(
         labels[rec.id] = dict(item.spec.labels)
         known[item.idem_hash] = (item.spec_hash, rec)
         out.append(Submitted(rec, created=True))
-    store.insert(conn, rows, labels)
-    return out
+    seqs = store.insert(conn, rows, labels)
+    created = [replace(rec, seq=seqs[rec.id]) for rec in fresh]
+    if created:
+        after_commit(conn, lambda: _enqueue(queue, created))
+    return [
+        replace(r, record=replace(r.record, seq=seqs[r.record.id]))
+        if isinstance(r, Submitted) and r.record.id in seqs
+        else r
+        for r in out
+    ]
+
+
+def _enqueue(queue: PendingQueue, records: list[WorkloadRecord]) -> None:
+    for rec in records:
+        queue.add(queued(rec))
