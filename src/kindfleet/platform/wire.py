@@ -19,7 +19,7 @@ import enum
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 API_PREFIX = "/v1"
 # hub (issue 9): a spoke's own bearer credential, as a spoke may choose it.
@@ -40,6 +40,23 @@ Name = Annotated[
 NO_NUL = r"^[^\x00]*$"
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=NO_NUL)]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)]
+# Quantities as the hub accepts them, stated in the schema itself (so the published API and
+# the hub agree exactly): more than 0, and within a signed 64-bit column.
+_INT = "[1-9][0-9]{{0,{}}}"
+_FRAC = r"(?:\.[0-9]{1,3})?"
+_ZFRAC = r"0\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9])"
+CPU_QUANTITY = f"^(?:{_INT.format(8)}{_FRAC}|{_ZFRAC}|{_INT.format(11)}m)$"
+MEMORY_QUANTITY = (
+    "^(?:"
+    + _INT.format(17)
+    + "".join(
+        f"|(?:{_INT.format(digits)}{_FRAC}|{_ZFRAC})(?:{units})"
+        for digits, units in ((14, "k|Ki"), (11, "M|Mi"), (8, "G|Gi"), (5, "T|Ti"), (2, "P|Pi"))
+    )
+    + f"|(?:[1-3]{_FRAC}|{_ZFRAC})(?:E|Ei))$"
+)
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
 # ---- end hub (issue 9) ----
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
@@ -81,8 +98,8 @@ TERMINAL = frozenset(
 class Resources(Wire):
     """What one run needs: cpu and memory as Kubernetes quantities, whole GPUs."""
 
-    cpu: Annotated[str, StringConstraints(max_length=32)] = "100m"
-    memory: Annotated[str, StringConstraints(max_length=32)] = "128Mi"
+    cpu: Annotated[str, StringConstraints(max_length=32, pattern=CPU_QUANTITY)] = "100m"
+    memory: Annotated[str, StringConstraints(max_length=32, pattern=MEMORY_QUANTITY)] = "128Mi"
     gpu: Annotated[int, Field(ge=0, le=64)] = 0
 
     @field_validator("cpu")
@@ -112,6 +129,23 @@ class SelectorOp(enum.StrEnum):
 
 
 class SelectorExpression(Wire):
+    # hub (issue 9): what the hub checks, in the schema too (In/NotIn need values,
+    # Exists/DoesNotExist take none).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"operator": {"enum": ["In", "NotIn"]}}},
+                    "then": {"properties": {"values": {"minItems": 1}}, "required": ["values"]},
+                },
+                {
+                    "if": {"properties": {"operator": {"enum": ["Exists", "DoesNotExist"]}}},
+                    "then": {"properties": {"values": {"maxItems": 0}}},
+                },
+            ]
+        }
+    )
+
     key: LabelKey
     operator: SelectorOp
     values: Annotated[list[LabelValue], Field(max_length=64)] = Field(default_factory=list)
@@ -135,8 +169,8 @@ class RetryPolicy(Wire):
     """
 
     max_retries: Annotated[int, Field(ge=0, le=100)] = 0
-    retry_on_failure: bool = True
-    retry_on_spoke_lost: bool = True
+    retry_on_failure: StrictBool = True
+    retry_on_spoke_lost: StrictBool = True
 
 
 class WorkloadSpec(Wire):
@@ -152,13 +186,11 @@ class WorkloadSpec(Wire):
         dict[
             Annotated[
                 str,
-                StringConstraints(
-                    min_length=1, max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
-                ),
+                StringConstraints(min_length=1, max_length=256, pattern=ENV_NAME),
             ],
             Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)],
         ],
-        Field(max_length=128),
+        Field(max_length=128, json_schema_extra={"additionalProperties": False}),
     ] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
     selector: Selector = Field(default_factory=Selector)
@@ -204,7 +236,9 @@ class SubmitResponse(Wire):
 
 
 class BatchItem(Wire):
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    idempotency_key: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=IDEMPOTENCY_KEY)
+    ]
     spec: WorkloadSpec
 
 

@@ -543,7 +543,9 @@ async def test_nul_and_odd_text_never_reach_the_store_raw(hub, make_spoke, make_
     for bad in ({"labels": {"team": "a\x00b"}}, {"env": {"A": "x\x00y"}}, {"command": ["a\x00"]}):
         with pytest.raises(pydantic.ValidationError):
             make_spec(**bad)
-    ok = await hub.submit("k\x00key", make_spec(env={"A": "x\ny"}, command=["a"]))
+    with pytest.raises(Invalid):
+        await hub.submit("k\x00key", make_spec())
+    ok = await hub.submit("k-key", make_spec(env={"A": "x\ny"}, command=["a"]))
     assert (await hub.get(ok.workload.id)).spec.env == {"A": "x\ny"}
     spoke = await driver(hub, "s1").register()
     await hub.tick()

@@ -163,7 +163,7 @@ async def test_query_errors_have_paths(api):
     response = await api.http.get("/v1/workloads?cursor=abc", headers=api.client)
     assert response.json()["errors"][0]["path"] == "query.cursor"
     response = await api.http.get("/v1/workloads?label=novalue", headers=api.client)
-    assert response.json()["errors"][0]["path"] == "query.label"
+    assert response.json()["errors"][0]["path"].startswith("query.label")
 
 
 async def test_body_size_is_capped(api_both, monkeypatch):

@@ -23,7 +23,8 @@ MAX_BODY = 32 * 2**20
 def parse(model: type[M], raw: bytes) -> M:
     """The body as `model`, or Invalid (422) naming each bad field, never echoing values."""
     try:
-        return model.model_validate_json(raw)
+        # Strict: a JSON true is not an integer, a number is not a string (as the schema says).
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         errors = problems.validation_errors(exc.errors(include_input=False, include_url=False))
         detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
@@ -82,11 +83,12 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return invalid(validation_errors(exc.errors()))
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return problem(
-            exc.status_code, _title(exc.status_code), str(exc.detail), headers=exc.headers
-        )
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {"Allow": allowed(request)}
+        return problem(exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers)
 
     async def on_store(_: Request, exc: Exception) -> Response:
         # The store's own words (SQL, driver errors) stay in the hub's log, never in a body.
@@ -101,6 +103,21 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(StoreUnavailable, on_store)
     app.add_exception_handler(Exception, on_anything)
+
+
+def allowed(request: Request) -> str:
+    """Every method of the path template the request's path matched first (a template
+    such as /v1/spokes/{name} is served by several routes, one per method)."""
+    template = None
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        if template is None and route.path_regex.match(request.url.path) is not None:
+            template = route.path
+        if template is not None and route.path == template:
+            methods |= set(route.methods or ())
+    return ", ".join(sorted(methods))
 
 
 def _title(status: int) -> str:

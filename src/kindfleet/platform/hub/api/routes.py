@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Path, Query, Request, Response
+from pydantic import StringConstraints
 
 from kindfleet.platform.hub.api import openapi, problems
 from kindfleet.platform.hub.api.authn import Client, Joining, Spoke
@@ -19,6 +20,7 @@ from kindfleet.platform.hub.rules.times import epoch
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.metrics import CONTENT_TYPE
 from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery, parse_list_query
+from kindfleet.platform.hub.service.refusals import Invalid
 from kindfleet.platform.wire import (
     API_PREFIX,
     AssignmentBatch,
@@ -46,17 +48,32 @@ from kindfleet.platform.wire import Spoke as SpokeModel
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 WORKLOAD_ID = r"^wl-[0-9a-f]{20}$"
-LABEL_FILTER = {"type": "string", "pattern": r"^[^=\x00-\x1f]+=[^\x00-\x1f]*$", "maxLength": 381}
+LABEL_FILTER = r"^[^=\x00-\x1f]{1,317}=[^\x00-\x1f]{0,63}$"
+LabelFilter = Annotated[str, StringConstraints(pattern=LABEL_FILTER)]
+TIMESTAMP = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
+)
 SpokeName = Annotated[str, Path(min_length=1, max_length=63, pattern=NAME)]
 WorkloadId = Annotated[str, Path(min_length=23, max_length=23, pattern=WORKLOAD_ID)]
 
 
 def install(app: FastAPI, hub: HubService) -> None:
-    """Every route of the hub: authenticate, parse, one call to the service, answer."""
+    """Every route of the hub: authenticate, parse, one call to the service, answer.
+
+    The spoke protocol comes before the operators' routes: `/v1/spokes/register` is the
+    register route, not a spoke named "register"."""
     _workloads(app, hub)
-    _operators(app, hub)
     _spoke_protocol(app, hub)
+    _operators(app, hub)
     _probes(app, hub)
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid.at("query.since", "is not an RFC 3339 time") from None
 
 
 def _workloads(app: FastAPI, hub: HubService) -> None:
@@ -117,18 +134,8 @@ def _workloads(app: FastAPI, hub: HubService) -> None:
         state: WorkloadState | None = None,
         spoke: Annotated[str | None, Query(max_length=63, pattern=NAME)] = None,
         label: Annotated[
-            list[str] | None,
-            Query(
-                description="k=v, repeatable (at most 16)",
-                max_length=16,
-                json_schema_extra={
-                    "items": {
-                        "type": "string",
-                        "pattern": r"^[^=\x00-\x1f]+=[^\x00-\x1f]*$",
-                        "maxLength": 381,
-                    }
-                },
-            ),
+            list[LabelFilter] | None,
+            Query(description="k=v, repeatable (at most 16)", max_length=16),
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
@@ -173,13 +180,20 @@ def _workloads(app: FastAPI, hub: HubService) -> None:
         _: Client,
         workload: Annotated[str | None, Query(pattern=WORKLOAD_ID)] = None,
         spoke: Annotated[str | None, Query(max_length=63, pattern=NAME)] = None,
-        since: datetime | None = None,
+        since: Annotated[
+            str | None,
+            Query(
+                pattern=TIMESTAMP,
+                description="RFC 3339 time",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     ) -> Response:
         q = TelemetryQuery(
             workload=workload,
             spoke=spoke,
-            since=None if since is None else epoch(since, default=0.0),
+            since=None if since is None else epoch(parse_time(since), default=0.0),
             limit=limit,
         )
         series = await hub.telemetry(q)

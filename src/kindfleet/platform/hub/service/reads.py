@@ -87,8 +87,11 @@ def parse_list_query(
     wanted: dict[str, str] = {}
     for item in labels:
         key, sep, value = item.partition("=")
-        if not sep or not key or _unsafe(key) or _unsafe(value):
-            raise Invalid.at("query.label", "must be key=value (printable, at most 317 characters)")
+        if not sep or not key or _unsafe(key) or _unsafe(value) or len(value) > 63:
+            raise Invalid.at(
+                "query.label",
+                "must be key=value (no control characters; key at most 317, value at most 63)",
+            )
         wanted[key] = value
     return ListQuery(limit, before, state, spoke, wanted or None)
 

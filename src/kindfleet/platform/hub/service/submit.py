@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -21,9 +22,10 @@ from kindfleet.platform.hub.service.refusals import Conflict, HubError, Invalid
 from kindfleet.platform.hub.service.rows import canonical, digest, new_row, queued, record
 from kindfleet.platform.store import after_commit
 from kindfleet.platform.store import workloads as store
-from kindfleet.platform.wire import SelectorOp, WorkloadSpec
+from kindfleet.platform.wire import IDEMPOTENCY_KEY, SelectorOp, WorkloadSpec
 
 MAX_KEY = 200
+_KEY = re.compile(IDEMPOTENCY_KEY[1:-1])
 # Far beyond any machine, and within a signed 64-bit column in both databases.
 MAX_CPU_MILLIS = 10**12
 MAX_MEMORY_BYTES = 2**62
@@ -75,6 +77,8 @@ def prepare(key: str | None, spec: WorkloadSpec, now: float, *, path: str = "") 
         )
     if len(key) > MAX_KEY:
         raise Invalid.at(key_path, f"must be at most {MAX_KEY} characters")
+    if not _KEY.fullmatch(key):
+        raise Invalid.at(key_path, "must be printable ASCII, with no space at either end")
     problems = spec_problems(spec)
     if problems:
         raise Invalid(
