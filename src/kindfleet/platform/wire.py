@@ -58,7 +58,10 @@ MEMORY_QUANTITY = (
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
 # ---- end hub (issue 9) ----
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
+Labels = Annotated[
+    dict[LabelKey, LabelValue],
+    Field(max_length=MAX_LABELS, json_schema_extra={"additionalProperties": False}),
+]
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
 
 

@@ -7,7 +7,7 @@ and the hot submission path pays for one JSON parse.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from pydantic import BaseModel, ValidationError
@@ -23,12 +23,25 @@ MAX_BODY = 32 * 2**20
 def parse(model: type[M], raw: bytes) -> M:
     """The body as `model`, or Invalid (422) naming each bad field, never echoing values."""
     try:
-        # Strict: a JSON true is not an integer, a number is not a string (as the schema says).
+        # Strict, as the schema says: `true` is not an integer, `0` not a boolean. Only a
+        # whole number written as 2.0 is still an integer (JSON Schema says it is one).
         return model.model_validate_json(raw, strict=True)
-    except ValidationError as exc:
+    except ValidationError as strict:
+        if not all(_whole_float(e) for e in strict.errors()):
+            exc = strict
+        else:
+            try:
+                return model.model_validate_json(raw)
+            except ValidationError as lax:
+                exc = lax
         errors = problems.validation_errors(exc.errors(include_input=False, include_url=False))
         detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
         raise Invalid(detail, errors=errors) from None
+
+
+def _whole_float(error: Any) -> bool:
+    value = error.get("input")
+    return error.get("type") == "int_type" and isinstance(value, float) and value.is_integer()
 
 
 async def read_body(receive: Receive) -> bytes:
