@@ -134,7 +134,8 @@ def test_slow_and_idle_clients_are_closed(hub):
                 b"Content-Length: 1000\r\n\r\n{"
             )
         socks.append(s)  # and a third that says nothing at all
-    assert _fds(hub) > before + 100
+    # (No check that they piled up first: on a slow machine the earliest are closed before
+    # the last one is open, which is the point.)
     deadline = time.monotonic() + 20
     while _fds(hub) > before + 5:
         assert time.monotonic() < deadline, f"{_fds(hub)} fds still open (was {before})"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.store import engine as dialect
 from kindfleet.platform.store import migrate
+from kindfleet.platform.store.checkpoints import Checkpointer
 from kindfleet.platform.store.engine import StoreUnavailable
 from kindfleet.platform.store.readers import Readers
 from kindfleet.platform.store.schema import SCHEMA_VERSION, meta, metadata
@@ -38,6 +39,9 @@ class Database:
         self._lock = dialect.HubLock(self.url)
         self.writer = Writer(self._engine, on_connect=self._prepare, on_group=on_group)
         self._read_engine = dialect.make_read_engine(self.url)
+        self._checkpointer = (
+            Checkpointer(self._engine) if self.sqlite and self._read_engine is not None else None
+        )
         self._readers = (
             Readers(self._read_engine, read_threads) if self._read_engine is not None else None
         )
@@ -61,6 +65,8 @@ class Database:
             self.writer.start()
             await self.writer.run(lambda conn: None)  # connect, lock, create the schema
             dialect.private_files(self.url)
+            if self._checkpointer is not None:
+                self._checkpointer.start()
         except BaseException:
             self.close()
             raise
@@ -69,6 +75,8 @@ class Database:
         if self._readers is not None:
             self._readers.close()
         self.writer.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._engine.dispose()
         if self._read_engine is not None:
             self._read_engine.dispose()

@@ -98,6 +98,7 @@ def _sqlite_engine(url: URL) -> Engine:
             "busy_timeout=10000",
             "temp_store=MEMORY",
             "cache_size=-16000",
+            "wal_autocheckpoint=0",  # checkpoints run beside the writer (checkpoints.py)
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
