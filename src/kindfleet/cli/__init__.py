@@ -69,6 +69,10 @@ class Commands(LazyGroup):
         "demo": LazyCommand(
             "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
         ),
+        "spokes": LazyCommand(
+            "kindfleet.cli.spokes:app",
+            "The fleet's spokes as the hub sees them, and what an operator does with them.",
+        ),
         "version": LazyCommand(
             "kindfleet.cli.about:version",
             "Show kindfleet's version, the kind release it is pinned to and its node images.",

@@ -135,7 +135,9 @@ def _submit_and_follow(
         view.progress(result.workloads, result.latest)
         for w in result.workloads:  # the last answer before it left the queue
             if w.state == WorkloadState.PENDING:
-                result.explanations[w.id] = hub.explain(w.id)
+                answer = hub.explain(w.id)  # it may have left the queue since the listing
+                if answer.state == WorkloadState.PENDING:
+                    result.explanations[w.id] = answer
         if all(w.state.terminal for w in result.workloads) or clock() > deadline:
             break
         time.sleep(0.4)

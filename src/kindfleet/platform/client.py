@@ -25,9 +25,12 @@ from kindfleet.platform.wire import (
     BatchSubmitRequest,
     BatchSubmitResponse,
     Explanation,
+    JoinToken,
+    JoinTokenRequest,
     ProblemDetail,
     Spoke,
     SpokeList,
+    SpokeRemoval,
     SubmitResponse,
     TelemetrySeries,
     Workload,
@@ -193,6 +196,47 @@ class HubClient:
     def spokes(self) -> list[Spoke]:
         return _parse(self._get(f"{API_PREFIX}/spokes"), SpokeList).items
 
+    # ------------------------------------------------------------ spokes (operators)
+
+    def spoke_list(self) -> SpokeList:
+        """Every spoke, and the disruption guard (on or off, and why)."""
+        return _parse(self._get(f"{API_PREFIX}/spokes"), SpokeList)
+
+    def spoke(self, name: str) -> Spoke:
+        return _parse(self._get(f"{API_PREFIX}/spokes/{_segment(name, 'spoke name')}"), Spoke)
+
+    def join_token(self, spoke: str, *, ttl_seconds: float | None = None) -> JoinToken:
+        """Mint a join token for `spoke`: single use, expiring (the hub's default 1 h)."""
+        body = JoinTokenRequest(ttl_seconds=ttl_seconds)
+        response = self._send(
+            "POST",
+            f"{API_PREFIX}/spokes/{_segment(spoke, 'spoke name')}/join-tokens",
+            content=body.model_dump_json(exclude_none=True),
+            headers={"Content-Type": "application/json"},
+        )
+        return _parse(response, JoinToken)
+
+    def approve(self, spoke: str) -> Spoke:
+        """Let a spoke that joined with the fleet token receive work."""
+        return self._spoke_action(spoke, "approve")
+
+    def drain(self, spoke: str) -> Spoke:
+        """No new work for `spoke`; what it runs finishes."""
+        return self._spoke_action(spoke, "drain")
+
+    def undrain(self, spoke: str) -> Spoke:
+        return self._spoke_action(spoke, "undrain")
+
+    def remove(self, spoke: str, *, force: bool = False) -> SpokeRemoval:
+        """Revoke the spoke's credential and place its unstarted work elsewhere."""
+        path = f"{API_PREFIX}/spokes/{_segment(spoke, 'spoke name')}"
+        params = [("force", "true")] if force else []
+        return _parse(self._send("DELETE", path, params=params), SpokeRemoval)
+
+    def _spoke_action(self, spoke: str, action: str) -> Spoke:
+        path = f"{API_PREFIX}/spokes/{_segment(spoke, 'spoke name')}/{action}"
+        return _parse(self._send("POST", path), Spoke)
+
     def telemetry(
         self,
         *,
@@ -296,10 +340,11 @@ def _state(value: WorkloadState | str) -> WorkloadState:
         raise UsageError(f"{value!r} is not a workload state", hint=f"use one of {names}") from None
 
 
-def _segment(value: str) -> str:
-    """A workload id as one path segment (never a path of its own)."""
-    if not value or "/" in value or value in (".", ".."):
-        raise UsageError(f"{value!r} is not a workload id", hint="ids look like wl-0123abcd...")
+def _segment(value: str, what: str = "workload id") -> str:
+    """An id or a name as one path segment (never a path of its own)."""
+    if not value or any(c in value for c in "/?#%") or value in (".", ".."):
+        hint = "ids look like wl-0123abcd..." if what == "workload id" else "e.g. gpu-spoke1"
+        raise UsageError(f"{value!r} is not a {what}", hint=hint)
     return value
 
 

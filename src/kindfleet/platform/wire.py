@@ -21,9 +21,13 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
 API_PREFIX = "/v1"
+# hub (issue 9): a spoke's own bearer credential, as a spoke may choose it.
+Credential = Annotated[
+    str, StringConstraints(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+]
 
 # Bounds that keep one request from exhausting the hub; the hub answers 422 beyond them.
 MAX_BATCH = 1000
@@ -34,9 +38,32 @@ MAX_MESSAGE = 1024
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317)]
-LabelValue = Annotated[str, StringConstraints(max_length=63)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
+# ---- hub (issue 9): text that reaches a spoke's process or a database holds no NUL ----
+NO_NUL = r"^[^\x00]*$"
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=NO_NUL)]
+LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)]
+# Quantities as the hub accepts them, stated in the schema itself (so the published API and
+# the hub agree exactly): more than 0, and within a signed 64-bit column.
+_INT = "[1-9][0-9]{{0,{}}}"
+_FRAC = r"(?:\.[0-9]{1,3})?"
+_ZFRAC = r"0\.(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9])"
+CPU_QUANTITY = f"^(?:{_INT.format(8)}{_FRAC}|{_ZFRAC}|{_INT.format(11)}m)$"
+MEMORY_QUANTITY = (
+    "^(?:"
+    + _INT.format(17)
+    + "".join(
+        f"|(?:{_INT.format(digits)}{_FRAC}|{_ZFRAC})(?:{units})"
+        for digits, units in ((14, "k|Ki"), (11, "M|Mi"), (8, "G|Gi"), (5, "T|Ti"), (2, "P|Pi"))
+    )
+    + f"|(?:[1-3]{_FRAC}|{_ZFRAC})(?:E|Ei))$"
+)
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
+# ---- end hub (issue 9) ----
+Labels = Annotated[
+    dict[LabelKey, LabelValue],
+    Field(max_length=MAX_LABELS, json_schema_extra={"additionalProperties": False}),
+]
 Message = Annotated[str, StringConstraints(max_length=MAX_MESSAGE)]
 
 
@@ -76,8 +103,8 @@ TERMINAL = frozenset(
 class Resources(Wire):
     """What one run needs: cpu and memory as Kubernetes quantities, whole GPUs."""
 
-    cpu: Annotated[str, StringConstraints(max_length=32)] = "100m"
-    memory: Annotated[str, StringConstraints(max_length=32)] = "128Mi"
+    cpu: Annotated[str, StringConstraints(max_length=32, pattern=CPU_QUANTITY)] = "100m"
+    memory: Annotated[str, StringConstraints(max_length=32, pattern=MEMORY_QUANTITY)] = "128Mi"
     gpu: Annotated[int, Field(ge=0, le=64)] = 0
 
     @field_validator("cpu")
@@ -107,6 +134,23 @@ class SelectorOp(enum.StrEnum):
 
 
 class SelectorExpression(Wire):
+    # hub (issue 9): what the hub checks, in the schema too (In/NotIn need values,
+    # Exists/DoesNotExist take none).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"operator": {"enum": ["In", "NotIn"]}}},
+                    "then": {"properties": {"values": {"minItems": 1}}, "required": ["values"]},
+                },
+                {
+                    "if": {"properties": {"operator": {"enum": ["Exists", "DoesNotExist"]}}},
+                    "then": {"properties": {"values": {"maxItems": 0}}},
+                },
+            ]
+        }
+    )
+
     key: LabelKey
     operator: SelectorOp
     values: Annotated[list[LabelValue], Field(max_length=64)] = Field(default_factory=list)
@@ -130,8 +174,8 @@ class RetryPolicy(Wire):
     """
 
     max_retries: Annotated[int, Field(ge=0, le=100)] = 0
-    retry_on_failure: bool = True
-    retry_on_spoke_lost: bool = True
+    retry_on_failure: StrictBool = True
+    retry_on_spoke_lost: StrictBool = True
 
 
 class WorkloadSpec(Wire):
@@ -139,21 +183,19 @@ class WorkloadSpec(Wire):
 
     name: Name
     command: Annotated[
-        list[Annotated[str, StringConstraints(max_length=4096)]],
+        list[Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)]],
         Field(min_length=1, max_length=MAX_COMMAND_ARGS),
     ]
-    image: Annotated[str, StringConstraints(max_length=512)] | None = None
+    image: Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)] | None = None
     env: Annotated[
         dict[
             Annotated[
                 str,
-                StringConstraints(
-                    min_length=1, max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
-                ),
+                StringConstraints(min_length=1, max_length=256, pattern=ENV_NAME),
             ],
-            Annotated[str, StringConstraints(max_length=4096)],
+            Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)],
         ],
-        Field(max_length=128),
+        Field(max_length=128, json_schema_extra={"additionalProperties": False}),
     ] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
     selector: Selector = Field(default_factory=Selector)
@@ -199,7 +241,9 @@ class SubmitResponse(Wire):
 
 
 class BatchItem(Wire):
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    idempotency_key: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=IDEMPOTENCY_KEY)
+    ]
     spec: WorkloadSpec
 
 
@@ -258,13 +302,16 @@ class Capacity(Wire):
 
 
 class RegisterRequest(Wire):
-    """Sent with `Authorization: Bearer <bootstrap token>`."""
+    """Sent with `Authorization: Bearer <join token | own credential | fleet token>`."""
 
     name: Name
     labels: Labels = Field(default_factory=dict)
     capacity: Capacity
     executor: Literal["process", "kubernetes"]
-    agent_version: Annotated[str, StringConstraints(max_length=64)] = ""
+    agent_version: Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)] = ""
+    # hub (issue 9): the credential the spoke chose for itself (kept before it registers, so
+    # a lost answer costs nothing); absent: the hub chooses one.
+    credential: Credential | None = None
 
 
 class RegisterResponse(Wire):
@@ -273,6 +320,7 @@ class RegisterResponse(Wire):
     heartbeat_seconds: float
     lease_seconds: float  # NotReady after this long without a heartbeat
     lost_after_seconds: float  # Lost (work re-routed) after this long
+    approved: bool = True  # hub (issue 9): False: joined with the fleet token, no work yet
 
 
 class HeldAssignment(Wire):
@@ -365,10 +413,13 @@ class Spoke(Wire):
     registered_at: datetime
     last_heartbeat: datetime | None = None
     running: int = 0
+    approved: bool = True  # hub (issue 9): False until `kindfleet spokes approve`
+    draining: bool = False  # hub (issue 9): no new work; running work finishes
 
 
 class SpokeList(Wire):
     items: list[Spoke]
+    guard: Guard | None = None  # hub (issue 9): the disruption guard, and why it is on
 
 
 class TelemetrySeries(Wire):
@@ -385,6 +436,47 @@ class ProblemDetail(Wire):
     status: int
     detail: str | None = None
     errors: list[dict[str, str]] = Field(default_factory=list)  # {path, message} for 422
+
+
+# ==== hub (issue 9): spoke identity and operations ===========================================
+
+
+class JoinTokenRequest(Wire):
+    """`POST /v1/spokes/{name}/join-tokens`: a join token for one spoke name."""
+
+    ttl_seconds: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None  # default: the hub's
+
+
+class JoinToken(Wire):
+    """Shown once: single use, for `spoke` only, until `expires_at`."""
+
+    spoke: str
+    token: str
+    expires_at: datetime
+
+
+class Guard(Wire):
+    """The disruption guard: on while most working spokes are silent at once."""
+
+    active: bool
+    reason: str | None = None
+    silent: list[str] = Field(default_factory=list)
+    population: int = 0  # spokes that count: approved, heartbeated since joining, not Lost
+    held: list[str] = Field(default_factory=list)  # Lost verdicts it holds back now
+    until: datetime | None = None  # it holds nothing back after this, whatever happens
+
+
+class SpokeRemoval(Wire):
+    """What `DELETE /v1/spokes/{name}` did with the spoke's work."""
+
+    spoke: str
+    requeued: list[str] = Field(default_factory=list)  # not started: placed elsewhere
+    retried: list[str] = Field(default_factory=list)  # running: retried per its policy
+    failed: list[str] = Field(default_factory=list)  # running, no retry left
+    cancelled: list[str] = Field(default_factory=list)  # cancellation was already asked
+
+
+# ==== end hub (issue 9) ======================================================================
 
 
 # --- names on Kubernetes ---------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from kindfleet.platform.hub.service import HubService
+from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.settings import HubSettings
 from kindfleet.platform.hub.testing import FakeClock
 from kindfleet.platform.wire import (
@@ -149,7 +149,6 @@ def hub_settings(store: str, **overrides: Any) -> HubSettings:
     values: dict[str, Any] = {
         "store": store,
         "client_token": CLIENT_TOKEN,
-        "bootstrap_token": BOOTSTRAP_TOKEN,
         "scheduler": False,
         "heartbeat_seconds": 2,
         "lease_seconds": 6,
@@ -223,10 +222,12 @@ class SpokeDriver:
         self.credential: str | None = None
 
     async def register(self) -> SpokeDriver:
+        token = await self.hub.mint_join_token(self.name, None)
         response = await self.hub.register(
+            self.hub.identify(f"Bearer {token.token}"),
             RegisterRequest(
                 name=self.name, labels=self.labels, capacity=self.capacity, executor="process"
-            )
+            ),
         )
         self.credential = response.credential
         return self

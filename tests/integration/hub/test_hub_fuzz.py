@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from kindfleet.platform.hub.app import create_app
+from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.testing import FakeClock
 from kindfleet.platform.wire import ProblemDetail
 
@@ -142,7 +142,7 @@ def client(store_url: str, tmp_path: Any) -> Any:
     settings_ = HubSettings(
         store=store_url,
         client_token="c-token-fuzz",
-        bootstrap_token="b-token-fuzz",
+        fleet_token="b-token-fuzz",
         scheduler=False,
     )
     app = create_app(settings_, clock=FakeClock())

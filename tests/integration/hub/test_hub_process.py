@@ -39,7 +39,7 @@ def register(hub: HubProcess, name: str) -> str:
     response = httpx2.post(
         f"{hub.url}/v1/spokes/register",
         json={"name": name, "capacity": CAPACITY, "executor": "process"},
-        headers={"Authorization": f"Bearer {hub.bootstrap_token}"},
+        headers={"Authorization": f"Bearer {hub.join_token(name)}"},
     )
     assert response.status_code == 200, response.text
     return str(response.json()["credential"])
@@ -210,5 +210,5 @@ def test_no_token_in_the_log_file(hub_process):
     assert hub.stop() == 0
     log = hub.log()
     assert "placed on spoke" in log and "registered" in log
-    for secret in (hub.client_token, hub.bootstrap_token, credential):
+    for secret in (hub.client_token, credential):
         assert secret not in log

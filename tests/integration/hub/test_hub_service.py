@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pydantic
 import pytest
 
-from kindfleet.platform.hub.errors import Conflict, Invalid, NotFound, Unauthorized
-from kindfleet.platform.hub.queries import ListQuery, TelemetryQuery
+from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
+from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
 from kindfleet.platform.wire import (
     BatchItem,
     EventType,
@@ -464,9 +465,11 @@ async def test_disruption_guard(hub, make_spoke, make_spec, clock):
     s1 = await make_spoke("s1", cpu=1000)
     s2 = await make_spoke("s2", cpu=1000)
     s3 = await make_spoke("s3", cpu=1000)
+    for s in (s1, s2, s3):
+        await s.beat()  # working spokes: they count toward the guard
     w1 = await running_on(hub, s1, make_spec, resources=Resources(cpu="1"))
     w2 = await running_on(hub, s2, make_spec, resources=Resources(cpu="1"))
-    await keep_alive(clock, hub, 60, s3)  # two of three silent: suspect the hub's network
+    await keep_alive(clock, hub, 45, s3)  # two of three silent: suspect the hub's network
     health = {s.name: s.health for s in (await hub.spokes()).items}
     assert health == {
         "s1": SpokeHealth.NOT_READY,
@@ -475,6 +478,9 @@ async def test_disruption_guard(hub, make_spoke, make_spec, clock):
     }
     assert (await hub.get(w1.id)).state is R and (await hub.get(w2.id)).state is R
     assert "kindfleet_hub_disruption_guard 1.0" in hub.metrics.render().decode()
+    guard = (await hub.spokes()).guard
+    assert guard is not None and guard.active and guard.held == ["s1", "s2"]
+    assert "2 of 3 working spokes are silent" in (guard.reason or "")
     await s2.beat()  # one comes back: one silent of three is a real loss
     await hub.tick()
     assert (await hub.get(w1.id)).state is WorkloadState.FAILED
@@ -495,8 +501,32 @@ async def test_data_and_credentials_survive_a_restart(hubs, hub, make_spoke, mak
     assert not again.created
 
 
-async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver):
+async def test_phantom_spokes_cannot_switch_off_loss_detection(hub, make_spoke, make_spec, clock):
+    """Spokes that register and never heartbeat do not count: a real spoke that stops is
+    Lost at its window and its work placed again (issue 9, part 2)."""
+    for i in range(5):
+        await make_spoke(f"phantom{i}", cpu=1000)
+    real = await make_spoke("real", cpu=1000, labels={"pool": "real"})
+    await real.beat()
+    work = await running_on(
+        hub,
+        real,
+        make_spec,
+        resources=Resources(cpu="1"),
+        selector={"match_labels": {"pool": "real"}},
+        retry=RetryPolicy(max_retries=1),
+    )
+    other = await make_spoke("other", cpu=1000, labels={"pool": "real"})
+    await other.beat()
+    await keep_alive(clock, hub, 30, other)
+    moved = await hub.get(work.id)
+    assert moved.spoke == "other" and moved.state is WorkloadState.ASSIGNED
+    assert not (await hub.spokes()).guard.active
+
+
+async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver, clock):
     first = await make_spoke("s1")
+    clock.advance(7)  # its lease ran out: a join token for the name may register it again
     second = await driver(hub, "s1").register()
     assert second.credential != first.credential
     with pytest.raises(Unauthorized):
@@ -508,12 +538,15 @@ async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver)
 
 
 async def test_nul_and_odd_text_never_reach_the_store_raw(hub, make_spoke, make_spec, driver):
-    """PostgreSQL refuses NUL in text; every string a client controls is checked or cleaned."""
-    with pytest.raises(Invalid) as err:
-        await hub.submit("k", make_spec(labels={"team": "a\x00b"}))
-    assert err.value.errors[0]["path"] == "labels.team"
-    ok = await hub.submit("k\x00key", make_spec(env={"A": "x\x00y"}, command=["a\x00"]))
-    assert (await hub.get(ok.workload.id)).spec.env == {"A": "x\x00y"}
+    """PostgreSQL refuses NUL in text, and a process cannot take it in an argument or the
+    environment: a spec holding one is refused (422), what a spoke sends is cleaned."""
+    for bad in ({"labels": {"team": "a\x00b"}}, {"env": {"A": "x\x00y"}}, {"command": ["a\x00"]}):
+        with pytest.raises(pydantic.ValidationError):
+            make_spec(**bad)
+    with pytest.raises(Invalid):
+        await hub.submit("k\x00key", make_spec())
+    ok = await hub.submit("k-key", make_spec(env={"A": "x\ny"}, command=["a"]))
+    assert (await hub.get(ok.workload.id)).spec.env == {"A": "x\ny"}
     spoke = await driver(hub, "s1").register()
     await hub.tick()
     ack = await spoke.report(
@@ -528,7 +561,7 @@ async def test_nul_and_odd_text_never_reach_the_store_raw(hub, make_spoke, make_
     assert ack.refused == []
     with pytest.raises(Invalid):
         await hub.telemetry(TelemetryQuery(workload="wl-\x00"))
-    from kindfleet.platform.hub.queries import parse_list_query
+    from kindfleet.platform.hub.service.reads import parse_list_query
 
     with pytest.raises(Invalid):
         parse_list_query(limit=1, cursor=None, state=None, spoke=None, labels=["a=\x00"])

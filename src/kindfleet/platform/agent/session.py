@@ -1,20 +1,26 @@
-"""Who the agent is to the hub: its spoke credential, obtained once with the bootstrap token
-and reused across restarts (kept 0600 in the state directory). When the hub stops accepting
-it (401/403: revoked, or the hub's store was reset), the agent registers again. The
-bootstrap token file is read at each registration, so an operator can rotate it without
-restarting the agent.
+"""Who the agent is to the hub: its spoke credential, obtained once with a join token and
+reused across restarts (kept 0600 in the state directory). When the hub stops accepting it
+(401/403: revoked, or the hub's store was reset), the agent registers again. The token file
+(`--bootstrap-token-file`: a join token minted for this spoke, `kindfleet spokes token
+NAME`, or in development the fleet token) is read at each registration, so an operator can
+hand the agent a new one without restarting it.
+
+Join tokens are single use, so the agent chooses its credential itself and keeps it
+before it registers: if the hub's answer is lost, the credential the hub stored is
+already on disk, and the agent finds it accepted instead of spending a second token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 from kindfleet._version import __version__
 from kindfleet.platform.agent import logs
-from kindfleet.platform.agent.hubclient import HubClient
+from kindfleet.platform.agent.hubclient import HubClient, HubError, HubUnauthorized
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.state import CredentialFile
-from kindfleet.platform.wire import RegisterRequest
+from kindfleet.platform.wire import HeartbeatRequest, RegisterRequest
 
 log = logs.get("session")
 
@@ -28,6 +34,10 @@ class Session:
         self.settings = settings
         self.client = client
         self.file = CredentialFile(settings.credential_path)
+        # The credential offered at the last registration, kept until the hub's answer.
+        self.offered = CredentialFile(
+            settings.credential_path.with_name(settings.credential_path.name + ".offered")
+        )
         self.credential: str | None = self.file.load()
         logs.redact(self.credential)
         self.ready = asyncio.Event()  # set while there is a credential to use
@@ -52,27 +62,55 @@ class Session:
         return token
 
     async def register(self) -> None:
-        """Register with the bootstrap token; raises the client's HubError on failure."""
+        """Register with the token file's token; raises the client's HubError on failure
+        (HubRefused with status 409: the name is live under another agent)."""
         s = self.settings
+        offered = self.offered.load() or secrets.token_urlsafe(32)
+        logs.redact(offered)
+        self.offered.save(offered)
         request = RegisterRequest(
             name=s.name,
             labels=s.labels,
             capacity=s.capacity,
             executor="kubernetes" if s.executor == "kubernetes" else "process",
             agent_version=__version__,
+            credential=offered,
         )
-        answer = await self.client.register(self.bootstrap_token(), request)
-        logs.redact(answer.credential)
-        self.file.save(answer.credential)
-        self.credential = answer.credential
+        try:
+            answer = await self.client.register(self.bootstrap_token(), request)
+        except HubUnauthorized:
+            if await self._accepted(offered):  # an earlier answer was lost on the way
+                self._adopt(offered)
+                log.info("registered as %s (the hub's earlier answer was lost)", s.name)
+                return
+            raise
+        self._adopt(answer.credential)
         self.heartbeat_seconds = answer.heartbeat_seconds
-        self.ready.set()
         log.info(
-            "registered as %s (heartbeat every %gs, lost after %gs)",
+            "registered as %s (heartbeat every %gs, lost after %gs)%s",
             answer.spoke,
             answer.heartbeat_seconds,
             answer.lost_after_seconds,
+            ""
+            if answer.approved
+            else "; awaiting approval: no work until an operator runs "
+            f"`kindfleet spokes approve {answer.spoke}`",
         )
+
+    async def _accepted(self, credential: str) -> bool:
+        try:
+            request = HeartbeatRequest(capacity=self.settings.capacity)
+            await self.client.heartbeat(self.settings.name, credential, request)
+        except HubError:
+            return False
+        return True
+
+    def _adopt(self, credential: str) -> None:
+        logs.redact(credential)
+        self.file.save(credential)
+        self.offered.clear()
+        self.credential = credential
+        self.ready.set()
 
     def invalidate(self, used: str | None) -> None:
         """The hub refused `used`; forget it (unless it was already replaced) and re-register."""

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,8 +24,11 @@ from types import FrameType
 import uvicorn
 
 from kindfleet.errors import KindfleetError, PrerequisiteError
-from kindfleet.platform.hub.app import create_app, running
-from kindfleet.platform.hub.service import HubService
+from kindfleet.platform.hub.api.app import create_app
+from kindfleet.platform.hub.api.connections import guarded
+from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.safelog import SafeFormatter
+from kindfleet.platform.hub.service.scheduler import running
 from kindfleet.platform.hub.settings import HubSettings, from_args
 
 log = logging.getLogger("kindfleet.hub")
@@ -49,15 +53,30 @@ class _Redact(logging.Filter):
 def configure_logging(settings: HubSettings) -> None:
     handler: logging.Handler
     if settings.log_file is not None:
-        settings.log_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(settings.log_file, encoding="utf-8")
+        settings.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(settings.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)
+        handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_Redact([settings.client_token, settings.bootstrap_token]))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redact([settings.client_token, settings.fleet_token or ""]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+
+
+def private_output() -> None:
+    """What this process writes is for its owner only: files it creates are 0600 in 0700
+    directories (its store, the store's -wal and -shm, its log), and a log file the
+    runtime redirected its output to is made 0600 too (it may hold workload names and
+    refused requests; the store holds workload env values)."""
+    os.umask(0o077)
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+                os.fchmod(fd, 0o600)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -114,10 +133,14 @@ async def serve(settings: HubSettings, sock: socket.socket) -> None:
         log_config=None,
         access_log=False,
         loop="uvloop",
-        http="httptools",
         ws="none",
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-        timeout_keep_alive=30,
+        timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
+        http=guarded(
+            settings.header_timeout_seconds,
+            settings.body_timeout_seconds,
+            settings.max_connections,
+        ),
         proxy_headers=False,
         server_header=False,
         backlog=2048,
@@ -150,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KindfleetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    private_output()
     configure_logging(settings)
     # The store's writer thread hands the GIL back after every database call; with the
     # event loop busy, the default 5 ms switch interval makes each hand-back a stall.

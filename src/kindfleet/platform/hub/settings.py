@@ -4,6 +4,10 @@ The local runtime, tests and a Kubernetes Deployment start the same hub in diffe
 ways; they all end in one validated `HubSettings`. Tokens come from files the caller
 wrote (never from the command line, where `ps` would show them), and are left out of
 the settings' repr so that logging the settings cannot leak them.
+
+Spokes join with join tokens minted per spoke (`kindfleet spokes token NAME`). A fleet-wide
+token (`--fleet-token-file`, the old `--bootstrap-token-file`) is for development only and
+off unless given: any name may join with it, and gets no work until approved.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.hub.health import LeaseRules
-from kindfleet.platform.hub.placement import Policy
+from kindfleet.platform.hub.rules.leases import LeaseRules
+from kindfleet.platform.hub.rules.placement import Policy
 
 ENV_PREFIX = "KINDFLEET_HUB_"
 DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_LOST = 2.0, 6.0, 30.0
@@ -26,7 +30,7 @@ DEFAULT_HEARTBEAT, DEFAULT_LEASE, DEFAULT_LOST = 2.0, 6.0, 30.0
 class HubSettings:
     store: str
     client_token: str = field(repr=False)
-    bootstrap_token: str = field(repr=False)
+    fleet_token: str | None = field(default=None, repr=False)  # development only
     host: str = "127.0.0.1"
     port: int = 8700
     port_file: Path | None = None
@@ -42,13 +46,31 @@ class HubSettings:
     scheduler: bool = True  # tests turn it off and call `tick()` themselves
     shutdown_grace_seconds: float = 10.0
     store_lock_wait_seconds: float = 10.0  # how long to wait for a previous hub to let go
+    join_token_ttl_seconds: float = 3600.0  # default lifetime of a join token
+    guard_max_seconds: float | None = None  # the guard delays Lost at most this (None: lost-after)
+    read_threads: int = 2  # readers beside the store's writer
+    # A hub no client can stall: every connection must send its request in time.
+    header_timeout_seconds: float = 10.0  # from connect (or the end of the last answer)
+    body_timeout_seconds: float = 60.0  # from the end of the headers to the end of the body
+    keep_alive_seconds: float = 30.0  # idle connections are closed after this
+    max_connections: int = 1024
 
     def __post_init__(self) -> None:
         problems = []
-        if not self.client_token or not self.bootstrap_token:
-            problems.append("the client token and the bootstrap token must not be empty")
-        elif self.client_token == self.bootstrap_token:
-            problems.append("the client token and the bootstrap token must differ")
+        if not self.client_token:
+            problems.append("the client token must not be empty")
+        elif self.fleet_token is not None and self.client_token == self.fleet_token:
+            problems.append("the client token and the fleet token must differ")
+        if self.fleet_token == "":
+            problems.append("the fleet token must not be empty (leave it out to turn it off)")
+        if self.join_token_ttl_seconds <= 0 or self.read_threads < 1 or self.max_connections < 1:
+            problems.append(
+                "join-token-ttl-seconds, read-threads and max-connections must be more than 0"
+            )
+        if min(
+            self.header_timeout_seconds, self.body_timeout_seconds, self.keep_alive_seconds
+        ) <= 0 or (self.guard_max_seconds is not None and self.guard_max_seconds < 0):
+            problems.append("timeouts must be more than 0")
         if not 0 < self.heartbeat_seconds < self.lease_seconds < self.lost_after_seconds:
             problems.append(
                 "need 0 < heartbeat-seconds < lease-seconds < lost-after-seconds, got "
@@ -64,7 +86,9 @@ class HubSettings:
 
     @property
     def lease_rules(self) -> LeaseRules:
-        return LeaseRules(self.lease_seconds, self.lost_after_seconds)
+        guard = self.guard_max_seconds
+        lost = self.lost_after_seconds
+        return LeaseRules(self.lease_seconds, lost, lost if guard is None else guard)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port-file", type=Path, help="write the bound port here (for --port 0)")
     p.add_argument("--store", help="sqlite:////abs/path/hub.db or postgresql+psycopg://...")
     p.add_argument("--client-token-file", type=Path)
-    p.add_argument("--bootstrap-token-file", type=Path)
+    p.add_argument(
+        "--fleet-token-file",
+        type=Path,
+        help="development only: one token any spoke may join with; such spokes get no "
+        "work until `kindfleet spokes approve NAME`. Production spokes join with join "
+        "tokens (`kindfleet spokes token NAME`).",
+    )
+    p.add_argument("--bootstrap-token-file", type=Path, help="the old name of --fleet-token-file")
+    p.add_argument("--join-token-ttl-seconds", type=float)
+    p.add_argument("--guard-max-seconds", type=float)
+    p.add_argument("--read-threads", type=int)
+    p.add_argument("--header-timeout-seconds", type=float)
+    p.add_argument("--body-timeout-seconds", type=float)
+    p.add_argument("--keep-alive-seconds", type=float)
+    p.add_argument("--max-connections", type=int)
     p.add_argument("--heartbeat-seconds", type=float)
     p.add_argument("--lease-seconds", type=float)
     p.add_argument("--lost-after-seconds", type=float)
@@ -100,6 +138,11 @@ _FLOATS = (
     "tick_seconds",
     "telemetry_retention_seconds",
     "store_lock_wait_seconds",
+    "join_token_ttl_seconds",
+    "guard_max_seconds",
+    "header_timeout_seconds",
+    "body_timeout_seconds",
+    "keep_alive_seconds",
 )
 
 
@@ -117,23 +160,30 @@ def from_args(
     values: dict[str, object] = {
         "store": args["store"],
         "client_token": _read_token(args["client_token_file"], "client"),
-        "bootstrap_token": _read_token(args["bootstrap_token_file"], "bootstrap"),
     }
+    fleet_file = args["fleet_token_file"] or args["bootstrap_token_file"]
+    if fleet_file:
+        values["fleet_token"] = _read_token(fleet_file, "fleet")
     for name in ("host", "log_level"):
         if args[name]:
             values[name] = args[name]
     for name in ("port_file", "log_file"):
         if args[name]:
             values[name] = Path(args[name])
-    if args["port"] is not None:
-        values["port"] = _number(int, "port", args["port"])
-    for name in _FLOATS:
-        if args[name] is not None:
-            values[name] = _number(float, name, args[name])
+    _numbers(args, values)
     if args["policy"]:
         values["policy"] = _policy(str(args["policy"]))
     _fit_lease(values)
     return HubSettings(**values)  # type: ignore[arg-type]
+
+
+def _numbers(args: dict[str, object], values: dict[str, object]) -> None:
+    for name in ("port", "read_threads", "max_connections"):
+        if args[name] is not None:
+            values[name] = _number(int, name, args[name])
+    for name in _FLOATS:
+        if args[name] is not None:
+            values[name] = _number(float, name, args[name])
 
 
 def _fit_lease(values: dict[str, object]) -> None:

@@ -36,15 +36,16 @@ class HubProcess:
     """`python -m kindfleet.platform.hub` as a child process, on a free port.
 
     `start()` waits for the port file (written once the hub answers); `stop()` sends
-    SIGTERM and returns the exit code; `kill()` is kill -9. Tokens are generated into
-    files under `home` unless given.
+    SIGTERM and returns the exit code; `kill()` is kill -9. The client token is generated
+    into a file under `home` unless given; a fleet token (development only) only if given.
+    `join_token(name)` mints a spoke's join token through the API, as an operator would.
     """
 
     home: Path
     store: str | None = None
     extra_args: list[str] = field(default_factory=list)
     client_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    bootstrap_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    fleet_token: str | None = None
     env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = None
     port: int | None = None
@@ -65,11 +66,15 @@ class HubProcess:
     def argv(self) -> list[str]:
         self.home.mkdir(parents=True, exist_ok=True)
         client = self.home / "client.token"
-        bootstrap = self.home / "bootstrap.token"
-        for path, token in ((client, self.client_token), (bootstrap, self.bootstrap_token)):
+        fleet = self.home / "fleet.token"
+        tokens = [(client, self.client_token)]
+        if self.fleet_token:
+            tokens.append((fleet, self.fleet_token))
+        for path, token in tokens:
             path.write_text(token + "\n", encoding="utf-8")
             path.chmod(0o600)
         store = self.store or f"sqlite:///{(self.home / 'hub.db').resolve()}"
+        fleet_args = ["--fleet-token-file", str(fleet)] if self.fleet_token else []
         return [
             sys.executable,
             "-m",
@@ -84,8 +89,7 @@ class HubProcess:
             store,
             "--client-token-file",
             str(client),
-            "--bootstrap-token-file",
-            str(bootstrap),
+            *fleet_args,
             "--log-file",
             str(self.log_file),
             *self.extra_args,
@@ -108,6 +112,25 @@ class HubProcess:
             time.sleep(0.02)
         self.kill()
         raise RuntimeError(f"hub did not write its port file within {timeout}s: {self.log()}")
+
+    def join_token(self, spoke: str, ttl_seconds: float | None = None) -> str:
+        """A join token for `spoke`, minted with the client token (as `kindfleet spokes
+        token` does)."""
+        import json
+        import urllib.request
+
+        body = json.dumps({} if ttl_seconds is None else {"ttl_seconds": ttl_seconds})
+        request = urllib.request.Request(
+            f"{self.url}/v1/spokes/{spoke}/join-tokens",
+            data=body.encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.client_token}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["token"])
 
     def log(self) -> str:
         return self.log_file.read_text() if self.log_file.exists() else ""

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from kindfleet.platform.store.database import Database, open_database
 from kindfleet.platform.store.engine import StoreUnavailable, redact
-from kindfleet.platform.store.writer import Refusal, Writer
+from kindfleet.platform.store.writer import Refusal, Writer, after_commit
 
-__all__ = ["Database", "Refusal", "StoreUnavailable", "Writer", "open_database", "redact"]
+__all__ = [
+    "Database",
+    "Refusal",
+    "StoreUnavailable",
+    "Writer",
+    "after_commit",
+    "open_database",
+    "redact",
+]

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.store import engine as dialect
+from kindfleet.platform.store import migrate
+from kindfleet.platform.store.checkpoints import Checkpointer
 from kindfleet.platform.store.engine import StoreUnavailable
+from kindfleet.platform.store.readers import Readers
 from kindfleet.platform.store.schema import SCHEMA_VERSION, meta, metadata
 from kindfleet.platform.store.writer import GroupObserver, Writer
+
+R = TypeVar("R")
 
 
 class Database:
     """The store of one hub. `writer` runs every query; nothing else touches the engine."""
 
     def __init__(
-        self, url: str, *, on_group: GroupObserver | None = None, lock_wait_seconds: float = 10.0
+        self,
+        url: str,
+        *,
+        on_group: GroupObserver | None = None,
+        lock_wait_seconds: float = 10.0,
+        read_threads: int = 2,
     ) -> None:
         self.url = dialect.parse_url(url)
         self._lock_wait = lock_wait_seconds
@@ -25,6 +38,20 @@ class Database:
         self._engine = dialect.make_engine(self.url)
         self._lock = dialect.HubLock(self.url)
         self.writer = Writer(self._engine, on_connect=self._prepare, on_group=on_group)
+        self._read_engine = dialect.make_read_engine(self.url)
+        self._checkpointer = (
+            Checkpointer(self._engine) if self.sqlite and self._read_engine is not None else None
+        )
+        self._readers = (
+            Readers(self._read_engine, read_threads) if self._read_engine is not None else None
+        )
+
+    async def read(self, fn: Callable[[Connection], R]) -> R:
+        """Run `fn` in a read-only snapshot, off the writer (on the writer only where a
+        separate connection cannot see the data: an in-memory SQLite database)."""
+        if self._readers is None:
+            return await self.writer.run(fn)
+        return await self._readers.run(fn)
 
     def _prepare(self, conn: Connection) -> None:
         """Run on every (re)connection of the writer: lock, then schema."""
@@ -37,13 +64,22 @@ class Database:
             self._lock.acquire_file(self._lock_wait)
             self.writer.start()
             await self.writer.run(lambda conn: None)  # connect, lock, create the schema
+            dialect.private_files(self.url)
+            if self._checkpointer is not None:
+                self._checkpointer.start()
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         self.writer.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
         self._lock.release()
 
     async def ping(self) -> None:
@@ -57,6 +93,12 @@ def ensure_schema(conn: Connection) -> None:
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
             if found is None:
                 conn.execute(meta.insert(), {"key": "schema", "value": SCHEMA_VERSION})
+            elif found == "1":
+                migrate.from_1(conn)
+                conn.execute(
+                    meta.update().where(meta.c.key == "schema").values(value=SCHEMA_VERSION)
+                )
+                found = SCHEMA_VERSION
     except SQLAlchemyError as exc:
         raise StoreUnavailable(f"cannot prepare the store: {exc.__class__.__name__}") from exc
     if found not in (None, SCHEMA_VERSION):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -81,7 +83,7 @@ def _sqlite_engine(url: URL) -> Engine:
     if path is None:
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         engine = create_engine(
             url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
         )
@@ -96,6 +98,7 @@ def _sqlite_engine(url: URL) -> Engine:
             "busy_timeout=10000",
             "temp_store=MEMORY",
             "cache_size=-16000",
+            "wal_autocheckpoint=0",  # checkpoints run beside the writer (checkpoints.py)
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -107,7 +110,71 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def multi_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def make_read_engine(url: URL) -> Engine | None:
+    """An engine for read-only snapshots beside the writer; None when readers cannot have
+    connections of their own (an in-memory SQLite database lives in one connection)."""
+    if not is_sqlite(url):
+        return create_engine(
+            url,
+            poolclass=NullPool,
+            isolation_level="REPEATABLE READ",
+            connect_args={
+                "connect_timeout": 10,
+                "options": "-c default_transaction_read_only=on -c statement_timeout=30000",
+            },
+        )
+    if sqlite_path(url) is None:
+        return None
+    engine = create_engine(
+        url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 10}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in ("query_only=ON", "busy_timeout=10000", "temp_store=MEMORY"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")  # deferred: a snapshot at the first read, no lock
+
+    return engine
+
+
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` for the owner only; tighten it if it is ours and not a shared directory
+    (one with the sticky bit, like /tmp, is left alone)."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        ours = st.st_uid == os.geteuid() and not st.st_mode & stat.S_ISVTX
+        if ours and stat.S_IMODE(st.st_mode) & 0o077:
+            path.chmod(PRIVATE_DIR)
+
+
+def private_files(url: URL) -> None:
+    """The database file and its companions (-wal, -shm, the hub lock): owner only."""
+    path = sqlite_path(url) if is_sqlite(url) else None
+    if path is None:
+        return
+    for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", ".hub-lock"))):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if stat.S_IMODE(name.stat().st_mode) != PRIVATE_FILE:
+                name.chmod(PRIVATE_FILE)
+
+
+def multi_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str] = (),
+) -> list[Any]:
     """One `INSERT ... VALUES (...), (...)` for all rows, in the driver's own parameter style.
 
     Not an executemany: SQLite's driver steps (and gives up the GIL) once per row of an
@@ -116,7 +183,7 @@ def multi_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
     batch. Every row must have the same keys, all of them columns of `table`.
     """
     if not rows:
-        return
+        return []
     names = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -125,7 +192,10 @@ def multi_insert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any
         f"INSERT INTO {quote(table.name)} ({','.join(quote(n) for n in names)}) VALUES "
         + ",".join([one] * len(rows))
     )
-    conn.exec_driver_sql(sql, tuple(row[n] for row in rows for n in names))
+    if returning:
+        sql += " RETURNING " + ",".join(quote(n) for n in returning)
+    result = conn.exec_driver_sql(sql, tuple(row[n] for row in rows for n in names))
+    return list(result.fetchall()) if returning else []
 
 
 class HubLock:
@@ -143,7 +213,8 @@ class HubLock:
         path = sqlite_path(self._url) if is_sqlite(self._url) else None
         if path is None:
             return
-        handle = open(f"{path}.hub-lock", "ab")  # noqa: SIM115 - held until release()
+        fd = os.open(f"{path}.hub-lock", os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        handle = os.fdopen(fd, "ab")  # held until release()
         deadline = time.monotonic() + wait_seconds
         while True:
             try:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: join tokens, spoke approval/drain, workload selector column
 
 metadata = MetaData()
 
@@ -63,6 +63,8 @@ workloads = Table(
     Column("submitted_at", _Time, nullable=False),
     Column("updated_at", _Time, nullable=False),
     Column("deadline_at", _Time),
+    # The spec's selector as canonical JSON: the hub rebuilds its queue from columns alone.
+    Column("selector", Text, nullable=False, default="{}"),
 )
 # The queue in placement order (priority desc, then submission), so a pass reads the head
 # of the queue without sorting it; only Pending work has a deadline_at.
@@ -94,6 +96,21 @@ spokes = Table(
     Column("last_heartbeat", _Time, nullable=False),
     Column("health", String(16), nullable=False),
     Column("last_seq", BigInteger, nullable=False, default=0),  # highest event seq applied
+    Column("approved", Boolean, nullable=False, default=True),  # joined with the fleet token: no
+    Column("draining", Boolean, nullable=False, default=False),  # no new work placed
+    Column("established", Boolean, nullable=False, default=False),  # heartbeated since joining
+)
+
+# Join tokens: bound to one spoke name, expiring, single use; only a hash of the secret.
+join_tokens = Table(
+    "kf_join_tokens",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("spoke", String(63), nullable=False),
+    Column("created_at", _Time, nullable=False),
+    Column("expires_at", _Time, nullable=False),
+    Column("used_at", _Time),
 )
 
 telemetry = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, select, update
 
 from kindfleet.platform.store.schema import spokes
 
@@ -46,3 +46,7 @@ def credentials(conn: Connection) -> list[tuple[str, str]]:
 
 def names(conn: Connection, wanted: Sequence[str]) -> set[str]:
     return {row[0] for row in conn.execute(select(S.name).where(S.name.in_(list(wanted))))}
+
+
+def remove(conn: Connection, name: str) -> bool:
+    return bool(conn.execute(delete(spokes).where(S.name == name)).rowcount)

@@ -45,9 +45,15 @@ _save = (
 
 def insert(
     conn: Connection, rows: Sequence[Mapping[str, Any]], labels: Mapping[str, Mapping[str, str]]
-) -> None:
-    """Insert new workloads; `labels` maps a workload id to its labels (for filtering)."""
-    insert_values(conn, workloads, rows)
+) -> dict[str, int]:
+    """Insert new workloads; `labels` maps a workload id to its labels (for filtering).
+    Returns the seq the store gave each new workload, by id."""
+    seqs: dict[str, int] = {}
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        seqs.update(
+            (wid, int(seq)) for wid, seq in multi_insert(conn, workloads, chunk, ("id", "seq"))
+        )
     insert_values(
         conn,
         workload_labels,
@@ -57,6 +63,7 @@ def insert(
             for key, value in lab.items()
         ],
     )
+    return seqs
 
 
 def insert_values(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -133,6 +140,14 @@ def pending(
     if at_most is not None:
         cpu, memory, gpus = at_most
         query = query.where(W.cpu_millis <= cpu, W.memory_bytes <= memory, W.gpus <= gpus)
+    return list(conn.execute(query).all())
+
+
+def queued(conn: Connection) -> list[Any]:
+    """What the hub's in-memory queue is rebuilt from: Pending work, columns only (no spec)."""
+    query = select(
+        W.id, W.seq, W.priority, W.cpu_millis, W.memory_bytes, W.gpus, W.selector, W.attempts
+    ).where(W.state == "Pending")
     return list(conn.execute(query).all())
 
 

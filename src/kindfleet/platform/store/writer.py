@@ -10,11 +10,18 @@ future. Under load groups grow by themselves; when idle a group is one job.
 Jobs signal a refusal (not found, conflict) by raising `Refusal` *before* they write, so
 the rest of the group still commits. Any other exception rolls the group back and each
 job is run again alone, so one bad job cannot fail its neighbours.
+
+Urgent jobs (a spoke renewing its lease, taking its work, reporting) never wait behind a
+queue of ordinary ones: while any is queued, the next group holds urgent jobs only. A job
+may register `after_commit` callbacks: they run on this thread once its transaction is
+committed (and never if it is rolled back), which is how in-memory indexes follow the
+store without ever running ahead of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import queue
@@ -56,6 +63,15 @@ class _Job:
     handler: BatchHandler[Any, Any] | None = None
     item: Any = None
     outcome: tuple[Any, BaseException | None] = field(default=(None, None))
+    urgent: bool = False
+
+
+_HOOKS = "kf_after_commit"
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` on the writer thread once the current transaction is committed."""
+    conn.info.setdefault(_HOOKS, []).append(callback)
 
 
 class _Stop:
@@ -80,6 +96,7 @@ class Writer:
         self._on_group = on_group
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
+        self._urgent: collections.deque[_Job] = collections.deque()
         self._conn: Connection | None = None
         self._thread = threading.Thread(target=self._loop, name="kf-store-writer", daemon=True)
         self._closed = False
@@ -87,9 +104,10 @@ class Writer:
     def start(self) -> None:
         self._thread.start()
 
-    async def run(self, fn: Callable[[Connection], R]) -> R:
+    async def run(self, fn: Callable[[Connection], R], *, urgent: bool = False) -> R:
         """Run `fn` in the next group; return once its transaction is committed."""
-        return await self._enqueue(_Job(self._future(), fn=fn))  # type: ignore[no-any-return]
+        job = _Job(self._future(), fn=fn, urgent=urgent)
+        return await self._enqueue(job)  # type: ignore[no-any-return]
 
     async def run_batched(self, handler: BatchHandler[I, R], item: I) -> R:
         """Hand `item` to `handler` together with every other item of the same group."""
@@ -117,35 +135,41 @@ class Writer:
     # ------------------------------------------------------------ the writer thread
 
     def _loop(self) -> None:
+        normal: collections.deque[_Job] = collections.deque()
+        stop = False
         try:
-            while True:
-                first = self._queue.get()
-                if isinstance(first, _Stop):
-                    break
-                jobs = [first]
-                stop = False
-                while len(jobs) < self._max_group:
+            while not (stop and not normal and not self._urgent):
+                if not normal and not self._urgent and not stop:
+                    stop = self._take(self._queue.get(), normal)
+                while not stop:  # everything queued now, urgent jobs set apart
                     try:
-                        nxt = self._queue.get_nowait()
+                        stop = self._take(self._queue.get_nowait(), normal)
                     except queue.Empty:
                         break
-                    if isinstance(nxt, _Stop):
-                        stop = True
-                        break
-                    jobs.append(nxt)
-                self._run_group(jobs)
-                if stop:
-                    break
+                source = self._urgent if self._urgent else normal
+                jobs = [source.popleft() for _ in range(min(len(source), self._max_group))]
+                if jobs:
+                    self._run_group(jobs)
         finally:
             self._drop_connection()
+
+    def _take(self, item: _Job | _Stop, normal: collections.deque[_Job]) -> bool:
+        if isinstance(item, _Stop):
+            return True
+        (self._urgent if item.urgent else normal).append(item)
+        return False
 
     def _run_group(self, jobs: list[_Job]) -> None:
         started = time.perf_counter()
         try:
             conn = self._connection()
+            conn.info[_HOOKS] = []
             with conn.begin():
                 self._execute(conn, jobs)
+            self._committed(conn)
         except Exception as exc:
+            if self._conn is not None:
+                self._conn.info[_HOOKS] = []
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 self._drop_connection()
             if len(jobs) == 1 or not self._healthy():
@@ -161,12 +185,24 @@ class Writer:
     def _run_alone(self, job: _Job) -> None:
         try:
             conn = self._connection()
+            conn.info[_HOOKS] = []
             with conn.begin():
                 self._execute(conn, [job])
+            self._committed(conn)
         except Exception as exc:
+            if self._conn is not None:
+                self._conn.info[_HOOKS] = []
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 self._drop_connection()
             job.outcome = (None, _as_store_error(exc))
+
+    def _committed(self, conn: Connection) -> None:
+        hooks: list[Callable[[], None]] = conn.info.pop(_HOOKS, [])
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("an after-commit step failed")
 
     def _execute(self, conn: Connection, jobs: list[_Job]) -> None:
         batches: dict[BatchHandler[Any, Any], list[_Job]] = {}

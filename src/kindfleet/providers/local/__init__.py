@@ -32,7 +32,7 @@ from kindfleet.providers.base import (
 )
 from kindfleet.providers.local import processes
 from kindfleet.providers.preflight import PreflightOptions, Report
-from kindfleet.statedir import ensure_token, fleet_dir
+from kindfleet.statedir import ensure_token, fleet_dir, write_private
 from kindfleet.units import format_memory
 
 NOT_KUBERNETES = "provider local runs the hub and spokes as local processes: it is not Kubernetes"
@@ -121,7 +121,6 @@ class LocalProvider(Provider):
         if processes.running(layout.pidfile(cluster.name)):
             return  # already up: `up` is idempotent
         ensure_token(layout.client_token)
-        ensure_token(layout.bootstrap_token)
         if cluster.role == "hub":
             self._start_hub(layout, cluster, options.wait_seconds)
         else:
@@ -140,7 +139,6 @@ class LocalProvider(Provider):
             "--port-file", str(layout.port_file(cluster.name)),
             "--store", f"sqlite:///{home / 'hub.db'}",
             "--client-token-file", str(layout.client_token),
-            "--bootstrap-token-file", str(layout.bootstrap_token),
         ]  # fmt: skip
         if self._lost_after is not None:
             argv += ["--lost-after-seconds", str(self._lost_after)]
@@ -158,6 +156,10 @@ class LocalProvider(Provider):
                 f"spoke {cluster.name} needs the hub {fleet.hub.name}, which is not running",
                 hint="run `kindfleet up` for the whole fleet",
             )
+        # --- hub (issue 9): each spoke joins with a join token of its own -------------
+        token_file = layout.dir(cluster.name) / "join.token"
+        _mint_join_token(url, layout.read_client_token(), cluster.name, token_file)
+        # --- end hub (issue 9) ----------------------------------------------------
         cap = cluster.capacity
         labels = ",".join(f"{k}={v}" for k, v in cluster.labels.items())
         argv = [
@@ -165,7 +167,7 @@ class LocalProvider(Provider):
             "--hub", url,
             "--name", cluster.name,
             "--state-dir", str(layout.dir(cluster.name) / "agent"),
-            "--bootstrap-token-file", str(layout.bootstrap_token),
+            "--bootstrap-token-file", str(token_file),
             "--cpu", str(cap.cpu_millis / 1000),
             "--memory", format_memory(cap.memory_bytes),
             "--gpus", str(cap.gpus),
@@ -301,6 +303,20 @@ class LocalProvider(Provider):
             self._python, "logs", "--state-dir", str(state), "--workload", workload,
             "--generation", str(generation), "--stream", stream,
         )  # fmt: skip
+
+
+# --- hub (issue 9) ------------------------------------------------------------------
+def _mint_join_token(hub_url: str, client_token: str, spoke: str, path: Path) -> None:
+    """A join token for `spoke` (single use, expiring), minted through the hub's API with
+    the client token, into the spoke's own token file (0600) before its agent starts."""
+    from kindfleet.platform.client import HubClient
+
+    with HubClient(hub_url, client_token, timeout=10) as client:
+        token = client.join_token(spoke)
+    write_private(path, token.token + "\n")
+
+
+# --- end hub (issue 9) --------------------------------------------------------------
 
 
 def _tail(path: Path, lines: int = 15) -> str:

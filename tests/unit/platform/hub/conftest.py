@@ -9,7 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from kindfleet.platform.hub.app import create_app
+from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.settings import HubSettings
 from kindfleet.platform.hub.testing import FakeClock
 
@@ -40,9 +40,17 @@ class Api:
         headers = {**self.client, "Idempotency-Key": key}
         return await self.http.post("/v1/workloads", json=spec or SPEC, headers=headers)
 
+    async def join_token(self, name: str, **body: Any) -> str:
+        response = await self.http.post(
+            f"/v1/spokes/{name}/join-tokens", json=body, headers=self.client
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["token"])
+
     async def register(self, name: str, **extra: Any) -> dict[str, Any]:
         body = {"name": name, "capacity": CAPACITY, "executor": "process", **extra}
-        response = await self.http.post("/v1/spokes/register", json=body, headers=self.bootstrap)
+        token = {"Authorization": f"Bearer {await self.join_token(name)}"}
+        response = await self.http.post("/v1/spokes/register", json=body, headers=token)
         assert response.status_code == 200, response.text
         data: dict[str, Any] = response.json()
         self.credentials[name] = data["credential"]
@@ -53,7 +61,7 @@ def settings_for(tmp_path: Path, **overrides: Any) -> HubSettings:
     values: dict[str, Any] = {
         "store": f"sqlite:///{tmp_path / 'hub.db'}",
         "client_token": CLIENT_TOKEN,
-        "bootstrap_token": BOOTSTRAP_TOKEN,
+        "fleet_token": BOOTSTRAP_TOKEN,
         "scheduler": False,
     }
     values.update(overrides)

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from kindfleet.platform.hub import fastpath
+from kindfleet.platform.hub.api import bodies
 
 WL = "wl-00000000000000000000"
 
@@ -78,9 +78,9 @@ async def test_probes_and_openapi_are_open(api):
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/WorkloadSpec"
     )
-    assert post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/ProblemDetail"
-    )
+    assert post["responses"]["422"]["content"]["application/problem+json"]["schema"][
+        "$ref"
+    ].endswith("/ProblemDetail")
     for model in ("EventBatch", "HeartbeatRequest", "RegisterRequest", "BatchSubmitRequest"):
         assert model in doc["components"]["schemas"]
 
@@ -136,6 +136,7 @@ async def test_rejected_values_are_not_echoed(api_both, spec_body):
 
 async def test_invalid_json(api_both):
     headers = {**api_both.client, "Idempotency-Key": "k"}
+    headers["Content-Type"] = "application/json"
     response = await api_both.http.post("/v1/workloads", content=b'{"name": ', headers=headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["message"] == "the body is not valid JSON"
@@ -162,12 +163,12 @@ async def test_query_errors_have_paths(api):
     response = await api.http.get("/v1/workloads?cursor=abc", headers=api.client)
     assert response.json()["errors"][0]["path"] == "query.cursor"
     response = await api.http.get("/v1/workloads?label=novalue", headers=api.client)
-    assert response.json()["errors"][0]["path"] == "query.label"
+    assert response.json()["errors"][0]["path"].startswith("query.label")
 
 
 async def test_body_size_is_capped(api_both, monkeypatch):
-    monkeypatch.setattr(fastpath, "MAX_BODY", 1000)
-    headers = {**api_both.client, "Idempotency-Key": "k"}
+    monkeypatch.setattr(bodies, "MAX_BODY", 1000)
+    headers = {**api_both.client, "Idempotency-Key": "k", "Content-Type": "application/json"}
     response = await api_both.http.post("/v1/workloads", content=b"x" * 2000, headers=headers)
     assert response.status_code == 413, response.text
 
@@ -287,6 +288,7 @@ async def test_no_token_in_any_log_line(api, spec_body, caplog):
     caplog.set_level(logging.DEBUG)
     await api.register("s1")
     await api.register("s2")
+    api.clock.advance(7)  # s1's lease runs out: a new join token may register it again
     await api.register("s1")  # re-registration: a new credential, the old one revoked
     credentials = list(api.credentials.values())
     wid = (await api.submit("k", spec_body)).json()["workload"]["id"]

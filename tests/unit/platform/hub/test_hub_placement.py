@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kindfleet.platform.hub.placement import (
+from kindfleet.platform.hub.rules.placement import (
     Amount,
     Demand,
     Policy,

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from kindfleet.platform.hub import lifecycle
-from kindfleet.platform.hub.placement import Amount, Policy, SpokeView, place, verdict
-from kindfleet.platform.hub.times import utc
+from kindfleet.platform.hub.rules import transitions as lifecycle
+from kindfleet.platform.hub.rules.placement import Amount, Policy, SpokeView, place, verdict
+from kindfleet.platform.hub.rules.times import utc
 from kindfleet.platform.wire import (
     EventType,
     Resources,

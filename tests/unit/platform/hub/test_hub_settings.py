@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.hub.placement import Policy
+from kindfleet.platform.hub.rules.placement import Policy
 from kindfleet.platform.hub.settings import HubSettings, from_args
 
 
@@ -30,7 +30,24 @@ def test_flags(tokens, tmp_path):
         4,
     )
     assert s.policy is Policy.BINPACK and s.port_file == tmp_path / "p"
-    assert (s.client_token, s.bootstrap_token) == ("client-secret", "boot-secret")
+    assert (s.client_token, s.fleet_token) == ("client-secret", "boot-secret")
+
+
+def test_the_fleet_token_is_off_unless_given(tmp_path):
+    client = tmp_path / "client"
+    client.write_text("client-secret")
+    s = from_args(["--store", "sqlite:////x.db", "--client-token-file", str(client)], env={})
+    assert s.fleet_token is None
+    fleet = tmp_path / "fleet"
+    fleet.write_text("fleet-secret")
+    s = from_args(
+        ["--store", "sqlite:////x.db", "--client-token-file", str(client),
+         "--fleet-token-file", str(fleet), "--join-token-ttl-seconds", "60",
+         "--guard-max-seconds", "5", "--max-connections", "10"],
+        env={},
+    )  # fmt: skip
+    assert (s.fleet_token, s.join_token_ttl_seconds, s.max_connections) == ("fleet-secret", 60, 10)
+    assert s.lease_rules.guard_max_seconds == 5
 
 
 def test_environment_fills_what_flags_leave_out(tokens):
@@ -78,7 +95,7 @@ def test_a_token_file_must_hold_one_token(tmp_path):
 
 def test_tokens_must_differ():
     with pytest.raises(UsageError, match="must differ"):
-        HubSettings(store="sqlite://", client_token="same", bootstrap_token="same")
+        HubSettings(store="sqlite://", client_token="same", fleet_token="same")
 
 
 def test_a_short_lost_after_brings_the_lease_along(tokens):

@@ -1,0 +1,68 @@
+"""The hub's HTTP face as one ASGI app: routes, error bodies, the OpenAPI, middleware.
+
+Routes are thin on purpose (`routes`); what they do is in `service`, what is allowed in
+`rules`. The app's lifespan opens the store and runs the scheduler (`service.running`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kindfleet._version import __version__
+from kindfleet.platform.hub.api import openapi, problems, routes
+from kindfleet.platform.hub.api.fastpath import FastSubmit
+from kindfleet.platform.hub.api.middleware import RequestMetrics
+from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.scheduler import running
+from kindfleet.platform.hub.settings import HubSettings
+from kindfleet.platform.wire import ProblemDetail
+
+
+def create_app(
+    settings: HubSettings,
+    *,
+    clock: Callable[[], float] = time.time,
+    service: HubService | None = None,
+    fast_path: bool = True,
+) -> FastAPI:
+    """The hub as an ASGI app; its lifespan opens the store and runs the scheduler.
+
+    `fast_path=False` leaves `POST /v1/workloads` to the FastAPI route (tests check that
+    both answer alike)."""
+    hub = service or HubService(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with running(hub):
+            yield
+
+    app = FastAPI(
+        title="kindfleet hub",
+        version=__version__,
+        description="Workload API, placement, spoke leases and telemetry of kindfleet.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        separate_input_output_schemas=False,
+        responses={
+            status: {"model": ProblemDetail, "description": text}
+            for status, text in (
+                (401, "missing or invalid token"),
+                (403, "a valid token of the wrong kind"),
+                (422, "invalid payload; errors name each field"),
+                (503, "the store is unavailable"),
+            )
+        },
+    )
+    app.state.hub = hub
+    problems.install(app)
+    routes.install(app, hub)
+    openapi.install(app)
+    if fast_path:
+        app.add_middleware(FastSubmit, hub=hub)
+    app.add_middleware(RequestMetrics, metrics=hub.metrics)
+    return app

@@ -1,0 +1,40 @@
+"""Who may call a route: FastAPI dependencies over the service's token table.
+
+Each route declares the kind of caller it takes (`Client`, `Joining`, `Spoke`); the
+check runs before the body is read, so an anonymous caller learns nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kindfleet.platform.hub.service import tokens
+from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.tokens import Principal
+
+
+async def _who(request: Request) -> Principal:
+    hub: HubService = request.app.state.hub
+    return hub.identify(request.headers.get("authorization"))
+
+
+async def _client(p: Annotated[Principal, Depends(_who)]) -> Principal:
+    tokens.require_client(p)
+    return p
+
+
+async def _joining(p: Annotated[Principal, Depends(_who)]) -> Principal:
+    tokens.require_joining(p)
+    return p
+
+
+async def _spoke(name: str, p: Annotated[Principal, Depends(_who)]) -> Principal:
+    tokens.require_spoke(p, name)
+    return p
+
+
+Client = Annotated[Principal, Depends(_client)]
+Joining = Annotated[Principal, Depends(_joining)]
+Spoke = Annotated[Principal, Depends(_spoke)]

@@ -1,0 +1,111 @@
+"""Connections that cannot stall the hub: uvicorn's HTTP protocol, with deadlines.
+
+uvicorn closes a keep-alive connection that stays idle after an answer, and that is all:
+a client that connects and sends half a header, or promises a body and never sends it,
+holds its connection (and a file descriptor) for ever. This protocol adds what a server
+facing strangers needs, on uvicorn's own extension point (`Config(http=...)`):
+
+- the request head must arrive within `header_timeout` of the connection opening (or of
+  the end of the previous answer, on a kept-alive connection);
+- its body within `body_timeout` of the end of the head;
+- an idle kept-alive connection is closed after `keep_alive` (uvicorn's own timer);
+- beyond `max_connections` open at once, a new connection is closed at once.
+
+Why not another server: granian and hypercorn bound header reads too, but granian runs
+the app in worker processes of its own (the hub's store writer, scheduler and port file
+live in this one), and hypercorn's pure-Python HTTP/1 costs the submission path a good
+part of its throughput. uvicorn with httptools plus these ~80 lines keeps both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("kindfleet.hub")
+
+
+class Limits:
+    header_timeout = 10.0
+    body_timeout = 60.0
+    max_connections = 1024
+    refused = 0  # connections closed because too many were open
+    timed_out = 0  # connections closed because a head or a body came too slowly
+
+
+def guarded(header_timeout: float, body_timeout: float, max_connections: int) -> type[Any]:
+    """The protocol class to give uvicorn, with these limits."""
+
+    class Bounded(GuardedProtocol):
+        limits = type(
+            "BoundedLimits",
+            (Limits,),
+            {
+                "header_timeout": header_timeout,
+                "body_timeout": body_timeout,
+                "max_connections": max_connections,
+            },
+        )
+
+    return Bounded
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    limits: type[Limits] = Limits
+
+    _deadline: asyncio.TimerHandle | None = None
+    _reading = False  # between the first byte of a request and the end of its body
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            self.limits.refused += 1
+            transport.abort()
+            return
+        self._arm(self.limits.header_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._reading:
+            self._reading = True
+            self._arm(self.limits.header_timeout)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self._reading:
+            self._arm(self.limits.body_timeout)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._reading = False
+        self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self._reading and self.timeout_keep_alive_task is None:
+            self._arm(self.limits.header_timeout)  # a pipelined request is already running
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        if not self._reading and self.cycle is not None and not self.cycle.response_complete:
+            return  # the hub is answering (a long-poll): not the client's fault
+        self.limits.timed_out += 1
+        self.transport.abort()

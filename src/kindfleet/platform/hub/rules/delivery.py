@@ -1,0 +1,36 @@
+"""When an assignment or a cancellation goes (again) to its spoke.
+
+Delivery is at-least-once: an assignment is sent until the spoke acknowledges it (an
+`accepted` or `started` report, or holding it in a heartbeat), a cancellation until the
+spoke reports how the run ended; in between, each is sent again every
+`redeliver_seconds`, so a lost response costs a short delay, never the work.
+"""
+
+from __future__ import annotations
+
+from kindfleet.platform.hub.rules.transitions import ACTIVE, WorkloadRecord
+from kindfleet.platform.wire import WorkloadState
+
+
+def delivery_due(rec: WorkloadRecord, now: float, redeliver_seconds: float) -> bool:
+    """Assigned and not yet acknowledged: (re)send it when never sent or sent a while ago."""
+    if rec.state is not WorkloadState.ASSIGNED or rec.accepted:
+        return False
+    return rec.delivered_at is None or now - rec.delivered_at >= redeliver_seconds
+
+
+def cancel_due(rec: WorkloadRecord, now: float, redeliver_seconds: float) -> bool:
+    """A cancellation goes out until the spoke reports how the run ended."""
+    if not rec.cancel_requested or rec.state not in ACTIVE:
+        return False
+    return rec.cancel_delivered_at is None or now - rec.cancel_delivered_at >= redeliver_seconds
+
+
+def next_due(rec: WorkloadRecord, redeliver_seconds: float) -> float | None:
+    """When this record next becomes due for (re)delivery, if ever."""
+    times = []
+    if rec.state is WorkloadState.ASSIGNED and not rec.accepted and rec.delivered_at is not None:
+        times.append(rec.delivered_at + redeliver_seconds)
+    if rec.cancel_requested and rec.state in ACTIVE and rec.cancel_delivered_at is not None:
+        times.append(rec.cancel_delivered_at + redeliver_seconds)
+    return min(times) if times else None

@@ -1,0 +1,453 @@
+"""The hub as a Python object: every API operation, one store job each, effects after commit.
+
+This is where the pure rules, the store and the running process meet. Each write builds a
+job for the group-commit writer, awaits its commit, and only then acts on the outside
+world: wakes long-polling spokes, kicks the scheduler, logs, counts. So nothing is
+announced that is not durable, and a kill -9 at any point loses nothing that was answered
+with a 2xx. Reads go to the store's readers and never wait for the writer; a spoke's own
+calls (register, heartbeat, assignments, events) are urgent for the writer, so no queue of
+client writes delays a lease renewal.
+
+Time comes from an injected clock, so tests drive leases and deadlines without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from sqlalchemy import Connection
+
+from kindfleet.platform.hub.rules import transitions
+from kindfleet.platform.hub.rules.leases import Guard
+from kindfleet.platform.hub.rules.queue import PendingQueue
+from kindfleet.platform.hub.rules.times import utc
+from kindfleet.platform.hub.rules.transitions import TransitionError, WorkloadRecord
+from kindfleet.platform.hub.rules.views import to_wire
+from kindfleet.platform.hub.service import operators, protocol, reads
+from kindfleet.platform.hub.service.announce import announce
+from kindfleet.platform.hub.service.longpoll import Notifier
+from kindfleet.platform.hub.service.metrics import HubMetrics
+from kindfleet.platform.hub.service.passes import PassConfig, PassReport, run_pass
+from kindfleet.platform.hub.service.refusals import Conflict, Invalid
+from kindfleet.platform.hub.service.rows import persist, queued_row, record
+from kindfleet.platform.hub.service.safelog import shown
+from kindfleet.platform.hub.service.submit import Submitted, prepare, submit_many
+from kindfleet.platform.hub.service.tokens import (
+    Principal,
+    Tokens,
+    new_credential,
+    new_join_token,
+    token_hash,
+)
+from kindfleet.platform.hub.settings import HubSettings
+from kindfleet.platform.store import Database
+from kindfleet.platform.store import spokes as spoke_store
+from kindfleet.platform.store import workloads as store
+from kindfleet.platform.wire import (
+    AssignmentBatch,
+    BatchItem,
+    EventAck,
+    EventBatch,
+    Explanation,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    JoinToken,
+    RegisterRequest,
+    RegisterResponse,
+    Spoke,
+    SpokeHealth,
+    SpokeList,
+    SpokeRemoval,
+    SubmitResponse,
+    TelemetrySeries,
+    Workload,
+    WorkloadList,
+    WorkloadSpec,
+    WorkloadState,
+)
+from kindfleet.platform.wire import Guard as WireGuard
+
+log = logging.getLogger("kindfleet.hub")
+
+MAX_WAIT = 30.0
+COUNT_EVERY = 10.0  # seconds between refreshes of the per-state gauges
+PRUNE_EVERY = 60.0
+FULL_PASS_EVERY = 30.0  # every shape is looked at again at least this often
+INT64 = 2**63 - 1
+
+Clock = Callable[[], float]
+
+
+class HubService:
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        clock: Clock = time.time,
+        metrics: HubMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics or HubMetrics()
+        self.db = Database(
+            settings.store,
+            on_group=self.metrics.observe_group,
+            lock_wait_seconds=settings.store_lock_wait_seconds,
+            read_threads=settings.read_threads,
+        )
+        self.tokens = Tokens(settings.client_token, settings.fleet_token)
+        self.notifier = Notifier()
+        self.queue = PendingQueue()  # touched on the store's writer thread only
+        self._submit_many = partial(submit_many, queue=self.queue)
+        self.started_at = 0.0
+        self.on_change: Callable[[], None] = lambda: None  # the scheduler's kick
+        self.guard = Guard()
+        self._last_count = -COUNT_EVERY
+        self._last_prune = 0.0
+        self._last_full = 0.0
+
+    # ------------------------------------------------------------ life
+
+    async def start(self) -> None:
+        await self.db.open()
+        self.started_at = self.clock()
+        self._last_prune = self._last_full = self.started_at
+        for name, digest in await self.db.writer.run(spoke_store.credentials):
+            self.tokens.set_spoke(name, digest)
+        await self.db.writer.run(self._rebuild_queue)
+        log.info(
+            "hub started: store %s, lease %gs, lost after %gs, policy %s, %d queued, fleet "
+            "token %s",
+            self.db.display_url,
+            self.settings.lease_seconds,
+            self.settings.lost_after_seconds,
+            self.settings.policy.value,
+            len(self.queue),
+            "on (development only: new spokes need approval)"
+            if self.settings.fleet_token
+            else "off",
+        )
+
+    def _rebuild_queue(self, conn: Connection) -> None:
+        for row in store.queued(conn):
+            self.queue.add(queued_row(row))
+
+    def release_waiters(self) -> None:
+        """Let every long-poll return now (first step of a graceful shutdown)."""
+        self.notifier.close()
+
+    async def close(self) -> None:
+        self.release_waiters()
+        await asyncio.to_thread(self.db.close)
+        log.info("hub stopped")
+
+    async def ready(self) -> None:
+        await asyncio.wait_for(self.db.ping(), timeout=5)
+
+    def identify(self, authorization: str | None) -> Principal:
+        return self.tokens.identify(authorization)
+
+    # ------------------------------------------------------------ workloads
+
+    async def submit(self, key: str | None, spec: WorkloadSpec) -> SubmitResponse:
+        item = prepare(key, spec, self.clock())
+        result: Submitted = await self.db.writer.run_batched(self._submit_many, item)
+        return self._submitted([result])[0]
+
+    async def submit_batch(self, items: Sequence[BatchItem]) -> list[SubmitResponse]:
+        now = self.clock()
+        prepared = [
+            prepare(it.idempotency_key, it.spec, now, path=f"items[{i}].")
+            for i, it in enumerate(items)
+        ]
+
+        def job(conn: Connection) -> list[Submitted]:
+            done = submit_many(conn, prepared, queue=self.queue, atomic=True)
+            return [r for r in done if isinstance(r, Submitted)]
+
+        return self._submitted(await self.db.writer.run(job))
+
+    def _submitted(self, results: Sequence[Submitted]) -> list[SubmitResponse]:
+        created = sum(1 for r in results if r.created)
+        if created:
+            self.metrics.submissions.labels("created").inc(created)
+            self.on_change()
+        if len(results) - created:
+            self.metrics.submissions.labels("existing").inc(len(results) - created)
+        return [SubmitResponse(workload=to_wire(r.record), created=r.created) for r in results]
+
+    async def get(self, workload_id: str) -> Workload:
+        return await self.db.read(lambda conn: reads.get(conn, workload_id))
+
+    async def get_json(self, workload_id: str) -> bytes:
+        """The workload as its JSON body, serialised on the reader's thread."""
+        return await self.db.read(
+            lambda conn: reads.get(conn, workload_id).model_dump_json().encode()
+        )
+
+    async def list_workloads(self, q: reads.ListQuery) -> WorkloadList:
+        return await self.db.read(lambda conn: reads.page(conn, q))
+
+    async def list_json(self, q: reads.ListQuery) -> bytes:
+        return await self.db.read(lambda conn: reads.page(conn, q).model_dump_json().encode())
+
+    async def explain(self, workload_id: str) -> Explanation:
+        now = self.clock()
+        return await self.db.read(lambda conn: reads.explain(conn, workload_id, now))
+
+    async def cancel(self, workload_id: str) -> Workload:
+        now = self.clock()
+
+        def job(conn: Connection) -> WorkloadRecord:
+            rec = record(reads.row_of(conn, workload_id))
+            try:
+                after = transitions.cancel(rec, now)
+            except TransitionError as exc:
+                raise Conflict(str(exc)) from None
+            if after is not rec:
+                persist(conn, self.queue, [after])
+            return after
+
+        rec = await self.db.writer.run(job)
+        if rec.state is WorkloadState.CANCELLED:
+            log.info("workload %s cancelled while pending", rec.id)
+        elif rec.spoke is not None:
+            log.info("workload %s: cancellation sent to spoke %s", rec.id, rec.spoke)
+            self.notifier.wake(rec.spoke)
+        return to_wire(rec)
+
+    async def spokes(self) -> SpokeList:
+        listed = await self.db.read(reads.spokes)
+        return listed.model_copy(update={"guard": self.guard_view()})
+
+    async def spoke(self, name: str) -> Spoke:
+        return await self.db.read(lambda conn: reads.spoke(conn, name))
+
+    def guard_view(self) -> WireGuard:
+        g = self.guard
+        return WireGuard(
+            active=g.active,
+            reason=g.reason,
+            silent=list(g.silent),
+            population=g.population,
+            held=list(g.held),
+            until=utc(g.until) if g.until is not None else None,
+        )
+
+    async def telemetry(self, q: reads.TelemetryQuery) -> list[TelemetrySeries]:
+        reads.check_telemetry_query(q)
+        return await self.db.read(lambda conn: reads.telemetry(conn, q))
+
+    # ------------------------------------------------------------ operators
+
+    async def mint_join_token(self, name: str, ttl_seconds: float | None) -> JoinToken:
+        ttl = ttl_seconds or self.settings.join_token_ttl_seconds
+        now = self.clock()
+        ident, token = new_join_token()
+        expires = now + ttl
+        await self.db.writer.run(
+            lambda conn: operators.mint(
+                conn, ident, token_hash(token), spoke=name, now=now, expires=expires
+            )
+        )
+        log.info("join token %s minted for spoke %s (expires in %gs)", ident, name, ttl)
+        return JoinToken(spoke=name, token=token, expires_at=utc(expires))
+
+    async def approve(self, name: str) -> Spoke:
+        await self.db.writer.run(lambda conn: operators.approve(conn, name, self.queue))
+        log.info("spoke %s approved: it may receive work", name)
+        self.on_change()
+        return await self.spoke(name)
+
+    async def drain(self, name: str, *, draining: bool = True) -> Spoke:
+        await self.db.writer.run(lambda conn: operators.drain(conn, name, draining, self.queue))
+        if draining:
+            log.info("spoke %s draining: no new work, running work finishes", name)
+        else:
+            log.info("spoke %s takes work again", name)
+            self.on_change()
+        return await self.spoke(name)
+
+    async def remove(self, name: str, *, force: bool = False) -> SpokeRemoval:
+        now = self.clock()
+        lease = self.settings.lease_seconds
+        removal = await self.db.writer.run(
+            lambda conn: operators.remove(conn, name, now, lease, self.queue, force=force)
+        )
+        self.tokens.drop_spoke(name)
+        log.warning(
+            "spoke %s removed (credential revoked): %d unstarted re-queued, %d retried, "
+            "%d failed, %d cancelled",
+            name,
+            len(removal.requeued),
+            len(removal.retried),
+            len(removal.failed),
+            len(removal.cancelled),
+        )
+        self.notifier.wake(name)
+        self.on_change()
+        return removal
+
+    # ------------------------------------------------------------ spokes
+
+    async def register(self, who: Principal, req: RegisterRequest) -> RegisterResponse:
+        _check_capacity(req.capacity.cpu_millis, req.capacity.memory_bytes, "capacity")
+        credential = req.credential or new_credential()
+        digest = token_hash(credential)
+        if self.tokens.taken(digest) and who.spoke != req.name:
+            raise Invalid.at("credential", "choose another credential")
+        now = self.clock()
+        lease = self.settings.lease_seconds
+        joined = await self.db.writer.run(
+            lambda conn: protocol.register(
+                conn, req, who, digest, now=now, lease_seconds=lease, queue=self.queue
+            ),
+            urgent=True,
+        )
+        self.tokens.set_spoke(req.name, digest)
+        how = {"join": "with a join token", "fleet": "with the fleet token", "spoke": "rotation"}
+        log.info(
+            "spoke %s %s (%s%s; executor %s, %s cpu millis, %s bytes, %s GPUs, labels %s)",
+            req.name,
+            "credential rotated"
+            if joined.rotation
+            else "re-registered, previous credential revoked"
+            if joined.known
+            else "registered",
+            how.get(who.kind, who.kind),
+            "" if joined.approved else ", awaiting approval: kindfleet spokes approve",
+            req.executor,
+            req.capacity.cpu_millis,
+            req.capacity.memory_bytes,
+            req.capacity.gpus,
+            shown(",".join(f"{k}={v}" for k, v in sorted(req.labels.items())) or "none"),
+        )
+        self.on_change()
+        return RegisterResponse(
+            spoke=req.name,
+            credential=credential,
+            heartbeat_seconds=self.settings.heartbeat_seconds,
+            lease_seconds=self.settings.lease_seconds,
+            lost_after_seconds=self.settings.lost_after_seconds,
+            approved=joined.approved,
+        )
+
+    async def heartbeat(self, name: str, req: HeartbeatRequest) -> HeartbeatResponse:
+        cap = req.capacity
+        _check_capacity(cap.cpu_millis, cap.memory_bytes, "capacity")
+        now = self.clock()
+        beat = await self.db.writer.run(
+            lambda conn: protocol.heartbeat(
+                conn,
+                name,
+                (cap.cpu_millis, cap.memory_bytes, cap.gpus),
+                req.held,
+                now=now,
+                queue=self.queue,
+            ),
+            urgent=True,
+        )
+        if beat.previous is not SpokeHealth.READY:
+            log.info("spoke %s is Ready again (was %s)", name, beat.previous.value)
+        if beat.stop:
+            log.info("spoke %s told to stop %d stale copies", name, len(beat.stop))
+        if beat.previous is not SpokeHealth.READY or beat.capacity_changed:
+            self.on_change()
+        return HeartbeatResponse(
+            health=SpokeHealth.READY,
+            stop=beat.stop,
+            heartbeat_seconds=self.settings.heartbeat_seconds,
+        )
+
+    async def poll(self, name: str, wait: float) -> AssignmentBatch:
+        """Due assignments now, or wait (at most 30 s) for some to appear."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(max(wait, 0.0), MAX_WAIT)
+        redeliver = self.settings.redeliver_seconds
+        while True:
+            seen = self.notifier.version(name)
+            now = self.clock()
+            due = await self._take_due(name, now, redeliver)
+            remaining = deadline - loop.time()
+            if due.items or remaining <= 0 or self.notifier.closed:
+                return AssignmentBatch(items=due.items)
+            if due.next_due is not None:
+                remaining = min(remaining, max(due.next_due - now, 0.01))
+            await self.notifier.wait(name, seen, remaining)
+
+    async def _take_due(self, name: str, now: float, redeliver: float) -> protocol.Due:
+        return await self.db.writer.run(
+            lambda conn: protocol.take_due(conn, name, now, redeliver), urgent=True
+        )
+
+    async def ingest(self, name: str, batch: EventBatch) -> EventAck:
+        _check_batch(batch)
+        now = self.clock()
+        done = await self.db.writer.run(
+            lambda conn: protocol.ingest(conn, name, batch, now, self.queue), urgent=True
+        )
+        ack = done.ack
+        applied = len(batch.events) + len(batch.telemetry) - ack.duplicates - len(ack.refused)
+        self.metrics.events.labels("applied").inc(applied)
+        self.metrics.events.labels("duplicate").inc(ack.duplicates)
+        self.metrics.events.labels("refused").inc(len(ack.refused))
+        for workload, note in done.notes:
+            if note in ("retried", "failed", "rejected", "succeeded", "cancelled"):
+                log.info("workload %s %s on spoke %s", workload, note, name)
+        if ack.refused:
+            log.info("spoke %s: %d stale reports refused", name, len(ack.refused))
+        if done.freed:
+            self.on_change()
+        return ack
+
+    # ------------------------------------------------------------ background
+
+    async def tick(self, *, place: bool = True) -> PassReport:
+        """One scheduler pass; the scheduler calls it, tests call it with a fake clock."""
+        now = self.clock()
+        count = now - self._last_count >= COUNT_EVERY
+        prune = now - self._last_prune >= PRUNE_EVERY
+        full = now - self._last_full >= FULL_PASS_EVERY
+        cfg = PassConfig(
+            rules=self.settings.lease_rules,
+            policy=self.settings.policy,
+            hub_started_at=self.started_at,
+            place=place,
+            prune_before=now - self.settings.telemetry_retention_seconds if prune else None,
+            full=full,
+        )
+        report = await self.db.writer.run(lambda conn: run_pass(conn, now, cfg, self.queue))
+        if count:
+            report.counts = await self.db.read(store.count_by_state)
+            self._last_count = now
+        if prune:
+            self._last_prune = now
+        if full:
+            self._last_full = now
+        was = self.guard.active
+        self.guard = report.guard
+        announce(report, self.metrics, self.notifier, was_guarded=was, queued=len(self.queue))
+        return report
+
+
+def _check_capacity(cpu: int, memory: int, path: str) -> None:
+    if cpu > INT64:
+        raise Invalid.at(f"{path}.cpu_millis", "is out of range")
+    if memory > INT64:
+        raise Invalid.at(f"{path}.memory_bytes", "is out of range")
+
+
+def _check_batch(batch: EventBatch) -> None:
+    """Numbers that reach a 64-bit column must fit in one (the wire allows any int)."""
+    for i, event in enumerate(batch.events):
+        if event.seq > INT64:
+            raise Invalid.at(f"events[{i}].seq", "is out of range")
+    for i, point in enumerate(batch.telemetry):
+        if point.seq > INT64:
+            raise Invalid.at(f"telemetry[{i}].seq", "is out of range")
+        if point.generation is not None and abs(point.generation) > INT64:
+            raise Invalid.at(f"telemetry[{i}].generation", "is out of range")

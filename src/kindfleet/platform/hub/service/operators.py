@@ -1,0 +1,100 @@
+"""Jobs behind the operator API: join tokens, approval, drain, removal.
+
+Each runs in one transaction of the store's writer; the service acts on the outside world
+(the in-memory token table, the log, woken spokes) only after it commits.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from kindfleet.platform.hub.rules import joining, transitions
+from kindfleet.platform.hub.rules.queue import PendingQueue
+from kindfleet.platform.hub.rules.transitions import WorkloadRecord
+from kindfleet.platform.hub.service.refusals import Conflict, NotFound
+from kindfleet.platform.hub.service.rows import persist, record
+from kindfleet.platform.store import after_commit
+from kindfleet.platform.store import joins as join_store
+from kindfleet.platform.store import spokes as spoke_store
+from kindfleet.platform.store import workloads as store
+from kindfleet.platform.wire import SpokeRemoval, WorkloadState
+
+
+def mint(
+    conn: Connection, ident: str, digest: str, *, spoke: str, now: float, expires: float
+) -> None:
+    join_store.insert(
+        conn,
+        {
+            "id": ident,
+            "secret_hash": digest,
+            "spoke": spoke,
+            "created_at": now,
+            "expires_at": expires,
+            "used_at": None,
+        },
+    )
+
+
+def _require(conn: Connection, name: str) -> None:
+    if spoke_store.get(conn, name) is None:
+        raise NotFound(f"no spoke {name!r}")
+
+
+def approve(conn: Connection, name: str, queue: PendingQueue) -> None:
+    _require(conn, name)
+    spoke_store.change(conn, name, approved=True)
+    after_commit(conn, queue.fleet_changed)
+
+
+def drain(conn: Connection, name: str, draining: bool, queue: PendingQueue) -> None:
+    _require(conn, name)
+    spoke_store.change(conn, name, draining=draining)
+    if not draining:
+        after_commit(conn, queue.fleet_changed)
+
+
+def remove(
+    conn: Connection,
+    name: str,
+    now: float,
+    lease_seconds: float,
+    queue: PendingQueue,
+    *,
+    force: bool,
+) -> SpokeRemoval:
+    """Forget the spoke (its credential and unused join tokens with it) and move its work:
+    unstarted work back to the queue, running work retried per its policy.
+
+    A live spoke that runs work is refused (409) unless `force`: its agent would go on
+    running that work while the hub placed it elsewhere. Drain it first, or stop it."""
+    row = spoke_store.get(conn, name)
+    if row is None:
+        raise NotFound(f"no spoke {name!r}")
+    active = [record(r) for r in store.active_on(conn, name)]
+    running = [r for r in active if r.state is WorkloadState.RUNNING]
+    known = joining.Known(row.last_heartbeat, bool(row.approved))
+    if running and not force and joining.live(known, now, lease_seconds):
+        raise Conflict(
+            f"spoke {name} is live and runs {len(running)} workload(s): removing it now would "
+            f"run them twice. Drain it (kindfleet spokes drain {name}) and remove it once its "
+            "work is done, stop its agent first, or remove it with --force"
+        )
+    moved = [transitions.spoke_lost(rec, now, why=transitions.SPOKE_REMOVED) for rec in active]
+    persist(conn, queue, moved, freed=True)
+    join_store.revoke(conn, name)
+    spoke_store.remove(conn, name)
+    return _removal(name, moved)
+
+
+def _removal(name: str, moved: list[WorkloadRecord]) -> SpokeRemoval:
+    out = SpokeRemoval(spoke=name)
+    for rec in moved:
+        if rec.state is WorkloadState.PENDING:
+            bucket = out.retried if rec.reason == transitions.RETRYING else out.requeued
+        elif rec.state is WorkloadState.CANCELLED:
+            bucket = out.cancelled
+        else:
+            bucket = out.failed
+        bucket.append(rec.id)
+    return out

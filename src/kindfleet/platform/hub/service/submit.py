@@ -1,0 +1,170 @@
+"""Accepting work: checks beyond the wire schema, idempotency, and the bulk insert.
+
+Submissions are the hub's hot path. Single submissions that arrive together are handed
+to `submit_many` as one list by the group-commit writer: one lookup of their idempotency
+keys, one multi-row insert, one fsync for all of them. A batch request goes through the
+same function atomically: one conflicting key refuses the whole batch.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection
+
+from kindfleet.platform.hub.rules.queue import PendingQueue
+from kindfleet.platform.hub.rules.transitions import WorkloadRecord, new_record, request_of
+from kindfleet.platform.hub.service.refusals import Conflict, HubError, Invalid
+from kindfleet.platform.hub.service.rows import canonical, digest, new_row, queued, record
+from kindfleet.platform.store import after_commit
+from kindfleet.platform.store import workloads as store
+from kindfleet.platform.wire import IDEMPOTENCY_KEY, SelectorOp, WorkloadSpec
+
+MAX_KEY = 200
+_KEY = re.compile(IDEMPOTENCY_KEY[1:-1])
+# Far beyond any machine, and within a signed 64-bit column in both databases.
+MAX_CPU_MILLIS = 10**12
+MAX_MEMORY_BYTES = 2**62
+ID_PREFIX = "wl-"
+ID_LENGTH = len(ID_PREFIX) + 20
+
+
+# Ids need to be unique, not secret: 80 bits from a generator seeded by the OS per process.
+_ids = random.Random(os.urandom(32))
+
+
+def new_id() -> str:
+    return f"{ID_PREFIX}{_ids.getrandbits(80):020x}"
+
+
+def valid_id(value: str) -> bool:
+    return (
+        len(value) == ID_LENGTH
+        and value.startswith(ID_PREFIX)
+        and all(c in "0123456789abcdef" for c in value[3:])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    idem_hash: str
+    spec: WorkloadSpec
+    spec_json: str
+    spec_hash: str
+    workload_id: str
+    now: float
+    path: str = ""  # where the spec sits in the request, for error paths ("items[3].")
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    record: WorkloadRecord
+    created: bool
+
+
+def prepare(key: str | None, spec: WorkloadSpec, now: float, *, path: str = "") -> Submission:
+    """Check a submission and compute what the store needs; raises Invalid (422)."""
+    key_path = f"{path}idempotency_key" if path else "Idempotency-Key"
+    if key is None or not key.strip():
+        raise Invalid.at(
+            key_path,
+            "an Idempotency-Key header is required: a unique string per workload "
+            "(e.g. a UUID), so that a retried submission never creates a second workload",
+        )
+    if len(key) > MAX_KEY:
+        raise Invalid.at(key_path, f"must be at most {MAX_KEY} characters")
+    if not _KEY.fullmatch(key):
+        raise Invalid.at(key_path, "must be printable ASCII, with no space at either end")
+    problems = spec_problems(spec)
+    if problems:
+        raise Invalid(
+            "; ".join(f"{path}{p}: {m}" for p, m in problems),
+            errors=[{"path": f"{path}{p}", "message": m} for p, m in problems],
+        )
+    text = canonical(spec)
+    return Submission(digest(key), spec, text, digest(text), new_id(), now, path)
+
+
+def spec_problems(spec: WorkloadSpec) -> list[tuple[str, str]]:
+    """What the wire schema cannot say: sane sizes, well-formed selector expressions."""
+    problems = []
+    request = request_of(spec)
+    if request.cpu_millis > MAX_CPU_MILLIS:
+        problems.append(("resources.cpu", "is larger than any spoke can offer"))
+    if request.memory_bytes > MAX_MEMORY_BYTES:
+        problems.append(("resources.memory", "is larger than any spoke can offer"))
+    for i, expr in enumerate(spec.selector.match_expressions):
+        where = f"selector.match_expressions[{i}].values"
+        if expr.operator in (SelectorOp.IN, SelectorOp.NOT_IN) and not expr.values:
+            problems.append((where, f"{expr.operator.value} needs at least one value"))
+        if expr.operator in (SelectorOp.EXISTS, SelectorOp.DOES_NOT_EXIST) and expr.values:
+            problems.append((where, f"{expr.operator.value} takes no values"))
+    for key, value in spec.labels.items():
+        if "\x00" in key or "\x00" in value:
+            problems.append((f"labels.{key.replace(chr(0), '')}", "must not contain NUL"))
+    return problems
+
+
+def submit_many(
+    conn: Connection,
+    items: Sequence[Submission],
+    *,
+    queue: PendingQueue,
+    atomic: bool = False,
+) -> list[Submitted | HubError]:
+    """Store new work; a key seen before answers with its workload (or 409 if the spec differs).
+
+    `atomic`: raise the first conflict instead of answering it, before writing anything.
+    Once committed, the new work joins the in-memory queue.
+    """
+    known = {
+        h: (row.spec_hash, record(row))
+        for h, row in store.by_idem(conn, {i.idem_hash for i in items}).items()
+    }
+    rows, labels = [], {}
+    fresh: list[WorkloadRecord] = []
+    out: list[Submitted | HubError] = []
+    for item in items:
+        seen = known.get(item.idem_hash)
+        if seen is not None:
+            spec_hash, rec = seen
+            if spec_hash == item.spec_hash:
+                out.append(Submitted(rec, created=False))
+                continue
+            conflict = Conflict(
+                f"{item.path}idempotency key was already used for workload {rec.id} with a "
+                "different spec; use a new key for new work"
+            )
+            if atomic:
+                raise conflict
+            out.append(conflict)
+            continue
+        rec = new_record(item.workload_id, item.spec, item.now)
+        fresh.append(rec)
+        rows.append(
+            new_row(
+                rec, idem_hash=item.idem_hash, spec_json=item.spec_json, spec_hash=item.spec_hash
+            )
+        )
+        labels[rec.id] = dict(item.spec.labels)
+        known[item.idem_hash] = (item.spec_hash, rec)
+        out.append(Submitted(rec, created=True))
+    seqs = store.insert(conn, rows, labels)
+    created = [replace(rec, seq=seqs[rec.id]) for rec in fresh]
+    if created:
+        after_commit(conn, lambda: _enqueue(queue, created))
+    return [
+        replace(r, record=replace(r.record, seq=seqs[r.record.id]))
+        if isinstance(r, Submitted) and r.record.id in seqs
+        else r
+        for r in out
+    ]
+
+
+def _enqueue(queue: PendingQueue, records: list[WorkloadRecord]) -> None:
+    for rec in records:
+        queue.add(queued(rec))

@@ -1,0 +1,37 @@
+"""Bringing an older store up to this hub's schema, in the transaction that checks it.
+
+Schema 1 -> 2: spokes gain `approved`, `draining` and `established`; workloads gain
+`selector` (the spec's selector as canonical JSON), filled in from the stored specs.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Connection, select, update
+
+from kindfleet.platform.store.schema import workloads
+
+W = workloads.c
+_CHUNK = 1000
+
+
+def from_1(conn: Connection) -> None:
+    yes, no = ("1", "0") if conn.dialect.name == "sqlite" else ("TRUE", "FALSE")
+    for column, default in (("approved", yes), ("draining", no), ("established", no)):
+        conn.exec_driver_sql(
+            f"ALTER TABLE kf_spokes ADD COLUMN {column} BOOLEAN NOT NULL DEFAULT {default}"
+        )
+    conn.exec_driver_sql("ALTER TABLE kf_workloads ADD COLUMN selector TEXT NOT NULL DEFAULT '{}'")
+    after = 0
+    while True:
+        rows = conn.execute(
+            select(W.seq, W.spec).where(W.seq > after).order_by(W.seq).limit(_CHUNK)
+        ).all()
+        if not rows:
+            return
+        for seq, spec in rows:
+            selector = json.loads(spec).get("selector") or {}
+            text = json.dumps(selector, sort_keys=True, separators=(",", ":"))
+            conn.execute(update(workloads).where(W.seq == seq).values(selector=text))
+        after = rows[-1][0]

@@ -1,0 +1,154 @@
+"""The in-memory pending queue: it decides exactly what `placement.place` decides over the
+same work and spokes, and between passes it skips only shapes that cannot fit until the
+fleet gains room. Random queues, random fleets, random sequences of passes and changes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from kindfleet.platform.hub.rules.placement import Amount, Demand, Policy, SpokeView, place
+from kindfleet.platform.hub.rules.queue import PendingQueue, Queued
+from kindfleet.platform.wire import Selector, SpokeHealth
+
+SELECTORS = {
+    "{}": Selector(),
+    "gpu": Selector(match_labels={"gpu": "true"}),
+    "zone-a": Selector(match_labels={"zone": "a"}),
+}
+LABELS = [{}, {"gpu": "true"}, {"zone": "a"}, {"gpu": "true", "zone": "a"}]
+
+demands = st.lists(
+    st.tuples(
+        st.integers(-2, 2),  # priority
+        st.sampled_from([100, 500, 1000, 3000]),  # cpu millis
+        st.sampled_from(list(SELECTORS)),
+        st.sampled_from([frozenset(), frozenset({"s0"})]),
+    ),
+    max_size=40,
+)
+spokes = st.lists(
+    st.tuples(
+        st.integers(0, 4000),
+        st.sampled_from(LABELS),
+        st.sampled_from([SpokeHealth.READY, SpokeHealth.READY, SpokeHealth.NOT_READY]),
+        st.booleans(),  # draining
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _items(raw):
+    return [
+        Queued(f"w{i}", i, prio, Amount(cpu, 2**20, 0), SELECTORS[sel], sel, avoid)
+        for i, (prio, cpu, sel, avoid) in enumerate(raw)
+    ]
+
+
+def _views(raw):
+    return [
+        SpokeView(f"s{i}", labels, Amount(cpu, 2**30, 0), Amount(), health, draining=drain)
+        for i, (cpu, labels, health, drain) in enumerate(raw)
+    ]
+
+
+def _demand(q: Queued) -> Demand:
+    return Demand(q.workload, q.request, q.selector, q.priority, q.seq, q.avoid)
+
+
+@given(work=demands, fleet=spokes, policy=st.sampled_from(list(Policy)))
+def test_a_plan_is_what_placement_decides(work, fleet, policy):
+    queue = PendingQueue()
+    items = _items(work)
+    for item in reversed(items):  # arrival order does not matter, queue order does
+        queue.add(item)
+    views = _views(fleet)
+    assert queue.plan(views, policy).placements == place(map(_demand, items), views, policy)
+
+
+def test_unfit_shapes_are_skipped_until_the_fleet_gains_room():
+    queue = PendingQueue()
+    for i in range(1000):
+        queue.add(Queued(f"big{i}", i, 0, Amount(8000, 1, 0), Selector(), "{}"))
+    small = [SpokeView("s0", {}, Amount(1000, 2**30, 0), Amount(), SpokeHealth.READY)]
+    plan = queue.plan(small, Policy.SPREAD)
+    assert plan.placements == [] and plan.shapes_tried == 1
+    queue.mark_unfit(plan.unfit, plan.version)
+    assert queue.plan(small, Policy.SPREAD).shapes_tried == 0  # nothing changed: nothing tried
+    queue.add(Queued("tiny", 5000, 0, Amount(100, 1, 0), Selector(), "{}"))
+    again = queue.plan(small, Policy.SPREAD)
+    assert again.shapes_tried == 1 and [p.workload for p in again.placements] == ["tiny"]
+    queue.fleet_changed()
+    big = [SpokeView("s0", {}, Amount(16100, 2**30, 0), Amount(), SpokeHealth.READY)]
+    assert [p.workload for p in queue.plan(big, Policy.SPREAD).placements] == [
+        "big0",
+        "big1",
+        "tiny",
+    ]
+
+
+def test_discard_and_requeue_keep_queue_order():
+    queue = PendingQueue()
+    for i in range(5):
+        queue.add(Queued(f"w{i}", i, 0, Amount(100, 1, 0), Selector(), "{}"))
+    queue.discard("w0")
+    queue.discard("w2")
+    queue.add(Queued("w0", 0, 0, Amount(100, 1, 0), Selector(), "{}"))  # back with its place
+    queue.add(Queued("w9", 9, 1, Amount(100, 1, 0), Selector(), "{}"))  # higher priority
+    fleet = [SpokeView("s0", {}, Amount(10_000, 2**30, 0), Amount(), SpokeHealth.READY)]
+    order = [p.workload for p in queue.plan(fleet, Policy.SPREAD).placements]
+    assert order == ["w9", "w0", "w1", "w3", "w4"]
+    assert len(queue) == 5 and queue.position("w9") == 1 and queue.position("w1") == 3
+
+
+class IncrementalQueue(RuleBasedStateMachine):
+    """However submissions, placements and freed room interleave, a pass that follows the
+    rules (mark unfit, bump on room gained) places what a full look would place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = PendingQueue()
+        self.items: dict[str, Queued] = {}
+        self.allocated = {"s0": 0, "s1": 0}
+        self.capacity = {"s0": 2000, "s1": 1000}
+        self.seq = 0
+
+    def views(self):
+        return [
+            SpokeView(n, {}, Amount(self.capacity[n], 2**30, 0), Amount(a, 0, 0), SpokeHealth.READY)
+            for n, a in self.allocated.items()
+        ]
+
+    @rule(cpu=st.sampled_from([100, 700, 1500, 2500]), prio=st.integers(0, 1))
+    def submit(self, cpu, prio):
+        self.seq += 1
+        item = Queued(f"w{self.seq}", self.seq, prio, Amount(cpu, 1, 0), Selector(), "{}")
+        self.items[item.workload] = item
+        self.queue.add(item)
+
+    @rule(spoke=st.sampled_from(["s0", "s1"]))
+    def free(self, spoke):
+        if self.allocated[spoke]:
+            self.allocated[spoke] = 0
+            self.queue.fleet_changed()
+
+    @rule()
+    def pass_(self):
+        views = self.views()
+        full = place((_demand(i) for i in self.items.values()), views, Policy.SPREAD)
+        plan = self.queue.plan(views, Policy.SPREAD)
+        assert plan.placements == full
+        for p in plan.placements:
+            self.allocated[p.spoke] += self.items.pop(p.workload).request.cpu_millis
+            self.queue.discard(p.workload)
+        self.queue.mark_unfit(plan.unfit, plan.version)
+
+    @invariant()
+    def same_members(self):
+        assert sorted(self.queue.ids()) == sorted(self.items)
+
+
+TestIncrementalQueue = IncrementalQueue.TestCase
+TestIncrementalQueue.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
