@@ -18,27 +18,30 @@ Nothing here prints or touches a kubeconfig file the caller did not name.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kindfleet import access, lifecycle, workloadfile
+from kindfleet import access, faults, lifecycle, workloadfile
 from kindfleet import deploy as deployment
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
 from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
+from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
-from kindfleet.providers.base import Provider, ProviderSettings
+from kindfleet.providers.base import FaultAction, FaultSpec, Provider, ProviderSettings
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
+from kindfleet.statedir import fleet_dir
 
 
 class Fleet:
@@ -171,7 +174,90 @@ class Fleet:
         options = lifecycle.DownOptions(
             parallel=max(1, parallel), kubeconfig=path, clusters=(cluster,) if cluster else None
         )
-        return lifecycle.down(self.spec, self.provider(path), options, report=progress)
+        provider = self.provider(path)
+        going = (
+            [self.spec.cluster(cluster).name] if cluster else [c.name for c in self.spec.clusters]
+        )
+        faults.clear_for_down(self.spec, provider, self._faultbook(), going)
+        return lifecycle.down(self.spec, provider, options, report=progress)
+
+    # -- faults ---------------------------------------------------------------------
+
+    def _faultbook(self) -> faults.FaultBook:
+        return faults.FaultBook(fleet_dir(self.spec.name, self.state_dir))
+
+    def fault(
+        self,
+        action: FaultAction | str,
+        cluster: str,
+        *,
+        duration: float | None = None,
+        latency_ms: int = 200,
+        loss_percent: float = 0.0,
+        kubeconfig: str | Path | None = None,
+    ) -> FaultRecord:
+        """Inject a fault into one cluster (stop, pause, kill, partition, slow) and record
+        it; it stays until `clear_faults` (or `hold_fault`, when `duration` is given).
+        Raises `FaultRefused` (exit 2) when the provider cannot do it to that cluster or
+        the cluster already has a fault."""
+        spec = FaultSpec(action, cluster, latency_ms, loss_percent)  # type: ignore[arg-type]
+        provider = self.provider(kubeconfig)
+        return faults.inject(self.spec, provider, self._faultbook(), spec, duration=duration)
+
+    def fault_refusal(
+        self, action: str, cluster: str, *, kubeconfig: str | Path | None = None
+    ) -> str | None:
+        """Why `action` cannot be done to `cluster` on this fleet's provider, or None."""
+        spec = FaultSpec(action, faults.target(self.spec, cluster).name)  # type: ignore[arg-type]
+        return faults.refusal(self.spec, self.provider(kubeconfig), spec)
+
+    def faults(self, *, live: bool = False) -> list[FaultRecord]:
+        """The fleet's fault records, oldest first (`live`: only those not cleared)."""
+        book = self._faultbook()
+        return book.live() if live else book.read()
+
+    def clear_faults(
+        self, ids: Sequence[str] | None = None, *, kubeconfig: str | Path | None = None
+    ) -> list[FaultRecord]:
+        """Undo the faults named (None: every live one); returns those cleared."""
+        provider = self.provider(kubeconfig)
+        return faults.clear(self.spec, provider, self._faultbook(), ids)
+
+    def hold_fault(
+        self, record: FaultRecord, *, kubeconfig: str | Path | None = None
+    ) -> FaultRecord | None:
+        """Block until a fault injected with a `duration` is due, then clear it (at once
+        on KeyboardInterrupt). None when another command cleared it first."""
+        provider = self.provider(kubeconfig)
+        return faults.hold(self.spec, provider, self._faultbook(), record)
+
+    @contextlib.contextmanager
+    def faulted(
+        self,
+        action: FaultAction | str,
+        cluster: str,
+        *,
+        latency_ms: int = 200,
+        loss_percent: float = 0.0,
+        kubeconfig: str | Path | None = None,
+    ) -> Iterator[FaultRecord]:
+        """A fault for the length of a `with` block, cleared however the block ends:
+
+        with fleet.faulted("partition", "spoke-a"):
+            ...  # the hub cannot hear spoke-a here
+        """
+        record = self.fault(
+            action,
+            cluster,
+            latency_ms=latency_ms,
+            loss_percent=loss_percent,
+            kubeconfig=kubeconfig,
+        )
+        try:
+            yield record
+        finally:
+            if any(r.id == record.id for r in self.faults(live=True)):
+                self.clear_faults([record.id], kubeconfig=kubeconfig)
 
     # -- the platform ---------------------------------------------------------------
 

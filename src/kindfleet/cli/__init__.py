@@ -65,6 +65,10 @@ class Commands(LazyGroup):
             "Print a run's log, read from the spoke that ran it (logs never leave the spoke).",
         ),
         "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
+        "fault": LazyCommand(
+            "kindfleet.cli.faults:app",
+            "Inject a fault into a cluster (stop, pause, kill, partition, slow); list, clear.",
+        ),
         "demo": LazyCommand(
             "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
         ),
