@@ -67,7 +67,7 @@ class Commands(LazyGroup):
         "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
         "fault": LazyCommand(
             "kindfleet.cli.faults:app",
-            "Inject a fault into a cluster (stop, pause, kill, partition, slow); list, clear.",
+            "Inject a fault into one cluster (or the hub), list faults, clear them.",
         ),
         "demo": LazyCommand(
             "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
