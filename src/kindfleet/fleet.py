@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from kindfleet import access, faults, lifecycle, workloadfile
 from kindfleet import deploy as deployment
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
+from kindfleet.checks.model import CheckReport, CheckResult
 from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
@@ -38,7 +39,13 @@ from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
-from kindfleet.providers.base import FaultAction, FaultSpec, Provider, ProviderSettings
+from kindfleet.providers.base import (
+    FaultAction,
+    FaultSpec,
+    ProbesSpokes,
+    Provider,
+    ProviderSettings,
+)
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
 from kindfleet.statedir import fleet_dir
@@ -393,6 +400,32 @@ class Fleet:
             found = hub.get(workload)
         provider = self.provider(kubeconfig)
         return access.read_log(self.spec, provider, found, generation=generation, stream=stream)
+
+    # -- checks -----------------------------------------------------------------------
+
+    def probes(self, *, kubeconfig: str | Path | None = None) -> ProbesSpokes | None:
+        """The provider, when it can hand the isolation suite what a spoke holds."""
+        provider = self.provider(kubeconfig)
+        return provider if isinstance(provider, ProbesSpokes) else None
+
+    def check(
+        self,
+        suites: Sequence[str] | None = None,
+        *,
+        lost_after: float | None = None,
+        timeout: float = 180.0,
+        kubeconfig: str | Path | None = None,
+        progress: Callable[[CheckResult], None] = lambda r: None,
+        starting: Callable[[str], None] = lambda name: None,
+    ) -> CheckReport:
+        """Run check suites (default all: comms, routing, telemetry, failover, isolation;
+        one check: `failover/spoke-kill`) against the platform; one result per check.
+        `lost_after`: the hub's loss window when known (else the failover suite measures
+        it); `timeout`: the longest one wait of a check may take."""
+        from kindfleet import checks
+
+        options = checks.CheckOptions(lost_after=lost_after, timeout=timeout, kubeconfig=kubeconfig)
+        return checks.run(self, suites, options=options, progress=progress, starting=starting)
 
 
 def load_fleet(path: str | Path, *, provider: str | None = None) -> Fleet:

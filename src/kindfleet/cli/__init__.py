@@ -69,6 +69,10 @@ class Commands(LazyGroup):
             "kindfleet.cli.faults:app",
             "Inject a fault into one cluster (or the hub), list faults, clear them.",
         ),
+        "check": LazyCommand(
+            "kindfleet.cli.checks:check",
+            "Run check suites against the fleet's platform (the article's integration tests).",
+        ),
         "demo": LazyCommand(
             "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
         ),

@@ -301,3 +301,23 @@ class InjectsFaults(Protocol):
 
 
 # --- end faults (issue 12) ---------------------------------------------------------------
+
+
+# --- checks (issue 12): what the isolation suite asks of a spoke -------------------------
+
+
+@runtime_checkable
+class ProbesSpokes(Protocol):
+    """A provider that can hand the isolation suite what a spoke holds."""
+
+    def spoke_credential(self, fleet: FleetSpec, spoke: Cluster) -> str:
+        """The spoke's own hub credential, as its agent keeps it (to prove its reach)."""
+        ...
+
+    def hub_address_inside(self, fleet: FleetSpec, spoke: Cluster) -> tuple[str, int] | None:
+        """(host, port) of the hub as the spoke dials it; None when workloads share this
+        machine's network (nothing to probe)."""
+        ...
+
+
+# --- end checks (issue 12) ---------------------------------------------------------------

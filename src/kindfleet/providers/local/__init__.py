@@ -31,7 +31,7 @@ from kindfleet.providers.base import (
     ProviderSettings,
 )
 from kindfleet.providers.local import link, processes
-from kindfleet.providers.local.faults import LocalFaults
+from kindfleet.providers.local.faults import LocalFaults, LocalProbes
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.statedir import ensure_token, fleet_dir
 from kindfleet.units import format_memory
@@ -82,7 +82,7 @@ class LocalLayout:
             ) from None
 
 
-class LocalProvider(LocalFaults, Provider):
+class LocalProvider(LocalFaults, LocalProbes, Provider):
     name: ClassVar[Literal["kind", "existing", "local"]] = "local"
     creates_hub_first: ClassVar[bool] = True  # spokes need the hub's address
     owns_clusters: ClassVar[bool] = True

@@ -104,6 +104,23 @@ class LocalFaults:
             self.create(fleet, cluster, CreateOptions(wait_seconds=RESTART_WAIT))
 
 
+class LocalProbes:
+    """What the isolation suite may ask of a local spoke (checks, issue 12)."""
+
+    @abstractmethod
+    def layout(self, fleet: FleetSpec | str) -> LocalLayout: ...
+
+    def spoke_credential(self, fleet: FleetSpec, spoke: Cluster) -> str:
+        path = self.layout(fleet).dir(spoke.name) / "agent" / "credential"
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError:
+            raise KindfleetError(f"{spoke.name} has no credential yet ({path})") from None
+
+    def hub_address_inside(self, fleet: FleetSpec, spoke: Cluster) -> tuple[str, int] | None:
+        return None  # local work shares this machine's network: there is no boundary
+
+
 def _signal_tree(pid: int, sig: signal.Signals) -> list[tuple[int, float]]:
     """Signal a process, then its descendants, again until no new one shows up (a process
     that forked between the listing and its own freeze has its child seen next round);

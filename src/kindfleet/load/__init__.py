@@ -1,0 +1,1 @@
+"""`kindfleet load` (see run.py)."""
