@@ -158,7 +158,7 @@ def hub_outage(ctx: Context) -> tuple[str, dict[str, float]]:
     back = time.time()
     done = ctx.wait(ids, lambda w: w.state.terminal, "every workload to finish", 120)
     bad = [
-        f"{w.id}: {w.state.value} gen {w.generation}"
+        f"{w.id}: {w.state.value} ({w.reason}: {w.message}) gen {w.generation}"
         for w in done
         if w.state != WorkloadState.SUCCEEDED or w.generation != 1 or len(w.attempts) != 1
     ]
@@ -207,7 +207,7 @@ def hub_kill_under_load(ctx: Context) -> tuple[str, dict[str, float]]:
 
     def submit() -> None:
         nonlocal refused
-        for i in range(60):
+        for i in range(30):
             if stop.is_set():
                 return
             try:
@@ -218,7 +218,7 @@ def hub_kill_under_load(ctx: Context) -> tuple[str, dict[str, float]]:
 
     submitter = threading.Thread(target=submit, daemon=True)
     submitter.start()
-    ctx.until(lambda: len(accepted) >= 15, "15 accepted submissions", 120)
+    ctx.until(lambda: len(accepted) >= 10, "10 accepted submissions", 120)
     record = ctx.target.fault("kill", hub, kubeconfig=ctx.options.kubeconfig)
     time.sleep(1.5)
     ctx.target.clear_faults([record.id], kubeconfig=ctx.options.kubeconfig)
