@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,7 @@ from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
+from kindfleet.load import LoadOptions, LoadResult, Progress
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
 from kindfleet.providers.base import (
@@ -426,6 +428,46 @@ class Fleet:
 
         options = checks.CheckOptions(lost_after=lost_after, timeout=timeout, kubeconfig=kubeconfig)
         return checks.run(self, suites, options=options, progress=progress, starting=starting)
+
+    # -- load -------------------------------------------------------------------------
+
+    def load(
+        self,
+        options: LoadOptions | None = None,
+        *,
+        report: str | Path | None = None,
+        kubeconfig: str | Path | None = None,
+        progress: Callable[[Progress], None] = lambda p: None,
+    ) -> LoadResult:
+        """The article's load test against this running fleet (`LoadOptions`: requests,
+        spokes, concurrency, rate, duration, spec); `report`: a folder for report.json and
+        report.html. The result's `lost` and `duplicated` must be 0."""
+        import sys
+
+        from kindfleet import load as loading
+
+        provider = self.provider(kubeconfig)
+        python = "python" if self.spec.rules.kubernetes else sys.executable
+        last: dict[str, float] = {"at": 0.0}
+        seen: dict[str, int] = {}
+
+        def memory() -> dict[str, int]:
+            if time.monotonic() - last["at"] < 5:
+                return seen
+            last["at"] = time.monotonic()
+            for cluster in self.spec.clusters:
+                sizes = [n.memory_bytes or 0 for n in provider.nodes(self.spec, cluster.name)]
+                seen[cluster.name] = sum(sizes)
+            return seen
+
+        result = loading.run(
+            self, options or LoadOptions(), python=python, memory=memory, progress=progress
+        )
+        if report is not None:
+            from kindfleet.load import report as reporting
+
+            reporting.write(result, Path(report))
+        return result
 
 
 def load_fleet(path: str | Path, *, provider: str | None = None) -> Fleet:

@@ -73,6 +73,11 @@ class Commands(LazyGroup):
             "kindfleet.cli.checks:check",
             "Run check suites against the fleet's platform (the article's integration tests).",
         ),
+        "load": LazyCommand(
+            "kindfleet.cli.load:load",
+            "Submit N workloads, watch them to the end, and report throughput, latencies, the "
+            "spread over spokes, memory, and lost and duplicated work (both must be 0).",
+        ),
         "demo": LazyCommand(
             "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
         ),
