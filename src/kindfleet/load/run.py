@@ -15,14 +15,20 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from kindfleet.checks.target import Target
 from kindfleet.errors import KindfleetError, UsageError
+from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import WorkloadSpec
 
-SPREAD_LABEL = "kindfleet.dev/spoke"
+
+class Target(Protocol):
+    """What the load test needs of a fleet (`Fleet` is one): its spec and its hub."""
+
+    spec: FleetSpec
+
+    def hub(self, *, timeout: float = 10.0, kubeconfig: Any = None) -> HubClient: ...
 
 
 @dataclass
