@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.platform.client import HubClient
-from kindfleet.platform.wire import WorkloadSpec
+from kindfleet.platform.wire import Selector, WorkloadSpec
 
 
 class Target(Protocol):
@@ -206,7 +206,7 @@ def _pinned(target: Target, work: WorkloadSpec, chosen: list[str]) -> WorkloadSp
         theirs = {s.labels.get(key) for s in others}
         if None not in mine and not mine & theirs:
             expression = {"key": key, "operator": "In", "values": sorted(v for v in mine if v)}
-            selector = {"match_expressions": [expression]}
+            selector = Selector.model_validate({"match_expressions": [expression]})
             return work.model_copy(update={"selector": selector})
     raise UsageError(
         f"no label tells the first {len(chosen)} spokes ({', '.join(chosen)}) from the others",
