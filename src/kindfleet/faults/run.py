@@ -8,7 +8,14 @@ from collections.abc import Callable, Iterable, Sequence
 from kindfleet.errors import KindfleetError, PartialFailure, UsageError
 from kindfleet.faults.records import ACTIVE, CLEARED, FaultBook, FaultRecord, Holder
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
-from kindfleet.providers.base import FAULT_ACTIONS, FaultSpec, InjectsFaults, Provider, traits
+from kindfleet.providers.base import (
+    FAULT_ACTIONS,
+    FaultSpec,
+    FaultUnsupported,
+    InjectsFaults,
+    Provider,
+    traits,
+)
 
 
 class FaultRefused(UsageError):
@@ -93,6 +100,11 @@ def inject(
         book._write(records)  # the attempt is on record before anything is broken
         try:
             record.undo = dict(provider.inject_fault(spec, cluster, fault))
+        except FaultUnsupported as exc:
+            records.remove(record)  # nothing was changed: refused, not recorded
+            raise FaultRefused(
+                f"cannot {fault.action} {cluster.name}: {exc.message}", hint=exc.hint
+            ) from None
         except KindfleetError as exc:
             record.error = exc.message
             raise

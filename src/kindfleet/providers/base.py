@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from kindfleet.errors import KindfleetError
 from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.preflight import PreflightOptions, Report
@@ -274,6 +275,14 @@ class FaultSpec:
         if self.action == "slow":
             return f"slow ({self.latency_ms} ms, {self.loss_percent:g}% loss)"
         return self.action
+
+
+class FaultUnsupported(KindfleetError):
+    """Raised by `inject_fault` when the cluster turns out not to allow the fault (found
+    only by trying, e.g. a node whose network tools are not permitted), having changed
+    nothing: the fault is refused, not recorded."""
+
+    exit_code = 2
 
 
 @runtime_checkable
