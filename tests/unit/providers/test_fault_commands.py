@@ -124,13 +124,14 @@ def test_a_node_that_may_not_touch_its_network_refuses_having_undone_what_it_did
 def test_kind_stop_pause_and_partition_are_undone_by_clear(tmp_path):
     runner = Scripted()
     spec, book, kind = from_text(FLEET, source="kf"), FaultBook(tmp_path), FakeKind(runner)
-    for action in ("stop", "pause", "partition"):
-        faults.inject(spec, kind, book, FaultSpec(action, "s1" if action != "partition" else "s2"))
+    for action, cluster in (("stop", "s1"), ("pause", "hub"), ("partition", "s2")):
+        faults.inject(spec, kind, book, FaultSpec(action, cluster))
     faults.clear(spec, kind, book)
     argvs = [c.argv for c in runner.calls]
     assert ("docker", "stop", "--time", "10", "s1-control-plane") in argvs
     assert ("docker", "start", "s1-control-plane") in argvs and ("wait-ready", "s1") in argvs
-    assert ("docker", "unpause", "s1-control-plane") in argvs
+    assert ("docker", "pause", "kf-hub-control-plane") in argvs
+    assert ("docker", "unpause", "kf-hub-control-plane") in argvs
     assert [c.argv[-2] for c in runner.calls if c.stdin == kindfaults.heal_script()] == [
         "s2-control-plane"
     ]
