@@ -88,6 +88,14 @@ def not_permitted(output: str) -> bool:
     return any(sign in output for sign in NOT_PERMITTED)
 
 
+def missing_tool(output: str) -> str | None:
+    """`iptables` or `tc` when the node has no such program."""
+    for tool in ("iptables", "tc"):
+        if f"{tool}: not found" in output or f"{tool}: command not found" in output:
+            return tool
+    return None
+
+
 class KindFaults:
     """The fault verbs of `KindProvider` (a mixin over its runner, containers and API)."""
 
@@ -158,6 +166,12 @@ class KindFaults:
             except CommandError as exc:
                 for other in [*done, node]:
                     self.runner.run(node_sh(other, undo), check=False)
+                tool = missing_tool(exc.output)
+                if tool is not None:
+                    raise FaultUnsupported(
+                        f"the node {node} has no {tool}: {action} needs it in the nodes",
+                        hint="kind's node images have it; this node image does not",
+                    ) from None
                 if not_permitted(exc.output):
                     raise FaultUnsupported(
                         f"the node {node} may not change its network ({action} needs "
