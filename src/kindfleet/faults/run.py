@@ -74,6 +74,11 @@ def inject(
             hint=f"`kindfleet fault --help` says what provider {provider.name} can do",
         )
     assert isinstance(provider, InjectsFaults)
+    if cluster.name not in provider.list_clusters(spec):
+        raise FaultRefused(
+            f"cannot {fault.action} {cluster.name}: it is not up",
+            hint=f"`kindfleet up -f {spec.source or 'FILE'}` first; `kindfleet status` shows it",
+        )
     with book.changing() as records:
         mine = touches(spec, fault.action, cluster.name)
         for other in records:

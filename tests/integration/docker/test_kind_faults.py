@@ -37,6 +37,9 @@ class Provider(KindProvider):
     def wait_ready(self, fleet, cluster, timeout):
         self.waited.append(cluster.name)
 
+    def list_clusters(self, fleet):  # by the nodes' label, as `kind get clusters` reads it
+        return [c.name for c in fleet.clusters if self._containers(c.name)]
+
 
 def _state(container: str) -> str:
     out = _docker("inspect", "--format", "{{json .State}}", container).stdout

@@ -35,9 +35,13 @@ class Recorder:
         self.calls: list[tuple[str, str, str, dict[str, Any]]] = []
         self.refuse = refuse or {}
         self.fail = fail
+        self.down: set[str] = set()
 
     def fault_refusal(self, fleet, cluster, action):
         return self.refuse.get(action)
+
+    def list_clusters(self, fleet):
+        return [c.name for c in fleet.clusters if c.name not in self.down]
 
     def inject_fault(self, fleet, cluster, fault: FaultSpec):
         self.calls.append(("inject", fault.action, cluster.name, {}))
@@ -76,6 +80,14 @@ def test_hub_is_an_alias_and_unknown_clusters_and_actions_are_named(spec, tmp_pa
         faults.inject(spec, provider, book, FaultSpec("kill", "c"))
     with pytest.raises(FaultRefused, match="not a fault"):
         faults.inject(spec, provider, book, FaultSpec("melt", "a"))  # type: ignore[arg-type]
+
+
+def test_a_cluster_that_is_not_up_is_refused_and_nothing_recorded(spec, tmp_path):
+    provider, book = Recorder(), FaultBook(tmp_path / "fleet")
+    provider.down.add("a")
+    with pytest.raises(FaultRefused, match="it is not up"):
+        faults.inject(spec, provider, book, FaultSpec("partition", "a"))
+    assert provider.calls == [] and not book.directory.exists()
 
 
 def test_a_provider_refusal_is_a_usage_error_with_the_reason(spec, tmp_path):

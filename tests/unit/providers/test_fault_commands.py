@@ -101,6 +101,9 @@ class FakeKind(kindfaults.KindFaults):
     def wait_ready(self, fleet, cluster, timeout):
         self.runner.calls.append(Command(("wait-ready", cluster.name)))
 
+    def list_clusters(self, fleet):
+        return [c.name for c in fleet.clusters]
+
 
 def test_a_node_that_may_not_touch_its_network_refuses_having_undone_what_it_did(tmp_path):
     def answer(command: Command) -> tuple[int, str]:
@@ -166,6 +169,8 @@ def test_existing_kills_by_scaling_to_zero_cuts_by_policy_and_refuses_the_rest(t
     def answer(command: Command) -> tuple[int, str]:
         if "jsonpath={.spec.replicas}" in " ".join(command.argv):
             return 0, "2"
+        if "get-contexts" in command.argv:
+            return 0, "eks-1\ngke-1\nex-hub\n"
         if "networkpolicy" in command.argv and "get" in command.argv:
             return 0, json.dumps(POLICY)
         return 0, ""
