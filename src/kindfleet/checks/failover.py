@@ -52,12 +52,12 @@ def _lost(ctx: Context) -> float:
 def spoke_fault(ctx: Context, action: str) -> tuple[str, dict[str, float]]:
     _need_spokes(ctx, action)
     fenced = action in ("pause", "partition")  # alive but unheard: the case leases cannot rule out
-    seconds = 2 * _lost(ctx) + 6 if fenced else 4.0
+    seconds = 2 * _lost(ctx) + 6 if fenced else 8.0
     ids = ctx.submit(
         [ctx.workload(action, seconds, retry={"max_retries": 2}) for _ in ctx.spec.spokes]
     )
     try:
-        running = ctx.wait(ids, lambda w: w.state == WorkloadState.RUNNING, "the work to run", 120)
+        running = ctx.until(lambda: _running(ctx, ids), "the work to run", 120)
         victim = running[0].spoke
         assert victim is not None
         moved = [w.id for w in running if w.spoke == victim]
@@ -74,6 +74,8 @@ def spoke_fault(ctx: Context, action: str) -> tuple[str, dict[str, float]]:
             noticed = time.time()
             if ctx.options.lost_after is None:
                 ctx.options.lost_after = max(1.0, noticed - last_beat)
+            if fenced:  # the cut-off copy goes on meanwhile: a while longer, then heal
+                time.sleep(_lost(ctx))
         finally:
             ctx.target.clear_faults([record.id], kubeconfig=ctx.options.kubeconfig)
         healed = time.time()
@@ -90,6 +92,15 @@ def spoke_fault(ctx: Context, action: str) -> tuple[str, dict[str, float]]:
         healed=healed,
         fenced=fenced,
     )
+
+
+def _running(ctx: Context, ids: list[str]) -> list[Workload] | None:
+    """The workloads running now, if any (all of them need not be running at once)."""
+    try:
+        found = [w for w in ctx.workloads(ids) if w.state == WorkloadState.RUNNING]
+    except KindfleetError:
+        return None
+    return found or None
 
 
 def _judge(
