@@ -137,7 +137,7 @@ class FaultBook:
             try:
                 yield records
             finally:
-                self._write(records)
+                self.write(records)
 
     def new_id(self, records: list[FaultRecord]) -> str:
         taken = {r.id for r in records}
@@ -146,7 +146,8 @@ class FaultBook:
             if candidate not in taken:
                 return candidate
 
-    def _write(self, records: list[FaultRecord]) -> None:
+    def write(self, records: list[FaultRecord]) -> None:
+        """Replace the file with `records` (the caller holds the lock: `changing`)."""
         cleared = [r for r in records if not r.live]
         dropped = {id(r) for r in cleared[: max(0, len(cleared) - KEEP_CLEARED)]}
         kept = [r.to_dict() for r in records if id(r) not in dropped]

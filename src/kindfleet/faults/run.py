@@ -102,7 +102,7 @@ def inject(
             holder=Holder.me() if duration is not None else None,
         )
         records.append(record)
-        book._write(records)  # the attempt is on record before anything is broken
+        book.write(records)  # the attempt is on record before anything is broken
         try:
             record.undo = dict(provider.inject_fault(spec, cluster, fault))
         except FaultUnsupported as exc:

@@ -24,7 +24,7 @@ from typing import Any
 
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import Command, CommandError, Runner, cmd
-from kindfleet.providers.kubectl.commands import KUBECTL
+from kindfleet.providers.kubectl.commands import _base  # kubectl with explicit config and context
 
 PLATFORM = {  # role -> (namespace, Deployment, pod selector)
     "spoke": ("platform-control", "orchestrator", "app=orchestrator"),
@@ -34,15 +34,6 @@ EGRESS_POLICY = ("platform-control", "orchestrator-egress")
 BEFORE = "kindfleet.dev/egress-before-partition"
 DNS_PORT = 53
 API_PORTS = {443, 6443}
-
-
-def _base(kubeconfig: Path | None, context: str | None) -> list[str]:
-    argv = [KUBECTL]
-    if kubeconfig is not None:
-        argv += ["--kubeconfig", str(kubeconfig)]
-    if context:
-        argv += ["--context", context]
-    return argv
 
 
 def replicas_cmd(kubeconfig: Path | None, context: str | None, role: str) -> Command:
