@@ -18,27 +18,39 @@ Nothing here prints or touches a kubeconfig file the caller did not name.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kindfleet import access, lifecycle, workloadfile
+from kindfleet import access, faults, lifecycle, workloadfile
 from kindfleet import deploy as deployment
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
+from kindfleet.checks.model import CheckReport, CheckResult
 from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
+from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
+from kindfleet.load import LoadOptions, LoadResult, Progress
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
-from kindfleet.providers.base import Provider, ProviderSettings
+from kindfleet.providers.base import (
+    FaultAction,
+    FaultSpec,
+    ProbesSpokes,
+    Provider,
+    ProviderSettings,
+)
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
+from kindfleet.statedir import fleet_dir
 
 
 class Fleet:
@@ -183,7 +195,90 @@ class Fleet:
         options = lifecycle.DownOptions(
             parallel=max(1, parallel), kubeconfig=path, clusters=(cluster,) if cluster else None
         )
-        return lifecycle.down(self.spec, self.provider(path), options, report=progress)
+        provider = self.provider(path)
+        going = (
+            [self.spec.cluster(cluster).name] if cluster else [c.name for c in self.spec.clusters]
+        )
+        faults.clear_for_down(self.spec, provider, self._faultbook(), going)
+        return lifecycle.down(self.spec, provider, options, report=progress)
+
+    # -- faults ---------------------------------------------------------------------
+
+    def _faultbook(self) -> faults.FaultBook:
+        return faults.FaultBook(fleet_dir(self.spec.name, self.state_dir))
+
+    def fault(
+        self,
+        action: FaultAction | str,
+        cluster: str,
+        *,
+        duration: float | None = None,
+        latency_ms: int = 200,
+        loss_percent: float = 0.0,
+        kubeconfig: str | Path | None = None,
+    ) -> FaultRecord:
+        """Inject a fault into one cluster (stop, pause, kill, partition, slow) and record
+        it; it stays until `clear_faults` (or `hold_fault`, when `duration` is given).
+        Raises `FaultRefused` (exit 2) when the provider cannot do it to that cluster or
+        the cluster already has a fault."""
+        spec = FaultSpec(action, cluster, latency_ms, loss_percent)  # type: ignore[arg-type]
+        provider = self.provider(kubeconfig)
+        return faults.inject(self.spec, provider, self._faultbook(), spec, duration=duration)
+
+    def fault_refusal(
+        self, action: str, cluster: str, *, kubeconfig: str | Path | None = None
+    ) -> str | None:
+        """Why `action` cannot be done to `cluster` on this fleet's provider, or None."""
+        spec = FaultSpec(action, faults.target(self.spec, cluster).name)  # type: ignore[arg-type]
+        return faults.refusal(self.spec, self.provider(kubeconfig), spec)
+
+    def faults(self, *, live: bool = False) -> list[FaultRecord]:
+        """The fleet's fault records, oldest first (`live`: only those not cleared)."""
+        book = self._faultbook()
+        return book.live() if live else book.read()
+
+    def clear_faults(
+        self, ids: Sequence[str] | None = None, *, kubeconfig: str | Path | None = None
+    ) -> list[FaultRecord]:
+        """Undo the faults named (None: every live one); returns those cleared."""
+        provider = self.provider(kubeconfig)
+        return faults.clear(self.spec, provider, self._faultbook(), ids)
+
+    def hold_fault(
+        self, record: FaultRecord, *, kubeconfig: str | Path | None = None
+    ) -> FaultRecord | None:
+        """Block until a fault injected with a `duration` is due, then clear it (at once
+        on KeyboardInterrupt). None when another command cleared it first."""
+        provider = self.provider(kubeconfig)
+        return faults.hold(self.spec, provider, self._faultbook(), record)
+
+    @contextlib.contextmanager
+    def faulted(
+        self,
+        action: FaultAction | str,
+        cluster: str,
+        *,
+        latency_ms: int = 200,
+        loss_percent: float = 0.0,
+        kubeconfig: str | Path | None = None,
+    ) -> Iterator[FaultRecord]:
+        """A fault for the length of a `with` block, cleared however the block ends:
+
+        with fleet.faulted("partition", "spoke-a"):
+            ...  # the hub cannot hear spoke-a here
+        """
+        record = self.fault(
+            action,
+            cluster,
+            latency_ms=latency_ms,
+            loss_percent=loss_percent,
+            kubeconfig=kubeconfig,
+        )
+        try:
+            yield record
+        finally:
+            if any(r.id == record.id for r in self.faults(live=True)):
+                self.clear_faults([record.id], kubeconfig=kubeconfig)
 
     # -- the platform ---------------------------------------------------------------
 
@@ -319,6 +414,72 @@ class Fleet:
             found = hub.get(workload)
         provider = self.provider(kubeconfig)
         return access.read_log(self.spec, provider, found, generation=generation, stream=stream)
+
+    # -- checks -----------------------------------------------------------------------
+
+    def probes(self, *, kubeconfig: str | Path | None = None) -> ProbesSpokes | None:
+        """The provider, when it can hand the isolation suite what a spoke holds."""
+        provider = self.provider(kubeconfig)
+        return provider if isinstance(provider, ProbesSpokes) else None
+
+    def check(
+        self,
+        suites: Sequence[str] | None = None,
+        *,
+        lost_after: float | None = None,
+        timeout: float = 180.0,
+        kubeconfig: str | Path | None = None,
+        progress: Callable[[CheckResult], None] = lambda r: None,
+        starting: Callable[[str], None] = lambda name: None,
+    ) -> CheckReport:
+        """Run check suites (default all: comms, routing, telemetry, failover, isolation;
+        one check: `failover/spoke-kill`) against the platform; one result per check.
+        `lost_after`: the hub's loss window when known (else the failover suite measures
+        it); `timeout`: the longest one wait of a check may take."""
+        from kindfleet import checks
+
+        options = checks.CheckOptions(lost_after=lost_after, timeout=timeout, kubeconfig=kubeconfig)
+        return checks.run(self, suites, options=options, progress=progress, starting=starting)
+
+    # -- load -------------------------------------------------------------------------
+
+    def load(
+        self,
+        options: LoadOptions | None = None,
+        *,
+        report: str | Path | None = None,
+        kubeconfig: str | Path | None = None,
+        progress: Callable[[Progress], None] = lambda p: None,
+    ) -> LoadResult:
+        """The article's load test against this running fleet (`LoadOptions`: requests,
+        spokes, concurrency, rate, duration, spec); `report`: a folder for report.json and
+        report.html. The result's `lost` and `duplicated` must be 0."""
+        import sys
+
+        from kindfleet import load as loading
+
+        provider = self.provider(kubeconfig)
+        python = "python" if self.spec.rules.kubernetes else sys.executable
+        last: dict[str, float] = {"at": 0.0}
+        seen: dict[str, int] = {}
+
+        def memory() -> dict[str, int]:
+            if time.monotonic() - last["at"] < 5:
+                return seen
+            last["at"] = time.monotonic()
+            for cluster in self.spec.clusters:
+                sizes = [n.memory_bytes or 0 for n in provider.nodes(self.spec, cluster.name)]
+                seen[cluster.name] = sum(sizes)
+            return seen
+
+        result = loading.run(
+            self, options or LoadOptions(), python=python, memory=memory, progress=progress
+        )
+        if report is not None:
+            from kindfleet.load import report as reporting
+
+            reporting.write(result, Path(report))
+        return result
 
 
 def load_fleet(path: str | Path, *, provider: str | None = None) -> Fleet:

@@ -128,6 +128,21 @@ def test_orchestrators_run_as_non_root(platform_run, cluster):
     assert out.stdout.strip() == "10001"
 
 
+# --- checks (issue 12): the user's `kindfleet check` on the real fleet, before it goes ---
+def test_kindfleet_check_passes_on_the_real_fleet(platform_run, tmp_path):
+    junit = tmp_path / "checks.xml"
+    suites = ("comms,routing,telemetry,isolation,failover/spoke-kill,failover/spoke-stop,"
+              "failover/spoke-partition,failover/hub-outage")  # fmt: skip
+    result = platform_run.kindfleet("check", "--suite", suites, "--junit", str(junit),
+                                    "--kubeconfig", str(platform_run.kubeconfig), timeout=3600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert junit.read_text().count("<testcase") >= 12
+    assert "✓ failover/spoke-kill" in result.stderr
+
+
+# --- end checks (issue 12) ---------------------------------------------------------------
+
+
 def test_down_leaves_nothing(platform_run):
     result = platform_run.kindfleet("down")
     assert result.returncode == 0, result.stderr

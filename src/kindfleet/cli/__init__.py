@@ -66,6 +66,19 @@ class Commands(LazyGroup):
             "Print a run's log, read from the spoke that ran it (logs never leave the spoke).",
         ),
         "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
+        "fault": LazyCommand(
+            "kindfleet.cli.faults:app",
+            "Inject a fault into one cluster (or the hub), list faults, clear them.",
+        ),
+        "check": LazyCommand(
+            "kindfleet.cli.checks:check",
+            "Run check suites against the fleet's platform (the article's integration tests).",
+        ),
+        "load": LazyCommand(
+            "kindfleet.cli.load:load",
+            "Submit N workloads, watch them to the end, and report throughput, latencies, the "
+            "spread over spokes, memory, and lost and duplicated work (both must be 0).",
+        ),
         "demo": LazyCommand(
             "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
         ),

@@ -33,12 +33,31 @@ def init(
         bool, typer.Option("--local", help="A fleet for the embedded runtime (no Docker).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    makefile: Annotated[
+        Path | None,
+        typer.Option(
+            "--makefile",
+            help="Also write a Makefile with the article's targets (kind-up, deploy-local, "
+            "test-failover, load-test, kind-down) as kindfleet commands.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a fleet file to start from.
 
     By default it is the article's setup: a hub with management labels and three
-    Calico spokes with GPU-labelled compute workers, plus a local registry.
+    Calico spokes with GPU-labelled compute workers, plus a local registry. With
+    --makefile, an existing fleet file is kept and only the Makefile is written.
     """
+    if makefile is not None:
+        if makefile.exists() and not force:
+            raise UsageError(f"{makefile} already exists", hint="pass --force to overwrite it")
+        makefile.write_text(_template("article.mk").replace("{fleet}", str(path)), encoding="utf-8")
+        output.success(
+            f"wrote {makefile}: make kind-up, deploy-local, test-failover, load-test, kind-down"
+        )
+        if path.exists():
+            return
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
     name = "minimal.yaml" if minimal else "local.yaml" if local else "article.yaml"

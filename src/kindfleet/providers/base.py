@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
+from kindfleet.errors import KindfleetError
 from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.preflight import PreflightOptions, Report
@@ -243,3 +244,89 @@ class HostsRegistry(Protocol):
         ...
 
     def registry_status(self, fleet: FleetSpec) -> RegistryStatus | None: ...
+
+
+# --- faults (issue 12): what a provider can break in one cluster, and how it undoes it ---
+
+FAULT_ACTIONS = ("stop", "pause", "kill", "partition", "slow")
+FaultAction = Literal["stop", "pause", "kill", "partition", "slow"]
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One fault to inject. `latency_ms` and `loss_percent` matter to `slow` only.
+
+    - stop: the cluster's nodes (the local runtime: its process) stopped; clearing starts
+      them again and waits until the cluster is Ready;
+    - pause: the nodes (processes) frozen, nothing in them runs;
+    - kill: the platform's agent (orchestrator), or the hub, killed with no grace and kept
+      down; clearing brings it back;
+    - partition: the spoke cut off from the hub only (packets dropped: connections hang,
+      nothing is refused); on the hub, every spoke cut off from it;
+    - slow: latency and loss between the spoke (every spoke, on the hub) and the hub.
+    """
+
+    action: FaultAction
+    cluster: str
+    latency_ms: int = 200
+    loss_percent: float = 0.0
+
+    def describe(self) -> str:
+        if self.action == "slow":
+            return f"slow ({self.latency_ms} ms, {self.loss_percent:g}% loss)"
+        return self.action
+
+
+class FaultUnsupported(KindfleetError):
+    """Raised by `inject_fault` when the cluster turns out not to allow the fault (found
+    only by trying, e.g. a node whose network tools are not permitted), having changed
+    nothing: the fault is refused, not recorded."""
+
+    exit_code = 2
+
+
+@runtime_checkable
+class InjectsFaults(Protocol):
+    """A provider that can inject faults into its clusters. A provider without it refuses
+    every fault; one with it may still refuse some actions on some clusters, with why.
+
+    `inject_fault` returns what `clear_fault` will need to undo it (plain JSON data that
+    the fleet keeps in its fault records, so another process can clear it later).
+    `clear_fault` is idempotent and works from the spec alone when `undo` is empty (a
+    command killed half-way through an injection recorded nothing to undo with).
+    """
+
+    def fault_refusal(self, fleet: FleetSpec, cluster: Cluster, action: str) -> str | None:
+        """None when `action` can be done to `cluster`, else the reason it cannot."""
+        ...
+
+    def inject_fault(
+        self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec
+    ) -> dict[str, Any]: ...
+
+    def clear_fault(
+        self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec, undo: Mapping[str, Any]
+    ) -> None: ...
+
+
+# --- end faults (issue 12) ---------------------------------------------------------------
+
+
+# --- checks (issue 12): what the isolation suite asks of a spoke -------------------------
+
+
+@runtime_checkable
+class ProbesSpokes(Protocol):
+    """A provider that can hand the isolation suite what a spoke holds."""
+
+    def spoke_credential(self, fleet: FleetSpec, spoke: Cluster) -> str:
+        """The spoke's own hub credential, as its agent keeps it (to prove its reach)."""
+        ...
+
+    def hub_address_inside(self, fleet: FleetSpec, spoke: Cluster) -> tuple[str, int] | None:
+        """(host, port) of the hub as the spoke dials it; None when workloads share this
+        machine's network (nothing to probe)."""
+        ...
+
+
+# --- end checks (issue 12) ---------------------------------------------------------------

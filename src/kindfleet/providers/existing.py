@@ -10,18 +10,22 @@ platform to them through the same contexts.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from kindfleet import kubeconfig as kc
-from kindfleet.errors import PrerequisiteError, UsageError
-from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
+from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, Runner, failure_says
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
+    FAULT_ACTIONS,
     AppliesManifests,
     Availability,
     ClusterStatus,
     CreateOptions,
+    FaultSpec,
+    FaultUnsupported,
     HubAccess,
     NodeInfo,
     Provider,
@@ -31,6 +35,7 @@ from kindfleet.providers.base import (
 from kindfleet.providers.kubectl import Kubectl
 from kindfleet.providers.kubectl.commands import client_version_cmd
 from kindfleet.providers.kubectl.parsing import NodeState, parse_versions
+from kindfleet.providers.kubefaults import KubeFaults, KubeProbes
 from kindfleet.providers.preflight import (
     INSTALL_KUBECTL,
     PreflightOptions,
@@ -62,7 +67,68 @@ def version_notes(wanted: str, server: str, client: str | None) -> list[str]:
     return notes
 
 
-class ExistingProvider(Provider, WaitsForReady, AppliesManifests):
+# --- faults (issue 12) ---------------------------------------------------------------
+class ExistingFaults:
+    """Faults a real cluster allows through its API (faults, issue 12): the platform's
+    Deployment killed and kept at 0, the orchestrator's hub egress cut. Its machines and
+    network are its owner's: stop, pause and slow are refused, with why."""
+
+    REFUSED: ClassVar[dict[str, str]] = {
+        "stop": "provider existing does not run the clusters' machines: stop nodes with your "
+        "cloud's tools (or use kill: the platform's agent down)",
+        "pause": "provider existing cannot freeze a cluster it does not run (use kill)",
+        "slow": "provider existing has no hold on the network between clusters (latency "
+        "needs the nodes' tc: use the kind provider, or partition)",
+    }
+    runner: Runner
+    kubeconfig_path: Path | None
+
+    def fault_refusal(self, fleet: FleetSpec, cluster: Cluster, action: str) -> str | None:
+        if action not in FAULT_ACTIONS:
+            return f"{action!r} is not a fault"
+        return self.REFUSED.get(action)
+
+    def _cut(self, fleet: FleetSpec, cluster: Cluster) -> list[Cluster]:
+        return list(fleet.spokes) if cluster.role == "hub" else [cluster]
+
+    def inject_fault(self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec) -> dict[str, Any]:
+        if fault.action in self.REFUSED:
+            raise FaultUnsupported(self.REFUSED[fault.action])
+        faults = KubeFaults(self.runner)
+        if fault.action == "kill":
+            return faults.kill(self.kubeconfig_path, cluster.context, cluster.role)
+        cut: list[str] = []
+        try:
+            for spoke in self._cut(fleet, cluster):
+                faults.cut_egress(self.kubeconfig_path, spoke.context)
+                cut.append(spoke.name)
+        except KindfleetError:
+            for name in cut:
+                faults.restore_egress(self.kubeconfig_path, fleet.cluster(name).context)
+            raise
+        return {"spokes": cut}
+
+    def clear_fault(
+        self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec, undo: Mapping[str, Any]
+    ) -> None:
+        faults = KubeFaults(self.runner)
+        if fault.action == "kill":
+            faults.revive(self.kubeconfig_path, cluster.context, cluster.role, undo)
+        elif fault.action == "partition":
+            for spoke in self._cut(fleet, cluster):  # each policy says itself what it had
+                faults.restore_egress(self.kubeconfig_path, spoke.context)
+
+    def spoke_credential(self, fleet: FleetSpec, spoke: Cluster) -> str:
+        return KubeProbes(self.runner).credential(self.kubeconfig_path, spoke.context)
+
+    def hub_address_inside(self, fleet: FleetSpec, spoke: Cluster) -> tuple[str, int] | None:
+        return KubeProbes(self.runner).hub_address(self.kubeconfig_path, spoke.context)
+
+
+# --- end faults (issue 12) -----------------------------------------------------------
+
+
+class ExistingProvider(ExistingFaults, Provider, WaitsForReady, AppliesManifests):
     name: ClassVar[Literal["kind", "existing", "local"]] = "existing"
     owns_clusters: ClassVar[bool] = False
     manages_kubeconfig: ClassVar[bool] = False

@@ -132,7 +132,7 @@ class Drill:
 def drill(tmp_path: Path) -> Iterator[Drill]:
     spec = from_text(FLEET, source="drill")
     provider = LocalProvider(tmp_path / "state", lost_after_seconds=LOST_AFTER)
-    fleet = Fleet(spec, provider=provider)
+    fleet = Fleet(spec, provider=provider, state_dir=tmp_path / "state")
     fleet.up(preflight=False, parallel=3)
     try:
         yield Drill(fleet, provider, provider.layout(spec), tmp_path / "ledger")

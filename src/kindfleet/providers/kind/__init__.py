@@ -38,6 +38,7 @@ from kindfleet.providers.base import (
 )
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import preflight
+from kindfleet.providers.kind.faults import KindFaults  # faults (issue 12)
 from kindfleet.providers.kind.kindcli import (
     ALREADY_EXISTS,
     CLUSTER_LABEL,
@@ -72,7 +73,7 @@ class ClusterExists(KindfleetError):
     """`kind create` found nodes of a cluster with this name already."""
 
 
-class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidies):
+class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidies):
     name: ClassVar[Literal["kind", "existing", "local"]] = "kind"
     manages_kubeconfig: ClassVar[bool] = True
 

@@ -30,7 +30,8 @@ from kindfleet.providers.base import (
     Provider,
     ProviderSettings,
 )
-from kindfleet.providers.local import processes
+from kindfleet.providers.local import link, processes
+from kindfleet.providers.local.faults import LocalFaults, LocalProbes
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.statedir import ensure_token, fleet_dir, write_private
 from kindfleet.units import format_memory
@@ -81,7 +82,7 @@ class LocalLayout:
             ) from None
 
 
-class LocalProvider(Provider):
+class LocalProvider(LocalFaults, LocalProbes, Provider):
     name: ClassVar[Literal["kind", "existing", "local"]] = "local"
     creates_hub_first: ClassVar[bool] = True  # spokes need the hub's address
     owns_clusters: ClassVar[bool] = True
@@ -119,6 +120,12 @@ class LocalProvider(Provider):
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         layout = self.layout(fleet)
         if processes.running(layout.pidfile(cluster.name)):
+            if cluster.role != "hub":  # faults (issue 12): a link proxy that died is repaired
+                link.start(
+                    self._python,
+                    self.link_files(fleet, cluster.name),
+                    layout.port_file(fleet.hub.name),
+                )
             return  # already up: `up` is idempotent
         ensure_token(layout.client_token)
         if cluster.role == "hub":
@@ -160,11 +167,15 @@ class LocalProvider(Provider):
         token_file = layout.dir(cluster.name) / "join.token"
         _mint_join_token(url, layout.read_client_token(), cluster.name, token_file)
         # --- end hub (issue 9) ----------------------------------------------------
+        # faults (issue 12): the agent dials the hub through its own link proxy
+        via = link.start(
+            self._python, self.link_files(fleet, cluster.name), layout.port_file(fleet.hub.name)
+        )
         cap = cluster.capacity
         labels = ",".join(f"{k}={v}" for k, v in cluster.labels.items())
         argv = [
             self._python, "-m", "kindfleet.platform.agent",
-            "--hub", url,
+            "--hub", via,
             "--name", cluster.name,
             "--state-dir", str(layout.dir(cluster.name) / "agent"),
             "--bootstrap-token-file", str(token_file),
@@ -175,11 +186,15 @@ class LocalProvider(Provider):
         ]  # fmt: skip
         if labels:
             argv += ["--labels", labels]
+        started = time.time()
         processes.spawn(
             argv, pidfile=layout.pidfile(cluster.name), logfile=layout.logfile(cluster.name)
         )
         self._wait(
-            layout, cluster.name, wait, lambda: self._spoke_ready(layout, fleet, cluster.name)
+            layout,
+            cluster.name,
+            wait,
+            lambda: self._spoke_ready(layout, fleet, cluster.name, since=started),
         )
 
     def _wait(
@@ -211,7 +226,11 @@ class LocalProvider(Provider):
         with HubClient(url, layout.read_client_token(), timeout=2) as client:
             return client.ready()
 
-    def _spoke_ready(self, layout: LocalLayout, fleet: FleetSpec, name: str) -> bool:
+    def _spoke_ready(
+        self, layout: LocalLayout, fleet: FleetSpec, name: str, *, since: float = 0.0
+    ) -> bool:
+        """Ready in the hub's eyes; with `since`, by a heartbeat of an agent started then
+        (a restarted spoke is not ready on its killed predecessor's lease)."""
         from kindfleet.platform.client import HubClient
 
         url = layout.hub_url(fleet.hub.name)
@@ -222,11 +241,18 @@ class LocalProvider(Provider):
                 spokes = client.spokes()
             except KindfleetError:
                 return False
-        return any(s.name == name and s.health == "Ready" for s in spokes)
+        return any(
+            s.name == name
+            and s.health == "Ready"
+            and s.last_heartbeat is not None
+            and s.last_heartbeat.timestamp() >= since
+            for s in spokes
+        )
 
     def delete(self, fleet: FleetSpec, cluster: str) -> None:
         layout = self.layout(fleet)
         processes.stop(layout.pidfile(cluster))
+        link.stop(self.link_files(fleet, cluster))  # faults (issue 12): the spoke's link
         if cluster != fleet.hub.name and (layout.dir(cluster) / "agent").is_dir():
             # A run whose agent was killed earlier (a drill) may have left a grandchild.
             state = layout.dir(cluster) / "agent"
@@ -261,10 +287,14 @@ class LocalProvider(Provider):
             memory_bytes=processes.rss_bytes(handle),
             address=url if cluster.role == "hub" else None,
         )
+        message = "process (not Kubernetes)"
         if cluster.role == "hub":
             ready = self._hub_ready(layout, cluster.name)
         else:
             ready = self._spoke_ready(layout, fleet, cluster.name)
+            way = self.link_state(fleet, cluster.name)  # faults (issue 12)
+            if way.mode != "pass" or not way.running:
+                message += f"; link to the hub: {way.mode if way.running else 'down'}"
         node = NodeInfo(**{**node.__dict__, "ready": ready})
         return ClusterStatus(
             cluster.name,
@@ -273,7 +303,7 @@ class LocalProvider(Provider):
             ready=ready,
             endpoint=url,
             nodes=(node,),
-            message="process (not Kubernetes)",
+            message=message,
         )
 
     # -- what only Kubernetes has -----------------------------------------

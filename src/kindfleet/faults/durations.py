@@ -1,0 +1,52 @@
+"""Durations as people write them on a command line (`60s`, `2m`, `1h30m`, `500ms`, `90`),
+as seconds. Pure; a bad one is a `UsageError` that shows how to write it."""
+
+from __future__ import annotations
+
+import re
+
+from kindfleet.errors import UsageError
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+HOW = "write e.g. 60s, 2m, 1h30m or 500ms"
+
+
+def parse_duration(text: str, *, what: str = "--for") -> float:
+    """Seconds in `text`; a bare number is seconds. Must be more than 0."""
+    raw = text.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        seconds = float(raw)
+    elif raw and _PART.sub("", raw) == "":
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(raw))
+    else:
+        raise UsageError(f"{what} {text!r} is not a duration", hint=HOW)
+    if seconds <= 0:
+        raise UsageError(f"{what} {text!r} must be more than 0", hint=HOW)
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """`1h02m`, `2m30s`, `45s`, `1.5s`: short and exact enough for a person."""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def parse_percent(text: str, *, what: str = "--loss") -> float:
+    """`5%`, `5`, `0.5%` -> 5.0, 5.0, 0.5; between 0 and 100."""
+    raw = text.strip().removesuffix("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{what} {text!r} is not a percentage", hint="write e.g. 5%") from None
+    if not 0 <= value <= 100:
+        raise UsageError(f"{what} {text!r} must be between 0% and 100%", hint="write e.g. 5%")
+    return value

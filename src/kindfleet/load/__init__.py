@@ -1,0 +1,5 @@
+"""`kindfleet load`: submit, watch to completion, report (run.py, report.py)."""
+
+from kindfleet.load.run import LoadOptions, LoadResult, Progress, percentiles, run
+
+__all__ = ["LoadOptions", "LoadResult", "Progress", "percentiles", "run"]

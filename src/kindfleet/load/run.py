@@ -1,0 +1,272 @@
+"""`kindfleet load`: the article's `./scripts/load-test.sh --requests=10000 --spokes=5`
+against a running fleet. Submits N small workloads with C concurrent clients (at most R
+per second when asked), spread over S of the fleet's spokes (a selector naming them),
+watches every accepted one to the end, and measures: submit throughput and latency,
+submit-to-start and end-to-end latency, per-spoke distribution, lost (accepted, never
+finished) and duplicated (two submissions of one key accepted as two), and the memory of
+the hub and the agents where the provider can see it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kindfleet.errors import KindfleetError, UsageError
+from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.platform.client import HubClient
+from kindfleet.platform.wire import Selector, WorkloadSpec
+
+
+class Target(Protocol):
+    """What the load test needs of a fleet (`Fleet` is one): its spec and its hub."""
+
+    spec: FleetSpec
+
+    def hub(self, *, timeout: float = 10.0, kubeconfig: Any = None) -> HubClient: ...
+
+
+@dataclass
+class LoadOptions:
+    requests: int = 10_000
+    spokes: int | None = None  # spread over this many of the fleet's spokes; None: all
+    concurrency: int = 16
+    rate: float | None = None  # submissions per second at most
+    duration: float | None = None  # stop submitting after this many seconds
+    spec: WorkloadSpec | None = None  # what to submit (default: a no-op)
+    timeout: float = 900.0  # how long to wait for every accepted workload to finish
+
+
+@dataclass
+class Progress:
+    submitted: int = 0
+    accepted: int = 0
+    finished: int = 0
+    target: int = 0
+
+
+@dataclass
+class LoadResult:
+    fleet: str
+    requests: int
+    accepted: int
+    errors: dict[str, int]
+    lost: int
+    duplicated: int
+    submit_seconds: float
+    total_seconds: float
+    submit_latency_ms: list[float] = field(default_factory=list)
+    start_latency_s: list[float] = field(default_factory=list)
+    end_to_end_s: list[float] = field(default_factory=list)
+    per_spoke: dict[str, int] = field(default_factory=dict)
+    states: dict[str, int] = field(default_factory=dict)
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)  # t, accepted, finished
+    memory_bytes: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "fleet": self.fleet,
+            "requests": self.requests,
+            "accepted": self.accepted,
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "errors": self.errors,
+            "submit_seconds": round(self.submit_seconds, 3),
+            "total_seconds": round(self.total_seconds, 3),
+            "submit_per_second": round(self.accepted / self.submit_seconds, 1)
+            if self.submit_seconds
+            else 0.0,
+            "finished_per_second": round(self.states.get("Succeeded", 0) / self.total_seconds, 1)
+            if self.total_seconds
+            else 0.0,
+            "submit_latency_ms": percentiles(self.submit_latency_ms),
+            "submit_to_start_s": percentiles(self.start_latency_s),
+            "end_to_end_s": percentiles(self.end_to_end_s),
+            "per_spoke": self.per_spoke,
+            "states": self.states,
+            "memory_bytes": self.memory_bytes,
+        }
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)
+
+    return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": round(ordered[-1], 4)}
+
+
+def _default_spec(python: str) -> WorkloadSpec:
+    return WorkloadSpec(
+        name="load", command=[python, "-c", "pass"], resources={"cpu": "100m", "memory": "16Mi"}
+    )
+
+
+@dataclass
+class _Tally:
+    """What the submitters and the watcher record, under one lock."""
+
+    began: float
+    state: Progress
+    latencies: list[float] = field(default_factory=list)
+    accepted: dict[int, str] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)
+    peak: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _check(target: Target, options: LoadOptions) -> list[str]:
+    """The spokes to load, after checking the numbers asked for."""
+    if options.requests < 1 or options.concurrency < 1:
+        raise UsageError("--requests and --concurrency must be at least 1")
+    names = [s.name for s in target.spec.spokes]
+    if options.spokes is not None and not 1 <= options.spokes <= len(names):
+        raise UsageError(
+            f"--spokes {options.spokes}: fleet {target.spec.name} has {len(names)} spokes",
+            hint=f"give a number from 1 to {len(names)}",
+        )
+    return names[: options.spokes] if options.spokes else names
+
+
+def run(
+    target: Target,
+    options: LoadOptions,
+    *,
+    python: str,
+    memory: Callable[[], dict[str, int]] = dict,
+    progress: Callable[[Progress], None] = lambda p: None,
+) -> LoadResult:
+    chosen = _check(target, options)
+    work = options.spec or _default_spec(python)
+    if len(chosen) < len(target.spec.spokes):
+        work = _pinned(target, work, chosen)
+    tally = _Tally(time.monotonic(), Progress(target=options.requests))
+    local = threading.local()
+    stop_at = tally.began + options.duration if options.duration else None
+
+    def submit(i: int) -> None:
+        if stop_at and time.monotonic() > stop_at:
+            return
+        if options.rate and (wait := tally.began + i / options.rate - time.monotonic()) > 0:
+            time.sleep(wait)
+        hub: HubClient | None = getattr(local, "hub", None)
+        if hub is None:
+            hub = local.hub = target.hub(timeout=60)
+        started = time.perf_counter()
+        try:
+            answer = hub.submit(work, idempotency_key=f"load-{tally.began:.0f}-{i}")
+        except KindfleetError as exc:
+            with tally.lock:
+                tally.errors[type(exc).__name__] += 1
+                tally.state.submitted += 1
+            return
+        with tally.lock:
+            tally.latencies.append((time.perf_counter() - started) * 1000)
+            tally.accepted[i] = answer.workload.id
+            tally.state.submitted += 1
+            tally.state.accepted = len(tally.accepted)
+
+    watching = threading.Event()
+
+    def watch() -> None:
+        with target.hub(timeout=60) as hub:
+            while not watching.is_set():
+                _sample(hub, tally, memory)
+                progress(tally.state)
+                watching.wait(0.5)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    with ThreadPoolExecutor(options.concurrency) as pool:
+        list(pool.map(submit, range(options.requests)))
+    submit_seconds = time.monotonic() - tally.began
+    deadline = time.monotonic() + options.timeout
+    while tally.state.finished < len(tally.accepted) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    watching.set()
+    watcher.join(30)
+    return _collect(target, tally, options, submit_seconds)
+
+
+def _pinned(target: Target, work: WorkloadSpec, chosen: list[str]) -> WorkloadSpec:
+    """Work that may run on the chosen spokes only, by the labels that tell them apart."""
+    others = [s for s in target.spec.spokes if s.name not in chosen]
+    keys = {k for s in target.spec.spokes for k in s.labels}
+    for key in sorted(keys):
+        mine = {target.spec.cluster(n).labels.get(key) for n in chosen}
+        theirs = {s.labels.get(key) for s in others}
+        if None not in mine and not mine & theirs:
+            expression = {"key": key, "operator": "In", "values": sorted(v for v in mine if v)}
+            selector = Selector.model_validate({"match_expressions": [expression]})
+            return work.model_copy(update={"selector": selector})
+    raise UsageError(
+        f"no label tells the first {len(chosen)} spokes ({', '.join(chosen)}) from the others",
+        hint="give those spokes a label of their own in the fleet file, or leave out --spokes",
+    )
+
+
+def _sample(hub: HubClient, tally: _Tally, memory: Callable[[], dict[str, int]]) -> None:
+    try:
+        counts = states_from_metrics(hub.metrics())
+    except KindfleetError:
+        return
+    done = ("Succeeded", "Failed", "Cancelled", "Expired")
+    tally.state.finished = int(sum(counts.get(s, 0) for s in done))
+    tally.timeline.append(
+        (time.monotonic() - tally.began, tally.state.accepted, tally.state.finished)
+    )
+    for name, value in memory().items():
+        tally.peak[name] = max(tally.peak.get(name, 0), value)
+
+
+def states_from_metrics(text: str) -> dict[str, float]:
+    """Workloads by state from the hub's Prometheus gauge: cheap enough to poll."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("kindfleet_hub_workloads{"):
+            state = line.split('state="', 1)[1].split('"', 1)[0]
+            out[state] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def _collect(
+    target: Target, tally: _Tally, options: LoadOptions, submit_seconds: float
+) -> LoadResult:
+    ids = set(tally.accepted.values())
+    with target.hub(timeout=120) as hub:
+        ours = [w for w in hub.iter_workloads(limit=1000) if w.id in ids]
+    seen = Counter(w.id for w in ours)
+    states = Counter(w.state.value for w in ours)
+    start, e2e = [], []
+    for w in ours:
+        if w.attempts and w.attempts[-1].started_at:
+            start.append((w.attempts[-1].started_at - w.submitted_at).total_seconds())
+        if w.attempts and w.attempts[-1].finished_at:
+            e2e.append((w.attempts[-1].finished_at - w.submitted_at).total_seconds())
+    return LoadResult(
+        fleet=target.spec.name,
+        requests=options.requests,
+        accepted=len(ids),
+        errors=dict(tally.errors),
+        lost=len(ids) - states.get("Succeeded", 0),
+        # the hub listing one workload twice, or two submissions accepted as one id
+        duplicated=sum(n - 1 for n in seen.values()) + (len(tally.accepted) - len(ids)),
+        submit_seconds=submit_seconds,
+        total_seconds=time.monotonic() - tally.began,
+        submit_latency_ms=tally.latencies,
+        start_latency_s=start,
+        end_to_end_s=e2e,
+        per_spoke=dict(Counter(w.spoke or "-" for w in ours)),
+        states=dict(states),
+        timeline=tally.timeline,
+        memory_bytes=tally.peak,
+    )

@@ -1,0 +1,84 @@
+"""`kindfleet load` and `kindfleet check` through the real CLI against a real local
+fleet: the report folder (report.json with lost and duplicated at its top, an HTML page
+with plots), --spokes spreading work over only the spokes asked for, JUnit XML with one
+testcase per check, exit codes, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from kindfleet.fleet import Fleet
+
+pytestmark = pytest.mark.slow
+
+FLEET = """\
+apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: loadcli
+provider: local
+spokes:
+  - {name: lc-a, labels: {zone: a}, capacity: {cpu: 8, memory: 8Gi}}
+  - {name: lc-b, labels: {zone: b}, capacity: {cpu: 8, memory: 8Gi}}
+"""
+
+
+@pytest.fixture(scope="module")
+def fleet_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("loadcli")
+    path = root / "fleet.yaml"
+    path.write_text(FLEET)
+    fleet = Fleet.from_path(path, state_dir=root / "state")
+    fleet.up(preflight=False)
+    try:
+        yield path
+    finally:
+        fleet.down()
+
+
+@pytest.fixture
+def run(cli, fleet_file: Path, monkeypatch):
+    monkeypatch.setenv("KINDFLEET_STATE_DIR", str(fleet_file.parent / "state"))
+    return lambda *args: cli(*args, "-f", str(fleet_file))
+
+
+def test_load_reports_and_spreads_over_the_spokes_asked_for(run, tmp_path: Path):
+    result = run("load", "--requests", "60", "--spokes", "1", "--concurrency", "4",
+                 "--report", str(tmp_path / "rep"))  # fmt: skip
+    assert result.code == 0, result.err
+    data = json.loads((tmp_path / "rep/report.json").read_text())
+    assert data["lost"] == 0 and data["duplicated"] == 0 and data["accepted"] == 60
+    assert data["per_spoke"] == {"lc-a": 60}  # --spokes 1: the first spoke only
+    assert data["submit_latency_ms"]["p50"] > 0 and data["end_to_end_s"]["p99"] > 0
+    assert set(data["memory_bytes"]) >= {"loadcli-hub", "lc-a"}
+    page = (tmp_path / "rep/report.html").read_text()
+    assert page.count("<svg") == 4 and "lost <b>0</b>" in page
+
+
+def test_check_writes_junit_with_one_testcase_per_check(run, tmp_path: Path):
+    junit = tmp_path / "out/junit.xml"
+    result = run("check", "--suite", "comms,isolation", "--junit", str(junit), "-o", "json")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["ok"] and report["counts"]["failed"] == 0
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert sorted(c.get("name") for c in cases) == sorted(
+        ["spokes-registered", "heartbeating", "round-trip", "credential-scope", "workload-network"]
+    )
+    assert "✓ comms/round-trip" in result.err and "skipped: provider local" in result.err
+
+
+def test_bad_input_is_one_line_and_an_exit_code(run):
+    for args, says in [
+        (("check", "--suite", "speed"), "no check suite 'speed'"),
+        (("check", "--suite", "failover/teleport"), "no check suite 'failover/teleport'"),
+        (("load", "--requests", "5", "--spokes", "9"), "has 2 spokes"),
+        (("load", "--requests", "5", "--duration", "forever"), "not a duration"),
+    ]:
+        result = run(*args)
+        assert result.code == 2, (args, result.err)
+        assert says in result.err and "Traceback" not in result.err
