@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 from agent_hubdouble import HubServer
 
-from kindfleet.platform.agent import kill_orphans
+from kindfleet.platform.agent.orphans import kill_orphans
 from kindfleet.platform.wire import WorkloadSpec
 
 FAST = [

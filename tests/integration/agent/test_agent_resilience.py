@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from agent_it_helpers import gone, py, wait_until
 
-from kindfleet.platform.agent import kill_orphans
+from kindfleet.platform.agent.orphans import kill_orphans
 from kindfleet.platform.wire import EventType
 
 FAMILY = """

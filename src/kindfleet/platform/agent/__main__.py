@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from kindfleet.errors import EXIT_FAILED, KindfleetError, UsageError
 from kindfleet.platform.agent import logs
-from kindfleet.platform.agent.executors import ReportsCapacity, make_executor
 from kindfleet.platform.agent.executors.base import Executor
+from kindfleet.platform.agent.executors.factory import ReportsCapacity, make_executor
 from kindfleet.platform.agent.loop import Agent
 from kindfleet.platform.agent.settings import AgentSettings, parse_args
 from kindfleet.units import format_cpu, format_memory

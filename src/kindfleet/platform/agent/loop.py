@@ -19,8 +19,8 @@ from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.agent import logs, reports
 from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors import make_executor
 from kindfleet.platform.agent.executors.base import Executor
+from kindfleet.platform.agent.executors.factory import make_executor
 from kindfleet.platform.agent.hubclient import (
     HubClient,
     HubError,

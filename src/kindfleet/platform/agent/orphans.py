@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors.proctree import kill_leftovers
+from kindfleet.platform.agent.executors.process.proctree import kill_leftovers
 from kindfleet.platform.agent.lock import StateLock
 from kindfleet.platform.agent.state import Holdings, Phase
 

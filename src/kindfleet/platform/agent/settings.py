@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.agent.executors.kubejobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
+from kindfleet.platform.agent.executors.kubernetes.jobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
 from kindfleet.platform.wire import Capacity
 from kindfleet.units import parse_cpu, parse_memory
 

@@ -18,8 +18,12 @@ from kindfleet.platform.agent.executors.base import (
     RunPhase,
     RunRequest,
 )
-from kindfleet.platform.agent.executors.process import ProcessExecutor
-from kindfleet.platform.agent.executors.proctree import kill_leftovers, leftovers, start_time
+from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
+from kindfleet.platform.agent.executors.process.proctree import (
+    kill_leftovers,
+    leftovers,
+    start_time,
+)
 from kindfleet.platform.wire import WorkloadSpec
 
 FAMILY = """

@@ -14,8 +14,8 @@ from agent_unit_helpers import gone, py, with_capacity
 
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.executors.base import RunHandle
-from kindfleet.platform.agent.executors.process import ProcessExecutor
-from kindfleet.platform.agent.executors.proctree import start_time
+from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
+from kindfleet.platform.agent.executors.process.proctree import start_time
 from kindfleet.platform.agent.runs import RunManager
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.state import Held, Holdings, Phase

@@ -22,12 +22,12 @@ class ReportsCapacity(Protocol):
 
 def make_executor(settings: AgentSettings) -> Executor:
     if settings.executor == "kubernetes":
-        from kindfleet.platform.agent.executors.kubeapi import KubeTarget, check_target
-        from kindfleet.platform.agent.executors.kubernetes import KubernetesExecutor
-        from kindfleet.platform.agent.executors.kubesettings import KubeSettings
+        from kindfleet.platform.agent.executors.kubernetes.api import KubeTarget, check_target
+        from kindfleet.platform.agent.executors.kubernetes.executor import KubernetesExecutor
+        from kindfleet.platform.agent.executors.kubernetes.options import KubeOptions
 
         check_target(KubeTarget(settings.kubeconfig, settings.context))
-        return KubernetesExecutor(KubeSettings.from_agent(settings))
-    from kindfleet.platform.agent.executors.process import ProcessExecutor
+        return KubernetesExecutor(KubeOptions.from_agent(settings))
+    from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
 
     return ProcessExecutor()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kindfleet.platform.agent.executors.kubejobs import (
+from kindfleet.platform.agent.executors.kubernetes.jobs import (
     JobOptions,
     job_manifest,
     job_name,

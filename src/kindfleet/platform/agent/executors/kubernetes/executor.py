@@ -40,24 +40,24 @@ from kindfleet.platform.agent.executors.base import (
     RunStatus,
     Usage,
 )
-from kindfleet.platform.agent.executors.kubeapi import describe, open_client, transient
-from kindfleet.platform.agent.executors.kubecalls import JobCalls
-from kindfleet.platform.agent.executors.kubejobs import (
+from kindfleet.platform.agent.executors.kubernetes.api import describe, open_client, transient
+from kindfleet.platform.agent.executors.kubernetes.calls import JobCalls
+from kindfleet.platform.agent.executors.kubernetes.jobs import (
     job_manifest,
     job_name,
     owns,
     spoke_selector,
 )
-from kindfleet.platform.agent.executors.kubenodes import node_capacity
-from kindfleet.platform.agent.executors.kubesettings import KubeSettings
-from kindfleet.platform.agent.executors.kubestatus import (
+from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
     finished,
     job_status,
     needs_pods,
     pod_metrics,
     terminated,
 )
-from kindfleet.platform.agent.executors.kubewatch import Informer, Obj
+from kindfleet.platform.agent.executors.kubernetes.nodes import node_capacity
+from kindfleet.platform.agent.executors.kubernetes.options import KubeOptions
+from kindfleet.platform.agent.executors.kubernetes.watch import Informer, Obj
 from kindfleet.platform.wire import Capacity
 
 log = logs.get("kubernetes")
@@ -73,7 +73,7 @@ class KubernetesExecutor:
     name = "kubernetes"
     outlives_agent = True  # Jobs run on through an agent restart; `recover` adopts them
 
-    def __init__(self, kube: KubeSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, kube: KubeOptions, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.clock = clock
         self._lock = asyncio.Lock()

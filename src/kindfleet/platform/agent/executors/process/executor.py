@@ -31,8 +31,8 @@ from kindfleet.platform.agent.executors.base import (
     Usage,
     exit_code_of,
 )
-from kindfleet.platform.agent.executors.launch import child_setup, run_environment
-from kindfleet.platform.agent.executors.proctree import (
+from kindfleet.platform.agent.executors.process.launch import child_setup, run_environment
+from kindfleet.platform.agent.executors.process.proctree import (
     TreeMeter,
     kill_leftovers,
     signal_group,
