@@ -14,11 +14,10 @@ from pathlib import Path
 
 from kindfleet.errors import UsageError
 from kindfleet.platform.agent.executors.kubernetes.jobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
-from kindfleet.platform.wire import Capacity
+from kindfleet.platform.wire import WORKLOADS_NAMESPACE, Capacity
 from kindfleet.units import parse_cpu, parse_memory
 
 EXECUTORS = ("process", "kubernetes")
-DEFAULT_NAMESPACE = "platform-workloads"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -46,7 +45,7 @@ class AgentSettings:
     flush_interval: float = 1.0
     supervise_interval: float = 0.2
     # The kubernetes executor: where its Jobs go and what it reports as capacity.
-    namespace: str = DEFAULT_NAMESPACE
+    namespace: str = WORKLOADS_NAMESPACE
     kubeconfig: Path | None = None  # None: in-cluster in a pod, else $KUBECONFIG/~/.kube/config
     context: str | None = None
     job_image: str = DEFAULT_JOB_IMAGE  # for workloads that name no image
@@ -100,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     kube = p.add_argument_group(
         "kubernetes executor (capacity: the nodes' allocatable unless --cpu/--memory/--gpus)"
     )
-    kube.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="namespace of the Jobs")
+    kube.add_argument("--namespace", default=WORKLOADS_NAMESPACE, help="namespace of the Jobs")
     kube.add_argument(
         "--kubeconfig",
         type=Path,

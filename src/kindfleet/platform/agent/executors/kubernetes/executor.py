@@ -44,7 +44,6 @@ from kindfleet.platform.agent.executors.kubernetes.api import describe, open_cli
 from kindfleet.platform.agent.executors.kubernetes.calls import JobCalls
 from kindfleet.platform.agent.executors.kubernetes.jobs import (
     job_manifest,
-    job_name,
     owns,
     spoke_selector,
 )
@@ -58,7 +57,7 @@ from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
 from kindfleet.platform.agent.executors.kubernetes.nodes import node_capacity
 from kindfleet.platform.agent.executors.kubernetes.options import KubeOptions
 from kindfleet.platform.agent.executors.kubernetes.watch import Informer, Obj
-from kindfleet.platform.wire import Capacity
+from kindfleet.platform.wire import Capacity, job_name
 
 log = logs.get("kubernetes")
 # Its debug output holds whole request and response bodies (a workload's env included).

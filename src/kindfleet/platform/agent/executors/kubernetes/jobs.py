@@ -14,18 +14,20 @@ GPUs; retries are the platform's business, so the Job itself never retries (back
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kindfleet.platform.wire import WorkloadSpec
+from kindfleet.platform.wire import (
+    GENERATION_LABEL,
+    WORKLOAD_LABEL,
+    WorkloadSpec,
+    job_name,
+    label_value,
+)
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
-WORKLOAD_LABEL = "kindfleet.dev/workload"
-GENERATION_LABEL = "kindfleet.dev/generation"
 SPOKE_LABEL = "kindfleet.dev/spoke"
 JOB_LABEL = "kindfleet.dev/job"  # on the pods: which Job they belong to
 WORKLOAD_ANNOTATION = "kindfleet.dev/workload-id"  # the exact id (a label value is sanitised)
@@ -39,9 +41,6 @@ METRICS_DIR = "/kindfleet/metrics"
 METRICS_FILE = f"{METRICS_DIR}/metrics.jsonl"
 DEFAULT_IMAGE = "busybox:1.37"
 
-_MAX_NAME = 63
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
 
 @dataclass(frozen=True)
 class JobOptions:
@@ -52,33 +51,6 @@ class JobOptions:
     default_image: str = DEFAULT_IMAGE
     ttl_seconds_after_finished: int = 600
     termination_grace_seconds: int = 5  # the agent's SIGTERM -> SIGKILL grace, as in the pod
-
-
-def job_name(workload: str, generation: int) -> str:
-    """`<workload>-g<generation>` as a DNS-1123 label of at most 63 characters.
-
-    An id that is already a clean label is kept as it is (the hub's `wl-<hex>` ids are);
-    anything else is lower-cased, cleaned and given a short hash of the original so that two
-    ids that clean up the same still get different names.
-    """
-    suffix = f"-g{generation}"
-    base = re.sub(r"[^a-z0-9-]+", "-", workload.lower()).strip("-")
-    base = re.sub(r"-{2,}", "-", base)
-    room = _MAX_NAME - len(suffix)
-    if base != workload or len(base) > room:
-        digest = hashlib.sha256(workload.encode()).hexdigest()[:8]
-        base = f"{base[: room - len(digest) - 1].rstrip('-')}-{digest}".lstrip("-")
-    return f"{base}{suffix}"
-
-
-def label_value(text: str) -> str:
-    """`text` when it is a valid label value, else a cleaned, hashed stand-in for it."""
-    if len(text) <= _MAX_NAME and _LABEL_VALUE.match(text):
-        return text
-    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[: _MAX_NAME - 9]
-    cleaned = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
-    return f"{cleaned}-{digest}" if cleaned else digest
 
 
 def run_labels(workload: str, generation: int, spoke: str) -> dict[str, str]:
