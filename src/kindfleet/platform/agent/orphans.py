@@ -1,18 +1,12 @@
-"""Cleaning up after an agent that was killed and will not be restarted (`kindfleet down`
-after a kill -9): PDEATHSIG has already killed each run's first process, but what those
-spawned may still be running in the run's process group. This reads the state directory
-the agent left and kills exactly those groups, checking start times so that a reused pid is
-never touched. A restarting agent does the same through its executor's `recover`.
-"""
+"""Kept only until the local provider calls `python -m kindfleet.platform.agent.spokectl
+reap` instead of importing this; remove it then. Same behaviour as `spokectl reap`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors.process.proctree import kill_leftovers
+from kindfleet.platform.agent.executors.process import reaper
 from kindfleet.platform.agent.lock import StateLock
-from kindfleet.platform.agent.state import Holdings, Phase
 
 
 def kill_orphans(state_dir: Path) -> list[int]:
@@ -20,18 +14,10 @@ def kill_orphans(state_dir: Path) -> list[int]:
 
     Does nothing while an agent runs with that directory (its runs are its own business).
     """
-    path = state_dir / "agent.db"
     lock = StateLock(state_dir)
-    if not path.exists() or not lock.try_acquire():
+    if not state_dir.is_dir() or not lock.try_acquire():
         return []
-    db = AgentDb(path)
     try:
-        killed: list[int] = []
-        for held in Holdings(db).all():
-            handle = held.handle
-            if held.phase is Phase.RUNNING and handle is not None and handle.executor == "process":
-                killed += kill_leftovers(int(handle.ref["pgid"]), float(handle.ref["start"]))
-        return killed
+        return reaper.reap(state_dir)
     finally:
-        db.close()
         lock.release()

@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import json
 import os
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors.base import RunHandle, run_key
+from kindfleet.platform.agent.executors.base import RunHandle
+from kindfleet.platform.agent.paths import run_key
 from kindfleet.platform.wire import WorkloadSpec
 
 
@@ -45,57 +46,71 @@ class Held:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-class Holdings:
-    """Rows of the `assignments` table; writes join the caller's transaction."""
+# The `assignments` table. Writes run inside the journal's transactions; the spec is
+# written once, when the assignment is accepted, and later changes touch only what changed.
 
-    def __init__(self, db: AgentDb) -> None:
-        self.db = db
 
-    def put(self, held: Held) -> None:
-        handle = (
-            json.dumps({"executor": held.handle.executor, "ref": dict(held.handle.ref)})
-            if held.handle
-            else None
-        )
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids,"
-                " handle, started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    held.workload,
-                    held.generation,
-                    held.spec.model_dump_json(),
-                    held.phase.value,
-                    ",".join(str(i) for i in held.gpu_ids),
-                    handle,
-                    held.started_at,
-                    held.terminal_seq,
-                ),
-            )
+def insert(conn: sqlite3.Connection, held: Held) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids,"
+        " handle, started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            held.workload,
+            held.generation,
+            held.spec.model_dump_json(),
+            held.phase.value,
+            ",".join(str(i) for i in held.gpu_ids),
+            _handle_json(held.handle),
+            held.started_at,
+            held.terminal_seq,
+        ),
+    )
 
-    def delete(self, workload: str, generation: int) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM assignments WHERE workload = ? AND generation = ?",
-                (workload, generation),
-            )
 
-    def forget_acked(self, acked_through: int) -> list[tuple[str, int]]:
-        """Drop done assignments whose terminal event the hub has acknowledged."""
-        with self.db.transaction() as conn:
-            rows = conn.execute(
-                "DELETE FROM assignments WHERE phase = ? AND terminal_seq <= ?"
-                " RETURNING workload, generation",
-                (Phase.DONE.value, acked_through),
-            ).fetchall()
-        return [(w, g) for w, g in rows]
+def update(conn: sqlite3.Connection, held: Held) -> None:
+    """Phase, handle, start time and terminal seq of a row `insert` wrote."""
+    conn.execute(
+        "UPDATE assignments SET phase = ?, handle = ?, started_at = ?, terminal_seq = ?"
+        " WHERE workload = ? AND generation = ?",
+        (
+            held.phase.value,
+            _handle_json(held.handle),
+            held.started_at,
+            held.terminal_seq,
+            held.workload,
+            held.generation,
+        ),
+    )
 
-    def all(self) -> list[Held]:
-        rows = self.db.conn.execute(
-            "SELECT workload, generation, spec, phase, gpu_ids, handle, started_at, terminal_seq"
-            " FROM assignments ORDER BY workload, generation"
-        ).fetchall()
-        return [_held(row) for row in rows]
+
+def delete(conn: sqlite3.Connection, workload: str, generation: int) -> None:
+    conn.execute(
+        "DELETE FROM assignments WHERE workload = ? AND generation = ?", (workload, generation)
+    )
+
+
+def forget_acked(conn: sqlite3.Connection, acked_through: int) -> list[tuple[str, int]]:
+    """Drop done assignments whose terminal event the hub has acknowledged."""
+    rows = conn.execute(
+        "DELETE FROM assignments WHERE phase = ? AND terminal_seq <= ?"
+        " RETURNING workload, generation",
+        (Phase.DONE.value, acked_through),
+    ).fetchall()
+    return [(w, g) for w, g in rows]
+
+
+def load(conn: sqlite3.Connection) -> list[Held]:
+    rows = conn.execute(
+        "SELECT workload, generation, spec, phase, gpu_ids, handle, started_at, terminal_seq"
+        " FROM assignments ORDER BY workload, generation"
+    ).fetchall()
+    return [_held(row) for row in rows]
+
+
+def _handle_json(handle: RunHandle | None) -> str | None:
+    if handle is None:
+        return None
+    return json.dumps({"executor": handle.executor, "ref": dict(handle.ref)})
 
 
 def _held(row: tuple[object, ...]) -> Held:

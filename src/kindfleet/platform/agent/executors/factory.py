@@ -30,4 +30,4 @@ def make_executor(settings: AgentSettings) -> Executor:
         return KubernetesExecutor(KubeOptions.from_agent(settings))
     from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
 
-    return ProcessExecutor()
+    return ProcessExecutor(settings.state_dir, cgroups=settings.run_cgroups)

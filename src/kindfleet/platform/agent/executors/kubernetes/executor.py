@@ -106,6 +106,11 @@ class KubernetesExecutor:
             )
         return await self._status(calls, name, job)
 
+    def watch(self, handle: RunHandle, wake: asyncio.Event) -> bool:
+        """Polled: `poll` is served from the watches, so a poll every supervise interval is
+        cheap, and a Job's end need not be pushed."""
+        return False
+
     async def stop(self, handle: RunHandle, *, grace_seconds: float) -> RunStatus:
         """Delete the Job in the foreground and wait (a bounded time) until it is gone, so
         that a reported stop means the pods are gone and their GPUs free for the next run."""

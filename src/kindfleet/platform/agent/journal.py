@@ -1,0 +1,130 @@
+"""Group commit for the agent's database: every change queued while a commit is on its way
+to disk goes into the next commit, together. A busy spoke then pays one fsync for a batch of
+events (accepted, started, finished of many runs) instead of one per event, and nothing is
+weaker for it: a change's future completes only once the transaction that holds it is
+committed (WAL, synchronous=FULL).
+
+The writer is a thread with its own connection, so the event loop goes on launching and
+reporting while a commit waits for the disk. Changes run in the order they were
+submitted, each in a savepoint: one that raises is undone alone and its future gets the
+exception; a commit that fails fails every change in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from kindfleet.platform.agent import db, logs
+
+T = TypeVar("T")
+log = logs.get("journal")
+
+
+@dataclass(eq=False)
+class _Change(Generic[T]):
+    apply: Callable[[sqlite3.Connection], T]
+    future: asyncio.Future[T]
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.commits = 0  # transactions committed (for figures: changes / commits)
+        self.changes = 0
+        self._queue: queue.SimpleQueue[_Change[Any] | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def submit(self, apply: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue a change; the future completes once it is committed. Call from the event
+        loop. Nobody has to await it: a failure is logged either way."""
+        loop = asyncio.get_running_loop()
+        if self._thread is None:
+            self._loop = loop
+            self._thread = threading.Thread(target=self._write, name="agent-db", daemon=True)
+            self._thread.start()
+        future: asyncio.Future[T] = loop.create_future()
+        future.add_done_callback(_log_failure)
+        self._queue.put(_Change(apply, future))
+        return future
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        if self._thread is not None:
+            self._queue.put(None)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+
+    def _write(self) -> None:
+        conn = db.connect(self.path, writer=True)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch, stop = _drain(self._queue, first)
+                results = _commit(conn, batch)
+                self.commits += 1
+                self.changes += len(batch)
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(_resolve, batch, results)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+
+def _drain(
+    q: queue.SimpleQueue[_Change[Any] | None], first: _Change[Any]
+) -> tuple[list[_Change[Any]], bool]:
+    batch = [first]
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return batch, False
+        if item is None:
+            return batch, True
+        batch.append(item)
+
+
+def _commit(conn: sqlite3.Connection, batch: list[_Change[Any]]) -> list[tuple[bool, Any]]:
+    results: list[tuple[bool, Any]] = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for change in batch:
+            conn.execute("SAVEPOINT change")
+            try:
+                results.append((True, change.apply(conn)))
+            except Exception as exc:
+                conn.execute("ROLLBACK TO change")
+                results.append((False, exc))
+            conn.execute("RELEASE change")
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return [(False, exc)] * len(batch)
+    return results
+
+
+def _resolve(batch: list[_Change[Any]], results: list[tuple[bool, Any]]) -> None:
+    for change, (ok, value) in zip(batch, results, strict=True):
+        if change.future.done():  # cancelled by its waiter: the change is committed anyway
+            continue
+        if ok:
+            change.future.set_result(value)
+        else:
+            change.future.set_exception(value)
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a change to the agent's database failed: %s", future.exception())
