@@ -5,6 +5,7 @@ one line that says what to fix; no traceback for bad input."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import Sequence
@@ -46,6 +47,15 @@ async def _with_capacity(settings: AgentSettings, executor: Executor) -> AgentSe
     return replace(settings, capacity=capacity)
 
 
+def _quiet_collector() -> None:
+    """What is loaded by now (modules, classes, the models' schemas) lives as long as the
+    agent: move it out of the cyclic collector's sight, and collect less often. A full
+    collection over all of it took milliseconds, every few hundred runs."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging_ready = False
     try:
@@ -57,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         executor = make_executor(settings)
         logs.setup(settings.log_level, settings.log_file)
+        _quiet_collector()
         logging_ready = True
         asyncio.run(_serve(settings, executor))
     except KindfleetError as exc:

@@ -5,6 +5,7 @@ Pure bookkeeping: cpu in millicores, memory in bytes, GPUs through the `GpuPool`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from kindfleet.platform.agent.gpus import GpuPool
@@ -20,7 +21,12 @@ class Need:
 
     @classmethod
     def of(cls, resources: Resources) -> Need:
-        return cls(parse_cpu(resources.cpu), parse_memory(resources.memory), resources.gpu)
+        return _need(resources.cpu, resources.memory, resources.gpu)
+
+
+@functools.lru_cache(maxsize=256)  # a spoke sees few distinct requests, many times each
+def _need(cpu: str, memory: str, gpus: int) -> Need:
+    return Need(parse_cpu(cpu), parse_memory(memory), gpus)
 
 
 class Ledger:

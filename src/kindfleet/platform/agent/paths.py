@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import re
+
 DB = "agent.db"
 CREDENTIAL = "credential"
 LOCK = "agent.lock"
@@ -23,7 +25,12 @@ PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 
 
+_CLEAN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
 def run_key(workload: str, generation: int) -> str:
     """`<workload>-g<generation>`, safe as a file name whatever the hub's ids look like."""
+    if _CLEAN.fullmatch(workload):  # the hub's own ids: nothing to clean
+        return f"{workload}-g{generation}"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in workload).lstrip(".")
     return f"{safe or '_'}-g{generation}"

@@ -10,6 +10,7 @@ entry that reported its end is acknowledged.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import os
 import sqlite3
@@ -38,8 +39,8 @@ class Held:
     started_at: float | None = None  # wall clock, seconds since the epoch
     terminal_seq: int | None = None
 
-    @property
-    def key(self) -> str:
+    @functools.cached_property
+    def key(self) -> str:  # cached: a frozen dataclass's fields never change
         return run_key(self.workload, self.generation)
 
     def but(self, **changes: object) -> Held:

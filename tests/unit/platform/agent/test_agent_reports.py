@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from kindfleet.platform.agent import reports
 from kindfleet.platform.agent.outbox import Entry
-from kindfleet.platform.wire import EventType
+from kindfleet.platform.wire import EventType, StatusEvent
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -30,3 +32,18 @@ def test_long_reasons_and_messages_are_cut_to_the_wire_limits():
     assert len(body["reason"]) == 64
     assert len(body["message"]) == 1024
     assert "seq" not in body
+
+
+@pytest.mark.parametrize(
+    ("at", "fields"),
+    [
+        (AT, {}),
+        (datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC), {"exit_code": 0}),
+        (AT, {"exit_code": 137, "reason": "R" * 80, "message": "m\u00e9" * 900}),
+    ],
+)
+def test_a_status_body_is_what_the_wire_model_writes(at, fields):
+    """Built without the model (it runs three times per run): the model must agree."""
+    body = reports.status("wl-1", 3, EventType.FAILED, at=at, **fields)
+    model = StatusEvent.model_validate({**body, "seq": 1})
+    assert model.model_dump(mode="json", exclude={"seq"}) == body

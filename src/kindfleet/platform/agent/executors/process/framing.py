@@ -29,15 +29,18 @@ class Decoder:
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[Message]:
-        self._buffer += data
+        buffer = self._buffer
+        buffer += data
         out: list[Message] = []
-        while len(self._buffer) >= HEADER.size:
-            (size,) = HEADER.unpack_from(self._buffer)
+        at = 0
+        while len(buffer) - at >= HEADER.size:
+            (size,) = HEADER.unpack_from(buffer, at)
             if size > MAX_MESSAGE:
                 raise FramingError(f"a message of {size} bytes")
-            end = HEADER.size + size
-            if len(self._buffer) < end:
+            end = at + HEADER.size + size
+            if len(buffer) < end:
                 break
-            out.append(json.loads(bytes(self._buffer[HEADER.size : end])))
-            del self._buffer[:end]
+            out.append(json.loads(buffer[at + HEADER.size : end]))
+            at = end
+        del buffer[:at]  # once per read, not once per message
         return out
