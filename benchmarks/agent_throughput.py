@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -88,6 +89,7 @@ class FakeHub:
         self.first: float | None = None
         self.last = 0.0
         self.failed = 0
+        self.requests: dict[str, int] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -113,6 +115,7 @@ class FakeHub:
     async def route(self, method: str, target: str, body: bytes) -> object:
         path, _, query = target.partition("?")
         parts = path.strip("/").split("/")  # v1 spokes <name> <what>
+        self.requests[parts[-1]] = self.requests.get(parts[-1], 0) + 1
         if parts[-1] == "register":
             name = json.loads(body)["name"]
             return {
@@ -189,7 +192,7 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     per = args.runs // args.spokes
     spokes = {f"spoke{i}": Spoke(f"spoke{i}", per, args.window) for i in range(1, args.spokes + 1)}
     hub = FakeHub(spokes)
@@ -235,6 +238,7 @@ async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         "agent_ms": agent_own / done * 1e3,
         "below_ms": (agent_all - agent_own) / done * 1e3,
         "hub_ms": hub_cpu / done * 1e3,
+        "requests": {k: v / done for k, v in hub.requests.items() if k != "register"},
     }
 
 
@@ -276,6 +280,8 @@ def main() -> None:
         f"CPU per run: agent {got['agent_ms']:.2f} ms, launcher + keepers + the run "
         f"{got['below_ms']:.2f} ms (bare spawn {cpu:.2f} ms), fake hub {got['hub_ms']:.2f} ms"
     )
+    per_run = ", ".join(f"{k} {v:.3f}" for k, v in sorted(got["requests"].items()))
+    print(f"hub requests per run: {per_run}")
     print(f"load average now: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -17,21 +17,22 @@ from pathlib import Path
 from kindfleet.platform.agent import outbox
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.journal import Journal
+from kindfleet.platform.agent.records import WriteSet
 
 async def main():
     path = Path(sys.argv[1])
     AgentDb(path)
-    journal = Journal(path)
+    journal = Journal(path, WriteSet)
     i = 0
     while True:
         batch = []
         for _ in range(20):  # 20 appends in flight at once: they share commits
             i += 1
-            batch.append(journal.submit(lambda conn, i=i: outbox.append(conn, "event", {"n": i})))
+            batch.append(journal.submit(lambda w, i=i: w.append("event", {"n": i})))
         for seq in await asyncio.gather(*batch):
             print(seq, flush=True)
         if i % 140 == 0:
-            await journal.submit(lambda conn: outbox.ack_through(conn, i - 100))
+            await journal.submit(lambda w: w.execute(outbox.ACK_THROUGH_SQL, (i - 100,)))
 
 asyncio.run(main())
 """

@@ -5,8 +5,10 @@ weaker for it: a change's future completes only once the transaction that holds 
 committed (WAL, synchronous=FULL).
 
 The writer is a thread with its own connection, so the event loop goes on launching and
-reporting while a commit waits for the disk. Changes run in the order they were
-submitted, each in a savepoint: one that raises is undone alone and its future gets the
+reporting while a commit waits for the disk. Changes do not execute statements one by one:
+each adds rows to the transaction's write set (`Batch`, records.py), which writes them all
+at once (one `executemany` per statement) before the commit. Changes run in the order they
+were submitted; one that raises is undone alone (its rows dropped) and its future gets the
 exception; a commit that fails fails every change in it.
 """
 
@@ -19,30 +21,46 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from kindfleet.platform.agent import db, logs
 
 T = TypeVar("T")
+B = TypeVar("B", bound="Batch")
 log = logs.get("journal")
 
 
+class Batch(Protocol):
+    """What one transaction writes, gathered from its changes."""
+
+    def mark(self) -> object:
+        """A point to `undo` to, taken before each change."""
+        ...
+
+    def undo(self, mark: object) -> None: ...
+
+    def write(self) -> None:
+        """Execute what was gathered (inside the open transaction)."""
+        ...
+
+
 @dataclass(eq=False)
-class _Change(Generic[T]):
-    apply: Callable[[sqlite3.Connection], T]
+class _Change(Generic[B, T]):
+    apply: Callable[[B], T]
     future: asyncio.Future[T]
 
 
-class Journal:
-    def __init__(self, path: Path) -> None:
+class Journal(Generic[B]):
+    def __init__(self, path: Path, batch: Callable[[sqlite3.Connection], B]) -> None:
         self.path = path
+        self.batch = batch
         self.commits = 0  # transactions committed (for figures: changes / commits)
         self.changes = 0
-        self._queue: queue.SimpleQueue[_Change[Any] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Change[B, Any] | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    def submit(self, apply: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+    def submit(self, apply: Callable[[B], T]) -> asyncio.Future[T]:
         """Queue a change; the future completes once it is committed. Call from the event
         loop. Nobody has to await it: a failure is logged either way."""
         loop = asyncio.get_running_loop()
@@ -69,54 +87,56 @@ class Journal:
                 first = self._queue.get()
                 if first is None:
                     return
-                batch, stop = _drain(self._queue, first)
-                results = _commit(conn, batch)
+                changes, stop = _drain(self._queue, first)
+                results = self._commit(conn, changes)
                 self.commits += 1
-                self.changes += len(batch)
+                self.changes += len(changes)
                 assert self._loop is not None
-                self._loop.call_soon_threadsafe(_resolve, batch, results)
+                self._loop.call_soon_threadsafe(_resolve, changes, results)
                 if stop:
                     return
         finally:
             conn.close()
 
+    def _commit(
+        self, conn: sqlite3.Connection, changes: list[_Change[B, Any]]
+    ) -> list[tuple[bool, Any]]:
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            batch = self.batch(conn)
+            for change in changes:
+                mark = batch.mark()
+                try:
+                    results.append((True, change.apply(batch)))
+                except Exception as exc:
+                    batch.undo(mark)
+                    results.append((False, exc))
+            batch.write()
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(False, exc)] * len(changes)
+        return results
+
 
 def _drain(
-    q: queue.SimpleQueue[_Change[Any] | None], first: _Change[Any]
-) -> tuple[list[_Change[Any]], bool]:
-    batch = [first]
+    q: queue.SimpleQueue[_Change[B, Any] | None], first: _Change[B, Any]
+) -> tuple[list[_Change[B, Any]], bool]:
+    changes = [first]
     while True:
         try:
             item = q.get_nowait()
         except queue.Empty:
-            return batch, False
+            return changes, False
         if item is None:
-            return batch, True
-        batch.append(item)
+            return changes, True
+        changes.append(item)
 
 
-def _commit(conn: sqlite3.Connection, batch: list[_Change[Any]]) -> list[tuple[bool, Any]]:
-    results: list[tuple[bool, Any]] = []
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        for change in batch:
-            conn.execute("SAVEPOINT change")
-            try:
-                results.append((True, change.apply(conn)))
-            except Exception as exc:
-                conn.execute("ROLLBACK TO change")
-                results.append((False, exc))
-            conn.execute("RELEASE change")
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        return [(False, exc)] * len(batch)
-    return results
-
-
-def _resolve(batch: list[_Change[Any]], results: list[tuple[bool, Any]]) -> None:
-    for change, (ok, value) in zip(batch, results, strict=True):
+def _resolve(changes: list[_Change[Any, Any]], results: list[tuple[bool, Any]]) -> None:
+    for change, (ok, value) in zip(changes, results, strict=True):
         if change.future.done():  # cancelled by its waiter: the change is committed anyway
             continue
         if ok:

@@ -27,11 +27,10 @@ from kindfleet.platform.agent.hubclient import (
     HubRefused,
     HubUnauthorized,
 )
-from kindfleet.platform.agent.journal import Journal
 from kindfleet.platform.agent.lock import StateLock
 from kindfleet.platform.agent.outbox import FLUSH_BATCH
 from kindfleet.platform.agent.paths import PRIVATE_DIR
-from kindfleet.platform.agent.records import Records
+from kindfleet.platform.agent.records import Records, journal
 from kindfleet.platform.agent.runs import RunManager
 from kindfleet.platform.agent.session import BootstrapTokenMissing, Session
 from kindfleet.platform.agent.settings import AgentSettings
@@ -88,7 +87,7 @@ class Agent:
             _prepare(self.settings)
             lock.acquire()
             self.db = AgentDb(self.settings.db_path)
-            self.journal = Journal(self.settings.db_path)
+            self.journal = journal(self.db)
             try:
                 self.session = Session(self.settings, self.client)
                 self.records = Records(self.db, self.journal, reported=self._flush_wake.set)

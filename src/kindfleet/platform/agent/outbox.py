@@ -5,12 +5,14 @@ stored, not derived from the rows). The hub keeps the highest sequence number it
 per spoke, which makes redelivery after a crash or a lost response harmless: each entry is
 applied exactly once.
 
-Plain functions over a connection: writes run inside the journal's transactions
-(journal.py), reads on the event loop's reader, which sees committed entries only.
+Rows are written by the journal's transactions (records.py: an entry's number is taken
+there, and the counter stored once per commit); reads run on the event loop's reader,
+which sees committed entries only.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Mapping
@@ -25,31 +27,33 @@ FLUSH_BATCH = 500
 class Entry:
     seq: int
     kind: EntryKind
-    body: Mapping[str, Any]  # the wire model's fields, without `seq`
+    raw: str  # the wire model's fields as stored (JSON), without `seq`
+
+    @functools.cached_property
+    def body(self) -> Mapping[str, Any]:
+        return json.loads(self.raw)  # type: ignore[no-any-return]
 
 
-def append(conn: sqlite3.Connection, kind: EntryKind, body: Mapping[str, Any]) -> int:
-    """Store one entry under the next sequence number (in the caller's transaction)."""
-    row = conn.execute(
-        "UPDATE meta SET value = value + 1 WHERE key = 'next_seq' RETURNING value - 1"
-    ).fetchone()
-    seq = int(row[0])
-    conn.execute(
-        "INSERT INTO outbox (seq, kind, body) VALUES (?, ?, ?)",
-        (seq, kind, json.dumps(body, separators=(",", ":"))),
-    )
-    return seq
+INSERT_SQL = "INSERT INTO outbox (seq, kind, body) VALUES (?, ?, ?)"
+SET_NEXT_SEQ_SQL = "UPDATE meta SET value = ? WHERE key = 'next_seq'"
 
 
-def ack_through(conn: sqlite3.Connection, seq: int) -> int:
-    """Forget every entry up to and including `seq`; how many went."""
-    return conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,)).rowcount
+def row(seq: int, kind: EntryKind, body: Mapping[str, Any]) -> tuple[int, str, str]:
+    return (seq, kind, json.dumps(body, separators=(",", ":")))
+
+
+def next_seq(conn: sqlite3.Connection) -> int:
+    """The number the next entry gets (numbers handed out are never handed out again)."""
+    return int(conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+
+
+ACK_THROUGH_SQL = "DELETE FROM outbox WHERE seq <= ?"  # the hub has everything up to ?
 
 
 def read(conn: sqlite3.Connection, limit: int = FLUSH_BATCH) -> list[Entry]:
     """The oldest `limit` entries, in sequence order."""
     rows = conn.execute("SELECT seq, kind, body FROM outbox ORDER BY seq LIMIT ?", (limit,))
-    return [Entry(seq, kind, json.loads(body)) for seq, kind, body in rows.fetchall()]
+    return [Entry(seq, kind, body) for seq, kind, body in rows.fetchall()]
 
 
 def pending(conn: sqlite3.Connection) -> int:

@@ -5,8 +5,9 @@
     <state-dir>/credential                the spoke credential (0600)
     <state-dir>/agent.lock                one agent per state directory (flock)
     <state-dir>/keepers                   what the launcher started, for `spokectl reap`
-    <state-dir>/runs/<run key>/           one run: stdout.log, stderr.log, metrics.jsonl,
-                                          outputs/ (0700 directories, 0600 files)
+    <state-dir>/runs/<run key>/           one run: stdout.log, stderr.log, outputs/ (0700
+                                          directories, 0600 files), and metrics.jsonl once
+                                          the run writes a metric
 """
 
 from __future__ import annotations

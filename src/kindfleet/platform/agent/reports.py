@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kindfleet.platform.agent.outbox import Entry
-from kindfleet.platform.wire import MAX_MESSAGE, EventBatch, EventType, StatusEvent, TelemetryPoint
+from kindfleet.platform.wire import MAX_MESSAGE, EventBatch, EventType, TelemetryPoint
 
 # Per-run resource metrics (the workload's own metrics are forwarded under their names).
 CPU_CORES, RSS_BYTES, ELAPSED, GPUS = "cpu_cores", "rss_bytes", "elapsed_seconds", "gpus"
@@ -73,13 +73,12 @@ def telemetry(
 
 
 def batch(entries: Sequence[Entry]) -> EventBatch:
-    """Outbox entries (in seq order) as one request body."""
-    events = [
-        StatusEvent.model_validate({**e.body, "seq": e.seq}) for e in entries if e.kind == "event"
-    ]
-    points = [
-        TelemetryPoint.model_validate({**e.body, "seq": e.seq})
-        for e in entries
-        if e.kind == "telemetry"
-    ]
-    return EventBatch(events=events, telemetry=points)
+    """Outbox entries (in seq order) as one request body, validated against the wire models
+    in one pass over their stored JSON (no entry is parsed into Python objects first)."""
+    events = ",".join(_with_seq(e) for e in entries if e.kind == "event")
+    points = ",".join(_with_seq(e) for e in entries if e.kind == "telemetry")
+    return EventBatch.model_validate_json(f'{{"events":[{events}],"telemetry":[{points}]}}')
+
+
+def _with_seq(entry: Entry) -> str:
+    return f'{{"seq":{entry.seq},{entry.raw[1:]}' if entry.raw != "{}" else f'{{"seq":{entry.seq}}}'

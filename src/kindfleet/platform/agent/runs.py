@@ -43,6 +43,7 @@ class RunManager:
         self.records = records
         self.ledger = Ledger(settings.capacity)
         self.runs: dict[str, Run] = {}  # accepted or running
+        self._of_workload: dict[str, list[Run]] = {}  # the same runs, by workload
         self.done: dict[str, Held] = {}  # terminal event committed, not yet acknowledged
         self._answered: set[str] = set()
         self.supervisor = Supervisor(
@@ -63,9 +64,17 @@ class RunManager:
     def running(self) -> int:
         return sum(1 for r in self.runs.values() if r.held.phase is Phase.RUNNING)
 
+    def _hold(self, run: Run) -> None:
+        self.runs[run.held.key] = run
+        self._of_workload.setdefault(run.held.workload, []).append(run)
+
     def _ended(self, run: Run, done: Held | None) -> None:
         key = run.held.key
-        self.runs.pop(key, None)
+        if self.runs.pop(key, None) is not None:
+            others = self._of_workload[run.held.workload]
+            others.remove(run)
+            if not others:
+                del self._of_workload[run.held.workload]
         self.ledger.release(key)
         if done is not None:
             self.done[key] = done
@@ -83,7 +92,7 @@ class RunManager:
         key = run_key(item.workload, item.generation)
         if key in self.runs or key in self.done or key in self._answered:
             return False
-        for run in [r for r in self.runs.values() if r.held.workload == item.workload]:
+        for run in list(self._of_workload.get(item.workload, ())):
             if run.held.generation > item.generation:
                 return False  # an older generation, delivered late
             run.request_stop(Stop.FENCE)  # superseded by the new one
@@ -98,7 +107,7 @@ class RunManager:
         held = Held(item.workload, item.generation, item.spec, Phase.ACCEPTED, gpu_ids)
         body = reports.status(held.workload, held.generation, EventType.ACCEPTED)
         run = Run(held, accepted=self.records.accepted(held, body))
-        self.runs[key] = run
+        self._hold(run)
         self.supervisor.supervise(run)
         log.debug("accepted %s generation %d", item.workload, item.generation)
         return True
@@ -180,7 +189,7 @@ class RunManager:
             self.records.answered(body, forget=held)
             return
         run = Run(held)
-        self.runs[held.key] = run
+        self._hold(run)
         self.supervisor.supervise(run)
 
     async def _recover_running(self, held: Held) -> None:
@@ -189,7 +198,7 @@ class RunManager:
         self.ledger.reserve(held.key, Need.of(held.spec.resources), held.gpu_ids, force=True)
         log.info("recovered %s: %s", held.key, status.phase.value)
         run = Run(held)
-        self.runs[held.key] = run
+        self._hold(run)
         if status.phase is RunPhase.RUNNING:
             self.supervisor.supervise(run)  # re-adopted (a Job outlives its agent)
         else:

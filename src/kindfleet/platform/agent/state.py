@@ -46,48 +46,62 @@ class Held:
     def but(self, **changes: object) -> Held:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def running(self, handle: RunHandle, started_at: float) -> Held:
+        """Started (what `but` does, without its cost: this runs for every run)."""
+        return Held(
+            self.workload, self.generation, self.spec, Phase.RUNNING, self.gpu_ids, handle,
+            started_at,
+        )  # fmt: skip
 
-# The `assignments` table. Writes run inside the journal's transactions; the spec is
-# written once, when the assignment is accepted, and later changes touch only what changed.
+    def done(self, terminal_seq: int) -> Held:
+        """Its terminal event is in the outbox under `terminal_seq`."""
+        return Held(
+            self.workload, self.generation, self.spec, Phase.DONE, self.gpu_ids, self.handle,
+            self.started_at, terminal_seq,
+        )  # fmt: skip
 
 
-def insert(conn: sqlite3.Connection, held: Held) -> None:
-    conn.execute(
-        "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids,"
-        " handle, started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            held.workload,
-            held.generation,
-            held.spec.model_dump_json(),
-            held.phase.value,
-            ",".join(str(i) for i in held.gpu_ids),
-            _handle_json(held.handle),
-            held.started_at,
-            held.terminal_seq,
-        ),
+# The `assignments` table: statements and their rows, written by the journal's
+# transactions (records.py). The spec is written once, when the assignment is accepted;
+# later changes touch only what changed.
+
+INSERT_SQL = (
+    "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids, handle,"
+    " started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+STARTED_SQL = (
+    "UPDATE assignments SET phase = 'running', handle = ?, started_at = ?"
+    " WHERE workload = ? AND generation = ?"
+)
+DONE_SQL = (
+    "UPDATE assignments SET phase = 'done', terminal_seq = ? WHERE workload = ? AND generation = ?"
+)
+DELETE_SQL = "DELETE FROM assignments WHERE workload = ? AND generation = ?"
+
+
+def insert_row(held: Held) -> tuple[object, ...]:
+    return (
+        held.workload,
+        held.generation,
+        held.spec.model_dump_json(),
+        held.phase.value,
+        ",".join(str(i) for i in held.gpu_ids),
+        _handle_json(held.handle),
+        held.started_at,
+        held.terminal_seq,
     )
 
 
-def update(conn: sqlite3.Connection, held: Held) -> None:
-    """Phase, handle, start time and terminal seq of a row `insert` wrote."""
-    conn.execute(
-        "UPDATE assignments SET phase = ?, handle = ?, started_at = ?, terminal_seq = ?"
-        " WHERE workload = ? AND generation = ?",
-        (
-            held.phase.value,
-            _handle_json(held.handle),
-            held.started_at,
-            held.terminal_seq,
-            held.workload,
-            held.generation,
-        ),
-    )
+def started_row(held: Held) -> tuple[object, ...]:
+    return (_handle_json(held.handle), held.started_at, held.workload, held.generation)
 
 
-def delete(conn: sqlite3.Connection, workload: str, generation: int) -> None:
-    conn.execute(
-        "DELETE FROM assignments WHERE workload = ? AND generation = ?", (workload, generation)
-    )
+def done_row(held: Held, terminal_seq: int) -> tuple[object, ...]:
+    return (terminal_seq, held.workload, held.generation)
+
+
+def delete_row(held: Held) -> tuple[object, ...]:
+    return (held.workload, held.generation)
 
 
 def forget_acked(conn: sqlite3.Connection, acked_through: int) -> list[tuple[str, int]]:

@@ -141,7 +141,7 @@ class Supervisor:
         except OSError as exc:
             await self._finish(run, Outcome(EventType.FAILED, None, "StartFailed", exc.strerror))
             return False
-        held = run.held.but(phase=Phase.RUNNING, handle=handle, started_at=time.time())
+        held = run.held.running(handle, time.time())
         run.held = held
         # Not awaited: the run's terminal event is queued behind it, in the same order.
         self.records.started(

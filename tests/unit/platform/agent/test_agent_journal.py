@@ -1,4 +1,5 @@
-"""Group commit: changes queued while a commit is on disk share the next one; a change's
+"""Group commit: changes queued while a commit is on disk share the next one (and their rows
+one statement each); a change's
 future completes only once its transaction is committed (another connection sees it); a
 change that raises is undone alone; closing commits what is queued."""
 
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kindfleet.platform.agent import outbox
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.journal import Journal
+from kindfleet.platform.agent.records import WriteSet
 
 
 class Boom(Exception):
@@ -30,10 +31,8 @@ def _committed(path: Path) -> list[int]:
 async def test_many_changes_share_few_commits_and_are_durable_when_done(tmp_path: Path):
     path = tmp_path / "agent.db"
     AgentDb(path).close()
-    journal = Journal(path)
-    futures = [
-        journal.submit(lambda conn, i=i: outbox.append(conn, "event", {"n": i})) for i in range(200)
-    ]
+    journal = Journal(path, WriteSet)
+    futures = [journal.submit(lambda w, i=i: w.append("event", {"n": i})) for i in range(200)]
     first = await futures[0]
     assert first in _committed(path)  # done means committed, seen by another connection
     seqs = await asyncio.gather(*futures)
@@ -47,15 +46,15 @@ async def test_many_changes_share_few_commits_and_are_durable_when_done(tmp_path
 async def test_a_change_that_raises_is_undone_alone(tmp_path: Path):
     path = tmp_path / "agent.db"
     AgentDb(path).close()
-    journal = Journal(path)
+    journal = Journal(path, WriteSet)
 
-    def half_then_boom(conn: sqlite3.Connection) -> None:
-        outbox.append(conn, "event", {"n": -1})
+    def half_then_boom(w: WriteSet) -> None:
+        w.append("event", {"n": -1})
         raise Boom
 
-    good = journal.submit(lambda conn: outbox.append(conn, "event", {"n": 1}))
+    good = journal.submit(lambda w: w.append("event", {"n": 1}))
     bad = journal.submit(half_then_boom)
-    after = journal.submit(lambda conn: outbox.append(conn, "event", {"n": 2}))
+    after = journal.submit(lambda w: w.append("event", {"n": 2}))
     assert await good == 1
     with pytest.raises(Boom):
         await bad
@@ -67,8 +66,8 @@ async def test_a_change_that_raises_is_undone_alone(tmp_path: Path):
 async def test_close_commits_what_is_queued(tmp_path: Path):
     path = tmp_path / "agent.db"
     AgentDb(path).close()
-    journal = Journal(path)
+    journal = Journal(path, WriteSet)
     for i in range(50):
-        journal.submit(lambda conn, i=i: outbox.append(conn, "event", {"n": i}))
+        journal.submit(lambda w, i=i: w.append("event", {"n": i}))
     await journal.close()
     assert _committed(path) == list(range(1, 51))

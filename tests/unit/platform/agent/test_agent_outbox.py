@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from kindfleet.platform.agent import outbox
 from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.records import WriteSet
 
 
 class Boom(Exception):
@@ -28,11 +29,14 @@ class Box:
 
     def append(self, kind, body) -> int:
         with tx(self.db) as conn:
-            return outbox.append(conn, kind, body)
+            w = WriteSet(conn)
+            seq = w.append(kind, body)
+            w.write()
+            return seq
 
     def ack_through(self, seq: int) -> int:
         with tx(self.db) as conn:
-            return outbox.ack_through(conn, seq)
+            return conn.execute(outbox.ACK_THROUGH_SQL, (seq,)).rowcount
 
     def read(self, limit: int = outbox.FLUSH_BATCH):
         return outbox.read(self.db.conn, limit)
@@ -46,7 +50,9 @@ class Box:
 
 def _append_then_fail(db: AgentDb, box: Box) -> None:
     with tx(db) as conn:
-        outbox.append(conn, "event", {"n": -1})
+        w = WriteSet(conn)
+        w.append("event", {"n": -1})
+        w.write()
         raise Boom
 
 

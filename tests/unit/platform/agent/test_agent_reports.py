@@ -6,18 +6,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kindfleet.platform.agent import reports
+from kindfleet.platform.agent import outbox, reports
 from kindfleet.platform.agent.outbox import Entry
 from kindfleet.platform.wire import EventType, StatusEvent
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
+def _entry(seq: int, kind, body) -> Entry:
+    return Entry(seq, kind, outbox.row(seq, kind, body)[2])  # stored as the outbox stores it
+
+
 def test_batch_keeps_each_entry_with_its_own_seq():
     entries = [
-        Entry(4, "event", reports.status("w1", 2, EventType.STARTED, at=AT)),
-        Entry(5, "telemetry", reports.telemetry({"cpu_cores": 0.5}, workload="w1", generation=2)),
-        Entry(6, "event", reports.status("w1", 2, EventType.FAILED, exit_code=3, reason="X")),
+        _entry(4, "event", reports.status("w1", 2, EventType.STARTED, at=AT)),
+        _entry(5, "telemetry", reports.telemetry({"cpu_cores": 0.5}, workload="w1", generation=2)),
+        _entry(6, "event", reports.status("w1", 2, EventType.FAILED, exit_code=3, reason="X")),
     ]
     batch = reports.batch(entries)
     assert [e.seq for e in batch.events] == [4, 6]

@@ -17,8 +17,7 @@ from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.executors.base import RunHandle
 from kindfleet.platform.agent.executors.process import procfs
 from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
-from kindfleet.platform.agent.journal import Journal
-from kindfleet.platform.agent.records import Records
+from kindfleet.platform.agent.records import Records, journal
 from kindfleet.platform.agent.runs import RunManager
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.state import Held, Phase
@@ -29,7 +28,8 @@ QUICK = py("pass")
 
 
 def _manager(settings: AgentSettings) -> RunManager:
-    records = Records(AgentDb(settings.db_path), Journal(settings.db_path), reported=lambda: None)
+    db = AgentDb(settings.db_path)
+    records = Records(db, journal(db), reported=lambda: None)
     return RunManager(settings, ProcessExecutor(settings.state_dir), records)
 
 
@@ -162,7 +162,8 @@ async def test_shutdown_reports_running_runs_and_keeps_unstarted_ones(settings):
     await m.take([_a("w1", 1)])
     await _until(lambda: m.runs["w1-g1"].held.phase is Phase.RUNNING)
     # as if accepted, not started
-    await m.records.journal.submit(lambda c: state.insert(c, Held("w2", 1, QUICK, Phase.ACCEPTED)))
+    row = state.insert_row(Held("w2", 1, QUICK, Phase.ACCEPTED))
+    await m.records.journal.submit(lambda w: w.add(state.INSERT_SQL, row))
     await _close(m)
     assert _events(m)[-1] == ("w1", 1, "failed", "AgentShutdown")
     phases = {h.key: h.phase for h in m.records.held()}
@@ -177,10 +178,15 @@ async def test_recovery_after_a_restart(settings):
     ref = {"key": "w1-g1", "pid": lost.pid, "start": procfs.start_of(lost.pid) or 0}
     (settings.runs_dir / "w4-g1").mkdir()  # the old agent had started w4, not recorded it
     with tx(db) as conn:
-        state.insert(conn, Held("w1", 1, SLEEP, Phase.RUNNING, handle=RunHandle("process", ref)))
-        state.insert(conn, Held("w2", 1, QUICK, Phase.ACCEPTED))
-        state.insert(conn, Held("w3", 1, QUICK, Phase.DONE, terminal_seq=1))
-        state.insert(conn, Held("w4", 1, QUICK, Phase.ACCEPTED))
+        conn.execute(
+            state.INSERT_SQL,
+            state.insert_row(Held("w1", 1, SLEEP, Phase.RUNNING, handle=RunHandle("process", ref))),
+        )
+        conn.execute(state.INSERT_SQL, state.insert_row(Held("w2", 1, QUICK, Phase.ACCEPTED)))
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w3", 1, QUICK, Phase.DONE, terminal_seq=1))
+        )
+        conn.execute(state.INSERT_SQL, state.insert_row(Held("w4", 1, QUICK, Phase.ACCEPTED)))
     db.close()
 
     m = _manager(settings)

@@ -29,9 +29,10 @@ def test_held_assignments_round_trip(tmp_path: Path):
         started_at=1700000000.25,
     )
     with tx(db) as conn:
-        state.insert(conn, running.but(phase=Phase.ACCEPTED, handle=None, started_at=None))
-        state.update(conn, running)
-        state.insert(conn, Held("w2", 1, SPEC, Phase.ACCEPTED))
+        accepted = running.but(phase=Phase.ACCEPTED, handle=None, started_at=None)
+        conn.execute(state.INSERT_SQL, state.insert_row(accepted))
+        conn.execute(state.STARTED_SQL, state.started_row(running))
+        conn.execute(state.INSERT_SQL, state.insert_row(Held("w2", 1, SPEC, Phase.ACCEPTED)))
     db.close()
     loaded = state.load(AgentDb(tmp_path / "a.db").conn)
     assert loaded[0] == running
@@ -42,13 +43,17 @@ def test_held_assignments_round_trip(tmp_path: Path):
 def test_done_ones_are_forgotten_once_their_report_is_acknowledged(tmp_path: Path):
     db = AgentDb(tmp_path / "a.db")
     with tx(db) as conn:
-        state.insert(conn, Held("w1", 1, SPEC, Phase.DONE, terminal_seq=5))
-        state.insert(conn, Held("w2", 1, SPEC, Phase.DONE, terminal_seq=9))
-        state.insert(conn, Held("w3", 1, SPEC, Phase.RUNNING))
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w1", 1, SPEC, Phase.DONE, terminal_seq=5))
+        )
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w2", 1, SPEC, Phase.DONE, terminal_seq=9))
+        )
+        conn.execute(state.INSERT_SQL, state.insert_row(Held("w3", 1, SPEC, Phase.RUNNING)))
         assert state.forget_acked(conn, 8) == [("w1", 1)]
     assert [h.workload for h in state.load(db.conn)] == ["w2", "w3"]
     with tx(db) as conn:
-        state.delete(conn, "w3", 1)
+        conn.execute(state.DELETE_SQL, ("w3", 1))
     assert [h.workload for h in state.load(db.conn)] == ["w2"]
 
 
@@ -70,6 +75,8 @@ def test_the_database_and_its_companions_are_private(tmp_path: Path):
     path.chmod(0o644)  # an older agent's file, wider than it should be
     db = AgentDb(path)
     with tx(db) as conn:
-        state.insert(conn, Held("w1", 1, SPEC, Phase.ACCEPTED))  # -wal and -shm exist now
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w1", 1, SPEC, Phase.ACCEPTED))
+        )  # -wal and -shm exist now
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == {"agent.db": 0o600, "agent.db-wal": 0o600, "agent.db-shm": 0o600}

@@ -37,7 +37,6 @@ _BOOT = (
 @dataclass(frozen=True)
 class Started:
     pid: int  # the run's first process
-    start: int  # its start time, clock ticks after boot
     keeper: int
     keeper_start: int
     group: str | None  # the keeper's cgroup, when there is one
@@ -183,7 +182,6 @@ class LauncherClient:
             self._starting[key].set_result(
                 Started(
                     pid=int(message["pid"]),
-                    start=int(message["start"]),
                     keeper=int(message["keeper"]),
                     keeper_start=int(message["keeper_start"]),
                     group=message.get("group"),

@@ -64,20 +64,18 @@ class ProcessExecutor:
             )
         except LaunchFailed as exc:
             raise ExecutorError(exc.message, reason=exc.reason, exit_code=exc.code) from None
-        run_dir = request.run_dir
+        run_dir = str(request.run_dir)
         self._live[request.key] = _Live(
             TreeMeter(started.keeper, started.keeper_start),
-            FileTail(run_dir / paths.STDOUT),
-            FileTail(run_dir / paths.METRICS),
+            FileTail(f"{run_dir}/{paths.STDOUT}"),
+            FileTail(f"{run_dir}/{paths.METRICS}"),
         )
         ref: dict[str, RefValue] = {
             "key": request.key,
             "pid": started.pid,
-            "start": started.start,
             "keeper": started.keeper,
             "keeper_start": started.keeper_start,
             "group": started.group or "",
-            "dir": str(run_dir),
         }
         return RunHandle(self.name, ref)
 

@@ -35,7 +35,6 @@ from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
 
 KILL_SECONDS = 10.0  # how long to go on killing a run's leftovers (a process stuck in D)
-_SPAWN_DEFAULTS = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -93,6 +92,8 @@ class Keeper:
                 cgroups.enter(self.group)
             except OSError:
                 self.group = None
+        # What the keeper ignores would stay ignored across exec: a run starts with defaults.
+        self.ignored = [s for s in _CATCHABLE if signal.getsignal(s) == signal.SIG_IGN]
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, "launcher")
         self.sel.register(read, selectors.EVENT_READ, "signal")
@@ -142,9 +143,8 @@ class Keeper:
             return
         self.run = _Run(key, pid)
         self._send(
-            {"ev": "started", "key": key, "pid": pid, "start": procfs.start_of(pid) or 0,
-             "keeper": self.pid, "keeper_start": self.start_ticks,
-             "group": str(self.group) if self.group else None}
+            {"ev": "started", "key": key, "pid": pid, "keeper": self.pid,
+             "keeper_start": self.start_ticks, "group": str(self.group) if self.group else None}
         )  # fmt: skip
 
     def _spawn(self, run_dir: Path, argv: list[str], env: dict[str, str]) -> int:
@@ -162,7 +162,6 @@ class Keeper:
         try:
             dfd = _keep(fds, os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
             os.mkdir(paths.OUTPUTS, paths.PRIVATE_DIR, dir_fd=dfd)
-            os.close(os.open(paths.METRICS, _OPEN_FLAGS, paths.PRIVATE_FILE, dir_fd=dfd))
             out = _keep(fds, os.open(paths.STDOUT, _OPEN_FLAGS | os.O_APPEND, 0o600, dir_fd=dfd))
             err = _keep(fds, os.open(paths.STDERR, _OPEN_FLAGS | os.O_APPEND, 0o600, dir_fd=dfd))
             os.fchdir(dfd)
@@ -179,7 +178,7 @@ class Keeper:
                         (os.POSIX_SPAWN_DUP2, err, 2),
                     ],
                     setpgroup=0,
-                    setsigdef=_SPAWN_DEFAULTS,
+                    setsigdef=self.ignored,
                     setsigmask=(),
                 )
             finally:
@@ -187,20 +186,19 @@ class Keeper:
         except OSError as exc:
             raise _failure(argv[0], exc) from None
         finally:
-            os.chdir("/")
             for fd in fds:
                 os.close(fd)
 
     def _finish(self, run: _Run) -> None:
         """The run's first process has exited: nothing else of the run may go on."""
         left = self._kill_below()
-        if self.group is not None and set(cgroups.members(self.group)) - {self.pid}:
-            left += len(self._kill_group())
+        if left and self.group is not None and set(cgroups.members(self.group)) - {self.pid}:
+            left += len(self._kill_group())  # cannot be, as a subreaper: but if it ever is
         self.run = None
         self._send({"ev": "exited", "key": run.key, "code": run.code, "leftovers": left})
 
     def _signal_all(self, sig: signal.Signals) -> None:
-        for pid in procfs.descendants(self.pid):
+        for pid in procfs.descendants(self.pid, single_threaded=True):
             _signal(pid, sig)
 
     def _kill_below(self) -> int:
@@ -211,7 +209,7 @@ class Keeper:
         pause = 0.0005
         while True:
             self._reap()
-            below = procfs.descendants(self.pid)
+            below = procfs.descendants(self.pid, single_threaded=True)
             if not below or time.monotonic() > deadline:
                 return len(seen)
             for pid in below:
@@ -265,6 +263,9 @@ class Keeper:
     def _send(self, message: Message) -> None:
         with contextlib.suppress(OSError):  # the launcher is gone: its EOF ends the loop
             self.sock.sendall(encode(message))
+
+
+_CATCHABLE = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 
 
 def _noop(signum: int, frame: object) -> None:

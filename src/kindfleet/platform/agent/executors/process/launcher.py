@@ -251,7 +251,9 @@ class Launcher:
         deadline = time.monotonic() + SHUTDOWN_SECONDS
         pause = 0.0005
         while time.monotonic() < deadline:
-            strays = procfs.descendants(self.pid, skip=frozenset(self.keepers))
+            strays = procfs.descendants(
+                self.pid, skip=frozenset(self.keepers), single_threaded=True
+            )
             if not strays:
                 break
             for pid in strays:
@@ -264,7 +266,7 @@ class Launcher:
         return len(seen)
 
     def _reap_strays(self) -> None:
-        for pid in procfs.children(self.pid):
+        for pid in procfs.children(self.pid, threads=False):
             if pid not in self.keepers:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from kindfleet.platform.agent.metrics import LineSplitter
 
@@ -13,7 +12,7 @@ READ_CHUNK = 1 << 20  # at most this much of a file is read per sample
 
 
 class FileTail:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self.offset = 0
         self.lines = LineSplitter()
