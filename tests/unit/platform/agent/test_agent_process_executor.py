@@ -209,3 +209,25 @@ def test_a_reused_pid_is_never_killed(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+async def test_the_keepers_file_stays_small_as_keepers_come_and_go(tmp_path):
+    (tmp_path / "state" / "runs").mkdir(parents=True)
+    ex = ProcessExecutor(tmp_path / "state", idle_seconds=0.1)
+    try:
+        burst = [ex.start(_request(tmp_path, py("import time; time.sleep(0.5)"), key=f"b{i}"))
+                 for i in range(70)]  # fmt: skip
+        for handle in await asyncio.gather(*burst):  # seventy keepers at once
+            await _wait_exit(ex, handle)
+        records = tmp_path / "state" / "keepers"
+        assert len(records.read_text().splitlines()) >= 71
+        for i in range(40):  # the idle ones retire (and are reaped) while these run
+            await _wait_exit(ex, await ex.start(_request(tmp_path, py("pass"), key=f"a{i}")))
+            if len(records.read_text().splitlines()) < 10:
+                break
+            await asyncio.sleep(0.1)
+        lines = records.read_text().splitlines()
+        assert len(lines) < 10, lines
+        assert lines[0].startswith(f"launcher {ex.launcher.pid} ")
+    finally:
+        await ex.close()

@@ -62,6 +62,7 @@ class _KeeperRef:
     decoder: Decoder = field(default_factory=Decoder)
     key: str | None = None  # the run it holds
     idle_since: float = field(default_factory=time.monotonic)
+    start_ticks: int = 0
 
 
 class Launcher:
@@ -108,14 +109,8 @@ class Launcher:
         self.wakeup = (read, write)
         if self.use_cgroups:
             self.base = cgroups.make_base(f"kindfleet-{self.pid}")
-        self.records = os.open(
-            self.state_dir / paths.KEEPERS,
-            os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-            paths.PRIVATE_FILE,
-        )
-        os.write(self.records, f"launcher {self.pid} {procfs.start_of(self.pid) or 0}\n".encode())
-        if self.base is not None:
-            os.write(self.records, f"cgroup {self.base}\n".encode())
+        self.start_ticks = procfs.start_of(self.pid) or 0
+        self.records = self._rewrite_records()
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, None)
         self.sel.register(read, selectors.EVENT_READ, "signal")
@@ -153,6 +148,8 @@ class Launcher:
             _send(self.busy[key].sock, {"op": op})
 
     def _from_keeper(self, keeper: _KeeperRef) -> None:
+        if keeper.pid not in self.keepers:
+            return  # reaped earlier in this same round of events: its socket is closed
         try:
             data = keeper.sock.recv(1 << 16)
         except OSError:
@@ -160,13 +157,30 @@ class Launcher:
         if not data:  # it is exiting; SIGCHLD tells the rest
             self.sel.unregister(keeper.sock)
             return
+        self._heard(keeper, data)
+
+    def _heard(self, keeper: _KeeperRef, data: bytes) -> None:
         for message in keeper.decoder.feed(data):
-            if message.get("ev") in ("exited", "failed"):
+            if message.get("ev") in ("exited", "failed") and keeper.key is not None:
                 self.busy.pop(str(message["key"]), None)
                 keeper.key = None
                 keeper.idle_since = time.monotonic()
-                self.idle.append(keeper)
+                if keeper.pid in self.keepers:
+                    self.idle.append(keeper)
             self._to_agent(message)
+
+    def _last_words(self, keeper: _KeeperRef) -> None:
+        """What a keeper that has just died sent before it died (a run's end, say), which
+        the loop has not read yet."""
+        keeper.sock.setblocking(False)
+        while True:
+            try:
+                data = keeper.sock.recv(1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            self._heard(keeper, data)
 
     def _to_agent(self, message: Message) -> None:
         with contextlib.suppress(OSError):  # the agent is gone: its EOF ends the loop
@@ -188,7 +202,8 @@ class Launcher:
         keeper = _KeeperRef(pid, ours)
         self.keepers[pid] = keeper
         self.sel.register(ours, selectors.EVENT_READ, keeper)
-        os.write(self.records, f"keeper {pid} {procfs.start_of(pid) or 0}\n".encode())
+        keeper.start_ticks = procfs.start_of(pid) or 0
+        os.write(self.records, f"keeper {pid} {keeper.start_ticks}\n".encode())
         return keeper
 
     def _close_inherited(self) -> None:
@@ -201,6 +216,23 @@ class Launcher:
             os.close(fd)
         for other in self.keepers.values():
             other.sock.close()
+
+    def _rewrite_records(self) -> int:
+        """The `keepers` file (reaper.py) as of now: this launcher, its cgroup, its keepers,
+        replaced atomically; the descriptor to append to. Rewritten when keepers that are
+        gone outnumber those alive, so that a long-lived spoke's file stays small."""
+        path = self.state_dir / paths.KEEPERS
+        lines = [f"launcher {self.pid} {self.start_ticks}\n"]
+        if self.base is not None:
+            lines.append(f"cgroup {self.base}\n")
+        lines += [f"keeper {k.pid} {k.start_ticks}\n" for k in self.keepers.values()]
+        tmp = path.with_name(f"{paths.KEEPERS}.{self.pid}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags | os.O_APPEND, paths.PRIVATE_FILE)
+        os.write(fd, "".join(lines).encode())
+        os.replace(tmp, path)
+        self.gone = 0
+        return fd
 
     def _retire_idle(self) -> None:
         now = time.monotonic()
@@ -221,7 +253,12 @@ class Launcher:
             keeper = self.keepers.pop(pid, None)
             if keeper is None:
                 continue  # a stray (see below), reaped
+            self._last_words(keeper)
             self._forget(keeper)
+            self.gone += 1
+            if self.gone > len(self.keepers) + 64:
+                os.close(self.records)
+                self.records = self._rewrite_records()
             if keeper.key is not None:
                 lost.append(keeper.key)
                 self.busy.pop(keeper.key, None)
