@@ -61,7 +61,7 @@ class LaunchFailed(Exception):
 
 class LauncherClient:
     def __init__(
-        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 60.0
+        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 15.0
     ) -> None:
         self.state_dir = state_dir
         self.cgroups = cgroups

@@ -51,7 +51,7 @@ class ProcessExecutor:
     name = "process"
 
     def __init__(
-        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 60.0
+        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 15.0
     ) -> None:
         self.launcher = LauncherClient(state_dir, cgroups=cgroups, idle_seconds=idle_seconds)
         self._live: dict[str, _Live] = {}

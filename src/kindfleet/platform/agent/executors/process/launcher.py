@@ -356,7 +356,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--agent", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--cgroups", choices=("auto", "off"), default="auto")
-    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument("--idle-seconds", type=float, default=15.0)
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     Launcher(
