@@ -51,9 +51,16 @@ class _Change(Generic[B, T]):
 
 
 class Journal(Generic[B]):
-    def __init__(self, path: Path, batch: Callable[[sqlite3.Connection], B]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        batch: Callable[[sqlite3.Connection], B],
+        *,
+        committed: Callable[[], None] = lambda: None,
+    ) -> None:
         self.path = path
         self.batch = batch
+        self.committed = committed  # called once per commit, after its futures are resolved
         self.commits = 0  # transactions committed (for figures: changes / commits)
         self.changes = 0
         self._queue: queue.SimpleQueue[_Change[B, Any] | None] = queue.SimpleQueue()
@@ -69,7 +76,6 @@ class Journal(Generic[B]):
             self._thread = threading.Thread(target=self._write, name="agent-db", daemon=True)
             self._thread.start()
         future: asyncio.Future[T] = loop.create_future()
-        future.add_done_callback(_log_failure)
         self._queue.put(_Change(apply, future))
         return future
 
@@ -92,11 +98,23 @@ class Journal(Generic[B]):
                 self.commits += 1
                 self.changes += len(changes)
                 assert self._loop is not None
-                self._loop.call_soon_threadsafe(_resolve, changes, results)
+                self._loop.call_soon_threadsafe(self._resolve, changes, results)
                 if stop:
                     return
         finally:
             conn.close()
+
+    def _resolve(self, changes: list[_Change[B, Any]], results: list[tuple[bool, Any]]) -> None:
+        for change, (ok, value) in zip(changes, results, strict=True):
+            if change.future.done():  # cancelled by its waiter: committed anyway
+                continue
+            if ok:
+                change.future.set_result(value)
+            else:
+                log.error("a change to the agent's database failed: %s", value)
+                change.future.set_exception(value)
+                change.future.exception()  # logged: no "never retrieved" if nobody awaits it
+        self.committed()
 
     def _commit(
         self, conn: sqlite3.Connection, changes: list[_Change[B, Any]]
@@ -133,18 +151,3 @@ def _drain(
         if item is None:
             return changes, True
         changes.append(item)
-
-
-def _resolve(changes: list[_Change[Any, Any]], results: list[tuple[bool, Any]]) -> None:
-    for change, (ok, value) in zip(changes, results, strict=True):
-        if change.future.done():  # cancelled by its waiter: the change is committed anyway
-            continue
-        if ok:
-            change.future.set_result(value)
-        else:
-            change.future.set_exception(value)
-
-
-def _log_failure(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("a change to the agent's database failed: %s", future.exception())

@@ -3,8 +3,9 @@ state and the outbox entry reporting it in the same transaction: accepted, start
 finished, dropped (fenced), an answer to the hub (rejected, a cancel of something not
 held), telemetry, and the hub's acknowledgement. Nothing else writes to the database.
 
-A change's future completes once it is committed; when it carries a report, the flusher is
-woken then (`reported`), so a report leaves as soon as it can and never before it is durable.
+A change's future completes once it is committed; when a commit carried reports, the
+flusher is woken then (`reported`, once per commit), so a report leaves as soon as it can
+and never before it is durable.
 Reads go through the reader connection and see committed rows only.
 """
 
@@ -81,6 +82,8 @@ class Records:
         self.db = db
         self.journal = journal
         self.reported = reported
+        self._reports = False
+        journal.committed = self._committed
 
     # ------------------------------------------------------------------ a run's steps
 
@@ -139,9 +142,14 @@ class Records:
         return self.journal.submit(apply)
 
     def _reporting(self, apply: Callable[[WriteSet], Any]) -> asyncio.Future[Any]:
-        future = self.journal.submit(apply)
-        future.add_done_callback(lambda _: self.reported())
-        return future
+        self._reports = True
+        return self.journal.submit(apply)
+
+    def _committed(self) -> None:
+        """Once per commit: wake the flusher if reports were among what was committed."""
+        if self._reports:
+            self._reports = False
+            self.reported()
 
     # ------------------------------------------------------------------ what is committed
 

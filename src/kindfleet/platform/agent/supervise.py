@@ -100,6 +100,7 @@ class Supervisor:
         self.executor = executor
         self.records = records
         self.runs_dir = runs_dir
+        self._runs = str(runs_dir)
         self.timing = timing
         self.ended = ended
 
@@ -111,7 +112,7 @@ class Supervisor:
             workload=held.workload,
             generation=held.generation,
             spec=held.spec,
-            run_dir=self.runs_dir / held.key,
+            run_dir=Path(f"{self._runs}/{held.key}"),  # a run key is one plain name
             gpu_ids=held.gpu_ids,
         )
 

@@ -51,3 +51,11 @@ def test_a_status_body_is_what_the_wire_model_writes(at, fields):
     body = reports.status("wl-1", 3, EventType.FAILED, at=at, **fields)
     model = StatusEvent.model_validate({**body, "seq": 1})
     assert model.model_dump(mode="json", exclude={"seq"}) == body
+
+
+def test_now_is_written_as_the_wire_model_writes_it():
+    before = datetime.now(UTC)
+    body = reports.status("wl-1", 1, EventType.STARTED)
+    model = StatusEvent.model_validate({**body, "seq": 1})
+    assert before <= model.at <= datetime.now(UTC)
+    assert model.model_dump(mode="json", exclude={"seq"}) == body

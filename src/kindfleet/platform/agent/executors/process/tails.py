@@ -18,6 +18,11 @@ class FileTail:
         self.lines = LineSplitter()
 
     def read(self) -> list[str]:
+        try:  # one cheap look first: most of the time nothing was appended
+            if os.stat(self.path, follow_symlinks=False).st_size <= self.offset:
+                return []
+        except OSError:
+            return []
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:  # not there (yet), or replaced by a symlink: nothing to read
