@@ -90,6 +90,10 @@ class FakeHub:
         self.last = 0.0
         self.failed = 0
         self.requests: dict[str, int] = {}
+        self.started: set[str] = set()
+        self.twice = 0  # a workload started (or ended) more than once
+        self.ended: set[str] = set()
+        self.reasons: dict[str, int] = {}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -161,8 +165,17 @@ class FakeHub:
         now = time.perf_counter()
         for event in batch.get("events", []):
             spoke.high_seq = max(spoke.high_seq, int(event["seq"]))  # type: ignore[call-overload]
+            wid = str(event["workload"])
+            if event["type"] == "started":
+                self.twice += wid in self.started
+                self.started.add(wid)
             if event["type"] in ("succeeded", "failed", "cancelled", "rejected"):
-                self.failed += event["type"] != "succeeded"
+                self.twice += wid in self.ended
+                self.ended.add(wid)
+                if event["type"] != "succeeded":
+                    self.failed += 1
+                    why = f"{event['type']} {event.get('reason')}: {event.get('message')}"
+                    self.reasons[why] = self.reasons.get(why, 0) + 1
                 spoke.in_flight -= 1
                 spoke.done += 1
                 self.latencies.append(now - spoke.handed.pop(str(event["workload"])))
@@ -173,6 +186,23 @@ class FakeHub:
         if all(s.done >= s.todo for s in self.spokes.values()):
             self.finished.set()
         return {"acked_through": spoke.high_seq, "refused": [], "duplicates": 0}
+
+
+def below_cpu(pid: int) -> tuple[float, float, float]:
+    """CPU seconds of an agent's launcher, its keepers, and the runs (reaped by the keepers)."""
+    launcher = keepers = runs = 0.0
+    try:
+        procs = psutil.Process(pid).children()
+        lp = next(p for p in procs if "launcher" in " ".join(p.cmdline()))
+        t = lp.cpu_times()
+        launcher = t.user + t.system
+        for k in lp.children():
+            t = k.cpu_times()
+            keepers += t.user + t.system
+            runs += t.children_user + t.children_system
+    except (StopIteration, psutil.Error):
+        pass
+    return launcher, keepers, runs
 
 
 def tree_cpu(pid: int) -> float:
@@ -217,6 +247,7 @@ async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             await hub.finished.wait()
     finally:
         agent_own = sum(_own_cpu(p.pid) for p in procs)
+        parts = [below_cpu(p.pid) for p in procs]
         agent_all = sum(tree_cpu(p.pid) for p in procs)
         hub_cpu = time.process_time() - hub_cpu0
         for proc in procs:
@@ -231,6 +262,8 @@ async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return {
         "done": done,
         "failed": hub.failed,
+        "twice": hub.twice,
+        "reasons": hub.reasons,
         "wall": wall,
         "rate": done / wall,
         "p50": lat[len(lat) // 2],
@@ -238,6 +271,7 @@ async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "agent_ms": agent_own / done * 1e3,
         "below_ms": (agent_all - agent_own) / done * 1e3,
         "hub_ms": hub_cpu / done * 1e3,
+        "parts_ms": [sum(x[i] for x in parts) / done * 1e3 for i in range(3)],
         "requests": {k: v / done for k, v in hub.requests.items() if k != "register"},
     }
 
@@ -269,8 +303,10 @@ def main() -> None:
     print(
         f"agents: {got['done']:,.0f} runs on {args.spokes} agents in {got['wall']:.1f}s: "
         f"{got['rate']:,.0f}/s ({got['rate'] / args.spokes:,.0f}/s per agent), "
-        f"{got['failed']:.0f} failed"
+        f"{got['failed']:.0f} failed, {got['twice']:.0f} run twice"
     )
+    for why, count in got["reasons"].items():
+        print(f"  not succeeded: {count} x {why}")
     print(f"ratio to the bare spawn rate: {got['rate'] / rate:.2f}")
     print(
         f"assignment handed out -> terminal report received: p50 {got['p50'] * 1e3:.0f} ms, "
@@ -279,6 +315,11 @@ def main() -> None:
     print(
         f"CPU per run: agent {got['agent_ms']:.2f} ms, launcher + keepers + the run "
         f"{got['below_ms']:.2f} ms (bare spawn {cpu:.2f} ms), fake hub {got['hub_ms']:.2f} ms"
+    )
+    launcher_ms, keepers_ms, runs_ms = got["parts_ms"]
+    print(
+        f"  of which: launcher {launcher_ms:.2f} ms, keepers {keepers_ms:.2f} ms, the runs "
+        f"{runs_ms:.2f} ms (keepers forked at the start are not in these: alive ones only)"
     )
     per_run = ", ".join(f"{k} {v:.3f}" for k, v in sorted(got["requests"].items()))
     print(f"hub requests per run: {per_run}")

@@ -76,6 +76,7 @@ class LauncherClient:
         self._ends: dict[str, asyncio.Future[Ended]] = {}
         self._lock = asyncio.Lock()
         self._reaped = False
+        self._queued: list[bytes] = []
 
     # ------------------------------------------------------------------ runs
 
@@ -229,9 +230,18 @@ class LauncherClient:
                     ending.set_result(Ended(None, "LauncherLost", len(killed)))
 
     def _send(self, message: Message) -> None:
+        """Queued, and written with the others of this turn of the event loop: one write
+        and one wakeup of the launcher for many runs."""
         if self._writer is None:
             return  # no launcher: nothing runs that a message could be about
-        self._writer.write(encode(message))
+        self._queued.append(encode(message))
+        if len(self._queued) == 1:
+            asyncio.get_running_loop().call_soon(self._write)
+
+    def _write(self) -> None:
+        data, self._queued = b"".join(self._queued), []
+        if self._writer is not None and data:
+            self._writer.write(data)
 
     async def close(self, timeout: float = 30.0) -> None:
         """Stop the launcher: closing its socket makes it kill whatever still runs, then
@@ -239,6 +249,7 @@ class LauncherClient:
         writer, reading = self._writer, self._reading
         if writer is None or reading is None:
             return
+        self._write()  # what this turn queued goes first
         writer.close()
         with suppress(Exception):
             await writer.wait_closed()

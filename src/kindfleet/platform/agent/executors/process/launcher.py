@@ -86,6 +86,8 @@ class Launcher:
         self.busy: dict[str, _KeeperRef] = {}
         self.decoder = Decoder()
         self.base: Path | None = None
+        self.retired_at = 0.0
+        self.news: list[bytes] = []
 
     def serve(self) -> None:
         self._setup()
@@ -116,6 +118,7 @@ class Launcher:
         self.sel.register(read, selectors.EVENT_READ, "signal")
         gc.freeze()  # keepers are forks: leave the pages they share with the launcher alone
         self._to_agent({"ev": "ready", "pid": self.pid, "group": _text(self.base)})
+        self._flush()
 
     def _loop(self) -> None:
         while True:
@@ -133,6 +136,7 @@ class Launcher:
                         self._from_agent(message)
                 else:
                     self._from_keeper(key.data)
+            self._flush()
             self._retire_idle()
 
     # ------------------------------------------------------------------ messages
@@ -140,7 +144,14 @@ class Launcher:
     def _from_agent(self, message: Message) -> None:
         op, key = message.get("op"), str(message.get("key"))
         if op == "run":
-            keeper = self.idle.pop() if self.idle else self._fork_keeper()
+            try:
+                keeper = self.idle.pop() if self.idle else self._fork_keeper()
+            except OSError as exc:  # out of processes or memory: this run, not the launcher
+                self._to_agent(
+                    {"ev": "failed", "key": key, "code": None, "reason": "StartFailed",
+                     "message": f"could not start a keeper for it: {exc.strerror}"}
+                )  # fmt: skip
+                return
             keeper.key = key
             self.busy[key] = keeper
             _send(keeper.sock, message)
@@ -183,14 +194,26 @@ class Launcher:
             self._heard(keeper, data)
 
     def _to_agent(self, message: Message) -> None:
-        with contextlib.suppress(OSError):  # the agent is gone: its EOF ends the loop
-            _send(self.sock, message)
+        """Queued, and sent with the others of this round of events (`_flush`): one write
+        and one wakeup of the agent for many runs' news."""
+        self.news.append(encode(message))
+
+    def _flush(self) -> None:
+        if self.news:
+            data, self.news = b"".join(self.news), []
+            with contextlib.suppress(OSError):  # the agent is gone: its EOF ends the loop
+                self.sock.sendall(data)
 
     # ------------------------------------------------------------------ keepers
 
     def _fork_keeper(self) -> _KeeperRef:
         ours, theirs = socket.socketpair()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
         if pid == 0:  # the keeper
             try:
                 ours.close()
@@ -236,6 +259,9 @@ class Launcher:
 
     def _retire_idle(self) -> None:
         now = time.monotonic()
+        if now - self.retired_at < 1.0:
+            return  # looked less than a second ago: not on every message
+        self.retired_at = now
         for keeper in [k for k in self.idle if now - k.idle_since > self.idle_seconds]:
             self.idle.remove(keeper)
             _send(keeper.sock, {"op": "exit"})
