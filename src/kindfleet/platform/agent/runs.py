@@ -52,6 +52,7 @@ class RunManager:
             runs_dir=settings.runs_dir,
             timing=Timing(settings.stop_grace_seconds, settings.supervise_interval),
             ended=self._ended,
+            freed=lambda run: self.ledger.release(run.held.key),
         )
 
     # ------------------------------------------------------------------ what we hold

@@ -71,6 +71,11 @@ class Run:
 # Told when a run is over: `done` is its DONE record (terminal event committed), or None when
 # it ended without a report (fenced, or left unstarted for the next agent by a shutdown).
 RunEnded = Callable[[Run, Held | None], None]
+# Told as soon as nothing of a run runs any more, before its end is written down: what it
+# held (cpu, memory, GPUs) is free from then on. Its report may reach the hub before the
+# run's task has carried on, and the hub may then send new work at once: the capacity must
+# be free by then, or that work would be refused.
+RunFreed = Callable[[Run], None]
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Supervisor:
         runs_dir: Path,
         timing: Timing,
         ended: RunEnded,
+        freed: RunFreed,
     ) -> None:
         self.executor = executor
         self.records = records
@@ -103,6 +109,7 @@ class Supervisor:
         self._runs = str(runs_dir)
         self.timing = timing
         self.ended = ended
+        self.freed = freed
 
     def supervise(self, run: Run) -> None:
         run.task = asyncio.create_task(self._supervise(run), name=f"run {run.held.key}")
@@ -213,6 +220,7 @@ class Supervisor:
             reason=outcome.reason,
             message=outcome.message,
         )
+        self.freed(run)
         done = await self.records.finished(held, body)
         self.ended(run, done)
         if held.handle is not None:
@@ -223,6 +231,7 @@ class Supervisor:
 
     async def _drop(self, run: Run) -> None:
         held = run.held
+        self.freed(run)
         await self.records.dropped(held)
         self.ended(run, None)
         if held.handle is not None:

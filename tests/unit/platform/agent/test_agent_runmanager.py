@@ -216,3 +216,18 @@ async def test_telemetry_samples_runs_and_the_spoke(settings, gpus):
     assert spoke["metrics"]["running"] == 1
     assert spoke["metrics"]["allocated_gpus"] == gpus
     await _close(m)
+
+
+async def test_capacity_is_free_before_the_end_of_a_run_can_reach_the_hub(settings):
+    """The hub may send new work as soon as it has a run's end; the spoke must have room by
+    then. The end is committed (and so can be flushed) before the run's task carries on."""
+    m = _manager(with_capacity(settings, cpu_millis=100, memory_bytes=128 << 20))
+    for n in range(1, 6):
+        await m.take([_a(f"w{n}", 1, QUICK)])
+        while not any(e[0] == f"w{n}" and e[2] == "succeeded" for e in _events(m)):
+            await asyncio.sleep(0)  # the moment its end is on disk, flushable
+        await m.take([_a(f"x{n}", 1, QUICK)])  # what the hub would send next, at once
+        await _until(lambda n=n: f"x{n}-g1" in m.done)
+    await _settled(m)
+    assert [e for e in _events(m) if e[2] == "rejected"] == []
+    await _close(m)
