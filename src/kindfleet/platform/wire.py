@@ -438,7 +438,7 @@ class ProblemDetail(Wire):
     errors: list[dict[str, str]] = Field(default_factory=list)  # {path, message} for 422
 
 
-# ==== hub (issue 9): spoke identity and operations ===========================================
+# ==== hub (issue 9): spoke identity and operations ====================================
 
 
 class JoinTokenRequest(Wire):
@@ -479,25 +479,30 @@ class SpokeRemoval(Wire):
 # ==== end hub (issue 9) ======================================================================
 
 
-# --- names on Kubernetes ---------------------------------------------------------------
-# What an orchestrator names the runs it makes on a spoke cluster, so that the fleet's
-# tools (`kindfleet logs`, the checks) find a run by workload and generation without
-# asking the orchestrator: pure functions of the workload id and the generation.
+# ================================================================ Kubernetes names
+# Shared with tools outside the platform (the fleet's `kindfleet logs` on KIND, manifests,
+# drills): where a spoke's Jobs live and how one run's Job is found again. The agent's
+# kubernetes executor uses these and nothing else for them, so the two sides cannot drift.
+# Pure functions of their inputs; owned by the agent side (its Job naming), kept here only
+# so that fleet tooling may import them without importing the agent.
 
-WORKLOADS_NAMESPACE = "platform-workloads"
-WORKLOAD_LABEL = "kindfleet.dev/workload"
-GENERATION_LABEL = "kindfleet.dev/generation"
-JOB_CONTAINER = "workload"
+WORKLOADS_NAMESPACE = "platform-workloads"  # the default namespace of a spoke's Jobs
+WORKLOAD_LABEL = "kindfleet.dev/workload"  # on Jobs and pods: label_value(workload id)
+GENERATION_LABEL = "kindfleet.dev/generation"  # on Jobs and pods: the generation
+JOB_CONTAINER = "workload"  # the container that runs the workload in a run's pod
+
 _MAX_K8S_NAME = 63
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def job_name(workload: str, generation: int) -> str:
-    """`<workload>-g<generation>` as a DNS-1123 label of at most 63 characters.
+    """The Job that runs generation `generation` of `workload`: `<workload>-g<generation>`
+    as a DNS-1123 label of at most 63 characters.
 
     An id that is already a clean label is kept as it is (the hub's `wl-<hex>` ids are);
     anything else is lower-cased, cleaned and given a short hash of the original so that two
-    ids that clean up the same still get different names.
+    ids that clean up the same still get different names. A pure function of its inputs: a
+    restarted agent, or a retried create, arrives at the same name.
     """
     suffix = f"-g{generation}"
     base = re.sub(r"[^a-z0-9-]+", "-", workload.lower()).strip("-")
@@ -510,10 +515,14 @@ def job_name(workload: str, generation: int) -> str:
 
 
 def label_value(text: str) -> str:
-    """`text` when it is a valid label value, else a cleaned, hashed stand-in for it."""
+    """`text` when it is a valid label value, else a cleaned, hashed stand-in for it (what
+    `WORKLOAD_LABEL` holds for a workload id that is not a valid label value)."""
     if len(text) <= _MAX_K8S_NAME and _LABEL_VALUE.match(text):
         return text
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[: _MAX_K8S_NAME - 9]
     cleaned = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
     return f"{cleaned}-{digest}" if cleaned else digest
+
+
+# ================================================================ end of Kubernetes names

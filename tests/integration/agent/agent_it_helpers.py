@@ -14,7 +14,6 @@ from pathlib import Path
 import psutil
 from agent_hubdouble import HubServer
 
-from kindfleet.platform.agent import kill_orphans
 from kindfleet.platform.wire import WorkloadSpec
 
 FAST = [
@@ -127,4 +126,18 @@ class AgentProc:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-        kill_orphans(self.state_dir)
+        if self.state_dir.is_dir():  # what a test's kills left, as `kindfleet down` would
+            state = str(self.state_dir)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "kindfleet.platform.agent.spokectl",
+                    "reap",
+                    "--state-dir",
+                    state,
+                ],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )

@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from agent_it_helpers import gone, py, wait_until
 
-from kindfleet.platform.agent import kill_orphans
 from kindfleet.platform.wire import EventType
 
 FAMILY = """
@@ -26,6 +28,11 @@ out = pathlib.Path(os.environ["KINDFLEET_OUTPUT_DIR"])
 (out / "pids.tmp").rename(out / "pids")
 time.sleep(300)
 """
+
+
+def _launcher(agent) -> int:
+    children = psutil.Process(agent.pid).children()
+    return next(p.pid for p in children if "launcher" in " ".join(p.cmdline()))
 
 
 def _outbox(agent) -> tuple[int, int]:
@@ -132,32 +139,50 @@ def test_lost_acknowledgements_are_redelivered_and_applied_once(hub, start_agent
     assert len(hub.double.status_events(wid)) == 3
 
 
-def test_killed_agent_leaves_no_run_behind_after_restart(hub, start_agent):
+def test_killed_agent_leaves_no_run_behind_and_its_successor_reports_it(hub, start_agent):
     agent = start_agent()
     wid = hub.double.run(py(FAMILY), "spoke1")
     leader, child = _family(agent, wid)
     agent.kill9()
-    wait_until(lambda: gone(leader), timeout=5, what="PDEATHSIG to kill the run")
-    assert not gone(child)  # an orphaned grandchild: PDEATHSIG reaches one level only
+    # The death signals: agent -> launcher -> keeper, which kills the whole run.
+    wait_until(lambda: gone(leader) and gone(child), timeout=5, what="the run to die")
 
     agent.start()
-    wait_until(lambda: gone(child), timeout=10, what="restart cleanup of the grandchild")
     wait_until(lambda: hub.double.workload(wid).state == "Failed", what="report")
     last = hub.double.status_events(wid)[-1]
     assert (last.type, last.reason) == (EventType.FAILED, "AgentRestarted")
     assert agent.terminate() == 0
 
 
-def test_kill_orphans_cleans_up_after_an_agent_that_is_not_restarted(hub, start_agent):
+def reap(state_dir):
+    """What `spokectl reap` killed, as the fleet's tools run it."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kindfleet.platform.agent.spokectl",
+            "reap",
+            "--state-dir",
+            str(state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [int(line) for line in done.stdout.split()]
+
+
+def test_reap_leaves_a_live_agents_runs_alone(hub, start_agent):
     agent = start_agent()
     wid = hub.double.run(py(FAMILY), "spoke1")
     leader, child = _family(agent, wid)
-    assert kill_orphans(agent.state_dir) == []  # a live agent's runs are not orphans
+    assert reap(agent.state_dir) == []  # a live agent's runs are not orphans
     assert not gone(leader) and not gone(child)
+    launcher = _launcher(agent)
     agent.kill9()
-    wait_until(lambda: gone(leader), timeout=5, what="PDEATHSIG")
-    assert child in kill_orphans(agent.state_dir)
-    wait_until(lambda: gone(child), timeout=5, what="orphan killed")
+    wait_until(lambda: gone(leader) and gone(child), timeout=5, what="the run to die")
+    wait_until(lambda: gone(launcher), timeout=5, what="the launcher to finish")
+    assert reap(agent.state_dir) == []  # nothing was left to clean up
 
 
 def test_sigterm_stops_runs_reports_them_and_exits_zero(hub, start_agent):

@@ -64,7 +64,7 @@ def test_a_run_succeeds_reports_in_order_and_keeps_logs_and_outputs_on_disk(hub,
     assert "LOG-LINE-7f3a" in (run_dir / "stdout.log").read_text()
     assert (run_dir / "outputs" / "model.bin").read_text() == "WEIGHTS-91c2"
     assert (run_dir / "stderr.log").exists()
-    assert (run_dir / "metrics.jsonl").exists()
+    assert not (run_dir / "metrics.jsonl").exists()  # made by a run that writes a metric
 
     assert agent.terminate() == 0
     sent = b"".join(hub.double.bodies())
@@ -261,3 +261,26 @@ def _held(hub, agent):
         return conn.execute("SELECT count(*) FROM assignments").fetchone()[0]
     finally:
         conn.close()
+
+
+def test_what_the_agent_writes_is_its_users_alone(hub, start_agent):
+    """agent.db and its companions, the log, the credential, every run's directory and
+    log: 0600 files in 0700 directories (the spec's env values are in there)."""
+    agent = start_agent()
+    wid = hub.double.run(py("print('hello')", env={"TOKEN": "s3cr3t"}), "spoke1")
+    wait_until(_terminal(hub, wid), what="run to finish")
+    modes = {}
+    for path in [agent.state_dir, *agent.state_dir.rglob("*"), agent.log_file]:
+        modes[str(path.relative_to(agent.root))] = stat.S_IMODE(path.stat().st_mode)
+    assert agent.terminate() == 0
+    state = agent.state_dir.name
+    run = f"{state}/runs/{wid}-g1"
+    expected = {
+        state: 0o700, f"{state}/runs": 0o700, run: 0o700, f"{run}/outputs": 0o700,
+        f"{run}/stdout.log": 0o600, f"{run}/stderr.log": 0o600,
+        f"{state}/agent.db": 0o600, f"{state}/agent.db-wal": 0o600,
+        f"{state}/agent.db-shm": 0o600, f"{state}/credential": 0o600,
+        f"{state}/agent.lock": 0o600, f"{state}/keepers": 0o600, agent.log_file.name: 0o600,
+    }  # fmt: skip
+    modes.pop(f"{state}/alive")  # the health check's empty marker (platform/health.py)
+    assert modes == expected

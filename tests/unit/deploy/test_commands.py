@@ -11,7 +11,7 @@ import pytest
 from kindfleet.deploy import image as im
 from kindfleet.deploy.options import DeployOptions
 from kindfleet.errors import UsageError
-from kindfleet.platform.agent.executors.gpusim import gpu_status_patch
+from kindfleet.platform.agent.executors.kubernetes.gpusim import gpu_status_patch
 from kindfleet.providers.base import ProviderSettings
 from kindfleet.providers.kind import KindProvider
 from kindfleet.providers.kubectl import commands as kac

@@ -5,6 +5,7 @@ Pure bookkeeping: cpu in millicores, memory in bytes, GPUs through the `GpuPool`
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from kindfleet.platform.agent.gpus import GpuPool
@@ -20,7 +21,12 @@ class Need:
 
     @classmethod
     def of(cls, resources: Resources) -> Need:
-        return cls(parse_cpu(resources.cpu), parse_memory(resources.memory), resources.gpu)
+        return _need(resources.cpu, resources.memory, resources.gpu)
+
+
+@functools.lru_cache(maxsize=256)  # a spoke sees few distinct requests, many times each
+def _need(cpu: str, memory: str, gpus: int) -> Need:
+    return Need(parse_cpu(cpu), parse_memory(memory), gpus)
 
 
 class Ledger:
@@ -30,15 +36,7 @@ class Ledger:
         self.capacity = capacity
         self.gpus = GpuPool(capacity.gpus)
         self._needs: dict[str, Need] = {}
-
-    @property
-    def allocated(self) -> Need:
-        needs = self._needs.values()
-        return Need(
-            sum(n.cpu_millis for n in needs),
-            sum(n.memory_bytes for n in needs),
-            sum(n.gpus for n in needs),
-        )
+        self.allocated = Need(0, 0, 0)  # the sum of the needs, kept as they come and go
 
     def shortfall(self, need: Need) -> str | None:
         """Why `need` does not fit in what is free now, or None when it does."""
@@ -80,8 +78,19 @@ class Ledger:
         if ids is None:
             return None
         self._needs[owner] = need
+        self.allocated = _add(self.allocated, need, 1)
         return ids
 
     def release(self, owner: str) -> None:
-        self._needs.pop(owner, None)
+        need = self._needs.pop(owner, None)
+        if need is not None:
+            self.allocated = _add(self.allocated, need, -1)
         self.gpus.release(owner)
+
+
+def _add(total: Need, need: Need, sign: int) -> Need:
+    return Need(
+        total.cpu_millis + sign * need.cpu_millis,
+        total.memory_bytes + sign * need.memory_bytes,
+        total.gpus + sign * need.gpus,
+    )

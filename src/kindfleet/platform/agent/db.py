@@ -4,15 +4,23 @@ can then never leave a run recorded as finished without its terminal event, or t
 way round.
 
 WAL with synchronous=FULL: a committed append survives a kill -9 or a power cut, which is
-what "nothing is lost while the hub is down" rests on.
+what "nothing is lost while the hub is down" rests on. Two connections: the journal's
+writer (its own thread, journal.py) and this reader on the event loop, which sees only
+what is committed, so the outbox can never send an entry a crash could still undo.
+
+The file and its -wal and -shm companions hold workload specs (env values among them): they
+are created 0600 (SQLite gives the companions the database file's mode) and tightened if an
+older agent left them wider.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from kindfleet.platform.agent.paths import PRIVATE_FILE
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -36,39 +44,36 @@ CREATE TABLE IF NOT EXISTS assignments (
 """
 
 
+def connect(path: Path, *, writer: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, synchronous=FULL.
+    The writer's may be handed to another thread (only ever used by one at a time)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=not writer)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def private(path: Path) -> None:
+    """Make the database file and its companions readable by this user only."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(f"{path}{suffix}", PRIVATE_FILE, follow_symlinks=False)
+
+
 class AgentDb:
-    """One connection, used from the agent's event-loop thread only."""
+    """The schema, and the reader connection of the event-loop thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA busy_timeout=5000")
-        self._depth = 0
+        private(path)
+        self.conn = connect(path)
         self.conn.executescript(_SCHEMA)  # idempotent statements; each commits on its own
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Commit everything done inside at once; nested uses join the outer transaction."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self.conn
-            finally:
-                self._depth -= 1
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
-        finally:
-            self._depth = 0
 
     def close(self) -> None:
         self.conn.close()

@@ -26,6 +26,8 @@ class GpuPool:
         """The ids now held by `owner`, or None (and nothing taken) when too few are free."""
         if count < 0:
             raise ValueError(f"cannot allocate {count} GPUs")
+        if count == 0 and not self._owner_of:
+            return ()  # the common case on a spoke without GPUs: nothing to look at
         if self.held_by(owner):
             raise ValueError(f"{owner} already holds GPUs")
         free = [i for i in range(self.count) if i not in self._owner_of]
@@ -45,5 +47,7 @@ class GpuPool:
         return True
 
     def release(self, owner: str) -> None:
+        if not self._owner_of:
+            return
         for i in self.held_by(owner):
             del self._owner_of[i]

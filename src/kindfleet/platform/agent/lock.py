@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 
 from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.agent.paths import LOCK
 
 
 class StateLock:
     def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "agent.lock"
+        self.path = state_dir / LOCK
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:

@@ -2,12 +2,14 @@
 line (tracebacks included) has the tokens the agent knows replaced by `***` before it is
 written. The agent never puts a token in a message on purpose; this catches the accident.
 Third-party HTTP loggers are kept at WARNING: their debug output includes headers and
-request bodies (a workload's env values among them).
+request bodies (a workload's env values among them). The log file is the agent user's
+alone (0600).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -38,7 +40,10 @@ def redact(secret: str | None) -> None:
 def setup(level: str, log_file: Path | None) -> None:
     handler: logging.Handler
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # an older agent's log may be wider
+        os.close(fd)
         handler = logging.FileHandler(log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)

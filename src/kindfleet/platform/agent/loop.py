@@ -19,8 +19,8 @@ from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.agent import logs, reports
 from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors import make_executor
 from kindfleet.platform.agent.executors.base import Executor
+from kindfleet.platform.agent.executors.factory import make_executor
 from kindfleet.platform.agent.hubclient import (
     HubClient,
     HubError,
@@ -29,6 +29,8 @@ from kindfleet.platform.agent.hubclient import (
 )
 from kindfleet.platform.agent.lock import StateLock
 from kindfleet.platform.agent.outbox import FLUSH_BATCH
+from kindfleet.platform.agent.paths import PRIVATE_DIR
+from kindfleet.platform.agent.records import Records, journal
 from kindfleet.platform.agent.runs import RunManager
 from kindfleet.platform.agent.session import BootstrapTokenMissing, Session
 from kindfleet.platform.agent.settings import AgentSettings
@@ -85,18 +87,19 @@ class Agent:
             _prepare(self.settings)
             lock.acquire()
             self.db = AgentDb(self.settings.db_path)
+            self.journal = journal(self.db)
             try:
                 self.session = Session(self.settings, self.client)
-                self.runs = RunManager(
-                    self.settings, self.executor, self.db, on_report=self._flush_wake.set
-                )
+                self.records = Records(self.db, self.journal, reported=self._flush_wake.set)
+                self.runs = RunManager(self.settings, self.executor, self.records)
                 await self._serve(stop)
             finally:
+                await self.journal.close()
                 self.db.close()
         finally:
+            await self.executor.close()  # its runs are gone before another agent may start
             lock.release()
             await self.client.aclose()
-            await self.executor.close()
 
     async def _serve(self, stop: asyncio.Event) -> None:
         await self.runs.recover()
@@ -104,7 +107,7 @@ class Agent:
             "agent %s up: %d run(s) held, %d report(s) in the outbox",
             self.settings.name,
             len(self.runs.runs),
-            self.runs.outbox.pending(),
+            self.records.pending(),
         )
         duties = [
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
@@ -215,9 +218,8 @@ class Agent:
     async def flush(self) -> None:
         """Send the outbox in seq order, batch after batch, until it is empty or the hub
         acknowledges less than was sent. Raises HubError."""
-        outbox = self.runs.outbox
         while True:
-            entries = outbox.read(FLUSH_BATCH)
+            entries = self.records.entries(FLUSH_BATCH)
             credential = self.session.credential
             if not entries or credential is None:
                 return
@@ -234,8 +236,7 @@ class Agent:
                     top,
                 )
             through = min(ack.acked_through, top)  # never drop what was not sent
-            outbox.ack_through(through)
-            self.runs.acked(through)
+            await self.runs.acked(through)
             if ack.refused:
                 self.runs.refused(ack.refused, entries)
             if through < top or len(entries) < FLUSH_BATCH:
@@ -245,7 +246,7 @@ class Agent:
         if isinstance(exc, HubRefused | BootstrapTokenMissing):
             log.error("%s: %s; retrying", what, exc)  # a configuration or contract problem
         else:
-            self.reach.failed(what, exc, self.runs.outbox.pending())
+            self.reach.failed(what, exc, self.records.pending())
 
     async def _telemetry(self) -> None:
         while True:
@@ -256,7 +257,7 @@ class Agent:
                 log.exception("sampling telemetry failed")
 
     async def _final_flush(self) -> None:
-        pending = self.runs.outbox.pending()
+        pending = self.records.pending()
         if not pending or self.session.credential is None:
             return
         try:
@@ -268,9 +269,10 @@ class Agent:
 
 def _prepare(settings: AgentSettings) -> None:
     try:
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(settings.state_dir, 0o700)
-        settings.runs_dir.mkdir(exist_ok=True)
+        settings.state_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        os.chmod(settings.state_dir, PRIVATE_DIR)
+        settings.runs_dir.mkdir(exist_ok=True, mode=PRIVATE_DIR)
+        os.chmod(settings.runs_dir, PRIVATE_DIR)
     except OSError as exc:
         raise PrerequisiteError(
             f"cannot use the state directory {settings.state_dir}: {exc.strerror}",

@@ -4,17 +4,20 @@ skipped and never renumbered, even across crashes and an emptied outbox (the cou
 stored, not derived from the rows). The hub keeps the highest sequence number it applied
 per spoke, which makes redelivery after a crash or a lost response harmless: each entry is
 applied exactly once.
+
+Rows are written by the journal's transactions (records.py: an entry's number is taken
+there, and the counter stored once per commit); reads run on the event loop's reader,
+which sees committed entries only.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from kindfleet.platform.agent.db import AgentDb
 
 EntryKind = Literal["event", "telemetry"]
 FLUSH_BATCH = 500
@@ -24,51 +27,40 @@ FLUSH_BATCH = 500
 class Entry:
     seq: int
     kind: EntryKind
-    body: Mapping[str, Any]  # the wire model's fields, without `seq`
+    raw: str  # the wire model's fields as stored (JSON), without `seq`
+
+    @functools.cached_property
+    def body(self) -> Mapping[str, Any]:
+        return json.loads(self.raw)  # type: ignore[no-any-return]
 
 
-class Outbox:
-    def __init__(self, db: AgentDb) -> None:
-        self.db = db
-
-    def append(self, kind: EntryKind, body: Mapping[str, Any]) -> int:
-        """Store one entry under the next sequence number; returns that number.
-
-        Joins the caller's transaction when there is one (a state change and the event
-        reporting it commit together), else commits on its own.
-        """
-        with self.db.transaction() as conn:
-            seq = _take_seq(conn)
-            conn.execute(
-                "INSERT INTO outbox (seq, kind, body) VALUES (?, ?, ?)",
-                (seq, kind, json.dumps(body, separators=(",", ":"))),
-            )
-        return seq
-
-    def read(self, limit: int = FLUSH_BATCH) -> list[Entry]:
-        """The oldest `limit` entries, in sequence order."""
-        rows = self.db.conn.execute(
-            "SELECT seq, kind, body FROM outbox ORDER BY seq LIMIT ?", (limit,)
-        ).fetchall()
-        return [Entry(seq, kind, json.loads(body)) for seq, kind, body in rows]
-
-    def ack_through(self, seq: int) -> int:
-        """Forget every entry up to and including `seq`; how many went."""
-        with self.db.transaction() as conn:
-            return conn.execute("DELETE FROM outbox WHERE seq <= ?", (seq,)).rowcount
-
-    def pending(self) -> int:
-        row = self.db.conn.execute("SELECT count(*) FROM outbox").fetchone()
-        return int(row[0])
-
-    def last_seq(self) -> int:
-        """The highest sequence number ever handed out (0 before the first append)."""
-        row = self.db.conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
-        return int(row[0]) - 1
+INSERT_SQL = "INSERT INTO outbox (seq, kind, body) VALUES (?, ?, ?)"
+SET_NEXT_SEQ_SQL = "UPDATE meta SET value = ? WHERE key = 'next_seq'"
 
 
-def _take_seq(conn: sqlite3.Connection) -> int:
-    row = conn.execute(
-        "UPDATE meta SET value = value + 1 WHERE key = 'next_seq' RETURNING value - 1"
-    ).fetchone()
-    return int(row[0])
+def row(seq: int, kind: EntryKind, body: Mapping[str, Any]) -> tuple[int, str, str]:
+    return (seq, kind, json.dumps(body, separators=(",", ":")))
+
+
+def next_seq(conn: sqlite3.Connection) -> int:
+    """The number the next entry gets (numbers handed out are never handed out again)."""
+    return int(conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+
+
+ACK_THROUGH_SQL = "DELETE FROM outbox WHERE seq <= ?"  # the hub has everything up to ?
+
+
+def read(conn: sqlite3.Connection, limit: int = FLUSH_BATCH) -> list[Entry]:
+    """The oldest `limit` entries, in sequence order."""
+    rows = conn.execute("SELECT seq, kind, body FROM outbox ORDER BY seq LIMIT ?", (limit,))
+    return [Entry(seq, kind, body) for seq, kind, body in rows.fetchall()]
+
+
+def pending(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+
+def last_seq(conn: sqlite3.Connection) -> int:
+    """The highest sequence number ever handed out (0 before the first append)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+    return int(row[0]) - 1

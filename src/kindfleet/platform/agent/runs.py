@@ -2,7 +2,7 @@
 report that ends it. This is where the dispatch rules of the platform meet the spoke:
 
 - event order per run is accepted -> started -> succeeded | failed | cancelled, and each
-  state change commits together with the outbox entry that reports it;
+  state change commits together with the outbox entry that reports it (records.py);
 - a redelivered assignment is recognised and not run twice; a newer generation of a
   workload supersedes (fences) the older copy; an assignment that does not fit what is
   free here is `rejected`, so the hub places it again;
@@ -10,49 +10,50 @@ report that ends it. This is where the dispatch rules of the platform meet the s
   refused report (fenced: stopped without another word), the run's timeout, or the agent's
   own shutdown; nothing else stops work, in particular not an unreachable hub.
 
-Supervising one run (start, watch, stop, conclude) is in `supervise.py`.
+The books are kept here (what runs, what is done and not yet acknowledged, what capacity is
+promised); supervising one run is `supervise.py`'s, which reports back through `_ended`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from kindfleet.platform.agent import logs, reports
 from kindfleet.platform.agent.capacity import Ledger, Need
-from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.executors.base import Executor, RunPhase, RunRequest
+from kindfleet.platform.agent.executors.base import Executor, RunPhase
 from kindfleet.platform.agent.metrics import chunks
-from kindfleet.platform.agent.outbox import Entry, Outbox
-from kindfleet.platform.agent.rundirs import run_key
+from kindfleet.platform.agent.outbox import Entry
+from kindfleet.platform.agent.paths import run_key
+from kindfleet.platform.agent.records import Records
 from kindfleet.platform.agent.settings import AgentSettings
-from kindfleet.platform.agent.state import Held, Holdings, Phase
-from kindfleet.platform.agent.supervise import Run, Stop, Supervisor
+from kindfleet.platform.agent.state import Held, Phase
+from kindfleet.platform.agent.supervise import Run, Stop, Supervisor, Timing
 from kindfleet.platform.wire import Assignment, EventType, HeldAssignment
 
 log = logs.get("runs")
+ANSWERED_MEMORY = 10_000  # rejected or cancel-answered keys remembered (no repeated answers)
 
 
 class RunManager:
-    def __init__(
-        self,
-        settings: AgentSettings,
-        executor: Executor,
-        db: AgentDb,
-        *,
-        on_report: Callable[[], None] = lambda: None,
-    ) -> None:
+    def __init__(self, settings: AgentSettings, executor: Executor, records: Records) -> None:
         self.settings = settings
         self.executor = executor
-        self.db = db
-        self.outbox = Outbox(db)
-        self.holdings = Holdings(db)
+        self.records = records
         self.ledger = Ledger(settings.capacity)
         self.runs: dict[str, Run] = {}  # accepted or running
-        self.done: dict[str, Held] = {}  # terminal event in the outbox, not yet acknowledged
-        self._answered: set[str] = set()  # rejected or cancel-answered keys (no repeats)
-        self.supervisor = Supervisor(self, on_report)
+        self._of_workload: dict[str, list[Run]] = {}  # the same runs, by workload
+        self.done: dict[str, Held] = {}  # terminal event committed, not yet acknowledged
+        self._answered: set[str] = set()
+        self.supervisor = Supervisor(
+            executor,
+            records,
+            runs_dir=settings.runs_dir,
+            timing=Timing(settings.stop_grace_seconds, settings.supervise_interval),
+            ended=self._ended,
+            freed=lambda run: self.ledger.release(run.held.key),
+        )
 
     # ------------------------------------------------------------------ what we hold
 
@@ -64,14 +65,20 @@ class RunManager:
     def running(self) -> int:
         return sum(1 for r in self.runs.values() if r.held.phase is Phase.RUNNING)
 
-    def request(self, held: Held) -> RunRequest:
-        return RunRequest(
-            workload=held.workload,
-            generation=held.generation,
-            spec=held.spec,
-            run_dir=self.settings.runs_dir / held.key,
-            gpu_ids=held.gpu_ids,
-        )
+    def _hold(self, run: Run) -> None:
+        self.runs[run.held.key] = run
+        self._of_workload.setdefault(run.held.workload, []).append(run)
+
+    def _ended(self, run: Run, done: Held | None) -> None:
+        key = run.held.key
+        if self.runs.pop(key, None) is not None:
+            others = self._of_workload[run.held.workload]
+            others.remove(run)
+            if not others:
+                del self._of_workload[run.held.workload]
+        self.ledger.release(key)
+        if done is not None:
+            self.done[key] = done
 
     # ------------------------------------------------------------------ from the hub
 
@@ -86,10 +93,10 @@ class RunManager:
         key = run_key(item.workload, item.generation)
         if key in self.runs or key in self.done or key in self._answered:
             return False
-        for run in [r for r in self.runs.values() if r.held.workload == item.workload]:
+        for run in list(self._of_workload.get(item.workload, ())):
             if run.held.generation > item.generation:
                 return False  # an older generation, delivered late
-            self.supervisor.request_stop(run, Stop.FENCE)  # superseded by the new one
+            run.request_stop(Stop.FENCE)  # superseded by the new one
         need = Need.of(item.spec.resources)
         gpu_ids = self.ledger.reserve(key, need)
         if gpu_ids is None:
@@ -99,19 +106,17 @@ class RunManager:
             log.info("rejected %s generation %d: does not fit", item.workload, item.generation)
             return True
         held = Held(item.workload, item.generation, item.spec, Phase.ACCEPTED, gpu_ids)
-        with self.db.transaction():
-            self.holdings.put(held)
-            self.outbox.append(
-                "event", reports.status(held.workload, held.generation, EventType.ACCEPTED)
-            )
-        log.info("accepted %s generation %d", item.workload, item.generation)
-        self.supervisor.spawn(held)
+        body = reports.status(held.workload, held.generation, EventType.ACCEPTED)
+        run = Run(held, accepted=self.records.accepted(held, body))
+        self._hold(run)
+        self.supervisor.supervise(run)
+        log.debug("accepted %s generation %d", item.workload, item.generation)
         return True
 
     def cancel(self, item: Assignment) -> bool:
         key = run_key(item.workload, item.generation)
         if key in self.runs:
-            return self.supervisor.request_stop(self.runs[key], Stop.CANCEL)
+            return self.runs[key].request_stop(Stop.CANCEL)
         if key in self.done or key in self._answered:
             return False
         # Not held here (its delivery may have been lost): answer so the cancel completes.
@@ -125,7 +130,7 @@ class RunManager:
             key = run_key(item.workload, item.generation)
             if key in self.runs:
                 log.info("hub stops %s generation %d", item.workload, item.generation)
-                self.supervisor.request_stop(self.runs[key], Stop.FENCE)
+                self.runs[key].request_stop(Stop.FENCE)
             elif key in self.done:
                 self._forget(key)
 
@@ -138,33 +143,31 @@ class RunManager:
             key = run_key(str(entry.body["workload"]), int(entry.body["generation"]))
             if key in self.runs:
                 log.info("report %d refused: fencing %s", entry.seq, key)
-                self.supervisor.request_stop(self.runs[key], Stop.FENCE)
+                self.runs[key].request_stop(Stop.FENCE)
             elif key in self.done:
                 self._forget(key)
 
-    def acked(self, through: int) -> None:
-        for workload, generation in self.holdings.forget_acked(through):
+    async def acked(self, through: int) -> None:
+        for workload, generation in await self.records.acked(through):
             self.done.pop(run_key(workload, generation), None)
 
     def _forget(self, key: str) -> None:
-        held = self.done.pop(key)
-        self.holdings.delete(held.workload, held.generation)
+        self.records.dropped(self.done.pop(key))
 
     def _answer(self, item: Assignment, type_: EventType, reason: str, message: str | None) -> None:
         key = run_key(item.workload, item.generation)
         self._answered.add(key)
-        if len(self._answered) > 10_000:
+        if len(self._answered) > ANSWERED_MEMORY:
             self._answered = {key}
         body = reports.status(item.workload, item.generation, type_, reason=reason, message=message)
-        self.outbox.append("event", body)
-        self.supervisor.on_report()
+        self.records.answered(body)
 
     # ------------------------------------------------------------------ after a restart
 
     async def recover(self) -> None:
         """Take back what the previous agent held: done ones wait for their ack, unstarted ones
         start now, running ones are re-adopted or reported lost."""
-        for held in self.holdings.all():
+        for held in self.records.held():
             if held.phase is Phase.DONE:
                 self.done[held.key] = held
             elif held.phase is Phase.ACCEPTED:
@@ -173,29 +176,34 @@ class RunManager:
                 await self._recover_running(held)
 
     def _recover_accepted(self, held: Held) -> None:
+        """Start it now, unless this spoke's capacity changed. If the previous agent had
+        started it already (its run directory exists), the launcher refuses to start it a
+        second time and it is reported failed: a generation never runs twice."""
         if self.ledger.reserve(held.key, Need.of(held.spec.resources), held.gpu_ids) is None:
-            with self.db.transaction():
-                self.holdings.delete(held.workload, held.generation)
-                body = reports.status(
-                    held.workload,
-                    held.generation,
-                    EventType.REJECTED,
-                    reason="InsufficientCapacity",
-                    message="this spoke's capacity changed across an agent restart",
-                )
-                self.outbox.append("event", body)
+            body = reports.status(
+                held.workload,
+                held.generation,
+                EventType.REJECTED,
+                reason="InsufficientCapacity",
+                message="this spoke's capacity changed across an agent restart",
+            )
+            self.records.answered(body, forget=held)
             return
-        self.supervisor.spawn(held)
+        run = Run(held)
+        self._hold(run)
+        self.supervisor.supervise(run)
 
     async def _recover_running(self, held: Held) -> None:
         assert held.handle is not None
-        status = await self.executor.recover(held.handle, self.request(held))
+        status = await self.executor.recover(held.handle, self.supervisor.request(held))
         self.ledger.reserve(held.key, Need.of(held.spec.resources), held.gpu_ids, force=True)
         log.info("recovered %s: %s", held.key, status.phase.value)
+        run = Run(held)
+        self._hold(run)
         if status.phase is RunPhase.RUNNING:
-            self.supervisor.spawn(held)  # re-adopted (a Job outlives its agent)
+            self.supervisor.supervise(run)  # re-adopted (a Job outlives its agent)
         else:
-            await self.supervisor.conclude(self.supervisor.adopt(held), status, natural=True)
+            await self.supervisor.conclude(run, status, natural=True)
 
     # ------------------------------------------------------------------ telemetry and shutdown
 
@@ -229,9 +237,7 @@ class RunManager:
             reports.ALLOCATED_GPUS: float(used.gpus),
         }
         bodies.append(reports.telemetry(spoke))
-        with self.db.transaction():
-            for body in bodies:
-                self.outbox.append("telemetry", body)
+        await self.records.telemetry(bodies)
 
     async def shutdown(self, timeout: float) -> None:
         """Stop every run (terminal events written), leave unstarted ones for the next start.
@@ -248,7 +254,7 @@ class RunManager:
                 await asyncio.wait(tasks, timeout=timeout)
             return
         for run in list(self.runs.values()):
-            self.supervisor.request_stop(run, Stop.SHUTDOWN)
+            run.request_stop(Stop.SHUTDOWN)
         tasks = [r.task for r in self.runs.values() if r.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.agent.executors.kubejobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
-from kindfleet.platform.agent.rundirs import RUNS
-from kindfleet.platform.wire import Capacity
+from kindfleet.platform.agent import paths
+from kindfleet.platform.agent.executors.kubernetes.jobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
+from kindfleet.platform.wire import WORKLOADS_NAMESPACE, Capacity
 from kindfleet.units import parse_cpu, parse_memory
 
 EXECUTORS = ("process", "kubernetes")
-DEFAULT_NAMESPACE = "platform-workloads"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -35,6 +34,7 @@ class AgentSettings:
         default_factory=lambda: Capacity(cpu_millis=4000, memory_bytes=8 * 2**30, gpus=0)
     )
     executor: str = "process"
+    run_cgroups: str = "auto"  # process executor: a cgroup per keeper where possible, or "off"
     telemetry_seconds: float = 2.0
     log_file: Path | None = None
     log_level: str = "info"
@@ -47,7 +47,7 @@ class AgentSettings:
     flush_interval: float = 1.0
     supervise_interval: float = 0.2
     # The kubernetes executor: where its Jobs go and what it reports as capacity.
-    namespace: str = DEFAULT_NAMESPACE
+    namespace: str = WORKLOADS_NAMESPACE
     kubeconfig: Path | None = None  # None: in-cluster in a pod, else $KUBECONFIG/~/.kube/config
     context: str | None = None
     job_image: str = DEFAULT_JOB_IMAGE  # for workloads that name no image
@@ -57,15 +57,15 @@ class AgentSettings:
 
     @property
     def db_path(self) -> Path:
-        return self.state_dir / "agent.db"
+        return self.state_dir / paths.DB
 
     @property
     def credential_path(self) -> Path:
-        return self.state_dir / "credential"
+        return self.state_dir / paths.CREDENTIAL
 
     @property
     def runs_dir(self) -> Path:
-        return self.state_dir / RUNS
+        return self.state_dir / paths.RUNS
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -95,13 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--memory", default=None, help="allocatable memory (default 8Gi)")
     p.add_argument("--gpus", type=int, default=None, help="simulated GPUs (device ids 0..n-1)")
     p.add_argument("--executor", choices=EXECUTORS, default="process")
+    p.add_argument(
+        "--run-cgroups",
+        choices=("auto", "off"),
+        default="auto",
+        help="process executor: contain each run in a cgroup v2 group where this user may "
+        "create them (auto), or by session and subreaper only (off)",
+    )
     p.add_argument("--telemetry-seconds", type=float, default=2.0)
     p.add_argument("--log-file", type=Path, default=None)
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     kube = p.add_argument_group(
         "kubernetes executor (capacity: the nodes' allocatable unless --cpu/--memory/--gpus)"
     )
-    kube.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="namespace of the Jobs")
+    kube.add_argument("--namespace", default=WORKLOADS_NAMESPACE, help="namespace of the Jobs")
     kube.add_argument(
         "--kubeconfig",
         type=Path,
@@ -158,6 +165,7 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         labels=parse_labels(ns.labels),
         capacity=capacity,
         executor=ns.executor,
+        run_cgroups=ns.run_cgroups,
         telemetry_seconds=ns.telemetry_seconds,
         log_file=ns.log_file,
         log_level=ns.log_level,

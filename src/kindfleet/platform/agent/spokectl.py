@@ -1,11 +1,22 @@
-"""`python -m kindfleet.platform.agent.spokectl`: what someone on the spoke may ask of an
-agent's state directory without the hub: a run's log, and cleaning up after a dead agent.
+"""`python -m kindfleet.platform.agent.spokectl`: what tools outside the agent may do with a
+spoke's state directory, as a command line rather than an import of the agent's insides.
+The fleet's local provider calls it for `kindfleet logs` and `kindfleet down`.
 
-It is how the fleet's tools reach a spoke's data on the local runtime (logs never travel
-through the hub), so they need not know how the agent lays out its directory. A run
-controls the files in its own directory, so a log is opened relative to directory
-descriptors that refuse symlinks at every step, and only a regular file is read: a run
-that replaced its log by a link to a secret gets an error, not the secret.
+    spokectl logs --state-dir DIR --workload ID --generation N [--stream stdout|stderr]
+        The run's raw log on stdout (exit 0). A run or log that does not exist, or a log
+        that is not a plain file of the run's own: one line on stderr, exit 2.
+    spokectl reap --state-dir DIR
+        Kill what is left of the runs of an agent that is dead and will not be restarted;
+        the pids killed on stdout, one per line. Does nothing while a live agent holds DIR.
+
+A run writes into its own directory and may replace its log by anything: a symlink to the
+client token, a FIFO that would block the reader, a hard link to another file. So the log
+is opened relative to directory descriptors, never through a symlink (O_NOFOLLOW at every
+step), without blocking (O_NONBLOCK), and read only if it is a regular file with a single
+link, owned by this user.
+
+Standard library only, and a handful of the agent's own small modules: this starts on every
+`kindfleet logs`, and must not load the agent's HTTP and model stack to print a file.
 """
 
 from __future__ import annotations
@@ -17,75 +28,115 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kindfleet.platform.agent.rundirs import RUNS, run_key
+from kindfleet.platform.agent import paths
 
-STREAMS = ("stdout", "stderr")
-_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+EXIT_OK, EXIT_FAILED, EXIT_NOT_FOUND = 0, 1, 2
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-class NotThere(Exception):
-    """The run, or its log, is not in the state directory (or is not a plain file)."""
+class NotFound(Exception):
+    """The run or its log is not there (or not something this command will read)."""
 
 
 def open_log(state_dir: Path, workload: str, generation: int, stream: str) -> int:
-    """A read-only descriptor of the run's log; `NotThere` for anything but a plain file
-    inside the run's own directory."""
-    if stream not in STREAMS:
-        raise NotThere(f"no stream {stream!r} (stdout or stderr)")
-    fds: list[int] = []
+    """A descriptor of the run's log, read-only; NotFound with a one-line reason."""
+    key = paths.run_key(workload, generation)
+    where = f"workload {workload} generation {generation}"
     try:
-        fds.append(os.open(state_dir, _NOFOLLOW_DIR))
-        for name in (RUNS, run_key(workload, generation)):
-            fds.append(os.open(name, _NOFOLLOW_DIR, dir_fd=fds[-1]))
-        fd = os.open(f"{stream}.log", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fds[-1])
-    except FileNotFoundError:
-        raise NotThere(f"no {stream} log for {workload} attempt {generation} here") from None
-    except OSError as exc:  # ELOOP, ENOTDIR: a link or something else where a file belongs
-        raise NotThere(f"the {stream} log of {workload} attempt {generation} is not a plain "
-                       f"file in its run directory ({exc.strerror})") from None  # fmt: skip
+        top = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise NotFound(f"cannot open the state directory {state_dir}: {exc.strerror}") from None
+    fds = [top]
+    try:
+        fds.append(_open(paths.RUNS, _DIR, fds[-1], f"no runs in {state_dir}"))
+        fds.append(_open(key, _DIR, fds[-1], f"no run of {where} in {state_dir}"))
+        fd = _open(paths.LOG_OF_STREAM[stream], _FILE, fds[-1], f"no {stream} log for {where}")
     finally:
         for opened in fds:
             os.close(opened)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or info.st_uid != os.geteuid():
         os.close(fd)
-        raise NotThere(f"the {stream} log of {workload} attempt {generation} is not a file")
+        raise NotFound(f"the {stream} log of {where} is not a plain file of its run: not read")
+    os.set_blocking(fd, True)
     return fd
 
 
-def copy_log(fd: int, out: int) -> None:
-    with os.fdopen(fd, "rb") as source:
-        while chunk := source.read(1 << 16):
-            os.write(out, chunk)
+def _open(name: str, flags: int, dir_fd: int, missing: str) -> int:
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise NotFound(missing) from None
+    except OSError as exc:  # ELOOP / ENOTDIR: a symlink or something else where it should not be
+        raise NotFound(f"{missing}: {exc.strerror}") from None
 
 
-def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m kindfleet.platform.agent.spokectl")
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    logs = verbs.add_parser("logs", help="print a run's log")
-    logs.add_argument("--state-dir", type=Path, required=True)
-    logs.add_argument("--workload", required=True)
-    logs.add_argument("--generation", type=int, required=True)
-    logs.add_argument("--stream", choices=STREAMS, default="stdout")
-    reap = verbs.add_parser("reap", help="kill what is left of a dead agent's runs")
-    reap.add_argument("--state-dir", type=Path, required=True)
-    return parser.parse_args(argv)
+def copy_out(fd: int, out: int) -> None:
+    while chunk := os.read(fd, 1 << 16):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(out, view) :]
+
+
+def logs(args: argparse.Namespace) -> int:
+    fd = open_log(args.state_dir, args.workload, args.generation, args.stream)
+    try:
+        copy_out(fd, sys.stdout.fileno())
+    finally:
+        os.close(fd)
+    return EXIT_OK
+
+
+def reap(args: argparse.Namespace) -> int:
+    from kindfleet.platform.agent.executors.process import reaper
+    from kindfleet.platform.agent.lock import StateLock
+
+    if not args.state_dir.is_dir():
+        raise NotFound(f"no state directory {args.state_dir}")
+    lock = StateLock(args.state_dir)
+    if not lock.try_acquire():
+        print(f"an agent is running with {args.state_dir}: its runs are its own", file=sys.stderr)
+        return EXIT_OK
+    try:
+        killed = reaper.reap(args.state_dir)
+    finally:
+        lock.release()
+    sys.stdout.write("".join(f"{pid}\n" for pid in killed))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kindfleet.platform.agent.spokectl",
+        description="A spoke's state directory, for tools outside the agent.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    log = commands.add_parser("logs", help="print a run's raw log")
+    log.add_argument("--state-dir", type=Path, required=True)
+    log.add_argument("--workload", required=True)
+    log.add_argument("--generation", type=int, required=True)
+    log.add_argument("--stream", choices=sorted(paths.LOG_OF_STREAM), default="stdout")
+    log.set_defaults(run=logs)
+    cleanup = commands.add_parser("reap", help="kill what a dead agent's runs left")
+    cleanup.add_argument("--state-dir", type=Path, required=True)
+    cleanup.set_defaults(run=reap)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse(argv)
-    if args.verb == "logs":
-        try:
-            fd = open_log(args.state_dir, args.workload, args.generation, args.stream)
-        except NotThere as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        copy_log(fd, sys.stdout.fileno())
-        return 0
-    from kindfleet.platform.agent.orphans import kill_orphans
-
-    for pid in kill_orphans(args.state_dir):
-        print(pid)
-    return 0
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except NotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except BrokenPipeError:  # `spokectl logs ... | head`
+        return EXIT_OK
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return code
 
 
 if __name__ == "__main__":

@@ -10,14 +10,15 @@ entry that reported its end is acknowledged.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import os
+import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.executors.base import RunHandle
-from kindfleet.platform.agent.rundirs import run_key
+from kindfleet.platform.agent.paths import run_key
 from kindfleet.platform.wire import WorkloadSpec
 
 
@@ -38,65 +39,93 @@ class Held:
     started_at: float | None = None  # wall clock, seconds since the epoch
     terminal_seq: int | None = None
 
-    @property
-    def key(self) -> str:
+    @functools.cached_property
+    def key(self) -> str:  # cached: a frozen dataclass's fields never change
         return run_key(self.workload, self.generation)
 
     def but(self, **changes: object) -> Held:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def running(self, handle: RunHandle, started_at: float) -> Held:
+        """Started (what `but` does, without its cost: this runs for every run)."""
+        return Held(
+            self.workload, self.generation, self.spec, Phase.RUNNING, self.gpu_ids, handle,
+            started_at,
+        )  # fmt: skip
 
-class Holdings:
-    """Rows of the `assignments` table; writes join the caller's transaction."""
+    def done(self, terminal_seq: int) -> Held:
+        """Its terminal event is in the outbox under `terminal_seq`."""
+        return Held(
+            self.workload, self.generation, self.spec, Phase.DONE, self.gpu_ids, self.handle,
+            self.started_at, terminal_seq,
+        )  # fmt: skip
 
-    def __init__(self, db: AgentDb) -> None:
-        self.db = db
 
-    def put(self, held: Held) -> None:
-        handle = (
-            json.dumps({"executor": held.handle.executor, "ref": dict(held.handle.ref)})
-            if held.handle
-            else None
-        )
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids,"
-                " handle, started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    held.workload,
-                    held.generation,
-                    held.spec.model_dump_json(),
-                    held.phase.value,
-                    ",".join(str(i) for i in held.gpu_ids),
-                    handle,
-                    held.started_at,
-                    held.terminal_seq,
-                ),
-            )
+# The `assignments` table: statements and their rows, written by the journal's
+# transactions (records.py). The spec is written once, when the assignment is accepted;
+# later changes touch only what changed.
 
-    def delete(self, workload: str, generation: int) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                "DELETE FROM assignments WHERE workload = ? AND generation = ?",
-                (workload, generation),
-            )
+INSERT_SQL = (
+    "INSERT OR REPLACE INTO assignments (workload, generation, spec, phase, gpu_ids, handle,"
+    " started_at, terminal_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+STARTED_SQL = (
+    "UPDATE assignments SET phase = 'running', handle = ?, started_at = ?"
+    " WHERE workload = ? AND generation = ?"
+)
+DONE_SQL = (
+    "UPDATE assignments SET phase = 'done', terminal_seq = ? WHERE workload = ? AND generation = ?"
+)
+DELETE_SQL = "DELETE FROM assignments WHERE workload = ? AND generation = ?"
 
-    def forget_acked(self, acked_through: int) -> list[tuple[str, int]]:
-        """Drop done assignments whose terminal event the hub has acknowledged."""
-        with self.db.transaction() as conn:
-            rows = conn.execute(
-                "DELETE FROM assignments WHERE phase = ? AND terminal_seq <= ?"
-                " RETURNING workload, generation",
-                (Phase.DONE.value, acked_through),
-            ).fetchall()
-        return [(w, g) for w, g in rows]
 
-    def all(self) -> list[Held]:
-        rows = self.db.conn.execute(
-            "SELECT workload, generation, spec, phase, gpu_ids, handle, started_at, terminal_seq"
-            " FROM assignments ORDER BY workload, generation"
-        ).fetchall()
-        return [_held(row) for row in rows]
+def insert_row(held: Held) -> tuple[object, ...]:
+    return (
+        held.workload,
+        held.generation,
+        held.spec.model_dump_json(),
+        held.phase.value,
+        ",".join(str(i) for i in held.gpu_ids),
+        _handle_json(held.handle),
+        held.started_at,
+        held.terminal_seq,
+    )
+
+
+def started_row(held: Held) -> tuple[object, ...]:
+    return (_handle_json(held.handle), held.started_at, held.workload, held.generation)
+
+
+def done_row(held: Held, terminal_seq: int) -> tuple[object, ...]:
+    return (terminal_seq, held.workload, held.generation)
+
+
+def delete_row(held: Held) -> tuple[object, ...]:
+    return (held.workload, held.generation)
+
+
+def forget_acked(conn: sqlite3.Connection, acked_through: int) -> list[tuple[str, int]]:
+    """Drop done assignments whose terminal event the hub has acknowledged."""
+    rows = conn.execute(
+        "DELETE FROM assignments WHERE phase = ? AND terminal_seq <= ?"
+        " RETURNING workload, generation",
+        (Phase.DONE.value, acked_through),
+    ).fetchall()
+    return [(w, g) for w, g in rows]
+
+
+def load(conn: sqlite3.Connection) -> list[Held]:
+    rows = conn.execute(
+        "SELECT workload, generation, spec, phase, gpu_ids, handle, started_at, terminal_seq"
+        " FROM assignments ORDER BY workload, generation"
+    ).fetchall()
+    return [_held(row) for row in rows]
+
+
+def _handle_json(handle: RunHandle | None) -> str | None:
+    if handle is None:
+        return None
+    return json.dumps({"executor": handle.executor, "ref": dict(handle.ref)})
 
 
 def _held(row: tuple[object, ...]) -> Held:

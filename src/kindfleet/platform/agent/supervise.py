@@ -9,6 +9,9 @@ ended, and the answer is decided here in one place (`_outcome`):
 - fenced (listed in the heartbeat's `stop`, superseded by a newer generation, or its
   reports refused as stale): no event at all; the hub no longer counts this copy as its
   workload's, and anything it said would be refused.
+
+The supervisor knows a run, the executor and the records, nothing of the other runs: when
+a run is over it says so through `RunEnded` (runs.py keeps the books).
 """
 
 from __future__ import annotations
@@ -19,19 +22,24 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from kindfleet.platform.agent import logs, reports
-from kindfleet.platform.agent.executors.base import ExecutorError, RunPhase, RunStatus
+from kindfleet.platform.agent.executors.base import (
+    Executor,
+    ExecutorError,
+    RunPhase,
+    RunRequest,
+    RunStatus,
+)
 from kindfleet.platform.agent.metrics import chunks
+from kindfleet.platform.agent.records import Records
 from kindfleet.platform.agent.state import Held, Phase
 from kindfleet.platform.agent.waiting import wait_event
 from kindfleet.platform.wire import EventType
 
-if TYPE_CHECKING:
-    from kindfleet.platform.agent.runs import RunManager
-
 log = logs.get("runs")
+_NO_POLL = 3600.0  # how long to sleep between checks when the executor pushes a run's end
 
 
 class Stop(enum.IntEnum):
@@ -46,9 +54,28 @@ class Stop(enum.IntEnum):
 @dataclass(eq=False)
 class Run:
     held: Held
+    accepted: asyncio.Future[None] | None = None  # the accept's commit (None: already durable)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     stop: Stop | None = None
     task: asyncio.Task[None] | None = None
+
+    def request_stop(self, why: Stop) -> bool:
+        """Ask the run to stop; False when it was already asked for as strong a reason."""
+        if self.stop is not None and self.stop >= why:
+            return False
+        self.stop = why
+        self.wake.set()
+        return True
+
+
+# Told when a run is over: `done` is its DONE record (terminal event committed), or None when
+# it ended without a report (fenced, or left unstarted for the next agent by a shutdown).
+RunEnded = Callable[[Run, Held | None], None]
+# Told as soon as nothing of a run runs any more, before its end is written down: what it
+# held (cpu, memory, GPUs) is free from then on. Its report may reach the hub before the
+# run's task has carried on, and the hub may then send new work at once: the capacity must
+# be free by then, or that work would be refused.
+RunFreed = Callable[[Run], None]
 
 
 @dataclass(frozen=True)
@@ -59,31 +86,48 @@ class Outcome:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class Timing:
+    stop_grace_seconds: float
+    supervise_interval: float
+
+
 class Supervisor:
-    def __init__(self, manager: RunManager, on_report: Callable[[], None]) -> None:
-        self.m = manager
-        self.on_report = on_report
+    def __init__(
+        self,
+        executor: Executor,
+        records: Records,
+        *,
+        runs_dir: Path,
+        timing: Timing,
+        ended: RunEnded,
+        freed: RunFreed,
+    ) -> None:
+        self.executor = executor
+        self.records = records
+        self.runs_dir = runs_dir
+        self._runs = str(runs_dir)
+        self.timing = timing
+        self.ended = ended
+        self.freed = freed
 
-    def adopt(self, held: Held) -> Run:
-        run = Run(held)
-        self.m.runs[held.key] = run
-        return run
+    def supervise(self, run: Run) -> None:
+        run.task = asyncio.create_task(self._supervise(run), name=f"run {run.held.key}")
 
-    def spawn(self, held: Held) -> Run:
-        run = self.adopt(held)
-        run.task = asyncio.create_task(self._supervise(run), name=f"run {held.key}")
-        return run
-
-    def request_stop(self, run: Run, why: Stop) -> bool:
-        if run.stop is not None and run.stop >= why:
-            return False
-        run.stop = why
-        run.wake.set()
-        return True
+    def request(self, held: Held) -> RunRequest:
+        return RunRequest(
+            workload=held.workload,
+            generation=held.generation,
+            spec=held.spec,
+            run_dir=Path(f"{self._runs}/{held.key}"),  # a run key is one plain name
+            gpu_ids=held.gpu_ids,
+        )
 
     async def _supervise(self, run: Run) -> None:
         try:
             if run.held.phase is Phase.ACCEPTED:
+                if run.accepted is not None:
+                    await run.accepted  # never start what a crash could make us forget
                 if run.stop is not None:
                     await self._end_unstarted(run)
                     return
@@ -97,46 +141,47 @@ class Supervisor:
             await self._give_up(run)
 
     async def _start(self, run: Run) -> bool:
-        request = self.m.request(run.held)
         try:
-            request.run_dir.mkdir(parents=True, exist_ok=True)
-            handle = await self.m.executor.start(request)
+            handle = await self.executor.start(self.request(run.held))
         except ExecutorError as exc:
             await self._finish(run, Outcome(EventType.FAILED, exc.code, exc.reason, exc.message))
             return False
         except OSError as exc:
             await self._finish(run, Outcome(EventType.FAILED, None, "StartFailed", exc.strerror))
             return False
-        held = run.held.but(phase=Phase.RUNNING, handle=handle, started_at=time.time())
-        with self.m.db.transaction():
-            self.m.holdings.put(held)
-            body = reports.status(held.workload, held.generation, EventType.STARTED)
-            self.m.outbox.append("event", body)
+        held = run.held.running(handle, time.time())
         run.held = held
-        log.info("started %s", held.key)
-        self.on_report()
+        # Not awaited: the run's terminal event is queued behind it, in the same order.
+        self.records.started(
+            held, reports.status(held.workload, held.generation, EventType.STARTED)
+        )
+        log.debug("started %s", held.key)
         return True
 
     async def _watch(self, run: Run) -> None:
         assert run.held.handle is not None
         handle = run.held.handle
+        pushed = self.executor.watch(handle, run.wake)
         timeout = run.held.spec.timeout_seconds
         while True:
             run.wake.clear()
-            status = await self.m.executor.poll(handle)
+            status = await self.executor.poll(handle)
             if not status.running:
                 await self.conclude(run, status, natural=True)
                 return
             if run.stop is not None:
-                grace = self.m.settings.stop_grace_seconds
-                status = await self.m.executor.stop(handle, grace_seconds=grace)
+                grace = self.timing.stop_grace_seconds
+                status = await self.executor.stop(handle, grace_seconds=grace)
                 await self.conclude(run, status)
                 return
-            started = run.held.started_at or time.time()
-            if timeout is not None and time.time() - started >= timeout:
-                self.request_stop(run, Stop.TIMEOUT)
-                continue
-            await wait_event(run.wake, self.m.settings.supervise_interval)
+            wait = _NO_POLL if pushed else self.timing.supervise_interval
+            if timeout is not None:
+                left = (run.held.started_at or time.time()) + timeout - time.time()
+                if left <= 0:
+                    run.request_stop(Stop.TIMEOUT)
+                    continue
+                wait = min(wait, left)
+            await wait_event(run.wake, wait)
 
     async def conclude(self, run: Run, status: RunStatus, *, natural: bool = False) -> None:
         if run.stop is Stop.FENCE:
@@ -149,22 +194,21 @@ class Supervisor:
         if run.stop is Stop.FENCE:
             await self._drop(run)
         elif run.stop is Stop.SHUTDOWN:  # kept on disk: the next agent starts it
-            self.m.runs.pop(run.held.key, None)
-            self.m.ledger.release(run.held.key)
+            self.ended(run, None)
         else:
             await self._finish(run, _outcome(run, RunStatus(RunPhase.LOST)))
 
     async def _final_metrics(self, run: Run) -> None:
         held = run.held
-        usage = await self.m.executor.sample(held.handle) if held.handle else None
+        usage = await self.executor.sample(held.handle) if held.handle else None
         if usage is None or not usage.metrics:
             return
-        with self.m.db.transaction():
-            for metrics in chunks(usage.metrics):
-                body = reports.telemetry(
-                    metrics, workload=held.workload, generation=held.generation
-                )
-                self.m.outbox.append("telemetry", body)
+        self.records.telemetry(
+            [
+                reports.telemetry(metrics, workload=held.workload, generation=held.generation)
+                for metrics in chunks(usage.metrics)
+            ]
+        )
 
     async def _finish(self, run: Run, outcome: Outcome) -> None:
         held = run.held
@@ -176,34 +220,29 @@ class Supervisor:
             reason=outcome.reason,
             message=outcome.message,
         )
-        with self.m.db.transaction():
-            seq = self.m.outbox.append("event", body)
-            done = held.but(phase=Phase.DONE, terminal_seq=seq)
-            self.m.holdings.put(done)
-        self.m.runs.pop(held.key, None)
-        self.m.done[held.key] = done
-        self.m.ledger.release(held.key)
+        self.freed(run)
+        done = await self.records.finished(held, body)
+        self.ended(run, done)
         if held.handle is not None:
-            await self.m.executor.release(held.handle)
-        log.info(
+            await self.executor.release(held.handle)
+        log.debug(
             "%s %s (exit %s, %s)", outcome.type.value, held.key, outcome.exit_code, outcome.reason
         )
-        self.on_report()
 
     async def _drop(self, run: Run) -> None:
         held = run.held
-        self.m.holdings.delete(held.workload, held.generation)
-        self.m.runs.pop(held.key, None)
-        self.m.ledger.release(held.key)
+        self.freed(run)
+        await self.records.dropped(held)
+        self.ended(run, None)
         if held.handle is not None:
-            await self.m.executor.release(held.handle)
+            await self.executor.release(held.handle)
         log.info("fenced %s: stopped without a report", held.key)
 
     async def _give_up(self, run: Run) -> None:
         """The supervisor itself failed: stop the run and report it failed, best effort."""
         with suppress(Exception):
             if run.held.handle is not None:
-                await self.m.executor.stop(run.held.handle, grace_seconds=0)
+                await self.executor.stop(run.held.handle, grace_seconds=0)
             outcome = Outcome(
                 EventType.FAILED, None, "AgentError", "the agent lost track of this run"
             )

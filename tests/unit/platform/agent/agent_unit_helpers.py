@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 import psutil
 
+from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.wire import WorkloadSpec
 
@@ -26,3 +30,15 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+@contextmanager
+def tx(db: AgentDb) -> Iterator[sqlite3.Connection]:
+    """One transaction on the db's own connection (the journal's is for the agent)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db.conn
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")

@@ -8,25 +8,56 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from agent_unit_helpers import tx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kindfleet.platform.agent import outbox
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.outbox import Outbox
+from kindfleet.platform.agent.records import WriteSet
 
 
 class Boom(Exception):
     pass
 
 
-def _append_then_fail(db: AgentDb, box: Outbox) -> None:
-    with db.transaction():
-        box.append("event", {"n": -1})
+class Box:
+    """The outbox functions over one db, each call its own transaction."""
+
+    def __init__(self, db: AgentDb) -> None:
+        self.db = db
+
+    def append(self, kind, body) -> int:
+        with tx(self.db) as conn:
+            w = WriteSet(conn)
+            seq = w.append(kind, body)
+            w.write()
+            return seq
+
+    def ack_through(self, seq: int) -> int:
+        with tx(self.db) as conn:
+            return conn.execute(outbox.ACK_THROUGH_SQL, (seq,)).rowcount
+
+    def read(self, limit: int = outbox.FLUSH_BATCH):
+        return outbox.read(self.db.conn, limit)
+
+    def pending(self) -> int:
+        return outbox.pending(self.db.conn)
+
+    def last_seq(self) -> int:
+        return outbox.last_seq(self.db.conn)
+
+
+def _append_then_fail(db: AgentDb, box: Box) -> None:
+    with tx(db) as conn:
+        w = WriteSet(conn)
+        w.append("event", {"n": -1})
+        w.write()
         raise Boom
 
 
 def test_append_read_ack(tmp_path: Path):
-    box = Outbox(AgentDb(tmp_path / "a.db"))
+    box = Box(AgentDb(tmp_path / "a.db"))
     assert box.last_seq() == 0
     seqs = [box.append("event", {"n": i}) for i in range(5)]
     assert seqs == [1, 2, 3, 4, 5]
@@ -39,19 +70,19 @@ def test_append_read_ack(tmp_path: Path):
 
 def test_numbers_survive_an_emptied_outbox_and_a_reopen(tmp_path: Path):
     db = AgentDb(tmp_path / "a.db")
-    box = Outbox(db)
+    box = Box(db)
     for _ in range(3):
         box.append("telemetry", {})
     box.ack_through(3)
     assert box.pending() == 0
     db.close()
-    box = Outbox(AgentDb(tmp_path / "a.db"))
+    box = Box(AgentDb(tmp_path / "a.db"))
     assert box.append("event", {}) == 4
 
 
 def test_a_rolled_back_transaction_takes_no_number(tmp_path: Path):
     db = AgentDb(tmp_path / "a.db")
-    box = Outbox(db)
+    box = Box(db)
     box.append("event", {"n": 1})
     with pytest.raises(Boom):
         _append_then_fail(db, box)
@@ -82,7 +113,7 @@ def test_any_interleaving_delivers_one_to_n_exactly_once(ops):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "agent.db"
         db = AgentDb(path)
-        box = Outbox(db)
+        box = Box(db)
         hub_high = 0
         applied: list[tuple[int, int]] = []  # (seq, payload) as the hub applied them
         appended = 0
@@ -107,7 +138,7 @@ def test_any_interleaving_delivers_one_to_n_exactly_once(ops):
             elif op[0] == "crash":
                 db.close()
                 db = AgentDb(path)
-                box = Outbox(db)
+                box = Box(db)
             else:
                 with pytest.raises(Boom):
                     _append_then_fail(db, box)

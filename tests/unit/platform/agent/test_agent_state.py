@@ -6,9 +6,12 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from agent_unit_helpers import tx
+
+from kindfleet.platform.agent import state
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.executors.base import RunHandle
-from kindfleet.platform.agent.state import CredentialFile, Held, Holdings, Phase
+from kindfleet.platform.agent.state import CredentialFile, Held, Phase
 from kindfleet.platform.wire import WorkloadSpec
 
 SPEC = WorkloadSpec(name="train", command=["python", "train.py"], env={"A": "1"})
@@ -16,34 +19,42 @@ SPEC = WorkloadSpec(name="train", command=["python", "train.py"], env={"A": "1"}
 
 def test_held_assignments_round_trip(tmp_path: Path):
     db = AgentDb(tmp_path / "a.db")
-    holdings = Holdings(db)
     running = Held(
         "w1",
         3,
         SPEC,
         Phase.RUNNING,
         gpu_ids=(0, 2),
-        handle=RunHandle("process", {"pid": 42, "pgid": 42, "start": 1.5, "dir": "/x"}),
+        handle=RunHandle("process", {"key": "w1-g3", "pid": 42, "start": 1500, "dir": "/x"}),
         started_at=1700000000.25,
     )
-    holdings.put(running)
-    holdings.put(Held("w2", 1, SPEC, Phase.ACCEPTED))
+    with tx(db) as conn:
+        accepted = running.but(phase=Phase.ACCEPTED, handle=None, started_at=None)
+        conn.execute(state.INSERT_SQL, state.insert_row(accepted))
+        conn.execute(state.STARTED_SQL, state.started_row(running))
+        conn.execute(state.INSERT_SQL, state.insert_row(Held("w2", 1, SPEC, Phase.ACCEPTED)))
     db.close()
-    loaded = Holdings(AgentDb(tmp_path / "a.db")).all()
+    loaded = state.load(AgentDb(tmp_path / "a.db").conn)
     assert loaded[0] == running
     assert loaded[1] == Held("w2", 1, SPEC, Phase.ACCEPTED)
     assert loaded[0].key == "w1-g3"
 
 
 def test_done_ones_are_forgotten_once_their_report_is_acknowledged(tmp_path: Path):
-    holdings = Holdings(AgentDb(tmp_path / "a.db"))
-    holdings.put(Held("w1", 1, SPEC, Phase.DONE, terminal_seq=5))
-    holdings.put(Held("w2", 1, SPEC, Phase.DONE, terminal_seq=9))
-    holdings.put(Held("w3", 1, SPEC, Phase.RUNNING))
-    assert holdings.forget_acked(8) == [("w1", 1)]
-    assert [h.workload for h in holdings.all()] == ["w2", "w3"]
-    holdings.delete("w3", 1)
-    assert [h.workload for h in holdings.all()] == ["w2"]
+    db = AgentDb(tmp_path / "a.db")
+    with tx(db) as conn:
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w1", 1, SPEC, Phase.DONE, terminal_seq=5))
+        )
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w2", 1, SPEC, Phase.DONE, terminal_seq=9))
+        )
+        conn.execute(state.INSERT_SQL, state.insert_row(Held("w3", 1, SPEC, Phase.RUNNING)))
+        assert state.forget_acked(conn, 8) == [("w1", 1)]
+    assert [h.workload for h in state.load(db.conn)] == ["w2", "w3"]
+    with tx(db) as conn:
+        conn.execute(state.DELETE_SQL, ("w3", 1))
+    assert [h.workload for h in state.load(db.conn)] == ["w2"]
 
 
 def test_credential_file_is_private(tmp_path: Path):
@@ -56,3 +67,16 @@ def test_credential_file_is_private(tmp_path: Path):
     assert not (tmp_path / "credential.tmp").exists()
     creds.clear()
     assert creds.load() is None
+
+
+def test_the_database_and_its_companions_are_private(tmp_path: Path):
+    path = tmp_path / "agent.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)  # an older agent's file, wider than it should be
+    db = AgentDb(path)
+    with tx(db) as conn:
+        conn.execute(
+            state.INSERT_SQL, state.insert_row(Held("w1", 1, SPEC, Phase.ACCEPTED))
+        )  # -wal and -shm exist now
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == {"agent.db": 0o600, "agent.db-wal": 0o600, "agent.db-shm": 0o600}

@@ -1,33 +1,7 @@
-"""Executors by name, so the agent's `--executor` flag picks one and nothing else in the
-agent knows which it is."""
+"""What actually runs work: `process/` (local processes through a launcher, the embedded
+runtime) and `kubernetes/` (a batch/v1 Job per run), behind the interface in `base.py`;
+`factory.py` picks one by the agent's `--executor` flag.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-from kindfleet.platform.agent.executors.base import Executor
-from kindfleet.platform.wire import Capacity
-
-if TYPE_CHECKING:
-    from kindfleet.platform.agent.settings import AgentSettings
-
-
-@runtime_checkable
-class ReportsCapacity(Protocol):
-    """An executor that knows what its runs can use (a cluster's nodes), so the spoke offers
-    that instead of numbers from flags."""
-
-    async def capacity(self) -> Capacity: ...
-
-
-def make_executor(settings: AgentSettings) -> Executor:
-    if settings.executor == "kubernetes":
-        from kindfleet.platform.agent.executors.kubeapi import KubeTarget, check_target
-        from kindfleet.platform.agent.executors.kubernetes import KubernetesExecutor
-        from kindfleet.platform.agent.executors.kubesettings import KubeSettings
-
-        check_target(KubeTarget(settings.kubeconfig, settings.context))
-        return KubernetesExecutor(KubeSettings.from_agent(settings))
-    from kindfleet.platform.agent.executors.process import ProcessExecutor
-
-    return ProcessExecutor()
+Nothing is imported with the package: the process executor's launcher is a small program
+inside it that must not load the agent's model stack when it starts.
+"""

@@ -1,16 +1,17 @@
 """The seam between the agent and whatever actually runs work. The agent owns leases,
 capacity, GPU ids, the outbox and the event order; an executor only starts, watches,
 measures and stops one run at a time. Two implementations share this interface: `process`
-(local processes, the embedded runtime) and, later, `kubernetes` (a batch/v1 Job per run).
+(local processes, the embedded runtime) and `kubernetes` (a batch/v1 Job per run).
 
 Everything an executor needs to find a run again after an agent restart goes into its
-`RunHandle.ref` (pid and start time; namespace, Job name and uid), which the agent stores
+`RunHandle.ref` (keeper and start times; namespace, Job name and uid), which the agent stores
 durably with the assignment. `recover` then decides: still running (re-adopt it, as a Job
 can be), finished while the agent was away, or lost with the agent (a local process).
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from kindfleet.errors import KindfleetError
-from kindfleet.platform.agent.rundirs import run_key
+from kindfleet.platform.agent import paths
 from kindfleet.platform.wire import WorkloadSpec
 
 RefValue = str | int | float
@@ -47,7 +48,7 @@ class RunRequest:
 
     @property
     def key(self) -> str:
-        return run_key(self.workload, self.generation)
+        return paths.run_key(self.workload, self.generation)
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,12 @@ class Executor(Protocol):
         ...
 
     async def poll(self, handle: RunHandle) -> RunStatus:
-        """Cheap status check; called often."""
+        """Cheap status check."""
+        ...
+
+    def watch(self, handle: RunHandle, wake: asyncio.Event) -> bool:
+        """Set `wake` when the run ends, if this executor learns of that at once; True if
+        so. False: the caller must poll (every `supervise_interval`)."""
         ...
 
     async def stop(self, handle: RunHandle, *, grace_seconds: float) -> RunStatus:
@@ -121,6 +127,7 @@ class Executor(Protocol):
     async def close(self) -> None: ...
 
 
-def exit_code_of(returncode: int) -> int:
-    """Shell convention, as Kubernetes reports it too: killed by signal N -> 128 + N."""
-    return 128 - returncode if returncode < 0 else returncode
+def run_key(workload: str, generation: int) -> str:
+    """Kept for fleet tooling (access.py) until it calls `spokectl logs`; the agent uses
+    `paths.run_key`. Remove it then."""
+    return paths.run_key(workload, generation)

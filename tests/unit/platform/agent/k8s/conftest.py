@@ -16,10 +16,10 @@ import pytest
 import yaml
 from k8s_fakeapi import NAMESPACE, K8sAsyncioEmulator, prepare, write_kubeconfig
 
-from kindfleet.platform.agent.executors.kubeapi import KubeTarget
-from kindfleet.platform.agent.executors.kubejobs import JobOptions
-from kindfleet.platform.agent.executors.kubernetes import KubernetesExecutor
-from kindfleet.platform.agent.executors.kubesettings import KubeSettings
+from kindfleet.platform.agent.executors.kubernetes.api import KubeTarget
+from kindfleet.platform.agent.executors.kubernetes.executor import KubernetesExecutor
+from kindfleet.platform.agent.executors.kubernetes.jobs import JobOptions
+from kindfleet.platform.agent.executors.kubernetes.options import KubeOptions
 
 
 @pytest.fixture
@@ -60,8 +60,8 @@ def unreachable(tmp_path: Path) -> KubeTarget:
 
 
 @pytest.fixture
-def kube_settings(kubeconfig: Path) -> KubeSettings:
-    return KubeSettings(
+def kube_settings(kubeconfig: Path) -> KubeOptions:
+    return KubeOptions(
         job=JobOptions(namespace=NAMESPACE, spoke="spoke1"),
         target=KubeTarget(kubeconfig, "fake"),
         request_timeout=3.0,
@@ -75,7 +75,7 @@ def kube_settings(kubeconfig: Path) -> KubeSettings:
 
 @pytest.fixture
 async def new_executor(
-    kube_settings: KubeSettings,
+    kube_settings: KubeOptions,
 ) -> AsyncIterator[Callable[..., KubernetesExecutor]]:
     made: list[KubernetesExecutor] = []
 

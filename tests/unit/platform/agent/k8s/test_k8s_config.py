@@ -10,7 +10,7 @@ import pytest
 from kubernetes_asyncio.client import Configuration
 
 from kindfleet.errors import PrerequisiteError
-from kindfleet.platform.agent.executors.kubeapi import (
+from kindfleet.platform.agent.executors.kubernetes.api import (
     KubeTarget,
     in_cluster,
     load_configuration,

@@ -31,9 +31,9 @@ from kindfleet.platform.agent.executors.base import (
     RunPhase,
     RunRequest,
 )
-from kindfleet.platform.agent.executors.gpusim import simulate_gpus
-from kindfleet.platform.agent.executors.kubejobs import job_manifest
-from kindfleet.platform.agent.executors.kubernetes import KubernetesExecutor
+from kindfleet.platform.agent.executors.kubernetes.executor import KubernetesExecutor
+from kindfleet.platform.agent.executors.kubernetes.gpusim import simulate_gpus
+from kindfleet.platform.agent.executors.kubernetes.jobs import job_manifest
 from kindfleet.platform.wire import Capacity, WorkloadSpec
 
 WID = "wl-0000000000000000beef"

@@ -10,13 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kindfleet.platform.agent.executors.kubejobs import (
+from kindfleet.platform.agent.executors.kubernetes.jobs import (
     JobOptions,
     job_manifest,
     owns,
     run_labels,
 )
-from kindfleet.platform.wire import WorkloadSpec, job_name, label_value
+from kindfleet.platform.wire import (
+    WORKLOAD_LABEL,
+    WORKLOADS_NAMESPACE,
+    WorkloadSpec,
+    job_name,
+    label_value,
+)
 
 OPTIONS = JobOptions(namespace="platform-workloads", spoke="spoke1", default_image="busybox:1.37")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -175,3 +181,15 @@ def test_the_schema_check_can_fail():
     job["spec"]["backoffLimitt"] = 0
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(job, "1.35", strict=True)
+
+
+def test_outside_tools_find_a_run_by_the_names_in_wire():
+    """`kindfleet logs` on KIND selects pods by these, from wire alone: they must be what
+    the agent puts on its Jobs."""
+    options = JobOptions(namespace=WORKLOADS_NAMESPACE, spoke="spoke1")
+    job = job_manifest("Odd Id/1", 3, _spec(), options)
+    assert job["metadata"]["name"] == job_name("Odd Id/1", 3)
+    assert job["metadata"]["namespace"] == "platform-workloads"
+    assert job["metadata"]["labels"][WORKLOAD_LABEL] == label_value("Odd Id/1")
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["kindfleet.dev/workload"] == label_value("Odd Id/1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.agent.executors.gpusim import gpu_status_patch
-from kindfleet.platform.agent.executors.kubenodes import node_capacity
+from kindfleet.platform.agent.executors.kubernetes.gpusim import gpu_status_patch
+from kindfleet.platform.agent.executors.kubernetes.nodes import node_capacity
 from kindfleet.platform.wire import Capacity
 
 

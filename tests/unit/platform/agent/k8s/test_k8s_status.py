@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from kindfleet.platform.agent.executors.base import RunPhase, RunStatus
-from kindfleet.platform.agent.executors.kubestatus import (
+from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
     finished,
     job_status,
     needs_pods,

@@ -8,7 +8,7 @@ import asyncio
 import json
 from typing import Any
 
-from kindfleet.platform.agent.executors.kubewatch import Informer
+from kindfleet.platform.agent.executors.kubernetes.watch import Informer
 
 
 def obj(name: str, version: str, spoke: str = "spoke1", **status: Any) -> dict:

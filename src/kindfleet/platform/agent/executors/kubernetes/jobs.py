@@ -21,7 +21,6 @@ from typing import Any
 
 from kindfleet.platform.wire import (
     GENERATION_LABEL,
-    JOB_CONTAINER,
     WORKLOAD_LABEL,
     WorkloadSpec,
     job_name,
@@ -35,7 +34,7 @@ WORKLOAD_ANNOTATION = "kindfleet.dev/workload-id"  # the exact id (a label value
 
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_NODE_LABEL = ("gpu", "true")  # what the fleet file puts on GPU nodes (the article's label)
-CONTAINER = JOB_CONTAINER
+CONTAINER = "workload"
 USER_ID = 10001
 OUTPUT_DIR = "/kindfleet/outputs"
 METRICS_DIR = "/kindfleet/metrics"

@@ -19,8 +19,8 @@ from typing import Any
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
 from kindfleet.errors import KindfleetError, UsageError
-from kindfleet.platform.agent.executors.kubeapi import KubeTarget, describe, open_client
-from kindfleet.platform.agent.executors.kubejobs import GPU_RESOURCE
+from kindfleet.platform.agent.executors.kubernetes.api import KubeTarget, describe, open_client
+from kindfleet.platform.agent.executors.kubernetes.jobs import GPU_RESOURCE
 
 MAX_SIMULATED_GPUS = 64
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from kindfleet.platform.agent.executors.base import RUNNING, RunPhase, RunStatus
-from kindfleet.platform.agent.executors.kubejobs import CONTAINER
+from kindfleet.platform.agent.executors.kubernetes.jobs import CONTAINER
 
 Obj = Mapping[str, Any]
 

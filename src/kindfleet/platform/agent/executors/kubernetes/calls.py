@@ -15,9 +15,9 @@ from kubernetes_asyncio.client import ApiClient, BatchV1Api, CoreV1Api, V1Job
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kindfleet.platform.agent.backoff import Backoff
-from kindfleet.platform.agent.executors.kubeapi import read_json, transient
-from kindfleet.platform.agent.executors.kubejobs import JOB_LABEL
-from kindfleet.platform.agent.executors.kubewatch import Informer, Obj
+from kindfleet.platform.agent.executors.kubernetes.api import read_json, transient
+from kindfleet.platform.agent.executors.kubernetes.jobs import JOB_LABEL
+from kindfleet.platform.agent.executors.kubernetes.watch import Informer, Obj
 
 T = TypeVar("T")
 _POD_JOB_LABELS = (JOB_LABEL, "batch.kubernetes.io/job-name", "job-name")

@@ -22,7 +22,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from kindfleet.platform.agent import logs
 from kindfleet.platform.agent.backoff import Backoff
-from kindfleet.platform.agent.executors.kubeapi import describe, read_json
+from kindfleet.platform.agent.executors.kubernetes.api import describe, read_json
 from kindfleet.platform.agent.metrics import LineSplitter
 
 log = logs.get("kubewatch")

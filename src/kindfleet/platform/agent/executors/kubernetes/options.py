@@ -8,15 +8,15 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kindfleet.platform.agent.executors.kubeapi import KubeTarget
-from kindfleet.platform.agent.executors.kubejobs import JobOptions
+from kindfleet.platform.agent.executors.kubernetes.api import KubeTarget
+from kindfleet.platform.agent.executors.kubernetes.jobs import JobOptions
 
 if TYPE_CHECKING:
     from kindfleet.platform.agent.settings import AgentSettings
 
 
 @dataclass(frozen=True)
-class KubeSettings:
+class KubeOptions:
     """Where the Jobs go and how the executor paces itself; tests shorten the timings."""
 
     job: JobOptions
@@ -34,7 +34,7 @@ class KubeSettings:
         return self.job.namespace
 
     @classmethod
-    def from_agent(cls, settings: AgentSettings) -> KubeSettings:
+    def from_agent(cls, settings: AgentSettings) -> KubeOptions:
         return cls(
             job=JobOptions(
                 namespace=settings.namespace,

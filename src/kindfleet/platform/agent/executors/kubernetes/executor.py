@@ -40,19 +40,23 @@ from kindfleet.platform.agent.executors.base import (
     RunStatus,
     Usage,
 )
-from kindfleet.platform.agent.executors.kubeapi import describe, open_client, transient
-from kindfleet.platform.agent.executors.kubecalls import JobCalls
-from kindfleet.platform.agent.executors.kubejobs import job_manifest, owns, spoke_selector
-from kindfleet.platform.agent.executors.kubenodes import node_capacity
-from kindfleet.platform.agent.executors.kubesettings import KubeSettings
-from kindfleet.platform.agent.executors.kubestatus import (
+from kindfleet.platform.agent.executors.kubernetes.api import describe, open_client, transient
+from kindfleet.platform.agent.executors.kubernetes.calls import JobCalls
+from kindfleet.platform.agent.executors.kubernetes.jobs import (
+    job_manifest,
+    owns,
+    spoke_selector,
+)
+from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
     finished,
     job_status,
     needs_pods,
     pod_metrics,
     terminated,
 )
-from kindfleet.platform.agent.executors.kubewatch import Informer, Obj
+from kindfleet.platform.agent.executors.kubernetes.nodes import node_capacity
+from kindfleet.platform.agent.executors.kubernetes.options import KubeOptions
+from kindfleet.platform.agent.executors.kubernetes.watch import Informer, Obj
 from kindfleet.platform.wire import Capacity, job_name
 
 log = logs.get("kubernetes")
@@ -68,7 +72,7 @@ class KubernetesExecutor:
     name = "kubernetes"
     outlives_agent = True  # Jobs run on through an agent restart; `recover` adopts them
 
-    def __init__(self, kube: KubeSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, kube: KubeOptions, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.clock = clock
         self._lock = asyncio.Lock()
@@ -101,6 +105,11 @@ class KubernetesExecutor:
                 RunPhase.LOST, reason="JobDeleted", message=f"the Job {name} was deleted"
             )
         return await self._status(calls, name, job)
+
+    def watch(self, handle: RunHandle, wake: asyncio.Event) -> bool:
+        """Polled: `poll` is served from the watches, so a poll every supervise interval is
+        cheap, and a Job's end need not be pushed."""
+        return False
 
     async def stop(self, handle: RunHandle, *, grace_seconds: float) -> RunStatus:
         """Delete the Job in the foreground and wait (a bounded time) until it is gone, so

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from kindfleet.errors import UsageError
-from kindfleet.platform.agent.executors import ReportsCapacity, make_executor
-from kindfleet.platform.agent.executors.kubernetes import KubernetesExecutor
-from kindfleet.platform.agent.executors.kubesettings import KubeSettings
-from kindfleet.platform.agent.executors.process import ProcessExecutor
+from kindfleet.platform.agent.executors.factory import ReportsCapacity, make_executor
+from kindfleet.platform.agent.executors.kubernetes.executor import KubernetesExecutor
+from kindfleet.platform.agent.executors.kubernetes.options import KubeOptions
+from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
 from kindfleet.platform.agent.settings import parse_args
 
 BASE = ["--hub", "http://h:1", "--name", "spoke1", "--state-dir", "/tmp/s"]
@@ -35,7 +35,7 @@ def test_the_orchestrator_s_flags(tmp_path: Path):
     )  # fmt: skip
     assert (s.namespace, s.kubeconfig, s.context) == ("team-a", config, "kind-spoke1")
     assert s.capacity_from_cluster  # no --cpu/--memory/--gpus: the nodes say
-    kube = KubeSettings.from_agent(s)
+    kube = KubeOptions.from_agent(s)
     assert kube.job.namespace == "team-a"
     assert kube.job.spoke == "spoke1"
     assert kube.job.default_image == "kindfleet/platform:dev"

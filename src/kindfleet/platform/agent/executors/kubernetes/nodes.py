@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from kindfleet.platform.agent.executors.kubejobs import GPU_RESOURCE
+from kindfleet.platform.agent.executors.kubernetes.jobs import GPU_RESOURCE
 from kindfleet.platform.wire import Capacity
 from kindfleet.units import parse_cpu, parse_memory
 

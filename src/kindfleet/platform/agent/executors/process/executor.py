@@ -1,0 +1,159 @@
+"""The embedded runtime's executor: each run is a tree of local processes, started, watched
+and killed as a whole by the launcher (launcher.py, keeper.py) so that nothing of a run
+outlives it, or the agent. Logs, the metrics file and outputs are written under the run's
+directory and stay there; the agent only reads the metric lines back out of them
+(numbers), never the rest.
+
+A local run cannot be re-adopted by a new agent (its launcher and keeper died with the old
+one, and killed it), so `recover` makes sure nothing of it is left and reports the run
+LOST; the agent turns that into `failed` / `AgentRestarted` and the hub's retry policy
+decides what happens next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from kindfleet.platform.agent import paths
+from kindfleet.platform.agent.executors.base import (
+    RUNNING,
+    ExecutorError,
+    RefValue,
+    RunHandle,
+    RunPhase,
+    RunRequest,
+    RunStatus,
+    Usage,
+)
+from kindfleet.platform.agent.executors.process.client import (
+    Ended,
+    LauncherClient,
+    LaunchFailed,
+)
+from kindfleet.platform.agent.executors.process.environment import run_environment
+from kindfleet.platform.agent.executors.process.meter import TreeMeter
+from kindfleet.platform.agent.executors.process.tails import FileTail
+from kindfleet.platform.agent.metrics import merge, parse_json_line, parse_stdout_line
+
+KILL_WAIT = 20.0  # after SIGKILL: the keeper's own bound on killing leftovers, and more
+
+
+@dataclass
+class _Live:
+    meter: TreeMeter
+    stdout: FileTail
+    metrics: FileTail
+
+
+class ProcessExecutor:
+    name = "process"
+
+    def __init__(
+        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 15.0
+    ) -> None:
+        self.launcher = LauncherClient(state_dir, cgroups=cgroups, idle_seconds=idle_seconds)
+        self._live: dict[str, _Live] = {}
+
+    async def start(self, request: RunRequest) -> RunHandle:
+        env = run_environment(request)
+        try:
+            started = await self.launcher.run(
+                request.key, request.run_dir, list(request.spec.command), env
+            )
+        except LaunchFailed as exc:
+            raise ExecutorError(exc.message, reason=exc.reason, exit_code=exc.code) from None
+        run_dir = str(request.run_dir)
+        self._live[request.key] = _Live(
+            TreeMeter(started.keeper, started.keeper_start),
+            FileTail(f"{run_dir}/{paths.STDOUT}"),
+            FileTail(f"{run_dir}/{paths.METRICS}"),
+        )
+        ref: dict[str, RefValue] = {
+            "key": request.key,
+            "pid": started.pid,
+            "keeper": started.keeper,
+            "keeper_start": started.keeper_start,
+            "group": started.group or "",
+        }
+        return RunHandle(self.name, ref)
+
+    async def poll(self, handle: RunHandle) -> RunStatus:
+        ended = self.launcher.ended(_key(handle))
+        if ended is None:
+            return RunStatus(RunPhase.LOST, reason="AgentRestarted")
+        return _status(ended.result()) if ended.done() else RUNNING
+
+    def watch(self, handle: RunHandle, wake: asyncio.Event) -> bool:
+        """The launcher says when a run ends: no polling."""
+        ended = self.launcher.ended(_key(handle))
+        if ended is None:
+            return False
+        ended.add_done_callback(lambda _: wake.set())
+        return True
+
+    async def stop(self, handle: RunHandle, *, grace_seconds: float) -> RunStatus:
+        key = _key(handle)
+        ended = self.launcher.ended(key)
+        if ended is None:
+            await self.launcher.prepare()
+            return RunStatus(RunPhase.LOST, reason="AgentRestarted")
+        if not ended.done():
+            self.launcher.term(key)
+            await asyncio.wait([ended], timeout=grace_seconds)
+        if not ended.done():
+            self.launcher.kill(key)
+            await asyncio.wait([ended], timeout=KILL_WAIT)
+        if not ended.done():
+            return RunStatus(RunPhase.LOST, message="the run did not end after SIGKILL")
+        return _status(ended.result())
+
+    async def sample(self, handle: RunHandle) -> Usage | None:
+        key = _key(handle)
+        live = self._live.get(key)
+        if live is None:
+            return None
+        ended = self.launcher.ended(key)
+        running = ended is not None and not ended.done()
+        # Once the run has ended its keeper may already hold the next run: measure no more.
+        cpu, rss = live.meter.sample() if running else (0.0, 0)
+        found = [parse_json_line(line) for line in live.metrics.read()]
+        found += [parse_stdout_line(line) for line in live.stdout.read()]
+        return Usage(cpu_cores=cpu, rss_bytes=rss, metrics=merge(found))
+
+    async def recover(self, handle: RunHandle, request: RunRequest) -> RunStatus:
+        killed = await self.launcher.prepare()
+        note = f"; {len(killed)} leftover process(es) killed" if killed else ""
+        return RunStatus(
+            RunPhase.LOST,
+            reason="AgentRestarted",
+            message=f"the run's processes ended with the previous agent{note}",
+        )
+
+    async def release(self, handle: RunHandle) -> None:
+        key = _key(handle)
+        self._live.pop(key, None)
+        ended = self.launcher.ended(key)
+        if ended is not None and not ended.done():  # not expected: stop() ends a run first
+            self.launcher.kill(key)
+            await asyncio.wait([ended], timeout=KILL_WAIT)
+        self.launcher.forget(key)
+
+    async def close(self) -> None:
+        self._live.clear()
+        await self.launcher.close()
+
+
+def _key(handle: RunHandle) -> str:
+    return str(handle.ref.get("key", ""))
+
+
+def _status(ended: Ended) -> RunStatus:
+    if ended.reason is not None:
+        return RunStatus(
+            RunPhase.LOST,
+            reason=ended.reason,
+            message="the process that held this run on the spoke died; the run was killed",
+        )
+    return RunStatus(RunPhase.EXITED, ended.code)

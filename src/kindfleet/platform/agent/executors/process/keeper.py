@@ -1,0 +1,305 @@
+"""A keeper holds one run at a time and makes sure that nothing of it outlives it.
+
+A keeper is forked by the launcher, once, and then serves run after run. For each run it
+creates the run's directory and files, starts the command with `posix_spawn` (a vfork: the
+keeper's size does not matter) in the run's directory, with the run's environment only, in
+a process group of its own inside the keeper's session, and waits. It is:
+
+- a child subreaper: whatever the run forks, double-forks or moves to a new session stays
+  below the keeper, so when the run's first process exits (or the agent stops the run) the
+  keeper kills every process left below it and reaps them, before it reports the run ended;
+- in a cgroup of its own where the machine allows it (see cgroups.py): then the run's
+  processes cannot leave the group either, and `cgroup.kill` takes them all at once;
+- bound to the launcher by the death signal (SIGTERM): if the launcher dies, however it
+  dies, the keeper kills its run and exits. So does a SIGTERM from anyone else.
+
+If the keeper itself is killed with SIGKILL, what its run left is reparented to the
+launcher (a subreaper too), which kills it (launcher.py). Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from kindfleet.platform.agent import paths
+from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
+from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
+
+KILL_SECONDS = 10.0  # how long to go on killing a run's leftovers (a process stuck in D)
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass
+class _Run:
+    key: str
+    pid: int
+    code: int | None = None  # set once the run's first process has exited
+
+
+class _StartFailed(Exception):
+    def __init__(
+        self, message: str, *, code: int | None = None, reason: str = "StartFailed"
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class Keeper:
+    def __init__(
+        self, sock: socket.socket, launcher: int, base: Path | None, run_umask: int
+    ) -> None:
+        self.sock = sock
+        self.launcher = launcher
+        self.pid = os.getpid()
+        self.home = base  # the launcher's group: where the keeper steps out to
+        self.group = base / f"k{self.pid}" if base else None
+        self.run_umask = run_umask
+        self.run: _Run | None = None
+        self.decoder = Decoder()
+
+    def serve(self) -> NoReturn:
+        """Set up, then serve runs until told to exit or the launcher goes."""
+        try:
+            self._setup()
+            self._loop()
+        finally:
+            self._die()
+
+    def _setup(self) -> None:
+        linux.die_with_parent(signal.SIGTERM, self.launcher)
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(sig, _noop)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.set_wakeup_fd(write)
+        self.wakeup = read
+        os.setsid()  # its own session: the run's processes are found by it after a crash
+        linux.become_subreaper()
+        if self.group is not None:
+            try:
+                self.group.mkdir(mode=paths.PRIVATE_DIR)
+                cgroups.enter(self.group)
+            except OSError:
+                self.group = None
+        # What the keeper ignores would stay ignored across exec: a run starts with defaults.
+        self.ignored = [s for s in _CATCHABLE if signal.getsignal(s) == signal.SIG_IGN]
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ, "launcher")
+        self.sel.register(read, selectors.EVENT_READ, "signal")
+        self.start_ticks = procfs.start_of(self.pid) or 0
+
+    def _loop(self) -> None:
+        while True:
+            for key, _ in self.sel.select():
+                if key.data == "signal":
+                    signals = os.read(self.wakeup, 512)
+                    if signal.SIGTERM in signals:
+                        return
+                    self._reap()
+                else:
+                    data = self.sock.recv(1 << 16)
+                    if not data:
+                        return  # the launcher is gone
+                    for message in self.decoder.feed(data):
+                        if not self._handle(message):
+                            return
+            if self.run is not None and self.run.code is not None:
+                self._finish(self.run)
+
+    def _handle(self, message: Message) -> bool:
+        op = message.get("op")
+        if op == "run" and self.run is None:
+            self._launch(message)
+        elif op == "term" and self.run is not None:
+            self._signal_all(signal.SIGTERM)
+        elif op == "kill" and self.run is not None:
+            self._signal_all(signal.SIGKILL)
+        elif op == "exit":
+            return self.run is not None  # an idle keeper retires; a busy one carries on
+        return True
+
+    # ------------------------------------------------------------------ one run
+
+    def _launch(self, message: Message) -> None:
+        key = str(message["key"])
+        try:
+            pid = self._spawn(Path(message["dir"]), list(message["argv"]), dict(message["env"]))
+        except _StartFailed as exc:
+            self._send(
+                {"ev": "failed", "key": key, "code": exc.code, "reason": exc.reason,
+                 "message": str(exc)}
+            )  # fmt: skip
+            return
+        self.run = _Run(key, pid)
+        self._send(
+            {"ev": "started", "key": key, "pid": pid, "keeper": self.pid,
+             "keeper_start": self.start_ticks, "group": str(self.group) if self.group else None}
+        )  # fmt: skip
+
+    def _spawn(self, run_dir: Path, argv: list[str], env: dict[str, str]) -> int:
+        try:
+            run_dir.mkdir(mode=paths.PRIVATE_DIR)
+        except FileExistsError:
+            raise _StartFailed(
+                "started by an earlier agent before it stopped (its directory exists): "
+                "a generation never runs twice",
+                reason="AgentRestarted",
+            ) from None
+        except OSError as exc:
+            raise _StartFailed(f"cannot create the run directory: {exc.strerror}") from None
+        fds: list[int] = []
+        try:
+            dfd = _keep(fds, os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
+            os.mkdir(paths.OUTPUTS, paths.PRIVATE_DIR, dir_fd=dfd)
+            out = _keep(fds, os.open(paths.STDOUT, _OPEN_FLAGS | os.O_APPEND, 0o600, dir_fd=dfd))
+            err = _keep(fds, os.open(paths.STDERR, _OPEN_FLAGS | os.O_APPEND, 0o600, dir_fd=dfd))
+            os.fchdir(dfd)
+            program = _resolve(argv[0], env.get("PATH", ""))
+            previous = os.umask(self.run_umask)
+            try:
+                return os.posix_spawn(
+                    program,
+                    argv,
+                    env,
+                    file_actions=[
+                        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                        (os.POSIX_SPAWN_DUP2, out, 1),
+                        (os.POSIX_SPAWN_DUP2, err, 2),
+                    ],
+                    setpgroup=0,
+                    setsigdef=self.ignored,
+                    setsigmask=(),
+                )
+            finally:
+                os.umask(previous)
+        except OSError as exc:
+            raise _failure(argv[0], exc) from None
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _finish(self, run: _Run) -> None:
+        """The run's first process has exited: nothing else of the run may go on."""
+        left = self._kill_below()
+        if left and self.group is not None and set(cgroups.members(self.group)) - {self.pid}:
+            left += len(self._kill_group())  # cannot be, as a subreaper: but if it ever is
+        self.run = None
+        self._send({"ev": "exited", "key": run.key, "code": run.code, "leftovers": left})
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        for pid in procfs.descendants(self.pid, single_threaded=True):
+            _signal(pid, sig)
+
+    def _kill_below(self) -> int:
+        """SIGKILL every process below the keeper until none is left (or KILL_SECONDS pass:
+        a process in uninterruptible sleep dies only when it wakes). How many there were."""
+        seen: set[int] = set()
+        deadline = time.monotonic() + KILL_SECONDS
+        pause = 0.0005
+        while True:
+            self._reap()
+            below = procfs.descendants(self.pid, single_threaded=True)
+            if not below or time.monotonic() > deadline:
+                return len(seen)
+            for pid in below:
+                _signal(pid, signal.SIGKILL)
+            seen.update(below)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    def _kill_group(self) -> list[int]:
+        """What is in the keeper's cgroup but not below it: step out, kill the group, step
+        back in."""
+        assert self.group is not None
+        assert self.home is not None
+        try:
+            cgroups.enter(self.home)
+            return cgroups.kill(self.group)
+        except OSError:
+            return []
+        finally:
+            try:
+                cgroups.enter(self.group)
+            except OSError:
+                self.group = None
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if self.run is not None and pid == self.run.pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.run.code = 128 - code if code < 0 else code
+
+    # ------------------------------------------------------------------ the end
+
+    def _die(self) -> NoReturn:
+        """Kill what runs, leave the cgroup, exit. Also the way out of any bug above."""
+        try:
+            self._signal_all(signal.SIGKILL)
+            self._kill_below()
+            if self.group is not None and self.home is not None:
+                cgroups.enter(self.home)
+                cgroups.kill(self.group)
+                cgroups.remove(self.group)
+        finally:
+            os._exit(0)
+
+    def _send(self, message: Message) -> None:
+        with contextlib.suppress(OSError):  # the launcher is gone: its EOF ends the loop
+            self.sock.sendall(encode(message))
+
+
+_CATCHABLE = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+
+
+def _noop(signum: int, frame: object) -> None:
+    """Signals are read from the wakeup pipe; the handler only has to exist."""
+
+
+def _keep(fds: list[int], fd: int) -> int:
+    fds.append(fd)
+    return fd
+
+
+def _signal(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _resolve(command: str, search: str) -> str:
+    """`command` as execvp finds it on the run's PATH (not the keeper's)."""
+    if "/" in command:
+        return command
+    denied = False
+    for folder in search.split(os.pathsep):
+        candidate = os.path.join(folder or ".", command)
+        if os.path.isfile(candidate):
+            if os.access(candidate, os.X_OK):
+                return candidate
+            denied = True
+    raise OSError(errno.EACCES if denied else errno.ENOENT, os.strerror(errno.ENOENT))
+
+
+def _failure(command: str, exc: OSError) -> _StartFailed:
+    name = os.path.basename(command)
+    if exc.errno == errno.ENOENT:
+        return _StartFailed(f"command not found: {name}", code=127)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.ENOEXEC):
+        return _StartFailed(f"command not executable: {name}", code=126)
+    return _StartFailed(f"could not start: {exc.strerror}")

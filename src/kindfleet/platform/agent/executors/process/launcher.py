@@ -1,0 +1,395 @@
+"""The launcher: the one process that starts a spoke's runs, so that the agent never forks.
+
+    agent (asyncio, ~50 MB) --socket-- launcher (this file, ~10 MB, single-threaded)
+                                          |-- keeper -- run: a tree of processes
+                                          |-- keeper -- run
+                                          `-- idle keepers, ready for the next runs
+
+Why a separate process: forking the agent for every run copied its page tables (a 55 MiB
+Python process; `fork`, not `vfork`, because a pre-exec hook was needed to set the death
+signal) and was most of the cost of a short run. The launcher is started once, with the
+standard library only (`python -I -S`); it forks a keeper only when no idle one is left,
+and a keeper starts each run with `posix_spawn` (a vfork).
+
+Why it is correct, link by link (the keepers' part is in keeper.py):
+
+- agent dies, however (SIGTERM after its shutdown, or kill -9): the launcher gets its
+  death signal (SIGTERM) or sees the agent's end of the socket close, whichever comes
+  first; it signals every keeper to kill its run, waits for them (bounded), removes its
+  cgroups and exits;
+- launcher dies, however (kill -9 included): every keeper gets its own death signal and
+  kills its run; the agent sees the socket close and reports the runs it had as failed
+  only once their keepers are gone (client.py);
+- a keeper is killed with SIGKILL: the launcher is a child subreaper, so everything the
+  keeper's run left is reparented to the launcher; the launcher kills every child of its
+  own that is not a keeper (and all below it), then reports the run ended;
+- the agent, the launcher and a keeper die in the same instant: nothing is left to act at
+  once; the next agent (or `spokectl reap`) finds the leftovers through the `keepers` file
+  in the state directory: each keeper's cgroup (killed whole) and its session (scanned).
+
+Messages are length-prefixed JSON (framing.py). From the agent: `run` {key, dir, argv,
+env}, `term` {key}, `kill` {key}. To the agent: `ready`, then per run `started` {key, pid,
+start, keeper, keeper_start, group}, `failed` {key, code, reason, message} or `exited` {key,
+code, leftovers[, reason]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import selectors
+import signal
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kindfleet.platform.agent import paths
+from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
+from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
+from kindfleet.platform.agent.executors.process.keeper import Keeper
+
+SHUTDOWN_SECONDS = 15.0  # keepers kill their runs at once; this bounds a stuck one
+
+
+@dataclass(eq=False)
+class _KeeperRef:
+    pid: int
+    sock: socket.socket
+    decoder: Decoder = field(default_factory=Decoder)
+    key: str | None = None  # the run it holds
+    idle_since: float = field(default_factory=time.monotonic)
+    start_ticks: int = 0
+
+
+class Launcher:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        agent: int,
+        state_dir: Path,
+        use_cgroups: bool,
+        idle_seconds: float,
+    ) -> None:
+        self.sock = sock
+        self.agent = agent
+        self.state_dir = state_dir
+        self.use_cgroups = use_cgroups
+        self.idle_seconds = idle_seconds
+        self.pid = os.getpid()
+        self.keepers: dict[int, _KeeperRef] = {}
+        self.idle: list[_KeeperRef] = []
+        self.busy: dict[str, _KeeperRef] = {}
+        self.decoder = Decoder()
+        self.base: Path | None = None
+        self.retired_at = 0.0
+        self.news: list[bytes] = []
+
+    def serve(self) -> None:
+        self._setup()
+        try:
+            self._loop()
+        finally:
+            self._shutdown()
+
+    def _setup(self) -> None:
+        linux.die_with_parent(signal.SIGTERM, self.agent)
+        os.setsid()
+        linux.become_subreaper()
+        self.run_umask = os.umask(0o077)  # what it makes is private; runs get the agent's
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        for sig in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(sig, _noop)
+        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN)
+        signal.set_wakeup_fd(write)
+        self.wakeup = (read, write)
+        if self.use_cgroups:
+            self.base = cgroups.make_base(f"kindfleet-{self.pid}")
+        self.start_ticks = procfs.start_of(self.pid) or 0
+        self.records = self._rewrite_records()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ, None)
+        self.sel.register(read, selectors.EVENT_READ, "signal")
+        gc.freeze()  # keepers are forks: leave the pages they share with the launcher alone
+        self._to_agent({"ev": "ready", "pid": self.pid, "group": _text(self.base)})
+        self._flush()
+
+    def _loop(self) -> None:
+        while True:
+            for key, _ in self.sel.select(timeout=1.0):
+                if key.data == "signal":
+                    signals = os.read(self.wakeup[0], 512)
+                    if signal.SIGTERM in signals:
+                        return
+                    self._reap()
+                elif key.data is None:
+                    data = self.sock.recv(1 << 16)
+                    if not data:
+                        return  # the agent is gone
+                    for message in self.decoder.feed(data):
+                        self._from_agent(message)
+                else:
+                    self._from_keeper(key.data)
+            self._flush()
+            self._retire_idle()
+
+    # ------------------------------------------------------------------ messages
+
+    def _from_agent(self, message: Message) -> None:
+        op, key = message.get("op"), str(message.get("key"))
+        if op == "run":
+            try:
+                keeper = self.idle.pop() if self.idle else self._fork_keeper()
+            except OSError as exc:  # out of processes or memory: this run, not the launcher
+                self._to_agent(
+                    {"ev": "failed", "key": key, "code": None, "reason": "StartFailed",
+                     "message": f"could not start a keeper for it: {exc.strerror}"}
+                )  # fmt: skip
+                return
+            keeper.key = key
+            self.busy[key] = keeper
+            _send(keeper.sock, message)
+        elif op in ("term", "kill") and key in self.busy:
+            _send(self.busy[key].sock, {"op": op})
+
+    def _from_keeper(self, keeper: _KeeperRef) -> None:
+        if keeper.pid not in self.keepers:
+            return  # reaped earlier in this same round of events: its socket is closed
+        try:
+            data = keeper.sock.recv(1 << 16)
+        except OSError:
+            data = b""
+        if not data:  # it is exiting; SIGCHLD tells the rest
+            self.sel.unregister(keeper.sock)
+            return
+        self._heard(keeper, data)
+
+    def _heard(self, keeper: _KeeperRef, data: bytes) -> None:
+        for message in keeper.decoder.feed(data):
+            if message.get("ev") in ("exited", "failed") and keeper.key is not None:
+                self.busy.pop(str(message["key"]), None)
+                keeper.key = None
+                keeper.idle_since = time.monotonic()
+                if keeper.pid in self.keepers:
+                    self.idle.append(keeper)
+            self._to_agent(message)
+
+    def _last_words(self, keeper: _KeeperRef) -> None:
+        """What a keeper that has just died sent before it died (a run's end, say), which
+        the loop has not read yet."""
+        keeper.sock.setblocking(False)
+        while True:
+            try:
+                data = keeper.sock.recv(1 << 16)
+            except OSError:
+                return
+            if not data:
+                return
+            self._heard(keeper, data)
+
+    def _to_agent(self, message: Message) -> None:
+        """Queued, and sent with the others of this round of events (`_flush`): one write
+        and one wakeup of the agent for many runs' news."""
+        self.news.append(encode(message))
+
+    def _flush(self) -> None:
+        if self.news:
+            data, self.news = b"".join(self.news), []
+            with contextlib.suppress(OSError):  # the agent is gone: its EOF ends the loop
+                self.sock.sendall(data)
+
+    # ------------------------------------------------------------------ keepers
+
+    def _fork_keeper(self) -> _KeeperRef:
+        ours, theirs = socket.socketpair()
+        try:
+            pid = os.fork()
+        except OSError:
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:  # the keeper
+            try:
+                ours.close()
+                self._close_inherited()
+                Keeper(theirs, self.pid, self.base, self.run_umask).serve()
+            finally:
+                os._exit(70)
+        theirs.close()
+        keeper = _KeeperRef(pid, ours)
+        self.keepers[pid] = keeper
+        self.sel.register(ours, selectors.EVENT_READ, keeper)
+        keeper.start_ticks = procfs.start_of(pid) or 0
+        os.write(self.records, f"keeper {pid} {keeper.start_ticks}\n".encode())
+        return keeper
+
+    def _close_inherited(self) -> None:
+        """In a new keeper: let go of everything that is the launcher's, by the objects
+        that own it (so that nothing closes a reused descriptor number later)."""
+        signal.set_wakeup_fd(-1)
+        self.sel.close()
+        self.sock.close()
+        for fd in (*self.wakeup, self.records):
+            os.close(fd)
+        for other in self.keepers.values():
+            other.sock.close()
+
+    def _rewrite_records(self) -> int:
+        """The `keepers` file (reaper.py) as of now: this launcher, its cgroup, its keepers,
+        replaced atomically; the descriptor to append to. Rewritten when keepers that are
+        gone outnumber those alive, so that a long-lived spoke's file stays small."""
+        path = self.state_dir / paths.KEEPERS
+        lines = [f"launcher {self.pid} {self.start_ticks}\n"]
+        if self.base is not None:
+            lines.append(f"cgroup {self.base}\n")
+        lines += [f"keeper {k.pid} {k.start_ticks}\n" for k in self.keepers.values()]
+        tmp = path.with_name(f"{paths.KEEPERS}.{self.pid}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags | os.O_APPEND, paths.PRIVATE_FILE)
+        os.write(fd, "".join(lines).encode())
+        os.replace(tmp, path)
+        self.gone = 0
+        return fd
+
+    def _retire_idle(self) -> None:
+        now = time.monotonic()
+        if now - self.retired_at < 1.0:
+            return  # looked less than a second ago: not on every message
+        self.retired_at = now
+        for keeper in [k for k in self.idle if now - k.idle_since > self.idle_seconds]:
+            self.idle.remove(keeper)
+            _send(keeper.sock, {"op": "exit"})
+
+    def _reap(self) -> None:
+        """Reap what ended; a keeper that died with a run: kill what it left, report it."""
+        lost: list[str] = []
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            keeper = self.keepers.pop(pid, None)
+            if keeper is None:
+                continue  # a stray (see below), reaped
+            self._last_words(keeper)
+            self._forget(keeper)
+            self.gone += 1
+            if self.gone > len(self.keepers) + 64:
+                os.close(self.records)
+                self.records = self._rewrite_records()
+            if keeper.key is not None:
+                lost.append(keeper.key)
+                self.busy.pop(keeper.key, None)
+        left = self._kill_strays()
+        for key in lost:
+            self._to_agent(
+                {"ev": "exited", "key": key, "code": None, "reason": "KeeperLost",
+                 "leftovers": left}
+            )  # fmt: skip
+
+    def _forget(self, keeper: _KeeperRef) -> None:
+        if keeper in self.idle:
+            self.idle.remove(keeper)
+        if _registered(self.sel, keeper.sock):
+            self.sel.unregister(keeper.sock)
+        keeper.sock.close()
+        if self.base is not None:
+            group = self.base / f"k{keeper.pid}"
+            if group.exists():
+                cgroups.kill(group)
+                cgroups.remove(group)
+
+    def _kill_strays(self) -> int:
+        """Every child of the launcher that is not a keeper was reparented here when its
+        keeper died: kill it and everything below it, until none is left (bounded)."""
+        seen: set[int] = set()
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        pause = 0.0005
+        while time.monotonic() < deadline:
+            strays = procfs.descendants(
+                self.pid, skip=frozenset(self.keepers), single_threaded=True
+            )
+            if not strays:
+                break
+            for pid in strays:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            seen.update(strays)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+            self._reap_strays()
+        return len(seen)
+
+    def _reap_strays(self) -> None:
+        for pid in procfs.children(self.pid, threads=False):
+            if pid not in self.keepers:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+
+    # ------------------------------------------------------------------ the end
+
+    def _shutdown(self) -> None:
+        """Every keeper kills its run and exits; then what is left is killed."""
+        for keeper in self.keepers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(keeper.pid, signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
+        while self.keepers and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.005)
+        for keeper in list(self.keepers.values()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(keeper.pid, signal.SIGKILL)
+        self._kill_strays()
+        if self.base is not None:
+            cgroups.kill(self.base)
+            cgroups.remove(self.base)
+        # The records stay: a new launcher may have taken the file over by now, and records
+        # of processes that are gone are harmless (start times are checked).
+
+
+def _registered(sel: selectors.BaseSelector, sock: socket.socket) -> bool:
+    try:
+        sel.get_key(sock)
+    except KeyError:
+        return False
+    return True
+
+
+def _send(sock: socket.socket, message: Message) -> None:
+    sock.sendall(encode(message))
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
+
+
+def _noop(signum: int, frame: object) -> None:
+    """Signals are read from the wakeup pipe; the handler only has to exist."""
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="kindfleet launcher")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--agent", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--cgroups", choices=("auto", "off"), default="auto")
+    parser.add_argument("--idle-seconds", type=float, default=15.0)
+    args = parser.parse_args(argv)
+    sock = socket.socket(fileno=args.fd)
+    Launcher(
+        sock,
+        agent=args.agent,
+        state_dir=args.state_dir,
+        use_cgroups=args.cgroups == "auto",
+        idle_seconds=args.idle_seconds,
+    ).serve()
+    return 0

@@ -1,0 +1,73 @@
+"""Cleaning up after a crash that nothing else cleaned up: the agent, its launcher and a
+keeper killed in the same instant (a whole process group killed, the OOM killer, a machine
+that froze). Nothing was left to kill those runs' processes then, so the next agent does it
+before it starts its own launcher, and `spokectl reap` does it for an agent that will not
+come back.
+
+What to kill comes from the `keepers` file the launcher keeps in the state directory: the
+launcher's and every keeper's process and session (a keeper is a session leader, its run
+lives in its session) and, where the machine has cgroup v2, the launcher's cgroup, below
+which every run's processes are. Start times are checked, so a pid reused since is never
+touched. What moved itself into a new session and out of any cgroup is beyond reach: that
+is the one case cgroups exist for. Standard library only (spokectl runs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from kindfleet.platform.agent import paths
+from kindfleet.platform.agent.executors.process import cgroups, procfs
+
+
+def reap(state_dir: Path, *, wait_seconds: float = 5.0) -> list[int]:
+    """Kill what is left of the runs launched for `state_dir`; the pids killed. The caller
+    must hold the state directory's lock (no live agent uses it)."""
+    records = state_dir / paths.KEEPERS
+    try:
+        lines = records.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    groups: list[Path] = []
+    sessions: dict[int, int] = {}  # session id (a launcher or keeper pid) -> its start
+    for line in lines:
+        kind, _, rest = line.partition(" ")
+        if kind == "cgroup":
+            groups.append(Path(rest))
+        elif kind in ("launcher", "keeper"):
+            pid, start = rest.split()
+            sessions[int(pid)] = int(start)
+    killed = set[int]()
+    for group in groups:
+        if group.is_dir():
+            killed.update(cgroups.kill(group, wait_seconds=wait_seconds))
+            cgroups.remove(group)
+    killed.update(_kill_sessions(sessions, wait_seconds))
+    records.write_text("")
+    return sorted(killed - {os.getpid()})
+
+
+def _kill_sessions(sessions: dict[int, int], wait_seconds: float) -> list[int]:
+    if not sessions:
+        return []
+    found = [
+        s.pid
+        for s in procfs.scan()
+        if s.sid in sessions and s.start >= sessions[s.sid] and not s.zombie
+    ]
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and any(_running(pid) for pid in found):
+        time.sleep(0.01)
+    return found
+
+
+def _running(pid: int) -> bool:
+    found = procfs.stat(pid)
+    return found is not None and not found.zombie

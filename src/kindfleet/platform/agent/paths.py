@@ -1,0 +1,37 @@
+"""The layout of an agent's state directory, written down once. Standard library only:
+`spokectl` and the process launcher use it too, and both must start fast.
+
+    <state-dir>/agent.db (+ -wal, -shm)   held assignments and the outbox (0600)
+    <state-dir>/credential                the spoke credential (0600)
+    <state-dir>/agent.lock                one agent per state directory (flock)
+    <state-dir>/keepers                   what the launcher started, for `spokectl reap`
+    <state-dir>/runs/<run key>/           one run: stdout.log, stderr.log, outputs/ (0700
+                                          directories, 0600 files), and metrics.jsonl once
+                                          the run writes a metric
+"""
+
+from __future__ import annotations
+
+import re
+
+DB = "agent.db"
+CREDENTIAL = "credential"
+LOCK = "agent.lock"
+KEEPERS = "keepers"
+RUNS = "runs"
+STDOUT, STDERR, METRICS, OUTPUTS = "stdout.log", "stderr.log", "metrics.jsonl", "outputs"
+LOG_OF_STREAM = {"stdout": STDOUT, "stderr": STDERR}
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+_CLEAN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+def run_key(workload: str, generation: int) -> str:
+    """`<workload>-g<generation>`, safe as a file name whatever the hub's ids look like."""
+    if _CLEAN.fullmatch(workload):  # the hub's own ids: nothing to clean
+        return f"{workload}-g{generation}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in workload).lstrip(".")
+    return f"{safe or '_'}-g{generation}"

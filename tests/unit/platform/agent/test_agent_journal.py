@@ -1,0 +1,73 @@
+"""Group commit: changes queued while a commit is on disk share the next one (and their rows
+one statement each); a change's
+future completes only once its transaction is committed (another connection sees it); a
+change that raises is undone alone; closing commits what is queued."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.journal import Journal
+from kindfleet.platform.agent.records import WriteSet
+
+
+class Boom(Exception):
+    pass
+
+
+def _committed(path: Path) -> list[int]:
+    conn = sqlite3.connect(path)
+    try:
+        return [json_n for (json_n,) in conn.execute("SELECT seq FROM outbox ORDER BY seq")]
+    finally:
+        conn.close()
+
+
+async def test_many_changes_share_few_commits_and_are_durable_when_done(tmp_path: Path):
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    journal = Journal(path, WriteSet)
+    futures = [journal.submit(lambda w, i=i: w.append("event", {"n": i})) for i in range(200)]
+    first = await futures[0]
+    assert first in _committed(path)  # done means committed, seen by another connection
+    seqs = await asyncio.gather(*futures)
+    assert seqs == list(range(1, 201))  # in the order submitted
+    assert _committed(path) == seqs
+    assert journal.changes == 200
+    assert journal.commits < 200  # queued while a commit was on disk: committed together
+    await journal.close()
+
+
+async def test_a_change_that_raises_is_undone_alone(tmp_path: Path):
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    journal = Journal(path, WriteSet)
+
+    def half_then_boom(w: WriteSet) -> None:
+        w.append("event", {"n": -1})
+        raise Boom
+
+    good = journal.submit(lambda w: w.append("event", {"n": 1}))
+    bad = journal.submit(half_then_boom)
+    after = journal.submit(lambda w: w.append("event", {"n": 2}))
+    assert await good == 1
+    with pytest.raises(Boom):
+        await bad
+    assert await after == 2  # the failed change took no number
+    assert _committed(path) == [1, 2]
+    await journal.close()
+
+
+async def test_close_commits_what_is_queued(tmp_path: Path):
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    journal = Journal(path, WriteSet)
+    for i in range(50):
+        journal.submit(lambda w, i=i: w.append("event", {"n": i}))
+    await journal.close()
+    assert _committed(path) == list(range(1, 51))

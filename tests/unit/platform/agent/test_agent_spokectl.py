@@ -1,0 +1,131 @@
+"""spokectl, the agent's command line for tools outside it, run as the local provider runs
+it (`python -m kindfleet.platform.agent.spokectl`): logs come out raw, and a log that a run
+replaced by a symlink, a FIFO or a hard link is refused, never followed; reap kills what a
+dead agent's runs left, and leaves a live agent's alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kindfleet.platform.agent.executors.process import procfs
+from kindfleet.platform.agent.lock import StateLock
+
+
+def spokectl(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "kindfleet.platform.agent.spokectl", *args],
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def logs(state: Path, *extra: str) -> subprocess.CompletedProcess[bytes]:
+    return spokectl("logs", "--state-dir", str(state), "--workload", "w/1", *extra)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    run = tmp_path / "state" / "runs" / "w_1-g2"
+    run.mkdir(parents=True)
+    (run / "stdout.log").write_bytes(b"line 1\n\x00\xffraw bytes\n")
+    (run / "stderr.log").write_bytes(b"oops\n")
+    return tmp_path / "state"
+
+
+def test_logs_prints_the_raw_log(state: Path):
+    out = logs(state, "--generation", "2")
+    assert (out.returncode, out.stdout, out.stderr) == (0, b"line 1\n\x00\xffraw bytes\n", b"")
+    assert logs(state, "--generation", "2", "--stream", "stderr").stdout == b"oops\n"
+
+
+def test_a_run_or_log_that_is_not_there_is_one_line_and_exit_2(state: Path):
+    out = logs(state, "--generation", "3")
+    assert out.returncode == 2
+    assert out.stderr.decode().splitlines() == [
+        f"error: no run of workload w/1 generation 3 in {state}"
+    ]
+    (state / "runs" / "w_1-g2" / "stderr.log").unlink()
+    out = logs(state, "--generation", "2", "--stream", "stderr")
+    assert (out.returncode, out.stdout) == (2, b"")
+    assert out.stderr.decode().count("\n") == 1
+
+
+def test_a_log_replaced_by_a_symlink_is_not_followed(state: Path, tmp_path: Path):
+    secret = tmp_path / "client-token"
+    secret.write_text("the-client-token")
+    log = state / "runs" / "w_1-g2" / "stdout.log"
+    log.unlink()
+    log.symlink_to(secret)
+    out = logs(state, "--generation", "2")
+    assert out.returncode == 2
+    assert b"the-client-token" not in out.stdout + out.stderr
+
+
+def test_a_run_directory_replaced_by_a_symlink_is_not_followed(state: Path, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "stdout.log").write_text("the-client-token")
+    run = state / "runs" / "w_1-g3"
+    run.symlink_to(elsewhere)
+    out = logs(state, "--generation", "3")
+    assert out.returncode == 2
+    assert b"the-client-token" not in out.stdout + out.stderr
+
+
+def test_a_fifo_or_a_hard_link_is_refused_without_blocking(state: Path, tmp_path: Path):
+    log = state / "runs" / "w_1-g2" / "stdout.log"
+    log.unlink()
+    os.mkfifo(log)
+    out = logs(state, "--generation", "2")  # a blocking open would hang (until the timeout)
+    assert out.returncode == 2
+    log.unlink()
+    secret = tmp_path / "client-token"
+    secret.write_text("the-client-token")
+    os.link(secret, log)
+    out = logs(state, "--generation", "2")
+    assert out.returncode == 2
+    assert b"the-client-token" not in out.stdout
+
+
+def test_reap_leaves_a_live_agents_runs_alone_and_kills_a_dead_ones(tmp_path: Path):
+    state = tmp_path / "state"
+    state.mkdir()
+    keeper = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a keeper's session
+    try:
+        (state / "keepers").write_text(f"keeper {keeper.pid} {procfs.start_of(keeper.pid)}\n")
+        lock = StateLock(state)
+        assert lock.try_acquire()  # a live agent
+        out = spokectl("reap", "--state-dir", str(state))
+        assert (out.returncode, out.stdout) == (0, b"")
+        assert keeper.poll() is None
+        lock.release()  # the agent is dead
+        out = spokectl("reap", "--state-dir", str(state))
+        assert (out.returncode, out.stdout.decode()) == (0, f"{keeper.pid}\n")
+        assert keeper.wait(5) == -9
+        assert spokectl("reap", "--state-dir", str(state)).stdout == b""  # nothing left
+    finally:
+        keeper.kill()
+        keeper.wait()
+
+
+def test_spokectl_starts_without_the_agents_stack(state: Path):
+    code = (
+        "import sys, runpy; sys.argv = ['spokectl', 'logs', '--state-dir', sys.argv[1],"
+        " '--workload', 'w/1', '--generation', '2'];"
+        "\ntry:\n    runpy.run_module('kindfleet.platform.agent.spokectl', run_name='__main__')"
+        "\nexcept SystemExit:\n    pass"
+        "\nheavy = [m for m in sys.modules if m.split('.')[0] in"
+        " ('pydantic', 'httpx2', 'psutil', 'sqlite3', 'asyncio', 'kubernetes_asyncio')"
+        " or m in ('kindfleet.fleet', 'kindfleet.platform.wire')]"
+        "\nprint('heavy', heavy, file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(state)], capture_output=True, timeout=20, check=False
+    )
+    assert out.stderr.decode().strip().splitlines()[-1] == "heavy []"
