@@ -256,7 +256,13 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         if cluster != fleet.hub.name and (layout.dir(cluster) / "agent").is_dir():
             # A run whose agent was killed earlier (a drill) may have left a grandchild.
             state = layout.dir(cluster) / "agent"
-            processes.spokectl(self._python, "reap", "--state-dir", str(state))
+            try:
+                processes.spokectl(self._python, "reap", "--state-dir", str(state))
+            except UsageError:
+                # Down deletes clusters in parallel and the hub's delete also takes its
+                # spokes: the other deleter may have removed the directory meanwhile.
+                if state.is_dir():
+                    raise
         if cluster == fleet.hub.name or not any(
             processes.running(layout.pidfile(c.name)) for c in fleet.clusters
         ):
