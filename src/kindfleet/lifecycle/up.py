@@ -77,7 +77,7 @@ def run(ctx: UpContext) -> UpResult:
     try:
         existing, healthy = _observe(ctx, clusters)
     except KindfleetError:
-        if checking:  # kind or Docker missing: say all that is wrong
+        if checking:  # kind or Docker missing, the engine down: say all that is wrong
             _preflight(ctx, set())
         raise
     versions = _preflight(ctx, existing) if checking else {}
@@ -131,7 +131,10 @@ def _preflight(ctx: UpContext, existing: set[str]) -> dict[str, str]:
     start = ctx.clock()
     registry_running = False
     if ctx.fleet.registry and isinstance(ctx.provider, HostsRegistry):
-        status = ctx.provider.registry_status(ctx.fleet)
+        try:
+            status = ctx.provider.registry_status(ctx.fleet)
+        except KindfleetError:  # the engine does not answer: the docker check says why
+            status = None
         registry_running = bool(status and status.running)
     options = PreflightOptions(
         skip=ctx.options.skip_checks, existing=existing, registry_running=registry_running

@@ -78,7 +78,7 @@ def test_a_local_file_is_read_once_per_version(tmp_path):
         source.get("v9.9.9")
 
 
-REGISTRY = Registry("kind-registry", 5001, "127.0.0.1", "registry:2")
+REGISTRY = Registry("kind-registry", 5001, "127.0.0.1", "registry:3")
 
 
 def test_hosts_toml_points_the_push_name_at_the_registry_container():

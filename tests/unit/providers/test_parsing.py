@@ -114,3 +114,31 @@ def test_parse_versions():
     )
     assert kp.parse_versions(text) == ("v1.32.4", "v1.35.8")
     assert kp.parse_versions('{"clientVersion": {"gitVersion": "v1.32.4"}}') == ("v1.32.4", None)
+
+
+def _node(ports, labels=None):
+    item = json.loads(json.dumps(INSPECT[0]))
+    item["NetworkSettings"]["Ports"] = {"6443/tcp": ports}
+    item["Config"]["Labels"].update(labels or {})
+    return dk.parse_inspect(json.dumps([item]))[0]
+
+
+def test_api_endpoint_is_what_kind_writes_into_the_kubeconfig():
+    """kind's GetAPIServerEndpoint: the first binding's HostIp as bound, IPv6 bracketed,
+    and Docker Desktop's port label first when the node carries one."""
+    assert kind.api_endpoint(_node([{"HostIp": "127.0.0.1", "HostPort": "40123"}])) == (
+        "https://127.0.0.1:40123"
+    )
+    wildcard = _node(
+        [{"HostIp": "0.0.0.0", "HostPort": "6443"}, {"HostIp": "::", "HostPort": "6443"}]
+    )
+    assert kind.api_endpoint(wildcard) == "https://0.0.0.0:6443"
+    assert kind.api_endpoint(_node([{"HostIp": "::1", "HostPort": "40124"}])) == (
+        "https://[::1]:40124"
+    )
+    desktop = _node(
+        [{"HostIp": "127.0.0.1", "HostPort": "40123"}],
+        {"desktop.docker.io/ports/6443/tcp": "10.0.1.7:6443"},
+    )
+    assert kind.api_endpoint(desktop) == "https://10.0.1.7:6443"
+    assert kind.api_endpoint(_node(None)) is None

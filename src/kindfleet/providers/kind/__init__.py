@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError
-from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
@@ -38,6 +38,7 @@ from kindfleet.providers.base import (
 )
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import preflight
+from kindfleet.providers.kind.engine import EngineAwareRunner, EngineDown
 from kindfleet.providers.kind.kindcli import (
     ALREADY_EXISTS,
     CLUSTER_LABEL,
@@ -84,7 +85,7 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
         self, settings: ProviderSettings | None = None, *, probes: preflight.Probes | None = None
     ) -> None:
         settings = settings or ProviderSettings()
-        self.runner = settings.runner or ProcessRunner()
+        self.runner = EngineAwareRunner(settings.runner or ProcessRunner())
         env = settings.env if settings.env is not None else os.environ
         self.probes = probes or preflight.SystemProbes(self.runner, env=env)
         self.network = env.get(NETWORK_ENV) or DEFAULT_NETWORK
@@ -181,11 +182,16 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
         return [c.name for c in fleet.clusters if c.name in found]
 
     def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
-        with failure_says(
-            f"no kubeconfig for {cluster}",
-            hint="is the cluster up? `kindfleet status` shows what exists",
-        ):
+        try:
             return self.runner.run(get_kubeconfig_cmd(cluster, internal=internal)).stdout
+        except EngineDown:
+            raise
+        except CommandError as exc:
+            raise CommandError(
+                exc.result,
+                what=f"no kubeconfig for {cluster}",
+                hint="is the cluster up? `kindfleet status` shows what exists",
+            ) from None
 
     def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None:
         self.runner.run(load_image_cmd(cluster, image))

@@ -25,6 +25,8 @@ INSTALL_KIND = (
     "https://kind.sigs.k8s.io/dl/v0.33.0/kind-linux-amd64 to a directory on PATH"
 )
 ALREADY_EXISTS = "node(s) already exist for a cluster with the name"
+API_SERVER_PORT = 6443
+DESKTOP_PORT_LABEL = f"desktop.docker.io/ports/{API_SERVER_PORT}/tcp"  # Docker Desktop's own
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+\S*)")
 
 # --- commands (pure) -----------------------------------------------------------------
@@ -129,11 +131,18 @@ def node_order(container: dk.Container) -> tuple[int, str]:
 
 
 def api_endpoint(container: dk.Container) -> str | None:
-    binding = container.ports.get("6443/tcp")
+    """The API server's address exactly as kind writes it into the kubeconfig (its docker
+    provider's GetAPIServerEndpoint): Docker Desktop's `desktop.docker.io/ports/6443/tcp`
+    label when the node has one, else the first binding of 6443/tcp, its HostIp as bound
+    (an IPv6 address in brackets)."""
+    desktop = container.labels.get(DESKTOP_PORT_LABEL, "")
+    if desktop:
+        return f"https://{desktop}"
+    binding = container.ports.get(f"{API_SERVER_PORT}/tcp")
     if not binding:
         return None
-    host = binding[0] if binding[0] not in ("", "0.0.0.0") else "127.0.0.1"
-    return f"https://{host}:{binding[1]}"
+    host, port = binding
+    return f"https://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def node_info(
