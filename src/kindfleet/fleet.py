@@ -119,6 +119,7 @@ class Fleet:
         preflight: bool = True,
         skip_checks: Iterable[str] = (),
         calico_manifest: str | None = None,
+        preload_images: bool = True,
         clusters: Sequence[str] | None = None,
         switch_context: bool = True,
         progress: Reporter = ignore,
@@ -126,7 +127,9 @@ class Fleet:
         """Create what is missing, keep what is healthy, repair what is not; in parallel.
 
         `kubeconfig`: the file to merge contexts into (None: none; the CLI passes
-        --kubeconfig, else $KUBECONFIG's first file, else ~/.kube/config). Raises
+        --kubeconfig, else $KUBECONFIG's first file, else ~/.kube/config).
+        `preload_images`: pull Calico's images once here and load them into the nodes
+        (the nodes pull them themselves when this machine cannot). Raises
         `PrerequisiteError` (preflight), `PartialFailure` (some clusters failed, the rest
         are up) or `ClustersFailed`; both failures carry `.result` and `.failed`.
         """
@@ -141,6 +144,7 @@ class Fleet:
             preflight=preflight,
             skip_checks=frozenset(skip_checks),
             calico_manifest=calico_manifest,
+            preload_images=preload_images,
             clusters=tuple(clusters) if clusters else None,
             switch_context=switch_context,
         )

@@ -95,6 +95,13 @@ def up(
     switch_context: Annotated[
         bool, typer.Option(help="Make the hub's context the current one.")
     ] = True,
+    preload_images: Annotated[
+        bool,
+        typer.Option(
+            help="Pull Calico's images once on this machine and `kind load` them into the "
+            "nodes, instead of every node pulling them (registry rate limits).",
+        ),
+    ] = True,
 ) -> None:
     """Bring the fleet up: preflight, registry, every cluster in parallel, Calico, contexts.
 
@@ -120,6 +127,7 @@ def up(
                 retain=retain,
                 skip_checks=skip_check or (),
                 calico_manifest=calico_manifest,
+                preload_images=preload_images,
                 clusters=cluster,
                 switch_context=switch_context,
                 progress=report,

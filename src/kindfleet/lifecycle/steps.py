@@ -23,6 +23,7 @@ from kindfleet.providers.base import (
     AppliesManifests,
     CreateOptions,
     HostsRegistry,
+    PreloadsImages,
     WaitsForReady,
 )
 from kindfleet.render import calico
@@ -101,16 +102,31 @@ def _install_calico(job: ClusterJob) -> str | None:
     try:
         pool = calico.ipv4_pool(cluster.networking.pod_subnet)
         manifest = calico.set_ipv4_pool(ctx.manifests.get(calico_version(cluster)), pool)
+        manifest = calico.set_encapsulation(manifest)
     except calico.ManifestError as exc:
         raise KindfleetError(
             f"cannot install Calico on {cluster.name}: {exc}",
             hint="use a calico.yaml from projectcalico (manifests/calico.yaml) of v3.2x or later",
         ) from None
+    loaded = _preload(job, calico.images(manifest))
     ctx.provider.apply_manifest(ctx.fleet, cluster, manifest)
     ctx.provider.wait_pods_ready(
         ctx.fleet, cluster, calico.NAMESPACE, calico.NODE_SELECTOR, ctx.options.wait_seconds
     )
-    return f"IPv4 pool {pool}"
+    return f"IPv4 pool {pool}, VXLANCrossSubnet" + (f"; {loaded}" if loaded else "")
+
+
+def _preload(job: ClusterJob, images: list[str]) -> str:
+    """The CNI's images pulled once on this machine and loaded into the cluster's nodes
+    (so its nodes do not each pull them), where the provider can; what was done."""
+    ctx, cluster = job.ctx, job.cluster
+    if not (ctx.options.preload_images and images and isinstance(ctx.provider, PreloadsImages)):
+        return ""
+    warnings = ctx.provider.preload_images(ctx.fleet, cluster, images)
+    for warning in warnings:
+        ctx.emit(cluster.name, f"installing Calico {calico_version(cluster)}", "warn", warning)
+    loaded = len(images) - len(warnings)
+    return f"{loaded} of {len(images)} images loaded from this machine" if loaded else ""
 
 
 CNI = Step(

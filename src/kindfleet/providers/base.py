@@ -218,6 +218,20 @@ class AppliesManifests(Protocol):
 
 
 @runtime_checkable
+class PreloadsImages(Protocol):
+    """A provider that can put images into a cluster's nodes from this machine, so that a
+    fleet's nodes do not each pull the same image from a registry (rate limits)."""
+
+    def preload_images(
+        self, fleet: FleetSpec, cluster: Cluster, images: Sequence[str]
+    ) -> list[str]:
+        """Get each image onto this machine (pulled once per provider, not per cluster) and
+        into the cluster's nodes. An image that cannot be had is left for the nodes to pull:
+        returns one warning per such image, never raises for it."""
+        ...
+
+
+@runtime_checkable
 class Tidies(Protocol):
     """A provider with shared leftovers to remove once a fleet is down (KIND's network)."""
 

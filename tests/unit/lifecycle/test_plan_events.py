@@ -43,11 +43,11 @@ def test_board_keeps_one_row_per_cluster():
     board = Board(["a", "b"])
     board.apply(Event("a", "creating", "start"))
     board.apply(Event("a", "creating", "done", seconds=1.0))
-    board.apply(Event("a", "installing Calico v3.33.1", "start"))
+    board.apply(Event("a", "installing Calico v3.32.1", "start"))
     board.apply(Event("b", "creating", "fail", "boom"))
     board.apply(Event("", "preflight", "done"))
     a, b = board.rows()
-    assert (a.step, a.state, a.steps_done) == ("installing Calico v3.33.1", "running", ["creating"])
+    assert (a.step, a.state, a.steps_done) == ("installing Calico v3.32.1", "running", ["creating"])
     assert (b.state, b.message) == ("failed", "boom")
     board.apply(Event("a", "up", "done", seconds=3.0, final=True))
     assert board.rows()[0].state == "done"

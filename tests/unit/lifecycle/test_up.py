@@ -45,7 +45,7 @@ def test_every_cluster_goes_through_its_steps_in_order(spec, tmp_path, calico_ma
     steps = [e.step for e in events if e.cluster == "t-spoke2" and e.phase == "done"]
     assert steps == [
         "creating",
-        "installing Calico v3.33.1",
+        "installing Calico v3.32.1",
         "wiring the registry",
         "waiting for nodes Ready",
         "merging kubeconfig",

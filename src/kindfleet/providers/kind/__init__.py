@@ -60,6 +60,7 @@ from kindfleet.providers.kind.kindcli import (
     parse_version,
     version_cmd,
 )
+from kindfleet.providers.kind.preload import ImagePreloader
 from kindfleet.providers.kind.registry import KindRegistry
 from kindfleet.providers.kubectl import Kubectl
 from kindfleet.providers.kubectl.parsing import NodeState
@@ -73,7 +74,7 @@ class ClusterExists(KindfleetError):
     """`kind create` found nodes of a cluster with this name already."""
 
 
-class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidies):
+class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, AppliesManifests, Tidies):
     name: ClassVar[Literal["kind", "existing", "local"]] = "kind"
     manages_kubeconfig: ClassVar[bool] = True
 
@@ -92,6 +93,8 @@ class KindProvider(KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidi
         self.docker = dk.Docker(self.runner)
         self.kubectl = Kubectl(self.runner, poll_seconds=settings.poll_seconds)
         self._network_lock = threading.Lock()
+        self._pull_lock = threading.Lock()
+        self._pulled: dict[str, str | None] = {}
         self._network_seen = False
         self._network_first: threading.Event | None = None
         self.poll_seconds = settings.poll_seconds / 4

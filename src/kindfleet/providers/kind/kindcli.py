@@ -67,8 +67,8 @@ def get_kubeconfig_cmd(name: str, *, internal: bool = False) -> Command:
     return cmd(*argv, *(["--internal"] if internal else []), timeout=60)
 
 
-def load_image_cmd(name: str, image: str) -> Command:
-    return cmd(KIND, "load", "docker-image", "--name", name, image, timeout=900)
+def load_image_cmd(name: str, *images: str) -> Command:
+    return cmd(KIND, "load", "docker-image", "--name", name, *images, timeout=900)
 
 
 def version_cmd() -> Command:
