@@ -32,6 +32,7 @@ from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.lifecycle import fleetlock
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.platform.client import HubClient
@@ -148,13 +149,14 @@ class Fleet:
             clusters=tuple(clusters) if clusters else None,
             switch_context=switch_context,
         )
-        return lifecycle.up(
-            self.spec,
-            self.provider(path),
-            options,
-            report=progress,
-            interrupter=self._interrupter(),
-        )
+        with fleetlock.hold(self.name, "up", self.state_dir):
+            return lifecycle.up(
+                self.spec,
+                self.provider(path),
+                options,
+                report=progress,
+                interrupter=self._interrupter(),
+            )
 
     def status(
         self, *, clusters: Sequence[str] | None = None, kubeconfig: str | Path | None = None
@@ -175,7 +177,8 @@ class Fleet:
         options = lifecycle.DownOptions(
             parallel=max(1, parallel), kubeconfig=path, clusters=(cluster,) if cluster else None
         )
-        return lifecycle.down(self.spec, self.provider(path), options, report=progress)
+        with fleetlock.hold(self.name, "down", self.state_dir):
+            return lifecycle.down(self.spec, self.provider(path), options, report=progress)
 
     # -- the platform ---------------------------------------------------------------
 
@@ -214,15 +217,16 @@ class Fleet:
             parallel=parallel,
         )
         path = Path(kubeconfig) if kubeconfig else None
-        result = deployment.deploy(
-            self.spec,
-            self.provider(path),
-            options,
-            runner=self.runner,
-            report=progress,
-            state_root=self.state_dir,
-            interrupter=self._interrupter(),
-        )
+        with fleetlock.hold(self.name, "deploy --dry-run" if dry_run else "deploy", self.state_dir):
+            result = deployment.deploy(
+                self.spec,
+                self.provider(path),
+                options,
+                runner=self.runner,
+                report=progress,
+                state_root=self.state_dir,
+                interrupter=self._interrupter(),
+            )
         return replace(result, manifests=deployment.redact_all(result.manifests))
 
     def manifests(

@@ -153,7 +153,13 @@ def up(
         output.info(f"  kindfleet status -f {file}")
 
 
-_ACTION_WORDS = {"create": "created", "keep": "kept", "repair": "repaired", "check": "checked"}
+_ACTION_WORDS = {
+    "create": "created",
+    "recreate": "made anew",
+    "keep": "kept",
+    "repair": "repaired",
+    "check": "checked",
+}
 
 
 def status(

@@ -14,7 +14,7 @@ from typing import Literal
 
 from kindfleet.errors import KindfleetError, PartialFailure
 
-Action = Literal["create", "keep", "repair", "check", "delete", "leave"]
+Action = Literal["create", "recreate", "keep", "repair", "check", "delete", "leave"]
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,18 @@ def _check(job: ClusterJob) -> str | None:
     return f"context {cluster.context}"
 
 
+def _remove_broken(job: ClusterJob) -> str | None:
+    """What is left of a cluster broken beyond repair goes, kubeconfig entry and all."""
+    ctx, cluster = job.ctx, job.cluster
+    ctx.provider.delete(ctx.fleet, cluster.name)
+    target = ctx.kubeconfig_file
+    if target is not None and target.path.exists():
+        target.update(lambda config: kc.remove_context(config, cluster.context))
+    return None
+
+
 CREATE = Step("create", lambda job: "creating", steprunner.always, _create)
+REMOVE = Step("remove", lambda job: "removing what is left", steprunner.always, _remove_broken)
 CHECK = Step("check", lambda job: "checking", steprunner.always, _check)
 
 
@@ -212,6 +223,7 @@ KUBECONFIG = Step("kubeconfig", lambda job: "merging kubeconfig", _merges, _merg
 
 PIPELINES: Mapping[Action, Sequence[Step]] = {
     "create": (CREATE, CNI, REGISTRY, READY, KUBECONFIG),
+    "recreate": (REMOVE, CREATE, CNI, REGISTRY, READY, KUBECONFIG),
     "repair": (CNI, REGISTRY, READY, KUBECONFIG),
     "keep": (REGISTRY, KUBECONFIG),
     "check": (CHECK,),

@@ -32,12 +32,18 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.steprunner import run_steps
 from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
-from kindfleet.providers.base import HostsRegistry, Provider
+from kindfleet.providers.base import ClusterStatus, HostsRegistry, Provider
 from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
 
-FINAL_WORD = {"create": "up", "repair": "repaired", "keep": "kept", "check": "reachable"}
+FINAL_WORD = {
+    "create": "up",
+    "recreate": "made anew",
+    "repair": "repaired",
+    "keep": "kept",
+    "check": "reachable",
+}
 
 
 def up(
@@ -75,14 +81,18 @@ def run(ctx: UpContext) -> UpResult:
     clusters = selected(ctx.fleet, ctx.options.clusters)
     checking = ctx.options.preflight
     try:
-        existing, healthy = _observe(ctx, clusters)
+        existing, healthy, broken = _observe(ctx, clusters)
     except KindfleetError:
         if checking:  # kind or Docker missing, the engine down: say all that is wrong
             _preflight(ctx, set())
         raise
-    versions = _preflight(ctx, existing) if checking else {}
+    versions = _preflight(ctx, existing - set(broken)) if checking else {}
     plans = plan_up(
-        clusters, existing=existing, healthy=healthy, owns_clusters=ctx.traits.owns_clusters
+        clusters,
+        existing=existing,
+        healthy=healthy,
+        owns_clusters=ctx.traits.owns_clusters,
+        broken=broken,
     )
     try:
         _registry(ctx)
@@ -106,24 +116,38 @@ def run(ctx: UpContext) -> UpResult:
     return result
 
 
-def _observe(ctx: UpContext, clusters: list[Cluster]) -> tuple[set[str], dict[str, bool]]:
-    """Which clusters exist already, and which of those are healthy."""
+def _observe(
+    ctx: UpContext, clusters: list[Cluster]
+) -> tuple[set[str], dict[str, bool], dict[str, str]]:
+    """Which clusters exist already, which of those are healthy, and which are broken
+    beyond repair (and why)."""
     if not ctx.traits.owns_clusters:
-        return set(), {}
+        return set(), {}, {}
     existing = set(ctx.provider.list_clusters(ctx.fleet)) & {c.name for c in clusters}
     present = [c for c in clusters if c.name in existing]
     results = run_parallel(
         present,
-        lambda c: ctx.provider.status(ctx.fleet, c).ready,
+        lambda c: ctx.provider.status(ctx.fleet, c),
         limit=ctx.options.parallel,
         key=lambda c: c.name,
         on_interrupt=ctx.interrupt,
     )
-    healthy = {name: r is True for name, r in results.items()}
+    for result in results.values():
+        if isinstance(result, BaseException):
+            raise result
+    statuses = [r for r in results.values() if isinstance(r, ClusterStatus)]
+    healthy = {s.name: s.ready for s in statuses}
+    broken = {s.name: s.broken for s in statuses if s.broken and not s.ready}
     if present:
-        state = ", ".join(f"{n} ({'ready' if ok else 'not ready'})" for n, ok in healthy.items())
+        state = ", ".join(_state(s) for s in statuses)
         ctx.emit(FLEET, "existing clusters", "note", f"already there: {state}")
-    return existing, healthy
+    return existing, healthy, broken
+
+
+def _state(status: ClusterStatus) -> str:
+    if status.ready:
+        return f"{status.name} (ready)"
+    return f"{status.name} ({status.broken or 'not ready'})"
 
 
 def _preflight(ctx: UpContext, existing: set[str]) -> dict[str, str]:
@@ -205,7 +229,7 @@ def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
     """Every step of the plan's pipeline that applies, in order; a failure stops them."""
     cluster = plan.cluster
     start = ctx.clock()
-    if plan.action in ("keep", "repair"):
+    if plan.action in ("keep", "repair", "recreate"):
         ctx.emit(cluster.name, plan.action, "note", plan.reason)
     try:
         run_steps(
@@ -232,7 +256,7 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     cluster = plan.cluster
     removed = False
     error = str(exc)
-    if plan.action == "create" and cluster.name in ctx.started:
+    if plan.action in ("create", "recreate") and cluster.name in ctx.started:
         if ctx.options.retain:
             error += (
                 f"\n(nodes kept: --retain; `kindfleet down --cluster {cluster.name}` removes them)"

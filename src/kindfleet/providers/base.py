@@ -95,6 +95,9 @@ class ClusterStatus:
     message: str = ""
     context: str | None = None  # kubeconfig context
     provider: str | None = None
+    # Why only making it anew can help (kind: node containers gone, an API server never
+    # set up); `up` then deletes and creates it instead of repairing it. "" otherwise.
+    broken: str = ""
 
 
 @dataclass(frozen=True)

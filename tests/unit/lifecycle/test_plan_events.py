@@ -17,6 +17,16 @@ def test_plan(spec):
     } == {"check"}
 
 
+def test_a_broken_cluster_is_made_anew_not_repaired(spec):
+    broken = {"t-spoke1": "node containers missing: t-spoke1-worker"}
+    plans = plan_up(spec.clusters, existing={"t-hub", "t-spoke1"}, healthy={"t-hub": True},
+                    broken=broken)  # fmt: skip
+    assert [(p.action, p.reason) for p in plans[:2]] == [
+        ("keep", "exists and is ready"),
+        ("recreate", "exists but node containers missing: t-spoke1-worker: made anew"),
+    ]
+
+
 def test_waves(spec):
     plans = plan_up(spec.clusters, existing=set(), healthy={})
     assert [len(w) for w in waves(plans, hub_first=False)] == [4]

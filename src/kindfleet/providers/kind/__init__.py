@@ -52,6 +52,7 @@ from kindfleet.providers.kind.kindcli import (
     context_name,
     create_cmd,
     delete_cmd,
+    expected_containers,
     get_clusters_cmd,
     get_kubeconfig_cmd,
     load_image_cmd,
@@ -68,6 +69,9 @@ from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.render.kindconfig import render_cluster, to_yaml
 
 # --- provider ------------------------------------------------------------------------
+
+
+NO_KUBECONFIG = "no kubeconfig: kind found no admin.conf in the control plane"
 
 
 class ClusterExists(KindfleetError):
@@ -208,7 +212,7 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
         """A private kubeconfig file for kubectl calls to this cluster."""
         text = self.kubeconfig_text_or_none(cluster)
         if text is None:
-            raise KindfleetError(f"cluster {cluster} has no kubeconfig yet")
+            raise KindfleetError(NO_KUBECONFIG)
         with _private_file(text) as path:
             yield path
 
@@ -251,9 +255,14 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
         ready_names = {n.name for n in nodes if n.ready}
         stopped = [c.name for c in containers if not c.running]
         waiting = sorted(expected - ready_names)
-        message = problem
-        if stopped:
+        missing = sorted(expected_containers(cluster) - {c.name for c in containers})
+        message, broken = problem, ""
+        if missing:
+            message = broken = f"node containers missing: {', '.join(missing)}"
+        elif stopped:
             message = f"stopped: {', '.join(stopped)}"
+        elif problem == NO_KUBECONFIG:
+            message = broken = "its API server was never set up (kind create did not finish)"
         elif waiting and not problem:
             message = f"not Ready: {', '.join(waiting)}"
         roles = {c.labels.get(NODE_ROLE_LABEL): c for c in reversed(containers)}
@@ -267,6 +276,7 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
             kubernetes_version=versions[0] if versions else None,
             nodes=nodes,
             message=message,
+            broken=broken,
         )
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:

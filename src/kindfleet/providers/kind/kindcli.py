@@ -109,6 +109,7 @@ def cluster_status(
     endpoint: str | None = None,
     kubernetes_version: str | None = None,
     nodes: Sequence[NodeInfo] = (),
+    broken: str = "",
 ) -> ClusterStatus:
     return ClusterStatus(
         name=cluster.name,
@@ -121,7 +122,21 @@ def cluster_status(
         message=message,
         context=cluster.context,
         provider="kind",
+        broken=broken,
     )
+
+
+def load_balancer_name(cluster: str) -> str:
+    return f"{cluster}-external-load-balancer"
+
+
+def expected_containers(cluster: Cluster) -> set[str]:
+    """The containers kind makes for the cluster: its nodes, and a load balancer in front
+    of more than one control plane."""
+    names = {n.name for n in cluster.nodes}
+    if len(cluster.control_planes) > 1:
+        names.add(load_balancer_name(cluster.name))
+    return names
 
 
 def node_order(container: dk.Container) -> tuple[int, str]:
