@@ -11,6 +11,7 @@ no cluster is left to use it), then lets the interrupt through.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -297,19 +298,35 @@ def _forget_context(ctx: UpContext, cluster: Cluster) -> None:
         target.update(lambda config: kc.remove_context(config, cluster.context))
 
 
+SETTLE_SECONDS = 2.0  # for the engine to finish a `docker run` whose client was killed
+
+
 def _clean_after_interrupt(ctx: UpContext) -> None:
     ctx.interrupt()
     ctx.resume()
     try:
+        removed = []
         for name in ctx.half_made():
             if _remove(ctx, name):
                 ctx.mark_finished(name)
+                removed.append(name)
+        _remove_late_arrivals(ctx, removed)
         _remove_new_registry(ctx)
     except KeyboardInterrupt:
         left = ", ".join(ctx.half_made()) or "none"
         message = f"interrupted again; half-made: {left}; run `kindfleet down`"
         ctx.emit(FLEET, "cleanup", "warn", message)
         raise
+
+
+def _remove_late_arrivals(ctx: UpContext, removed: list[str]) -> None:
+    """Killing `kind create` kills its `docker run`s, not what the engine was already doing
+    for them: a node container can appear after its cluster was removed. Look once more."""
+    if not removed:
+        return
+    time.sleep(SETTLE_SECONDS)
+    for name in set(removed) & set(ctx.provider.list_clusters(ctx.fleet)):
+        _remove(ctx, name)
 
 
 def _remove_new_registry(ctx: UpContext) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.doubles.kindnode import images, wrapper
+from tests.integration.kindreal.article import Article, bring_up
 from tests.integration.kindreal.fleets import KindfleetEnv, make_env
 from tests.integration.kindreal.harness import PREFIX, Kind, find_kind, sweep, unavailable
 
@@ -57,3 +58,21 @@ def kindfleet_env(kind: Kind, tmp_path_factory: pytest.TempPathFactory) -> Kindf
         return make_env(kind, tmp_path_factory.mktemp("kindfleet"))
     except RuntimeError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def article(kindfleet_env: KindfleetEnv) -> Iterator[Article]:
+    """The article-shaped fleet (article.py), up once for the session, down at its end."""
+    brought = bring_up(kindfleet_env)
+    try:
+        yield brought
+    finally:
+        brought.fleet().down(kubeconfig=brought.kubeconfig)
+
+
+@pytest.fixture
+def up(article: Article) -> Article:
+    """The article fleet, failing the test (with kindfleet's own words) if it did not come up."""
+    if article.error is not None:
+        pytest.fail(f"the article fleet did not come up: {article.error}")
+    return article

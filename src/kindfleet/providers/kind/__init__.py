@@ -72,6 +72,7 @@ from kindfleet.render.kindconfig import render_cluster, to_yaml
 
 
 NO_KUBECONFIG = "no kubeconfig: kind found no admin.conf in the control plane"
+CREATED_MARK = "/kind/kindfleet-created"  # written once `kind create` finished
 
 
 class ClusterExists(KindfleetError):
@@ -179,6 +180,19 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
                         f"`kind export logs --name {cluster.name}`"
                     ),
                 ) from None
+        self._mark_created(cluster)
+
+    def _mark_created(self, cluster: Cluster) -> None:
+        """kind finished creating the cluster: say so inside its first control plane. A
+        cluster that is not ready and lacks the mark is one a killed or interrupted run
+        left half-made (kind's own steps after kubeadm init never ran): `up` makes it anew
+        rather than waiting on nodes that will never turn Ready."""
+        node = cluster.control_planes[0].name
+        self.docker.write_file(node, CREATED_MARK, f"{cluster.name} created by kindfleet\n")
+
+    def _created(self, cluster: Cluster) -> bool:
+        node = cluster.control_planes[0].name
+        return self.runner.run(dk.exec_cmd(node, ["test", "-f", CREATED_MARK]), check=False).ok
 
     def delete(self, fleet: FleetSpec, cluster: str) -> None:
         with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
@@ -251,33 +265,47 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
         nodes, containers, problem = self._nodes(cluster.name)
         if not containers:
             return cluster_status(cluster, exists=False, ready=False, message="not created")
-        expected = {n.name for n in cluster.nodes}
-        ready_names = {n.name for n in nodes if n.ready}
-        stopped = [c.name for c in containers if not c.running]
-        waiting = sorted(expected - ready_names)
-        missing = sorted(expected_containers(cluster) - {c.name for c in containers})
-        message, broken = problem, ""
-        if missing:
-            message = broken = f"node containers missing: {', '.join(missing)}"
-        elif stopped:
-            message = f"stopped: {', '.join(stopped)}"
-        elif problem == NO_KUBECONFIG:
-            message = broken = "its API server was never set up (kind create did not finish)"
-        elif waiting and not problem:
-            message = f"not Ready: {', '.join(waiting)}"
+        ready, message, broken = self._diagnose(cluster, nodes, containers, problem)
         roles = {c.labels.get(NODE_ROLE_LABEL): c for c in reversed(containers)}
         front = roles.get("external-load-balancer") or roles.get("control-plane")
         versions = [n.kubernetes_version for n in nodes if n.kubernetes_version]
         return cluster_status(
             cluster,
             exists=True,
-            ready=not stopped and not waiting and not problem,
+            ready=ready,
             endpoint=api_endpoint(front) if front else None,
             kubernetes_version=versions[0] if versions else None,
             nodes=nodes,
             message=message,
             broken=broken,
         )
+
+    def _diagnose(
+        self,
+        cluster: Cluster,
+        nodes: list[NodeInfo],
+        containers: list[dk.Container],
+        problem: str,
+    ) -> tuple[bool, str, str]:
+        """(ready, what is wrong, why only making it anew helps)."""
+        stopped = [c.name for c in containers if not c.running]
+        waiting = sorted({n.name for n in cluster.nodes} - {n.name for n in nodes if n.ready})
+        missing = sorted(expected_containers(cluster) - {c.name for c in containers})
+        if missing:
+            why = f"node containers missing: {', '.join(missing)}"
+            return False, why, why
+        if stopped:
+            return False, f"stopped: {', '.join(stopped)}", ""
+        if problem == NO_KUBECONFIG:
+            why = "its API server was never set up (kind create did not finish)"
+            return False, why, why
+        if not waiting and not problem:
+            return True, "", ""
+        message = problem or f"not Ready: {', '.join(waiting)}"
+        if not self._created(cluster):
+            why = "kind create did not finish (a killed or interrupted run)"
+            return False, f"{message}; {why}", why
+        return False, message, ""
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
         with self._api(cluster.name) as path:
