@@ -112,7 +112,9 @@ def test_failure_says_names_what_the_command_was_for():
     assert caught.value.result is result
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's"
+)
 def test_a_command_does_not_outlive_a_killed_kindfleet(tmp_path):
     """kill -9 of kindfleet: its `kind create` (here a sleep) gets SIGTERM, not an orphan's life."""
     pid_file = tmp_path / "child.pid"

@@ -118,7 +118,15 @@ def test_a_broken_cluster_is_removed_and_made_anew(spec, tmp_path, calico_manife
     provider.clusters["t-spoke1"]["broken"] = "node containers missing: t-spoke1-worker"
     result, events = run(spec, provider, tmp_path, calico_manifest)
     assert [o.action for o in result.outcomes] == ["keep", "recreate", "create", "create"]
-    assert provider.steps("t-spoke1") == ["delete", "create", "apply", "pods", "connect", "apply", "wait"]
+    assert provider.steps("t-spoke1") == [
+        "delete",
+        "create",
+        "apply",
+        "pods",
+        "connect",
+        "apply",
+        "wait",
+    ]
     notes = [e.message for e in events if e.cluster == "t-spoke1" and e.phase == "note"]
     assert "exists but node containers missing: t-spoke1-worker: made anew" in notes
     assert "kind-t-spoke1" in kc.context_names(kc.KubeconfigFile(tmp_path / "kubeconfig").read())

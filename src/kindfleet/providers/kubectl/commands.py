@@ -142,3 +142,13 @@ def config_view_cmd(kubeconfig: Path | None, context: str) -> Command:
 def get_contexts_cmd(kubeconfig: Path | None) -> Command:
     argv = _base(kubeconfig, None)
     return cmd(*argv, "config", "get-contexts", "--output=name", timeout=30)
+
+
+def get_deployment_cmd(
+    kubeconfig: Path | None, context: str | None, namespace: str, name: str
+) -> Command:
+    argv = _base(kubeconfig, context)
+    return cmd(
+        *argv, "get", "deployment", name, "--namespace", namespace, "--output=json",
+        "--request-timeout=20s", timeout=40,
+    )  # fmt: skip
