@@ -144,7 +144,7 @@ def test_api_endpoint_is_what_kind_writes_into_the_kubeconfig():
     assert kind.api_endpoint(_node(None)) is None
 
 
-def _deployment(generation=2, observed=2, replicas=1, total=1, updated=1, available=1):
+def _deployment(*, generation=2, observed=2, replicas=1, total=1, updated=1, available=1):
     return json.dumps({"metadata": {"generation": generation}, "spec": {"replicas": replicas},
                        "status": {"observedGeneration": observed, "replicas": total,
                                   "updatedReplicas": updated, "availableReplicas": available}})  # fmt: skip
