@@ -149,19 +149,28 @@ class Fleet:
             clusters=tuple(clusters) if clusters else None,
             switch_context=switch_context,
         )
+        provider = self.provider(path)
         with fleetlock.hold(self.name, "up", self.state_dir):
-            return lifecycle.up(
-                self.spec,
-                self.provider(path),
-                options,
-                report=progress,
-                interrupter=self._interrupter(),
+            result = lifecycle.up(
+                self.spec, provider, options, report=progress, interrupter=self._interrupter()
             )
+        recorded = deploy_state.load_deployed(self.spec, self.state_dir)
+        if recorded is None or self.spec.hub not in lifecycle.up_selected(
+            self.spec, options.clusters
+        ):
+            return result
+        hub = {self.spec.hub.name: provider.status(self.spec, self.spec.hub)}
+        moved = deployment.hub_moved(self.spec, hub, self.state_dir)
+        return replace(result, warnings=(moved,)) if moved else result
 
     def status(
         self, *, clusters: Sequence[str] | None = None, kubeconfig: str | Path | None = None
     ) -> lifecycle.FleetStatus:
-        return lifecycle.status(self.spec, self.provider(kubeconfig), clusters=clusters)
+        """Every cluster (or those named) as it is; `warnings` says what needs doing, such
+        as a hub that moved since the platform was deployed."""
+        state = lifecycle.status(self.spec, self.provider(kubeconfig), clusters=clusters)
+        moved = deployment.hub_moved(self.spec, {c.name: c for c in state.clusters}, self.state_dir)
+        return replace(state, warnings=(moved,)) if moved else state
 
     def down(
         self,
@@ -223,6 +232,33 @@ class Fleet:
                 self.provider(path),
                 options,
                 runner=self.runner,
+                report=progress,
+                state_root=self.state_dir,
+                interrupter=self._interrupter(),
+            )
+        return replace(result, manifests=deployment.redact_all(result.manifests))
+
+    def rewire(
+        self,
+        *,
+        kubeconfig: str | Path | None = None,
+        wait: bool = True,
+        wait_seconds: float = 300.0,
+        parallel: int = 4,
+        progress: Reporter = ignore,
+    ) -> deployment.DeployResult:
+        """Point the spokes at the hub where it is now (after a Docker restart moved it):
+        their orchestrators' `--hub` and NetworkPolicy, with the image deploy recorded;
+        nothing is built, pushed or loaded, the hub is left alone."""
+        path = Path(kubeconfig) if kubeconfig else None
+        with fleetlock.hold(self.name, "rewire", self.state_dir):
+            result = deployment.rewire(
+                self.spec,
+                self.provider(path),
+                runner=self.runner,
+                wait=wait,
+                wait_seconds=wait_seconds,
+                parallel=parallel,
                 report=progress,
                 state_root=self.state_dir,
                 interrupter=self._interrupter(),

@@ -47,6 +47,9 @@ class Commands(LazyGroup):
             "Switch the current kubeconfig context to this cluster's (`kind-<cluster>`).",
         ),
         "deploy": LazyCommand("kindfleet.cli.deploy:deploy", "Deploy the hub-spoke platform"),
+        "rewire": LazyCommand(
+            "kindfleet.cli.rewire:rewire", "Point every spoke at the hub where it is now"
+        ),
         "manifests": LazyCommand(
             "kindfleet.cli.deploy:manifests",
             "Print what `kindfleet deploy` would apply, with no cluster needed.",

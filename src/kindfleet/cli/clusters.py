@@ -139,6 +139,8 @@ def up(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     took = time.monotonic() - started
+    for warning in result.warnings:
+        output.warn(warning)
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.action] = counts.get(outcome.action, 0) + 1
@@ -176,6 +178,8 @@ def status(
     """
     fleet = options.fleet(file)
     state = fleet.status(clusters=cluster, kubeconfig=kubeconfig)
+    for warning in state.warnings:
+        output.warn(warning)
     if fmt is not output.Format.table:
         output.emit(state.to_dict(), fmt)
         return

@@ -10,6 +10,7 @@ from kindfleet.lifecycle.events import Event, Reporter
 from kindfleet.lifecycle.results import ClusterOutcome, ClustersFailed, UpResult
 from kindfleet.lifecycle.status import FleetStatus, status
 from kindfleet.lifecycle.up import UpOptions, up
+from kindfleet.lifecycle.up import selected as up_selected
 
 __all__ = [
     "ClusterOutcome",
@@ -24,4 +25,5 @@ __all__ = [
     "down",
     "status",
     "up",
+    "up_selected",
 ]

@@ -37,6 +37,7 @@ class UpResult:
     registry_created: bool = False
     kubeconfig: Path | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what a person must know (e.g. the hub moved)
 
     @property
     def failed(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ class FleetStatus:
     provider: str
     clusters: tuple[ClusterStatus, ...]
     registry: RegistryStatus | None = None
+    warnings: tuple[str, ...] = ()  # what a person must know (e.g. the hub moved)
 
     @property
     def ready(self) -> bool:

@@ -83,6 +83,15 @@ def test_steps_run_in_order_hub_before_spokes_gpus_before_orchestrators(tmp_path
     assert result.hub_url == "http://172.18.0.2:30080"  # the node that publishes the NodePort
 
 
+def test_spokes_ready_are_listed_sorted_whatever_order_they_turned_ready(tmp_path):
+    result, events, _, _ = run(
+        fleet(), tmp_path=tmp_path, image=SMOKE, hub=Hub({"t-cpu": 4, "t-gpu": 2})
+    )
+    turned = [e.cluster for e in events if e.step == "Ready in the hub"]
+    assert turned == ["t-gpu", "t-cpu"]
+    assert result.spokes_ready == ("t-cpu", "t-gpu")
+
+
 def test_registry_fleet_pushes_and_manifests_use_the_registry_reference(tmp_path):
     spec = fleet()
     result, _, provider, runner = run(spec, tmp_path=tmp_path, image=SMOKE)
