@@ -19,6 +19,7 @@ Nothing here prints or touches a kubeconfig file the caller did not name.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from kindfleet import access, lifecycle, workloadfile
 from kindfleet import deploy as deployment
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
+from kindfleet.deploy import manifests as manifests_of
 from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
@@ -123,6 +125,7 @@ class Fleet:
         preload_images: bool = True,
         clusters: Sequence[str] | None = None,
         switch_context: bool = True,
+        logs_dir: str | Path | None = None,
         progress: Reporter = ignore,
     ) -> lifecycle.UpResult:
         """Create what is missing, keep what is healthy, repair what is not; in parallel.
@@ -130,7 +133,9 @@ class Fleet:
         `kubeconfig`: the file to merge contexts into (None: none; the CLI passes
         --kubeconfig, else $KUBECONFIG's first file, else ~/.kube/config).
         `preload_images`: pull Calico's images once here and load them into the nodes
-        (the nodes pull them themselves when this machine cannot). Raises
+        (the nodes pull them themselves when this machine cannot). `logs_dir`: a cluster
+        whose creation fails has its logs collected under `<logs_dir>/<cluster>` before
+        it is removed (`kind export logs`, as kind's CI does). Raises
         `PrerequisiteError` (preflight), `PartialFailure` (some clusters failed, the rest
         are up) or `ClustersFailed`; both failures carry `.result` and `.failed`.
         """
@@ -148,6 +153,7 @@ class Fleet:
             preload_images=preload_images,
             clusters=tuple(clusters) if clusters else None,
             switch_context=switch_context,
+            logs_dir=Path(logs_dir) if logs_dir else None,
         )
         provider = self.provider(path)
         with fleetlock.hold(self.name, "up", self.state_dir):
@@ -300,6 +306,31 @@ class Fleet:
         )
         written = deployment.write_kustomizations(Path(directory), found, private=show_secrets)
         return [(d, len(found[d.name])) for d in written]
+
+    def export_logs(
+        self,
+        out: str | Path | None = None,
+        *,
+        clusters: Sequence[str] | None = None,
+        kubeconfig: str | Path | None = None,
+        progress: Reporter = ignore,
+    ) -> lifecycle.LogsExport:
+        """Every cluster's logs (kind: `kind export logs`; local: the processes' logs) and
+        the platform's pods' logs, in one folder, for after something failed. `out`: the
+        folder (default: a new one under the system's temporary directory). Best effort:
+        what could not be had is listed in the result and in `<out>/summary.txt`."""
+        directory = (
+            Path(out) if out else Path(tempfile.mkdtemp(prefix=f"kindfleet-logs-{self.name}-"))
+        )
+        return lifecycle.export_logs(
+            self.spec,
+            self.provider(kubeconfig),
+            directory,
+            runner=self.runner,
+            components=manifests_of.components(self.spec),
+            clusters=clusters,
+            report=progress,
+        )
 
     def kubeconfig(
         self, cluster: str, *, internal: bool = False, kubeconfig: str | Path | None = None

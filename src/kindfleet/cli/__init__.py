@@ -64,8 +64,8 @@ class Commands(LazyGroup):
         ),
         "cancel": LazyCommand("kindfleet.cli.workloads:cancel", "Cancel a workload"),
         "logs": LazyCommand(
-            "kindfleet.cli.workloads:logs",
-            "Print a run's log, read from the spoke that ran it (logs never leave the spoke).",
+            "kindfleet.cli.logs:app",
+            "Print a run's log, or export every cluster's and the platform's logs.",
         ),
         "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
         "demo": LazyCommand(

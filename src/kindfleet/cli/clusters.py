@@ -95,6 +95,15 @@ def up(
     switch_context: Annotated[
         bool, typer.Option(help="Make the hub's context the current one.")
     ] = True,
+    logs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--logs-dir",
+            metavar="DIR",
+            help="Collect a failed cluster's logs (`kind export logs`) into DIR/CLUSTER "
+            "before it is removed.",
+        ),
+    ] = None,
     preload_images: Annotated[
         bool,
         typer.Option(
@@ -128,6 +137,7 @@ def up(
                 skip_checks=skip_check or (),
                 calico_manifest=calico_manifest,
                 preload_images=preload_images,
+                logs_dir=logs_dir,
                 clusters=cluster,
                 switch_context=switch_context,
                 progress=report,

@@ -79,19 +79,26 @@ def labels(values: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in values.items())
 
 
+def _text(message: str) -> str:
+    """A message as written: `[ERROR KubernetesVersion]`, `[init]` are words, not markup."""
+    from rich.markup import escape
+
+    return escape(message)
+
+
 def info(message: str) -> None:
-    console("err").print(message, highlight=False)
+    console("err").print(_text(message), highlight=False)
 
 
 def warn(message: str) -> None:
-    console("err").print(f"[yellow]warning:[/] {message}", highlight=False)
+    console("err").print(f"[yellow]warning:[/] {_text(message)}", highlight=False)
 
 
 def success(message: str) -> None:
-    console("err").print(f"[green]✓[/] {message}", highlight=False)
+    console("err").print(f"[green]✓[/] {_text(message)}", highlight=False)
 
 
 def error(message: str, hint: str | None = None) -> None:
-    console("err").print(f"[red]error:[/] {message}", highlight=False, markup=True)
+    console("err").print(f"[red]error:[/] {_text(message)}", highlight=False, markup=True)
     if hint:
-        console("err").print(f"  [dim]hint:[/] {hint}", highlight=False)
+        console("err").print(f"  [dim]hint:[/] {_text(hint)}", highlight=False)

@@ -68,11 +68,18 @@ class UpFailed(ClustersFailed):
         self.result = result
 
 
+SHOWN_LINES = 30
+
+
 def failure_message(verb: str, failed: Mapping[str, str], total: int) -> str:
+    """One line naming the failed clusters, then each one's error: its first line and its
+    last lines (where kind and kubeadm say what went wrong), the middle elided."""
     names = ", ".join(failed)
     lines = [f"{len(failed)} of {total} clusters failed to {verb}: {names}"]
     for name, error in failed.items():
         first, *rest = error.splitlines() or ["failed"]
         lines.append(f"  {name}: {first}")
-        lines += [f"  {line}" for line in rest[:30]]
+        if len(rest) > SHOWN_LINES:
+            rest = [f"... ({len(rest) - SHOWN_LINES} lines)", *rest[-SHOWN_LINES:]]
+        lines += [f"  {line}" for line in rest]
     return "\n".join(lines)

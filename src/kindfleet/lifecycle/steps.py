@@ -60,7 +60,8 @@ def _create(job: ClusterJob) -> str | None:
     options = CreateOptions(
         kubeconfig=ctx.cluster_kubeconfig(cluster.name),
         wait_seconds=ctx.options.wait_seconds,
-        retain_on_failure=ctx.options.retain,
+        # kind removes a failed cluster's nodes itself; they must outlive it to be read
+        retain_on_failure=ctx.options.retain or ctx.options.logs_dir is not None,
         report=_notes(ctx, cluster, "creating"),
     )
     ctx.provider.create(ctx.fleet, cluster, options)

@@ -33,7 +33,7 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.steprunner import run_steps
 from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
-from kindfleet.providers.base import ClusterStatus, HostsRegistry, Provider
+from kindfleet.providers.base import ClusterStatus, ExportsLogs, HostsRegistry, Provider
 from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
@@ -258,6 +258,7 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     removed = False
     error = str(exc)
     if plan.action in ("create", "recreate") and cluster.name in ctx.started:
+        error += _collect_logs(ctx, cluster)
         if ctx.options.retain:
             error += (
                 f"\n(nodes kept: --retain; `kindfleet down --cluster {cluster.name}` removes them)"
@@ -274,6 +275,19 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     how = "removed" if removed else ""
     ctx.emit(cluster.name, "failed", "fail", how, seconds=seconds, final=True)
     return ClusterOutcome(cluster.name, plan.action, False, seconds, error, removed)
+
+
+def _collect_logs(ctx: UpContext, cluster: Cluster) -> str:
+    """With --logs-dir, what the failed cluster logged, collected before it is removed."""
+    where = ctx.options.logs_dir
+    if where is None or not isinstance(ctx.provider, ExportsLogs):
+        return ""
+    ctx.emit(cluster.name, "collecting logs", "start")
+    began = ctx.clock()
+    problems = ctx.provider.export_logs(ctx.fleet, cluster, where / cluster.name)
+    seconds = ctx.clock() - began
+    ctx.emit(cluster.name, "collecting logs", "done", "; ".join(problems), seconds=seconds)
+    return f"\n(its logs: {where / cluster.name})"
 
 
 def _remove(ctx: UpContext, name: str) -> bool:

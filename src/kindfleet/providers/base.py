@@ -126,7 +126,7 @@ class CreateOptions:
     kind_config: Mapping[str, Any] | None = None  # rendered KIND config (kind provider)
     kubeconfig: Path | None = None  # where this cluster's kubeconfig goes while creating
     wait_seconds: float = 300.0
-    retain_on_failure: bool = False
+    retain_on_failure: bool = False  # keep what a failed creation made (logs, --retain)
     report: Callable[[str], None] | None = None  # notes for the person watching progress
 
 
@@ -231,6 +231,18 @@ class PreloadsImages(Protocol):
         """Get each image onto this machine (pulled once per provider, not per cluster) and
         into the cluster's nodes. An image that cannot be had is left for the nodes to pull:
         returns one warning per such image, never raises for it."""
+        ...
+
+
+@runtime_checkable
+class ExportsLogs(Protocol):
+    """A provider that can gather what a cluster logged into a directory (kind: `kind export
+    logs`, the nodes' journals, kubelet, containerd and pod logs; the local runtime: the
+    hub's or agent's process log), for a person to read after something failed."""
+
+    def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
+        """Write the cluster's logs under `directory` (made if missing); returns what could
+        not be had, one line each. Best effort: never raises for a log it cannot get."""
         ...
 
 

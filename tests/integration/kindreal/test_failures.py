@@ -34,11 +34,21 @@ spokes:
   count: 1
   template:
     nodes: [{{role: control-plane}}]
+{spoke_extra}"""
+# kubeadm refuses to deploy a control plane older than its own minor version minus one
+TOO_OLD = """\
+    kindConfig:
+      kubeadmConfigPatches:
+        - |
+          kind: ClusterConfiguration
+          kubernetesVersion: v1.1.0
 """
 
 
-def small(env: KindfleetEnv, name: str, mapping: str = "") -> Path:
-    return env.write(name, SMALL.format(name=name, node_image=env.kind.node_image, mapping=mapping))
+def small(env: KindfleetEnv, name: str, mapping: str = "", spoke_extra: str = "") -> Path:
+    text = SMALL.format(name=name, node_image=env.kind.node_image, mapping=mapping,
+                        spoke_extra=spoke_extra)  # fmt: skip
+    return env.write(name, text)
 
 
 def until(check: Callable[[], bool], timeout: float, what: str) -> None:
@@ -155,4 +165,27 @@ def test_a_run_that_ends_badly_is_put_right_by_the_next_up(kindfleet_env: Kindfl
     assert healed.returncode == 0, healed.stderr
     assert env.fleet(path).status().ready
     assert env.cli("down", "-f", str(path), "--kubeconfig", str(kubeconfig)).returncode == 0
+    assert containers(name) == []
+
+
+def test_a_failed_cluster_is_removed_after_its_logs_were_collected(
+    kindfleet_env: KindfleetEnv,
+) -> None:
+    """`up --logs-dir`: kind keeps the failed nodes (--retain), kindfleet reads them with
+    `kind export logs`, then removes them: kind's CI's artifacts, without the leftovers."""
+    name = f"{PREFIX}l"
+    path = small(kindfleet_env, name, spoke_extra=TOO_OLD)
+    logs = kindfleet_env.base / f"{name}-logs"
+    result = kindfleet_env.cli("up", "-f", str(path), "--kubeconfig",
+                               str(kindfleet_env.base / f"{name}.kubeconfig"),
+                               "--logs-dir", str(logs), *kindfleet_env.up_args())  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    spoke = f"{name}-spoke1"
+    assert "[ERROR KubernetesVersion]" in result.stderr
+    assert f"(its logs: {logs / spoke})" in result.stderr
+    node = logs / spoke / f"{spoke}-control-plane"
+    assert "Reached target multi-user.target" in (node / "serial.log").read_text()
+    assert (node / "kubelet.log").exists() and (node / "containerd.log").exists()
+    assert containers(spoke) == []  # removed once read
+    assert kindfleet_env.cli("down", "-f", str(path)).returncode == 0
     assert containers(name) == []

@@ -29,6 +29,7 @@ from kindfleet.providers.base import (
     Availability,
     ClusterStatus,
     CreateOptions,
+    ExportsLogs,
     HubAccess,
     NodeInfo,
     Provider,
@@ -53,6 +54,7 @@ from kindfleet.providers.kind.kindcli import (
     create_cmd,
     delete_cmd,
     expected_containers,
+    export_logs_cmd,
     get_clusters_cmd,
     get_kubeconfig_cmd,
     load_image_cmd,
@@ -79,7 +81,9 @@ class ClusterExists(KindfleetError):
     """`kind create` found nodes of a cluster with this name already."""
 
 
-class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, AppliesManifests, Tidies):
+class KindProvider(
+    KindRegistry, ImagePreloader, Provider, WaitsForReady, AppliesManifests, ExportsLogs, Tidies
+):
     name: ClassVar[Literal["kind", "existing", "local"]] = "kind"
     manages_kubeconfig: ClassVar[bool] = True
 
@@ -176,8 +180,8 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
                     exc.result,
                     what=f"kind could not create {cluster.name}",
                     hint=(
-                        "re-run `kindfleet up` with --retain to keep the nodes, then "
-                        f"`kind export logs --name {cluster.name}`"
+                        "re-run `kindfleet up --logs-dir DIR` to keep its logs (or --retain "
+                        f"to keep its nodes, then `kindfleet logs export -c {cluster.name}`)"
                     ),
                 ) from None
         self._mark_created(cluster)
@@ -336,6 +340,18 @@ class KindProvider(KindRegistry, ImagePreloader, Provider, WaitsForReady, Applie
         with self._api(spoke.name) as path:
             context = context_name(spoke.name)
             return self.kubectl.run_logs(path, context, workload, generation, stream)
+
+    # -- when something failed ----------------------------------------------------------
+
+    def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
+        """`kind export logs`: every node's journal, kubelet, containerd, pod and container
+        logs, its inspect and image list, the way kind's own CI collects them."""
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runner.run(export_logs_cmd(cluster.name, directory))
+        except CommandError as exc:
+            return [f"kind export logs: {_last_line(exc.output)}"]
+        return []
 
     # -- after down -------------------------------------------------------------------
 

@@ -71,6 +71,10 @@ def load_image_cmd(name: str, *images: str) -> Command:
     return cmd(KIND, "load", "docker-image", "--name", name, *images, timeout=900)
 
 
+def export_logs_cmd(name: str, directory: Path) -> Command:
+    return cmd(KIND, "export", "logs", str(directory), "--name", name, timeout=600)
+
+
 def version_cmd() -> Command:
     return cmd(KIND, "version", timeout=30)
 
