@@ -340,6 +340,17 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             "--generation", str(generation), "--stream", stream,
         )  # fmt: skip
 
+    def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
+        """The hub's or the agent's process log, as it is now."""
+        source = self.layout(fleet).logfile(cluster.name)
+        role = "hub" if cluster.role == "hub" else "agent"
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(source, directory / f"{role}.log")
+        except OSError as exc:
+            return [f"{role} log {source}: {exc.strerror or exc}"]
+        return []
+
 
 # --- hub (issue 9) ------------------------------------------------------------------
 def _mint_join_token(hub_url: str, client_token: str, spoke: str, path: Path) -> None:
