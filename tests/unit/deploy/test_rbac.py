@@ -16,7 +16,7 @@ from kindfleet.deploy.manifests import render_manifests
 from kindfleet.deploy.manifests.objects import WORKLOAD_NAMESPACE
 from tests.doubles.deployfakes import fleet
 
-ENTRY = "kindfleet.platform.agent.executors"  # make_executor: where `--executor` leads
+ENTRY = "kindfleet.platform.agent.executors.factory"  # make_executor: where `--executor` leads
 API_METHOD = re.compile(
     r"^(?P<verb>create|read|list|delete|patch|replace|deletecollection)_"
     r"(?P<scope>namespaced_)?(?P<kind>[a-z_]+?)(?P<sub>_status|_log|_scale)?$"

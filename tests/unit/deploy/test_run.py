@@ -168,9 +168,9 @@ def test_tokens_reach_the_secrets_and_access_is_saved(tmp_path):
         ]
         assert "172.18.0.2/32" in cidrs  # the hub node
         assert {"t-cpu": "172.18.0.4/32", "t-gpu": "172.18.0.5/32"}[spoke] in cidrs
-    assert json.loads((tmp_path / "t" / "access.json").read_text()) == {
-        "hub": "http://127.0.0.1:30555"
-    }
+    access = json.loads((tmp_path / "t" / "access.json").read_text())
+    assert access["hub"] == "http://127.0.0.1:30555"
+    assert (access["hub_node"], access["hub_host"]) == ("t-hub-control-plane", "172.18.0.2")
 
 
 def test_dry_run_reads_renders_and_validates_and_changes_nothing(tmp_path):
