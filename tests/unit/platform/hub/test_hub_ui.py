@@ -1,0 +1,230 @@
+"""The dashboard in process (no browser): its door, its session, what it escapes, its
+headers, the fault report and the activity it keeps. The browser tests
+(`tests/browser/`) show the same pages doing their work in Chromium."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from kindfleet.platform.hub.ui.guard import CSP, safe_next
+from kindfleet.platform.hub.ui.session import Sessions
+
+HOSTILE = '<script>alert("x")</script>'
+ATTR = '"><img src=x onerror=alert(1)>'
+
+
+async def login(api: Any) -> None:
+    response = await api.http.post(
+        "/ui/login",
+        content=f"token={api.client_token}&next=/ui/workloads",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://hub"},
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/ui/workloads"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert api.client_token not in cookie
+
+
+PAGES = [
+    "/ui/",
+    "/ui/workloads",
+    "/ui/activity",
+    "/ui/fragments/fleet",
+    "/ui/fragments/workloads",
+    "/ui/workloads/wl-0123456789abcdef0123",
+    "/ui/fragments/activity",
+    "/ui/anything/else",
+    "/ui",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_without_a_session_only_the_login_page_is_served(api, path):
+    response = await api.http.get(path)
+    assert response.status_code in (303, 307), response.text
+    if response.status_code == 307:  # /ui -> /ui/, then the same door
+        response = await api.http.get(response.headers["location"])
+    assert response.headers["location"].startswith("/ui/login")
+    fragment = await api.http.get(
+        path, headers={"HX-Request": "true", "HX-Current-URL": "http://hub/ui/workloads"}
+    )
+    assert fragment.status_code in (401, 307)
+    # The bearer token of the API is not a session of the dashboard either.
+    with_bearer = await api.http.get(path, headers=api.client)
+    assert with_bearer.status_code in (303, 307)
+
+
+async def test_fragment_without_session_tells_htmx_to_go_to_login(api):
+    response = await api.http.get(
+        "/ui/fragments/workloads",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://hub/ui/workloads?state=Pending"},
+    )
+    assert response.status_code == 401
+    assert response.headers["hx-redirect"] == "/ui/login?next=/ui/workloads%3Fstate%3DPending"
+
+
+async def test_login_page_and_static_files_are_open_with_strict_headers(api):
+    page = await api.http.get("/ui/login")
+    assert page.status_code == 200
+    assert 'name="token"' in page.text and 'type="password"' in page.text
+    assert page.headers["content-security-policy"] == CSP
+    assert "unsafe-inline" not in CSP and "unsafe-eval" not in CSP
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY"
+    for asset in ("dashboard.css", "dashboard.js", "vendor/htmx.min.js"):
+        response = await api.http.get(f"/ui/static/{asset}")
+        assert response.status_code == 200, asset
+    assert "<script>" not in page.text.replace("<script src=", "")  # no inline script
+
+
+async def test_a_wrong_token_is_refused_and_sets_no_cookie(api):
+    for token in ("nope", api.bootstrap_token, "", "x" * 5000):
+        response = await api.http.post(
+            "/ui/login",
+            content=f"token={token}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert response.status_code in (401, 422), token
+        assert "set-cookie" not in response.headers
+    assert (await api.http.get("/ui/")).status_code == 303
+
+
+async def test_cross_site_login_and_logout_are_refused(api):
+    response = await api.http.post(
+        "/ui/login",
+        content=f"token={api.client_token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil"},
+    )
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+
+
+async def test_session_opens_every_page_and_logout_ends_it(api):
+    await login(api)
+    for path in ("/ui/", "/ui/workloads", "/ui/activity", "/ui/fragments/fleet"):
+        response = await api.http.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["cache-control"] == "no-store"
+    missing = await api.http.get("/ui/workloads/wl-0123456789abcdef0123")
+    assert missing.status_code == 404 and "Not found" in missing.text
+    bad = await api.http.get("/ui/workloads?state=Nope&label=%00")
+    assert bad.status_code == 200 and "is not a workload state" in bad.text
+    out = await api.http.post("/ui/logout", headers={"Origin": "http://hub"})
+    assert out.status_code == 303
+    assert (await api.http.get("/ui/")).status_code == 303
+
+
+def test_sessions_expire_and_do_not_survive_a_new_client_token():
+    now = [1000.0]
+    sessions = Sessions("token-a" * 5, clock=lambda: now[0])
+    value = sessions.issue()
+    assert sessions.valid(value)
+    assert Sessions("token-a" * 5, clock=lambda: now[0]).valid(value)  # a restarted hub
+    assert not Sessions("token-b" * 5, clock=lambda: now[0]).valid(value)
+    assert not sessions.valid(value[:-1] + ("0" if value[-1] != "0" else "1"))
+    assert not sessions.valid(value.replace("v1.", "v2.", 1))
+    now[0] += 13 * 3600
+    assert not sessions.valid(value)
+    for junk in (None, "", "a.b.c", "v1.x.y.z", "." * 300):
+        assert not sessions.valid(junk)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/ui/workloads?state=Pending", "/ui/workloads?state=Pending"),
+        ("https://evil.example/", "/ui/"),
+        ("//evil.example/ui/", "/ui/"),
+        ("/ui//evil", "/ui/"),
+        ("/ui/static/x", "/ui/"),
+        ("/v1/workloads", "/ui/"),
+        ("/ui/\\evil", "/ui/"),
+        (None, "/ui/"),
+    ],
+)
+def test_after_login_only_dashboard_paths(target, expected):
+    assert safe_next(target) == expected
+
+
+async def test_hostile_labels_names_and_faults_are_text(api):
+    await api.register("spoke-a", labels={HOSTILE: ATTR})
+    spec = {
+        "name": "evil",
+        "command": [HOSTILE],
+        "labels": {HOSTILE: ATTR},
+        "env": {"SECRET": "hunter2-" + HOSTILE},
+    }
+    created = (await api.submit("k-evil", spec)).json()["workload"]["id"]
+    report = {
+        "fleet": HOSTILE,
+        "faults": [
+            {
+                "id": "f-1",
+                "action": HOSTILE,
+                "cluster": "spoke-a",
+                "state": "active",
+                "injected_at": "2030-01-01T00:00:00Z",
+                "note": ATTR,
+                "detail": HOSTILE,
+            }
+        ],
+    }
+    put = await api.http.put("/v1/faults", json=report, headers=api.client)
+    assert put.status_code == 200, put.text
+    await login(api)
+    for path in (
+        "/ui/",
+        "/ui/workloads",
+        f"/ui/workloads/{created}",
+        f"/ui/workloads?label={HOSTILE}={ATTR}",
+    ):
+        body = (await api.http.get(path)).text
+        assert "<script>alert" not in body, path
+        assert "<img src=x" not in body, path
+        assert "&lt;script&gt;" in body, path
+    detail = (await api.http.get(f"/ui/workloads/{created}")).text
+    assert "SECRET" in detail and "hunter2" not in detail  # env names, never values
+
+
+async def test_fault_reports_need_the_client_token_and_replace_the_last(api):
+    body = {"fleet": "f", "faults": []}
+    assert (await api.http.put("/v1/faults", json=body)).status_code == 401
+    assert (await api.http.get("/v1/faults")).status_code == 401
+    first = {
+        "fleet": "f",
+        "faults": [
+            {
+                "id": "f-1",
+                "action": "pause",
+                "cluster": "a",
+                "state": "active",
+                "injected_at": "2030-01-01T00:00:00Z",
+            }
+        ],
+    }
+    assert (await api.http.put("/v1/faults", json=first, headers=api.client)).status_code == 200
+    board = (await api.http.get("/v1/faults", headers=api.client)).json()
+    assert [f["id"] for f in board["report"]["faults"]] == ["f-1"]
+    assert board["received_at"] is not None
+    await api.http.put("/v1/faults", json=body, headers=api.client)
+    board = (await api.http.get("/v1/faults", headers=api.client)).json()
+    assert board["report"]["faults"] == []
+    too_many = {"faults": [first["faults"][0]] * 501}
+    assert (await api.http.put("/v1/faults", json=too_many, headers=api.client)).status_code == 422
+
+
+async def test_activity_counts_submissions_between_samples(api):
+    board = api.app.state.dashboard
+    board.sample()
+    for i in range(3):
+        await api.submit(f"k{i}")
+    api.clock.advance(5)
+    board.sample()
+    activity = (await api.http.get("/v1/activity", headers=api.client)).json()
+    assert [p["submitted"] for p in activity["points"]][-1] == 3
+    await login(api)
+    page = (await api.http.get("/ui/activity")).text
+    assert re.search(r'id="last-submitted">3<', page)
