@@ -100,6 +100,21 @@ async def test_cross_site_login_and_logout_are_refused(api):
         headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil"},
     )
     assert response.status_code == 403 and "set-cookie" not in response.headers
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}):
+        response = await api.http.post(
+            "/ui/login",
+            content=f"token={api.client_token}",
+            headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        )
+        assert response.status_code == 403 and "set-cookie" not in response.headers
+    # A browser's own page under `no-referrer`: Origin "null", but Sec-Fetch-Site says.
+    same = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    response = await api.http.post(
+        "/ui/login",
+        content=f"token={api.client_token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **same},
+    )
+    assert response.status_code == 303 and "set-cookie" in response.headers
 
 
 async def test_session_opens_every_page_and_logout_ends_it(api):

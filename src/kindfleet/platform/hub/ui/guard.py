@@ -59,7 +59,14 @@ def safe_next(target: str | None) -> str:
 
 
 def same_origin(request: Request) -> bool:
-    """A POST from one of the hub's own pages (or from no page at all: a script)."""
+    """A POST from one of the hub's own pages (or from no page at all: a script).
+
+    Browsers say where a request comes from in `Sec-Fetch-Site`; with the pages'
+    `no-referrer` policy their `Origin` is "null", so Origin is only the fallback, for
+    browsers that do not send Sec-Fetch-Site."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None

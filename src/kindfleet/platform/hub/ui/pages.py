@@ -187,25 +187,20 @@ def _workloads(app: FastAPI, board: Dashboard) -> None:
             spokes=[s.name for s in (await board.hub.spokes()).items] if whole_page else [],
         )
 
-    @app.get(f"{PREFIX}/workloads", include_in_schema=False)
-    async def workloads(
-        state: str = "", spoke: str = "", label: Labels = None, cursor: str = ""
-    ) -> Response:
-        return await guarded(
-            lambda: listing(
-                "workloads.html", state, spoke, label or [], cursor or None, whole_page=True
-            )
-        )
+    def route(template: str) -> Callable[..., Awaitable[Response]]:
+        """The page or its fragment: the same filters, one template or the other."""
+        whole = not template.startswith("_")
 
-    @app.get(f"{PREFIX}/fragments/workloads", include_in_schema=False)
-    async def workloads_fragment(
-        state: str = "", spoke: str = "", label: Labels = None, cursor: str = ""
-    ) -> Response:
-        return await guarded(
-            lambda: listing(
-                "_workloads.html", state, spoke, label or [], cursor or None, whole_page=False
-            )
-        )
+        async def workloads(
+            state: str = "", spoke: str = "", label: Labels = None, cursor: str = ""
+        ) -> Response:
+            filters = (state, spoke, label or [], cursor or None)
+            return await guarded(lambda: listing(template, *filters, whole_page=whole))
+
+        return workloads
+
+    app.get(f"{PREFIX}/workloads", include_in_schema=False)(route("workloads.html"))
+    app.get(f"{PREFIX}/fragments/workloads", include_in_schema=False)(route("_workloads.html"))
 
     async def detail(template: str, workload_id: str, *, fragment: bool) -> Response:
         found = await board.workload(workload_id)
