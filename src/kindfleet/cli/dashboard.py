@@ -50,9 +50,11 @@ def dashboard(
         typer.Option("--kubeconfig", help="Kubeconfig with the clusters' contexts."),
     ] = None,
 ) -> None:
-    """Open the hub's dashboard: the spokes' health and capacity, workloads live, charts
-    of a run's telemetry, throughput, and the faults in progress. Prints the URL; the
-    login page asks for the client token once (`--show-token` prints it)."""
+    """Open the hub's dashboard (or print its URL when there is no browser).
+
+    The spokes' health and capacity, workloads live, a run's attempts and telemetry
+    charts, throughput, and the faults in progress. The login page asks for the client
+    token once (`--show-token` prints it)."""
     url, token = options.fleet(file).dashboard(kubeconfig=kubeconfig)
     typer.echo(url)
     if show_token:

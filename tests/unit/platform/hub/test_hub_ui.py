@@ -243,3 +243,11 @@ async def test_activity_counts_submissions_between_samples(api):
     await login(api)
     page = (await api.http.get("/ui/activity")).text
     assert re.search(r'id="last-submitted">3<', page)
+
+
+async def test_a_hostile_cursor_stays_one_parameter_of_the_live_query(api):
+    await login(api)
+    page = (await api.http.get("/ui/workloads?cursor=x%26state%3DRunning%22%3E")).text
+    assert 'hx-get="/ui/fragments/workloads?cursor=x%26state%3DRunning%22%3E"' in page
+    assert '<p class="error" role="alert">' in page  # refused as a cursor, said on the page
+    assert 'value="Running" selected' not in page  # the cursor set no state filter

@@ -5,7 +5,7 @@ pages itself (Jinja2, autoescaped) and the browser only swaps in fresh fragments
 about 16 KB gzipped, no build step, vendored from npm at a pinned version with its
 license: `scripts/vendor-assets.sh`). Charts are drawn on the hub as SVG (`charts`), so no
 chart library runs in the page. The whole front end is templates, one stylesheet, htmx
-and a 60-line script of our own; it works offline, ships in the wheel, and needs no
+and a 50-line script of our own; it works offline, ships in the wheel, and needs no
 Node toolchain to build. Live updates are polls every 2 s, not a stream: the hub's reads
 run on reader threads off the writer, a poll holds no connection between updates (the hub
 caps connections, and spokes share the cap), and a poll that fails simply tries again,

@@ -165,12 +165,12 @@ def _workloads(app: FastAPI, board: Dashboard) -> None:
             listed = await board.workloads(q)
         except Invalid as exc:
             listed, error = None, exc.detail
-        query = urlencode({k: v for k, v in filters.items() if v})
+        given = {k: v for k, v in filters.items() if v}
+        query = urlencode(given)
+        live = urlencode({**given, "cursor": cursor} if cursor else given)  # this page, again
         older = None
         if listed is not None and listed.next_cursor:
-            older = urlencode(
-                {**{k: v for k, v in filters.items() if v}, "cursor": listed.next_cursor}
-            )
+            older = urlencode({**given, "cursor": listed.next_cursor})
         return page(
             template,
             title="Workloads",
@@ -180,6 +180,7 @@ def _workloads(app: FastAPI, board: Dashboard) -> None:
             error=error,
             filters=filters,
             query=query,
+            live=live,
             cursor=cursor,
             older=older,
             states=[s.value for s in WorkloadState],
