@@ -251,3 +251,22 @@ async def test_a_hostile_cursor_stays_one_parameter_of_the_live_query(api):
     assert 'hx-get="/ui/fragments/workloads?cursor=x%26state%3DRunning%22%3E"' in page
     assert '<p class="error" role="alert">' in page  # refused as a cursor, said on the page
     assert 'value="Running" selected' not in page  # the cursor set no state filter
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("&".join(f"label=k{i}=v" for i in range(17)), "at most 16 label filters"),
+        ("label=" + ",".join(f"k{i}=v" for i in range(17)), "at most 16 label filters"),
+        ("spoke=%0a", "is not a spoke name"),
+        ("cursor=%ff%fe", "is not a cursor"),
+        ("label=novalue", "must be key=value"),
+    ],
+)
+async def test_hostile_filters_are_said_on_the_page(api, query, says):
+    await login(api)
+    for path in ("/ui/workloads", "/ui/fragments/workloads"):
+        response = await api.http.get(f"{path}?{query}")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/html")
+        assert says in response.text
