@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,6 @@ from kindfleet.providers.local import LocalProvider
 
 # Debian's package (or $KINDFLEET_CHROMIUM: another Chromium of a close version).
 CHROMIUM = os.environ.get("KINDFLEET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-KINDFLEET = Path(sys.executable).with_name("kindfleet")
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 LOST_AFTER = 10.0  # NotReady 5 s after the last heartbeat, Lost 10 s after: a window to see
 FLEET = """\
@@ -59,21 +56,21 @@ class Local:
     def base(self) -> str:
         return self.url.removesuffix("/ui/")
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`kindfleet ARGS -f FILE` as an operator runs it, in its own process."""
-        env = {**os.environ, "KINDFLEET_STATE_DIR": str(self.root / "state")}
-        env.pop("DISPLAY", None)
-        env.pop("WAYLAND_DISPLAY", None)
-        done = subprocess.run(
-            [str(KINDFLEET), *args, "-f", str(self.file)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, (args, done.stderr)
-        return done
+
+@pytest.fixture
+def kindfleet(local: Local, cli: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`kindfleet ARGS -f FILE` through the CLI's real entry point, in this process (a
+    process of its own would spend seconds importing on a loaded 2-core machine)."""
+    monkeypatch.setenv("KINDFLEET_STATE_DIR", str(local.root / "state"))
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+    def run(*args: str) -> str:
+        done = cli(*args, "-f", str(local.file))
+        assert done.code == 0, (args, done.err)
+        return str(done.out)
+
+    return run
 
 
 @pytest.fixture(scope="module")
