@@ -11,6 +11,7 @@ import pytest
 
 from kindfleet.platform.hub.ui.guard import CSP, safe_next
 from kindfleet.platform.hub.ui.session import Sessions
+from kindfleet.platform.wire import Guard
 
 HOSTILE = '<script>alert("x")</script>'
 ATTR = '"><img src=x onerror=alert(1)>'
@@ -270,3 +271,48 @@ async def test_hostile_filters_are_said_on_the_page(api, query, says):
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/html")
         assert says in response.text
+
+
+async def test_workloads_are_paged_newest_first_with_the_filters_kept(api):
+    for i in range(53):
+        spec = {"name": f"w{i}", "command": ["true"], "labels": {"batch": "b"}}
+        assert (await api.submit(f"page-{i}", spec)).status_code == 201
+    await login(api)
+    first = (await api.http.get("/ui/workloads?label=batch%3Db")).text
+    names = re.findall(r'href="/ui/workloads/wl-[^"]+">(w\d+)</a>', first)
+    assert len(names) == 50 and names[0] == "w52"
+    older = re.search(r'id="page-older" href="([^"]+)"', first)
+    assert older and "label=batch%3Db" in older.group(1)
+    second = (await api.http.get(older.group(1).replace("&amp;", "&"))).text
+    assert re.findall(r'href="/ui/workloads/wl-[^"]+">(w\d+)</a>', second) == ["w2", "w1", "w0"]
+    assert 'id="page-newest"' in second and 'id="page-older"' not in second
+
+
+async def test_a_draining_spoke_and_the_guard_are_shown(api):
+    await api.register("spoke-a", labels={"zone": "a"})
+    drained = await api.http.post("/v1/spokes/spoke-a/drain", headers=api.client)
+    assert drained.status_code == 200, drained.text
+    await login(api)
+    page = (await api.http.get("/ui/fragments/fleet")).text
+    row = page[page.index('id="spoke-spoke-a"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-health="Ready"' in row and ">draining<" in row and "zone=a" in row
+    assert "Disruption guard on" not in page
+
+
+async def test_the_guard_says_which_spokes_it_holds(api, monkeypatch):
+    await api.register("spoke-a")
+    await api.register("spoke-b")
+    real = api.hub.spokes
+
+    async def guarded_spokes() -> Any:
+        listed = await real()
+        guard = Guard(active=True, silent=["spoke-a", "spoke-b"], held=["spoke-b"], population=2)
+        return listed.model_copy(update={"guard": guard})
+
+    monkeypatch.setattr(api.hub, "spokes", guarded_spokes)
+    await login(api)
+    page = (await api.http.get("/ui/fragments/fleet")).text
+    assert "Disruption guard on" in page and "Held back: spoke-b" in page
+    row = page[page.index('id="spoke-spoke-b"') :]
+    assert "Lost verdict held by the guard" in row[: row.index("</tr>")]
