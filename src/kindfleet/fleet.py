@@ -287,8 +287,8 @@ class Fleet:
         """Tell the fleet's hub every fault record, for its dashboard (best effort: False
         when the hub cannot be reached now, e.g. the fault paused it or no platform is
         deployed; the next fault command, or `kindfleet dashboard`, tells it again)."""
-        note = faults.report(self.spec.name, self._faultbook().read())
         try:
+            note = faults.report(self.spec.name, self._faultbook().read())
             provider = self.provider(kubeconfig)
             client = access.hub_client(
                 self.spec, provider, state_root=self.state_dir, timeout=REPORT_TIMEOUT
