@@ -34,7 +34,7 @@ from kindfleet import kubeconfig as kc
 from kindfleet.checks.model import CheckReport, CheckResult
 from kindfleet.deploy import manifests as manifests_of
 from kindfleet.deploy import state as deploy_state
-from kindfleet.errors import UsageError
+from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
@@ -54,6 +54,8 @@ from kindfleet.providers.base import (
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
 from kindfleet.statedir import fleet_dir
+
+REPORT_TIMEOUT = 2.0  # telling the hub of faults must not hold up a fault command
 
 
 class Fleet:
@@ -245,7 +247,9 @@ class Fleet:
         the cluster already has a fault."""
         spec = FaultSpec(action, cluster, latency_ms, loss_percent)  # type: ignore[arg-type]
         provider = self.provider(kubeconfig)
-        return faults.inject(self.spec, provider, self._faultbook(), spec, duration=duration)
+        record = faults.inject(self.spec, provider, self._faultbook(), spec, duration=duration)
+        self.report_faults(kubeconfig=kubeconfig)
+        return record
 
     def fault_refusal(
         self, action: str, cluster: str, *, kubeconfig: str | Path | None = None
@@ -264,7 +268,9 @@ class Fleet:
     ) -> list[FaultRecord]:
         """Undo the faults named (None: every live one); returns those cleared."""
         provider = self.provider(kubeconfig)
-        return faults.clear(self.spec, provider, self._faultbook(), ids)
+        cleared = faults.clear(self.spec, provider, self._faultbook(), ids)
+        self.report_faults(kubeconfig=kubeconfig)
+        return cleared
 
     def hold_fault(
         self, record: FaultRecord, *, kubeconfig: str | Path | None = None
@@ -272,7 +278,26 @@ class Fleet:
         """Block until a fault injected with a `duration` is due, then clear it (at once
         on KeyboardInterrupt). None when another command cleared it first."""
         provider = self.provider(kubeconfig)
-        return faults.hold(self.spec, provider, self._faultbook(), record)
+        try:
+            return faults.hold(self.spec, provider, self._faultbook(), record)
+        finally:
+            self.report_faults(kubeconfig=kubeconfig)
+
+    def report_faults(self, *, kubeconfig: str | Path | None = None) -> bool:
+        """Tell the fleet's hub every fault record, for its dashboard (best effort: False
+        when the hub cannot be reached now, e.g. the fault paused it or no platform is
+        deployed; the next fault command, or `kindfleet dashboard`, tells it again)."""
+        try:
+            note = faults.report(self.spec.name, self._faultbook().read())
+            provider = self.provider(kubeconfig)
+            client = access.hub_client(
+                self.spec, provider, state_root=self.state_dir, timeout=REPORT_TIMEOUT
+            )
+            with client:
+                client.report_faults(note)
+        except KindfleetError:
+            return False
+        return True
 
     @contextlib.contextmanager
     def faulted(
@@ -465,6 +490,14 @@ class Fleet:
         """A client of the fleet's hub with the fleet's client token (use it in `with`)."""
         provider = self.provider(kubeconfig)
         return access.hub_client(self.spec, provider, state_root=self.state_dir, timeout=timeout)
+
+    def dashboard(self, *, kubeconfig: str | Path | None = None) -> tuple[str, str]:
+        """(URL, client token) of the hub's dashboard; the hub is told the fault records
+        first, so a hub restarted since the last fault command shows them again."""
+        provider = self.provider(kubeconfig)
+        url, token = access.hub_address(self.spec, provider, state_root=self.state_dir)
+        self.report_faults(kubeconfig=kubeconfig)
+        return f"{url.rstrip('/')}/ui/", token
 
     def submit(
         self, specs: Sequence[WorkloadSpec | Mapping[str, Any]], *, key: str | None = None

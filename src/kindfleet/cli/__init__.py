@@ -73,6 +73,10 @@ class Commands(LazyGroup):
             "kindfleet.cli.faults:app",
             "Inject a fault into one cluster (or the hub), list faults, clear them.",
         ),
+        "dashboard": LazyCommand(
+            "kindfleet.cli.dashboard:dashboard",
+            "Open the hub's dashboard (or print its URL when there is no browser).",
+        ),
         "check": LazyCommand(
             "kindfleet.cli.checks:check",
             "Run check suites against the fleet's platform (the article's integration tests).",

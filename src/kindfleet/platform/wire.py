@@ -479,6 +479,67 @@ class SpokeRemoval(Wire):
 # ==== end hub (issue 9) ======================================================================
 
 
+# ==== dashboard (issue 16): faults reported by fleet tooling, recent activity ===========
+# The hub never reads the fleet's state: `kindfleet fault` tells it what it broke (the whole
+# set of the fleet's records each time, so a report lost or a hub restarted heals on the next
+# one), and the dashboard shows it beside the spokes it hurts.
+
+MAX_FAULTS = 500
+FaultText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
+
+
+class FaultNote(Wire):
+    """One fault of the fleet as its records say: what, where, since when, whether live."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+    action: FaultText
+    cluster: FaultText
+    role: FaultText = ""
+    state: Literal["injecting", "active", "cleared"]
+    injected_at: datetime
+    until: datetime | None = None  # when its `--for` holder clears it
+    cleared_at: datetime | None = None
+    detail: FaultText = ""  # e.g. "200ms, 5% loss"
+    note: Annotated[str, StringConstraints(max_length=1024, pattern=NO_NUL)] = ""
+
+
+class FaultReport(Wire):
+    """`PUT /v1/faults`: every fault record of the fleet (replaces what the hub was told)."""
+
+    fleet: Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)] = ""
+    faults: Annotated[list[FaultNote], Field(max_length=MAX_FAULTS)] = Field(default_factory=list)
+
+
+class FaultBoard(Wire):
+    """`GET /v1/faults`: the last report, and when it came (None: never told since start)."""
+
+    report: FaultReport = Field(default_factory=FaultReport)
+    received_at: datetime | None = None
+
+
+class ActivityPoint(Wire):
+    """One interval of the hub's recent activity: counts in the interval, states at its end."""
+
+    at: datetime  # end of the interval
+    submitted: int  # workloads created in the interval
+    placed: int  # assignments made in the interval
+    pending: int
+    active: int  # Assigned and Running
+    finished: int  # Succeeded, Failed, Cancelled and Expired (total, at `at`)
+
+
+class Activity(Wire):
+    """`GET /v1/activity`: the last minutes of submissions, placements and states, from
+    counters sampled in memory since the hub started (a restarted hub starts afresh)."""
+
+    interval_seconds: float
+    since: datetime  # the hub's start, or the oldest interval kept
+    points: list[ActivityPoint] = Field(default_factory=list)
+
+
+# ==== end dashboard (issue 16) ==============================================================
+
+
 # ================================================================ Kubernetes names
 # Shared with tools outside the platform (the fleet's `kindfleet logs` on KIND, manifests,
 # drills): where a spoke's Jobs live and how one run's Job is found again. The agent's
