@@ -77,6 +77,10 @@ class Commands(LazyGroup):
             "kindfleet.cli.checks:check",
             "Run check suites against the fleet's platform (the article's integration tests).",
         ),
+        "matrix": LazyCommand(
+            "kindfleet.cli.matrix:matrix",
+            "Bring the fleet up at each Kubernetes version, run a command, take it down.",
+        ),
         "load": LazyCommand(
             "kindfleet.cli.load:load",
             "Submit N workloads, watch them to the end, and report throughput, latencies, the "
