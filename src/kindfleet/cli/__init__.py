@@ -79,7 +79,8 @@ class Commands(LazyGroup):
         ),
         "matrix": LazyCommand(
             "kindfleet.cli.matrix:matrix",
-            "Bring the fleet up at each Kubernetes version, run a command, take it down.",
+            "Bring the fleet up at each Kubernetes version, run a command on it, keep its logs "
+            "when it fails, take it down (always), and show one line per version.",
         ),
         "load": LazyCommand(
             "kindfleet.cli.load:load",
