@@ -82,6 +82,9 @@ class Commands(LazyGroup):
             "Bring the fleet up at each Kubernetes version, run a command on it, keep its logs "
             "when it fails, take it down (always), and show one line per version.",
         ),
+        "ci": LazyCommand(
+            "kindfleet.cli.ci:app", "Write a CI workflow (GitHub Actions, GitLab CI) for a fleet."
+        ),
         "load": LazyCommand(
             "kindfleet.cli.load:load",
             "Submit N workloads, watch them to the end, and report throughput, latencies, the "

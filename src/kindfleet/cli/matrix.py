@@ -77,6 +77,15 @@ def matrix(
             "DIR/VERSION (default: a new folder in the temp directory).",
         ),
     ] = None,
+    write_fleets: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-fleets",
+            metavar="DIR",
+            help="Only write each version's fleet file to DIR/LABEL/fleet.yaml (LABEL: "
+            "v1-35) and print their paths; nothing is brought up. CI uses it.",
+        ),
+    ] = None,
     timeout: Annotated[
         str, typer.Option("--timeout", help="The longest the command may run, per version.")
     ] = "1h",
@@ -105,6 +114,10 @@ def matrix(
         provider=options.provider_override.get(),
     )
     made = matrices.load_plan(file, asked, opts)
+    if write_fleets is not None:
+        for path in matrices.write_fleets(made, write_fleets):
+            typer.echo(str(path))
+        return
     if made.parallel < min(parallel, len(asked)):
         output.warn(
             f"--parallel {parallel}: preflight says this machine holds {made.parallel} "

@@ -3,7 +3,7 @@ it, logs kept when it failed, the fleet removed; one result per version."""
 
 from kindfleet.matrix.plan import MatrixPlan, VersionRun, label, parse_versions, plan
 from kindfleet.matrix.results import MatrixResult, Step, VersionResult
-from kindfleet.matrix.run import MatrixOptions, fit, load_plan, run, run_matrix
+from kindfleet.matrix.run import MatrixOptions, fit, load_plan, run, run_matrix, write_fleets
 
 __all__ = [
     "MatrixOptions",
@@ -19,4 +19,5 @@ __all__ = [
     "plan",
     "run",
     "run_matrix",
+    "write_fleets",
 ]

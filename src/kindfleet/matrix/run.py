@@ -110,6 +110,22 @@ def run(
     return MatrixResult(made.base.name, shlex.join(command), made.parallel, ordered)
 
 
+def write_fleets(made: MatrixPlan, directory: Path) -> list[Path]:
+    """Each version's fleet file, `directory/LABEL/fleet.yaml`, and nothing run: what CI
+    brings up step by step (`KINDFLEET_FILE=directory/v1-35/fleet.yaml kindfleet up`)."""
+    written = []
+    for version_run in made.runs:
+        written.append(_write_fleet(version_run, directory / version_run.label))
+    return written
+
+
+def _write_fleet(version_run: VersionRun, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    file = directory / "fleet.yaml"
+    file.write_text(yaml.safe_dump(version_run.data, sort_keys=False), encoding="utf-8")
+    return file
+
+
 def _check(junit_dir: Path | None) -> tuple[str, ...]:
     check = (sys.executable, "-m", "kindfleet", "check")
     return (*check, "--junit", str(junit_dir / "check-{version}.xml")) if junit_dir else check
@@ -140,9 +156,7 @@ def _one(
 ) -> VersionResult:
     version = version_run.version
     directory = workdir / version_run.label
-    directory.mkdir(parents=True, exist_ok=True)
-    file = directory / "fleet.yaml"
-    file.write_text(yaml.safe_dump(version_run.data, sort_keys=False), encoding="utf-8")
+    file = _write_fleet(version_run, directory)
     kubeconfig = directory / "kubeconfig"
     fleet = _fleet(version_run, options)
     steps: list[Step] = []
