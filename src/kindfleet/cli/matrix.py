@@ -12,6 +12,7 @@ from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import EXIT_FAILED
 from kindfleet.faults import parse_duration
 from kindfleet.kind import images
+from kindfleet.providers.preflight import CHECKS
 
 _ICON = {"passed": "[green]✓[/]", "failed": "[red]✗[/]", "error": "[red]![/]"}
 
@@ -77,6 +78,14 @@ def matrix(
             "DIR/VERSION (default: a new folder in the temp directory).",
         ),
     ] = None,
+    skip_check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--skip-check",
+            metavar="CHECK",
+            help=f"Skip a preflight check of each `up` ({', '.join(CHECKS)}); repeatable.",
+        ),
+    ] = None,
     write_fleets: Annotated[
         Path | None,
         typer.Option(
@@ -112,6 +121,7 @@ def matrix(
         command_timeout=parse_duration(timeout, what="--timeout"),
         wait=wait,
         provider=options.provider_override.get(),
+        skip_checks=tuple(skip_check or ()),
     )
     made = matrices.load_plan(file, asked, opts)
     if write_fleets is not None:

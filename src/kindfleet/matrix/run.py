@@ -46,6 +46,7 @@ class MatrixOptions:
     wait: float = 300.0  # per cluster, for `up`
     state_dir: Path | None = None
     provider: str | None = None
+    skip_checks: tuple[str, ...] = ()  # preflight checks `up` skips
 
 
 def load_plan(path: str | Path, versions: Sequence[str], options: MatrixOptions) -> MatrixPlan:
@@ -172,6 +173,7 @@ def _one(
             kubeconfig=kubeconfig,
             wait=options.wait,
             switch_context=False,
+            skip_checks=options.skip_checks,
             logs_dir=directory / "logs",
         )
         return ""

@@ -71,32 +71,41 @@ def write_all(cli, tmp_path):
     return written
 
 
-def test_generated_workflows_pass_actionlint_and_the_schemas(cli, tmp_path):
+def test_generated_workflows_pass_actionlint_and_the_schemas_which_refuse_a_broken_one(
+    cli, tmp_path
+):
+    """Each checker gets the generated files and one broken file (a step with both run and
+    uses, a job with no runner; a GitLab job whose script is a number): it must name the
+    broken file, and only that one, so the oracle is shown able to say no."""
     written = write_all(cli, tmp_path)
-    github = [str(p) for p in written["github"]]
-    gitlab = [str(p) for p in written["gitlab"]]
-    linted = tool("actionlint", "-no-color", *github)
-    assert linted.returncode == 0, linted.stdout + linted.stderr
-    schema = tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *github)
-    assert schema.returncode == 0, schema.stdout + schema.stderr
-    schema = tool("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", *gitlab)
-    assert schema.returncode == 0, schema.stdout + schema.stderr
-
-
-def test_the_checkers_refuse_a_broken_workflow(tmp_path):
-    """The oracle can say no: a step with both run and uses, a job with no runner."""
     bad = tmp_path / "bad.yml"
     bad.write_text(
         "on: push\njobs:\n  x:\n    steps:\n      - run: echo\n        uses: actions/checkout@v4\n"
     )
-    assert tool("actionlint", "-no-color", str(bad)).returncode != 0
-    assert (
-        tool("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(bad)).returncode
-        != 0
-    )
-    gl = tmp_path / ".gitlab-ci.yml"
-    gl.write_text("job:\n  script: 3\n  when: sometimes\n")
-    assert tool("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", str(gl)).returncode != 0
+    bad_gitlab = tmp_path / "bad-gitlab.yml"
+    bad_gitlab.write_text("job:\n  script: 3\n  when: sometimes\n")
+    github = [str(p) for p in written["github"]]
+    gitlab = [str(p) for p in written["gitlab"]]
+    for checked, files, broken in (
+        (tool("actionlint", "-no-color", *github, str(bad)), github, bad),
+        (
+            tool(
+                "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *github, str(bad)
+            ),
+            github,
+            bad,
+        ),
+        (
+            tool(
+                "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", *gitlab, str(bad_gitlab)
+            ),
+            gitlab,
+            bad_gitlab,
+        ),
+    ):
+        said = checked.stdout + checked.stderr
+        assert checked.returncode != 0 and str(broken) in said, said
+        assert not [f for f in files if f in said], said
 
 
 def test_the_projects_e2e_workflow_is_what_kindfleet_ci_writes(cli, monkeypatch):

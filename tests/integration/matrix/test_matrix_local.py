@@ -90,3 +90,20 @@ def test_bad_input_is_one_line_naming_the_flag(cli, tmp_path):
         result = cli("matrix", "-f", str(path), *args)
         assert result.code == 2, result.err
         assert says in result.err and "Traceback" not in result.err
+
+
+def test_write_fleets_writes_each_versions_fleet_and_runs_nothing(cli, tmp_path):
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET.format(name="wf"))
+    result = cli(
+        "matrix", "-f", str(path), "--versions", "1.35,1.37", "--write-fleets", str(tmp_path / "out")
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    written = [Path(line) for line in result.out.splitlines()]
+    assert written == [
+        tmp_path / "out" / "v1-35" / "fleet.yaml",
+        tmp_path / "out" / "v1-37" / "fleet.yaml",
+    ]
+    planned = Fleet.from_path(written[1])
+    assert [c.name for c in planned.spec.clusters] == ["wf-v1-37-hub", "wf-a-v1-37"]
+    assert not any(c.exists for c in planned.status().clusters)  # nothing was brought up
