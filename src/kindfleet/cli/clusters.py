@@ -35,6 +35,14 @@ KubeconfigOption = Annotated[
         show_default=False,
     ),
 ]
+TimingsOption = Annotated[
+    bool,
+    typer.Option(
+        "--timings",
+        help="Measure each cluster's and step's duration (and, for up, its nodes' peak "
+        "memory): a table, or `timings` in -o json.",
+    ),
+]
 ClusterOption = Annotated[
     list[str] | None,
     typer.Option("--cluster", "-c", metavar="NAME", help="Only this cluster (repeat for more)."),
@@ -112,14 +120,7 @@ def up(
         ),
     ] = True,
     fmt: OutputOption = output.Format.table,
-    timings: Annotated[
-        bool,
-        typer.Option(
-            "--timings",
-            help="Measure each cluster's and step's duration (and, for up, its nodes' peak "
-            "memory): a table, or `timings` in -o json.",
-        ),
-    ] = False,
+    timings: TimingsOption = False,
 ) -> None:
     """Bring the fleet up: preflight, registry, every cluster in parallel, Calico, contexts.
 
@@ -305,14 +306,7 @@ def down(
         int, typer.Option("--parallel", "-p", min=1, help="Clusters deleted at the same time.")
     ] = 8,
     fmt: OutputOption = output.Format.table,
-    timings: Annotated[
-        bool,
-        typer.Option(
-            "--timings",
-            help="Measure each cluster's and step's duration (and, for up, its nodes' peak "
-            "memory): a table, or `timings` in -o json.",
-        ),
-    ] = False,
+    timings: TimingsOption = False,
 ) -> None:
     """Remove every cluster of the fleet, its registry and its kubeconfig entries.
 
