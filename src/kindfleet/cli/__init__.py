@@ -81,6 +81,14 @@ class Commands(LazyGroup):
             "kindfleet.cli.checks:check",
             "Run check suites against the fleet's platform (the article's integration tests).",
         ),
+        "matrix": LazyCommand(
+            "kindfleet.cli.matrix:matrix",
+            "Bring the fleet up at each Kubernetes version, run a command on it, keep its logs "
+            "when it fails, take it down (always), and show one line per version.",
+        ),
+        "ci": LazyCommand(
+            "kindfleet.cli.ci:app", "Write a CI workflow (GitHub Actions, GitLab CI) for a fleet."
+        ),
         "load": LazyCommand(
             "kindfleet.cli.load:load",
             "Submit N workloads, watch them to the end, and report throughput, latencies, the "
