@@ -198,6 +198,26 @@ def multi_insert(
     return list(result.fetchall()) if returning else []
 
 
+def param_mark(conn: Connection) -> str:
+    """The driver's own placeholder: `?` for SQLite, `%s` for psycopg."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+    """Rows as the driver gives them (plain tuples), in the transaction `conn` is in.
+
+    For the hottest reads only: SQLAlchemy's result machinery costs more per row than the
+    database does. The SQL must be written for both dialects, with `param_mark`."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
 class HubLock:
     """One hub per database: an flock'd file next to SQLite, an advisory lock on PostgreSQL.
 

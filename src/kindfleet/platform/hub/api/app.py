@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from kindfleet._version import __version__
 from kindfleet.platform.hub.api import openapi, problems, routes
-from kindfleet.platform.hub.api.fastpath import FastSubmit
+from kindfleet.platform.hub.api.fastpath import FastPaths
 from kindfleet.platform.hub.api.middleware import RequestMetrics
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.scheduler import running
@@ -31,7 +31,7 @@ def create_app(
 ) -> FastAPI:
     """The hub as an ASGI app; its lifespan opens the store and runs the scheduler.
 
-    `fast_path=False` leaves `POST /v1/workloads` to the FastAPI route (tests check that
+    `fast_path=False` leaves submit, list and get to the FastAPI routes (tests check that
     both answer alike)."""
     hub = service or HubService(settings, clock=clock)
 
@@ -63,6 +63,6 @@ def create_app(
     routes.install(app, hub)
     openapi.install(app)
     if fast_path:
-        app.add_middleware(FastSubmit, hub=hub)
+        app.add_middleware(FastPaths, hub=hub)
     app.add_middleware(RequestMetrics, metrics=hub.metrics)
     return app
