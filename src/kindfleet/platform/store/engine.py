@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool, StaticPool
 
 from kindfleet.errors import PrerequisiteError, UsageError
@@ -207,15 +207,21 @@ def driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Seque
     """Rows as the driver gives them (plain tuples), in the transaction `conn` is in.
 
     For the hottest reads only: SQLAlchemy's result machinery costs more per row than the
-    database does. The SQL must be written for both dialects, with `param_mark`."""
+    database does. The SQL must be written for both dialects, with `param_mark`. The
+    driver's errors come out as SQLAlchemy's, as from any other query, so that the readers
+    treat them alike (the connection dropped, 503)."""
     driver = conn.connection.driver_connection
     assert driver is not None
-    cursor = driver.cursor()
+    base = conn.dialect.loaded_dbapi.Error
     try:
-        cursor.execute(sql, tuple(params))
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+    except base as exc:
+        raise DBAPIError.instance(sql, params, exc, base) from exc
 
 
 class HubLock:

@@ -2,14 +2,19 @@
 
 FastAPI's per-request machinery (dependency solving, parameter extraction, exception
 middleware) costs more than the work itself: for `POST /v1/workloads` more than the
-submission, for `GET /v1/workloads/{id}` several times the read (issue 17 measured the
-list at 0.012 of a bare endpoint serving the same bytes). So this ASGI middleware
-answers exactly these three itself, with the same steps the FastAPI routes take
-(authenticate first, parse, one call to the service, the same ProblemDetail errors), and
-hands every other request to FastAPI. The reads answer only requests that are certainly
-well formed and authenticated as a client (`fastreads`); any doubt goes to the route.
-The FastAPI routes stay registered: they document the endpoints in the OpenAPI and are
-the reference the tests compare these with, byte for byte.
+submission, for the reads several times the read (issue 17 measured the list at 0.012
+of a bare endpoint serving the same bytes). So this ASGI middleware answers exactly these
+three itself, with the same steps the FastAPI routes take (parse, one call to the
+service, the same ProblemDetail errors), and hands every other request to FastAPI.
+
+It answers only requests it is certain about: authenticated as a client, by exactly one
+Authorization header; for a submission, exactly one Idempotency-Key the route's header
+constraints accept and at most one Content-Type; for a list, a query `fastreads` can
+read. Everything else (401, 403, a missing or odd key, a doubtful query, a repeated
+header, which FastAPI would read the first of) goes to the route, so the errors of
+authentication and of headers are the route's own. The FastAPI routes stay registered:
+they document the endpoints in the OpenAPI and are the reference the tests compare these
+with, byte for byte.
 """
 
 from __future__ import annotations
@@ -20,16 +25,19 @@ from collections.abc import Awaitable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kindfleet.platform.hub.api import fastreads, problems
-from kindfleet.platform.hub.api.bodies import parse, read_body, require_json
+from kindfleet.platform.hub.api.bodies import read_json
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
+from kindfleet.platform.hub.service.submit import valid_key
 from kindfleet.platform.wire import ProblemDetail, WorkloadSpec
 
 log = logging.getLogger("kindfleet.hub")
 
 PATH = fastreads.LIST_PATH
 Answer = tuple[int, bytes]
+# The headers a fast path reads; each must come at most once, or the route answers.
+_READ = frozenset({b"authorization", b"idempotency-key", b"content-type", b"content-length"})
 
 
 class _Route:
@@ -49,44 +57,56 @@ class FastPaths:
         self.hub = hub
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            if method == "POST" and path == PATH:
-                scope["route"] = _LIST
-                await self._answer(send, self._submit(scope, receive))
-                return
-            if method == "GET" and self._client(scope):
-                if path == PATH:
-                    q = fastreads.list_query(scope["query_string"])
-                    if q is not None:
-                        scope["route"] = _LIST
-                        await self._answer(send, self.hub.list_json(q))
-                        return
-                elif (wid := fastreads.workload_id(path)) is not None:
-                    scope["route"] = _GET
-                    await self._answer(send, self.hub.get_json(wid), status=200)
-                    return
-        await self.app(scope, receive, send)
+        work = self._take(scope, receive) if scope["type"] == "http" else None
+        if work is None:
+            await self.app(scope, receive, send)
+        else:
+            await self._answer(send, work)
 
-    def _client(self, scope: Scope) -> bool:
+    def _take(self, scope: Scope, receive: Receive) -> Awaitable[Answer] | None:
+        """The work of answering this request here, or None: the route's to answer."""
+        method, path = scope["method"], scope["path"]
+        if method == "POST" and path == PATH:
+            return self._take_submit(scope, receive)
+        if method == "GET":
+            return self._take_read(scope, path)
+        return None
+
+    def _take_submit(self, scope: Scope, receive: Receive) -> Awaitable[Answer] | None:
+        headers = _headers(scope)
+        key = headers.get(b"idempotency-key") if headers is not None else None
+        if headers is None or key is None or not valid_key(key) or not self._client(headers):
+            return None
+        scope["route"] = _LIST
+        return self._submit(key, headers, receive)
+
+    def _take_read(self, scope: Scope, path: str) -> Awaitable[Answer] | None:
+        if path == PATH:
+            q = fastreads.list_query(scope["query_string"])
+            if q is None or not self._client(_headers(scope)):
+                return None
+            scope["route"] = _LIST
+            return _ok(self.hub.list_json(q))
+        wid = fastreads.workload_id(path)
+        if wid is None or not self._client(_headers(scope)):
+            return None
+        scope["route"] = _GET
+        return _ok(self.hub.get_json(wid))
+
+    def _client(self, headers: dict[bytes, str] | None) -> bool:
         """Authenticated as a client; anything else is the route's to answer (401, 403)."""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                try:
-                    tokens.require_client(self.hub.identify(value.decode("latin-1")))
-                except HubError:
-                    return False
-                return True
-        return False
+        if headers is None or b"authorization" not in headers:
+            return False
+        try:
+            tokens.require_client(self.hub.identify(headers[b"authorization"]))
+        except HubError:
+            return False
+        return True
 
-    async def _answer(self, send: Send, work: Awaitable[bytes | Answer], status: int = 200) -> None:
+    async def _answer(self, send: Send, work: Awaitable[Answer]) -> None:
         content_type = problems.JSON
         try:
-            result = await work
-            if isinstance(result, tuple):
-                status, body = result
-            else:
-                body = result
+            status, body = await work
         except HubError as exc:
             status, body = exc.status, _problem(exc.status, exc.title, exc.detail, exc.errors)
             content_type = problems.PROBLEM
@@ -102,25 +122,30 @@ class FastPaths:
             (b"content-length", str(len(body)).encode()),
             (b"content-type", content_type.encode()),
         ]
-        if status == 401:
-            headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _submit(self, scope: Scope, receive: Receive) -> Answer:
-        authorization = key = content_type = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value.decode("latin-1")
-            elif name == b"idempotency-key":
-                key = value.decode("latin-1")
-            elif name == b"content-type":
-                content_type = value.decode("latin-1")
-        tokens.require_client(self.hub.identify(authorization))
-        require_json(content_type)
-        spec = parse(WorkloadSpec, await read_body(receive))
+    async def _submit(self, key: str, headers: dict[bytes, str], receive: Receive) -> Answer:
+        spec = await read_json(
+            WorkloadSpec, headers.get(b"content-type"), headers.get(b"content-length"), receive
+        )
         result = await self.hub.submit(key, spec)
         return (201 if result.created else 200), result.model_dump_json().encode()
+
+
+def _headers(scope: Scope) -> dict[bytes, str] | None:
+    """The headers the fast paths read, decoded as Starlette does; None if one repeats."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _READ:
+            if name in found:
+                return None
+            found[name] = value.decode("latin-1")
+    return found
+
+
+async def _ok(body: Awaitable[bytes]) -> Answer:
+    return 200, await body
 
 
 def _problem(
