@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, or_, select, update
 
-from kindfleet.platform.store.engine import driver_rows, multi_insert, param_mark
+from kindfleet.platform.store.engine import READER, driver_rows, multi_insert, param_mark
 from kindfleet.platform.store.schema import workload_labels, workloads
 
 W = workloads.c
@@ -166,6 +166,17 @@ def page_rows(
         + f" ORDER BY seq DESC LIMIT {mark}"
     )
     return driver_rows(conn, sql, [*params, limit])
+
+
+def data_version(conn: Connection) -> int | None:
+    """SQLite's count of commits by other connections, as this connection's snapshot sees
+    it (`PRAGMA data_version`, read first, so it starts the read transaction): equal on
+    one connection, nothing has changed. None where it cannot tell: on PostgreSQL, which
+    has no such count, and on any connection but a reader's (the writer's own commits,
+    which an in-memory store's reads would see, do not count)."""
+    if conn.dialect.name != "sqlite" or not conn.info.get(READER):
+        return None
+    return int(driver_rows(conn, "PRAGMA data_version", [])[0][0])
 
 
 def row_by_id(conn: Connection, workload_id: str) -> Sequence[Any] | None:

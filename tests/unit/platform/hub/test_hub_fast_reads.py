@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.unit.platform.hub.conftest import busy_store
+from tests.unit.platform.hub.conftest import Api, busy_store, settings_for
 
+from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.rules.times import LATEST
 from kindfleet.platform.hub.rules.views import to_wire
 from kindfleet.platform.hub.service import reads
 from kindfleet.platform.hub.service.reads import ListQuery
 from kindfleet.platform.hub.service.rows import canonical, digest, record
 from kindfleet.platform.hub.service.wirejson import WorkloadJson, render
+from kindfleet.platform.hub.testing import FakeClock
 from kindfleet.platform.store.workloads import SHOWN
 from kindfleet.platform.wire import WorkloadSpec, WorkloadState
 
@@ -105,3 +108,28 @@ async def test_pages_follow_the_cursor_to_the_end(api, limit):
         if cursor is None:
             break
     assert seen == ids[::-1]
+
+
+@pytest.mark.parametrize("store", ["file", "memory"])
+async def test_a_kept_page_is_read_afresh_after_any_commit(tmp_path, store):
+    """Pages are kept per reader connection while the data version stands; a commit that
+    changes one row of the page, not how many there are, must still be seen. In memory the
+    reads run on the writer's connection, whose own commits the version does not count."""
+    overrides = {"store": "sqlite://"} if store == "memory" else {}
+    app = create_app(settings_for(tmp_path, **overrides), clock=FakeClock())
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://hub") as http:
+            api = Api(app, http, app.state.hub.clock)
+            ids = await busy_store(api)
+            url = "/v1/workloads?limit=5"
+            before = [(await http.get(url, headers=api.client)).content for _ in range(4)]
+            assert len(set(before)) == 1
+            response = await http.post(f"/v1/workloads/{ids[-2]}/cancel", headers=api.client)
+            assert response.status_code == 200
+            after = [(await http.get(url, headers=api.client)).content for _ in range(4)]
+            reference = await api.hub.db.read(
+                lambda conn: reads.page(conn, ListQuery(limit=5)).model_dump_json().encode()
+            )
+            assert after == [reference] * 4
+            assert reference != before[0]
