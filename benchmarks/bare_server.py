@@ -57,7 +57,9 @@ def main() -> None:
         backlog=2048,
     )
     server = uvicorn.Server(config)
-    port_file.write_text(str(sock.getsockname()[1]))
+    partial = port_file.with_suffix(".part")  # renamed: the reader never sees it half written
+    partial.write_text(str(sock.getsockname()[1]))
+    partial.rename(port_file)
     uvloop.run(server.serve(sockets=[sock]))
 
 

@@ -34,18 +34,14 @@ class Conn:
         self.writer: asyncio.StreamWriter
 
     async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(
-            self.host, self.port, limit=2**22
-        )
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=2**22)
 
     async def request(
         self, method: str, path: str, body: bytes = b"", extra: bytes = b""
     ) -> tuple[int, bytes]:
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n".encode()
         if body or method == "POST":
-            head += (
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            ).encode()
+            head += (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n").encode()
         self.writer.write(head + self.auth + extra + b"\r\n" + body)
         raw = await self.reader.readuntil(b"\r\n\r\n")
         status = int(raw[9:12])
@@ -101,7 +97,7 @@ def cpu_of(pid: int) -> float:
 
 
 async def _drive(
-    port: int, token: str, make: Request, concurrency: int, seconds: float, limit: int | None
+    port: int, token: str, make: Request, *, concurrency: int, seconds: float, limit: int | None
 ) -> tuple[int, float, list[float], dict[int, int]]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
@@ -143,7 +139,7 @@ def drive(
     (or until `limit` requests); the server's CPU is read before and after."""
     before = cpu_of(pid)
     n, elapsed, lat, statuses = asyncio.run(
-        _drive(port, token, make, concurrency, seconds, limit)
+        _drive(port, token, make, concurrency=concurrency, seconds=seconds, limit=limit)
     )
     return Figures(label, n, elapsed, cpu_of(pid) - before, lat, statuses)
 
@@ -172,6 +168,7 @@ class BareServer:
         deadline = time.monotonic() + 30
         while not port_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError("the bare server did not start")
             time.sleep(0.02)
         self.port = int(port_file.read_text())
