@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from kindfleet._version import __version__
 from kindfleet.platform.hub import ui
 from kindfleet.platform.hub.api import dashboard, openapi, problems, routes
-from kindfleet.platform.hub.api.fastpath import FastSubmit
+from kindfleet.platform.hub.api.fastpath import FastPaths
 from kindfleet.platform.hub.api.middleware import RequestMetrics
 from kindfleet.platform.hub.service.dashboard import Dashboard
 from kindfleet.platform.hub.service.hub_service import HubService
@@ -33,7 +33,7 @@ def create_app(
 ) -> FastAPI:
     """The hub as an ASGI app; its lifespan opens the store and runs the scheduler.
 
-    `fast_path=False` leaves `POST /v1/workloads` to the FastAPI route (tests check that
+    `fast_path=False` leaves submit, list and get to the FastAPI routes (tests check that
     both answer alike)."""
     hub = service or HubService(settings, clock=clock)
     board = Dashboard(hub)  # dashboard (issue 16): its reads, fault reports, activity
@@ -69,6 +69,6 @@ def create_app(
     ui.install(app, board)
     openapi.install(app)
     if fast_path:
-        app.add_middleware(FastSubmit, hub=hub)
+        app.add_middleware(FastPaths, hub=hub)
     app.add_middleware(RequestMetrics, metrics=hub.metrics)
     return app

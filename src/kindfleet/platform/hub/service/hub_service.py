@@ -43,6 +43,7 @@ from kindfleet.platform.hub.service.tokens import (
     new_join_token,
     token_hash,
 )
+from kindfleet.platform.hub.service.wirejson import WorkloadJson
 from kindfleet.platform.hub.settings import HubSettings
 from kindfleet.platform.store import Database
 from kindfleet.platform.store import spokes as spoke_store
@@ -102,6 +103,7 @@ class HubService:
         self.tokens = Tokens(settings.client_token, settings.fleet_token)
         self.notifier = Notifier()
         self.queue = PendingQueue()  # touched on the store's writer thread only
+        self.json = WorkloadJson()  # rendered workloads, shared by the reader threads
         self._submit_many = partial(submit_many, queue=self.queue)
         self.started_at = 0.0
         self.on_change: Callable[[], None] = lambda: None  # the scheduler's kick
@@ -185,15 +187,14 @@ class HubService:
 
     async def get_json(self, workload_id: str) -> bytes:
         """The workload as its JSON body, serialised on the reader's thread."""
-        return await self.db.read(
-            lambda conn: reads.get(conn, workload_id).model_dump_json().encode()
-        )
+        return await self.db.read(lambda conn: reads.get_json(conn, workload_id, self.json))
 
     async def list_workloads(self, q: reads.ListQuery) -> WorkloadList:
         return await self.db.read(lambda conn: reads.page(conn, q))
 
     async def list_json(self, q: reads.ListQuery) -> bytes:
-        return await self.db.read(lambda conn: reads.page(conn, q).model_dump_json().encode())
+        """A page as its JSON body, rendered from columns on the reader's thread."""
+        return await self.db.read(lambda conn: reads.page_json(conn, q, self.json))
 
     async def explain(self, workload_id: str) -> Explanation:
         now = self.clock()
