@@ -29,6 +29,7 @@ from kindfleet.platform.hub.rules.transitions import TransitionError, WorkloadRe
 from kindfleet.platform.hub.rules.views import to_wire
 from kindfleet.platform.hub.service import operators, protocol, reads
 from kindfleet.platform.hub.service.announce import announce
+from kindfleet.platform.hub.service.hearing import Ears
 from kindfleet.platform.hub.service.longpoll import Notifier
 from kindfleet.platform.hub.service.metrics import HubMetrics
 from kindfleet.platform.hub.service.passes import PassConfig, PassReport, run_pass
@@ -44,7 +45,7 @@ from kindfleet.platform.hub.service.tokens import (
     token_hash,
 )
 from kindfleet.platform.hub.settings import HubSettings
-from kindfleet.platform.store import Database
+from kindfleet.platform.store import Database, after_commit
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import (
@@ -88,10 +89,14 @@ class HubService:
         settings: HubSettings,
         *,
         clock: Clock = time.time,
+        monotonic: Clock | None = None,
         metrics: HubMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # A fake wall clock in a test is the monotonic clock too.
+        mono = monotonic or (time.monotonic if clock is time.time else clock)
+        self.ears = Ears(mono, keep_audible=settings.keep_audible_seconds)
         self.metrics = metrics or HubMetrics()
         self.db = Database(
             settings.store,
@@ -135,6 +140,11 @@ class HubService:
     def _rebuild_queue(self, conn: Connection) -> None:
         for row in store.queued(conn):
             self.queue.add(queued_row(row))
+
+    def serving(self) -> None:
+        """The HTTP server listens and answers: from now on a spoke's silence counts."""
+        self.ears.serving()
+        log.info("hub serving: spokes' silence counts from now")
 
     def release_waiters(self) -> None:
         """Let every long-poll return now (first step of a graceful shutdown)."""
@@ -300,14 +310,17 @@ class HubService:
         digest = token_hash(credential)
         if self.tokens.taken(digest) and who.spoke != req.name:
             raise Invalid.at("credential", "choose another credential")
-        now = self.clock()
+        now, heard = self.clock(), self.ears.now()
         lease = self.settings.lease_seconds
-        joined = await self.db.writer.run(
-            lambda conn: protocol.register(
+
+        def job(conn: Connection) -> protocol.Joined:
+            joined = protocol.register(
                 conn, req, who, digest, now=now, lease_seconds=lease, queue=self.queue
-            ),
-            urgent=True,
-        )
+            )
+            after_commit(conn, lambda: self.ears.heard_from(req.name, heard))
+            return joined
+
+        joined = await self.db.writer.run(job, urgent=True)
         self.tokens.set_spoke(req.name, digest)
         how = {"join": "with a join token", "fleet": "with the fleet token", "spoke": "rotation"}
         log.info(
@@ -339,18 +352,21 @@ class HubService:
     async def heartbeat(self, name: str, req: HeartbeatRequest) -> HeartbeatResponse:
         cap = req.capacity
         _check_capacity(cap.cpu_millis, cap.memory_bytes, "capacity")
-        now = self.clock()
-        beat = await self.db.writer.run(
-            lambda conn: protocol.heartbeat(
+        now, heard = self.clock(), self.ears.now()
+
+        def job(conn: Connection) -> protocol.Beat:
+            beat = protocol.heartbeat(
                 conn,
                 name,
                 (cap.cpu_millis, cap.memory_bytes, cap.gpus),
                 req.held,
                 now=now,
                 queue=self.queue,
-            ),
-            urgent=True,
-        )
+            )
+            after_commit(conn, lambda: self.ears.heard_from(name, heard))
+            return beat
+
+        beat = await self.db.writer.run(job, urgent=True)
         if beat.previous is not SpokeHealth.READY:
             log.info("spoke %s is Ready again (was %s)", name, beat.previous.value)
         if beat.stop:
@@ -415,7 +431,8 @@ class HubService:
         cfg = PassConfig(
             rules=self.settings.lease_rules,
             policy=self.settings.policy,
-            hub_started_at=self.started_at,
+            hearing=self.ears.hearing(),
+            heard=self.ears.heard,
             place=place,
             prune_before=now - self.settings.telemetry_retention_seconds if prune else None,
             full=full,

@@ -11,11 +11,14 @@ store: a pass costs the work it places and the shapes that may fit, not the queu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 
 from kindfleet.platform.hub.rules import leases, placement, transitions
+from kindfleet.platform.hub.rules.hearing import Hearing
 from kindfleet.platform.hub.rules.queue import PendingQueue
 from kindfleet.platform.hub.rules.transitions import WorkloadRecord
 from kindfleet.platform.hub.service.reads import spoke_views
@@ -32,7 +35,8 @@ from kindfleet.platform.wire import SpokeHealth, WorkloadState
 class PassConfig:
     rules: leases.LeaseRules
     policy: placement.Policy
-    hub_started_at: float
+    hearing: Hearing  # what the hub could hear, as of the pass (monotonic)
+    heard: Mapping[str, float]  # when this hub last heard each spoke (monotonic)
     place: bool = True
     prune_before: float | None = None  # drop telemetry (and old join tokens) older than this
     full: bool = False  # look at every queued shape again, not only those that may fit
@@ -74,22 +78,28 @@ def run_pass(conn: Connection, now: float, cfg: PassConfig, queue: PendingQueue)
 
 
 def _sweep(conn: Connection, now: float, cfg: PassConfig, report: PassReport) -> None:
-    rows = spoke_store.all_spokes(conn)
-    seen = [
-        leases.SpokeLease(
-            row.name,
-            row.last_heartbeat,
-            SpokeHealth(row.health),
-            established=bool(row.established),
-            approved=bool(row.approved),
-        )
-        for row in rows
-    ]
-    result = leases.sweep(seen, now, cfg.hub_started_at, cfg.rules)
+    seen = [spoke_lease(row, now, cfg) for row in spoke_store.all_spokes(conn)]
+    result = leases.sweep(seen, now, cfg.rules)
     spoke_store.set_health(conn, {name: h.value for name, h in result.changes.items()})
     report.health = result.changes
     report.guard = result.guard
     report.spokes = {lease.name: result.changes.get(lease.name, lease.health) for lease in seen}
+
+
+def spoke_lease(row: Row[Any], now: float, cfg: PassConfig) -> leases.SpokeLease:
+    """A spoke's lease as the rules see it: its silence in audible seconds since this hub
+    last heard it (or since this hub began to serve), its age by the clock."""
+    heard = cfg.heard.get(row.name)
+    hearing = cfg.hearing
+    age = hearing.now - heard if heard is not None else now - row.last_heartbeat
+    return leases.SpokeLease(
+        row.name,
+        age=age,
+        silence=hearing.audible(heard),
+        health=SpokeHealth(row.health),
+        established=bool(row.established),
+        approved=bool(row.approved),
+    )
 
 
 def _move_lost_work(
