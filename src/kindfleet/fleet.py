@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -31,11 +32,13 @@ from kindfleet import deploy as deployment
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
 from kindfleet.checks.model import CheckReport, CheckResult
+from kindfleet.deploy import manifests as manifests_of
 from kindfleet.deploy import state as deploy_state
 from kindfleet.errors import UsageError
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.lifecycle import fleetlock
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.load import LoadOptions, LoadResult, Progress
@@ -143,14 +146,20 @@ class Fleet:
         preflight: bool = True,
         skip_checks: Iterable[str] = (),
         calico_manifest: str | None = None,
+        preload_images: bool = True,
         clusters: Sequence[str] | None = None,
         switch_context: bool = True,
+        logs_dir: str | Path | None = None,
         progress: Reporter = ignore,
     ) -> lifecycle.UpResult:
         """Create what is missing, keep what is healthy, repair what is not; in parallel.
 
         `kubeconfig`: the file to merge contexts into (None: none; the CLI passes
-        --kubeconfig, else $KUBECONFIG's first file, else ~/.kube/config). Raises
+        --kubeconfig, else $KUBECONFIG's first file, else ~/.kube/config).
+        `preload_images`: pull Calico's images once here and load them into the nodes
+        (the nodes pull them themselves when this machine cannot). `logs_dir`: a cluster
+        whose creation fails has its logs collected under `<logs_dir>/<cluster>` before
+        it is removed (`kind export logs`, as kind's CI does). Raises
         `PrerequisiteError` (preflight), `PartialFailure` (some clusters failed, the rest
         are up) or `ClustersFailed`; both failures carry `.result` and `.failed`.
         """
@@ -165,21 +174,33 @@ class Fleet:
             preflight=preflight,
             skip_checks=frozenset(skip_checks),
             calico_manifest=calico_manifest,
+            preload_images=preload_images,
             clusters=tuple(clusters) if clusters else None,
             switch_context=switch_context,
+            logs_dir=Path(logs_dir) if logs_dir else None,
         )
-        return lifecycle.up(
-            self.spec,
-            self.provider(path),
-            options,
-            report=progress,
-            interrupter=self._interrupter(),
-        )
+        provider = self.provider(path)
+        with fleetlock.hold(self.name, "up", self.state_dir):
+            result = lifecycle.up(
+                self.spec, provider, options, report=progress, interrupter=self._interrupter()
+            )
+        recorded = deploy_state.load_deployed(self.spec, self.state_dir)
+        if recorded is None or self.spec.hub not in lifecycle.up_selected(
+            self.spec, options.clusters
+        ):
+            return result
+        hub = {self.spec.hub.name: provider.status(self.spec, self.spec.hub)}
+        moved = deployment.hub_moved(self.spec, hub, self.state_dir)
+        return replace(result, warnings=(moved,)) if moved else result
 
     def status(
         self, *, clusters: Sequence[str] | None = None, kubeconfig: str | Path | None = None
     ) -> lifecycle.FleetStatus:
-        return lifecycle.status(self.spec, self.provider(kubeconfig), clusters=clusters)
+        """Every cluster (or those named) as it is; `warnings` says what needs doing, such
+        as a hub that moved since the platform was deployed."""
+        state = lifecycle.status(self.spec, self.provider(kubeconfig), clusters=clusters)
+        moved = deployment.hub_moved(self.spec, {c.name: c for c in state.clusters}, self.state_dir)
+        return replace(state, warnings=(moved,)) if moved else state
 
     def down(
         self,
@@ -199,8 +220,9 @@ class Fleet:
         going = (
             [self.spec.cluster(cluster).name] if cluster else [c.name for c in self.spec.clusters]
         )
-        faults.clear_for_down(self.spec, provider, self._faultbook(), going)
-        return lifecycle.down(self.spec, provider, options, report=progress)
+        with fleetlock.hold(self.name, "down", self.state_dir):
+            faults.clear_for_down(self.spec, provider, self._faultbook(), going)
+            return lifecycle.down(self.spec, provider, options, report=progress)
 
     # -- faults ---------------------------------------------------------------------
 
@@ -317,15 +339,43 @@ class Fleet:
             parallel=parallel,
         )
         path = Path(kubeconfig) if kubeconfig else None
-        result = deployment.deploy(
-            self.spec,
-            self.provider(path),
-            options,
-            runner=self.runner,
-            report=progress,
-            state_root=self.state_dir,
-            interrupter=self._interrupter(),
-        )
+        with fleetlock.hold(self.name, "deploy --dry-run" if dry_run else "deploy", self.state_dir):
+            result = deployment.deploy(
+                self.spec,
+                self.provider(path),
+                options,
+                runner=self.runner,
+                report=progress,
+                state_root=self.state_dir,
+                interrupter=self._interrupter(),
+            )
+        return replace(result, manifests=deployment.redact_all(result.manifests))
+
+    def rewire(
+        self,
+        *,
+        kubeconfig: str | Path | None = None,
+        wait: bool = True,
+        wait_seconds: float = 300.0,
+        parallel: int = 4,
+        progress: Reporter = ignore,
+    ) -> deployment.DeployResult:
+        """Point the spokes at the hub where it is now (after a Docker restart moved it):
+        their orchestrators' `--hub` and NetworkPolicy, with the image deploy recorded;
+        nothing is built, pushed or loaded, the hub is left alone."""
+        path = Path(kubeconfig) if kubeconfig else None
+        with fleetlock.hold(self.name, "rewire", self.state_dir):
+            result = deployment.rewire(
+                self.spec,
+                self.provider(path),
+                runner=self.runner,
+                wait=wait,
+                wait_seconds=wait_seconds,
+                parallel=parallel,
+                report=progress,
+                state_root=self.state_dir,
+                interrupter=self._interrupter(),
+            )
         return replace(result, manifests=deployment.redact_all(result.manifests))
 
     def manifests(
@@ -363,6 +413,31 @@ class Fleet:
         )
         written = deployment.write_kustomizations(Path(directory), found, private=show_secrets)
         return [(d, len(found[d.name])) for d in written]
+
+    def export_logs(
+        self,
+        out: str | Path | None = None,
+        *,
+        clusters: Sequence[str] | None = None,
+        kubeconfig: str | Path | None = None,
+        progress: Reporter = ignore,
+    ) -> lifecycle.LogsExport:
+        """Every cluster's logs (kind: `kind export logs`; local: the processes' logs) and
+        the platform's pods' logs, in one folder, for after something failed. `out`: the
+        folder (default: a new one under the system's temporary directory). Best effort:
+        what could not be had is listed in the result and in `<out>/summary.txt`."""
+        directory = (
+            Path(out) if out else Path(tempfile.mkdtemp(prefix=f"kindfleet-logs-{self.name}-"))
+        )
+        return lifecycle.export_logs(
+            self.spec,
+            self.provider(kubeconfig),
+            directory,
+            runner=self.runner,
+            components=manifests_of.components(self.spec),
+            clusters=clusters,
+            report=progress,
+        )
 
     def kubeconfig(
         self, cluster: str, *, internal: bool = False, kubeconfig: str | Path | None = None

@@ -35,6 +35,15 @@ spokes:
 """
 
 
+ROLLED_OUT = {
+    "metadata": {"generation": 2},
+    "spec": {"replicas": 1},
+    "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+               "availableReplicas": 1},
+}  # fmt: skip
+PUSHED_DIGEST = "sha256:" + "c" * 64  # what the fake registry answers every push with
+
+
 def fleet(*, registry: bool = True, provider: str | None = None) -> FleetSpec:
     text = FLEET.format(registry="registry: {hostPort: 5099}" if registry else "")
     if provider:
@@ -79,6 +88,8 @@ class Runner:
     local_images: dict[str, str] = field(default_factory=dict)  # ref -> "ID SIZE"
     fail: str | None = None
     fail_output: str = "boom"
+    rollouts: list[dict[str, object]] = field(default_factory=list)  # then: rolled out
+    journal: list[tuple[str, ...]] | None = None  # where rollout waits are noted, in order
     calls: list[Command] = field(default_factory=list)
 
     def argvs(self, program: str) -> list[tuple[str, ...]]:
@@ -93,8 +104,17 @@ class Runner:
         elif argv[:3] == ("docker", "image", "inspect"):
             found = self.local_images.get(argv[-1])
             code, out = (0, found) if found else (1, "")
+        elif argv[:2] == ("docker", "push"):
+            tag = argv[-1].rpartition(":")[2]
+            out = f"The push refers to repository\n{tag}: digest: {PUSHED_DIGEST} size: 1234\n"
         elif argv[:2] == ("docker", "build"):
             self.local_images[argv[argv.index("--tag") + 1]] = "sha256:" + "b" * 64 + " 300000000"
+        elif _gets(argv, "deployment"):
+            if self.journal is not None:
+                where = argv[argv.index("--namespace") + 1]
+                name = argv[argv.index("get") + 2]
+                self.journal.append(("rollout", _context(argv), where, name))
+            out = json.dumps(self.rollouts.pop(0) if self.rollouts else ROLLED_OUT)
         elif "endpointslices" in argv:
             context = argv[argv.index("--context") + 1]
             out = slices(*self.api_servers.get(context, []))
@@ -102,6 +122,14 @@ class Runner:
         if check and code:
             raise CommandError(result)
         return result
+
+
+def _gets(argv: tuple[str, ...], kind: str) -> bool:
+    return "get" in argv and argv[argv.index("get") + 1 : argv.index("get") + 2] == (kind,)
+
+
+def _context(argv: tuple[str, ...]) -> str:
+    return argv[argv.index("--context") + 1].removeprefix("kind-") if "--context" in argv else ""
 
 
 @dataclass

@@ -162,7 +162,10 @@ class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tid
         if state is None:
             return ClusterStatus(cluster.name, cluster.role, exists=False, ready=False)
         nodes = [NodeInfo(n.name, n.role, ready=state["ready"]) for n in cluster.nodes]
-        return ClusterStatus(cluster.name, cluster.role, True, state["ready"], nodes=nodes)
+        broken = str(state.get("broken", ""))
+        return ClusterStatus(
+            cluster.name, cluster.role, True, state["ready"], nodes=nodes, broken=broken
+        )
 
     def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
         return kind_kubeconfig(cluster, 6443 if internal else 40000)

@@ -48,6 +48,9 @@ class Commands(LazyGroup):
             "Switch the current kubeconfig context to this cluster's (`kind-<cluster>`).",
         ),
         "deploy": LazyCommand("kindfleet.cli.deploy:deploy", "Deploy the hub-spoke platform"),
+        "rewire": LazyCommand(
+            "kindfleet.cli.rewire:rewire", "Point every spoke at the hub where it is now"
+        ),
         "manifests": LazyCommand(
             "kindfleet.cli.deploy:manifests",
             "Print what `kindfleet deploy` would apply, with no cluster needed.",
@@ -62,8 +65,8 @@ class Commands(LazyGroup):
         ),
         "cancel": LazyCommand("kindfleet.cli.workloads:cancel", "Cancel a workload"),
         "logs": LazyCommand(
-            "kindfleet.cli.workloads:logs",
-            "Print a run's log, read from the spoke that ran it (logs never leave the spoke).",
+            "kindfleet.cli.logs:app",
+            "Print a run's log, or export every cluster's and the platform's logs.",
         ),
         "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
         "fault": LazyCommand(

@@ -95,6 +95,22 @@ def up(
     switch_context: Annotated[
         bool, typer.Option(help="Make the hub's context the current one.")
     ] = True,
+    logs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--logs-dir",
+            metavar="DIR",
+            help="Collect a failed cluster's logs (`kind export logs`) into DIR/CLUSTER "
+            "before it is removed.",
+        ),
+    ] = None,
+    preload_images: Annotated[
+        bool,
+        typer.Option(
+            help="Pull Calico's images once on this machine and `kind load` them into the "
+            "nodes, instead of every node pulling them (registry rate limits).",
+        ),
+    ] = True,
 ) -> None:
     """Bring the fleet up: preflight, registry, every cluster in parallel, Calico, contexts.
 
@@ -120,6 +136,8 @@ def up(
                 retain=retain,
                 skip_checks=skip_check or (),
                 calico_manifest=calico_manifest,
+                preload_images=preload_images,
+                logs_dir=logs_dir,
                 clusters=cluster,
                 switch_context=switch_context,
                 progress=report,
@@ -131,6 +149,8 @@ def up(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     took = time.monotonic() - started
+    for warning in result.warnings:
+        output.warn(warning)
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.action] = counts.get(outcome.action, 0) + 1
@@ -145,7 +165,13 @@ def up(
         output.info(f"  kindfleet status -f {file}")
 
 
-_ACTION_WORDS = {"create": "created", "keep": "kept", "repair": "repaired", "check": "checked"}
+_ACTION_WORDS = {
+    "create": "created",
+    "recreate": "made anew",
+    "keep": "kept",
+    "repair": "repaired",
+    "check": "checked",
+}
 
 
 def status(
@@ -162,6 +188,8 @@ def status(
     """
     fleet = options.fleet(file)
     state = fleet.status(clusters=cluster, kubeconfig=kubeconfig)
+    for warning in state.warnings:
+        output.warn(warning)
     if fmt is not output.Format.table:
         output.emit(state.to_dict(), fmt)
         return

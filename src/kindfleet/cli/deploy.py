@@ -178,7 +178,7 @@ def deploy(
     )
     output.info(f"  spokes dial {result.hub_url}; this machine: {result.access_url}")
     if result.spokes_ready:
-        output.info(f"  spokes Ready in the hub: {', '.join(result.spokes_ready)}")
+        output.info(f"  spokes Ready in the hub: {', '.join(sorted(result.spokes_ready))}")
     output.info(f"  next: kindfleet submit -f {file} -- echo hello; kindfleet workloads -f {file}")
 
 

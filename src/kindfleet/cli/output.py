@@ -79,29 +79,26 @@ def labels(values: Mapping[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in values.items())
 
 
-# Messages quote what users wrote (`[/x]` as a key, `[host."..."]` in a TOML line): only
-# the prefixes are markup, the messages are escaped, or rich would eat them or crash.
+def _text(message: str) -> str:
+    """A message as written: `[ERROR KubernetesVersion]`, `[init]` are words, not markup."""
+    from rich.markup import escape
+
+    return escape(message)
 
 
 def info(message: str) -> None:
-    console("err").print(escape(message), highlight=False)
+    console("err").print(_text(message), highlight=False)
 
 
 def warn(message: str) -> None:
-    console("err").print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
+    console("err").print(f"[yellow]warning:[/] {_text(message)}", highlight=False)
 
 
 def success(message: str) -> None:
-    console("err").print(f"[green]✓[/] {escape(message)}", highlight=False)
+    console("err").print(f"[green]✓[/] {_text(message)}", highlight=False)
 
 
 def error(message: str, hint: str | None = None) -> None:
-    console("err").print(f"[red]error:[/] {escape(message)}", highlight=False)
+    console("err").print(f"[red]error:[/] {_text(message)}", highlight=False, markup=True)
     if hint:
-        console("err").print(f"  [dim]hint:[/] {escape(hint)}", highlight=False)
-
-
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
+        console("err").print(f"  [dim]hint:[/] {_text(hint)}", highlight=False)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from rich.console import Group, RenderableType
 from rich.live import Live
+from rich.markup import escape
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -70,7 +71,7 @@ class LiveProgress:
             began = self.began.get(row.cluster)
             seconds = self.took.get(row.cluster, time.monotonic() - began if began else 0.0)
             clock = f"{seconds:5.1f}s" if began else ""
-            detail = f"[dim]{row.message}[/]" if row.message else ""
+            detail = f"[dim]{escape(row.message)}[/]" if row.message else ""
             table.add_row(icon, Text(row.cluster, style="bold"), row.step, clock, detail)
         return Group(table)
 

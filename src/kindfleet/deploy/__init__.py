@@ -7,8 +7,10 @@ provider protocol, the one process runner and kubectl, reporting progress with t
 events as `up`. Nothing here prints or reads flags.
 """
 
+from kindfleet.deploy.drift import hub_moved
 from kindfleet.deploy.offline import offline_manifests, redact_all
 from kindfleet.deploy.options import DeployOptions, DeployResult
+from kindfleet.deploy.rewire import rewire
 from kindfleet.deploy.run import DeployPartialFailure, deploy
 from kindfleet.deploy.yamlout import stream as manifests_stream
 from kindfleet.deploy.yamlout import write_kustomizations
@@ -18,8 +20,10 @@ __all__ = [
     "DeployPartialFailure",
     "DeployResult",
     "deploy",
+    "hub_moved",
     "manifests_stream",
     "offline_manifests",
     "redact_all",
+    "rewire",
     "write_kustomizations",
 ]

@@ -20,8 +20,8 @@ from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.providers.base import AppliesManifests
 
-HUB_SELECTOR = "app=hub"
-ORCHESTRATOR_SELECTOR = "app=orchestrator"
+HUB_APP = "hub"  # the Deployments' names, also their pods' `app` label
+ORCHESTRATOR_APP = "orchestrator"
 _MISSING_NAMESPACE = "namespaces"
 
 
@@ -69,7 +69,7 @@ def _server_dry_run(ctx: DeployContext) -> None:
             raise
 
 
-def _apply_one(ctx: DeployContext, cluster: Cluster, namespace: str, selector: str) -> None:
+def _apply_one(ctx: DeployContext, cluster: Cluster, namespace: str, app: str) -> None:
     provider = ctx.provider
     assert isinstance(provider, AppliesManifests)
     objects = ctx.manifests[cluster.name]
@@ -80,13 +80,13 @@ def _apply_one(ctx: DeployContext, cluster: Cluster, namespace: str, selector: s
         title,
         lambda: provider.apply_manifest(ctx.fleet, cluster, cluster_stream(objects)),
     )
-    if ctx.options.wait:
+    if ctx.options.wait:  # the new ReplicaSet's pod Ready, not an old one still terminating
         wait = ctx.options.wait_seconds
         _timed(
             ctx,
             cluster,
-            f"waiting for {selector} Ready",
-            lambda: provider.wait_pods_ready(ctx.fleet, cluster, namespace, selector, wait),
+            f"waiting for deployment/{app} to roll out",
+            lambda: ctx.api.wait_rollout(cluster, namespace, app, wait),
         )
 
 
@@ -107,10 +107,10 @@ def apply_hub(ctx: DeployContext) -> str | None:
     hub = ctx.fleet.hub
     began = ctx.clock()
     try:
-        _apply_one(ctx, hub, HUB_NAMESPACE, HUB_SELECTOR)
+        _apply_one(ctx, hub, HUB_NAMESPACE, HUB_APP)
     except KindfleetError as exc:
         ctx.emit(hub.name, "failed", "fail", final=True, seconds=ctx.clock() - began)
-        look = f"kubectl --context {hub.context} -n {HUB_NAMESPACE} describe pods -l {HUB_SELECTOR}"
+        look = f"kubectl --context {hub.context} -n {HUB_NAMESPACE} describe pods -l app={HUB_APP}"
         raise KindfleetError(
             f"the hub {hub.name} could not be deployed: {exc.message}", hint=exc.hint or look
         ) from None
@@ -122,7 +122,7 @@ def apply_spokes(ctx: DeployContext) -> str | None:
     def one(cluster: Cluster) -> None:
         began = ctx.clock()
         try:
-            _apply_one(ctx, cluster, CONTROL_NAMESPACE, ORCHESTRATOR_SELECTOR)
+            _apply_one(ctx, cluster, CONTROL_NAMESPACE, ORCHESTRATOR_APP)
         except KindfleetError as exc:
             ctx.emit(cluster.name, "failed", "fail", final=True, seconds=ctx.clock() - began)
             with ctx._lock:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,18 @@ from kindfleet.providers.kubectl.parsing import context_of
 class ClusterApi:
     """kubectl against one cluster of the fleet, with the provider's kubeconfig for it."""
 
-    def __init__(self, provider: Provider, fleet: FleetSpec, runner: Runner) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        fleet: FleetSpec,
+        runner: Runner,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.provider = provider
         self.fleet = fleet
-        self.kubectl = Kubectl(runner)
+        self.kubectl = Kubectl(runner, poll_seconds=2.0, clock=clock, sleep=sleep)
 
     @contextlib.contextmanager
     def _session(self, cluster: Cluster) -> Iterator[tuple[Path, str | None]]:
@@ -52,3 +61,9 @@ class ClusterApi:
     def dry_run_apply(self, cluster: Cluster, manifest: str) -> None:
         with self._session(cluster) as (path, context):
             self.kubectl.dry_run_apply(path, context, manifest)
+
+    def wait_rollout(
+        self, cluster: Cluster, namespace: str, deployment: str, timeout: float
+    ) -> None:
+        with self._session(cluster) as (path, context):
+            self.kubectl.wait_rollout(path, context, namespace, deployment, timeout)

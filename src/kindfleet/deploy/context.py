@@ -76,7 +76,9 @@ class DeployContext(Emits):
 
     @property
     def api(self) -> ClusterApi:
-        return ClusterApi(self.provider, self.fleet, self.runner)
+        return ClusterApi(
+            self.provider, self.fleet, self.runner, clock=self.clock, sleep=self.sleep
+        )
 
     def version(self, cluster: Cluster) -> str:
         """The Kubernetes version the cluster reports, else the one the fleet file asks."""

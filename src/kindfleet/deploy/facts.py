@@ -37,11 +37,17 @@ def hub_node(cluster: Cluster) -> Node:
 
 def hub_host(cluster: Cluster, nodes: Sequence[NodeInfo]) -> str | None:
     """The chosen hub node's IP on the container network, as its provider reports it."""
+    found = hub_address(cluster, nodes)
+    return found[1] if found else None
+
+
+def hub_address(cluster: Cluster, nodes: Sequence[NodeInfo]) -> tuple[str, str] | None:
+    """(node, IP) of the hub node spokes dial: the chosen one, else any with an address."""
     addresses = {n.name: n.address for n in nodes if n.address}
-    chosen = addresses.get(hub_node(cluster).name)
-    if chosen:
-        return chosen
-    return next(iter(addresses.values()), None)
+    chosen = hub_node(cluster).name
+    if chosen in addresses:
+        return chosen, addresses[chosen]
+    return next(iter(addresses.items()), None)
 
 
 def access_url(cluster: Cluster, host: str | None) -> str | None:

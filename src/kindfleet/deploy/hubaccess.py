@@ -27,7 +27,20 @@ def access(ctx: DeployContext) -> str | None:
     if url is None:
         raise KindfleetError("no way to reach the hub from this machine is known")
     ctx.access_url = url
-    deploy_state.save_access(ctx.fleet, url, ctx.state_root)
+    facts = ctx.deploy_facts()
+    node = None
+    if facts.hub_url is None and ctx.fleet.hub.name in ctx.statuses:
+        found = ft.hub_address(ctx.fleet.hub, ctx.statuses[ctx.fleet.hub.name].nodes)
+        node = found[0] if found else None
+    deployed = deploy_state.Deployed(
+        hub=url,
+        hub_node=node,
+        hub_host=facts.hub_host if node else None,
+        image=facts.image,
+        image_pull_policy=facts.image_pull_policy,
+        image_id=facts.image_id,
+    )
+    deploy_state.save_deployed(ctx.fleet, deployed, ctx.state_root)
     return f"{url} (`kindfleet submit` and `kindfleet workloads` use it)"
 
 

@@ -5,6 +5,11 @@ dry run can say what would happen: built (or given) and pushed to the fleet's re
 which every node pulls from; built (or given) and `kind load`ed into every cluster when
 the fleet has no registry; or, on clusters kindfleet does not run, an image they can pull
 already (`--image`). The docker commands are values, so tests compare them exactly.
+
+What the pods (and the Jobs the orchestrators create) run names the image by its
+content, never by a tag alone: pushed, by the digest the registry gave it; loaded, by a
+tag holding its ID. A rebuild under the same tag therefore never leaves a node running
+the old image from its cache (IfNotPresent is then right, and pulls nothing twice).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ DOCKER = "docker"
 ALWAYS = "Always"
 IF_NOT_PRESENT = "IfNotPresent"
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_PUSHED = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,26 @@ def push_cmd(ref: str) -> Command:
 def inspect_cmd(ref: str) -> Command:
     """The image's content ID and size, if it is on this machine."""
     return cmd(DOCKER, "image", "inspect", "--format", "{{.Id}} {{.Size}}", ref, timeout=60)
+
+
+def pushed_digest(output: str) -> str | None:
+    """The manifest digest `docker push` reports last (`<tag>: digest: sha256:... size: N`)."""
+    found = _PUSHED.findall(output)
+    return found[-1] if found else None
+
+
+def by_digest(ref: str, digest: str) -> str:
+    """`ref` pinned to its content: `localhost:5001/kindfleet/platform:0.1.0@sha256:...`.
+    Nodes pull exactly that image, whatever the tag names by the time they pull."""
+    return f"{_DIGEST.sub('', ref)}@{digest}"
+
+
+def content_tag(ref: str, image_id: str) -> str:
+    """A tag that changes with the image's content, for images `kind load`ed (no registry
+    gives them a digest): `kindfleet/platform:0.1.0-5f1c2d3e4b6a`."""
+    domain, path, tag = split_reference(ref)
+    short = image_id.removeprefix("sha256:")[:12]
+    return f"{domain + '/' if domain else ''}{path}:{tag or 'latest'}-{short}"
 
 
 def parse_inspect(text: str) -> tuple[str, int] | None:

@@ -164,7 +164,7 @@ def deploy(
     )
     start = clock()
     run_steps(ctx)
-    result = _result(ctx, clock() - start)
+    result = result_of(ctx, clock() - start)
     if ctx.failed:
         message = failure_message("take the platform", ctx.failed, len(fleet.spokes))
         raise DeployPartialFailure(message, result=result, failed=dict(ctx.failed))
@@ -175,7 +175,7 @@ def run_steps(ctx: DeployContext, steps: tuple[Step, ...] = STEPS) -> None:
     steprunner.run_steps(ctx, steps, emits=ctx, clock=ctx.clock, where=FLEET)
 
 
-def _result(ctx: DeployContext, seconds: float) -> DeployResult:
+def result_of(ctx: DeployContext, seconds: float) -> DeployResult:
     facts = ctx.facts
     return DeployResult(
         fleet=ctx.fleet.name,
@@ -187,6 +187,6 @@ def _result(ctx: DeployContext, seconds: float) -> DeployResult:
         manifests=ctx.manifests,
         dry_run=ctx.options.dry_run,
         seconds=seconds,
-        spokes_ready=tuple(ctx.spokes_ready),
+        spokes_ready=tuple(sorted(ctx.spokes_ready)),  # not in the order they turned Ready
         notes=tuple(ctx.notes),
     )

@@ -7,6 +7,7 @@ output. An `--image` that is not on this machine is left for the nodes to pull.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from kindfleet.deploy import image as im
@@ -76,12 +77,22 @@ def push(ctx: DeployContext) -> str | None:
         f"could not push to the fleet's registry at {registry.host_endpoint}",
         hint="`kindfleet status` shows the registry; `kindfleet up` restarts it",
     ):
-        ctx.runner.run(im.push_cmd(plan.push_as))
-    return f"{plan.push_as}; nodes pull it from {registry.internal_endpoint}"
+        pushed = ctx.runner.run(im.push_cmd(plan.push_as))
+    digest = im.pushed_digest(pushed.output)
+    if digest is None:
+        ctx.warn(f"docker push named no digest: pods run {plan.push_as} by its tag", "pushing")
+        return f"{plan.push_as}; nodes pull it from {registry.internal_endpoint}"
+    ctx.plan = replace(plan, ref=im.by_digest(plan.push_as, digest), pull_policy=im.IF_NOT_PRESENT)
+    return f"{ctx.plan.ref}; nodes pull it from {registry.internal_endpoint}"
 
 
 def load(ctx: DeployContext) -> str | None:
-    """`kind load docker-image` into every cluster at once; each cluster on its own line."""
+    """`kind load docker-image` into every cluster at once, under a tag holding the image's
+    ID (what the pods then run); each cluster on its own line."""
+    if ctx.image_id is not None:
+        tagged = im.content_tag(ctx.plan.source, ctx.image_id)
+        ctx.runner.run(im.tag_cmd(ctx.plan.source, tagged))
+        ctx.plan = replace(ctx.plan, ref=tagged)
     ref = ctx.plan.ref
 
     def one(name: str) -> None:

@@ -1,9 +1,13 @@
 """What `kindfleet deploy` leaves behind for later commands: how to reach the hub from
-this machine and with which client token (kept 0600 in the fleet's state directory)."""
+this machine and with which client token (kept 0600 in the fleet's state directory), and
+what the spokes were told (the hub node's address, the image), so that `status` can see
+the hub move (a Docker restart gives containers new addresses) and `rewire` can put the
+spokes right without building or pushing anything."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kindfleet.errors import UsageError
@@ -21,8 +25,31 @@ def tokens(spec: FleetSpec, root: Path | None = None) -> tuple[str, str]:
     return ensure_token(base / "client.token"), ensure_token(base / "bootstrap.token")
 
 
+@dataclass(frozen=True)
+class Deployed:
+    hub: str  # how this machine reaches the hub
+    hub_node: str | None = None  # the hub node the spokes dial (None: a --hub-url)
+    hub_host: str | None = None  # its address, as the spokes' args and NetworkPolicy hold it
+    image: str | None = None  # what the pods run, as deploy named it
+    image_pull_policy: str | None = None
+    image_id: str | None = None
+
+
 def save_access(spec: FleetSpec, url: str, root: Path | None = None) -> None:
-    write_private(_access_file(spec, root), json.dumps({"hub": url}))
+    save_deployed(spec, Deployed(url), root)
+
+
+def save_deployed(spec: FleetSpec, deployed: Deployed, root: Path | None = None) -> None:
+    write_private(_access_file(spec, root), json.dumps(asdict(deployed)))
+
+
+def load_deployed(spec: FleetSpec, root: Path | None = None) -> Deployed | None:
+    """What the last deploy from this machine told the spokes; None when there was none."""
+    try:
+        data = json.loads(_access_file(spec, root).read_text())
+        return Deployed(**{k: v for k, v in data.items() if k in Deployed.__dataclass_fields__})
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def load_access(spec: FleetSpec, root: Path | None = None) -> tuple[str, str]:

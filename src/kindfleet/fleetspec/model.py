@@ -342,7 +342,7 @@ class Registry(FileModel):
     name: str | None = None
     host_port: Annotated[int, Field(ge=1, le=65535)] = 5001
     listen_address: str = "127.0.0.1"
-    image: str = "registry:2"
+    image: str = "registry:3"  # as kind's local-registry guide runs it
 
 
 class FleetNetworking(FileModel):

@@ -7,9 +7,12 @@ module here prints, exits or picks a kubeconfig file on its own.
 
 from kindfleet.lifecycle.down import DownOptions, DownResult, down
 from kindfleet.lifecycle.events import Event, Reporter
+from kindfleet.lifecycle.logs import LogsExport
+from kindfleet.lifecycle.logs import export as export_logs
 from kindfleet.lifecycle.results import ClusterOutcome, ClustersFailed, UpResult
 from kindfleet.lifecycle.status import FleetStatus, status
 from kindfleet.lifecycle.up import UpOptions, up
+from kindfleet.lifecycle.up import selected as up_selected
 
 __all__ = [
     "ClusterOutcome",
@@ -18,10 +21,13 @@ __all__ = [
     "DownResult",
     "Event",
     "FleetStatus",
+    "LogsExport",
     "Reporter",
     "UpOptions",
     "UpResult",
     "down",
+    "export_logs",
     "status",
     "up",
+    "up_selected",
 ]

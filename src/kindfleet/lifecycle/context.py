@@ -38,8 +38,10 @@ class UpOptions:
     skip_checks: frozenset[str] = frozenset()
     preflight: bool = True
     calico_manifest: str | None = None  # file or URL ({version} is replaced)
+    preload_images: bool = True  # pull the CNI's images once here and load them into nodes
     clusters: tuple[str, ...] | None = None  # only these; None: the whole fleet
     switch_context: bool = True  # make the hub's context the current one
+    logs_dir: Path | None = None  # a failed cluster's logs go to <logs_dir>/<cluster> first
 
 
 @dataclass

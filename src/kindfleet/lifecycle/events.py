@@ -19,7 +19,7 @@ FLEET = ""  # the `cluster` of fleet-wide events (preflight, registry, kubeconfi
 @dataclass(frozen=True)
 class Event:
     cluster: str  # FLEET for fleet-wide steps
-    step: str  # what a person reads: "creating", "installing Calico v3.33.1", ...
+    step: str  # what a person reads: "creating", "installing Calico v3.32.1", ...
     phase: Phase
     message: str = ""
     seconds: float | None = None  # for done / fail: how long the step took

@@ -2,8 +2,10 @@
 
 A cluster that does not exist is created. One that exists and is healthy is kept (its
 registry wiring and kubeconfig entry are refreshed, nothing else). One that exists but is
-not healthy is repaired: the steps after creation run again. Clusters of a provider that
-does not own them are only checked. When the provider needs the hub first (the local
+not healthy is repaired: the steps after creation run again; unless it is broken beyond
+that (node containers gone, an API server never set up: a `kind create` killed half-way,
+a node removed by hand), then it is made anew. Clusters of a provider that does not own
+them are only checked. When the provider needs the hub first (the local
 provider: spokes need its address), the hub gets a wave of its own.
 """
 
@@ -29,15 +31,19 @@ def plan_up(
     existing: Collection[str],
     healthy: Mapping[str, bool],
     owns_clusters: bool = True,
+    broken: Mapping[str, str] | None = None,
 ) -> list[ClusterPlan]:
     plans = []
     for cluster in clusters:
+        why = (broken or {}).get(cluster.name, "")
         if not owns_clusters:
             plans.append(ClusterPlan(cluster, "check"))
         elif cluster.name not in existing:
             plans.append(ClusterPlan(cluster, "create"))
         elif healthy.get(cluster.name, False):
             plans.append(ClusterPlan(cluster, "keep", "exists and is ready"))
+        elif why:
+            plans.append(ClusterPlan(cluster, "recreate", f"exists but {why}: made anew"))
         else:
             plans.append(ClusterPlan(cluster, "repair", "exists but is not ready"))
     return plans

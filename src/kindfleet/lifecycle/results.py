@@ -14,7 +14,7 @@ from typing import Literal
 
 from kindfleet.errors import KindfleetError, PartialFailure
 
-Action = Literal["create", "keep", "repair", "check", "delete", "leave"]
+Action = Literal["create", "recreate", "keep", "repair", "check", "delete", "leave"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class UpResult:
     registry_created: bool = False
     kubeconfig: Path | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what a person must know (e.g. the hub moved)
 
     @property
     def failed(self) -> dict[str, str]:
@@ -67,11 +68,18 @@ class UpFailed(ClustersFailed):
         self.result = result
 
 
+SHOWN_LINES = 30
+
+
 def failure_message(verb: str, failed: Mapping[str, str], total: int) -> str:
+    """One line naming the failed clusters, then each one's error: its first line and its
+    last lines (where kind and kubeadm say what went wrong), the middle elided."""
     names = ", ".join(failed)
     lines = [f"{len(failed)} of {total} clusters failed to {verb}: {names}"]
     for name, error in failed.items():
         first, *rest = error.splitlines() or ["failed"]
         lines.append(f"  {name}: {first}")
-        lines += [f"  {line}" for line in rest[:30]]
+        if len(rest) > SHOWN_LINES:
+            rest = [f"... ({len(rest) - SHOWN_LINES} lines)", *rest[-SHOWN_LINES:]]
+        lines += [f"  {line}" for line in rest]
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from kindfleet.errors import KindfleetError
+from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.up import selected
@@ -19,6 +19,7 @@ class FleetStatus:
     provider: str
     clusters: tuple[ClusterStatus, ...]
     registry: RegistryStatus | None = None
+    warnings: tuple[str, ...] = ()  # what a person must know (e.g. the hub moved)
 
     @property
     def ready(self) -> bool:
@@ -42,12 +43,17 @@ def status(
     def one(cluster: Cluster) -> ClusterStatus:
         try:
             return provider.status(fleet, cluster)
+        except PrerequisiteError:
+            raise
         except KindfleetError as exc:
             return ClusterStatus(
                 cluster.name, cluster.role, exists=False, ready=False, message=exc.message
             )
 
     results = run_parallel(chosen, one, limit=parallel, key=lambda c: c.name)
+    for result in results.values():
+        if isinstance(result, BaseException):  # the engine down, a tool missing: say so
+            raise result
     statuses = tuple(r for r in results.values() if isinstance(r, ClusterStatus))
     registry = None
     if isinstance(provider, HostsRegistry) and fleet.registry:

@@ -23,6 +23,7 @@ from kindfleet.providers.base import (
     AppliesManifests,
     CreateOptions,
     HostsRegistry,
+    PreloadsImages,
     WaitsForReady,
 )
 from kindfleet.render import calico
@@ -59,7 +60,8 @@ def _create(job: ClusterJob) -> str | None:
     options = CreateOptions(
         kubeconfig=ctx.cluster_kubeconfig(cluster.name),
         wait_seconds=ctx.options.wait_seconds,
-        retain_on_failure=ctx.options.retain,
+        # kind removes a failed cluster's nodes itself; they must outlive it to be read
+        retain_on_failure=ctx.options.retain or ctx.options.logs_dir is not None,
         report=_notes(ctx, cluster, "creating"),
     )
     ctx.provider.create(ctx.fleet, cluster, options)
@@ -75,7 +77,18 @@ def _check(job: ClusterJob) -> str | None:
     return f"context {cluster.context}"
 
 
+def _remove_broken(job: ClusterJob) -> str | None:
+    """What is left of a cluster broken beyond repair goes, kubeconfig entry and all."""
+    ctx, cluster = job.ctx, job.cluster
+    ctx.provider.delete(ctx.fleet, cluster.name)
+    target = ctx.kubeconfig_file
+    if target is not None and target.path.exists():
+        target.update(lambda config: kc.remove_context(config, cluster.context))
+    return None
+
+
 CREATE = Step("create", lambda job: "creating", steprunner.always, _create)
+REMOVE = Step("remove", lambda job: "removing what is left", steprunner.always, _remove_broken)
 CHECK = Step("check", lambda job: "checking", steprunner.always, _check)
 
 
@@ -101,16 +114,31 @@ def _install_calico(job: ClusterJob) -> str | None:
     try:
         pool = calico.ipv4_pool(cluster.networking.pod_subnet)
         manifest = calico.set_ipv4_pool(ctx.manifests.get(calico_version(cluster)), pool)
+        manifest = calico.set_encapsulation(manifest)
     except calico.ManifestError as exc:
         raise KindfleetError(
             f"cannot install Calico on {cluster.name}: {exc}",
             hint="use a calico.yaml from projectcalico (manifests/calico.yaml) of v3.2x or later",
         ) from None
+    loaded = _preload(job, calico.images(manifest))
     ctx.provider.apply_manifest(ctx.fleet, cluster, manifest)
     ctx.provider.wait_pods_ready(
         ctx.fleet, cluster, calico.NAMESPACE, calico.NODE_SELECTOR, ctx.options.wait_seconds
     )
-    return f"IPv4 pool {pool}"
+    return f"IPv4 pool {pool}, VXLANCrossSubnet" + (f"; {loaded}" if loaded else "")
+
+
+def _preload(job: ClusterJob, images: list[str]) -> str:
+    """The CNI's images pulled once on this machine and loaded into the cluster's nodes
+    (so its nodes do not each pull them), where the provider can; what was done."""
+    ctx, cluster = job.ctx, job.cluster
+    if not (ctx.options.preload_images and images and isinstance(ctx.provider, PreloadsImages)):
+        return ""
+    warnings = ctx.provider.preload_images(ctx.fleet, cluster, images)
+    for warning in warnings:
+        ctx.emit(cluster.name, f"installing Calico {calico_version(cluster)}", "warn", warning)
+    loaded = len(images) - len(warnings)
+    return f"{loaded} of {len(images)} images loaded from this machine" if loaded else ""
 
 
 CNI = Step(
@@ -196,6 +224,7 @@ KUBECONFIG = Step("kubeconfig", lambda job: "merging kubeconfig", _merges, _merg
 
 PIPELINES: Mapping[Action, Sequence[Step]] = {
     "create": (CREATE, CNI, REGISTRY, READY, KUBECONFIG),
+    "recreate": (REMOVE, CREATE, CNI, REGISTRY, READY, KUBECONFIG),
     "repair": (CNI, REGISTRY, READY, KUBECONFIG),
     "keep": (REGISTRY, KUBECONFIG),
     "check": (CHECK,),

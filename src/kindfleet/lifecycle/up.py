@@ -11,6 +11,7 @@ no cluster is left to use it), then lets the interrupt through.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,12 +33,18 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.steprunner import run_steps
 from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
-from kindfleet.providers.base import HostsRegistry, Provider
+from kindfleet.providers.base import ClusterStatus, ExportsLogs, HostsRegistry, Provider
 from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
 
-FINAL_WORD = {"create": "up", "repair": "repaired", "keep": "kept", "check": "reachable"}
+FINAL_WORD = {
+    "create": "up",
+    "recreate": "made anew",
+    "repair": "repaired",
+    "keep": "kept",
+    "check": "reachable",
+}
 
 
 def up(
@@ -75,14 +82,18 @@ def run(ctx: UpContext) -> UpResult:
     clusters = selected(ctx.fleet, ctx.options.clusters)
     checking = ctx.options.preflight
     try:
-        existing, healthy = _observe(ctx, clusters)
+        existing, healthy, broken = _observe(ctx, clusters)
     except KindfleetError:
-        if checking:  # kind or Docker missing: say all that is wrong
+        if checking:  # kind or Docker missing, the engine down: say all that is wrong
             _preflight(ctx, set())
         raise
-    versions = _preflight(ctx, existing) if checking else {}
+    versions = _preflight(ctx, existing - set(broken)) if checking else {}
     plans = plan_up(
-        clusters, existing=existing, healthy=healthy, owns_clusters=ctx.traits.owns_clusters
+        clusters,
+        existing=existing,
+        healthy=healthy,
+        owns_clusters=ctx.traits.owns_clusters,
+        broken=broken,
     )
     try:
         _registry(ctx)
@@ -106,24 +117,38 @@ def run(ctx: UpContext) -> UpResult:
     return result
 
 
-def _observe(ctx: UpContext, clusters: list[Cluster]) -> tuple[set[str], dict[str, bool]]:
-    """Which clusters exist already, and which of those are healthy."""
+def _observe(
+    ctx: UpContext, clusters: list[Cluster]
+) -> tuple[set[str], dict[str, bool], dict[str, str]]:
+    """Which clusters exist already, which of those are healthy, and which are broken
+    beyond repair (and why)."""
     if not ctx.traits.owns_clusters:
-        return set(), {}
+        return set(), {}, {}
     existing = set(ctx.provider.list_clusters(ctx.fleet)) & {c.name for c in clusters}
     present = [c for c in clusters if c.name in existing]
     results = run_parallel(
         present,
-        lambda c: ctx.provider.status(ctx.fleet, c).ready,
+        lambda c: ctx.provider.status(ctx.fleet, c),
         limit=ctx.options.parallel,
         key=lambda c: c.name,
         on_interrupt=ctx.interrupt,
     )
-    healthy = {name: r is True for name, r in results.items()}
+    for result in results.values():
+        if isinstance(result, BaseException):
+            raise result
+    statuses = [r for r in results.values() if isinstance(r, ClusterStatus)]
+    healthy = {s.name: s.ready for s in statuses}
+    broken = {s.name: s.broken for s in statuses if s.broken and not s.ready}
     if present:
-        state = ", ".join(f"{n} ({'ready' if ok else 'not ready'})" for n, ok in healthy.items())
+        state = ", ".join(_state(s) for s in statuses)
         ctx.emit(FLEET, "existing clusters", "note", f"already there: {state}")
-    return existing, healthy
+    return existing, healthy, broken
+
+
+def _state(status: ClusterStatus) -> str:
+    if status.ready:
+        return f"{status.name} (ready)"
+    return f"{status.name} ({status.broken or 'not ready'})"
 
 
 def _preflight(ctx: UpContext, existing: set[str]) -> dict[str, str]:
@@ -131,7 +156,10 @@ def _preflight(ctx: UpContext, existing: set[str]) -> dict[str, str]:
     start = ctx.clock()
     registry_running = False
     if ctx.fleet.registry and isinstance(ctx.provider, HostsRegistry):
-        status = ctx.provider.registry_status(ctx.fleet)
+        try:
+            status = ctx.provider.registry_status(ctx.fleet)
+        except KindfleetError:  # the engine does not answer: the docker check says why
+            status = None
         registry_running = bool(status and status.running)
     options = PreflightOptions(
         skip=ctx.options.skip_checks, existing=existing, registry_running=registry_running
@@ -202,7 +230,7 @@ def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
     """Every step of the plan's pipeline that applies, in order; a failure stops them."""
     cluster = plan.cluster
     start = ctx.clock()
-    if plan.action in ("keep", "repair"):
+    if plan.action in ("keep", "repair", "recreate"):
         ctx.emit(cluster.name, plan.action, "note", plan.reason)
     try:
         run_steps(
@@ -229,7 +257,8 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     cluster = plan.cluster
     removed = False
     error = str(exc)
-    if plan.action == "create" and cluster.name in ctx.started:
+    if plan.action in ("create", "recreate") and cluster.name in ctx.started:
+        error += _collect_logs(ctx, cluster)
         if ctx.options.retain:
             error += (
                 f"\n(nodes kept: --retain; `kindfleet down --cluster {cluster.name}` removes them)"
@@ -246,6 +275,19 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     how = "removed" if removed else ""
     ctx.emit(cluster.name, "failed", "fail", how, seconds=seconds, final=True)
     return ClusterOutcome(cluster.name, plan.action, False, seconds, error, removed)
+
+
+def _collect_logs(ctx: UpContext, cluster: Cluster) -> str:
+    """With --logs-dir, what the failed cluster logged, collected before it is removed."""
+    where = ctx.options.logs_dir
+    if where is None or not isinstance(ctx.provider, ExportsLogs):
+        return ""
+    ctx.emit(cluster.name, "collecting logs", "start")
+    began = ctx.clock()
+    problems = ctx.provider.export_logs(ctx.fleet, cluster, where / cluster.name)
+    seconds = ctx.clock() - began
+    ctx.emit(cluster.name, "collecting logs", "done", "; ".join(problems), seconds=seconds)
+    return f"\n(its logs: {where / cluster.name})"
 
 
 def _remove(ctx: UpContext, name: str) -> bool:
@@ -270,19 +312,35 @@ def _forget_context(ctx: UpContext, cluster: Cluster) -> None:
         target.update(lambda config: kc.remove_context(config, cluster.context))
 
 
+SETTLE_SECONDS = 2.0  # for the engine to finish a `docker run` whose client was killed
+
+
 def _clean_after_interrupt(ctx: UpContext) -> None:
     ctx.interrupt()
     ctx.resume()
     try:
+        removed = []
         for name in ctx.half_made():
             if _remove(ctx, name):
                 ctx.mark_finished(name)
+                removed.append(name)
+        _remove_late_arrivals(ctx, removed)
         _remove_new_registry(ctx)
     except KeyboardInterrupt:
         left = ", ".join(ctx.half_made()) or "none"
         message = f"interrupted again; half-made: {left}; run `kindfleet down`"
         ctx.emit(FLEET, "cleanup", "warn", message)
         raise
+
+
+def _remove_late_arrivals(ctx: UpContext, removed: list[str]) -> None:
+    """Killing `kind create` kills its `docker run`s, not what the engine was already doing
+    for them: a node container can appear after its cluster was removed. Look once more."""
+    if not removed:
+        return
+    time.sleep(SETTLE_SECONDS)
+    for name in set(removed) & set(ctx.provider.list_clusters(ctx.fleet)):
+        _remove(ctx, name)
 
 
 def _remove_new_registry(ctx: UpContext) -> None:

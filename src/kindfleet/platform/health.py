@@ -8,16 +8,19 @@ One image serves as hub and as agent, so with no arguments the check reads PID 1
 command line to know which it is. The hub is healthy when its /healthz answers. The
 agent is healthy while its heartbeat loop turns (it marks a file each round, whether or
 not the hub answered): a hub outage must never get the spokes' orchestrators restarted.
-Standard library only, so the check starts fast inside the probe's timeout.
+
+A probe starts a Python each time, on a node that may be busy: this module imports only
+a few standard modules (no urllib, which pulls in http.client, email and ssl; nothing of
+kindfleet's fleet tooling or the platform's dependencies), so it starts in a few tens of
+milliseconds. tests/unit/platform/test_health_light.py keeps it so.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,12 +46,19 @@ def _flag(argv: Sequence[str], name: str, default: str) -> str:
 
 
 def check_hub(port: int, timeout: float = 3.0) -> str | None:
+    """GET /healthz over a plain socket: the status line is all a probe needs."""
     url = f"http://127.0.0.1:{port}/healthz"
+    request = f"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return None if response.status == 200 else f"{url} answered {response.status}"
-    except (urllib.error.URLError, OSError) as exc:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+            conn.sendall(request)
+            head = conn.recv(64).split(b"\r\n", 1)[0].decode("latin-1")
+    except OSError as exc:
         return f"{url} did not answer: {exc}"
+    parts = head.split()
+    if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1] == "200":
+        return None
+    return f"{url} answered {head or 'nothing'}"
 
 
 def check_agent(state_dir: Path, now: float | None = None) -> str | None:

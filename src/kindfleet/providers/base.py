@@ -96,6 +96,9 @@ class ClusterStatus:
     message: str = ""
     context: str | None = None  # kubeconfig context
     provider: str | None = None
+    # Why only making it anew can help (kind: node containers gone, an API server never
+    # set up); `up` then deletes and creates it instead of repairing it. "" otherwise.
+    broken: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ class CreateOptions:
     kind_config: Mapping[str, Any] | None = None  # rendered KIND config (kind provider)
     kubeconfig: Path | None = None  # where this cluster's kubeconfig goes while creating
     wait_seconds: float = 300.0
-    retain_on_failure: bool = False
+    retain_on_failure: bool = False  # keep what a failed creation made (logs, --retain)
     report: Callable[[str], None] | None = None  # notes for the person watching progress
 
 
@@ -215,6 +218,32 @@ class AppliesManifests(Protocol):
         self, fleet: FleetSpec, cluster: Cluster, namespace: str, selector: str, timeout: float
     ) -> None:
         """Return once at least one pod matches and every matching pod is Ready."""
+        ...
+
+
+@runtime_checkable
+class PreloadsImages(Protocol):
+    """A provider that can put images into a cluster's nodes from this machine, so that a
+    fleet's nodes do not each pull the same image from a registry (rate limits)."""
+
+    def preload_images(
+        self, fleet: FleetSpec, cluster: Cluster, images: Sequence[str]
+    ) -> list[str]:
+        """Get each image onto this machine (pulled once per provider, not per cluster) and
+        into the cluster's nodes. An image that cannot be had is left for the nodes to pull:
+        returns one warning per such image, never raises for it."""
+        ...
+
+
+@runtime_checkable
+class ExportsLogs(Protocol):
+    """A provider that can gather what a cluster logged into a directory (kind: `kind export
+    logs`, the nodes' journals, kubelet, containerd and pod logs; the local runtime: the
+    hub's or agent's process log), for a person to read after something failed."""
+
+    def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
+        """Write the cluster's logs under `directory` (made if missing); returns what could
+        not be had, one line each. Best effort: never raises for a log it cannot get."""
         ...
 
 

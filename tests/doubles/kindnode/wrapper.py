@@ -12,6 +12,10 @@ otherwise imply that the engine does accept and kind asks for explicitly
 remaining implications (all capabilities, all devices, a writable /sys, no masked
 paths) are simply not had: the simulated node needs none of them.
 
+One more thing it can do, for tests of a daemon that goes away mid-run (this machine's
+engine is shared, so it cannot be stopped): while the file named by $KINDNODE_DOCKER_DOWN
+exists, every call fails exactly as the docker CLI does with no daemon to talk to.
+
 The wrapper is a POSIX shell script (kind runs docker a few hundred times per cluster:
 a Python wrapper's start-up would add seconds). Each call is appended to a log, read
 back with `calls()`: the arguments as given and the positions removed, NUL-separated
@@ -29,6 +33,10 @@ from pathlib import Path
 SCRIPT = r"""#!/bin/sh
 # Test-only docker wrapper written by tests/doubles/kindnode/wrapper.py: runs
 # {docker} with the same arguments minus --privileged, which this engine refuses.
+if [ -n "${{KINDNODE_DOCKER_DOWN:-}}" ] && [ -e "$KINDNODE_DOCKER_DOWN" ]; then
+  echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+  exit 1
+fi
 log={log}
 record=$(mktemp "${{TMPDIR:-/tmp}}/kindnode-docker.XXXXXX") || exit 125
 exec 3>"$record"

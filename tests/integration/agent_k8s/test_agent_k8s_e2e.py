@@ -85,6 +85,11 @@ async def test_a_killed_agent_adopts_its_job_instead_of_starting_it_twice(
 
     opened = watches(cluster, JOBS)
     agent.start()
+    # A fresh interpreter on a starved CPU: wait for it to be up (registered again, as
+    # for the first start) before asking for its watch.
+    await eventually(
+        lambda: hub.double.spokes["spoke1"].registrations > 1, timeout=20, what="re-registration"
+    )
     await watching(cluster, JOBS, after=opened)
     await complete(cluster, name)
     await eventually(lambda: hub.double.workload(wid).state == "Succeeded", what="success")
@@ -110,6 +115,11 @@ async def test_a_gracefully_restarted_agent_leaves_its_job_running_and_adopts_it
 
     opened = watches(cluster, JOBS)
     agent.start()
+    # A fresh interpreter on a starved CPU: wait for it to be up (registered again, as
+    # for the first start) before asking for its watch.
+    await eventually(
+        lambda: hub.double.spokes["spoke1"].registrations > 1, timeout=20, what="re-registration"
+    )
     await watching(cluster, JOBS, after=opened)
     await complete(cluster, name)
     await eventually(lambda: hub.double.workload(wid).state == "Succeeded", what="success")

@@ -1,6 +1,9 @@
 """The one process runner: real child processes, errors that show the command, Ctrl-C."""
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -107,3 +110,40 @@ def test_failure_says_names_what_the_command_was_for():
     assert caught.value.message.startswith("could not x: `false` exited 1")
     assert caught.value.hint == "do y"
     assert caught.value.result is result
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's"
+)
+def test_a_command_does_not_outlive_a_killed_kindfleet(tmp_path):
+    """kill -9 of kindfleet: its `kind create` (here a sleep) gets SIGTERM, not an orphan's life."""
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "from kindfleet.exec import ProcessRunner, cmd\n"
+        f"ProcessRunner().run(cmd('sh', '-c', 'echo $$ > {pid_file}; exec sleep 120'))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 20
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert time.monotonic() < deadline and parent.poll() is None
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while _pid_alive(child):
+            assert time.monotonic() < deadline, "the command outlived its kindfleet"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

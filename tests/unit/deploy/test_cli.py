@@ -157,9 +157,9 @@ def test_deploy_reports_where_the_platform_is(cli, fake_clusters, state):
     assert result.out == ""
     assert "platform deployed on fleet t" in result.err
     assert "spokes dial http://172.18.0.2:30080; this machine: http://127.0.0.1:30555" in result.err
-    assert json.loads((state / "t" / "access.json").read_text()) == {
-        "hub": "http://127.0.0.1:30555"
-    }
+    recorded = json.loads((state / "t" / "access.json").read_text())
+    assert recorded["hub"] == "http://127.0.0.1:30555"
+    assert (recorded["hub_node"], recorded["hub_host"]) == ("t-hub-control-plane", "172.18.0.2")
 
 
 def test_fleet_manifests_from_python_redacts_unless_asked():

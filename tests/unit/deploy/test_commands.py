@@ -177,3 +177,28 @@ def test_an_installation_without_a_source_tree_says_to_pass_an_image():
         )
     assert "no source tree with a Dockerfile" in caught.value.message
     assert "--image REF" in caught.value.hint
+
+
+def test_images_are_named_by_their_content():
+    from kindfleet.deploy import image as im
+
+    push = (
+        "The push refers to repository [localhost:5001/kindfleet/platform]\n"
+        "5f70bf18a086: Pushed\n"
+        "0.1.0: digest: sha256:" + "d" * 64 + " size: 1783\n"
+    )
+    digest = "sha256:" + "d" * 64
+    assert im.pushed_digest(push) == digest
+    assert im.pushed_digest("denied: requested access to the resource is denied") is None
+    assert im.by_digest("localhost:5001/kindfleet/platform:0.1.0", digest) == (
+        f"localhost:5001/kindfleet/platform:0.1.0@{digest}"
+    )
+    assert im.by_digest(f"localhost:5001/p:1@{digest}", digest) == f"localhost:5001/p:1@{digest}"
+    image_id = "sha256:5f1c2d3e4b6a" + "0" * 52
+    assert (
+        im.content_tag("kindfleet/platform:0.1.0", image_id)
+        == "kindfleet/platform:0.1.0-5f1c2d3e4b6a"
+    )
+    assert (
+        im.content_tag("localhost:5001/app", image_id) == "localhost:5001/app:latest-5f1c2d3e4b6a"
+    )

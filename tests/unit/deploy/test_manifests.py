@@ -88,9 +88,26 @@ def test_orchestrator_rbac_is_least_privilege():
     role = next(o for o in roles if o["kind"] == "Role")
     assert role["metadata"]["namespace"] == "platform-workloads"
     cluster_role = next(o for o in roles if o["kind"] == "ClusterRole")
-    assert cluster_role["rules"] == [
-        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
-    ]
+    assert cluster_role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]
+
+
+def test_platform_namespaces_enforce_the_restricted_pod_security_standard():
+    for objects in _all(ARTICLE).values():
+        for namespace in (o for o in objects if o["kind"] == "Namespace"):
+            labels = namespace["metadata"]["labels"]
+            assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+            assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+def test_every_probe_has_a_timeout_and_liveness_waits_for_startup():
+    for objects in _all(ARTICLE).values():
+        for deployment in (o for o in objects if o["kind"] == "Deployment"):
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            probes = {k: v for k, v in container.items() if k.endswith("Probe")}
+            assert {"startupProbe", "livenessProbe"} <= set(probes)
+            assert all(p["timeoutSeconds"] >= 5 for p in probes.values())
+            startup = probes["startupProbe"]
+            assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
 
 
 def test_containers_are_non_root_and_locked_down():

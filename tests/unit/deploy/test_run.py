@@ -12,7 +12,7 @@ from kindfleet.deploy import DeployOptions, DeployPartialFailure, deploy
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.lifecycle.events import plain_line
 from kindfleet.providers.base import ClusterStatus
-from tests.doubles.deployfakes import Clock, DeployProvider, Hub, Runner, fleet
+from tests.doubles.deployfakes import PUSHED_DIGEST, Clock, DeployProvider, Hub, Runner, fleet
 from tests.doubles.fakeprovider import BareProvider
 
 SMOKE = "kindfleet-test/smoke:1"
@@ -24,6 +24,7 @@ def run(spec, provider=None, runner=None, hub=None, tmp_path=None, **options):
     runner = runner or Runner(
         api_servers={"kind-t-cpu": ["172.18.0.4"], "kind-t-gpu": ["172.18.0.5"]},
         local_images={SMOKE: f"{SMOKE_ID} 2000000"},
+        journal=getattr(provider, "log", None),
     )
     events = []
     clock = Clock()
@@ -61,14 +62,14 @@ def test_steps_run_in_order_hub_before_spokes_gpus_before_orchestrators(tmp_path
         "hub access from this machine",
         "spokes Ready in the hub",
     ]
-    # the hub is applied and Ready before any spoke is applied; GPUs before any apply
+    # the hub is applied and rolled out before any spoke is applied; GPUs before any apply
     log = provider.log
-    applies = [e for e in log if e[0] in ("apply", "pods")]
-    assert applies[:2] == [("apply", "t-hub"), ("pods", "t-hub", "platform-management", "app=hub")]
+    applies = [e for e in log if e[0] in ("apply", "rollout")]
+    assert applies[:2] == [("apply", "t-hub"), ("rollout", "t-hub", "platform-management", "hub")]
     assert set(applies[2:]) == {
         ("apply", "t-cpu"), ("apply", "t-gpu"),
-        ("pods", "t-cpu", "platform-control", "app=orchestrator"),
-        ("pods", "t-gpu", "platform-control", "app=orchestrator"),
+        ("rollout", "t-cpu", "platform-control", "orchestrator"),
+        ("rollout", "t-gpu", "platform-control", "orchestrator"),
     }  # fmt: skip
     patch = next(i for i, c in enumerate(runner.calls) if "patch" in c.argv)
     assert runner.calls[patch].argv[runner.calls[patch].argv.index("node") + 1] == "t-gpu-worker"
@@ -82,6 +83,15 @@ def test_steps_run_in_order_hub_before_spokes_gpus_before_orchestrators(tmp_path
     assert result.hub_url == "http://172.18.0.2:30080"  # the node that publishes the NodePort
 
 
+def test_spokes_ready_are_listed_sorted_whatever_order_they_turned_ready(tmp_path):
+    result, events, _, _ = run(
+        fleet(), tmp_path=tmp_path, image=SMOKE, hub=Hub({"t-cpu": 4, "t-gpu": 2})
+    )
+    turned = [e.cluster for e in events if e.step == "Ready in the hub"]
+    assert turned == ["t-gpu", "t-cpu"]
+    assert result.spokes_ready == ("t-cpu", "t-gpu")
+
+
 def test_registry_fleet_pushes_and_manifests_use_the_registry_reference(tmp_path):
     spec = fleet()
     result, _, provider, runner = run(spec, tmp_path=tmp_path, image=SMOKE)
@@ -92,19 +102,26 @@ def test_registry_fleet_pushes_and_manifests_use_the_registry_reference(tmp_path
     hub = [d for d in yaml.safe_load_all(provider.manifests["t-hub"][0]) if d]
     deployment = next(d for d in hub if d["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert (container["image"], container["imagePullPolicy"]) == (pushed, "Always")
+    pinned = f"{pushed}@{PUSHED_DIGEST}"  # by what the registry stored, not by the tag
+    assert (container["image"], container["imagePullPolicy"]) == (pinned, "IfNotPresent")
+    spoke = [d for d in yaml.safe_load_all(provider.manifests["t-cpu"][0]) if d]
+    orchestrator = next(d for d in spoke if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    args = orchestrator["containers"][0]["args"]
+    assert args[args.index("--job-image") + 1] == pinned  # the Jobs it creates too
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations == {"kindfleet.dev/image-id": SMOKE_ID}
-    assert result.image == pushed
+    assert (result.image, result.image_pull_policy) == (pinned, "IfNotPresent")
 
 
 def test_without_a_registry_the_image_is_loaded_into_every_cluster(tmp_path):
     spec = fleet(registry=False)
     result, _, provider, runner = run(spec, tmp_path=tmp_path, image=SMOKE)
     loads = sorted(e for e in provider.log if e[0] == "load")
-    assert loads == [("load", c, SMOKE) for c in ("t-cpu", "t-gpu", "t-hub")]
-    assert not [a for a in runner.argvs("docker") if a[1] in ("push", "tag")]
-    assert (result.image, result.image_pull_policy) == (SMOKE, "IfNotPresent")
+    tagged = f"{SMOKE}-{'a' * 12}"  # a tag holding the image's ID: a rebuild is a new name
+    assert loads == [("load", c, tagged) for c in ("t-cpu", "t-gpu", "t-hub")]
+    assert ("docker", "tag", SMOKE, tagged) in runner.argvs("docker")
+    assert not [a for a in runner.argvs("docker") if a[1] == "push"]
+    assert (result.image, result.image_pull_policy) == (tagged, "IfNotPresent")
 
 
 def test_default_builds_from_the_source_tree_with_build_args(tmp_path):
@@ -119,7 +136,7 @@ def test_default_builds_from_the_source_tree_with_build_args(tmp_path):
         "--build-arg", "PYTHON_IMAGE=mirror/python:3.11",
         "--file", str(tmp_path / "Dockerfile"), str(tmp_path),
     )  # fmt: skip
-    assert result.image == "localhost:5099/kindfleet/platform:0.1.0"
+    assert result.image == f"localhost:5099/kindfleet/platform:0.1.0@{PUSHED_DIGEST}"
 
 
 def test_an_image_that_is_not_local_is_pulled_by_the_nodes(tmp_path):
@@ -151,9 +168,9 @@ def test_tokens_reach_the_secrets_and_access_is_saved(tmp_path):
         ]
         assert "172.18.0.2/32" in cidrs  # the hub node
         assert {"t-cpu": "172.18.0.4/32", "t-gpu": "172.18.0.5/32"}[spoke] in cidrs
-    assert json.loads((tmp_path / "t" / "access.json").read_text()) == {
-        "hub": "http://127.0.0.1:30555"
-    }
+    access = json.loads((tmp_path / "t" / "access.json").read_text())
+    assert access["hub"] == "http://127.0.0.1:30555"
+    assert (access["hub_node"], access["hub_host"]) == ("t-hub-control-plane", "172.18.0.2")
 
 
 def test_dry_run_reads_renders_and_validates_and_changes_nothing(tmp_path):

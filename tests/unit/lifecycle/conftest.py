@@ -8,6 +8,8 @@ from kindfleet.fleetspec import from_text
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CALICO = FIXTURES / "calico-excerpt.yaml"
+# The whole calico.yaml of the pinned release (gzip), as raw.githubusercontent.com serves it.
+WHOLE_CALICO = Path(__file__).resolve().parents[2] / "fixtures" / "calico-v3.32.1.yaml.gz"
 
 FLEET = """\
 apiVersion: kindfleet.dev/v1alpha1

@@ -2,17 +2,21 @@
 and the registry wiring as text."""
 
 import difflib
+import gzip
+import hashlib
 
 import pytest
 import yaml
 
+from kindfleet import pins
 from kindfleet.fleetspec.internal import Registry
 from kindfleet.lifecycle.calicosource import CalicoManifests, ManifestError
 from kindfleet.render import calico
 from kindfleet.render import registry as reg
-from tests.unit.lifecycle.conftest import CALICO
+from tests.unit.lifecycle.conftest import CALICO, WHOLE_CALICO
 
 EXCERPT = CALICO.read_text()
+WHOLE = WHOLE_CALICO
 
 
 def test_only_the_two_commented_lines_change():
@@ -60,25 +64,68 @@ def test_ipv4_pool_of_a_pod_subnet():
 
 
 def test_manifest_url_is_pinned():
-    assert calico.DEFAULT_VERSION == "v3.33.1"
-    assert calico.manifest_url("v3.33.1") == (
-        "https://raw.githubusercontent.com/projectcalico/calico/v3.33.1/manifests/calico.yaml"
+    assert calico.DEFAULT_VERSION == "v3.32.1"
+    assert calico.manifest_url("v3.32.1") == (
+        "https://raw.githubusercontent.com/projectcalico/calico/v3.32.1/manifests/calico.yaml"
     )
+
+
+def test_encapsulation_is_vxlan_cross_subnet_and_nothing_else_changes():
+    """Calico's kind guide's VXLANCrossSubnet: no IP-in-IP, so no ipip module needed."""
+    patched = calico.set_encapsulation(EXCERPT)
+    changed = [
+        line
+        for line in difflib.unified_diff(
+            EXCERPT.splitlines(), patched.splitlines(), lineterm="", n=0
+        )
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert changed == [
+        '-              value: "Always"',
+        '+              value: "Never"',
+        '-              value: "Never"',
+        '+              value: "CrossSubnet"',
+    ]
+    node = next(d for d in yaml.safe_load_all(patched) if d and d["kind"] == "DaemonSet")
+    env = {
+        e["name"]: e.get("value") for e in node["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert (env["CALICO_IPV4POOL_IPIP"], env["CALICO_IPV4POOL_VXLAN"]) == ("Never", "CrossSubnet")
+    assert calico.set_encapsulation(patched) == patched
+    with pytest.raises(
+        calico.ManifestError, match=r"one CALICO_IPV4POOL_VXLAN setting .* found no"
+    ):
+        calico.set_encapsulation(EXCERPT.replace("CALICO_IPV4POOL_VXLAN", "SOMETHING_ELSE"))
+
+
+def test_the_whole_pinned_release_takes_both_patches_and_has_the_pinned_checksum():
+    body = gzip.decompress(WHOLE.read_bytes())
+    assert hashlib.sha256(body).hexdigest() == pins.CALICO_MANIFEST_SHA256[calico.DEFAULT_VERSION]
+    patched = calico.set_encapsulation(calico.set_ipv4_pool(body.decode(), "10.245.0.0/16"))
+    docs = [d for d in yaml.safe_load_all(patched) if d]
+    node = next(
+        d for d in docs if d["kind"] == "DaemonSet" and d["metadata"]["name"] == "calico-node"
+    )
+    env = {
+        e["name"]: e.get("value") for e in node["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["CALICO_IPV4POOL_CIDR"] == "10.245.0.0/16"
+    assert (env["CALICO_IPV4POOL_IPIP"], env["CALICO_IPV4POOL_VXLAN"]) == ("Never", "CrossSubnet")
 
 
 def test_a_local_file_is_read_once_per_version(tmp_path):
     path = tmp_path / "calico-{version}.yaml"
-    (tmp_path / "calico-v3.33.1.yaml").write_text("one")
+    (tmp_path / "calico-v3.32.1.yaml").write_text("one")
     source = CalicoManifests(str(path))
-    assert source.location("v3.33.1") == str(tmp_path / "calico-v3.33.1.yaml")
-    assert source.get("v3.33.1") == "one"
-    (tmp_path / "calico-v3.33.1.yaml").write_text("two")
-    assert source.get("v3.33.1") == "one"
+    assert source.location("v3.32.1") == str(tmp_path / "calico-v3.32.1.yaml")
+    assert source.get("v3.32.1") == "one"
+    (tmp_path / "calico-v3.32.1.yaml").write_text("two")
+    assert source.get("v3.32.1") == "one"
     with pytest.raises(ManifestError, match="cannot read Calico manifest"):
         source.get("v9.9.9")
 
 
-REGISTRY = Registry("kind-registry", 5001, "127.0.0.1", "registry:2")
+REGISTRY = Registry("kind-registry", 5001, "127.0.0.1", "registry:3")
 
 
 def test_hosts_toml_points_the_push_name_at_the_registry_container():
@@ -95,3 +142,15 @@ def test_kep_1755_configmap():
         "hostFromClusterNetwork": "kind-registry:5000",
         "help": "https://kind.sigs.k8s.io/docs/user/local-registry/",
     }
+
+
+def test_the_images_a_manifest_runs_once_each():
+    whole = gzip.decompress(WHOLE.read_bytes()).decode()
+    assert calico.images(whole) == [
+        "quay.io/calico/cni:v3.32.1",
+        "quay.io/calico/node:v3.32.1",
+        "quay.io/calico/kube-controllers:v3.32.1",
+    ]
+    assert calico.images('      - image: "a:1"\n        image: a:1 # again\n  #image: b\n') == [
+        "a:1"
+    ]

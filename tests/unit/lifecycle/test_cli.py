@@ -46,7 +46,7 @@ def test_up_prints_a_line_per_step_and_merges_into_kubeconfig(world, cli):
     assert code == 0, err
     assert out == ""
     assert " ✓ fleet: preflight" in err and "docker 28.1, kind v0.33.0, kubectl v1.35.0" in err
-    assert " ✓ t-spoke1: installing Calico v3.33.1" in err
+    assert " ✓ t-spoke1: installing Calico v3.32.1" in err
     assert " ✓ t-hub: up (" in err
     assert "✓ fleet t is up: 4 clusters in" in err and "(created 4)" in err
     config = yaml.safe_load(kubeconfig.read_text())

@@ -17,6 +17,16 @@ def test_plan(spec):
     } == {"check"}
 
 
+def test_a_broken_cluster_is_made_anew_not_repaired(spec):
+    broken = {"t-spoke1": "node containers missing: t-spoke1-worker"}
+    plans = plan_up(spec.clusters, existing={"t-hub", "t-spoke1"}, healthy={"t-hub": True},
+                    broken=broken)  # fmt: skip
+    assert [(p.action, p.reason) for p in plans[:2]] == [
+        ("keep", "exists and is ready"),
+        ("recreate", "exists but node containers missing: t-spoke1-worker: made anew"),
+    ]
+
+
 def test_waves(spec):
     plans = plan_up(spec.clusters, existing=set(), healthy={})
     assert [len(w) for w in waves(plans, hub_first=False)] == [4]
@@ -43,11 +53,11 @@ def test_board_keeps_one_row_per_cluster():
     board = Board(["a", "b"])
     board.apply(Event("a", "creating", "start"))
     board.apply(Event("a", "creating", "done", seconds=1.0))
-    board.apply(Event("a", "installing Calico v3.33.1", "start"))
+    board.apply(Event("a", "installing Calico v3.32.1", "start"))
     board.apply(Event("b", "creating", "fail", "boom"))
     board.apply(Event("", "preflight", "done"))
     a, b = board.rows()
-    assert (a.step, a.state, a.steps_done) == ("installing Calico v3.33.1", "running", ["creating"])
+    assert (a.step, a.state, a.steps_done) == ("installing Calico v3.32.1", "running", ["creating"])
     assert (b.state, b.message) == ("failed", "boom")
     board.apply(Event("a", "up", "done", seconds=3.0, final=True))
     assert board.rows()[0].state == "done"

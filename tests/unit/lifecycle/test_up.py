@@ -45,7 +45,7 @@ def test_every_cluster_goes_through_its_steps_in_order(spec, tmp_path, calico_ma
     steps = [e.step for e in events if e.cluster == "t-spoke2" and e.phase == "done"]
     assert steps == [
         "creating",
-        "installing Calico v3.33.1",
+        "installing Calico v3.32.1",
         "wiring the registry",
         "waiting for nodes Ready",
         "merging kubeconfig",
@@ -111,6 +111,25 @@ def test_healthy_clusters_are_kept_unhealthy_ones_repaired(spec, tmp_path, calic
     again, _ = run(spec, provider, tmp_path, calico_manifest)
     assert [o.action for o in again.outcomes] == ["keep"] * 4
     assert not again.registry_created
+
+
+def test_a_broken_cluster_is_removed_and_made_anew(spec, tmp_path, calico_manifest):
+    provider = FakeProvider(existing={"t-hub": True, "t-spoke1": False})
+    provider.clusters["t-spoke1"]["broken"] = "node containers missing: t-spoke1-worker"
+    result, events = run(spec, provider, tmp_path, calico_manifest)
+    assert [o.action for o in result.outcomes] == ["keep", "recreate", "create", "create"]
+    assert provider.steps("t-spoke1") == [
+        "delete",
+        "create",
+        "apply",
+        "pods",
+        "connect",
+        "apply",
+        "wait",
+    ]
+    notes = [e.message for e in events if e.cluster == "t-spoke1" and e.phase == "note"]
+    assert "exists but node containers missing: t-spoke1-worker: made anew" in notes
+    assert "kind-t-spoke1" in kc.context_names(kc.KubeconfigFile(tmp_path / "kubeconfig").read())
 
 
 def test_a_failed_creation_is_removed_and_named(spec, tmp_path, calico_manifest):

@@ -39,7 +39,7 @@ def test_registry_container_is_kinds_recipe_labelled():
     assert kind.registry_run_cmd(spec, spec.registry).argv == (
         "docker", "run", "--detach", "--name", "kind-registry", "--restart=always",
         "--label", "dev.kindfleet.fleet=f", "--label", "dev.kindfleet.role=registry",
-        "--publish", "127.0.0.1:5001:5000", "--network", "bridge", "registry:2",
+        "--publish", "127.0.0.1:5001:5000", "--network", "bridge", "registry:3",
     )  # fmt: skip
 
 

@@ -40,7 +40,7 @@ def test_providers_are_built_with_the_settings():
     env = {"KIND_EXPERIMENTAL_DOCKER_NETWORK": "fleetnet"}
     provider = detect.get_provider(spec(), ProviderSettings(runner=runner, env=env))
     assert isinstance(provider, KindProvider)
-    assert provider.runner is runner and provider.network == "fleetnet"
+    assert provider.runner.runner is runner and provider.network == "fleetnet"
     assert isinstance(
         detect.get_provider(spec("existing"), ProviderSettings(env={})), ExistingProvider
     )

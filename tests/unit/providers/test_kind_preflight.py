@@ -56,11 +56,29 @@ def test_docker_permission_denied():
     assert "usermod -aG docker $USER" in f.fix
 
 
-def test_docker_ok_and_cgroup_v1_warning():
+def test_docker_ok():
     assert preflight.docker_finding({"ServerVersion": "28.1"}, None).message == "Docker engine 28.1"
-    warning = preflight.cgroup_finding({"CgroupVersion": "1"})
-    assert warning is not None and warning.severity == "warning" and "cgroup v1" in warning.message
-    assert preflight.cgroup_finding({"CgroupVersion": "2"}) is None
+
+
+def test_cgroup_v1_refuses_node_images_from_1_35_and_warns_for_older_ones():
+    v1 = {"CgroupVersion": "1"}
+    error = preflight.cgroup_finding(v1, ["v1.34.11", "v1.35.8", "v1.37.0", "unknown"])
+    assert error is not None and (error.check, error.severity) == ("cgroup", "error")
+    assert "Kubernetes v1.35.8, v1.37.0 refuses to start on it" in error.message
+    assert "systemd.unified_cgroup_hierarchy=1" in error.fix and "1.34" in error.fix
+    for versions in (["v1.34.11"], ["unknown"], []):
+        warning = preflight.cgroup_finding(v1, versions)
+        assert warning is not None and warning.severity == "warning"
+    assert preflight.cgroup_finding({"CgroupVersion": "2"}, ["v1.37.0"]) is None
+
+
+def test_cgroup_v1_through_run_is_an_error_that_can_be_skipped():
+    info = {"ServerVersion": "28.1", "MemTotal": 32 * 2**30, "CgroupVersion": "1"}
+    versioned = fleet(FLEET.replace("name: pf\n", 'name: pf\nkubernetesVersion: "1.35"\n'))
+    report = preflight.run(versioned, Probes(info=info), PreflightOptions())
+    assert [f.check for f in report.errors] == ["cgroup"]
+    skipped = preflight.run(versioned, Probes(info=info), PreflightOptions(skip={"cgroup"}))
+    assert skipped.errors == []
 
 
 def test_kind_missing_old_other_and_pinned():

@@ -114,3 +114,51 @@ def test_parse_versions():
     )
     assert kp.parse_versions(text) == ("v1.32.4", "v1.35.8")
     assert kp.parse_versions('{"clientVersion": {"gitVersion": "v1.32.4"}}') == ("v1.32.4", None)
+
+
+def _node(ports, labels=None):
+    item = json.loads(json.dumps(INSPECT[0]))
+    item["NetworkSettings"]["Ports"] = {"6443/tcp": ports}
+    item["Config"]["Labels"].update(labels or {})
+    return dk.parse_inspect(json.dumps([item]))[0]
+
+
+def test_api_endpoint_is_what_kind_writes_into_the_kubeconfig():
+    """kind's GetAPIServerEndpoint: the first binding's HostIp as bound, IPv6 bracketed,
+    and Docker Desktop's port label first when the node carries one."""
+    assert kind.api_endpoint(_node([{"HostIp": "127.0.0.1", "HostPort": "40123"}])) == (
+        "https://127.0.0.1:40123"
+    )
+    wildcard = _node(
+        [{"HostIp": "0.0.0.0", "HostPort": "6443"}, {"HostIp": "::", "HostPort": "6443"}]
+    )
+    assert kind.api_endpoint(wildcard) == "https://0.0.0.0:6443"
+    assert kind.api_endpoint(_node([{"HostIp": "::1", "HostPort": "40124"}])) == (
+        "https://[::1]:40124"
+    )
+    desktop = _node(
+        [{"HostIp": "127.0.0.1", "HostPort": "40123"}],
+        {"desktop.docker.io/ports/6443/tcp": "10.0.1.7:6443"},
+    )
+    assert kind.api_endpoint(desktop) == "https://10.0.1.7:6443"
+    assert kind.api_endpoint(_node(None)) is None
+
+
+def _deployment(*, generation=2, observed=2, replicas=1, total=1, updated=1, available=1):
+    return json.dumps({"metadata": {"generation": generation}, "spec": {"replicas": replicas},
+                       "status": {"observedGeneration": observed, "replicas": total,
+                                  "updatedReplicas": updated, "availableReplicas": available}})  # fmt: skip
+
+
+def test_a_rollout_is_done_only_when_the_new_replicaset_serves():
+    """kubectl's `rollout status` rules: an old pod, Ready while it terminates, never counts."""
+    from kindfleet.providers.kubectl.parsing import rollout_waiting
+
+    assert (
+        rollout_waiting(_deployment(generation=3, observed=2)) == "the new spec is not observed yet"
+    )
+    assert rollout_waiting(_deployment(updated=0, available=1)) == "0 of 1 replicas updated"
+    assert rollout_waiting(_deployment(total=2, updated=1)) == "1 old replicas pending termination"
+    assert rollout_waiting(_deployment(available=0)) == "0 of 1 updated replicas available"
+    assert rollout_waiting(_deployment()) is None
+    assert rollout_waiting("{}") == "0 of 1 replicas updated"

@@ -11,11 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from kindfleet.deploy.manifests.hub import hub_manifests
-from kindfleet.deploy.manifests.objects import DeployFacts
+from kindfleet.deploy.manifests.objects import (
+    CONTROL_NAMESPACE,
+    HUB_NAMESPACE,
+    WORKLOAD_NAMESPACE,
+    DeployFacts,
+)
 from kindfleet.deploy.manifests.spoke import spoke_manifests
 from kindfleet.fleetspec.internal import FleetSpec
 
-__all__ = ["DeployFacts", "kustomization", "render_manifests"]
+__all__ = ["DeployFacts", "components", "kustomization", "render_manifests"]
 
 
 def render_manifests(
@@ -36,4 +41,15 @@ def kustomization(names: list[str]) -> dict[str, Any]:
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": names,
+    }
+
+
+def components(fleet: FleetSpec) -> dict[str, list[tuple[str, str | None]]]:
+    """Where the platform runs in each cluster, for its logs: (namespace, pod selector),
+    None where only the namespace's pods and events are of interest (the workloads')."""
+    return {
+        c.name: [(HUB_NAMESPACE, "app=hub")]
+        if c.role == "hub"
+        else [(CONTROL_NAMESPACE, "app=orchestrator"), (WORKLOAD_NAMESPACE, None)]
+        for c in fleet.clusters
     }

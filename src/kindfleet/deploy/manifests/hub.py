@@ -21,6 +21,15 @@ LABELS = {
 }
 
 
+def _http(path: str, *, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": k.PROBE_TIMEOUT_SECONDS,
+        "failureThreshold": failures,
+    }
+
+
 def _deployment(cluster: Cluster, facts: k.DeployFacts) -> dict[str, Any]:
     args = [
         "--host", "0.0.0.0",
@@ -45,8 +54,9 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts) -> dict[str, Any]:
         requests={"cpu": "100m", "memory": "128Mi"},
         probes={
             "ports": [{"name": "http", "containerPort": k.HUB_PORT, "protocol": "TCP"}],
-            "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+            "startupProbe": _http("/healthz", period=2, failures=60),  # up to 2 min to start
+            "livenessProbe": _http("/healthz", period=10, failures=3),
+            "readinessProbe": _http("/readyz", period=5, failures=3),
         },
         pod=pod,
     )

@@ -26,6 +26,9 @@ ANY_ADDRESS = ("0.0.0.0/0", "::/0")
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kindfleet", "app.kubernetes.io/part-of": "kindfleet"}
 DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 USER_ID = 10001
+# Probes: starting Python on a busy node can take seconds, so no probe has kubelet's 1 s
+# default timeout, and a startup probe holds liveness off until the process first answers.
+PROBE_TIMEOUT_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,20 @@ def meta(name: str, namespace: str | None = None, **labels: str) -> dict[str, An
     return meta
 
 
+# Every platform namespace admits only pods that meet the restricted Pod Security Standard
+# (the platform's pods and the Jobs the orchestrators create all do): enforced, and said
+# to whoever applies something that would not be admitted.
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+
+
 def namespace(name: str, **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(name, **labels)}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": meta(name, **POD_SECURITY, **labels),
+    }
 
 
 def secret(name: str, namespace: str, data: Mapping[str, str | None]) -> dict[str, Any]:

@@ -1,14 +1,19 @@
 """A spoke's workload orchestration: the orchestrator (the spoke agent with the
 Kubernetes executor) in `platform-control`, the work it runs in `platform-workloads`.
 
-Least privilege: the orchestrator may manage Jobs and read Pods (and their logs) in the
-workloads namespace only, and read Nodes cluster-wide (capacity, GPUs). The data boundary
-is real: workload pods get no egress outside their cluster; the orchestrator's only
-egress out of the cluster is the hub's API, plus its own API server and DNS.
+Least privilege: the orchestrator gets exactly the calls its Kubernetes executor makes
+(tests/unit/deploy/test_rbac.py reads them from the agent's source and compares): Jobs
+created, read, listed, watched and deleted, and Pods listed and watched, in the
+workloads namespace only; Nodes listed cluster-wide (capacity, GPUs). Nothing to patch,
+no logs, no events (`kindfleet logs` reads a run's log with the user's own credentials).
+The data boundary is real: workload pods get no egress outside their cluster; the
+orchestrator's only egress out of the cluster is the hub's API, plus its own API server
+and DNS.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kindfleet.deploy.manifests import objects as k
@@ -20,6 +25,17 @@ LABELS = {
     "app.kubernetes.io/name": "kindfleet-orchestrator",
     "app.kubernetes.io/component": "orchestrator",
 }
+
+
+ROLE_RULES = [
+    {
+        "apiGroups": ["batch"],
+        "resources": ["jobs"],
+        "verbs": ["create", "get", "list", "watch", "delete"],
+    },
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+]
+NODE_RULES = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]
 
 
 def _rbac(cluster: Cluster) -> list[dict[str, Any]]:
@@ -36,16 +52,7 @@ def _rbac(cluster: Cluster) -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": k.meta(role_name, k.WORKLOAD_NAMESPACE),
-            "rules": [
-                {
-                    "apiGroups": ["batch"],
-                    "resources": ["jobs"],
-                    "verbs": ["create", "get", "list", "watch", "delete", "patch"],
-                },
-                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-                {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-                {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
-            ],
+            "rules": copy.deepcopy(ROLE_RULES),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -58,9 +65,7 @@ def _rbac(cluster: Cluster) -> list[dict[str, Any]]:
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
             "metadata": k.meta(node_reader),
-            "rules": [
-                {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]}
-            ],
+            "rules": copy.deepcopy(NODE_RULES),
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -74,6 +79,15 @@ def _rbac(cluster: Cluster) -> list[dict[str, Any]]:
             "subjects": subject,
         },
     ]
+
+
+def _health(*, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "exec": {"command": ["python", "-m", "kindfleet.platform.health"]},
+        "periodSeconds": period,
+        "timeoutSeconds": k.PROBE_TIMEOUT_SECONDS,
+        "failureThreshold": failures,
+    }
 
 
 def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, Any]:
@@ -101,11 +115,9 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts, hub: str) -> dict[str, A
         secret_dir=f"{k.SECRETS_DIR}/bootstrap",
         requests={"cpu": "50m", "memory": "128Mi"},
         probes={
-            "livenessProbe": {
-                "exec": {"command": ["python", "-m", "kindfleet.platform.health"]},
-                "periodSeconds": 20,
-                "failureThreshold": 3,
-            }
+            # the agent marks its heartbeat loop's every turn; the first one ends the startup
+            "startupProbe": _health(period=5, failures=36),  # up to 3 min to start
+            "livenessProbe": _health(period=20, failures=3),
         },
     )
     return k.platform_deployment(spec, facts)

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError
-from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner, failure_says
+from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
     ClusterStatus,
     CreateOptions,
+    ExportsLogs,
     HubAccess,
     NodeInfo,
     Provider,
@@ -38,6 +39,7 @@ from kindfleet.providers.base import (
 )
 from kindfleet.providers.kind import docker as dk
 from kindfleet.providers.kind import preflight
+from kindfleet.providers.kind.engine import EngineAwareRunner, EngineDown
 from kindfleet.providers.kind.faults import KindFaults  # faults (issue 12)
 from kindfleet.providers.kind.kindcli import (
     ALREADY_EXISTS,
@@ -52,6 +54,8 @@ from kindfleet.providers.kind.kindcli import (
     context_name,
     create_cmd,
     delete_cmd,
+    expected_containers,
+    export_logs_cmd,
     get_clusters_cmd,
     get_kubeconfig_cmd,
     load_image_cmd,
@@ -60,6 +64,7 @@ from kindfleet.providers.kind.kindcli import (
     parse_version,
     version_cmd,
 )
+from kindfleet.providers.kind.preload import ImagePreloader
 from kindfleet.providers.kind.registry import KindRegistry
 from kindfleet.providers.kubectl import Kubectl
 from kindfleet.providers.kubectl.parsing import NodeState
@@ -69,11 +74,24 @@ from kindfleet.render.kindconfig import render_cluster, to_yaml
 # --- provider ------------------------------------------------------------------------
 
 
+NO_KUBECONFIG = "no kubeconfig: kind found no admin.conf in the control plane"
+CREATED_MARK = "/kind/kindfleet-created"  # written once `kind create` finished
+
+
 class ClusterExists(KindfleetError):
     """`kind create` found nodes of a cluster with this name already."""
 
 
-class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesManifests, Tidies):
+class KindProvider(
+    KindFaults,
+    KindRegistry,
+    ImagePreloader,
+    Provider,
+    WaitsForReady,
+    AppliesManifests,
+    ExportsLogs,
+    Tidies,
+):
     name: ClassVar[Literal["kind", "existing", "local"]] = "kind"
     manages_kubeconfig: ClassVar[bool] = True
 
@@ -85,13 +103,15 @@ class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesMan
         self, settings: ProviderSettings | None = None, *, probes: preflight.Probes | None = None
     ) -> None:
         settings = settings or ProviderSettings()
-        self.runner = settings.runner or ProcessRunner()
+        self.runner = EngineAwareRunner(settings.runner or ProcessRunner())
         env = settings.env if settings.env is not None else os.environ
         self.probes = probes or preflight.SystemProbes(self.runner, env=env)
         self.network = env.get(NETWORK_ENV) or DEFAULT_NETWORK
         self.docker = dk.Docker(self.runner)
         self.kubectl = Kubectl(self.runner, poll_seconds=settings.poll_seconds)
         self._network_lock = threading.Lock()
+        self._pull_lock = threading.Lock()
+        self._pulled: dict[str, str | None] = {}
         self._network_seen = False
         self._network_first: threading.Event | None = None
         self.poll_seconds = settings.poll_seconds / 4
@@ -168,10 +188,23 @@ class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesMan
                     exc.result,
                     what=f"kind could not create {cluster.name}",
                     hint=(
-                        "re-run `kindfleet up` with --retain to keep the nodes, then "
-                        f"`kind export logs --name {cluster.name}`"
+                        "re-run `kindfleet up --logs-dir DIR` to keep its logs (or --retain "
+                        f"to keep its nodes, then `kindfleet logs export -c {cluster.name}`)"
                     ),
                 ) from None
+        self._mark_created(cluster)
+
+    def _mark_created(self, cluster: Cluster) -> None:
+        """kind finished creating the cluster: say so inside its first control plane. A
+        cluster that is not ready and lacks the mark is one a killed or interrupted run
+        left half-made (kind's own steps after kubeadm init never ran): `up` makes it anew
+        rather than waiting on nodes that will never turn Ready."""
+        node = cluster.control_planes[0].name
+        self.docker.write_file(node, CREATED_MARK, f"{cluster.name} created by kindfleet\n")
+
+    def _created(self, cluster: Cluster) -> bool:
+        node = cluster.control_planes[0].name
+        return self.runner.run(dk.exec_cmd(node, ["test", "-f", CREATED_MARK]), check=False).ok
 
     def delete(self, fleet: FleetSpec, cluster: str) -> None:
         with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
@@ -182,11 +215,16 @@ class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesMan
         return [c.name for c in fleet.clusters if c.name in found]
 
     def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
-        with failure_says(
-            f"no kubeconfig for {cluster}",
-            hint="is the cluster up? `kindfleet status` shows what exists",
-        ):
+        try:
             return self.runner.run(get_kubeconfig_cmd(cluster, internal=internal)).stdout
+        except EngineDown:
+            raise
+        except CommandError as exc:
+            raise CommandError(
+                exc.result,
+                what=f"no kubeconfig for {cluster}",
+                hint="is the cluster up? `kindfleet status` shows what exists",
+            ) from None
 
     def load_image(self, fleet: FleetSpec, cluster: str, image: str) -> None:
         self.runner.run(load_image_cmd(cluster, image))
@@ -200,7 +238,7 @@ class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesMan
         """A private kubeconfig file for kubectl calls to this cluster."""
         text = self.kubeconfig_text_or_none(cluster)
         if text is None:
-            raise KindfleetError(f"cluster {cluster} has no kubeconfig yet")
+            raise KindfleetError(NO_KUBECONFIG)
         with _private_file(text) as path:
             yield path
 
@@ -239,27 +277,47 @@ class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesMan
         nodes, containers, problem = self._nodes(cluster.name)
         if not containers:
             return cluster_status(cluster, exists=False, ready=False, message="not created")
-        expected = {n.name for n in cluster.nodes}
-        ready_names = {n.name for n in nodes if n.ready}
-        stopped = [c.name for c in containers if not c.running]
-        waiting = sorted(expected - ready_names)
-        message = problem
-        if stopped:
-            message = f"stopped: {', '.join(stopped)}"
-        elif waiting and not problem:
-            message = f"not Ready: {', '.join(waiting)}"
+        ready, message, broken = self._diagnose(cluster, nodes, containers, problem)
         roles = {c.labels.get(NODE_ROLE_LABEL): c for c in reversed(containers)}
         front = roles.get("external-load-balancer") or roles.get("control-plane")
         versions = [n.kubernetes_version for n in nodes if n.kubernetes_version]
         return cluster_status(
             cluster,
             exists=True,
-            ready=not stopped and not waiting and not problem,
+            ready=ready,
             endpoint=api_endpoint(front) if front else None,
             kubernetes_version=versions[0] if versions else None,
             nodes=nodes,
             message=message,
+            broken=broken,
         )
+
+    def _diagnose(
+        self,
+        cluster: Cluster,
+        nodes: list[NodeInfo],
+        containers: list[dk.Container],
+        problem: str,
+    ) -> tuple[bool, str, str]:
+        """(ready, what is wrong, why only making it anew helps)."""
+        stopped = [c.name for c in containers if not c.running]
+        waiting = sorted({n.name for n in cluster.nodes} - {n.name for n in nodes if n.ready})
+        missing = sorted(expected_containers(cluster) - {c.name for c in containers})
+        if missing:
+            why = f"node containers missing: {', '.join(missing)}"
+            return False, why, why
+        if stopped:
+            return False, f"stopped: {', '.join(stopped)}", ""
+        if problem == NO_KUBECONFIG:
+            why = "its API server was never set up (kind create did not finish)"
+            return False, why, why
+        if not waiting and not problem:
+            return True, "", ""
+        message = problem or f"not Ready: {', '.join(waiting)}"
+        if not self._created(cluster):
+            why = "kind create did not finish (a killed or interrupted run)"
+            return False, f"{message}; {why}", why
+        return False, message, ""
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
         with self._api(cluster.name) as path:
@@ -290,6 +348,18 @@ class KindProvider(KindFaults, KindRegistry, Provider, WaitsForReady, AppliesMan
         with self._api(spoke.name) as path:
             context = context_name(spoke.name)
             return self.kubectl.run_logs(path, context, workload, generation, stream)
+
+    # -- when something failed ----------------------------------------------------------
+
+    def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
+        """`kind export logs`: every node's journal, kubelet, containerd, pod and container
+        logs, its inspect and image list, the way kind's own CI collects them."""
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runner.run(export_logs_cmd(cluster.name, directory))
+        except CommandError as exc:
+            return [f"kind export logs: {_last_line(exc.output)}"]
+        return []
 
     # -- after down -------------------------------------------------------------------
 

@@ -66,6 +66,14 @@ def run_cmd(
     return cmd(*argv, image, *args, timeout=300)
 
 
+def image_inspect_cmd(ref: str) -> Command:
+    return cmd(DOCKER, "image", "inspect", "--format", "{{.Id}}", ref, timeout=60)
+
+
+def pull_cmd(ref: str) -> Command:
+    return cmd(DOCKER, "pull", ref, timeout=900)
+
+
 def start_cmd(name: str) -> Command:
     return cmd(DOCKER, "start", name, timeout=60)
 
@@ -239,6 +247,9 @@ class Docker:
 
     def run(self, command: Command) -> str:
         return self.runner.run(command).stdout.strip()
+
+    def has_image(self, ref: str) -> bool:
+        return self.runner.run(image_inspect_cmd(ref), check=False).ok
 
     def start(self, name: str) -> None:
         self.runner.run(start_cmd(name))

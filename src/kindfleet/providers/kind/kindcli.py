@@ -25,6 +25,8 @@ INSTALL_KIND = (
     "https://kind.sigs.k8s.io/dl/v0.33.0/kind-linux-amd64 to a directory on PATH"
 )
 ALREADY_EXISTS = "node(s) already exist for a cluster with the name"
+API_SERVER_PORT = 6443
+DESKTOP_PORT_LABEL = f"desktop.docker.io/ports/{API_SERVER_PORT}/tcp"  # Docker Desktop's own
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+\S*)")
 
 # --- commands (pure) -----------------------------------------------------------------
@@ -65,8 +67,12 @@ def get_kubeconfig_cmd(name: str, *, internal: bool = False) -> Command:
     return cmd(*argv, *(["--internal"] if internal else []), timeout=60)
 
 
-def load_image_cmd(name: str, image: str) -> Command:
-    return cmd(KIND, "load", "docker-image", "--name", name, image, timeout=900)
+def load_image_cmd(name: str, *images: str) -> Command:
+    return cmd(KIND, "load", "docker-image", "--name", name, *images, timeout=900)
+
+
+def export_logs_cmd(name: str, directory: Path) -> Command:
+    return cmd(KIND, "export", "logs", str(directory), "--name", name, timeout=600)
 
 
 def version_cmd() -> Command:
@@ -107,6 +113,7 @@ def cluster_status(
     endpoint: str | None = None,
     kubernetes_version: str | None = None,
     nodes: Sequence[NodeInfo] = (),
+    broken: str = "",
 ) -> ClusterStatus:
     return ClusterStatus(
         name=cluster.name,
@@ -119,7 +126,21 @@ def cluster_status(
         message=message,
         context=cluster.context,
         provider="kind",
+        broken=broken,
     )
+
+
+def load_balancer_name(cluster: str) -> str:
+    return f"{cluster}-external-load-balancer"
+
+
+def expected_containers(cluster: Cluster) -> set[str]:
+    """The containers kind makes for the cluster: its nodes, and a load balancer in front
+    of more than one control plane."""
+    names = {n.name for n in cluster.nodes}
+    if len(cluster.control_planes) > 1:
+        names.add(load_balancer_name(cluster.name))
+    return names
 
 
 def node_order(container: dk.Container) -> tuple[int, str]:
@@ -129,11 +150,18 @@ def node_order(container: dk.Container) -> tuple[int, str]:
 
 
 def api_endpoint(container: dk.Container) -> str | None:
-    binding = container.ports.get("6443/tcp")
+    """The API server's address exactly as kind writes it into the kubeconfig (its docker
+    provider's GetAPIServerEndpoint): Docker Desktop's `desktop.docker.io/ports/6443/tcp`
+    label when the node has one, else the first binding of 6443/tcp, its HostIp as bound
+    (an IPv6 address in brackets)."""
+    desktop = container.labels.get(DESKTOP_PORT_LABEL, "")
+    if desktop:
+        return f"https://{desktop}"
+    binding = container.ports.get(f"{API_SERVER_PORT}/tcp")
     if not binding:
         return None
-    host = binding[0] if binding[0] not in ("", "0.0.0.0") else "127.0.0.1"
-    return f"https://{host}:{binding[1]}"
+    host, port = binding
+    return f"https://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def node_info(

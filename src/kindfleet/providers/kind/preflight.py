@@ -15,7 +15,7 @@ import errno
 import os
 import socket
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +36,7 @@ from kindfleet.providers.preflight import (
     probe,
 )
 
-CHECKS = ("docker", "kind", "kubectl", "memory", "inotify", "ports")
+CHECKS = ("docker", "cgroup", "kind", "kubectl", "memory", "inotify", "ports")
 MIN_KIND = (0, 32, 0)  # node images from kind v0.32 on need kind >= v0.32 (containerd 2)
 CONTROL_PLANE_BYTES = 768 * 2**20
 WORKER_BYTES = 384 * 2**20
@@ -75,16 +75,46 @@ def docker_finding(info: Mapping[str, Any] | None, error: str | None) -> Finding
     )
 
 
-def cgroup_finding(info: Mapping[str, Any]) -> Finding | None:
-    if str(info.get("CgroupVersion", "2")) == "1":
+CGROUP_V2_FROM = (1, 35)  # kubelet 1.35 refuses cgroup v1 unless failCgroupV1 is false
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    parts = version.lstrip("v").split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def cgroup_finding(info: Mapping[str, Any], versions: Sequence[str] = ()) -> Finding | None:
+    """cgroup v1 under node images whose kubelet refuses it (Kubernetes 1.35 on) is an
+    error: their clusters would never come up. Under older ones, or images whose version
+    is not known, it is a warning: kind warns, and cgroup v1 is on its way out."""
+    if str(info.get("CgroupVersion", "2")) != "1":
+        return None
+    fix = (
+        "boot the host with cgroup v2 (kernel argument systemd.unified_cgroup_hierarchy=1; "
+        "Docker Desktop and current Linux distributions use it already)"
+    )
+    refused = sorted(
+        {v for v in versions if (_minor(v) or (0, 0)) >= CGROUP_V2_FROM},
+        key=lambda v: _minor(v) or (0, 0),
+    )
+    if refused:
         return Finding(
-            "docker",
-            "warning",
-            "the Docker engine runs on cgroup v1; kind warns about it and node images for "
-            "Kubernetes 1.35+ expect cgroup v2",
-            "boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1)",
+            "cgroup",
+            "error",
+            f"the Docker engine runs on cgroup v1, and the kubelet of Kubernetes "
+            f"{', '.join(refused)} refuses to start on it",
+            fix + "; or choose kubernetesVersion 1.34 or older",
         )
-    return None
+    return Finding(
+        "cgroup",
+        "warning",
+        "the Docker engine runs on cgroup v1: kind warns about it, and node images for "
+        "Kubernetes 1.35 and later need cgroup v2",
+        fix,
+    )
 
 
 def _semver(version: str) -> tuple[int, int, int] | None:
@@ -312,11 +342,12 @@ def run(fleet: FleetSpec, probes: Probes, options: PreflightOptions) -> Report:
     versions: dict[str, str] = {}
     nodes = sum(len(c.nodes) for c in fleet.clusters)  # all of them run at once
     info: dict[str, Any] | None = None
-    if {"docker", "memory", "inotify"} & set(wanted):
+    if {"docker", "cgroup", "memory", "inotify"} & set(wanted):
         info, error = probe(probes.docker_info)
         if "docker" in wanted:
             findings.append(docker_finding(info, error))
-            cgroup = cgroup_finding(info) if info else None
+        if "cgroup" in wanted and info:
+            cgroup = cgroup_finding(info, [c.kubernetes_version for c in fleet.clusters])
             findings += [cgroup] if cgroup else []
         if info:
             versions["docker"] = str(info.get("ServerVersion", "unknown"))

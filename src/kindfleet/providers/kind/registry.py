@@ -1,8 +1,9 @@
 """The fleet's local registry, as the kind provider runs it (KIND's local-registry recipe).
 
-One `registry:2` container per fleet, labelled `dev.kindfleet.fleet=<fleet>` so it is
-found again by label, published on the host for `docker push`, and connected to the
-kind network so every node's containerd (pointed at it by a `hosts.toml`) pulls from it.
+One `registry:3` container per fleet (as kind's guide runs it), labelled
+`dev.kindfleet.fleet=<fleet>` so it is found again by label, published on the host for
+`docker push`, and connected to the kind network so every node's containerd (pointed at
+it by a `hosts.toml`) pulls from it.
 """
 
 from __future__ import annotations

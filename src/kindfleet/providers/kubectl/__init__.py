@@ -23,6 +23,7 @@ from kindfleet.providers.kubectl.commands import (
     config_view_cmd,
     dry_run_apply_cmd,
     get_contexts_cmd,
+    get_deployment_cmd,
     get_nodes_cmd,
     get_pods_cmd,
     job_logs_cmd,
@@ -36,6 +37,7 @@ from kindfleet.providers.kubectl.parsing import (
     parse_nodes,
     parse_pods,
     parse_versions,
+    rollout_waiting,
 )
 
 
@@ -164,6 +166,22 @@ class Kubectl:
             return "not Ready: " + ", ".join(pods.not_ready)
 
         self._until(check, timeout, what=f"pods {selector} Ready")
+
+    def wait_rollout(
+        self,
+        kubeconfig: Path | None,
+        context: str | None,
+        namespace: str,
+        deployment: str,
+        timeout: float,
+    ) -> None:
+        """The Deployment's latest rollout is complete: its new pods Ready, no old one left."""
+
+        def check() -> str | None:
+            command = get_deployment_cmd(kubeconfig, context, namespace, deployment)
+            return rollout_waiting(self.runner.run(command).stdout)
+
+        self._until(check, timeout, what=f"deployment/{deployment} in {namespace} to roll out")
 
     def _until(self, check: Callable[[], str | None], timeout: float, *, what: str) -> None:
         """Call `check` until it returns None (done); its last answer explains a timeout.

@@ -142,3 +142,44 @@ def config_view_cmd(kubeconfig: Path | None, context: str) -> Command:
 def get_contexts_cmd(kubeconfig: Path | None) -> Command:
     argv = _base(kubeconfig, None)
     return cmd(*argv, "config", "get-contexts", "--output=name", timeout=30)
+
+
+def get_deployment_cmd(
+    kubeconfig: Path | None, context: str | None, namespace: str, name: str
+) -> Command:
+    argv = _base(kubeconfig, context)
+    return cmd(
+        *argv, "get", "deployment", name, "--namespace", namespace, "--output=json",
+        "--request-timeout=20s", timeout=40,
+    )  # fmt: skip
+
+
+def pod_logs_cmd(
+    kubeconfig: Path | None,
+    context: str | None,
+    namespace: str,
+    selector: str,
+    *,
+    previous: bool = False,
+) -> Command:
+    """Every container's whole log of the pods `selector` picks (kubectl's default for a
+    selector is the last 10 lines), each line prefixed with its pod and container."""
+    argv = [*_base(kubeconfig, context), "logs", "--namespace", namespace, "--selector", selector]
+    argv += ["--all-containers", "--prefix", "--timestamps", "--tail=-1", "--ignore-errors"]
+    if previous:
+        argv.append("--previous")
+    return cmd(*argv, "--request-timeout=30s", timeout=120)
+
+
+def describe_pods_cmd(kubeconfig: Path | None, context: str | None, namespace: str) -> Command:
+    argv = _base(kubeconfig, context)
+    return cmd(*argv, "describe", "pods", "--namespace", namespace, "--request-timeout=30s",
+               timeout=120)  # fmt: skip
+
+
+def get_wide_cmd(
+    kubeconfig: Path | None, context: str | None, namespace: str, kinds: str
+) -> Command:
+    argv = _base(kubeconfig, context)
+    return cmd(*argv, "get", kinds, "--namespace", namespace, "--output=wide",
+               "--request-timeout=30s", timeout=120)  # fmt: skip

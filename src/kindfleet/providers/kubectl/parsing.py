@@ -112,3 +112,25 @@ def context_of(text: str) -> str | None:
         return str(current)
     names = kc.context_names(config)
     return names[0] if len(names) == 1 else None
+
+
+def rollout_waiting(text: str) -> str | None:
+    """What a Deployment's rollout still waits for (None: done), by kubectl's own rules for
+    `rollout status`: the new spec observed, every replica updated, no old replica left
+    (a Recreate's old pod terminating still counts), every updated replica available. So
+    an old pod that is still Ready never passes for the new one."""
+    obj = json.loads(text or "{}")
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    if int(meta.get("generation") or 0) > int(status.get("observedGeneration") or 0):
+        return "the new spec is not observed yet"
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas") or 0)
+    if updated < wanted:
+        return f"{updated} of {wanted} replicas updated"
+    total = int(status.get("replicas") or 0)
+    if total > updated:
+        return f"{total - updated} old replicas pending termination"
+    available = int(status.get("availableReplicas") or 0)
+    if available < updated:
+        return f"{available} of {updated} updated replicas available"
+    return None

@@ -256,7 +256,13 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         if cluster != fleet.hub.name and (layout.dir(cluster) / "agent").is_dir():
             # A run whose agent was killed earlier (a drill) may have left a grandchild.
             state = layout.dir(cluster) / "agent"
-            processes.spokectl(self._python, "reap", "--state-dir", str(state))
+            try:
+                processes.spokectl(self._python, "reap", "--state-dir", str(state))
+            except UsageError:
+                # Down deletes clusters in parallel and the hub's delete also takes its
+                # spokes: the other deleter may have removed the directory meanwhile.
+                if state.is_dir():
+                    raise
         if cluster == fleet.hub.name or not any(
             processes.running(layout.pidfile(c.name)) for c in fleet.clusters
         ):
@@ -333,6 +339,17 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             self._python, "logs", "--state-dir", str(state), "--workload", workload,
             "--generation", str(generation), "--stream", stream,
         )  # fmt: skip
+
+    def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
+        """The hub's or the agent's process log, as it is now."""
+        source = self.layout(fleet).logfile(cluster.name)
+        role = "hub" if cluster.role == "hub" else "agent"
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copyfile(source, directory / f"{role}.log")
+        except OSError as exc:
+            return [f"{role} log {source}: {exc.strerror or exc}"]
+        return []
 
 
 # --- hub (issue 9) ------------------------------------------------------------------

@@ -53,6 +53,23 @@ def kube_version() -> str:
     return Path("/kind/version").read_text().strip()
 
 
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def check_version(version: str) -> None:
+    """kubeadm's own rule: it deploys its minor version and the one before, nothing older."""
+    mine = _minor(kube_version())
+    oldest = (mine[0], mine[1] - 1)
+    if _minor(version) < oldest:
+        fail(
+            "[preflight] Some fatal errors occurred:\n\t[ERROR KubernetesVersion]: this "
+            f"version of kubeadm only supports deploying clusters with the control plane "
+            f"version >= {oldest[0]}.{oldest[1]}.0. Current version: {version}"
+        )
+
+
 def extra_args(registration: Obj) -> dict[str, str]:
     """kubeletExtraArgs as a map (v1beta3) or a list of name/value (v1beta4)."""
     raw = registration.get("kubeletExtraArgs") or {}
@@ -227,7 +244,9 @@ def init(argv: list[str]) -> None:
     advertise = local.get("advertiseAddress") or socket.gethostbyname(socket.gethostname())
     port = int(local.get("bindPort") or 6443)
     endpoint = cluster.get("controlPlaneEndpoint") or f"{advertise}:{port}"
-    say(f"[init] Using Kubernetes version: {cluster.get('kubernetesVersion', kube_version())}")
+    version = str(cluster.get("kubernetesVersion") or kube_version())
+    say(f"[init] Using Kubernetes version: {version}")
+    check_version(version)
     say('[certs] Using certificateDir folder "/etc/kubernetes/pki"')
     pki.ca("ca", "kubernetes")
     pki.ca("front-proxy-ca", "front-proxy-ca")

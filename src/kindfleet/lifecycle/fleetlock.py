@@ -1,0 +1,68 @@
+"""One kindfleet at a time changes a fleet: `up`, `down` and `deploy` hold its lock.
+
+Two `kindfleet up` of one fleet at once would both see a cluster missing and both create
+it (the second fails half-way with "node(s) already exist", and its cleanup removes the
+first one's cluster). So each change takes an exclusive `flock` on the fleet's lock file
+in its state directory; a second one is refused at once, naming the holder (what it runs,
+its pid, since when). The kernel releases the lock with the process, so a `kill -9`'d
+kindfleet leaves nothing to clean up: the next run takes over (and `up` then makes anew
+what the killed one left half-made).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from kindfleet.errors import PrerequisiteError
+from kindfleet.statedir import fleet_dir
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; kindfleet's KIND fleets run where it exists
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = "lock"
+
+
+class FleetBusy(PrerequisiteError):
+    """Another kindfleet is changing this fleet right now."""
+
+
+def _holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = json.loads(os.read(fd, 4096) or b"{}")
+        since = time.strftime("%H:%M:%S", time.localtime(float(data["since"])))
+        return f"`kindfleet {data['what']}` (pid {data['pid']}, since {since})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another kindfleet"
+
+
+@contextlib.contextmanager
+def hold(fleet: str, what: str, root: Path | None = None) -> Iterator[None]:
+    """Hold the fleet's lock while the block runs; FleetBusy (exit 3) when another has it."""
+    if fcntl is None:
+        yield
+        return
+    path = fleet_dir(fleet, root) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FleetBusy(
+                f"fleet {fleet} is being changed by {_holder(fd)}",
+                hint="wait for it to finish (or stop it); then run this again",
+            ) from None
+        record = {"what": what, "pid": os.getpid(), "since": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock

@@ -1,0 +1,51 @@
+"""One kindfleet at a time changes a fleet; a killed one leaves no lock behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from kindfleet.lifecycle import fleetlock
+
+
+def test_a_second_change_is_refused_and_names_the_first(tmp_path):
+    with fleetlock.hold("f", "up", tmp_path):
+        with pytest.raises(fleetlock.FleetBusy) as caught, fleetlock.hold("f", "down", tmp_path):
+            pass
+        assert caught.value.exit_code == 3
+        assert caught.value.message.startswith(
+            f"fleet f is being changed by `kindfleet up` (pid {os.getpid()}, since "
+        )
+        with fleetlock.hold("g", "up", tmp_path):  # another fleet: its own lock
+            pass
+    with fleetlock.hold("f", "down", tmp_path):  # released when the first ended
+        pass
+
+
+def test_a_killed_holder_leaves_nothing_to_clean_up(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from kindfleet.lifecycle import fleetlock
+        with fleetlock.hold("f", "up", Path({str(tmp_path)!r})):
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with (
+            pytest.raises(fleetlock.FleetBusy, match=f"pid {proc.pid}"),
+            fleetlock.hold("f", "up", tmp_path),
+        ):
+            pass
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        with fleetlock.hold("f", "up", tmp_path):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
