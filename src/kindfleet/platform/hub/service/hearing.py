@@ -63,14 +63,13 @@ class Ears:
 
     # ------------------------------------------------------------ the store
 
-    def store_failed(self) -> None:
+    def store(self, committed: bool) -> None:
+        """The outcome of a commit attempt (on the writer's thread): deaf from the first
+        failure to the next commit."""
         with self._lock:
-            if self._store_down is None:
+            if not committed and self._store_down is None:
                 self._store_down = self._mono()
-
-    def store_ok(self) -> None:
-        with self._lock:
-            if self._store_down is not None:
+            elif committed and self._store_down is not None:
                 self._add_deaf(self._mono() - self._store_down)
                 self._store_down = None
 

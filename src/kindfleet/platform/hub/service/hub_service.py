@@ -45,7 +45,7 @@ from kindfleet.platform.hub.service.tokens import (
     token_hash,
 )
 from kindfleet.platform.hub.settings import HubSettings
-from kindfleet.platform.store import Database, after_commit
+from kindfleet.platform.store import Database, StoreUnavailable, after_commit
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import (
@@ -101,6 +101,7 @@ class HubService:
         self.db = Database(
             settings.store,
             on_group=self.metrics.observe_group,
+            on_health=self.ears.store,
             lock_wait_seconds=settings.store_lock_wait_seconds,
             read_threads=settings.read_threads,
         )
@@ -111,6 +112,7 @@ class HubService:
         self.started_at = 0.0
         self.on_change: Callable[[], None] = lambda: None  # the scheduler's kick
         self.guard = Guard()
+        self.holding: frozenset[str] = frozenset()  # Lost spokes holding exclusive work
         self._last_count = -COUNT_EVERY
         self._last_prune = 0.0
         self._last_full = 0.0
@@ -124,6 +126,13 @@ class HubService:
         for name, digest in await self.db.writer.run(spoke_store.credentials):
             self.tokens.set_spoke(name, digest)
         await self.db.writer.run(self._rebuild_queue)
+        # Exclusive work a Lost spoke held when the last hub stopped waits its lease
+        # again, counted from this hub's serving: look at every Lost spoke once.
+        self.holding = frozenset(
+            row.name
+            for row in await self.db.writer.run(spoke_store.all_spokes)
+            if row.health == SpokeHealth.LOST.value
+        )
         log.info(
             "hub started: store %s, lease %gs, lost after %gs, policy %s, %d queued, fleet "
             "token %s",
@@ -156,6 +165,13 @@ class HubService:
         log.info("hub stopped")
 
     async def ready(self) -> None:
+        """Ready means able to commit: a store that answers reads but refuses commits
+        (a full disk, an immutable WAL) is not ready (issue 14)."""
+        down = self.ears.store_down_since
+        if down is not None:
+            raise StoreUnavailable(
+                f"the store has refused every commit for {self.ears.now() - down:.1f}s"
+            )
         await asyncio.wait_for(self.db.ping(), timeout=5)
 
     def identify(self, authorization: str | None) -> Principal:
@@ -433,6 +449,7 @@ class HubService:
             policy=self.settings.policy,
             hearing=self.ears.hearing(),
             heard=self.ears.heard,
+            holding=self.holding,
             place=place,
             prune_before=now - self.settings.telemetry_retention_seconds if prune else None,
             full=full,
@@ -447,6 +464,7 @@ class HubService:
             self._last_full = now
         was = self.guard.active
         self.guard = report.guard
+        self.holding = frozenset(report.holding)
         announce(report, self.metrics, self.notifier, was_guarded=was, queued=len(self.queue))
         return report
 
