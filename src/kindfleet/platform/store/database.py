@@ -13,6 +13,7 @@ from kindfleet.platform.store import engine as dialect
 from kindfleet.platform.store import migrate
 from kindfleet.platform.store.checkpoints import Checkpointer
 from kindfleet.platform.store.engine import StoreUnavailable
+from kindfleet.platform.store.identity import FileIdentity
 from kindfleet.platform.store.readers import Readers
 from kindfleet.platform.store.schema import SCHEMA_VERSION, meta, metadata
 from kindfleet.platform.store.writer import GroupObserver, HealthObserver, Writer
@@ -38,8 +39,13 @@ class Database:
         self.sqlite = dialect.is_sqlite(self.url)
         self._engine = dialect.make_engine(self.url)
         self._lock = dialect.HubLock(self.url)
+        self.identity = FileIdentity(dialect.sqlite_path(self.url) if self.sqlite else None)
         self.writer = Writer(
-            self._engine, on_connect=self._prepare, on_group=on_group, on_health=on_health
+            self._engine,
+            on_connect=self._prepare,
+            on_group=on_group,
+            on_health=on_health,
+            before_commit=self.identity.check,
         )
         self._read_engine = dialect.make_read_engine(self.url)
         self._checkpointer = (
@@ -67,6 +73,7 @@ class Database:
             self._lock.acquire_file(self._lock_wait)
             self.writer.start()
             await self.writer.run(lambda conn: None)  # connect, lock, create the schema
+            self.identity.remember()
             dialect.private_files(self.url)
             if self._checkpointer is not None:
                 self._checkpointer.start()

@@ -99,12 +99,14 @@ class Writer:
         on_connect: Callable[[Connection], None] | None = None,
         on_group: GroupObserver | None = None,
         on_health: HealthObserver | None = None,
+        before_commit: Callable[[], None] | None = None,
         max_group: int = 2000,
     ) -> None:
         self._engine = engine
         self._on_connect = on_connect
         self._on_group = on_group
         self._on_health = on_health
+        self._before_commit = before_commit  # raises to refuse the commit (store gone)
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
         self._urgent: collections.deque[_Job] = collections.deque()
@@ -177,6 +179,7 @@ class Writer:
             conn.info[_HOOKS] = []
             with conn.begin():
                 self._execute(conn, jobs)
+                self._check()
             self._committed(conn)
         except Exception as exc:
             self._failed(exc)
@@ -196,10 +199,15 @@ class Writer:
             conn.info[_HOOKS] = []
             with conn.begin():
                 self._execute(conn, [job])
+                self._check()
             self._committed(conn)
         except Exception as exc:
             self._failed(exc)
             job.outcome = (None, _as_store_error(exc))
+
+    def _check(self) -> None:
+        if self._before_commit is not None:
+            self._before_commit()
 
     def _failed(self, exc: Exception) -> None:
         """A group rolled back: forget its hooks; a store error (not a job's own bug)
