@@ -21,7 +21,17 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from kindfleet.platform import exclusive
 
 API_PREFIX = "/v1"
 # hub (issue 9): a spoke's own bearer credential, as a spoke may choose it.
@@ -178,6 +188,18 @@ class RetryPolicy(Wire):
     retry_on_spoke_lost: StrictBool = True
 
 
+class Mode(enum.StrEnum):
+    """What a run does while its spoke cannot reach the hub (docs/platform.md).
+
+    autonomous: it keeps running; re-routed after the loss window, the stale copy fenced
+    when its spoke comes back (two copies may run side by side meanwhile).
+    exclusive: its spoke stops it before its lease runs out unanswered, and the hub
+    places it again only after the full lease: never two runs at once."""
+
+    AUTONOMOUS = "autonomous"
+    EXCLUSIVE = "exclusive"
+
+
 class WorkloadSpec(Wire):
     """A unit of AI work as submitted: what to run, what it needs, where it may go."""
 
@@ -206,6 +228,24 @@ class WorkloadSpec(Wire):
     # Stop a run that takes longer than this (Failed, reason DeadlineExceeded).
     timeout_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
     labels: Labels = Field(default_factory=dict)
+    mode: Mode = Mode.AUTONOMOUS
+    # Exclusive only: how long a run may go on with its spoke unanswered (None: default).
+    lease_seconds: (
+        Annotated[float, Field(ge=exclusive.MIN_LEASE, le=exclusive.MAX_LEASE)] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _lease_is_for_exclusive_work(self) -> WorkloadSpec:
+        if self.lease_seconds is not None and self.mode is not Mode.EXCLUSIVE:
+            raise ValueError("lease_seconds applies to exclusive work only (mode: exclusive)")
+        return self
+
+    @property
+    def lease(self) -> float | None:
+        """The lease of exclusive work (None: autonomous work has none)."""
+        if self.mode is not Mode.EXCLUSIVE:
+            return None
+        return exclusive.DEFAULT_LEASE if self.lease_seconds is None else self.lease_seconds
 
 
 class Attempt(Wire):
@@ -279,6 +319,8 @@ class Explanation(Wire):
     queue_length: int = 0
     considered: list[SpokeVerdict] = Field(default_factory=list)
     summary: str
+    mode: Mode = Mode.AUTONOMOUS
+    lease_seconds: float | None = None  # exclusive work: its lease (the default filled in)
 
 
 # ---------------------------------------------------------------- spokes

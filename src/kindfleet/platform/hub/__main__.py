@@ -151,9 +151,10 @@ async def serve(settings: HubSettings, sock: socket.socket) -> None:
         if settings.port_file is not None:
             write_port_file(settings.port_file, port)
         log.info("hub listening on http://%s:%d", settings.host, port)
+        hub.serving()
 
     board: Dashboard = app.state.dashboard
-    async with running(hub), board.sampling():
+    async with running(hub, serving=False), board.sampling():
         server = _Server(config, on_exit=hub.release_waiters, on_up=up)
         _signals["serving"] = True
         await server.serve(sockets=[sock])

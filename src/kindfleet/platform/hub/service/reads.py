@@ -181,10 +181,11 @@ def _view(row: Any, alloc: tuple[int, int, int, int] | None) -> SpokeView:
 
 def explain(conn: Connection, workload_id: str, now: float) -> Explanation:
     rec = record(row_of(conn, workload_id))
+    mode = {"mode": rec.spec.mode, "lease_seconds": rec.spec.lease}
     if rec.state is not WorkloadState.PENDING:
         length = store.queue_length(conn)
         return Explanation(
-            workload=rec.id, state=rec.state, queue_length=length, summary=describe(rec)
+            workload=rec.id, state=rec.state, queue_length=length, summary=describe(rec), **mode
         )
     position, length = store.queue_spot(conn, rec.spec.priority, rec.seq)
     deadline_in = None if rec.deadline_at is None else rec.deadline_at - now
@@ -194,7 +195,7 @@ def explain(conn: Connection, workload_id: str, now: float) -> Explanation:
     if rec.reason and rec.message:
         summary = f"{explanation.summary}; back in the queue because {rec.message}"
         explanation = explanation.model_copy(update={"summary": summary})
-    return explanation
+    return explanation.model_copy(update=mode)
 
 
 def spokes(conn: Connection) -> SpokeList:
