@@ -203,6 +203,23 @@ class Mode(enum.StrEnum):
 class WorkloadSpec(Wire):
     """A unit of AI work as submitted: what to run, what it needs, where it may go."""
 
+    # What the hub checks, in the schema too: a lease only with `mode: exclusive`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "not": {
+                            "properties": {"mode": {"const": "exclusive"}},
+                            "required": ["mode"],
+                        }
+                    },
+                    "then": {"properties": {"lease_seconds": {"type": "null"}}},
+                }
+            ]
+        }
+    )
+
     name: Name
     command: Annotated[
         list[Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)]],

@@ -78,7 +78,8 @@ def _freeze_the_hub_and_see_nothing_move(drill: Drill) -> None:
     work with this short lease would be stopped by its spoke: a hub silent for longer
     than a lease is the price of exclusive work.)"""
     with drill.client() as hub:
-        wid = hub.submit(drill.spec("steady", SECONDS)).workload.id
+        # it must outlive the freeze on any machine: it is cancelled below, not awaited
+        wid = hub.submit(drill.spec("steady", 3 * LOST_AFTER + 120)).workload.id
     drill.wait_for([wid], lambda w: w.state is WorkloadState.RUNNING, 60)
     frozen = drill.fleet.fault("pause", drill.fleet.spec.hub.name)
     try:
