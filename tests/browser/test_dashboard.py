@@ -140,7 +140,10 @@ def test_a_drill_watched_live(local: Local, context: Any, kindfleet: Any):
     health = seen(fleet)  # Lost too, when the pause outlived lost-after
     assert health[:2] == ["Ready", "NotReady"] and health[-1] == "Ready", health
     assert set(health) <= {"Ready", "NotReady", "Lost"} and same_page(fleet)
-    assert fleet.locator("tr[data-fault]").count() == 0
+    # The fault is lifted (the spoke thawed) before its record is cleared at the hub, so
+    # the row goes on the page's next update, not necessarily with the spoke's health.
+    fleet.wait_for_selector("tr[data-fault]", state="detached")
+    assert same_page(fleet)
 
     work.wait_for_selector("#workload-state[data-state='Succeeded']")
     states = seen(work)

@@ -228,7 +228,9 @@ def test_a_store_file_deleted_under_the_hub_stops_acknowledgements(hub_process):
     headers = {"Authorization": f"Bearer {hub.client_token}", "Idempotency-Key": "after"}
     after = httpx2.post(f"{hub.url}/v1/workloads", json=SPEC, headers=headers, timeout=30)
     assert after.status_code == 503, after.text
-    assert "deleted or replaced" in after.json()["detail"]
+    assert "retry later" in after.json()["detail"]
     ready = httpx2.get(f"{hub.url}/readyz", timeout=30)
     assert ready.status_code == 503, ready.text
+    assert "deleted or replaced while the hub ran" in hub.log()  # and what to do about it
+    assert "restore the store" in hub.log()
     assert before  # acknowledged before the loss: the operator restores it from a backup

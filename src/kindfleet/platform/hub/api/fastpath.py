@@ -110,7 +110,8 @@ class FastPaths:
         except HubError as exc:
             status, body = exc.status, _problem(exc.status, exc.title, exc.detail, exc.errors)
             content_type = problems.PROBLEM
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            problems.store_down(exc)
             status, body = 503, _problem(503, "Service Unavailable", problems.STORE_DOWN)
             content_type = problems.PROBLEM
         except Exception as exc:

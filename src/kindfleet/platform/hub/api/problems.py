@@ -8,6 +8,7 @@ a bad payload may well hold a secret in an env var.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +25,17 @@ log = logging.getLogger("kindfleet.hub")
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 STORE_DOWN = "the hub's store cannot serve this request now; retry later (see the hub's log)"
+STORE_LOG_EVERY = 30.0  # seconds: a store that is down is said once per reason, not per request
+_store_said: dict[str, float] = {}
+
+
+def store_down(exc: StoreUnavailable) -> None:
+    """The store's own words (and what to do) go to the hub's log, which the answer points
+    to: never into a body (they may hold SQL or paths), never once per request."""
+    now = time.monotonic()
+    if now - _store_said.get(exc.message, -STORE_LOG_EVERY) >= STORE_LOG_EVERY:
+        _store_said[exc.message] = now
+        log.error("store unavailable, answering 503: %s", exc)
 
 
 def problem(
@@ -91,7 +103,8 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, _title(exc.status_code), str(exc.detail), headers=headers)
 
     async def on_store(_: Request, exc: Exception) -> Response:
-        # The store's own words (SQL, driver errors) stay in the hub's log, never in a body.
+        assert isinstance(exc, StoreUnavailable)
+        store_down(exc)
         return problem(503, "Service Unavailable", STORE_DOWN)
 
     async def on_anything(_: Request, exc: Exception) -> Response:
