@@ -4,6 +4,7 @@ token a spoke's Secret holds, the way the spoke's orchestrator would register.""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import httpx2
@@ -30,3 +31,23 @@ def register(url: str, spoke: str, token: str) -> int:
         timeout=10,
     )
     return answer.status_code
+
+
+def gateway(network: str) -> str:
+    """The host's address on a Docker network: where a node container reaches this machine."""
+    out = subprocess.run(
+        ["docker", "network", "inspect", network, "--format",
+         "{{range .IPAM.Config}}{{.Gateway}} {{end}}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return next(a for a in out.stdout.split() if ":" not in a)  # the IPv4 gateway
+
+
+def serve_node_port(node: str, host: str, port: int, node_port: int = 30080) -> None:
+    """The hub's NodePort on a simulated node, answered by a real hub on this machine: the
+    node (which runs no pods) forwards every connection to `host:port` (busybox nc)."""
+    subprocess.run(
+        ["docker", "exec", "-d", node, "busybox", "nc", "-ll", "-p", str(node_port),
+         "-e", "busybox", "nc", host, str(port)],
+        check=True, capture_output=True,
+    )  # fmt: skip

@@ -9,9 +9,11 @@ import base64
 import json
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
+from tests.doubles import hubjoin
 from tests.integration.docker.conftest import free_port
 from tests.integration.docker.helpers import docker_lines, kindfleet, kubectl
 
@@ -72,12 +74,29 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
     env = {**double.env, "KINDFLEET_STATE_DIR": str(tmp_path / "state")}
     up = kindfleet("up", "-f", str(path), "--skip-check", "inotify", env=env)
     assert up.returncode == 0, up.stderr
+    spec = yaml.safe_load(kindfleet("validate", "-f", str(path), "-o", "yaml", env=env).stdout)
+    hub = spec["clusters"][0]["name"]
 
+    # The simulated hub node runs no pods: a real hub on this machine answers its NodePort,
+    # so that deploy can mint each spoke's join token through it.
+    address = hubjoin.gateway(double.network)
+    with hubjoin.fleet_hub(tmp_path / "hub", tmp_path / "state", name, host=address) as real:
+        assert real.port is not None
+        hubjoin.serve_node_port(f"{hub}-control-plane", address, real.port)
+        _deploy_and_read_back(
+            double, path, env, smoke_image, spec, with_registry=with_registry, hub_port=hub_port
+        )
+
+
+def _deploy_and_read_back(
+    double, path, env, smoke_image, spec, *, with_registry: bool, hub_port: int
+) -> None:
+    name = spec["name"]
+    hub, cpu, gpu = (c["name"] for c in spec["clusters"])
     result = kindfleet("deploy", "-f", str(path), "--no-wait", "--image", smoke_image, env=env)
     assert result.returncode == 0, result.stderr
     assert f"platform deployed on fleet {name}" in result.stderr
-    spec = yaml.safe_load(kindfleet("validate", "-f", str(path), "-o", "yaml", env=env).stdout)
-    hub, cpu, gpu = (c["name"] for c in spec["clusters"])
+    assert "join tokens minted by the hub" in result.stderr
 
     # the image: pushed to the fleet's registry, or loaded into every node of every cluster
     if with_registry:
@@ -103,10 +122,9 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
     )
 
     # every object on the right cluster, read back
-    tokens = tmp_path / "state" / name / "tokens"
-    client, bootstrap = (
-        (tokens / f).read_text().strip() for f in ("client.token", "bootstrap.token")
-    )
+    state = Path(env["KINDFLEET_STATE_DIR"]) / name
+    client = (state / "tokens" / "client.token").read_text().strip()
+    assert not (state / "tokens" / "bootstrap.token").exists()  # no fleet-wide spoke token
     hub_ip = ip_on(f"{hub}-control-plane", double.network)
     namespaces = {c: {i["metadata"]["name"] for i in get(double, f"kind-{c}", "namespaces")["items"]}
                   for c in (hub, cpu, gpu)}  # fmt: skip
@@ -115,8 +133,10 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
     hub_deploy = get(double, f"kind-{hub}", "deployment", "hub", "-n", "platform-management")
     assert hub_deploy["spec"]["template"]["spec"]["containers"][0]["image"] == ref
     secret = get(double, f"kind-{hub}", "secret", "hub-tokens", "-n", "platform-management")
-    assert base64.b64decode(secret["data"]["client"]).decode() == client
-    assert base64.b64decode(secret["data"]["bootstrap"]).decode() == bootstrap
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "client": client
+    }
+    hub_url = f"http://127.0.0.1:{hub_port}"  # through the node's published NodePort
     for spoke in (cpu, gpu):
         assert {"platform-control", "platform-workloads"} <= namespaces[spoke]
         assert "platform-management" not in namespaces[spoke]
@@ -134,7 +154,10 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
         secret = get(
             double, f"kind-{spoke}", "secret", "orchestrator-bootstrap", "-n", "platform-control"
         )
-        assert base64.b64decode(secret["data"]["token"]).decode() == bootstrap
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        assert token.startswith("kfjoin.")
+        assert hubjoin.register(hub_url, spoke, token) == 200  # the spoke joins with its own
+        assert hubjoin.register(hub_url, spoke, token) == 401  # once
         egress = get(
             double,
             f"kind-{spoke}",
@@ -153,7 +176,7 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
         assert f"{ip_on(f'{spoke}-control-plane', double.network)}/32" in blocks  # its API server
 
     # how this machine reaches the hub: the host port published for the NodePort
-    access = json.loads((tmp_path / "state" / name / "access.json").read_text())
+    access = json.loads((state / "access.json").read_text())
     assert access == {"hub": f"http://127.0.0.1:{hub_port}"}
 
     # deploy again: idempotent
