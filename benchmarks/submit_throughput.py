@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import psutil
+from httpload import Conn
 
 from kindfleet.platform.hub.testing import HubProcess
 
@@ -39,36 +40,6 @@ def spec(i: int) -> dict:
         "resources": {"cpu": "100m", "memory": "64Mi"},
         "labels": {"team": "bench"},
     }
-
-
-class Conn:
-    """One keep-alive HTTP/1.1 connection; just enough protocol for this benchmark."""
-
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self.host, self.port = host, port
-        self.auth = f"Authorization: Bearer {token}\r\n".encode()
-        self.reader: asyncio.StreamReader
-        self.writer: asyncio.StreamWriter
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-
-    async def post(self, path: str, body: bytes, extra: bytes = b"") -> tuple[int, bytes]:
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        ).encode()
-        self.writer.write(head + self.auth + extra + b"\r\n" + body)
-        raw = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(raw[9:12])
-        length = 0
-        for line in raw.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 async def run_single(port: int, token: str, n: int, concurrency: int) -> tuple[float, list[float]]:
@@ -84,7 +55,7 @@ async def run_single(port: int, token: str, n: int, concurrency: int) -> tuple[f
                 body = json.dumps(spec(i)).encode()
                 key = f"Idempotency-Key: {uuid.uuid4()}\r\n".encode()
                 t0 = time.perf_counter()
-                status, payload = await conn.post("/v1/workloads", body, key)
+                status, payload = await conn.request("POST", "/v1/workloads", body, key)
                 latencies.append(time.perf_counter() - t0)
                 if status != 201:
                     failures.append(f"{status} {payload[:200]!r}")
@@ -117,7 +88,7 @@ async def run_batch(
                 ]
                 body = json.dumps({"items": items}).encode()
                 t0 = time.perf_counter()
-                status, payload = await conn.post("/v1/workloads:batch", body)
+                status, payload = await conn.request("POST", "/v1/workloads:batch", body)
                 latencies.append(time.perf_counter() - t0)
                 if status != 201:
                     failures.append(f"{status} {payload[:200]!r}")

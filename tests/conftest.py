@@ -16,6 +16,29 @@ EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+# Tests that share one engine's images, networks and node names, or one browser, run on one
+# xdist worker each (`--dist loadgroup`); the rest spread over the workers test by test.
+_GROUPS = {
+    "integration/docker": "docker",
+    "integration/kindreal": "docker",
+    "integration/deploy": "docker",
+    "browser": "browser",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not Path(item.path).is_relative_to(ROOT / "tests"):
+            continue  # a pytester run of the plugin's own tests
+        where = Path(item.path).relative_to(ROOT / "tests").as_posix()
+        group = next((g for prefix, g in _GROUPS.items() if where.startswith(prefix + "/")), None)
+        if group is None and item.get_closest_marker("docker"):
+            group = "docker"
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES

@@ -24,9 +24,16 @@ def hub_client(
     spec: FleetSpec, provider: Provider, *, state_root: Path | None = None, timeout: float = 10.0
 ) -> HubClient:
     """A client of the fleet's hub, with the fleet's client token."""
-    access = provider.hub_access(spec)
-    url, token = (access.url, access.token) if access else load_access(spec, state_root)
+    url, token = hub_address(spec, provider, state_root=state_root)
     return HubClient(url, token, timeout=timeout)
+
+
+def hub_address(
+    spec: FleetSpec, provider: Provider, *, state_root: Path | None = None
+) -> tuple[str, str]:
+    """(URL, client token) of the fleet's hub: the provider's own, or what `deploy` saved."""
+    access = provider.hub_access(spec)
+    return (access.url, access.token) if access else load_access(spec, state_root)
 
 
 def attempt_of(workload: Workload, generation: int | None) -> tuple[int, str]:

@@ -34,13 +34,14 @@ from kindfleet import kubeconfig as kc
 from kindfleet.checks.model import CheckReport, CheckResult
 from kindfleet.deploy import manifests as manifests_of
 from kindfleet.deploy import state as deploy_state
-from kindfleet.errors import UsageError
+from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle import fleetlock
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
+from kindfleet.lifecycle.timings import MemoryPeaks, Recorder
 from kindfleet.load import LoadOptions, LoadResult, Progress
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
@@ -54,6 +55,8 @@ from kindfleet.providers.base import (
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
 from kindfleet.statedir import fleet_dir
+
+REPORT_TIMEOUT = 2.0  # telling the hub of faults must not hold up a fault command
 
 
 class Fleet:
@@ -150,6 +153,7 @@ class Fleet:
         clusters: Sequence[str] | None = None,
         switch_context: bool = True,
         logs_dir: str | Path | None = None,
+        timings: bool = False,
         progress: Reporter = ignore,
     ) -> lifecycle.UpResult:
         """Create what is missing, keep what is healthy, repair what is not; in parallel.
@@ -159,7 +163,8 @@ class Fleet:
         `preload_images`: pull Calico's images once here and load them into the nodes
         (the nodes pull them themselves when this machine cannot). `logs_dir`: a cluster
         whose creation fails has its logs collected under `<logs_dir>/<cluster>` before
-        it is removed (`kind export logs`, as kind's CI does). Raises
+        it is removed (`kind export logs`, as kind's CI does). `timings`: the result's
+        `timings` holds each cluster's and step's duration and its nodes' peak memory. Raises
         `PrerequisiteError` (preflight), `PartialFailure` (some clusters failed, the rest
         are up) or `ClustersFailed`; both failures carry `.result` and `.failed`.
         """
@@ -180,10 +185,20 @@ class Fleet:
             logs_dir=Path(logs_dir) if logs_dir else None,
         )
         provider = self.provider(path)
-        with fleetlock.hold(self.name, "up", self.state_dir):
+        recorder = Recorder(progress)
+        names = [c.name for c in lifecycle.up_selected(self.spec, options.clusters)]
+        peaks = MemoryPeaks(lambda: self._memory(provider, names))
+        measuring = peaks if timings else contextlib.nullcontext()
+        with fleetlock.hold(self.name, "up", self.state_dir), measuring:
             result = lifecycle.up(
-                self.spec, provider, options, report=progress, interrupter=self._interrupter()
+                self.spec,
+                provider,
+                options,
+                report=recorder if timings else progress,
+                interrupter=self._interrupter(),
             )
+        if timings:
+            result = replace(result, timings=recorder.timings(peaks.peaks))
         recorded = deploy_state.load_deployed(self.spec, self.state_dir)
         if recorded is None or self.spec.hub not in lifecycle.up_selected(
             self.spec, options.clusters
@@ -208,10 +223,12 @@ class Fleet:
         cluster: str | None = None,
         kubeconfig: str | Path | None = None,
         parallel: int = 8,
+        timings: bool = False,
         progress: Reporter = ignore,
     ) -> lifecycle.DownResult:
         """Remove the fleet (or one cluster), its kubeconfig entries in `kubeconfig`, and,
-        for the whole fleet, its registry. Clusters of provider existing are left alone."""
+        for the whole fleet, its registry. Clusters of provider existing are left alone.
+        `timings`: the result's `timings` holds each cluster's and step's duration."""
         path = Path(kubeconfig) if kubeconfig else None
         options = lifecycle.DownOptions(
             parallel=max(1, parallel), kubeconfig=path, clusters=(cluster,) if cluster else None
@@ -220,9 +237,25 @@ class Fleet:
         going = (
             [self.spec.cluster(cluster).name] if cluster else [c.name for c in self.spec.clusters]
         )
+        recorder = Recorder(progress)
         with fleetlock.hold(self.name, "down", self.state_dir):
             faults.clear_for_down(self.spec, provider, self._faultbook(), going)
-            return lifecycle.down(self.spec, provider, options, report=progress)
+            result = lifecycle.down(
+                self.spec, provider, options, report=recorder if timings else progress
+            )
+        return replace(result, timings=recorder.timings()) if timings else result
+
+    def _memory(self, provider: Provider, names: Sequence[str]) -> dict[str, int]:
+        """The resident memory of each named cluster's nodes (what `status` shows);
+        a cluster that cannot be asked now is left out."""
+        found = {}
+        for name in names:
+            try:
+                nodes = provider.nodes(self.spec, name)
+            except KindfleetError:
+                continue
+            found[name] = sum(n.memory_bytes or 0 for n in nodes)
+        return found
 
     # -- faults ---------------------------------------------------------------------
 
@@ -245,7 +278,9 @@ class Fleet:
         the cluster already has a fault."""
         spec = FaultSpec(action, cluster, latency_ms, loss_percent)  # type: ignore[arg-type]
         provider = self.provider(kubeconfig)
-        return faults.inject(self.spec, provider, self._faultbook(), spec, duration=duration)
+        record = faults.inject(self.spec, provider, self._faultbook(), spec, duration=duration)
+        self.report_faults(kubeconfig=kubeconfig)
+        return record
 
     def fault_refusal(
         self, action: str, cluster: str, *, kubeconfig: str | Path | None = None
@@ -264,7 +299,9 @@ class Fleet:
     ) -> list[FaultRecord]:
         """Undo the faults named (None: every live one); returns those cleared."""
         provider = self.provider(kubeconfig)
-        return faults.clear(self.spec, provider, self._faultbook(), ids)
+        cleared = faults.clear(self.spec, provider, self._faultbook(), ids)
+        self.report_faults(kubeconfig=kubeconfig)
+        return cleared
 
     def hold_fault(
         self, record: FaultRecord, *, kubeconfig: str | Path | None = None
@@ -272,7 +309,26 @@ class Fleet:
         """Block until a fault injected with a `duration` is due, then clear it (at once
         on KeyboardInterrupt). None when another command cleared it first."""
         provider = self.provider(kubeconfig)
-        return faults.hold(self.spec, provider, self._faultbook(), record)
+        try:
+            return faults.hold(self.spec, provider, self._faultbook(), record)
+        finally:
+            self.report_faults(kubeconfig=kubeconfig)
+
+    def report_faults(self, *, kubeconfig: str | Path | None = None) -> bool:
+        """Tell the fleet's hub every fault record, for its dashboard (best effort: False
+        when the hub cannot be reached now, e.g. the fault paused it or no platform is
+        deployed; the next fault command, or `kindfleet dashboard`, tells it again)."""
+        try:
+            note = faults.report(self.spec.name, self._faultbook().read())
+            provider = self.provider(kubeconfig)
+            client = access.hub_client(
+                self.spec, provider, state_root=self.state_dir, timeout=REPORT_TIMEOUT
+            )
+            with client:
+                client.report_faults(note)
+        except KindfleetError:
+            return False
+        return True
 
     @contextlib.contextmanager
     def faulted(
@@ -467,6 +523,14 @@ class Fleet:
         provider = self.provider(kubeconfig)
         return access.hub_client(self.spec, provider, state_root=self.state_dir, timeout=timeout)
 
+    def dashboard(self, *, kubeconfig: str | Path | None = None) -> tuple[str, str]:
+        """(URL, client token) of the hub's dashboard; the hub is told the fault records
+        first, so a hub restarted since the last fault command shows them again."""
+        provider = self.provider(kubeconfig)
+        url, token = access.hub_address(self.spec, provider, state_root=self.state_dir)
+        self.report_faults(kubeconfig=kubeconfig)
+        return f"{url.rstrip('/')}/ui/", token
+
     def submit(
         self, specs: Sequence[WorkloadSpec | Mapping[str, Any]], *, key: str | None = None
     ) -> list[SubmitResponse]:
@@ -543,9 +607,7 @@ class Fleet:
             if time.monotonic() - last["at"] < 5:
                 return seen
             last["at"] = time.monotonic()
-            for cluster in self.spec.clusters:
-                sizes = [n.memory_bytes or 0 for n in provider.nodes(self.spec, cluster.name)]
-                seen[cluster.name] = sum(sizes)
+            seen.update(self._memory(provider, [c.name for c in self.spec.clusters]))
             return seen
 
         result = loading.run(

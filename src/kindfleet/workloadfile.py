@@ -84,6 +84,8 @@ def from_flags(
     retries: int = 0,
     pending_deadline: float | None = None,
     timeout: float | None = None,
+    exclusive: bool = False,
+    lease: float | None = None,
 ) -> WorkloadSpec:
     """One workload from what `kindfleet submit -n NAME ... -- COMMAND` was given."""
     raw = {
@@ -97,6 +99,8 @@ def from_flags(
         "retry": {"max_retries": retries},
         "pending_deadline_seconds": pending_deadline,
         "timeout_seconds": timeout,
+        "mode": "exclusive" if exclusive or lease is not None else "autonomous",
+        "lease_seconds": lease,
     }
     return validate(raw, source="command line")
 

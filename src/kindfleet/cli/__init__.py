@@ -73,9 +73,21 @@ class Commands(LazyGroup):
             "kindfleet.cli.faults:app",
             "Inject a fault into one cluster (or the hub), list faults, clear them.",
         ),
+        "dashboard": LazyCommand(
+            "kindfleet.cli.dashboard:dashboard",
+            "Open the hub's dashboard (or print its URL when there is no browser).",
+        ),
         "check": LazyCommand(
             "kindfleet.cli.checks:check",
             "Run check suites against the fleet's platform (the article's integration tests).",
+        ),
+        "matrix": LazyCommand(
+            "kindfleet.cli.matrix:matrix",
+            "Bring the fleet up at each Kubernetes version, run a command on it, keep its logs "
+            "when it fails, take it down (always), and show one line per version.",
+        ),
+        "ci": LazyCommand(
+            "kindfleet.cli.ci:app", "Write a CI workflow (GitHub Actions, GitLab CI) for a fleet."
         ),
         "load": LazyCommand(
             "kindfleet.cli.load:load",

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,6 +33,14 @@ KubeconfigOption = Annotated[
         help="Kubeconfig file for the clusters' contexts (default: $KUBECONFIG's first "
         "file, else ~/.kube/config). CI: give each run its own file.",
         show_default=False,
+    ),
+]
+TimingsOption = Annotated[
+    bool,
+    typer.Option(
+        "--timings",
+        help="Measure each cluster's and step's duration (and, for up, its nodes' peak "
+        "memory): a table, or `timings` in -o json.",
     ),
 ]
 ClusterOption = Annotated[
@@ -111,6 +119,8 @@ def up(
             "nodes, instead of every node pulling them (registry rate limits).",
         ),
     ] = True,
+    fmt: OutputOption = output.Format.table,
+    timings: TimingsOption = False,
 ) -> None:
     """Bring the fleet up: preflight, registry, every cluster in parallel, Calico, contexts.
 
@@ -140,6 +150,7 @@ def up(
                 logs_dir=logs_dir,
                 clusters=cluster,
                 switch_context=switch_context,
+                timings=timings,
                 progress=report,
             )
     except KeyboardInterrupt:
@@ -151,6 +162,7 @@ def up(
     took = time.monotonic() - started
     for warning in result.warnings:
         output.warn(warning)
+    _show(result.to_dict(), fmt)
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.action] = counts.get(outcome.action, 0) + 1
@@ -213,6 +225,23 @@ def _memory(value: int | None) -> str:
     return f"{value}B"
 
 
+def _show(data: dict[str, Any], fmt: output.Format) -> None:
+    """A result as data (-o json|yaml), or its timings as a table when taken."""
+    if fmt is not output.Format.table:
+        output.emit(data, fmt)
+        return
+    measured = data.get("timings")
+    if not measured:
+        return
+    rows = []
+    for name, cluster in measured["clusters"].items():
+        total = cluster.get("seconds")
+        memory = _memory(cluster.get("peakMemoryBytes"))
+        rows.append((name or "fleet", "(all)", f"{total:.1f}s" if total else "", memory))
+        rows += [("", step, f"{seconds:.1f}s", "") for step, seconds in cluster["steps"].items()]
+    output.table(None, ["CLUSTER", "STEP", "SECONDS", "PEAK MEMORY"], rows)
+
+
 def _yes(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
@@ -267,6 +296,7 @@ def _status_tables(state: FleetStatus) -> None:
 
 
 def down(
+    *,
     file: FleetFileOption = Path("fleet.yaml"),
     cluster: Annotated[
         str | None, typer.Option("--cluster", "-c", help="Remove only this cluster.")
@@ -275,6 +305,8 @@ def down(
     parallel: Annotated[
         int, typer.Option("--parallel", "-p", min=1, help="Clusters deleted at the same time.")
     ] = 8,
+    fmt: OutputOption = output.Format.table,
+    timings: TimingsOption = False,
 ) -> None:
     """Remove every cluster of the fleet, its registry and its kubeconfig entries.
 
@@ -289,9 +321,11 @@ def down(
             cluster=cluster,
             kubeconfig=_target(fleet, kubeconfig),
             parallel=parallel,
+            timings=timings,
             progress=report,
         )
     took = time.monotonic() - started
+    _show(result.to_dict(), fmt)
     deleted = sum(1 for o in result.outcomes if o.action == "delete" and not o.notes)
     extra = ["registry"] if result.registry_removed else []
     extra += list(result.tidied)

@@ -16,6 +16,7 @@ from kindfleet import workloadfile
 from kindfleet.cli import output
 from kindfleet.cli.options import FleetFileOption, OutputOption, fleet
 from kindfleet.errors import UsageError
+from kindfleet.platform.exclusive import DEFAULT_LEASE, SPOKE_GRACE, margin
 from kindfleet.platform.wire import Workload, WorkloadState
 
 KeyValues = Annotated[list[str] | None, typer.Option()]
@@ -43,6 +44,21 @@ def submit(
         float | None, typer.Option(help="give up if not placed within SECONDS.")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="stop a run after SECONDS.")] = None,
+    exclusive: Annotated[
+        bool,
+        typer.Option(
+            "--exclusive",
+            help="never two runs at once, even with its spoke cut off: the spoke stops the "
+            "run when the hub has not answered for its lease (docs/platform.md).",
+        ),
+    ] = False,
+    lease: Annotated[
+        float | None,
+        typer.Option(
+            "--lease-seconds",
+            help=f"exclusive work's lease (implies --exclusive; default {DEFAULT_LEASE:g}).",
+        ),
+    ] = None,
     key: Annotated[
         str | None, typer.Option(help="idempotency key: submitting twice with it runs once.")
     ] = None,
@@ -72,6 +88,8 @@ def submit(
                 retries=retries,
                 pending_deadline=pending_deadline,
                 timeout=timeout,
+                exclusive=exclusive,
+                lease=lease,
             )
         ]
     else:
@@ -95,6 +113,11 @@ def _age(workload: Workload) -> str:
     if seconds < 120:
         return f"{seconds:.0f}s"
     return f"{seconds / 60:.0f}m" if seconds < 7200 else f"{seconds / 3600:.0f}h"
+
+
+def _mode(workload: Workload) -> str:
+    lease = workload.spec.lease
+    return workload.spec.mode.value if lease is None else f"exclusive {lease:g}s"
 
 
 def workloads(
@@ -123,11 +146,12 @@ def workloads(
         return
     output.table(
         None,
-        ["ID", "NAME", "STATE", "SPOKE", "ATTEMPT", "RETRIES", "AGE", "REASON"],
+        ["ID", "NAME", "MODE", "STATE", "SPOKE", "ATTEMPT", "RETRIES", "AGE", "REASON"],
         [
             (
                 w.id,
                 w.spec.name,
+                _mode(w),
                 w.state,
                 w.spoke or "",
                 w.generation or "",
@@ -154,6 +178,20 @@ def explain(
         output.emit(answer.model_dump(mode="json"), fmt)
         return
     output.out.print(f"{answer.workload}: {answer.state}. {answer.summary}", highlight=False)
+    if answer.lease_seconds is not None:
+        lease = answer.lease_seconds
+        output.out.print(
+            f"exclusive, lease {lease:g}s: its spoke stops a run when the hub has not answered"
+            f" for {lease - margin(lease, SPOKE_GRACE):g}s (with the spoke's default stop"
+            f" grace); the hub places it again only after {lease:g}s of silence",
+            highlight=False,
+        )
+    else:
+        output.out.print(
+            "autonomous: runs on while the hub is unreachable; re-routed once its spoke is"
+            " Lost (a cut-off copy is fenced when it reconnects)",
+            highlight=False,
+        )
     if answer.queue_position is not None:
         output.out.print(f"queue position {answer.queue_position} of {answer.queue_length}")
     output.table(

@@ -96,6 +96,9 @@ def run_demo(
         f"hub at {url}; spokes registered: "
         + ", ".join(f"{c.name} ({_offer(c)})" for c in spec.spokes)
     )
+    view.step(
+        f"dashboard at {url.rstrip('/')}/ui/ (log in with the token in {layout.client_token})"
+    )
     try:
         with HubClient(url, layout.read_client_token()) as hub:
             _submit_and_follow(hub, view, result, timeout=timeout, scale=scale, clock=clock)

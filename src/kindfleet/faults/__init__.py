@@ -11,6 +11,7 @@ is refused, not stacked.
 
 from kindfleet.faults.durations import format_duration, parse_duration, parse_percent
 from kindfleet.faults.records import ACTIVE, CLEARED, INJECTING, FaultBook, FaultRecord, Holder
+from kindfleet.faults.report import report
 from kindfleet.faults.run import (
     FaultRefused,
     clear,
@@ -37,5 +38,6 @@ __all__ = [
     "parse_duration",
     "parse_percent",
     "refusal",
+    "report",
     "target",
 ]

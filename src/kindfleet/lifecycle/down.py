@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from kindfleet import kubeconfig as kc
 from kindfleet.errors import KindfleetError, PartialFailure
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.events import FLEET, Event, Reporter, ignore
 from kindfleet.lifecycle.parallel import run_parallel
-from kindfleet.lifecycle.results import ClusterOutcome, ClustersFailed, failure_message
+from kindfleet.lifecycle.results import (
+    ClusterOutcome,
+    ClustersFailed,
+    failure_message,
+    with_timings,
+)
+from kindfleet.lifecycle.timings import Timings
 from kindfleet.lifecycle.up import selected
 from kindfleet.providers.base import HostsRegistry, Provider, Tidies, traits
 
@@ -37,10 +44,15 @@ class DownResult:
     registry_removed: bool = False
     contexts_removed: tuple[str, ...] = ()
     tidied: tuple[str, ...] = ()
+    timings: Timings | None = None  # when asked for: per cluster and step
 
     @property
     def failed(self) -> dict[str, str]:
         return {o.name: o.error or "failed" for o in self.outcomes if not o.ok}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "timings"}
+        return with_timings(data, self.outcomes, self.timings)
 
 
 def down(

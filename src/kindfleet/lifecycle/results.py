@@ -7,12 +7,13 @@ clusters that did come up as well.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from kindfleet.errors import KindfleetError, PartialFailure
+from kindfleet.lifecycle.timings import Timings
 
 Action = Literal["create", "recreate", "keep", "repair", "check", "delete", "leave"]
 
@@ -38,6 +39,7 @@ class UpResult:
     kubeconfig: Path | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what a person must know (e.g. the hub moved)
+    timings: Timings | None = None  # when asked for: per cluster and step, peak memory
 
     @property
     def failed(self) -> dict[str, str]:
@@ -46,6 +48,19 @@ class UpResult:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k != "timings"}
+        return with_timings(data, self.outcomes, self.timings)
+
+
+def with_timings(
+    data: dict[str, Any], outcomes: Sequence[ClusterOutcome], timings: Timings | None
+) -> dict[str, Any]:
+    """`data` (a result's fields) with its timings, when they were taken."""
+    if timings is not None:
+        data["timings"] = timings.to_dict({o.name: o.seconds for o in outcomes})
+    return data
 
 
 class ClustersFailed(KindfleetError):

@@ -25,6 +25,8 @@ from kindfleet.platform.wire import (
     BatchSubmitRequest,
     BatchSubmitResponse,
     Explanation,
+    FaultBoard,
+    FaultReport,
     JoinToken,
     JoinTokenRequest,
     ProblemDetail,
@@ -195,6 +197,19 @@ class HubClient:
 
     def spokes(self) -> list[Spoke]:
         return _parse(self._get(f"{API_PREFIX}/spokes"), SpokeList).items
+
+    # ------------------------------------------------------------ faults (the dashboard's)
+
+    def report_faults(self, report: FaultReport) -> FaultBoard:
+        """Tell the hub every fault record of the fleet (it shows them on its dashboard)."""
+        body = report.model_dump_json()
+        headers = {"Content-Type": "application/json"}
+        response = self._send("PUT", f"{API_PREFIX}/faults", content=body, headers=headers)
+        return _parse(response, FaultBoard)
+
+    def faults(self) -> FaultBoard:
+        """The faults the hub was last told of, and when."""
+        return _parse(self._get(f"{API_PREFIX}/faults"), FaultBoard)
 
     # ------------------------------------------------------------ spokes (operators)
 

@@ -21,7 +21,17 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from kindfleet.platform import exclusive
 
 API_PREFIX = "/v1"
 # hub (issue 9): a spoke's own bearer credential, as a spoke may choose it.
@@ -178,8 +188,37 @@ class RetryPolicy(Wire):
     retry_on_spoke_lost: StrictBool = True
 
 
+class Mode(enum.StrEnum):
+    """What a run does while its spoke cannot reach the hub (docs/platform.md).
+
+    autonomous: it keeps running; re-routed after the loss window, the stale copy fenced
+    when its spoke comes back (two copies may run side by side meanwhile).
+    exclusive: its spoke stops it before its lease runs out unanswered, and the hub
+    places it again only after the full lease: never two runs at once."""
+
+    AUTONOMOUS = "autonomous"
+    EXCLUSIVE = "exclusive"
+
+
 class WorkloadSpec(Wire):
     """A unit of AI work as submitted: what to run, what it needs, where it may go."""
+
+    # What the hub checks, in the schema too: a lease only with `mode: exclusive`.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {
+                        "not": {
+                            "properties": {"mode": {"const": "exclusive"}},
+                            "required": ["mode"],
+                        }
+                    },
+                    "then": {"properties": {"lease_seconds": {"type": "null"}}},
+                }
+            ]
+        }
+    )
 
     name: Name
     command: Annotated[
@@ -206,6 +245,24 @@ class WorkloadSpec(Wire):
     # Stop a run that takes longer than this (Failed, reason DeadlineExceeded).
     timeout_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] | None = None
     labels: Labels = Field(default_factory=dict)
+    mode: Mode = Mode.AUTONOMOUS
+    # Exclusive only: how long a run may go on with its spoke unanswered (None: default).
+    lease_seconds: (
+        Annotated[float, Field(ge=exclusive.MIN_LEASE, le=exclusive.MAX_LEASE)] | None
+    ) = None
+
+    @model_validator(mode="after")
+    def _lease_is_for_exclusive_work(self) -> WorkloadSpec:
+        if self.lease_seconds is not None and self.mode is not Mode.EXCLUSIVE:
+            raise ValueError("lease_seconds applies to exclusive work only (mode: exclusive)")
+        return self
+
+    @property
+    def lease(self) -> float | None:
+        """The lease of exclusive work (None: autonomous work has none)."""
+        if self.mode is not Mode.EXCLUSIVE:
+            return None
+        return exclusive.DEFAULT_LEASE if self.lease_seconds is None else self.lease_seconds
 
 
 class Attempt(Wire):
@@ -279,6 +336,8 @@ class Explanation(Wire):
     queue_length: int = 0
     considered: list[SpokeVerdict] = Field(default_factory=list)
     summary: str
+    mode: Mode = Mode.AUTONOMOUS
+    lease_seconds: float | None = None  # exclusive work: its lease (the default filled in)
 
 
 # ---------------------------------------------------------------- spokes
@@ -477,6 +536,67 @@ class SpokeRemoval(Wire):
 
 
 # ==== end hub (issue 9) ======================================================================
+
+
+# ==== dashboard (issue 16): faults reported by fleet tooling, recent activity ===========
+# The hub never reads the fleet's state: `kindfleet fault` tells it what it broke (the whole
+# set of the fleet's records each time, so a report lost or a hub restarted heals on the next
+# one), and the dashboard shows it beside the spokes it hurts.
+
+MAX_FAULTS = 500
+FaultText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
+
+
+class FaultNote(Wire):
+    """One fault of the fleet as its records say: what, where, since when, whether live."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+    action: FaultText
+    cluster: FaultText
+    role: FaultText = ""
+    state: Literal["injecting", "active", "cleared"]
+    injected_at: datetime
+    until: datetime | None = None  # when its `--for` holder clears it
+    cleared_at: datetime | None = None
+    detail: FaultText = ""  # e.g. "200ms, 5% loss"
+    note: Annotated[str, StringConstraints(max_length=1024, pattern=NO_NUL)] = ""
+
+
+class FaultReport(Wire):
+    """`PUT /v1/faults`: every fault record of the fleet (replaces what the hub was told)."""
+
+    fleet: Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)] = ""
+    faults: Annotated[list[FaultNote], Field(max_length=MAX_FAULTS)] = Field(default_factory=list)
+
+
+class FaultBoard(Wire):
+    """`GET /v1/faults`: the last report, and when it came (None: never told since start)."""
+
+    report: FaultReport = Field(default_factory=FaultReport)
+    received_at: datetime | None = None
+
+
+class ActivityPoint(Wire):
+    """One interval of the hub's recent activity: counts in the interval, states at its end."""
+
+    at: datetime  # end of the interval
+    submitted: int  # workloads created in the interval
+    placed: int  # assignments made in the interval
+    pending: int
+    active: int  # Assigned and Running
+    finished: int  # Succeeded, Failed, Cancelled and Expired (total, at `at`)
+
+
+class Activity(Wire):
+    """`GET /v1/activity`: the last minutes of submissions, placements and states, from
+    counters sampled in memory since the hub started (a restarted hub starts afresh)."""
+
+    interval_seconds: float
+    since: datetime  # the hub's start, or the oldest interval kept
+    points: list[ActivityPoint] = Field(default_factory=list)
+
+
+# ==== end dashboard (issue 16) ==============================================================
 
 
 # ================================================================ Kubernetes names

@@ -26,6 +26,17 @@ async def _registered(hub) -> None:
     await eventually(lambda: hub.double.spokes.get("spoke1"), timeout=20, what="registration")
 
 
+async def _restarted(hub, agent) -> None:
+    """Start the agent again and wait until it is up: a fresh interpreter on a starved CPU
+    takes its time. It keeps its credential (no new registration), so its first heartbeat
+    after the start is the sign."""
+    before = hub.double.spokes["spoke1"].heartbeats
+    agent.start()
+    await eventually(
+        lambda: hub.double.spokes["spoke1"].heartbeats > before, timeout=20, what="a heartbeat"
+    )
+
+
 async def test_a_workload_runs_as_a_job_and_is_reported_for_its_generation(
     hub, cluster, start_agent
 ):
@@ -84,12 +95,7 @@ async def test_a_killed_agent_adopts_its_job_instead_of_starting_it_twice(
     assert jobs(cluster) == [name]
 
     opened = watches(cluster, JOBS)
-    agent.start()
-    # A fresh interpreter on a starved CPU: wait for it to be up (registered again, as
-    # for the first start) before asking for its watch.
-    await eventually(
-        lambda: hub.double.spokes["spoke1"].registrations > 1, timeout=20, what="re-registration"
-    )
+    await _restarted(hub, agent)
     await watching(cluster, JOBS, after=opened)
     await complete(cluster, name)
     await eventually(lambda: hub.double.workload(wid).state == "Succeeded", what="success")
@@ -114,12 +120,7 @@ async def test_a_gracefully_restarted_agent_leaves_its_job_running_and_adopts_it
     assert _types(hub, wid) == [ACCEPTED, STARTED]  # no failure reported for it
 
     opened = watches(cluster, JOBS)
-    agent.start()
-    # A fresh interpreter on a starved CPU: wait for it to be up (registered again, as
-    # for the first start) before asking for its watch.
-    await eventually(
-        lambda: hub.double.spokes["spoke1"].registrations > 1, timeout=20, what="re-registration"
-    )
+    await _restarted(hub, agent)
     await watching(cluster, JOBS, after=opened)
     await complete(cluster, name)
     await eventually(lambda: hub.double.workload(wid).state == "Succeeded", what="success")

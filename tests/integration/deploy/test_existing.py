@@ -119,4 +119,6 @@ def test_the_same_deploy_works_through_existing_contexts(kubeconfig, tmp_path):
     # clusters kindfleet does not own get no simulated capacity
     node = get(kubeconfig, "gke-gpu", "node", "gke-2")
     assert "nvidia.com/gpu" not in node["status"]["capacity"]
-    assert json.loads((tmp_path / "state" / "prod" / "access.json").read_text())["hub"] == url
+    access = json.loads((tmp_path / "state" / "prod" / "access.json").read_text())
+    assert access["hub"] == url
+    assert access["hub_host"] is None  # an existing hub's address is not ours to watch

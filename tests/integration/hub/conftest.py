@@ -170,6 +170,7 @@ class HubFactory:
     async def start(self, **overrides: Any) -> HubService:
         hub = HubService(hub_settings(self.store, **overrides), clock=self.clock)
         await hub.start()
+        hub.serving()
         self.running.append(hub)
         return hub
 

@@ -37,6 +37,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path):
             ],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # its cache (.schemathesis/) stays out of the checkout
             timeout=600,
             check=False,
         )  # fmt: skip

@@ -37,10 +37,12 @@ spokes:
     capacity: {cpu: 8, memory: 8Gi}
 """
 
-# The workload: note start and end in an append-only ledger, with where it runs.
+# The workload: note start and end in an append-only ledger, with where it runs; with a
+# third argument, a "tick" every that many seconds between them (a sign of life).
 LEDGER_SCRIPT = """
 import os, sys, time
 ledger, seconds = sys.argv[1], float(sys.argv[2])
+tick = float(sys.argv[3]) if len(sys.argv) > 3 else seconds
 tag = " ".join([os.environ["KINDFLEET_WORKLOAD_ID"], os.environ["KINDFLEET_GENERATION"],
                 os.environ["KINDFLEET_OUTPUT_DIR"]])
 def note(kind):
@@ -48,7 +50,11 @@ def note(kind):
     os.write(fd, f"{kind} {time.time():.6f} {tag}\\n".encode())
     os.close(fd)
 note("start")
-time.sleep(seconds)
+end = time.time() + seconds
+while time.time() < end - tick:
+    time.sleep(tick)
+    note("tick")
+time.sleep(max(0.0, end - time.time()))
 note("end")
 """
 
@@ -60,6 +66,7 @@ class Run:
     spoke: str
     start: float
     end: float | None  # None: the run never finished (its spoke was killed)
+    last: float  # its last sign of life (start, tick or end)
 
 
 @dataclass
@@ -74,11 +81,15 @@ class Drill:
         assert url is not None
         return HubClient(url, self.layout.read_client_token(), timeout=5)
 
-    def spec(self, name: str, seconds: float, **extra: object) -> WorkloadSpec:
+    def spec(
+        self, name: str, seconds: float, *, tick: float | None = None, **extra: object
+    ) -> WorkloadSpec:
+        ticks = [] if tick is None else [str(tick)]
+        command = [sys.executable, "-c", LEDGER_SCRIPT, str(self.ledger), str(seconds), *ticks]
         return WorkloadSpec.model_validate(
             {
                 "name": name,
-                "command": [sys.executable, "-c", LEDGER_SCRIPT, str(self.ledger), str(seconds)],
+                "command": command,
                 "resources": {"cpu": "100m", "memory": "32Mi"},
                 **extra,
             }
@@ -101,14 +112,17 @@ class Drill:
     def runs(self) -> list[Run]:
         starts: dict[tuple[str, int, str], float] = {}
         ends: dict[tuple[str, int, str], float] = {}
+        last: dict[tuple[str, int, str], float] = {}
         if not self.ledger.exists():
             return []
         for line in self.ledger.read_text().splitlines():
             kind, at, workload, generation, output_dir = line.split(" ", 4)
             spoke = Path(output_dir).parts[-5]  # <root>/clusters/<spoke>/agent/runs/<key>/outputs
             key = (workload, int(generation), spoke)
-            (starts if kind == "start" else ends)[key] = float(at)
-        return [Run(w, g, s, t, ends.get((w, g, s))) for (w, g, s), t in starts.items()]
+            if kind in ("start", "end"):
+                (starts if kind == "start" else ends)[key] = float(at)
+            last[key] = max(last.get(key, 0.0), float(at))
+        return [Run(*key, t, ends.get(key), last[key]) for key, t in starts.items()]
 
     def wait_for(
         self, ids: list[str], done: Callable[[Workload], bool], timeout: float

@@ -50,5 +50,6 @@ def test_demo_routes_work_to_the_right_spokes_and_tears_down(tmp_path):
         "8 GPUs" in r for r in verdicts["demotest-gpu"].reasons
     )
     assert view.updates > 0
+    assert any(s.startswith("dashboard at http://127.0.0.1:") for s in view.steps)
     assert "tearing the fleet down" in view.steps[-1]
     assert not (tmp_path / "state" / "demotest").exists()  # down removed every trace

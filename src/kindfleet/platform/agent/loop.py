@@ -17,6 +17,7 @@ import time
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.executors.base import Executor
@@ -77,6 +78,7 @@ class Agent:
         self.executor = executor or make_executor(settings)
         self.client = client or HubClient(settings.hub, request_timeout=settings.request_timeout)
         self.reach = Reachability()
+        self.answers = HubAnswers()  # exclusive runs count their lease from these
         self._flush_wake = asyncio.Event()
         self._health: SpokeHealth | None = None
 
@@ -91,7 +93,7 @@ class Agent:
             try:
                 self.session = Session(self.settings, self.client)
                 self.records = Records(self.db, self.journal, reported=self._flush_wake.set)
-                self.runs = RunManager(self.settings, self.executor, self.records)
+                self.runs = RunManager(self.settings, self.executor, self.records, self.answers)
                 await self._serve(stop)
             finally:
                 await self.journal.close()
@@ -143,7 +145,9 @@ class Agent:
                 credential = session.credential
                 assert credential is not None
             request = HeartbeatRequest(capacity=self.settings.capacity, held=self.runs.held())
+            sent = self.answers.clock()
             answer = await self.client.heartbeat(self.settings.name, credential, request)
+            self.answers.answered(sent)
         except HubUnauthorized as exc:
             if credential is None:
                 log.error("the hub refused the bootstrap token (%s); retrying", exc)

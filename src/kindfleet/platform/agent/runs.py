@@ -20,7 +20,9 @@ import asyncio
 import time
 from collections.abc import Iterable, Sequence
 
+from kindfleet.platform import exclusive
 from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.capacity import Ledger, Need
 from kindfleet.platform.agent.executors.base import Executor, RunPhase
 from kindfleet.platform.agent.metrics import chunks
@@ -37,7 +39,13 @@ ANSWERED_MEMORY = 10_000  # rejected or cancel-answered keys remembered (no repe
 
 
 class RunManager:
-    def __init__(self, settings: AgentSettings, executor: Executor, records: Records) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        executor: Executor,
+        records: Records,
+        answers: HubAnswers | None = None,
+    ) -> None:
         self.settings = settings
         self.executor = executor
         self.records = records
@@ -51,6 +59,7 @@ class RunManager:
             records,
             runs_dir=settings.runs_dir,
             timing=Timing(settings.stop_grace_seconds, settings.supervise_interval),
+            answers=answers or HubAnswers(),
             ended=self._ended,
             freed=lambda run: self.ledger.release(run.held.key),
         )
@@ -97,6 +106,13 @@ class RunManager:
             if run.held.generation > item.generation:
                 return False  # an older generation, delivered late
             run.request_stop(Stop.FENCE)  # superseded by the new one
+        lease = item.spec.lease
+        grace = self.settings.stop_grace_seconds
+        if lease is not None and exclusive.stop_after(lease, grace) < exclusive.MIN_RUN:
+            why = f"lease {lease:g}s leaves no time to run with a {grace:g}s stop grace"
+            self._answer(item, EventType.REJECTED, "LeaseTooShort", why)
+            log.info("rejected %s generation %d: %s", item.workload, item.generation, why)
+            return True
         need = Need.of(item.spec.resources)
         gpu_ids = self.ledger.reserve(key, need)
         if gpu_ids is None:

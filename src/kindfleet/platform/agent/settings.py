@@ -15,6 +15,7 @@ from pathlib import Path
 from kindfleet.errors import UsageError
 from kindfleet.platform.agent import paths
 from kindfleet.platform.agent.executors.kubernetes.jobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
+from kindfleet.platform.exclusive import SPOKE_GRACE
 from kindfleet.platform.wire import WORKLOADS_NAMESPACE, Capacity
 from kindfleet.units import parse_cpu, parse_memory
 
@@ -41,7 +42,7 @@ class AgentSettings:
     # Tuning; the defaults are what production wants, tests shorten them.
     poll_wait: float = 20.0  # long-poll `wait` (the hub caps it at 30 s)
     request_timeout: float = 10.0
-    stop_grace_seconds: float = 5.0  # SIGTERM -> SIGKILL
+    stop_grace_seconds: float = SPOKE_GRACE  # SIGTERM -> SIGKILL
     backoff_max: float = 10.0
     shutdown_flush_seconds: float = 3.0
     flush_interval: float = 1.0
@@ -121,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     tuning = p.add_argument_group("tuning (tests shorten these)")
     tuning.add_argument("--poll-wait", type=float, default=20.0)
     tuning.add_argument("--request-timeout", type=float, default=10.0)
-    tuning.add_argument("--stop-grace-seconds", type=float, default=5.0)
+    tuning.add_argument("--stop-grace-seconds", type=float, default=SPOKE_GRACE)
     tuning.add_argument("--backoff-max", type=float, default=10.0)
     tuning.add_argument("--shutdown-flush-seconds", type=float, default=3.0)
     tuning.add_argument("--flush-interval", type=float, default=1.0)

@@ -5,6 +5,9 @@ ended, and the answer is decided here in one place (`_outcome`):
 - it exited on its own: succeeded (exit 0) or failed (exit code, or why it was lost);
 - cancelled (a cancel delivered by the long-poll): cancelled;
 - its `timeout_seconds` ran out: failed, DeadlineExceeded;
+- exclusive work whose lease ran out unanswered (the hub silent too long): failed,
+  LeaseExpired, before the hub may place it again (`kindfleet.platform.exclusive`); such
+  a run is not started either while its lease has no time left;
 - the agent is shutting down: failed, AgentShutdown (the hub's retry policy decides);
 - fenced (listed in the heartbeat's `stop`, superseded by a newer generation, or its
   reports refused as stale): no event at all; the hub no longer counts this copy as its
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.executors.base import (
     Executor,
     ExecutorError,
@@ -47,8 +51,9 @@ class Stop(enum.IntEnum):
 
     SHUTDOWN = 1
     TIMEOUT = 2
-    CANCEL = 3
-    FENCE = 4
+    LEASE = 3
+    CANCEL = 4
+    FENCE = 5
 
 
 @dataclass(eq=False)
@@ -100,9 +105,11 @@ class Supervisor:
         *,
         runs_dir: Path,
         timing: Timing,
+        answers: HubAnswers,
         ended: RunEnded,
         freed: RunFreed,
     ) -> None:
+        self.answers = answers
         self.executor = executor
         self.records = records
         self.runs_dir = runs_dir
@@ -128,6 +135,8 @@ class Supervisor:
             if run.held.phase is Phase.ACCEPTED:
                 if run.accepted is not None:
                     await run.accepted  # never start what a crash could make us forget
+                if run.stop is None:
+                    await self._lease_to_start(run)
                 if run.stop is not None:
                     await self._end_unstarted(run)
                     return
@@ -139,6 +148,16 @@ class Supervisor:
         except Exception:
             log.exception("supervising %s failed", run.held.key)
             await self._give_up(run)
+
+    async def _lease_to_start(self, run: Run) -> None:
+        """Exclusive work starts only with time left on its lease: wait for the hub to
+        answer a heartbeat (or for a reason to give up: cancel, fence, shutdown)."""
+        grace = self.timing.stop_grace_seconds
+        while run.stop is None:
+            left = self.answers.time_left(run.held.spec, grace)
+            if left is None or left > 0:
+                return
+            await wait_event(run.wake, self.timing.supervise_interval)
 
     async def _start(self, run: Run) -> bool:
         try:
@@ -175,6 +194,12 @@ class Supervisor:
                 await self.conclude(run, status)
                 return
             wait = _NO_POLL if pushed else self.timing.supervise_interval
+            left = self.answers.time_left(run.held.spec, self.timing.stop_grace_seconds)
+            if left is not None:
+                if left <= 0:
+                    run.request_stop(Stop.LEASE)
+                    continue
+                wait = min(wait, left)
             if timeout is not None:
                 left = (run.held.started_at or time.time()) + timeout - time.time()
                 if left <= 0:
@@ -258,6 +283,14 @@ _STOPPED = {
 def _outcome(run: Run, status: RunStatus, *, natural: bool = False) -> Outcome:
     stop = None if natural else run.stop
     code = status.exit_code
+    if stop is Stop.LEASE:
+        lease = run.held.spec.lease or 0
+        return Outcome(
+            EventType.FAILED,
+            code,
+            "LeaseExpired",
+            f"exclusive: stopped before its {lease:g}s lease ran out with the hub unanswered",
+        )
     if stop is Stop.TIMEOUT:
         limit = run.held.spec.timeout_seconds or 0
         return Outcome(EventType.FAILED, code, "DeadlineExceeded", f"ran longer than {limit:g}s")

@@ -26,6 +26,7 @@ import uvicorn
 from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.api.connections import guarded
+from kindfleet.platform.hub.service.dashboard import Dashboard
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.safelog import SafeFormatter
 from kindfleet.platform.hub.service.scheduler import running
@@ -150,8 +151,10 @@ async def serve(settings: HubSettings, sock: socket.socket) -> None:
         if settings.port_file is not None:
             write_port_file(settings.port_file, port)
         log.info("hub listening on http://%s:%d", settings.host, port)
+        hub.serving()
 
-    async with running(hub):
+    board: Dashboard = app.state.dashboard
+    async with running(hub, serving=False), board.sampling():
         server = _Server(config, on_exit=hub.release_waiters, on_up=up)
         _signals["serving"] = True
         await server.serve(sockets=[sock])

@@ -90,6 +90,13 @@ class HubSettings:
         lost = self.lost_after_seconds
         return LeaseRules(self.lease_seconds, lost, lost if guard is None else guard)
 
+    @property
+    def keep_audible_seconds(self) -> float:
+        """The longest window a silence is measured against (Lost plus the guard's
+        longest hold): the hub's hearing keeps its marks that far back."""
+        rules = self.lease_rules
+        return rules.lost_after_seconds + rules.guard_max_seconds + self.lease_seconds
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(

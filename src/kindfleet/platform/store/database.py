@@ -13,9 +13,10 @@ from kindfleet.platform.store import engine as dialect
 from kindfleet.platform.store import migrate
 from kindfleet.platform.store.checkpoints import Checkpointer
 from kindfleet.platform.store.engine import StoreUnavailable
+from kindfleet.platform.store.identity import FileIdentity
 from kindfleet.platform.store.readers import Readers
 from kindfleet.platform.store.schema import SCHEMA_VERSION, meta, metadata
-from kindfleet.platform.store.writer import GroupObserver, Writer
+from kindfleet.platform.store.writer import GroupObserver, HealthObserver, Writer
 
 R = TypeVar("R")
 
@@ -28,6 +29,7 @@ class Database:
         url: str,
         *,
         on_group: GroupObserver | None = None,
+        on_health: HealthObserver | None = None,
         lock_wait_seconds: float = 10.0,
         read_threads: int = 2,
     ) -> None:
@@ -37,7 +39,14 @@ class Database:
         self.sqlite = dialect.is_sqlite(self.url)
         self._engine = dialect.make_engine(self.url)
         self._lock = dialect.HubLock(self.url)
-        self.writer = Writer(self._engine, on_connect=self._prepare, on_group=on_group)
+        self.identity = FileIdentity(dialect.sqlite_path(self.url) if self.sqlite else None)
+        self.writer = Writer(
+            self._engine,
+            on_connect=self._prepare,
+            on_group=on_group,
+            on_health=on_health,
+            before_commit=self.identity.check,
+        )
         self._read_engine = dialect.make_read_engine(self.url)
         self._checkpointer = (
             Checkpointer(self._engine) if self.sqlite and self._read_engine is not None else None
@@ -64,6 +73,7 @@ class Database:
             self._lock.acquire_file(self._lock_wait)
             self.writer.start()
             await self.writer.run(lambda conn: None)  # connect, lock, create the schema
+            self.identity.remember()
             dialect.private_files(self.url)
             if self._checkpointer is not None:
                 self._checkpointer.start()
@@ -83,7 +93,13 @@ class Database:
         self._lock.release()
 
     async def ping(self) -> None:
-        await self.writer.run(lambda conn: conn.execute(select(1)).scalar_one())
+        """Commit a write: a store that answers reads but cannot commit is not up."""
+        await self.writer.run(_probe_write)
+
+
+def _probe_write(conn: Connection) -> None:
+    conn.execute(meta.delete().where(meta.c.key == "probe"))
+    conn.execute(meta.insert(), {"key": "probe", "value": "ok"})
 
 
 def ensure_schema(conn: Connection) -> None:

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool, StaticPool
 
 from kindfleet.errors import PrerequisiteError, UsageError
@@ -110,6 +110,9 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+READER = "kindfleet.reader"  # in the connection's info: a read-only SQLite connection
+
+
 def make_read_engine(url: URL) -> Engine | None:
     """An engine for read-only snapshots beside the writer; None when readers cannot have
     connections of their own (an in-memory SQLite database lives in one connection)."""
@@ -130,7 +133,8 @@ def make_read_engine(url: URL) -> Engine | None:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        record.info[READER] = True  # never writes: see workloads.data_version
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         for pragma in ("query_only=ON", "busy_timeout=10000", "temp_store=MEMORY"):
@@ -196,6 +200,32 @@ def multi_insert(
         sql += " RETURNING " + ",".join(quote(n) for n in returning)
     result = conn.exec_driver_sql(sql, tuple(row[n] for row in rows for n in names))
     return list(result.fetchall()) if returning else []
+
+
+def param_mark(conn: Connection) -> str:
+    """The driver's own placeholder: `?` for SQLite, `%s` for psycopg."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+    """Rows as the driver gives them (plain tuples), in the transaction `conn` is in.
+
+    For the hottest reads only: SQLAlchemy's result machinery costs more per row than the
+    database does. The SQL must be written for both dialects, with `param_mark`. The
+    driver's errors come out as SQLAlchemy's, as from any other query, so that the readers
+    treat them alike (the connection dropped, 503)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    base = conn.dialect.loaded_dbapi.Error
+    try:
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+    except base as exc:
+        raise DBAPIError.instance(sql, params, exc, base) from exc
 
 
 class HubLock:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, or_, select, update
 
-from kindfleet.platform.store.engine import multi_insert
+from kindfleet.platform.store.engine import READER, driver_rows, multi_insert, param_mark
 from kindfleet.platform.store.schema import workload_labels, workloads
 
 W = workloads.c
@@ -113,6 +113,87 @@ def page(
             exists().where(and_(L.workload_id == W.id, L.key == key, L.value == value))
         )
     return list(conn.execute(query).all())
+
+
+# What a listing shows of a workload, in this order (`page_rows`, `row_by_id`): every
+# column of the wire `Workload` but the spec, which is looked up by its hash (`specs`).
+SHOWN = (
+    "seq",
+    "id",
+    "spec_hash",
+    "state",
+    "generation",
+    "spoke",
+    "retries_used",
+    "cancel_requested",
+    "reason",
+    "message",
+    "attempts",
+    "submitted_at",
+    "updated_at",
+)
+_COLUMNS = ",".join(SHOWN)
+
+
+def page_rows(
+    conn: Connection,
+    *,
+    limit: int,
+    before: int | None = None,
+    state: str | None = None,
+    spoke: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[Sequence[Any]]:
+    """As `page`, but only the `SHOWN` columns, as the driver's own tuples: a listing is
+    the hub's most frequent read, and SQLAlchemy's statement and row machinery cost more
+    than SQLite takes to find and read the rows (1.2 of 1.9 ms for a page of 100)."""
+    mark = param_mark(conn)
+    where: list[str] = []
+    params: list[Any] = []
+    for column, value in (("seq <", before), ("state =", state), ("spoke =", spoke)):
+        if value is not None:
+            where.append(f"{column} {mark}")
+            params.append(value)
+    for key, value in (labels or {}).items():
+        where.append(
+            f"EXISTS (SELECT 1 FROM {workload_labels.name} l WHERE l.workload_id = "
+            f"{workloads.name}.id AND l.key = {mark} AND l.value = {mark})"
+        )
+        params += [key, value]
+    sql = (
+        f"SELECT {_COLUMNS} FROM {workloads.name}"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY seq DESC LIMIT {mark}"
+    )
+    return driver_rows(conn, sql, [*params, limit])
+
+
+def data_version(conn: Connection) -> int | None:
+    """SQLite's count of commits by other connections, as this connection's snapshot sees
+    it (`PRAGMA data_version`, read first, so it starts the read transaction): equal on
+    one connection, nothing has changed. None where it cannot tell: on PostgreSQL, which
+    has no such count, and on any connection but a reader's (the writer's own commits,
+    which an in-memory store's reads would see, do not count)."""
+    if conn.dialect.name != "sqlite" or not conn.info.get(READER):
+        return None
+    return int(driver_rows(conn, "PRAGMA data_version", [])[0][0])
+
+
+def row_by_id(conn: Connection, workload_id: str) -> Sequence[Any] | None:
+    """One workload's `SHOWN` columns."""
+    sql = f"SELECT {_COLUMNS} FROM {workloads.name} WHERE id = {param_mark(conn)}"
+    rows = driver_rows(conn, sql, [workload_id])
+    return rows[0] if rows else None
+
+
+def specs(conn: Connection, seqs: Iterable[int]) -> dict[str, str]:
+    """Spec text by spec hash, for the workloads `seqs`."""
+    found: dict[str, str] = {}
+    wanted = list(dict.fromkeys(seqs))
+    for start in range(0, len(wanted), CHUNK):
+        query = select(W.spec_hash, W.spec).where(W.seq.in_(wanted[start : start + CHUNK]))
+        found.update((h, text) for h, text in conn.execute(query))
+    return found
 
 
 def pending(

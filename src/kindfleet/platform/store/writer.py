@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from kindfleet.platform.store.engine import StoreUnavailable
@@ -67,6 +67,14 @@ class _Job:
 
 
 _HOOKS = "kf_after_commit"
+_WROTE = "kf_wrote"  # set when the transaction wrote: only such a commit proves the store
+
+
+def _note_write(
+    conn: Connection, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any
+) -> None:
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        conn.info[_WROTE] = True
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
@@ -80,6 +88,7 @@ class _Stop:
 
 _STOP = _Stop()
 GroupObserver = Callable[[int, float], None]  # (jobs in the group, seconds to commit)
+HealthObserver = Callable[[bool], None]  # after each commit attempt: did the store commit?
 
 
 class Writer:
@@ -89,11 +98,15 @@ class Writer:
         *,
         on_connect: Callable[[Connection], None] | None = None,
         on_group: GroupObserver | None = None,
+        on_health: HealthObserver | None = None,
+        before_commit: Callable[[], None] | None = None,
         max_group: int = 2000,
     ) -> None:
         self._engine = engine
         self._on_connect = on_connect
         self._on_group = on_group
+        self._on_health = on_health
+        self._before_commit = before_commit  # raises to refuse the commit (store gone)
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
         self._urgent: collections.deque[_Job] = collections.deque()
@@ -166,12 +179,10 @@ class Writer:
             conn.info[_HOOKS] = []
             with conn.begin():
                 self._execute(conn, jobs)
+                self._check()
             self._committed(conn)
         except Exception as exc:
-            if self._conn is not None:
-                self._conn.info[_HOOKS] = []
-            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-                self._drop_connection()
+            self._failed(exc)
             if len(jobs) == 1 or not self._healthy():
                 for job in jobs:
                     job.outcome = (None, _as_store_error(exc))
@@ -188,15 +199,30 @@ class Writer:
             conn.info[_HOOKS] = []
             with conn.begin():
                 self._execute(conn, [job])
+                self._check()
             self._committed(conn)
         except Exception as exc:
-            if self._conn is not None:
-                self._conn.info[_HOOKS] = []
-            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-                self._drop_connection()
+            self._failed(exc)
             job.outcome = (None, _as_store_error(exc))
 
+    def _check(self) -> None:
+        if self._before_commit is not None:
+            self._before_commit()
+
+    def _failed(self, exc: Exception) -> None:
+        """A group rolled back: forget its hooks; a store error (not a job's own bug)
+        tells the observer that the store cannot commit."""
+        if self._conn is not None:
+            self._conn.info[_HOOKS] = []
+            self._conn.info.pop(_WROTE, None)
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            self._drop_connection()
+        if self._on_health is not None and isinstance(exc, SQLAlchemyError | StoreUnavailable):
+            self._on_health(False)
+
     def _committed(self, conn: Connection) -> None:
+        if conn.info.pop(_WROTE, False) and self._on_health is not None:
+            self._on_health(True)
         hooks: list[Callable[[], None]] = conn.info.pop(_HOOKS, [])
         for hook in hooks:
             try:
@@ -226,6 +252,7 @@ class Writer:
                 conn = self._engine.connect()
             except SQLAlchemyError as exc:
                 raise StoreUnavailable(f"cannot connect to the store: {_short(exc)}") from exc
+            event.listen(conn, "after_cursor_execute", _note_write)
             try:
                 if self._on_connect is not None:
                     self._on_connect(conn)

@@ -57,6 +57,34 @@ class Api:
         return data
 
 
+async def busy_store(api: Api) -> list[str]:
+    """Work in every state: pending, assigned, running, succeeded, failed with a message,
+    retried, cancelled; labels to filter on."""
+    ids = []
+    for i in range(12):
+        spec = {"name": f"w{i}", "command": ["x", "é\n\"\x01"], "labels": {"team": f"t{i % 3}"},
+                "retry": {"max_retries": 1}, "timeout_seconds": 1.5 + i}  # fmt: skip
+        response = await api.submit(f"k{i}", spec)
+        ids.append(response.json()["workload"]["id"])
+    await api.register("s1")
+    await api.hub.tick()
+    batch = (await api.http.get("/v1/spokes/s1/assignments", headers=api.spoke("s1"))).json()
+    events, seq = [], 0
+    for n, item in enumerate(batch["items"][:6]):
+        kinds = [("started", None)] + [[], [("succeeded", 0)], [("failed", 3)]][n % 3]
+        for kind, code in kinds:
+            seq += 1
+            events.append({"seq": seq, "workload": item["workload"], "generation": item["generation"],
+                           "type": kind, "at": "2024-01-02T03:04:05.678Z", "exit_code": code,
+                           "message": "boom \u2028 \x7f" if kind == "failed" else None})  # fmt: skip
+    response = await api.http.post(
+        "/v1/spokes/s1/events", json={"events": events}, headers=api.spoke("s1")
+    )
+    assert response.status_code == 200, response.text
+    await api.http.post(f"/v1/workloads/{ids[-1]}/cancel", headers=api.client)
+    return ids
+
+
 def settings_for(tmp_path: Path, **overrides: Any) -> HubSettings:
     values: dict[str, Any] = {
         "store": f"sqlite:///{tmp_path / 'hub.db'}",

@@ -13,9 +13,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kindfleet._version import __version__
-from kindfleet.platform.hub.api import openapi, problems, routes
-from kindfleet.platform.hub.api.fastpath import FastSubmit
+from kindfleet.platform.hub import ui
+from kindfleet.platform.hub.api import dashboard, openapi, problems, routes
+from kindfleet.platform.hub.api.fastpath import FastPaths
 from kindfleet.platform.hub.api.middleware import RequestMetrics
+from kindfleet.platform.hub.service.dashboard import Dashboard
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.scheduler import running
 from kindfleet.platform.hub.settings import HubSettings
@@ -31,13 +33,14 @@ def create_app(
 ) -> FastAPI:
     """The hub as an ASGI app; its lifespan opens the store and runs the scheduler.
 
-    `fast_path=False` leaves `POST /v1/workloads` to the FastAPI route (tests check that
+    `fast_path=False` leaves submit, list and get to the FastAPI routes (tests check that
     both answer alike)."""
     hub = service or HubService(settings, clock=clock)
+    board = Dashboard(hub)  # dashboard (issue 16): its reads, fault reports, activity
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(hub):
+        async with running(hub), board.sampling():
             yield
 
     app = FastAPI(
@@ -59,10 +62,13 @@ def create_app(
         },
     )
     app.state.hub = hub
+    app.state.dashboard = board
     problems.install(app)
     routes.install(app, hub)
+    dashboard.install(app, board)
+    ui.install(app, board)
     openapi.install(app)
     if fast_path:
-        app.add_middleware(FastSubmit, hub=hub)
+        app.add_middleware(FastPaths, hub=hub)
     app.add_middleware(RequestMetrics, metrics=hub.metrics)
     return app

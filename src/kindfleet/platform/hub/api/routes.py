@@ -21,8 +21,10 @@ from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.metrics import CONTENT_TYPE
 from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery, parse_list_query
 from kindfleet.platform.hub.service.refusals import Invalid
+from kindfleet.platform.hub.service.submit import MAX_KEY
 from kindfleet.platform.wire import (
     API_PREFIX,
+    IDEMPOTENCY_KEY,
     AssignmentBatch,
     BatchSubmitRequest,
     BatchSubmitResponse,
@@ -98,8 +100,8 @@ def _workloads(app: FastAPI, hub: HubService) -> None:
             Header(
                 alias="Idempotency-Key",
                 min_length=1,
-                max_length=200,
-                pattern=r"^[!-~]([ -~]*[!-~])?$",
+                max_length=MAX_KEY,
+                pattern=IDEMPOTENCY_KEY,
                 description="a unique key per workload: a retried submission never creates "
                 "a second one",
             ),

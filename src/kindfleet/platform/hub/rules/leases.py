@@ -2,9 +2,11 @@
 
 The costly mistakes of multi-cluster schedulers are here: declaring a spoke Lost after a
 blip (duplicate work), or after the hub's own outage (a mass kill of healthy work when
-the spokes reconnect), or while the hub's own network is the thing that is broken. The
-rules below take `now` and the hub's start time as arguments, so tests can step through
-hours of silence without a sleep.
+the spokes reconnect), or while the hub's own network is the thing that is broken, or on
+silence the hub could not have heard (its own restart, a stalled loop, a store that
+cannot commit: see `hearing`). The rules below take each spoke's silence as an argument,
+already measured in audible seconds, so tests can step through hours of it without a
+sleep.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class LeaseRules:
 @dataclass(frozen=True, slots=True)
 class SpokeLease:
     name: str
-    last_heartbeat: float
+    age: float  # seconds since its last heartbeat, by the clock: NotReady past the lease
+    silence: float  # audible seconds since it was last heard (hearing.py): Lost past lost_after
     health: SpokeHealth  # as last recorded
     established: bool = True  # heartbeated since it joined (a spoke that never did is not)
     approved: bool = True  # a spoke awaiting approval does not count toward the guard
@@ -53,27 +56,21 @@ class Sweep:
         return self.guard.active
 
 
-def observed(
-    lease: SpokeLease, now: float, hub_started_at: float, rules: LeaseRules
-) -> SpokeHealth:
-    """Health from heartbeat age alone.
+def observed(lease: SpokeLease, rules: LeaseRules) -> SpokeHealth:
+    """Health from the spoke's silence alone.
 
-    NotReady counts from the real last heartbeat; Lost counts from the later of the last
-    heartbeat and the hub's start, so every spoke gets a fresh `lost_after` window to
-    reconnect after a hub restart, however long the hub was away.
+    NotReady (nothing new placed there) counts from its real last heartbeat; Lost (its
+    work moves) only on silence the hub could hear, so a spoke last heard before the hub
+    restarted gets a fresh `lost_after` window from when the hub serves again, however
+    long the hub was away, and a hub that stalls does not blame its spokes for it.
     """
     if lease.health is SpokeHealth.LOST:
         return SpokeHealth.LOST  # only a heartbeat brings a Lost spoke back
-    if now - lease.last_heartbeat < rules.lease_seconds:
+    if lease.silence >= rules.lost_after_seconds:
+        return SpokeHealth.LOST
+    if max(lease.age, lease.silence) < rules.lease_seconds:
         return SpokeHealth.READY
-    if now - silent_since(lease, hub_started_at) < rules.lost_after_seconds:
-        return SpokeHealth.NOT_READY
-    return SpokeHealth.LOST
-
-
-def silent_since(lease: SpokeLease, hub_started_at: float) -> float:
-    """Where the Lost clock of a spoke starts: its last heartbeat, or the hub's start."""
-    return max(lease.last_heartbeat, hub_started_at)
+    return SpokeHealth.NOT_READY
 
 
 def disrupted(not_ready: int, population: int) -> bool:
@@ -81,9 +78,7 @@ def disrupted(not_ready: int, population: int) -> bool:
     return not_ready >= 2 and 2 * not_ready > population
 
 
-def sweep(
-    leases: Sequence[SpokeLease], now: float, hub_started_at: float, rules: LeaseRules
-) -> Sweep:
+def sweep(leases: Sequence[SpokeLease], now: float, rules: LeaseRules) -> Sweep:
     """New health for every spoke, with the disruption guard applied.
 
     The guard counts only spokes that were working: approved, heartbeated at least once
@@ -91,14 +86,15 @@ def sweep(
     were decommissioned, cannot turn it on). While more than half of those, and at least
     two, are silent, it holds back their Lost verdicts, but never for more than
     `guard_max_seconds` past the moment each would have been Lost: it ends on its own.
+    `now` only dates the guard's end for the operator.
     """
     live = [lease for lease in leases if lease.health is not SpokeHealth.LOST]
-    seen = {lease.name: observed(lease, now, hub_started_at, rules) for lease in live}
+    seen = {lease.name: observed(lease, rules) for lease in live}
     counted = [lease for lease in live if lease.established and lease.approved]
     silent = [lease for lease in counted if seen[lease.name] is not SpokeHealth.READY]
     guard = Guard(population=len(counted))
     if disrupted(len(silent), len(counted)):
-        guard = _hold(silent, seen, now, hub_started_at, rules, population=len(counted))
+        guard = _hold(silent, seen, now, rules, population=len(counted))
     changes = {lease.name: seen[lease.name] for lease in live if seen[lease.name] != lease.health}
     return Sweep(changes=changes, guard=guard)
 
@@ -107,7 +103,6 @@ def _hold(
     silent: Sequence[SpokeLease],
     seen: dict[str, SpokeHealth],
     now: float,
-    hub_started_at: float,
     rules: LeaseRules,
     *,
     population: int,
@@ -115,11 +110,10 @@ def _hold(
     extra = rules.lost_after_seconds + rules.guard_max_seconds
     held = []
     for lease in silent:
-        ends = silent_since(lease, hub_started_at) + extra
-        if seen[lease.name] is SpokeHealth.LOST and now < ends:
+        if seen[lease.name] is SpokeHealth.LOST and lease.silence < extra:
             seen[lease.name] = SpokeHealth.NOT_READY
             held.append(lease.name)
-    until = max(silent_since(lease, hub_started_at) + extra for lease in silent)
+    until = now + max(max(0.0, extra - lease.silence) for lease in silent)
     names = ", ".join(lease.name for lease in silent[:5]) + (", ..." if len(silent) > 5 else "")
     reason = (
         f"{len(silent)} of {population} working spokes are silent at once ({names}): the "

@@ -28,6 +28,7 @@ RETRYING = "Retrying"
 CANCELLED = "Cancelled"
 EXPIRED = "PendingDeadlineExceeded"
 DEADLINE_EXCEEDED = "DeadlineExceeded"
+LEASE_EXPIRED = "LeaseExpired"  # exclusive work its spoke stopped: counts as a lost spoke
 
 
 class TransitionError(Exception):
@@ -219,11 +220,8 @@ def _stopped(rec: WorkloadRecord, event: StatusEvent, at: float, now: float) -> 
         return EventOutcome(done, "cancelled")
     attempt = _close(rec, WorkloadState.FAILED, at, event.exit_code, reason)
     policy = rec.spec.retry
-    if (
-        policy.retry_on_failure
-        and reason != DEADLINE_EXCEEDED
-        and rec.retries_used < policy.max_retries
-    ):
+    allowed = policy.retry_on_spoke_lost if reason == LEASE_EXPIRED else policy.retry_on_failure
+    if allowed and reason != DEADLINE_EXCEEDED and rec.retries_used < policy.max_retries:
         why = f"attempt {len(rec.attempts)} failed ({_exit_text(event)})"
         return EventOutcome(_retry(rec, now, why, attempt), "retried")
     message = event.message or _exit_text(event)

@@ -29,6 +29,7 @@ from kindfleet.platform.hub.rules.transitions import TransitionError, WorkloadRe
 from kindfleet.platform.hub.rules.views import to_wire
 from kindfleet.platform.hub.service import operators, protocol, reads
 from kindfleet.platform.hub.service.announce import announce
+from kindfleet.platform.hub.service.hearing import Ears
 from kindfleet.platform.hub.service.longpoll import Notifier
 from kindfleet.platform.hub.service.metrics import HubMetrics
 from kindfleet.platform.hub.service.passes import PassConfig, PassReport, run_pass
@@ -43,8 +44,9 @@ from kindfleet.platform.hub.service.tokens import (
     new_join_token,
     token_hash,
 )
+from kindfleet.platform.hub.service.wirejson import WorkloadJson
 from kindfleet.platform.hub.settings import HubSettings
-from kindfleet.platform.store import Database
+from kindfleet.platform.store import Database, StoreUnavailable, after_commit
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import (
@@ -88,24 +90,31 @@ class HubService:
         settings: HubSettings,
         *,
         clock: Clock = time.time,
+        monotonic: Clock | None = None,
         metrics: HubMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        # A fake wall clock in a test is the monotonic clock too.
+        mono = monotonic or (time.monotonic if clock is time.time else clock)
+        self.ears = Ears(mono, keep_audible=settings.keep_audible_seconds)
         self.metrics = metrics or HubMetrics()
         self.db = Database(
             settings.store,
             on_group=self.metrics.observe_group,
+            on_health=self.ears.store,
             lock_wait_seconds=settings.store_lock_wait_seconds,
             read_threads=settings.read_threads,
         )
         self.tokens = Tokens(settings.client_token, settings.fleet_token)
         self.notifier = Notifier()
         self.queue = PendingQueue()  # touched on the store's writer thread only
+        self.json = WorkloadJson()  # rendered workloads, shared by the reader threads
         self._submit_many = partial(submit_many, queue=self.queue)
         self.started_at = 0.0
         self.on_change: Callable[[], None] = lambda: None  # the scheduler's kick
         self.guard = Guard()
+        self.holding: frozenset[str] = frozenset()  # Lost spokes holding exclusive work
         self._last_count = -COUNT_EVERY
         self._last_prune = 0.0
         self._last_full = 0.0
@@ -119,6 +128,13 @@ class HubService:
         for name, digest in await self.db.writer.run(spoke_store.credentials):
             self.tokens.set_spoke(name, digest)
         await self.db.writer.run(self._rebuild_queue)
+        # Exclusive work a Lost spoke held when the last hub stopped waits its lease
+        # again, counted from this hub's serving: look at every Lost spoke once.
+        self.holding = frozenset(
+            row.name
+            for row in await self.db.writer.run(spoke_store.all_spokes)
+            if row.health == SpokeHealth.LOST.value
+        )
         log.info(
             "hub started: store %s, lease %gs, lost after %gs, policy %s, %d queued, fleet "
             "token %s",
@@ -136,6 +152,11 @@ class HubService:
         for row in store.queued(conn):
             self.queue.add(queued_row(row))
 
+    def serving(self) -> None:
+        """The HTTP server listens and answers: from now on a spoke's silence counts."""
+        self.ears.serving()
+        log.info("hub serving: spokes' silence counts from now")
+
     def release_waiters(self) -> None:
         """Let every long-poll return now (first step of a graceful shutdown)."""
         self.notifier.close()
@@ -146,6 +167,13 @@ class HubService:
         log.info("hub stopped")
 
     async def ready(self) -> None:
+        """Ready means able to commit: a store that answers reads but refuses commits
+        (a full disk, an immutable WAL) is not ready (issue 14)."""
+        down = self.ears.store_down_since
+        if down is not None:
+            raise StoreUnavailable(
+                f"the store has refused every commit for {self.ears.now() - down:.1f}s"
+            )
         await asyncio.wait_for(self.db.ping(), timeout=5)
 
     def identify(self, authorization: str | None) -> Principal:
@@ -185,15 +213,14 @@ class HubService:
 
     async def get_json(self, workload_id: str) -> bytes:
         """The workload as its JSON body, serialised on the reader's thread."""
-        return await self.db.read(
-            lambda conn: reads.get(conn, workload_id).model_dump_json().encode()
-        )
+        return await self.db.read(lambda conn: reads.get_json(conn, workload_id, self.json))
 
     async def list_workloads(self, q: reads.ListQuery) -> WorkloadList:
         return await self.db.read(lambda conn: reads.page(conn, q))
 
     async def list_json(self, q: reads.ListQuery) -> bytes:
-        return await self.db.read(lambda conn: reads.page(conn, q).model_dump_json().encode())
+        """A page as its JSON body, rendered from columns on the reader's thread."""
+        return await self.db.read(lambda conn: reads.page_json(conn, q, self.json))
 
     async def explain(self, workload_id: str) -> Explanation:
         now = self.clock()
@@ -300,14 +327,17 @@ class HubService:
         digest = token_hash(credential)
         if self.tokens.taken(digest) and who.spoke != req.name:
             raise Invalid.at("credential", "choose another credential")
-        now = self.clock()
+        now, heard = self.clock(), self.ears.now()
         lease = self.settings.lease_seconds
-        joined = await self.db.writer.run(
-            lambda conn: protocol.register(
+
+        def job(conn: Connection) -> protocol.Joined:
+            joined = protocol.register(
                 conn, req, who, digest, now=now, lease_seconds=lease, queue=self.queue
-            ),
-            urgent=True,
-        )
+            )
+            after_commit(conn, lambda: self.ears.heard_from(req.name, heard))
+            return joined
+
+        joined = await self.db.writer.run(job, urgent=True)
         self.tokens.set_spoke(req.name, digest)
         how = {"join": "with a join token", "fleet": "with the fleet token", "spoke": "rotation"}
         log.info(
@@ -339,18 +369,21 @@ class HubService:
     async def heartbeat(self, name: str, req: HeartbeatRequest) -> HeartbeatResponse:
         cap = req.capacity
         _check_capacity(cap.cpu_millis, cap.memory_bytes, "capacity")
-        now = self.clock()
-        beat = await self.db.writer.run(
-            lambda conn: protocol.heartbeat(
+        now, heard = self.clock(), self.ears.now()
+
+        def job(conn: Connection) -> protocol.Beat:
+            beat = protocol.heartbeat(
                 conn,
                 name,
                 (cap.cpu_millis, cap.memory_bytes, cap.gpus),
                 req.held,
                 now=now,
                 queue=self.queue,
-            ),
-            urgent=True,
-        )
+            )
+            after_commit(conn, lambda: self.ears.heard_from(name, heard))
+            return beat
+
+        beat = await self.db.writer.run(job, urgent=True)
         if beat.previous is not SpokeHealth.READY:
             log.info("spoke %s is Ready again (was %s)", name, beat.previous.value)
         if beat.stop:
@@ -415,7 +448,9 @@ class HubService:
         cfg = PassConfig(
             rules=self.settings.lease_rules,
             policy=self.settings.policy,
-            hub_started_at=self.started_at,
+            hearing=self.ears.hearing(),
+            heard=self.ears.heard,
+            holding=self.holding,
             place=place,
             prune_before=now - self.settings.telemetry_retention_seconds if prune else None,
             full=full,
@@ -430,6 +465,7 @@ class HubService:
             self._last_full = now
         was = self.guard.active
         self.guard = report.guard
+        self.holding = frozenset(report.holding)
         announce(report, self.metrics, self.notifier, was_guarded=was, queued=len(self.queue))
         return report
 

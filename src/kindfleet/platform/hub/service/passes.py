@@ -11,11 +11,15 @@ store: a pass costs the work it places and the shapes that may fit, not the queu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 
+from kindfleet.platform import exclusive
 from kindfleet.platform.hub.rules import leases, placement, transitions
+from kindfleet.platform.hub.rules.hearing import Hearing
 from kindfleet.platform.hub.rules.queue import PendingQueue
 from kindfleet.platform.hub.rules.transitions import WorkloadRecord
 from kindfleet.platform.hub.service.reads import spoke_views
@@ -32,7 +36,9 @@ from kindfleet.platform.wire import SpokeHealth, WorkloadState
 class PassConfig:
     rules: leases.LeaseRules
     policy: placement.Policy
-    hub_started_at: float
+    hearing: Hearing  # what the hub could hear, as of the pass (monotonic)
+    heard: Mapping[str, float]  # when this hub last heard each spoke (monotonic)
+    holding: frozenset[str] = frozenset()  # Lost spokes whose exclusive work waits its lease
     place: bool = True
     prune_before: float | None = None  # drop telemetry (and old join tokens) older than this
     full: bool = False  # look at every queued shape again, not only those that may fit
@@ -47,6 +53,8 @@ class PassReport:
     placed: list[WorkloadRecord] = field(default_factory=list)
     counts: dict[str, int] | None = None
     spokes: dict[str, SpokeHealth] = field(default_factory=dict)  # every spoke, now
+    silence: dict[str, float] = field(default_factory=dict)  # audible seconds, every spoke
+    holding: set[str] = field(default_factory=set)  # Lost, exclusive work not yet moved
     shapes_tried: int = 0
 
     @property
@@ -57,9 +65,14 @@ class PassReport:
 def run_pass(conn: Connection, now: float, cfg: PassConfig, queue: PendingQueue) -> PassReport:
     report = PassReport()
     _sweep(conn, now, cfg, report)
-    for name, health_now in report.health.items():
-        if health_now is SpokeHealth.LOST:
-            report.lost[name] = _move_lost_work(conn, name, now, queue)
+    newly = [name for name, health in report.health.items() if health is SpokeHealth.LOST]
+    again = [n for n in cfg.holding if n not in report.health]
+    for name in [*newly, *again]:
+        if report.spokes.get(name) is not SpokeHealth.LOST:
+            continue  # back (a heartbeat): what it holds is its own again
+        moved = _move_lost_work(conn, name, now, queue, report)
+        if moved or name in newly:
+            report.lost[name] = moved
     report.expired = _expire(conn, now, queue)
     if any(h is SpokeHealth.READY for h in report.health.values()):
         queue.fleet_changed()  # before the plan: a spoke back may take what fit nowhere
@@ -74,28 +87,48 @@ def run_pass(conn: Connection, now: float, cfg: PassConfig, queue: PendingQueue)
 
 
 def _sweep(conn: Connection, now: float, cfg: PassConfig, report: PassReport) -> None:
-    rows = spoke_store.all_spokes(conn)
-    seen = [
-        leases.SpokeLease(
-            row.name,
-            row.last_heartbeat,
-            SpokeHealth(row.health),
-            established=bool(row.established),
-            approved=bool(row.approved),
-        )
-        for row in rows
-    ]
-    result = leases.sweep(seen, now, cfg.hub_started_at, cfg.rules)
+    seen = [spoke_lease(row, now, cfg) for row in spoke_store.all_spokes(conn)]
+    result = leases.sweep(seen, now, cfg.rules)
     spoke_store.set_health(conn, {name: h.value for name, h in result.changes.items()})
     report.health = result.changes
     report.guard = result.guard
     report.spokes = {lease.name: result.changes.get(lease.name, lease.health) for lease in seen}
+    report.silence = {lease.name: lease.silence for lease in seen}
+
+
+def spoke_lease(row: Row[Any], now: float, cfg: PassConfig) -> leases.SpokeLease:
+    """A spoke's lease as the rules see it: its silence in audible seconds since this hub
+    last heard it (or since this hub began to serve), its age by the clock."""
+    heard = cfg.heard.get(row.name)
+    hearing = cfg.hearing
+    age = hearing.now - heard if heard is not None else now - row.last_heartbeat
+    return leases.SpokeLease(
+        row.name,
+        age=age,
+        silence=hearing.audible(heard),
+        health=SpokeHealth(row.health),
+        established=bool(row.established),
+        approved=bool(row.approved),
+    )
 
 
 def _move_lost_work(
-    conn: Connection, spoke: str, now: float, queue: PendingQueue
+    conn: Connection, spoke: str, now: float, queue: PendingQueue, report: PassReport
 ) -> list[WorkloadRecord]:
-    moved = [transitions.spoke_lost(record(row), now) for row in store.active_on(conn, spoke)]
+    """Move a Lost spoke's work, except exclusive work whose lease has not yet run out
+    in silence the hub could hear: its spoke may still be running it (it stops it by
+    itself first), so it waits, and a later pass looks again (`holding`)."""
+    silence = report.silence.get(spoke, 0.0)
+    moved, waiting = [], False
+    for row in store.active_on(conn, spoke):
+        rec = record(row)
+        lease = rec.spec.lease
+        if lease is not None and not exclusive.may_replace(silence, lease):
+            waiting = True
+            continue
+        moved.append(transitions.spoke_lost(rec, now))
+    if waiting:
+        report.holding.add(spoke)
     persist(conn, queue, moved, freed=True)
     for rec in moved:  # placed again in this very pass (a rollback leaves a stale entry,
         if rec.state is WorkloadState.PENDING:  # which `_place` recognises and drops)

@@ -18,9 +18,11 @@ from sqlalchemy import Connection
 from kindfleet.platform.hub.rules.placement import Amount, QueueSpot, SpokeView, explain_pending
 from kindfleet.platform.hub.rules.times import utc
 from kindfleet.platform.hub.rules.views import describe, to_wire
+from kindfleet.platform.hub.service import wirejson
 from kindfleet.platform.hub.service.refusals import Invalid, NotFound
 from kindfleet.platform.hub.service.rows import record
 from kindfleet.platform.hub.service.submit import valid_id
+from kindfleet.platform.hub.service.wirejson import WorkloadJson
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import telemetry as telemetry_store
 from kindfleet.platform.store import workloads as store
@@ -113,6 +115,52 @@ def page(conn: Connection, q: ListQuery) -> WorkloadList:
     return WorkloadList(items=[to_wire(record(r)) for r in rows], next_cursor=cursor)
 
 
+PAGES_KEPT = 16  # rendered pages per reader connection
+
+
+def page_json(conn: Connection, q: ListQuery, cache: WorkloadJson) -> bytes:
+    """`page(conn, q).model_dump_json()`, byte for byte, from the columns (`wirejson`).
+
+    On SQLite a page is kept per reader connection with the data version it was read at
+    (`store.data_version`); while nothing has been committed since, the same query gets
+    the same bytes without reading a row. Reading 100 rows costs more than the rest of
+    the request (issue 17), and a client polling a quiet hub asks the same page again and
+    again. Any commit at all changes the version and the page is read afresh."""
+    version = store.data_version(conn)
+    kept: dict[tuple[Any, ...], tuple[int, bytes]] = conn.info.setdefault("kf_pages", {})
+    key = (q.limit, q.before, q.state, q.spoke, tuple(sorted((q.labels or {}).items())))
+    found = kept.get(key)
+    if found is not None and found[0] == version:
+        return found[1]
+    body = _page_json(conn, q, cache)
+    if version is not None:
+        if len(kept) >= PAGES_KEPT and key not in kept:
+            del kept[next(iter(kept))]
+        kept[key] = (version, body)
+    return body
+
+
+def _page_json(conn: Connection, q: ListQuery, cache: WorkloadJson) -> bytes:
+    rows = store.page_rows(
+        conn,
+        limit=q.limit,
+        before=q.before,
+        state=q.state.value if q.state else None,
+        spoke=q.spoke,
+        labels=q.labels,
+    )
+    cursor = str(rows[-1][0]) if len(rows) == q.limit else None
+    return wirejson.page(cache.encode(rows, lambda seqs: store.specs(conn, seqs)), cursor)
+
+
+def get_json(conn: Connection, workload_id: str, cache: WorkloadJson) -> bytes:
+    """`get(conn, workload_id).model_dump_json()`, byte for byte (`wirejson`)."""
+    row = store.row_by_id(conn, workload_id) if valid_id(workload_id) else None
+    if row is None:
+        raise NotFound(f"no workload {workload_id!r}")
+    return cache.encode([row], lambda seqs: store.specs(conn, seqs))[0]
+
+
 def spoke_views(conn: Connection) -> list[SpokeView]:
     alloc = store.allocations(conn)
     return [_view(row, alloc.get(row.name)) for row in spoke_store.all_spokes(conn)]
@@ -133,10 +181,11 @@ def _view(row: Any, alloc: tuple[int, int, int, int] | None) -> SpokeView:
 
 def explain(conn: Connection, workload_id: str, now: float) -> Explanation:
     rec = record(row_of(conn, workload_id))
+    mode = {"mode": rec.spec.mode, "lease_seconds": rec.spec.lease}
     if rec.state is not WorkloadState.PENDING:
         length = store.queue_length(conn)
         return Explanation(
-            workload=rec.id, state=rec.state, queue_length=length, summary=describe(rec)
+            workload=rec.id, state=rec.state, queue_length=length, summary=describe(rec), **mode
         )
     position, length = store.queue_spot(conn, rec.spec.priority, rec.seq)
     deadline_in = None if rec.deadline_at is None else rec.deadline_at - now
@@ -146,7 +195,7 @@ def explain(conn: Connection, workload_id: str, now: float) -> Explanation:
     if rec.reason and rec.message:
         summary = f"{explanation.summary}; back in the queue because {rec.message}"
         explanation = explanation.model_copy(update={"summary": summary})
-    return explanation
+    return explanation.model_copy(update=mode)
 
 
 def spokes(conn: Connection) -> SpokeList:

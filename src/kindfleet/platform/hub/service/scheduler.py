@@ -56,16 +56,30 @@ class Scheduler:
 
 
 @asynccontextmanager
-async def running(hub: HubService) -> AsyncIterator[HubService]:
-    """Open the store, run the scheduler; on the way out stop both, in that order."""
+async def running(hub: HubService, *, serving: bool = True) -> AsyncIterator[HubService]:
+    """Open the store, run the scheduler and the hub's ears; on the way out stop them,
+    then the store.
+
+    `serving=False`: the caller calls `hub.serving()` once its server answers (the
+    process does; an in-process app serves as soon as its lifespan has started). The
+    ears' watch of the loop runs with the scheduler: tests that step a fake clock run
+    neither, and a fake clock's jumps are not stalls."""
     await hub.start()
     settings = hub.settings
+    tasks: list[asyncio.Task[None]] = []
     scheduler = Scheduler(hub, settings.tick_seconds) if settings.scheduler else None
     if scheduler is not None:
+        tasks.append(asyncio.create_task(hub.ears.watch(), name="kf-ears"))
         scheduler.start()
+    if serving:
+        hub.serving()
     try:
         yield hub
     finally:
         if scheduler is not None:
             await scheduler.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await hub.close()

@@ -41,6 +41,11 @@ def new_id() -> str:
     return f"{ID_PREFIX}{_ids.getrandbits(80):020x}"
 
 
+def valid_key(key: str) -> bool:
+    """An Idempotency-Key as the route's header constraints take it (1-200, the pattern)."""
+    return 0 < len(key) <= MAX_KEY and _KEY.fullmatch(key) is not None
+
+
 def valid_id(value: str) -> bool:
     return (
         len(value) == ID_LENGTH

@@ -1,0 +1,5 @@
+"""`kindfleet ci`: a CI workflow for a fleet (GitHub Actions or GitLab CI), as data."""
+
+from kindfleet.ci.workflow import CiOptions, command_line, entries, github, gitlab, to_yaml
+
+__all__ = ["CiOptions", "command_line", "entries", "github", "gitlab", "to_yaml"]

@@ -1,0 +1,374 @@
+"""CI workflows for a fleet, built as data (GitHub Actions, GitLab CI) with no I/O.
+
+One job per Kubernetes version: kind installed at the pinned release and checked against
+its checksum, kubectl of the job's Kubernetes version likewise, inotify limits raised (a
+fleet is several clusters on one kernel), the node image cached by its digest, then the
+fleet planned for the version (`kindfleet matrix --write-fleets`), `up`, `deploy`,
+`check` with JUnit, any extra commands, `logs export` and the artifacts when something
+failed, and `down` always.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from kindfleet import pins
+from kindfleet.kind import images
+from kindfleet.matrix.plan import label
+
+PLANNED = ".kindfleet"  # the per-version fleet files, kubeconfig and image cache
+LOGS = "kindfleet-logs"
+JUNIT = "junit"
+KIND_URL = "https://kind.sigs.k8s.io/dl/${KIND_VERSION}/kind-linux-amd64"
+KIND_SUMS = (
+    "https://github.com/kubernetes-sigs/kind/releases/download/${KIND_VERSION}/"
+    "kind-linux-amd64.sha256sum"
+)
+KUBECTL_URL = "https://dl.k8s.io/release/${KUBERNETES_VERSION}/bin/linux/amd64/kubectl"
+INOTIFY = "sudo sysctl -w fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288"
+IMAGE_CACHE = f"{PLANNED}/node-images"
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    fleet_file: str  # as the repository has it, relative to its root
+    versions: tuple[str, ...]  # pinned Kubernetes versions (v1.35.8)
+    name: str = "kindfleet"
+    install: str = "kindfleet"  # what `pip install` is given
+    python: str = "3.11"
+    deploy: bool = True
+    run: tuple[str, ...] = ()  # commands after `check`, with the fleet up
+    schedule: str | None = None  # a cron line: also run on this schedule
+    kind_sha256: str | None = None  # else the release's published checksum is used
+    timeout_minutes: int = 60
+    runner_tag: str = "kindfleet"  # GitLab: the tag of a shell runner with Docker
+    command: str = "kindfleet"  # how the workflow calls kindfleet
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One job of the matrix."""
+
+    kubernetes: str
+    label: str
+    image: str
+    digest: str  # hex only: cache keys and file names
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "kubernetes": self.kubernetes,
+            "label": self.label,
+            "image": self.image,
+            "digest": self.digest,
+        }
+
+
+def entries(versions: Sequence[str]) -> list[Entry]:
+    out = []
+    for version in versions:
+        image = images.IMAGES[version]
+        out.append(Entry(version, label(version), image, image.rsplit("sha256:", 1)[1]))
+    return out
+
+
+# --- shell steps, shared by both dialects -----------------------------------------------
+
+
+def install_kind(sha256: str | None) -> str:
+    check = (
+        f'echo "{sha256}  kind" | sha256sum --check --strict'
+        if sha256
+        else f'curl -fsSL "{KIND_SUMS}" | sed "s/kind-linux-amd64/kind/" | '
+        "sha256sum --check --strict"
+    )
+    return "\n".join(
+        [
+            f'curl -fsSLo kind "{KIND_URL}"',
+            check,
+            "sudo install -m 0755 kind /usr/local/bin/kind",
+            "rm kind",
+            "kind version",
+        ]
+    )
+
+
+def install_kubectl() -> str:
+    return "\n".join(
+        [
+            f'curl -fsSLo kubectl "{KUBECTL_URL}"',
+            f'echo "$(curl -fsSL "{KUBECTL_URL}.sha256")  kubectl" | sha256sum --check --strict',
+            "sudo install -m 0755 kubectl /usr/local/bin/kubectl",
+            "rm kubectl",
+            "kubectl version --client",
+        ]
+    )
+
+
+# Docker Hub rate-limits anonymous pulls per address: log in when a token is set.
+DOCKERHUB_LOGIN = "\n".join(
+    [
+        'if [ -z "${DOCKERHUB_TOKEN}" ]; then',
+        '  echo "no DOCKERHUB_TOKEN secret: pulling anonymously"',
+        "  exit 0",
+        "fi",
+        'echo "${DOCKERHUB_TOKEN}" |',
+        '  docker login --username "${DOCKERHUB_USERNAME}" --password-stdin',
+    ]
+)
+DOCKERHUB_ENV = {
+    "DOCKERHUB_USERNAME": "${{ vars.DOCKERHUB_USERNAME || secrets.DOCKERHUB_USERNAME }}",
+    "DOCKERHUB_TOKEN": "${{ secrets.DOCKERHUB_TOKEN }}",
+}
+
+
+def pull_host_images() -> str:
+    """The registry's image and the platform image's base, each pulled once on the runner
+    (nodes never pull from Docker Hub: `up` and `deploy` load what they need)."""
+    images = " ".join(pins.HOST_IMAGES)
+    return f'for image in {images}; do docker pull --quiet "$image"; done'
+
+
+def node_image() -> str:
+    """A cached image is loaded and used when the engine knows it by its digest again;
+    otherwise it is pulled (by digest) and saved for the next run."""
+    tar = f'{IMAGE_CACHE}/"${{NODE_DIGEST}}".tar'
+    return "\n".join(
+        [
+            f"mkdir -p {IMAGE_CACHE}",
+            f"if [ -f {tar} ]; then docker load -i {tar}; fi",
+            'if ! docker image inspect "${NODE_IMAGE}" >/dev/null 2>&1; then',
+            '  docker pull "${NODE_IMAGE}"',
+            f'  docker save -o {tar} "${{NODE_IMAGE}}"',
+            "fi",
+        ]
+    )
+
+
+def plan_fleet(options: CiOptions, version: str) -> str:
+    return (
+        f"{options.command} matrix -f {options.fleet_file} --versions {version} "
+        f"--write-fleets {PLANNED}"
+    )
+
+
+def check(options: CiOptions, version: str) -> str:
+    return f"{options.command} check --junit {JUNIT}/check-{version}.xml"
+
+
+# --- GitHub Actions ------------------------------------------------------------------------
+
+
+def _step(name: str, run: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, **extra, "run": run}
+
+
+def github(options: CiOptions) -> dict[str, Any]:
+    """The workflow as data (`to_yaml` writes it)."""
+    triggers: dict[str, Any] = {
+        "push": {"branches": ["main"]},
+        "pull_request": None,
+        "workflow_dispatch": None,
+    }
+    if options.schedule:
+        triggers["schedule"] = [{"cron": options.schedule}]
+    kf = options.command
+    steps: list[dict[str, Any]] = [
+        {"uses": "actions/checkout@v4"},
+        {"uses": "actions/setup-python@v5", "with": {"python-version": options.python}},
+        _step("Install kindfleet", f"python -m pip install {options.install}"),
+        _step(
+            "Install kind ${{ env.KIND_VERSION }} (checksum verified)",
+            install_kind(options.kind_sha256),
+        ),
+        _step("Install kubectl ${{ matrix.kubernetes }} (checksum verified)", install_kubectl()),
+        _step("Raise inotify limits (several clusters on one kernel)", INOTIFY),
+        _step("Log in to Docker Hub (when a token is set)", DOCKERHUB_LOGIN, env=DOCKERHUB_ENV),
+        _step("Pull the fleet's host images once", pull_host_images()),
+        {
+            "name": "Cache the node image by its digest",
+            "uses": "actions/cache@v4",
+            "with": {"path": IMAGE_CACHE, "key": "kind-node-${{ matrix.digest }}"},
+        },
+        _step("Node image ${{ matrix.kubernetes }}", node_image()),
+        _step(
+            "Plan the fleet at Kubernetes ${{ matrix.kubernetes }}",
+            plan_fleet(options, "${{ matrix.kubernetes }}"),
+        ),
+        _step("kindfleet up", f'{kf} up --kubeconfig "$KUBECONFIG"'),
+    ]
+    if options.deploy:
+        steps.append(_step("kindfleet deploy", f"{kf} deploy"))
+    steps.append(_step("kindfleet check", check(options, "${{ matrix.kubernetes }}")))
+    steps += [_step(command, command) for command in options.run]
+    steps += [
+        _step("kindfleet logs export", f"{kf} logs export --out {LOGS}", **{"if": "failure()"}),
+        {
+            "name": "Upload the logs and JUnit files",
+            "if": "failure()",
+            "uses": "actions/upload-artifact@v4",
+            "with": {
+                "name": f"{options.name}-${{{{ matrix.kubernetes }}}}",
+                "path": f"{LOGS}\n{JUNIT}",
+                "if-no-files-found": "ignore",
+            },
+        },
+        _step("kindfleet down", f'{kf} down --kubeconfig "$KUBECONFIG"', **{"if": "always()"}),
+    ]
+    job = {
+        "name": "${{ matrix.kubernetes }}",
+        "runs-on": "ubuntu-24.04",
+        "timeout-minutes": options.timeout_minutes,
+        "strategy": {
+            "fail-fast": False,
+            "matrix": {"include": [e.to_dict() for e in entries(options.versions)]},
+        },
+        "env": {
+            "KINDFLEET_FILE": f"{PLANNED}/${{{{ matrix.label }}}}/fleet.yaml",
+            "KUBECONFIG": f"${{{{ github.workspace }}}}/{PLANNED}/kubeconfig",
+            "NODE_IMAGE": "${{ matrix.image }}",
+            "NODE_DIGEST": "${{ matrix.digest }}",
+            "KUBERNETES_VERSION": "${{ matrix.kubernetes }}",
+        },
+        "steps": steps,
+    }
+    return {
+        "name": options.name,
+        "on": triggers,
+        "permissions": {"contents": "read"},
+        "concurrency": {
+            "group": "${{ github.workflow }}-${{ github.ref }}",
+            "cancel-in-progress": True,
+        },
+        "env": {"KIND_VERSION": pins.KIND_VERSION},
+        "jobs": {_job_id(options.name): job},
+    }
+
+
+def _job_id(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "kindfleet"
+
+
+# --- GitLab CI -----------------------------------------------------------------------------
+
+
+def gitlab(options: CiOptions) -> dict[str, Any]:
+    """The pipeline as data. GitLab's shared runners cannot run KIND (no privileged Docker
+    on the job's own kernel), so the job goes to a shell runner with Docker and sudo,
+    tagged `runner_tag`."""
+    kf = options.command
+    script = [
+        f"python{options.python} -m venv .venv",
+        f"python -m pip install {options.install}",
+        install_kind(options.kind_sha256),
+        install_kubectl(),
+        INOTIFY,
+        node_image(),
+        plan_fleet(options, "${KUBERNETES_VERSION}"),
+        f'{kf} up --kubeconfig "$KUBECONFIG"',
+    ]
+    if options.deploy:
+        script.append(f"{kf} deploy")
+    script.append(check(options, "${KUBERNETES_VERSION}"))
+    script += list(options.run)
+    job: dict[str, Any] = {
+        "stage": "test",
+        "tags": [options.runner_tag],
+        "timeout": f"{options.timeout_minutes}m",
+        "variables": {
+            "KINDFLEET_FILE": f"{PLANNED}/${{LABEL}}/fleet.yaml",
+            "KUBECONFIG": f"${{CI_PROJECT_DIR}}/{PLANNED}/kubeconfig",
+            "PATH": "${CI_PROJECT_DIR}/.venv/bin:${PATH}",
+        },
+        "parallel": {
+            "matrix": [
+                {
+                    "KUBERNETES_VERSION": e.kubernetes,
+                    "LABEL": e.label,
+                    "NODE_IMAGE": e.image,
+                    "NODE_DIGEST": e.digest,
+                }
+                for e in entries(options.versions)
+            ]
+        },
+        "cache": {"key": "kind-node-${NODE_DIGEST}", "paths": [f"{IMAGE_CACHE}/"]},
+        "script": script,
+        "after_script": [
+            f'if [ "$CI_JOB_STATUS" = failed ]; then {kf} logs export --out {LOGS} || true; fi',
+            f'{kf} down --kubeconfig "$KUBECONFIG"',
+        ],
+        "artifacts": {
+            "when": "always",
+            "paths": [f"{LOGS}/", f"{JUNIT}/"],
+            "reports": {"junit": f"{JUNIT}/*.xml"},
+            "expire_in": "1 week",
+        },
+    }
+    if options.schedule:
+        job["rules"] = [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}, {"when": "on_success"}]
+    return {
+        "stages": ["test"],
+        "variables": {"KIND_VERSION": pins.KIND_VERSION},
+        _job_id(options.name): job,
+    }
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block scalars for scripts, keys in the order given, no aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def command_line(options: CiOptions, *, gitlab_ci: bool, out: str) -> str:
+    """The `kindfleet ci` command that writes this file again."""
+    defaults = CiOptions(options.fleet_file, options.versions)
+    words = ["kindfleet", "ci", "github", "-f", options.fleet_file]
+    words += ["--versions", ",".join(v.lstrip("v") for v in options.versions)]
+    flags: list[tuple[str, Any]] = [
+        ("--name", options.name),
+        ("--install", options.install),
+        ("--python", options.python),
+        ("--schedule", options.schedule),
+        ("--kind-sha256", options.kind_sha256),
+        ("--timeout-minutes", options.timeout_minutes),
+        ("--runner-tag", options.runner_tag if gitlab_ci else defaults.runner_tag),
+    ]
+    for flag, value in flags:
+        if value != getattr(defaults, flag[2:].replace("-", "_")):
+            words += [flag, str(value)]
+    if not options.deploy:
+        words.append("--no-deploy")
+    for command in options.run:
+        words += ["--run", command]
+    if gitlab_ci:
+        words.append("--gitlab")
+    return shlex.join([*words, "--out", out])
+
+
+def to_yaml(data: dict[str, Any], options: CiOptions, *, gitlab_ci: bool, out: str) -> str:
+    what = "GitLab CI pipeline" if gitlab_ci else "GitHub Actions workflow"
+    versions = ", ".join(options.versions)
+    head = [
+        f"# A {what} written by kindfleet; change it by running again:",
+        f"#   {command_line(options, gitlab_ci=gitlab_ci, out=out)}",
+        f"# The fleet {options.fleet_file} at Kubernetes {versions}: up, deploy, check (JUnit),",
+        "# the logs and JUnit files kept when a job fails, the fleet down always.",
+    ]
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    return "\n".join(head) + "\n" + body.replace("\n'on':", "\non:", 1)

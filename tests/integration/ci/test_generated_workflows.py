@@ -1,0 +1,138 @@
+"""The workflows `kindfleet ci` writes pass actionlint and the CI services' own JSON
+schemas (check-jsonschema's vendored copies, offline), and the project's own e2e-kind
+workflow is exactly what its header's command writes."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+E2E = ROOT / ".github" / "workflows" / "e2e-kind.yml"
+
+VARIANTS = {
+    "default": [],
+    "everything": [
+        "--versions",
+        "1.34,1.35,1.36,1.37",
+        "--name",
+        "fleet ci",
+        "--install",
+        "-e .[validate]",
+        "--run",
+        "make e2e-kind",
+        "--run",
+        "pytest -m kind",
+        "--schedule",
+        "0 3 * * 1",
+        "--kind-sha256",
+        "ab" * 32,
+        "--timeout-minutes",
+        "30",
+        "--no-deploy",
+    ],
+}
+
+
+def tool(name, *args):
+    return subprocess.run(
+        [str(BIN / name), *args], check=False, capture_output=True, text=True, timeout=60
+    )
+
+
+def write_all(cli, tmp_path):
+    written = {"github": [], "gitlab": []}
+    for variant, args in VARIANTS.items():
+        for dialect, files in written.items():
+            out = (
+                tmp_path
+                / dialect
+                / variant
+                / ("w.yml" if dialect == "github" else ".gitlab-ci.yml")
+            )
+            extra = ["--gitlab"] if dialect == "gitlab" else []
+            result = cli(
+                "ci",
+                "github",
+                "-f",
+                str(ROOT / "examples" / "article.yaml"),
+                *args,
+                *extra,
+                "--out",
+                str(out),
+            )
+            assert result.code == 0, result.err
+            files.append(out)
+    return written
+
+
+def test_generated_workflows_pass_actionlint_and_the_schemas_which_refuse_a_broken_one(
+    cli, tmp_path
+):
+    """Each checker gets the generated files and one broken file (a step with both run and
+    uses, a job with no runner; a GitLab job whose script is a number): it must name the
+    broken file, and only that one, so the oracle is shown able to say no."""
+    written = write_all(cli, tmp_path)
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    steps:\n      - run: echo\n        uses: actions/checkout@v4\n"
+    )
+    bad_gitlab = tmp_path / "bad-gitlab.yml"
+    bad_gitlab.write_text("job:\n  script: 3\n  when: sometimes\n")
+    github = [str(p) for p in written["github"]]
+    gitlab = [str(p) for p in written["gitlab"]]
+    for checked, files, broken in (
+        (tool("actionlint", "-no-color", *github, str(bad)), github, bad),
+        (
+            tool(
+                "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *github, str(bad)
+            ),
+            github,
+            bad,
+        ),
+        (
+            tool(
+                "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", *gitlab, str(bad_gitlab)
+            ),
+            gitlab,
+            bad_gitlab,
+        ),
+    ):
+        said = checked.stdout + checked.stderr
+        assert checked.returncode != 0 and str(broken) in said, said
+        assert not [f for f in files if f in said], said
+
+
+def test_the_projects_e2e_workflow_is_what_kindfleet_ci_writes(cli, monkeypatch):
+    """Change the workflow by running the command in its header (from the repository's root)."""
+    header = E2E.read_text().splitlines()[1]
+    words = shlex.split(header.removeprefix("#"))
+    assert words[:3] == ["kindfleet", "ci", "github"]
+    assert words[words.index("--out") + 1] == ".github/workflows/e2e-kind.yml"
+    words[words.index("--out") + 1] = "-"
+    monkeypatch.chdir(ROOT)
+    result = cli(*words[1:])
+    assert result.code == 0, result.err
+    assert result.out == E2E.read_text().replace(
+        "--out .github/workflows/e2e-kind.yml", "--out -", 1
+    ), "run the command in the header of .github/workflows/e2e-kind.yml"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ["--versions", "1.28"],
+            "--versions: kind v0.33.0 publishes no node image for Kubernetes 1.28",
+        ),
+        (["--kind-sha256", "abc"], "--kind-sha256 'abc' is not a sha256"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_flag(cli, args, says):
+    result = cli("ci", "github", "-f", str(ROOT / "examples" / "minimal.yaml"), *args, "--out", "-")
+    assert result.code == 2 and says in result.err and "Traceback" not in result.err
