@@ -17,6 +17,8 @@ from tests.doubles import hubjoin
 from tests.integration.docker.conftest import free_port
 from tests.integration.docker.helpers import docker_lines, kindfleet, kubectl
 
+from kindfleet.deploy.image import content_tag
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
@@ -105,14 +107,24 @@ def _deploy_and_read_back(
         port = spec["registry"]["host_port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/_catalog", timeout=10) as r:
             assert "kindfleet-test/platform-smoke" in json.load(r)["repositories"]
-        ref = f"localhost:{port}/kindfleet-test/platform-smoke:{name}"
-        policy = "Always"
+        # by the digest the registry answered the push with: what runs is what was pushed
+        tag = f"localhost:{port}/kindfleet-test/platform-smoke:{name}"
+        with urllib.request.urlopen(
+            urllib.request.Request(
+                f"http://127.0.0.1:{port}/v2/kindfleet-test/platform-smoke/manifests/{name}",
+                method="HEAD",
+                headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+            ),
+            timeout=10,
+        ) as r:
+            ref = f"{tag}@{r.headers['Docker-Content-Digest']}"
     else:
+        # under a tag holding the image's ID: what runs is what was loaded
+        ref = content_tag(smoke_image, image_id(smoke_image))
         marker = "/kind/images/" + image_id(smoke_image).replace(":", "-")
         for cluster in (hub, cpu, gpu):
             for node in (f"{cluster}-control-plane", f"{cluster}-worker"):
-                assert docker_lines("exec", node, "cat", marker) == [smoke_image]
-        ref, policy = smoke_image, "IfNotPresent"
+                assert docker_lines("exec", node, "cat", marker) == [ref]
 
     # the simulated GPUs reached the API through the status subresource
     node = get(double, f"kind-{gpu}", "node", f"{gpu}-worker")["status"]
@@ -149,7 +161,7 @@ def _deploy_and_read_back(
         args = container["args"]
         assert args[args.index("--hub") + 1] == f"http://{hub_ip}:30080"
         assert args[args.index("--name") + 1] == spoke
-        assert (container["image"], container["imagePullPolicy"]) == (ref, policy)
+        assert (container["image"], container["imagePullPolicy"]) == (ref, "IfNotPresent")
         assert deploy["spec"]["template"]["metadata"]["annotations"][
             "kindfleet.dev/image-id"
         ] == image_id(smoke_image)
