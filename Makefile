@@ -10,6 +10,9 @@ UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
+# Bytecode caches: without them every process the tests start (hubs, agents, the CLI)
+# compiles its imports again, about 3 s of CPU for a hub. Some machines set this.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test lint typecheck imports unit lock clean e2e-kind
 
@@ -18,7 +21,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --all-extras --quiet
+	$(UV) sync --frozen --all-extras --compile-bytecode --quiet
 	@touch $@
 
 # The embedded fleet: a hub and 3 spokes as local processes, real work, live view, teardown.
@@ -35,8 +38,9 @@ typecheck: $(VENV)/.synced
 imports: $(VENV)/.synced
 	$(BIN)/lint-imports
 
+# In parallel: Docker tests and browser tests each keep to one worker (tests/conftest.py).
 unit: $(VENV)/.synced
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 test: lint typecheck imports unit
 

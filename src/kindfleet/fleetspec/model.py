@@ -307,6 +307,13 @@ def _spoke_count(value: Any) -> Any:
     return value
 
 
+def _counted(value: int) -> int:
+    """The cap again once a count is a number: `spokes: 1e12` is a whole float that
+    becomes 10**12 only here (and would be planned, one spoke at a time, into memory)."""
+    _spoke_limit(value)
+    return value
+
+
 def _spokes_form(value: Any) -> str:
     if isinstance(value, bool):
         return "invalid"
@@ -320,7 +327,7 @@ def _spokes_form(value: Any) -> str:
 
 
 Spokes = Annotated[
-    Annotated[int, Field(ge=0), Tag("count")]
+    Annotated[int, Field(ge=0), AfterValidator(_counted), Tag("count")]
     | Annotated[list[ClusterSpec], Tag("list")]
     | Annotated[SpokeSet, Tag("set")],
     Discriminator(

@@ -54,6 +54,7 @@ NODE_PROGRAMS = {
 LB_PROGRAMS = {"usr/local/bin/envoy": ("envoy", "main")}
 NODE_DOCKERFILE = """FROM {base}
 COPY rootfs/ /
+RUN python3 -m compileall -q /usr/lib/kindnode/insides
 ENV container=docker
 STOPSIGNAL SIGRTMIN+3
 ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]
@@ -61,7 +62,7 @@ LABEL {label}={digest} io.x-k8s.kind.kindnode.version={version}
 """
 LB_DOCKERFILE = """FROM {base}
 COPY rootfs/ /
-RUN mkdir -p /home/envoy
+RUN python3 -m compileall -q /usr/lib/kindnode/insides && mkdir -p /home/envoy
 LABEL {label}={digest}
 """
 

@@ -212,3 +212,23 @@ def test_no_token_in_the_log_file(hub_process):
     assert "placed on spoke" in log and "registered" in log
     for secret in (hub.client_token, credential):
         assert secret not in log
+
+
+@pytest.mark.slow
+def test_a_store_file_deleted_under_the_hub_stops_acknowledgements(hub_process):
+    """Issue 14.3: SQLite keeps writing into a deleted file; the hub must notice, answer
+    503 instead of 2xx, say so on /readyz, and say what to do."""
+    hub = hub_process().start()
+    with HubClient(hub.url, hub.client_token) as client:
+        before = client.submit(SPEC, idempotency_key="before").workload.id
+    assert httpx2.get(f"{hub.url}/readyz").status_code == 200
+    for suffix in ("", "-wal", "-shm"):
+        (hub.home / f"hub.db{suffix}").unlink(missing_ok=True)
+
+    headers = {"Authorization": f"Bearer {hub.client_token}", "Idempotency-Key": "after"}
+    after = httpx2.post(f"{hub.url}/v1/workloads", json=SPEC, headers=headers, timeout=30)
+    assert after.status_code == 503, after.text
+    assert "deleted or replaced" in after.json()["detail"]
+    ready = httpx2.get(f"{hub.url}/readyz", timeout=30)
+    assert ready.status_code == 503, ready.text
+    assert before  # acknowledged before the loss: the operator restores it from a backup

@@ -182,6 +182,8 @@ CORPUS: dict[str, Case] = {
     ),
     "huge-int": ((HEAD + "spokes: 1" + "0" * 5000 + "\n").encode(), 2, "5,001 digits"),
     "infinite-float": ((HEAD + "spokes: 1e400\n").encode(), 2, "finite number"),
+    # a whole float becomes an int only after the count's first check (found by the fuzzer)
+    "spokes-1e12": ((HEAD + "spokes: 1e12\n").encode(), 2, "at most 100"),
     # text encodings and odd characters
     "bom-utf8": (b"\xef\xbb\xbf" + HEAD.encode(), 0, None),
     "utf16": (HEAD.encode("utf-16"), 0, None),
