@@ -42,7 +42,7 @@ def test_manifests_is_one_stream_one_document_per_object_secrets_redacted(cli):
     assert all(v.startswith("<redacted") for s in secrets for v in s["stringData"].values())
     deployment = next(d for d in found if d["kind"] == "Deployment")
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == "localhost:5000/kindfleet/platform:0.1.0"  # in the article's registry
+    assert image == "localhost:5001/kindfleet/platform:0.1.0"  # in the article fleet's registry
     assert result.err == ""
 
 
