@@ -37,13 +37,13 @@ RUN groupadd --system --gid 10001 kindfleet \
  && chown kindfleet:kindfleet /var/lib/kindfleet
 COPY --from=build /opt/kindfleet /opt/kindfleet
 # The hub's defaults match what `kindfleet deploy` mounts, so `docker run -v
-# ./tokens:/etc/kindfleet/tokens:ro -p 8080:8080 IMAGE` runs a hub (files `client`, `bootstrap`).
+# ./tokens:/etc/kindfleet/tokens:ro -p 8080:8080 IMAGE` runs a hub (file `client`). No
+# fleet-wide spoke token by default: spokes join with per-spoke join tokens.
 ENV PATH=/opt/kindfleet/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     KINDFLEET_HUB_STORE=sqlite:////var/lib/kindfleet/hub.db \
-    KINDFLEET_HUB_CLIENT_TOKEN_FILE=/etc/kindfleet/tokens/client \
-    KINDFLEET_HUB_BOOTSTRAP_TOKEN_FILE=/etc/kindfleet/tokens/bootstrap
+    KINDFLEET_HUB_CLIENT_TOKEN_FILE=/etc/kindfleet/tokens/client
 USER 10001:10001
 WORKDIR /var/lib/kindfleet
 EXPOSE 8080

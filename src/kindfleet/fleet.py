@@ -444,11 +444,12 @@ class Fleet:
     ) -> dict[str, list[dict[str, Any]]]:
         """What `deploy` would apply, by cluster (hub first), with no cluster needed.
 
-        Secrets are redacted unless `show_secrets` (the fleet's stored tokens, created 0600
-        on first use)."""
-        tokens = deploy_state.tokens(self.spec, self.state_dir) if show_secrets else None
+        Secrets are redacted unless `show_secrets` (the fleet's stored client token, created
+        0600 on first use). A spoke's join token is minted by a running hub, so its Secret
+        holds a placeholder here: `kindfleet spokes token NAME` mints one."""
+        token = deploy_state.client_token(self.spec, self.state_dir) if show_secrets else None
         found = deployment.offline_manifests(
-            self.spec, cluster=cluster, image=image, hub_url=hub_url, tokens=tokens
+            self.spec, cluster=cluster, image=image, hub_url=hub_url, client_token=token
         )
         return found if show_secrets else deployment.redact_all(found)
 

@@ -14,6 +14,7 @@ them); they are listed here by reference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kindfleet.kind import images
@@ -93,3 +94,53 @@ PINS: tuple[Pin, ...] = (
         ("Dockerfile",),
     ),
 )
+
+# Pulled on the machine that runs a fleet, once each (the e2e workflow pulls them before
+# the tests, logged in when it can): the registry's image and the platform image's base.
+HOST_IMAGES = (REGISTRY_IMAGE, PYTHON_IMAGE)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a pin's source says today (read by `scripts/pins_drift.py`).
+
+    `holds`: the pinned value is still what the source publishes (the release exists, the
+    checksum matches, the image is listed); `latest`: the newest release the source lists,
+    where it has releases; `error`: the source could not be read."""
+
+    pin: Pin
+    holds: bool = True
+    latest: str | None = None
+    error: str | None = None
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """`v0.33.0` or `0.13.9` as numbers to compare; None for anything else (a pre-release,
+    a tag like `3.11-slim`), which is never called newer."""
+    parts = version.removeprefix("v").split(".")
+    if not parts or not all(p.isdigit() for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+def is_newer(latest: str, pinned: str) -> bool:
+    new, old = version_key(latest), version_key(pinned)
+    return new is not None and old is not None and new > old
+
+
+def drift(observed: Sequence[Observed]) -> list[str]:
+    """One line per pin that drifted: it no longer holds, a newer release exists, or its
+    source could not be read. Empty: every pin is as its source says."""
+    lines = []
+    for seen in observed:
+        pin = seen.pin
+        if seen.error:
+            lines.append(f"{pin.name}: could not read {pin.source}: {seen.error}")
+        elif not seen.holds:
+            lines.append(
+                f"{pin.name}: {pin.value} no longer holds at {pin.source} "
+                f"(used in {', '.join(pin.used_in)})"
+            )
+        elif seen.latest and is_newer(seen.latest, pin.value):
+            lines.append(f"{pin.name}: {pin.value} pinned, {seen.latest} released ({pin.source})")
+    return lines

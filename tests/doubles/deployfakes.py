@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from kindfleet.exec import Command, CommandError, Result
 from kindfleet.fleetspec import from_text
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
+from kindfleet.platform.wire import JoinToken
 from kindfleet.providers.base import ClusterStatus, NodeInfo
 from tests.doubles.fakeprovider import FakeProvider
 
@@ -139,14 +141,27 @@ class Spoke:
 
 
 class Hub:
-    """A hub that sees spoke i as Ready from its `ready_after[i]`th poll on."""
+    """A hub that sees spoke i as Ready from its `ready_after[i]`th poll on, answers only
+    from its `answers_from`th poll on (unreachable until then; never if `unreachable`),
+    and mints join tokens `kfjoin.<n>.<spoke>` (n counting every token it minted), noting
+    ("mint", spoke) in `journal` when given (the provider's log, to see the order)."""
 
-    def __init__(self, ready_after: dict[str, int], *, unreachable: bool = False) -> None:
+    def __init__(
+        self,
+        ready_after: dict[str, int],
+        *,
+        unreachable: bool = False,
+        answers_from: int = 1,
+        journal: list[tuple[str, ...]] | None = None,
+    ) -> None:
+        self.journal = journal
         self.ready_after = ready_after
         self.unreachable = unreachable
+        self.answers_from = answers_from
         self.polls = 0
         self.closed = False
         self.made_with: tuple[str, str] | None = None
+        self.minted: list[JoinToken] = []
 
     def __call__(self, url: str, token: str) -> Hub:
         self.made_with = (url, token)
@@ -156,13 +171,24 @@ class Hub:
         from kindfleet.platform.client import HubUnavailable
 
         self.polls += 1
-        if self.unreachable:
+        if self.unreachable or self.polls < self.answers_from:
             raise HubUnavailable("cannot reach the hub: connection refused", status=0)
         return [
             Spoke(name, "Ready" if self.polls >= n else "NotReady")
             for name, n in self.ready_after.items()
             if self.polls >= min(n, 2)
         ]
+
+    def join_token(self, spoke: str, *, ttl_seconds: float | None = None) -> JoinToken:
+        token = JoinToken(
+            spoke=spoke,
+            token=f"kfjoin.{len(self.minted) + 1}.{spoke}",
+            expires_at=datetime(2026, 1, 1, 13, 0, tzinfo=UTC),
+        )
+        self.minted.append(token)
+        if self.journal is not None:
+            self.journal.append(("mint", spoke))
+        return token
 
     def close(self) -> None:
         self.closed = True

@@ -10,6 +10,8 @@ import subprocess
 
 import yaml
 
+from tests.e2e_kind.conftest import BUSYBOX, pull_once
+
 
 def test_up(fleet_run):
     result = fleet_run.kindfleet("up", "--kubeconfig", str(fleet_run.kubeconfig))
@@ -56,8 +58,8 @@ def test_registry_push_and_pull_from_a_cluster(fleet_run):
     state = json.loads(fleet_run.kindfleet("status", "-o", "json").stdout)
     endpoint = state["registry"]["endpoint"]
     image = f"{endpoint}/e2e/busybox:1"
-    for argv in (["docker", "pull", "busybox:1.36"], ["docker", "tag", "busybox:1.36", image],
-                 ["docker", "push", image]):  # fmt: skip
+    pull_once(BUSYBOX)
+    for argv in (["docker", "tag", BUSYBOX, image], ["docker", "push", image]):
         subprocess.run(argv, check=True, capture_output=True, timeout=600)
     for cluster in state["clusters"]:
         context = cluster["context"]
@@ -79,7 +81,9 @@ def test_the_spoke_reaches_the_hub_by_its_internal_address(fleet_run):
     server = internal["clusters"][0]["cluster"]["server"]
     assert server == f"https://{fleet_run.name}-hub-control-plane:6443"
     spoke = f"kind-{fleet_run.name}-spoke1"
-    fleet_run.kubectl(spoke, "run", "reach-hub", "--image=busybox:1.36", "--restart=Never",
+    fleet_run.load_image(BUSYBOX)
+    fleet_run.kubectl(spoke, "run", "reach-hub", f"--image={BUSYBOX}", "--restart=Never",
+                      "--image-pull-policy=IfNotPresent",
                       "--", "wget", "-qO-", "--no-check-certificate", f"{server}/version")  # fmt: skip
     fleet_run.kubectl(spoke, "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/reach-hub",
                       "--timeout=180s")  # fmt: skip

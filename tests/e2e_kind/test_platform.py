@@ -7,12 +7,16 @@ other in file order; `make e2e-kind` runs them."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
 import time
+from datetime import datetime
 
 import pytest
+
+from tests.e2e_kind.conftest import BUSYBOX, RESTRICTED
 
 OUTSIDE = "1.1.1.1"
 
@@ -26,12 +30,61 @@ def test_up_and_deploy(platform_run):
     assert (
         f"spokes Ready in the hub: {platform_run.name}-cpu, {platform_run.name}-gpu"
         in deploy.stderr
-    )
+    )  # sorted, whatever order they turned Ready in
+    assert "2 join tokens minted by the hub" in deploy.stderr
     gpu = platform_run.name + "-gpu"
     node = json.loads(
         platform_run.kubectl(f"kind-{gpu}", "get", "node", f"{gpu}-worker", "-o", "json").stdout
     )
     assert node["status"]["allocatable"]["nvidia.com/gpu"] == "2"
+
+
+def _secret(run, cluster: str, namespace: str, name: str) -> dict[str, str]:
+    got = run.kubectl(f"kind-{cluster}", "-n", namespace, "get", "secret", name, "-o", "json")
+    return {k: base64.b64decode(v).decode() for k, v in json.loads(got.stdout)["data"].items()}
+
+
+def _spoke(run, name: str) -> dict:
+    listed = run.kindfleet("spokes", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    return next(s for s in json.loads(listed.stdout)["items"] if s["name"] == name)
+
+
+def test_each_spoke_joined_with_a_join_token_of_its_own(platform_run):
+    hub = _secret(platform_run, f"{platform_run.name}-hub", "platform-management", "hub-tokens")
+    assert set(hub) == {"client"}  # no fleet-wide spoke token
+    tokens = {
+        spoke: _secret(platform_run, spoke, "platform-control", "orchestrator-bootstrap")["token"]
+        for spoke in (f"{platform_run.name}-cpu", f"{platform_run.name}-gpu")
+    }
+    assert all(t.startswith("kfjoin.") for t in tokens.values())
+    assert len(set(tokens.values())) == 2
+    for spoke in tokens:
+        assert _spoke(platform_run, spoke)["approved"] is True  # a join token needs no approval
+
+
+def test_a_recreated_orchestrator_rejoins_with_its_credential_not_its_spent_token(platform_run):
+    spoke = f"{platform_run.name}-cpu"
+    context = f"kind-{spoke}"
+    platform_run.kubectl(context, "-n", "platform-control", "delete", "pod", "-l",
+                         "app=orchestrator", "--wait=true", "--timeout=120s")  # fmt: skip
+    deleted = time.time()
+    platform_run.kubectl(context, "-n", "platform-control", "rollout", "status",
+                         "deployment/orchestrator", "--timeout=300s")  # fmt: skip
+    deadline = time.monotonic() + 120
+    while True:
+        state = _spoke(platform_run, spoke)
+        beat = state["last_heartbeat"]
+        if (
+            state["health"] == "Ready"
+            and beat
+            and datetime.fromisoformat(beat).timestamp() > deleted
+        ):
+            break
+        assert time.monotonic() < deadline, f"{spoke} did not come back: {state}"
+        time.sleep(2)
+    logs = platform_run.kubectl(context, "-n", "platform-control", "logs", "deploy/orchestrator")
+    assert "refused" not in logs.stdout + logs.stderr  # its token was spent: never offered again
 
 
 def _submit(run, *args: str) -> str:
@@ -76,7 +129,11 @@ def _hub_url(run) -> str:
 
 
 def _probe(run, context: str, namespace: str, name: str, script: str) -> str:
-    run.kubectl(context, "-n", namespace, "run", name, "--image=busybox:1.36", "--restart=Never",
+    run.load_image(BUSYBOX)
+    overrides = {"spec": {"securityContext": RESTRICTED["securityContext"], "containers": [
+        {"name": name, "image": BUSYBOX, "securityContext": RESTRICTED["container"]}]}}  # fmt: skip
+    run.kubectl(context, "-n", namespace, "run", name, f"--image={BUSYBOX}", "--restart=Never",
+                "--image-pull-policy=IfNotPresent", f"--overrides={json.dumps(overrides)}",
                 "--command", "--", "sh", "-c", script)  # fmt: skip
     run.kubectl(context, "-n", namespace, "wait", "--for=jsonpath={.status.phase}=Succeeded",
                 f"pod/{name}", "--timeout=180s")  # fmt: skip

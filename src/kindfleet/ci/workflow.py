@@ -109,6 +109,30 @@ def install_kubectl() -> str:
     )
 
 
+# Docker Hub rate-limits anonymous pulls per address: log in when a token is set.
+DOCKERHUB_LOGIN = "\n".join(
+    [
+        'if [ -z "${DOCKERHUB_TOKEN}" ]; then',
+        '  echo "no DOCKERHUB_TOKEN secret: pulling anonymously"',
+        "  exit 0",
+        "fi",
+        'echo "${DOCKERHUB_TOKEN}" |',
+        '  docker login --username "${DOCKERHUB_USERNAME}" --password-stdin',
+    ]
+)
+DOCKERHUB_ENV = {
+    "DOCKERHUB_USERNAME": "${{ vars.DOCKERHUB_USERNAME || secrets.DOCKERHUB_USERNAME }}",
+    "DOCKERHUB_TOKEN": "${{ secrets.DOCKERHUB_TOKEN }}",
+}
+
+
+def pull_host_images() -> str:
+    """The registry's image and the platform image's base, each pulled once on the runner
+    (nodes never pull from Docker Hub: `up` and `deploy` load what they need)."""
+    images = " ".join(pins.HOST_IMAGES)
+    return f'for image in {images}; do docker pull --quiet "$image"; done'
+
+
 def node_image() -> str:
     """A cached image is loaded and used when the engine knows it by its digest again;
     otherwise it is pulled (by digest) and saved for the next run."""
@@ -163,6 +187,8 @@ def github(options: CiOptions) -> dict[str, Any]:
         ),
         _step("Install kubectl ${{ matrix.kubernetes }} (checksum verified)", install_kubectl()),
         _step("Raise inotify limits (several clusters on one kernel)", INOTIFY),
+        _step("Log in to Docker Hub (when a token is set)", DOCKERHUB_LOGIN, env=DOCKERHUB_ENV),
+        _step("Pull the fleet's host images once", pull_host_images()),
         {
             "name": "Cache the node image by its digest",
             "uses": "actions/cache@v4",

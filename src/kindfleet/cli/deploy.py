@@ -201,8 +201,9 @@ def manifests(
         bool,
         typer.Option(
             "--show-secrets",
-            help="Fill in the fleet's stored tokens (created on first use) instead of "
-            "placeholders.",
+            help="Fill in the fleet's stored client token (created on first use) instead of "
+            "a placeholder. Spokes' join tokens stay placeholders: a running hub mints them "
+            "(`kindfleet spokes token NAME`).",
         ),
     ] = False,
     image: Annotated[

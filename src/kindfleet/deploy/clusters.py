@@ -80,15 +80,14 @@ def facts(ctx: DeployContext) -> str | None:
                 f"no node of the hub {hub.name} has an address on the container network",
                 hint="`kindfleet status` shows the nodes' addresses; or pass --hub-url URL",
             )
-    assert ctx.tokens is not None, "the tokens step runs before this one"
+    assert ctx.client_token is not None, "the tokens step runs before this one"
     ctx.facts = DeployFacts(
         image=ctx.plan.ref,
         image_pull_policy=ctx.plan.pull_policy,
         hub_host=host,
         hub_url=explicit,
         api_server_addresses=_api_servers(ctx),
-        client_token=ctx.tokens[0],
-        bootstrap_token=ctx.tokens[1],
+        client_token=ctx.client_token,
         image_id=ctx.image_id,
     )
     note = ft.egress_note(explicit) if explicit else None

@@ -1,5 +1,5 @@
 """One deploy's shared state: the fleet, the provider, the options, and what the steps
-found out so far (cluster status, the image, the tokens, the facts, the manifests).
+found out so far (cluster status, the image, the client token, the facts, the manifests).
 
 Every step reads and writes only this, so a step can be tested by building a context
 around a fake provider and a recording runner. Progress goes out as lifecycle events,
@@ -25,21 +25,23 @@ from kindfleet.exec import Runner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import FLEET, Emits, Reporter, ignore
-from kindfleet.platform.wire import Spoke
+from kindfleet.platform.wire import JoinToken, Spoke
 from kindfleet.providers.base import ClusterStatus, Provider, Traits, traits
 
 
-class SpokeLister(Protocol):
-    """What deploy needs of a hub client: the spokes the hub knows, and closing it."""
+class HubApi(Protocol):
+    """What deploy needs of a hub client: the spokes the hub knows, a join token for one
+    spoke, and closing it."""
 
     def spokes(self) -> list[Spoke]: ...
+    def join_token(self, spoke: str, *, ttl_seconds: float | None = None) -> JoinToken: ...
     def close(self) -> None: ...
 
 
-HubClientFactory = Callable[[str, str], SpokeLister]  # (url, client token) -> client
+HubClientFactory = Callable[[str, str], HubApi]  # (url, client token) -> client
 
 
-def default_hub_client(url: str, token: str) -> SpokeLister:
+def default_hub_client(url: str, token: str) -> HubApi:
     from kindfleet.platform.client import HubClient
 
     return HubClient(url, token, timeout=5.0)
@@ -61,7 +63,7 @@ class DeployContext(Emits):
     sleep: Callable[[float], None] = time.sleep
     statuses: dict[str, ClusterStatus] = field(default_factory=dict)
     image_id: str | None = None
-    tokens: tuple[str, str] | None = None
+    client_token: str | None = None
     facts: DeployFacts | None = None
     manifests: Manifests = field(default_factory=dict)
     access_url: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from kindfleet.deploy import facts as ft
 from kindfleet.deploy import state as deploy_state
 from kindfleet.deploy.context import DeployContext
+from kindfleet.deploy.joining import UNREACHABLE_HINT
 from kindfleet.deploy.manifests.objects import CONTROL_NAMESPACE
 from kindfleet.errors import KindfleetError
 from kindfleet.lifecycle.events import FLEET
@@ -47,7 +48,7 @@ def access(ctx: DeployContext) -> str | None:
 def wait_spokes(ctx: DeployContext) -> str | None:
     """Every spoke that was deployed appears Ready in the hub's spoke list."""
     assert ctx.access_url is not None
-    assert ctx.tokens is not None
+    assert ctx.client_token is not None
     wanted = [c.name for c in ctx.fleet.spokes if c.name not in ctx.failed]
     if not wanted:
         return "no spoke to wait for"
@@ -57,7 +58,7 @@ def wait_spokes(ctx: DeployContext) -> str | None:
     deadline = began + ctx.options.wait_seconds
     seen: dict[str, str] = {}
     last_error = ""
-    client = ctx.hub_client(ctx.access_url, ctx.tokens[0])
+    client = ctx.hub_client(ctx.access_url, ctx.client_token)
     try:
         while True:
             try:
@@ -93,10 +94,7 @@ def _timeout(
         return KindfleetError(
             f"the hub at {ctx.access_url} did not answer from this machine within {seconds:g}s: "
             f"{last_error}",
-            hint=(
-                "where node IPs are not reachable from the host (Docker Desktop), publish the "
-                "NodePort: a hub node's portMappings: [{containerPort: 30080, hostPort: 30080}]"
-            ),
+            hint=UNREACHABLE_HINT,
         )
     spoke = ctx.fleet.cluster(waiting[0])
     return KindfleetError(

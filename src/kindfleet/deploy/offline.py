@@ -3,7 +3,9 @@
 The same renderer as deploy, given what can be known offline: the image deploy would
 build (in the fleet's registry when it has one), the hub at its node's name on the
 container network, and the fleet's container subnets in the egress rules (deploy narrows
-them to addresses). Secrets are redacted unless the caller asks for the stored tokens.
+them to addresses). Secrets are redacted unless the caller asks for the stored client
+token; a spoke's join token exists only once a hub has minted it, so its Secret always
+holds a placeholder here (`kindfleet spokes token NAME` mints one).
 """
 
 from __future__ import annotations
@@ -27,18 +29,16 @@ def offline_facts(
     *,
     image: str | None = None,
     hub_url: str | None = None,
-    tokens: tuple[str, str] | None = None,
+    client_token: str | None = None,
 ) -> DeployFacts:
     ref, policy = image or default_tag(__version__), IF_NOT_PRESENT
     if image is None and fleet.registry is not None and fleet.rules.uses_registry:
         ref, policy = in_registry(fleet.registry, ref), ALWAYS
-    client, bootstrap = tokens or (None, None)
     return DeployFacts(
         image=ref,
         image_pull_policy=policy,
         hub_url=check_hub_url(hub_url) if hub_url else None,
-        client_token=client,
-        bootstrap_token=bootstrap,
+        client_token=client_token,
     )
 
 
@@ -48,9 +48,9 @@ def offline_manifests(
     cluster: str | None = None,
     image: str | None = None,
     hub_url: str | None = None,
-    tokens: tuple[str, str] | None = None,
+    client_token: str | None = None,
 ) -> Manifests:
-    facts = offline_facts(fleet, image=image, hub_url=hub_url, tokens=tokens)
+    facts = offline_facts(fleet, image=image, hub_url=hub_url, client_token=client_token)
     return render_manifests(fleet, facts, cluster)
 
 

@@ -3,8 +3,9 @@
 After a Docker restart the hub node may have another address (see `drift`). Rewiring is
 deploy's own steps, less everything that does not depend on that address: no image is
 built, pushed or loaded (the pods keep the image deploy recorded), no GPU is patched, the
-hub is left as it is. The spokes' orchestrators get the new `--hub` and NetworkPolicy,
-roll out, and (unless told not to wait) register with the hub again.
+hub is left as it is. The spokes' orchestrators get the new `--hub` and NetworkPolicy
+(and, as every apply of a spoke, a fresh join token, see `joining`), roll out, and
+(unless told not to wait) register with the hub again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.lifecycle.results import failure_message
 from kindfleet.providers.base import Provider
 
-REWIRE = ("check", "tokens", "facts", "render", "spokes", "access", "registered")
+REWIRE = ("check", "tokens", "facts", "render", "access", "join", "spokes", "registered")
 
 
 def rewire(

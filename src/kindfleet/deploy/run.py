@@ -1,10 +1,10 @@
 """`deploy`: the platform onto the fleet's clusters, as an ordered list of small steps.
 
-Check the clusters, get the image into them, tokens, deploy facts, simulated GPUs,
-render and validate, apply the hub then the spokes, remember how to reach the hub, wait
-for every spoke to register. A dry run does the looking, rendering and validating and
-nothing that changes a cluster or an image. Each step is one progress line (or one per
-cluster), like `up`'s.
+Check the clusters, get the image into them, the client token, deploy facts, simulated
+GPUs, render and validate, apply the hub, remember how to reach it, mint each spoke's
+join token through it, apply the spokes, wait for every spoke to register. A dry run
+does the looking, rendering and validating and nothing that changes a cluster or an
+image. Each step is one progress line (or one per cluster), like `up`'s.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from kindfleet._version import __version__
-from kindfleet.deploy import applying, clusters, hubaccess, shipping
+from kindfleet.deploy import applying, clusters, hubaccess, joining, shipping
 from kindfleet.deploy import state as deploy_state
 from kindfleet.deploy.context import DeployContext, HubClientFactory, default_hub_client
 from kindfleet.deploy.facts import check_hub_url
@@ -42,8 +42,8 @@ def _changes(ctx: DeployContext) -> bool:
 
 
 def _tokens(ctx: DeployContext) -> str | None:
-    ctx.tokens = deploy_state.tokens(ctx.fleet, ctx.state_root)
-    return "client and bootstrap tokens of the fleet (stored 0600 on this machine)"
+    ctx.client_token = deploy_state.client_token(ctx.fleet, ctx.state_root)
+    return "the fleet's client token (stored 0600 on this machine); spokes get join tokens"
 
 
 def _would_apply(ctx: DeployContext) -> str | None:
@@ -101,8 +101,9 @@ STEPS: tuple[Step, ...] = (
         own_lines=True,
     ),
     Step("hub", lambda ctx: "hub", _changes, applying.apply_hub, own_lines=True),
-    Step("spokes", lambda ctx: "spokes", _changes, applying.apply_spokes, own_lines=True),
     Step("access", lambda ctx: "hub access from this machine", _changes, hubaccess.access),
+    Step("join", lambda ctx: "join tokens", _changes, joining.join),
+    Step("spokes", lambda ctx: "spokes", _changes, applying.apply_spokes, own_lines=True),
     Step(
         "registered",
         lambda ctx: "spokes Ready in the hub",

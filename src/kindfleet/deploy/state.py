@@ -19,10 +19,10 @@ def _access_file(spec: FleetSpec, root: Path | None = None) -> Path:
     return fleet_dir(spec.name, root) / "access.json"
 
 
-def tokens(spec: FleetSpec, root: Path | None = None) -> tuple[str, str]:
-    """(client token, bootstrap token) of the fleet's platform, created on first use."""
-    base = fleet_dir(spec.name, root) / "tokens"
-    return ensure_token(base / "client.token"), ensure_token(base / "bootstrap.token")
+def client_token(spec: FleetSpec, root: Path | None = None) -> str:
+    """The fleet platform's client token, created on first use. Spokes get no fleet-wide
+    token: deploy mints each one a join token of its own through the hub (`joining`)."""
+    return ensure_token(fleet_dir(spec.name, root) / "tokens" / "client.token")
 
 
 @dataclass(frozen=True)
@@ -60,4 +60,4 @@ def load_access(spec: FleetSpec, root: Path | None = None) -> tuple[str, str]:
             f"the platform of fleet {spec.name!r} has not been deployed from this machine",
             hint=f"run `kindfleet deploy -f {spec.source or 'FILE'}`",
         ) from None
-    return str(url), tokens(spec, root)[0]
+    return str(url), client_token(spec, root)

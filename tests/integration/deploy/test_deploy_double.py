@@ -9,11 +9,15 @@ import base64
 import json
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
+from tests.doubles import hubjoin
 from tests.integration.docker.conftest import free_port
 from tests.integration.docker.helpers import docker_lines, kindfleet, kubectl
+
+from kindfleet.deploy.image import content_tag
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -74,26 +78,53 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
         "up", "-f", str(path), "--skip-check", "inotify", "--skip-check", "cgroup", env=env
     )
     assert up.returncode == 0, up.stderr
+    spec = yaml.safe_load(kindfleet("validate", "-f", str(path), "-o", "yaml", env=env).stdout)
+    hub = spec["clusters"][0]["name"]
 
+    # The simulated hub node runs no pods: a real hub on this machine answers its NodePort,
+    # so that deploy can mint each spoke's join token through it.
+    address = hubjoin.gateway(double.network)
+    with hubjoin.fleet_hub(tmp_path / "hub", tmp_path / "state", name, host=address) as real:
+        assert real.port is not None
+        hubjoin.serve_node_port(f"{hub}-control-plane", address, real.port)
+        _deploy_and_read_back(
+            double, path, env, smoke_image, spec, with_registry=with_registry, hub_port=hub_port
+        )
+
+
+def _deploy_and_read_back(
+    double, path, env, smoke_image, spec, *, with_registry: bool, hub_port: int
+) -> None:
+    name = spec["name"]
+    hub, cpu, gpu = (c["name"] for c in spec["clusters"])
     result = kindfleet("deploy", "-f", str(path), "--no-wait", "--image", smoke_image, env=env)
     assert result.returncode == 0, result.stderr
     assert f"platform deployed on fleet {name}" in result.stderr
-    spec = yaml.safe_load(kindfleet("validate", "-f", str(path), "-o", "yaml", env=env).stdout)
-    hub, cpu, gpu = (c["name"] for c in spec["clusters"])
+    assert "join tokens minted by the hub" in result.stderr
 
     # the image: pushed to the fleet's registry, or loaded into every node of every cluster
     if with_registry:
         port = spec["registry"]["host_port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/_catalog", timeout=10) as r:
             assert "kindfleet-test/platform-smoke" in json.load(r)["repositories"]
-        ref = f"localhost:{port}/kindfleet-test/platform-smoke:{name}"
-        policy = "Always"
+        # by the digest the registry answered the push with: what runs is what was pushed
+        tag = f"localhost:{port}/kindfleet-test/platform-smoke:{name}"
+        with urllib.request.urlopen(
+            urllib.request.Request(
+                f"http://127.0.0.1:{port}/v2/kindfleet-test/platform-smoke/manifests/{name}",
+                method="HEAD",
+                headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+            ),
+            timeout=10,
+        ) as r:
+            ref = f"{tag}@{r.headers['Docker-Content-Digest']}"
     else:
+        # under a tag holding the image's ID: what runs is what was loaded
+        ref = content_tag(smoke_image, image_id(smoke_image))
         marker = "/kind/images/" + image_id(smoke_image).replace(":", "-")
         for cluster in (hub, cpu, gpu):
             for node in (f"{cluster}-control-plane", f"{cluster}-worker"):
-                assert docker_lines("exec", node, "cat", marker) == [smoke_image]
-        ref, policy = smoke_image, "IfNotPresent"
+                assert docker_lines("exec", node, "cat", marker) == [ref]
 
     # the simulated GPUs reached the API through the status subresource
     node = get(double, f"kind-{gpu}", "node", f"{gpu}-worker")["status"]
@@ -105,10 +136,9 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
     )
 
     # every object on the right cluster, read back
-    tokens = tmp_path / "state" / name / "tokens"
-    client, bootstrap = (
-        (tokens / f).read_text().strip() for f in ("client.token", "bootstrap.token")
-    )
+    state = Path(env["KINDFLEET_STATE_DIR"]) / name
+    client = (state / "tokens" / "client.token").read_text().strip()
+    assert not (state / "tokens" / "bootstrap.token").exists()  # no fleet-wide spoke token
     hub_ip = ip_on(f"{hub}-control-plane", double.network)
     namespaces = {c: {i["metadata"]["name"] for i in get(double, f"kind-{c}", "namespaces")["items"]}
                   for c in (hub, cpu, gpu)}  # fmt: skip
@@ -117,8 +147,10 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
     hub_deploy = get(double, f"kind-{hub}", "deployment", "hub", "-n", "platform-management")
     assert hub_deploy["spec"]["template"]["spec"]["containers"][0]["image"] == ref
     secret = get(double, f"kind-{hub}", "secret", "hub-tokens", "-n", "platform-management")
-    assert base64.b64decode(secret["data"]["client"]).decode() == client
-    assert base64.b64decode(secret["data"]["bootstrap"]).decode() == bootstrap
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "client": client
+    }
+    hub_url = f"http://127.0.0.1:{hub_port}"  # through the node's published NodePort
     for spoke in (cpu, gpu):
         assert {"platform-control", "platform-workloads"} <= namespaces[spoke]
         assert "platform-management" not in namespaces[spoke]
@@ -129,14 +161,17 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
         args = container["args"]
         assert args[args.index("--hub") + 1] == f"http://{hub_ip}:30080"
         assert args[args.index("--name") + 1] == spoke
-        assert (container["image"], container["imagePullPolicy"]) == (ref, policy)
+        assert (container["image"], container["imagePullPolicy"]) == (ref, "IfNotPresent")
         assert deploy["spec"]["template"]["metadata"]["annotations"][
             "kindfleet.dev/image-id"
         ] == image_id(smoke_image)
         secret = get(
             double, f"kind-{spoke}", "secret", "orchestrator-bootstrap", "-n", "platform-control"
         )
-        assert base64.b64decode(secret["data"]["token"]).decode() == bootstrap
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        assert token.startswith("kfjoin.")
+        assert hubjoin.register(hub_url, spoke, token) == 200  # the spoke joins with its own
+        assert hubjoin.register(hub_url, spoke, token) == 401  # once
         egress = get(
             double,
             f"kind-{spoke}",
@@ -155,7 +190,7 @@ def test_deploy_ships_the_image_and_wires_every_spoke_to_the_hub(  # noqa: PLR09
         assert f"{ip_on(f'{spoke}-control-plane', double.network)}/32" in blocks  # its API server
 
     # how this machine reaches the hub: the host port published for the NodePort
-    access = json.loads((tmp_path / "state" / name / "access.json").read_text())
+    access = json.loads((state / "access.json").read_text())
     assert access["hub"] == f"http://127.0.0.1:{hub_port}"
 
     # deploy again: idempotent

@@ -1,7 +1,7 @@
 """Deploying to clusters kindfleet does not run (provider existing), against two real
 Kubernetes APIs answering the real kubectl (the double's API server as local processes):
 the same manifests through the user's contexts, no image loading, no simulated GPUs, the
-hub where --hub-url says."""
+hub where --hub-url says: a real hub process, which mints each spoke's join token."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 
 import pytest
 import yaml
+from tests.doubles import hubjoin
 from tests.doubles.kind_double import local_api
 
 from kindfleet import Fleet
@@ -67,18 +68,27 @@ def get(kubeconfig, context, *args):
 def test_the_same_deploy_works_through_existing_contexts(kubeconfig, tmp_path):
     fleet = Fleet.from_text(FLEET)
     events = []
-    result = fleet.deploy(
-        image="registry.example.com/kindfleet/platform:0.1.0",
-        hub_url="https://hub.example.com",
-        kubeconfig=kubeconfig,
-        wait=False,
-        progress=events.append,
-    )
+    with hubjoin.fleet_hub(tmp_path / "hub", tmp_path / "state", "prod") as hub:
+        url = f"http://localhost:{hub.port}"  # a DNS name, as a load balancer's would be
+        result = fleet.deploy(
+            image="registry.example.com/kindfleet/platform:0.1.0",
+            hub_url=url,
+            kubeconfig=kubeconfig,
+            wait=False,
+            progress=events.append,
+        )
+        secret = get(
+            kubeconfig, "gke-gpu", "secret", "orchestrator-bootstrap", "-n", "platform-control"
+        )
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        assert token.startswith("kfjoin.")
+        assert hubjoin.register(hub.url, "gke-gpu", token) == 200  # the spoke joins with it
+        assert hubjoin.register(hub.url, "gke-gpu", token) == 401  # once
     assert (result.image, result.image_pull_policy) == (
         "registry.example.com/kindfleet/platform:0.1.0",
         "IfNotPresent",
     )
-    assert result.hub_url == result.access_url == "https://hub.example.com"
+    assert result.hub_url == result.access_url == url
     steps = [e.step for e in events if not e.cluster and e.phase == "done"]
     assert "simulated GPUs" not in steps and "loading the image into every cluster" not in steps
     assert any("DNS name" in n for n in result.notes)
@@ -96,22 +106,19 @@ def test_the_same_deploy_works_through_existing_contexts(kubeconfig, tmp_path):
         kubeconfig, "gke-gpu", "deployment", "orchestrator", "-n", "platform-control"
     )
     args = orchestrator["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[args.index("--hub") + 1] == "https://hub.example.com"
-    bootstrap = (tmp_path / "state" / "prod" / "tokens" / "bootstrap.token").read_text()
-    secret = get(
-        kubeconfig, "gke-gpu", "secret", "orchestrator-bootstrap", "-n", "platform-control"
-    )
-    assert base64.b64decode(secret["data"]["token"]).decode() == bootstrap
+    assert args[args.index("--hub") + 1] == url
+    hub_secret = get(kubeconfig, "eks-hub", "secret", "hub-tokens", "-n", "platform-management")
+    assert set(hub_secret["data"]) == {"client"}  # no fleet-wide spoke token
     policy = get(
         kubeconfig, "gke-gpu", "networkpolicy", "orchestrator-egress", "-n", "platform-control"
     )
     hub_rule = next(
-        r for r in policy["spec"]["egress"] if r["ports"] == [{"protocol": "TCP", "port": 443}]
+        r for r in policy["spec"]["egress"] if r["ports"] == [{"protocol": "TCP", "port": hub.port}]
     )
     assert [p["ipBlock"]["cidr"] for p in hub_rule["to"]] == ["0.0.0.0/0", "::/0"]
     # clusters kindfleet does not own get no simulated capacity
     node = get(kubeconfig, "gke-gpu", "node", "gke-2")
     assert "nvidia.com/gpu" not in node["status"]["capacity"]
     access = json.loads((tmp_path / "state" / "prod" / "access.json").read_text())
-    assert access["hub"] == "https://hub.example.com"
+    assert access["hub"] == url
     assert access["hub_host"] is None  # an existing hub's address is not ours to watch

@@ -56,8 +56,8 @@ def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def tokens(tmp_path):
     directory = tmp_path / "tokens"
     directory.mkdir()
-    (directory / "client").write_text("client-token-for-the-image-test\n")
-    (directory / "bootstrap").write_text("bootstrap-token-for-the-image-test\n")
+    (directory / "client").write_text("client-token-for-the-image-test\n")  # and nothing else:
+    # the image's hub needs no fleet-wide spoke token (spokes join with join tokens)
     for path in (tmp_path, directory, *directory.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's uid 10001
     return directory

@@ -10,6 +10,7 @@ import yaml
 from kindfleet import pins
 from kindfleet.ci import CiOptions, command_line, entries, github, gitlab, to_yaml
 from kindfleet.kind import images
+from kindfleet.pins import HOST_IMAGES
 
 VERSIONS = ("v1.35.8", "v1.36.4")
 OPTIONS = CiOptions("examples/minimal.yaml", VERSIONS)
@@ -49,6 +50,8 @@ def test_the_steps_go_as_the_articles_ci_job_does():
         "Install kind ${{ env.KIND_VERSION }} (checksum verified)",
         "Install kubectl ${{ matrix.kubernetes }} (checksum verified)",
         "Raise inotify limits (several clusters on one kernel)",
+        "Log in to Docker Hub (when a token is set)",
+        "Pull the fleet's host images once",
         "Cache the node image by its digest",
         "Node image ${{ matrix.kubernetes }}",
         "Plan the fleet at Kubernetes ${{ matrix.kubernetes }}",
@@ -172,3 +175,12 @@ def test_the_text_says_how_to_write_it_again_and_reads_back_as_the_data(gitlab_c
     if not gitlab_ci:
         loaded["on"] = loaded.pop(True)  # YAML 1.1 readers take `on` for true; GitHub does not
     assert loaded == yaml.safe_load(yaml.safe_dump(data))
+
+
+def test_docker_hub_login_only_with_a_token_and_the_secret_never_in_the_command():
+    steps = {s.get("name"): s for s in steps_of(github(OPTIONS))}
+    login = steps["Log in to Docker Hub (when a token is set)"]
+    assert login["env"]["DOCKERHUB_TOKEN"] == "${{ secrets.DOCKERHUB_TOKEN }}"
+    assert "secrets." not in login["run"]  # read from the environment, never interpolated
+    assert "--password-stdin" in login["run"]
+    assert all(image in steps["Pull the fleet's host images once"]["run"] for image in HOST_IMAGES)

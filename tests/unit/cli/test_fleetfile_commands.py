@@ -205,11 +205,11 @@ def test_render_says_the_registry_step_plain_kind_does_not_do(cli):
     result = cli("render", "-f", ARTICLE, "-c", "platform-spoke1")
     steps = result.err
     assert "kind create cluster does not wire the registry" in steps
-    assert "docker run -d --restart=always -p 127.0.0.1:5000:5000" in steps
+    assert "docker run -d --restart=always -p 127.0.0.1:5001:5000" in steps
     assert "for cluster in platform-spoke1; do" in steps
     assert 'kind get nodes --name "$cluster"' in steps
     assert '[host."http://kind-registry:5000"]' in steps
-    assert "/etc/containerd/certs.d/localhost:5000/hosts.toml" in steps
+    assert "/etc/containerd/certs.d/localhost:5001/hosts.toml" in steps
     assert "docker network connect kind kind-registry" in steps
     assert "platform-hub" not in steps  # only the clusters rendered
     script = steps[steps.index("# once") :]

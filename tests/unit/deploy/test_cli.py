@@ -13,7 +13,7 @@ import yaml
 
 from kindfleet.fleet import Fleet
 from tests.conftest import EXAMPLES
-from tests.doubles.deployfakes import FLEET, DeployProvider, Runner, fleet
+from tests.doubles.deployfakes import FLEET, DeployProvider, Hub, Runner, fleet
 
 ARTICLE = str(EXAMPLES / "article.yaml")
 
@@ -42,7 +42,7 @@ def test_manifests_is_one_stream_one_document_per_object_secrets_redacted(cli):
     assert all(v.startswith("<redacted") for s in secrets for v in s["stringData"].values())
     deployment = next(d for d in found if d["kind"] == "Deployment")
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image == "localhost:5000/kindfleet/platform:0.1.0"  # in the article's registry
+    assert image == "localhost:5001/kindfleet/platform:0.1.0"  # in the article fleet's registry
     assert result.err == ""
 
 
@@ -129,6 +129,10 @@ def fake_clusters(monkeypatch, tmp_path):
     monkeypatch.setattr("kindfleet.fleet.ProcessRunner", lambda: runner)
     monkeypatch.setattr(Fleet, "_interrupter", lambda self: None)
     monkeypatch.setattr(Fleet, "provider", lambda self, kubeconfig=None: DeployProvider(self.spec))
+    hub = Hub({"t-cpu": 1, "t-gpu": 1})  # what deploy's hub client reaches (join tokens)
+    monkeypatch.setattr(
+        "kindfleet.platform.client.HubClient", lambda url, token, timeout: hub(url, token)
+    )
     path = tmp_path / "fleet.yaml"
     path.write_text(FLEET.format(registry="registry: {hostPort: 5099}"))
     return path
@@ -162,10 +166,15 @@ def test_deploy_reports_where_the_platform_is(cli, fake_clusters, state):
     assert (recorded["hub_node"], recorded["hub_host"]) == ("t-hub-control-plane", "172.18.0.2")
 
 
-def test_fleet_manifests_from_python_redacts_unless_asked():
-    def token(manifests):
-        return next(o for o in manifests["t-cpu"] if o["kind"] == "Secret")["stringData"]["token"]
+def test_fleet_manifests_from_python_redacts_unless_asked(state):
+    def secret(manifests, cluster):
+        return next(o for o in manifests[cluster] if o["kind"] == "Secret")["stringData"]
 
     spec_fleet = Fleet(fleet())
-    assert token(spec_fleet.manifests(cluster="t-cpu")).startswith("<redacted")
-    assert not token(spec_fleet.manifests(show_secrets=True)).startswith("<")
+    assert secret(spec_fleet.manifests(cluster="t-hub"), "t-hub")["client"].startswith("<redacted")
+    shown = spec_fleet.manifests(show_secrets=True)
+    assert secret(shown, "t-hub") == {
+        "client": (state / "t" / "tokens" / "client.token").read_text()
+    }
+    # a join token exists only once a running hub mints it: offline, always a placeholder
+    assert secret(shown, "t-cpu")["token"].startswith("<redacted")

@@ -15,7 +15,7 @@ FACTS = DeployFacts(
     hub_host="172.18.0.2",
     api_server_addresses={"platform-spoke1": ["172.18.0.5"]},
     client_token="c" * 20,
-    bootstrap_token="b" * 20,
+    join_tokens={"platform-spoke1": "kfjoin.0123456789ab." + "s" * 32},
 )
 KUBE_DNS = {
     "ip": "10.97.0.10",

@@ -44,9 +44,16 @@ def test_a_moved_hub_is_seen_and_rewired(tmp_path):
     provider.log.clear()
     runner = Runner(api_servers={"kind-t-cpu": ["172.18.0.4"], "kind-t-gpu": ["172.18.0.5"]})
     clock = Clock()
+    hub = Hub({"t-cpu": 1, "t-gpu": 1})
     again = rewire(spec, provider, runner=runner, state_root=tmp_path, sleep=clock.sleep,
-                   clock=clock, hub_client=Hub({"t-cpu": 1, "t-gpu": 1}))  # fmt: skip
+                   clock=clock, hub_client=hub)  # fmt: skip
     assert sorted(e[1] for e in provider.log if e[0] == "apply") == ["t-cpu", "t-gpu"]  # no hub
+    # every apply of a spoke carries a fresh join token (its Secret is applied too)
+    assert sorted(t.spoke for t in hub.minted) == ["t-cpu", "t-gpu"]
+    for token in hub.minted:
+        docs = [d for d in yaml.safe_load_all(provider.manifests[token.spoke][-1]) if d]
+        secret = next(d for d in docs if d["kind"] == "Secret")
+        assert secret["stringData"] == {"token": token.token}
     assert not runner.argvs("docker") and not [e for e in provider.log if e[0] == "load"]
     assert orchestrator_hub(provider, "t-cpu") == "http://172.18.0.9:30080"
     assert again.image == result.image and again.spokes_ready == ("t-cpu", "t-gpu")

@@ -60,6 +60,7 @@ def test_steps_run_in_order_hub_before_spokes_gpus_before_orchestrators(tmp_path
         "simulated GPUs",
         "rendering and validating",
         "hub access from this machine",
+        "join tokens",
         "spokes Ready in the hub",
     ]
     # the hub is applied and rolled out before any spoke is applied; GPUs before any apply
@@ -147,18 +148,88 @@ def test_an_image_that_is_not_local_is_pulled_by_the_nodes(tmp_path):
     assert any("not on this machine" in n for n in result.notes)
 
 
-def test_tokens_reach_the_secrets_and_access_is_saved(tmp_path):
+def docs_of(provider, cluster):
+    return [d for d in yaml.safe_load_all(provider.manifests[cluster][-1]) if d]
+
+
+def secret_of(provider, cluster):
+    return next(d for d in docs_of(provider, cluster) if d["kind"] == "Secret")["stringData"]
+
+
+def test_each_spoke_gets_a_join_token_of_its_own_the_hub_only_the_client_token(tmp_path):
+    spec = fleet()
+    hub = Hub({"t-cpu": 1, "t-gpu": 1})
+    _, _, provider, _ = run(spec, tmp_path=tmp_path, image=SMOKE, hub=hub)
+    client = (tmp_path / "t" / "tokens" / "client.token").read_text()
+    assert (tmp_path / "t" / "tokens" / "client.token").stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "t" / "tokens" / "bootstrap.token").exists()
+    assert secret_of(provider, "t-hub") == {"client": client}  # no fleet-wide token
+    hub_args = next(d for d in docs_of(provider, "t-hub") if d["kind"] == "Deployment")
+    hub_args = hub_args["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not [a for a in hub_args if "bootstrap" in a or "fleet-token" in a]
+    assert hub.made_with == ("http://127.0.0.1:30555", client)
+    assert sorted(t.spoke for t in hub.minted) == ["t-cpu", "t-gpu"]
+    minted = {t.spoke: t.token for t in hub.minted}
+    for spoke in ("t-cpu", "t-gpu"):
+        assert secret_of(provider, spoke) == {"token": minted[spoke]}
+    assert minted["t-cpu"] != minted["t-gpu"]
+
+
+def test_join_tokens_are_minted_once_the_hub_answers_after_its_apply_before_the_spokes(
+    tmp_path,
+):
+    spec = fleet()
+    provider = DeployProvider(spec)
+    hub = Hub({"t-cpu": 1, "t-gpu": 1}, answers_from=4, journal=provider.log)  # a slow start
+    _, events, _, _ = run(spec, provider=provider, tmp_path=tmp_path, image=SMOKE, hub=hub)
+    order = [e[:2] for e in provider.log if e[0] in ("apply", "mint")]
+    assert order[0] == ("apply", "t-hub")
+    assert set(order[1:3]) == {("mint", "t-cpu"), ("mint", "t-gpu")}
+    assert set(order[3:]) == {("apply", "t-cpu"), ("apply", "t-gpu")}
+    done = next(e for e in events if e.step == "join tokens" and e.phase == "done")
+    assert "2 join tokens minted by the hub (one per spoke, single use" in done.message
+
+
+def test_a_redeploy_puts_a_fresh_join_token_in_every_spokes_secret(tmp_path):
+    spec = fleet()
+    hub = Hub({"t-cpu": 1, "t-gpu": 1})
+    run(spec, tmp_path=tmp_path, image=SMOKE, hub=hub)
+    _, _, provider, _ = run(spec, tmp_path=tmp_path, image=SMOKE, hub=hub)
+    assert len(hub.minted) == 4
+    second = {t.spoke: t.token for t in hub.minted[2:]}
+    assert {s: secret_of(provider, s)["token"] for s in ("t-cpu", "t-gpu")} == second
+
+
+def test_a_hub_that_never_answers_gets_no_spoke_applied(tmp_path):
+    spec = fleet()
+    provider = DeployProvider(spec)
+    hub = Hub({}, unreachable=True)
+    with pytest.raises(KindfleetError) as caught:
+        run(spec, provider=provider, tmp_path=tmp_path, image=SMOKE, hub=hub, wait_seconds=5)
+    assert "so no spoke could get a join token" in caught.value.message
+    assert [e[1] for e in provider.log if e[0] == "apply"] == ["t-hub"]
+    assert hub.closed and not hub.minted
+
+
+def test_a_refused_client_token_stops_at_once(tmp_path):
+    class Refusing(Hub):
+        def spokes(self):
+            from kindfleet.platform.client import HubAuthError
+
+            self.polls += 1
+            raise HubAuthError("the hub refused the token (401): wrong token", status=401)
+
+    hub = Refusing({})
+    with pytest.raises(KindfleetError, match="refused the token"):
+        run(fleet(), tmp_path=tmp_path, image=SMOKE, hub=hub, wait_seconds=300)
+    assert hub.polls == 1
+
+
+def test_egress_narrowed_to_addresses_and_access_is_saved(tmp_path):
     spec = fleet()
     _, _, provider, _ = run(spec, tmp_path=tmp_path, image=SMOKE)
-    client = (tmp_path / "t" / "tokens" / "client.token").read_text()
-    bootstrap = (tmp_path / "t" / "tokens" / "bootstrap.token").read_text()
-    assert (tmp_path / "t" / "tokens" / "client.token").stat().st_mode & 0o777 == 0o600
-    hub = [d for d in yaml.safe_load_all(provider.manifests["t-hub"][0]) if d]
-    secret = next(d for d in hub if d["kind"] == "Secret")
-    assert secret["stringData"] == {"client": client, "bootstrap": bootstrap}
     for spoke in ("t-cpu", "t-gpu"):
-        docs = [d for d in yaml.safe_load_all(provider.manifests[spoke][0]) if d]
-        assert next(d for d in docs if d["kind"] == "Secret")["stringData"] == {"token": bootstrap}
+        docs = docs_of(provider, spoke)
         policy = next(d for d in docs if d["metadata"]["name"] == "orchestrator-egress")
         cidrs = [
             p["ipBlock"]["cidr"]
@@ -175,8 +246,12 @@ def test_tokens_reach_the_secrets_and_access_is_saved(tmp_path):
 
 def test_dry_run_reads_renders_and_validates_and_changes_nothing(tmp_path):
     spec = fleet()
-    result, events, provider, runner = run(spec, tmp_path=tmp_path, dry_run=True)
+    hub = Hub({})
+    result, events, provider, runner = run(spec, tmp_path=tmp_path, dry_run=True, hub=hub)
     assert not [e for e in provider.log if e[0] in ("apply", "pods", "load")]
+    assert hub.made_with is None and not hub.minted  # no hub asked, no token minted
+    secret = next(o for o in result.manifests["t-cpu"] if o["kind"] == "Secret")
+    assert secret["stringData"]["token"].startswith("<redacted")
     assert not [a for a in runner.argvs("docker") if a[1] in ("build", "push", "tag")]
     patches = [c.argv for c in runner.calls if "patch" in c.argv]
     assert patches and all("--dry-run=server" in p for p in patches)
@@ -196,7 +271,7 @@ def test_no_wait_neither_waits_for_pods_nor_for_spokes(tmp_path):
     hub = Hub({"t-cpu": 1, "t-gpu": 1})
     _, _, provider, _ = run(fleet(), tmp_path=tmp_path, image=SMOKE, hub=hub, wait=False)
     assert not [e for e in provider.log if e[0] == "pods"]
-    assert hub.polls == 0
+    assert hub.polls == 1  # only to know the hub answers before it mints the join tokens
 
 
 def test_provider_local_is_refused_with_what_to_run_instead(tmp_path):

@@ -1,4 +1,4 @@
-"""The hub cluster's management services: the hub API with its store and tokens.
+"""The hub cluster's management services: the hub API with its store and client token.
 
 The hub is one replica with `Recreate`: its SQLite store lives on a ReadWriteOnce volume
 and two writers would corrupt it (point the store at PostgreSQL to scale out). Its
@@ -36,7 +36,6 @@ def _deployment(cluster: Cluster, facts: k.DeployFacts) -> dict[str, Any]:
         "--port", str(k.HUB_PORT),
         "--store", f"sqlite:///{k.STATE_DIR}/hub.db",
         "--client-token-file", f"{k.SECRETS_DIR}/tokens/client",
-        "--bootstrap-token-file", f"{k.SECRETS_DIR}/tokens/bootstrap",
     ]  # fmt: skip
     pod: dict[str, Any] = {"automountServiceAccountToken": False}
     selector = k.management_selector(cluster)
@@ -109,11 +108,9 @@ def hub_manifests(fleet: FleetSpec, facts: k.DeployFacts) -> list[dict[str, Any]
             "metadata": k.meta(APP, k.HUB_NAMESPACE),
             "automountServiceAccountToken": False,
         },
-        k.secret(
-            "hub-tokens",
-            k.HUB_NAMESPACE,
-            {"client": facts.client_token, "bootstrap": facts.bootstrap_token},
-        ),
+        # the client token only: spokes join with join tokens minted per spoke (no
+        # fleet-wide token, whose names would each wait for an operator's approval)
+        k.secret("hub-tokens", k.HUB_NAMESPACE, {"client": facts.client_token}),
         k.pvc("hub-data", k.HUB_NAMESPACE, "1Gi"),
         _deployment(fleet.hub, facts),
         _service(),

@@ -41,7 +41,9 @@ class DeployFacts:
     fleet's container subnets, which is wider than needed; deploy narrows them.
     `hub_url`: how spokes reach the hub when deploy is told (clusters kindfleet does not
     run); it wins over `hub_host`. `image_id`: the image's content ID, written on the pod
-    templates so that a rebuilt image under the same tag rolls the pods.
+    templates so that a rebuilt image under the same tag rolls the pods. `join_tokens`:
+    the join token deploy minted for each spoke through the hub once it answered (none
+    offline, nor in a dry run: their Secrets then hold a placeholder).
     """
 
     image: str = "kindfleet/platform:dev"
@@ -51,7 +53,7 @@ class DeployFacts:
     image_id: str | None = None
     api_server_addresses: Mapping[str, Sequence[str]] = field(default_factory=dict)
     client_token: str | None = None
-    bootstrap_token: str | None = None
+    join_tokens: Mapping[str, str] = field(default_factory=dict)  # spoke -> its join token
 
 
 def meta(name: str, namespace: str | None = None, **labels: str) -> dict[str, Any]:

@@ -195,7 +195,13 @@ def spoke_manifests(
         k.namespace(k.CONTROL_NAMESPACE),
         k.namespace(k.WORKLOAD_NAMESPACE),
         *_rbac(cluster),
-        k.secret("orchestrator-bootstrap", k.CONTROL_NAMESPACE, {"token": facts.bootstrap_token}),
+        # this spoke's own join token (single use, bound to its name): the orchestrator
+        # trades it for a credential kept on its state volume, then never needs it again
+        k.secret(
+            "orchestrator-bootstrap",
+            k.CONTROL_NAMESPACE,
+            {"token": facts.join_tokens.get(cluster.name)},
+        ),
         k.pvc("orchestrator-state", k.CONTROL_NAMESPACE, "256Mi"),
         _deployment(cluster, facts, hub),
         *_network_policies(fleet, cluster, facts),
