@@ -38,9 +38,10 @@ typecheck: $(VENV)/.synced
 imports: $(VENV)/.synced
 	$(BIN)/lint-imports
 
-# In parallel: Docker tests and browser tests each keep to one worker (tests/conftest.py).
+# In parallel: the real-kind fleets, the other Docker tests and the browser tests each keep
+# to one worker (tests/conftest.py); 3 workers, as most tests wait on processes, not CPU.
 unit: $(VENV)/.synced
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 3 --dist loadgroup
 
 test: lint typecheck imports unit
 

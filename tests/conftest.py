@@ -16,11 +16,13 @@ EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
-# Tests that share one engine's images, networks and node names, or one browser, run on one
-# xdist worker each (`--dist loadgroup`); the rest spread over the workers test by test.
+# Tests that share a session's fleet, images or browser run on one xdist worker per group
+# (`--dist loadgroup`): the real kind's fleets (the longest chain), the other Docker
+# tests, the browser; the rest spread over the workers test by test. Groups never share
+# names (each worker's run prefix differs), so two groups may use the engine at once.
 _GROUPS = {
+    "integration/kindreal": "kind",
     "integration/docker": "docker",
-    "integration/kindreal": "docker",
     "integration/deploy": "docker",
     "browser": "browser",
 }

@@ -169,6 +169,8 @@ def test_calico_runs_with_the_allocated_range_vxlan_cross_subnet_and_preloaded_i
 def test_the_ha_hub_answers_through_kinds_load_balancer(up: Article) -> None:
     lb = f"{HUB}-external-load-balancer"
     assert inspect(lb)["Config"]["Labels"]["io.x-k8s.kind.role"] == "external-load-balancer"
+    port = docker("port", lb, "6443/tcp").stdout.split()[0].rpartition(":")[2]
+    assert up.fleet().kubeconfig(HUB).count(f"server: https://127.0.0.1:{port}") == 1
     endpoints = json.loads(up.env.kind.kubectl("--context", f"kind-{HUB}", "get", "endpoints",
                                                "kubernetes", "-o", "json", kubeconfig=up.kubeconfig).stdout)  # fmt: skip
     assert len({a["ip"] for a in endpoints["subsets"][0]["addresses"]}) == 3

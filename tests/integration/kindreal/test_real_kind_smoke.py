@@ -22,7 +22,6 @@ from tests.integration.kindreal.harness import PREFIX, Kind, docker, poll
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 PAIR = f"{PREFIX}-pair"
-HA = f"{PREFIX}-ha"
 PATCH_MARK = f"{PREFIX}-mirror"
 
 
@@ -47,14 +46,6 @@ nodes:
       - {{containerPort: 30080, hostPort: {HOST_PORT}, listenAddress: 127.0.0.1}}
   - role: worker
     labels: {{plane: workload}}
-"""
-HA_CONFIG = """\
-kind: Cluster
-apiVersion: kind.x-k8s.io/v1alpha4
-nodes:
-  - role: control-plane
-  - role: control-plane
-  - role: control-plane
 """
 
 
@@ -233,35 +224,3 @@ def test_delete_cluster_leaves_nothing(kind: Kind, pair: str) -> None:
     assert left.stdout.split() == []
     assert pair not in kind("get", "clusters").stdout.split()
     assert f"kind-{pair}" not in kind.kubeconfig.read_text()
-
-
-def test_ha_cluster_through_the_load_balancer(kind: Kind, tmp_path: Path) -> None:
-    kind.create(HA, HA_CONFIG, tmp_path)
-    lb = f"{HA}-external-load-balancer"
-    inspect = json.loads(docker("inspect", lb).stdout)[0]
-    assert inspect["Config"]["Labels"]["io.x-k8s.kind.role"] == "external-load-balancer"
-    port = docker("port", lb, "6443/tcp").stdout.split()[0].rpartition(":")[2]
-    config = tmp_path / "ha.kubeconfig"
-    config.write_text(kind("get", "kubeconfig", "--name", HA).stdout)
-    assert (
-        yaml.safe_load(config.read_text())["clusters"][0]["cluster"]["server"]
-        == f"https://127.0.0.1:{port}"
-    )
-    items = poll(lambda: all_ready(kind, 3, config), 90, "3 nodes Ready through the load balancer")
-    planes = [
-        n for n in items if "node-role.kubernetes.io/control-plane" in n["metadata"]["labels"]
-    ]
-    assert len(planes) == 3
-    endpoints = json.loads(
-        kind.kubectl("get", "endpoints", "kubernetes", "-o", "json", kubeconfig=config).stdout
-    )
-    addresses = {a["ip"] for a in endpoints["subsets"][0]["addresses"]}
-    assert len(addresses) == 3  # every control plane's API server serves and registered
-    lb_log = docker("logs", lb).stdout
-    for node in ("control-plane", "control-plane2", "control-plane3"):
-        assert f"host {HA}-{node}:6443 healthy" in lb_log
-    kind("delete", "cluster", "--name", HA)
-    assert (
-        docker("ps", "-a", "--filter", f"label=io.x-k8s.kind.cluster={HA}", "-q").stdout.split()
-        == []
-    )
