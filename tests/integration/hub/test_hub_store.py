@@ -87,3 +87,47 @@ async def test_sqlite_is_wal_with_full_sync(tmp_path):
 
     assert await database.writer.run(pragmas) == ("wal", 2)  # 2 = FULL
     database.close()
+
+
+async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, make_spec):
+    """A store written by the previous hub (schema 1: no approval, drain or selector
+    columns) is brought up to date in place: its spokes stay approved, its workloads keep
+    their selectors (filled in from their specs) and are still served."""
+    hub = await hubs.start()
+    selector = {"match_labels": {"pool": "gpu"}}
+    sub = await hub.submit("old-work", make_spec(selector=selector))
+    await hubs.stop(hub)
+
+    old = Database(store_url)
+    await old.open()
+
+    def to_schema_1(conn) -> None:
+        for table, column in (
+            ("kf_spokes", "approved"),
+            ("kf_spokes", "draining"),
+            ("kf_spokes", "established"),
+            ("kf_workloads", "selector"),
+        ):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="1"))
+
+    await old.writer.run(to_schema_1)
+    old.close()
+
+    hub = await hubs.start()
+    again = await hub.get(sub.workload.id)
+    assert again.spec.selector.match_labels == {"pool": "gpu"}
+    await hubs.stop(hub)
+    db = Database(store_url)
+    await db.open()
+    try:
+        schema, stored = await db.writer.run(
+            lambda conn: (
+                conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar(),
+                conn.execute(select(workloads.c.selector)).scalar(),
+            )
+        )
+    finally:
+        db.close()
+    assert schema == "2"
+    assert stored == '{"match_expressions":[],"match_labels":{"pool":"gpu"}}'
