@@ -12,11 +12,12 @@ hear is no evidence, so no spoke is Lost and nothing moves once it thaws.
 The lease is short (the agent's stop grace is its default 5 s, so the spoke stops a run
 3.9 s after its last answered heartbeat was sent, and the hub places it again after 10 s
 of silence it could hear). Heartbeats go every 0.5 s here, so only a gap of more than
-3.4 s between answered heartbeats stops a run that is not cut off: shorter leases make
-the drill measure the load on this machine (a safe stop, and a third attempt)."""
+3.4 s between answered heartbeats stops a run that is not cut off. Such a safe stop (a
+further attempt) is allowed by the checks; an overlap never is."""
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -63,13 +64,18 @@ def test_an_exclusive_run_cut_off_from_its_hub_never_overlaps_its_rerun(drill: D
     runs = sorted((r for r in drill.runs() if r.workload == wid), key=lambda r: r.generation)
     assert done.state is WorkloadState.SUCCEEDED, (done.state, done.reason, done.message)
     attempts = [(a.generation, a.spoke, a.state.value, a.reason) for a in done.attempts]
-    assert [r.generation for r in runs] == [1, 2], (runs, attempts, cut)
-    first, second = runs
+    # A heartbeat gap on a starved machine may make a spoke stop a run safely once more
+    # (a further attempt): allowed, as long as no two runs ever overlap.
+    assert [r.generation for r in runs] == list(range(1, len(runs) + 1)), (runs, attempts)
+    assert len(runs) >= 2, (runs, attempts, cut)
+    first, last = runs[0], runs[-1]
     assert first.spoke == victim
-    assert first.end is None and second.end is not None  # stopped; the re-run finished
-    # The cut-off copy's last sign of life came before the re-run's first.
-    assert first.last < second.start, f"overlap of {first.last - second.start:.2f}s"
-    # It stopped by itself, well within its lease of the cut (not at the heal).
+    assert first.end is None and last.end is not None  # stopped; the last run finished
+    assert all(r.end is None for r in runs[:-1]), runs  # every earlier copy was stopped
+    for before, after in itertools.pairwise(runs):
+        # Each stopped copy's last sign of life came before the next run's first.
+        assert before.last < after.start, f"overlap of {before.last - after.start:.2f}s"
+    # The cut-off copy stopped by itself, well within its lease of the cut (not at the heal).
     assert first.last - cut < LEASE, f"stopped {first.last - cut:.1f}s after the cut"
 
 
