@@ -12,7 +12,7 @@ not the hub answered): a hub outage must never get the spokes' orchestrators res
 A probe starts a Python each time, on a node that may be busy: this module imports only
 a few standard modules (no urllib, which pulls in http.client, email and ssl; nothing of
 kindfleet's fleet tooling or the platform's dependencies), so it starts in a few tens of
-milliseconds. tests/unit/platform/test_health_light.py keeps it so.
+milliseconds. tests/integration/hub/test_health_light.py keeps it so.
 """
 
 from __future__ import annotations
