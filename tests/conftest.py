@@ -28,17 +28,16 @@ _GROUPS = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if not Path(item.path).is_relative_to(ROOT / "tests"):
-            continue  # a pytester run of the plugin's own tests
-        where = Path(item.path).relative_to(ROOT / "tests").as_posix()
-        group = next((g for prefix, g in _GROUPS.items() if where.startswith(prefix + "/")), None)
-        if group is None and item.get_closest_marker("docker"):
-            group = "docker"
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Marked as each test is collected, before any plugin reorders or reads the marks."""
+    if not Path(item.path).is_relative_to(ROOT / "tests"):
+        return  # a pytester run of the plugin's own tests
+    where = Path(item.path).relative_to(ROOT / "tests").as_posix()
+    group = next((g for prefix, g in _GROUPS.items() if where.startswith(prefix + "/")), None)
+    if group is None and item.get_closest_marker("docker"):
+        group = "docker"
+    if group is not None:
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture
