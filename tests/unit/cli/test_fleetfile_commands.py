@@ -1,10 +1,7 @@
 """init / validate / render / version as a user runs them: exit codes, stdout, stderr."""
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -149,23 +146,6 @@ def test_help_teaches(cli):
     assert "kindfleet init" in result.out
     render_help = cli("render", "--help").out
     assert "kind create cluster --config" in render_help
-
-
-def test_python_dash_m_and_console_script():
-    env = {**os.environ, "NO_COLOR": "1"}
-    for argv in (
-        [sys.executable, "-m", "kindfleet"],
-        [str(Path(sys.executable).parent / "kindfleet")],
-    ):
-        done = subprocess.run(
-            [*argv, "validate", "-f", ARTICLE, "-o", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["name"] == "platform"
 
 
 # -- render as kind takes it (issue 10: defects 3, 13, 14, 15) ----------------------------

@@ -9,8 +9,7 @@ import sys
 import time
 
 import pytest
-
-from tests.unit.cli.hostile import CORPUS, CRASHED, content, run_cli, run_in_child
+from tests.integration.cli.hostile import CORPUS, CRASHED, content, run_cli, run_in_child
 
 # Every file through validate; render reads files the same way, so the big ones (seconds
 # each) go through validate only.
