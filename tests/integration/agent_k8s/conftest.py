@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parents[2]
-for helpers in (TESTS / "integration" / "agent", TESTS / "unit" / "platform" / "agent" / "k8s"):
+for helpers in (TESTS / "integration" / "agent", TESTS / "integration" / "k8s_executor"):
     if str(helpers) not in sys.path:
         sys.path.insert(0, str(helpers))
 
