@@ -40,6 +40,21 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+_FIRST = ("kind", "docker", "browser")  # the longest chains start first, in this order
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The grouped tests first (a stable sort: each group keeps its own order), so that the
+    longest chain starts at once on a worker instead of after everything else."""
+
+    def rank(item: pytest.Item) -> int:
+        mark = item.get_closest_marker("xdist_group")
+        group = mark.args[0] if mark is not None and mark.args else None
+        return _FIRST.index(group) if group in _FIRST else len(_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
