@@ -21,6 +21,12 @@ from kindfleet.deploy.image import content_tag
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
+# What a registry may hold for a pushed image (Docker's schema 2, or OCI).
+MANIFESTS = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+)
+
 
 def fleet_file(name: str, hub_port: int, registry: str | None) -> str:
     lines = [
@@ -113,7 +119,7 @@ def _deploy_and_read_back(
             urllib.request.Request(
                 f"http://127.0.0.1:{port}/v2/kindfleet-test/platform-smoke/manifests/{name}",
                 method="HEAD",
-                headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+                headers={"Accept": ", ".join(MANIFESTS)},
             ),
             timeout=10,
         ) as r:
