@@ -1,7 +1,6 @@
 """init / validate / render / version as a user runs them: exit codes, stdout, stderr."""
 
 import json
-import subprocess
 
 import pytest
 import yaml
@@ -192,8 +191,7 @@ def test_render_says_the_registry_step_plain_kind_does_not_do(cli):
     assert "/etc/containerd/certs.d/localhost:5001/hosts.toml" in steps
     assert "docker network connect kind kind-registry" in steps
     assert "platform-hub" not in steps  # only the clusters rendered
-    script = steps[steps.index("# once") :]
-    assert subprocess.run(["bash", "-n"], input=script, text=True, check=False).returncode == 0
+    assert "# once" in steps  # the script itself: bash reads it (tests/integration/cli)
 
 
 def test_render_without_a_registry_has_no_registry_step(cli, examples):
