@@ -210,14 +210,13 @@ def test_agent_launcher_and_keeper_killed_at_once_then_reaped(hub, start_agent, 
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
     agent.proc.wait(10)
-    left = set(_marked(marker))
-    assert left  # nothing was left alive to clean up: the runs go on until reaped
-    killed = set(_spokectl_reap(agent))
+    assert _marked(marker)  # the runs go on until reaped
+    # Judged by what is alive once the reap has run: a process seen alive before it may
+    # still die of its own death signal meanwhile (the reap need not be the one to kill it).
+    _spokectl_reap(agent)
     if mode == "auto":  # the cgroup holds the whole run
-        assert left <= killed
         _all_gone(marker)
     else:  # its session holds all of it but what moved to a session of its own
-        assert left - escaped <= killed
         wait_until(lambda: set(_marked(marker)) <= escaped, timeout=BOUND, what="reap")
         for pid in escaped:
             os.kill(pid, signal.SIGKILL)

@@ -39,9 +39,9 @@ VARIANTS = {
 }
 
 
-def tool(name, *args):
+def tool(name, *args, cwd=None):
     return subprocess.run(
-        [str(BIN / name), *args], check=False, capture_output=True, text=True, timeout=60
+        [str(BIN / name), *args], check=False, capture_output=True, text=True, timeout=60, cwd=cwd
     )
 
 
@@ -84,20 +84,33 @@ def test_generated_workflows_pass_actionlint_and_the_schemas_which_refuse_a_brok
     )
     bad_gitlab = tmp_path / "bad-gitlab.yml"
     bad_gitlab.write_text("job:\n  script: 3\n  when: sometimes\n")
-    github = [str(p) for p in written["github"]]
-    gitlab = [str(p) for p in written["gitlab"]]
+    # Paths relative to the files' folder, run from there: a checker may print a path
+    # relative to where it runs (actionlint does), and these are then the words it prints.
+    github = [str(p.relative_to(tmp_path)) for p in written["github"]]
+    gitlab = [str(p.relative_to(tmp_path)) for p in written["gitlab"]]
+    bad, bad_gitlab = bad.relative_to(tmp_path), bad_gitlab.relative_to(tmp_path)
     for checked, files, broken in (
-        (tool("actionlint", "-no-color", *github, str(bad)), github, bad),
+        (tool("actionlint", "-no-color", *github, str(bad), cwd=tmp_path), github, bad),
         (
             tool(
-                "check-jsonschema", "--builtin-schema", "vendor.github-workflows", *github, str(bad)
+                "check-jsonschema",
+                "--builtin-schema",
+                "vendor.github-workflows",
+                *github,
+                str(bad),
+                cwd=tmp_path,
             ),
             github,
             bad,
         ),
         (
             tool(
-                "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", *gitlab, str(bad_gitlab)
+                "check-jsonschema",
+                "--builtin-schema",
+                "vendor.gitlab-ci",
+                *gitlab,
+                str(bad_gitlab),
+                cwd=tmp_path,
             ),
             gitlab,
             bad_gitlab,
