@@ -133,6 +133,9 @@ def test_lost_acknowledgements_are_redelivered_and_applied_once(hub, start_agent
     agent = start_agent()
     wid = hub.double.run(py("import time; time.sleep(0.5)"), "spoke1")
     wait_until(lambda: hub.double.workload(wid).state == "Succeeded", what="run", timeout=20)
+    # The hub applies the last report before its (hung) answer reaches the agent: the
+    # outbox empties only once a redelivery is acknowledged.
+    wait_until(lambda: _outbox(agent)[0] == 0, what="the outbox acknowledged", timeout=20)
     assert agent.terminate() == 0
     _assert_exactly_once(hub, agent)
     assert hub.double.duplicates > 0
