@@ -182,6 +182,7 @@ _ACTION_WORDS = {
     "recreate": "made anew",
     "keep": "kept",
     "repair": "repaired",
+    "rejoin": "rejoined",
     "check": "checked",
 }
 

@@ -4,9 +4,12 @@ A cluster that does not exist is created. One that exists and is healthy is kept
 registry wiring and kubeconfig entry are refreshed, nothing else). One that exists but is
 not healthy is repaired: the steps after creation run again; unless it is broken beyond
 that (node containers gone, an API server never set up: a `kind create` killed half-way,
-a node removed by hand), then it is made anew. Clusters of a provider that does not own
-them are only checked. When the provider needs the hub first (the local
-provider: spokes need its address), the hub gets a wave of its own.
+a node removed by hand), then it is made anew. Where a spoke is ready only in its hub's
+eyes (the local runtime) and the hub itself is not healthy, the spoke's state says nothing
+of the spoke: it is left running and waited for until the restarted hub hears it again
+("rejoin"). Clusters of a provider that does not own them are only checked. When the
+provider needs the hub first (the local provider: spokes need its address), the hub gets a
+wave of its own.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ def plan_up(
     healthy: Mapping[str, bool],
     owns_clusters: bool = True,
     broken: Mapping[str, str] | None = None,
+    ready_through_hub: bool = False,
 ) -> list[ClusterPlan]:
     plans = []
+    hub_down = any(c.role == "hub" and not healthy.get(c.name, False) for c in clusters)
     for cluster in clusters:
         why = (broken or {}).get(cluster.name, "")
         if not owns_clusters:
@@ -44,6 +49,9 @@ def plan_up(
             plans.append(ClusterPlan(cluster, "keep", "exists and is ready"))
         elif why:
             plans.append(ClusterPlan(cluster, "recreate", f"exists but {why}: made anew"))
+        elif ready_through_hub and hub_down and cluster.role != "hub":
+            reason = "running, unheard while the hub was down: left running, waiting for the hub"
+            plans.append(ClusterPlan(cluster, "rejoin", reason))
         else:
             plans.append(ClusterPlan(cluster, "repair", "exists but is not ready"))
     return plans

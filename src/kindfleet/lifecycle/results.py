@@ -15,7 +15,7 @@ from typing import Any, Literal
 from kindfleet.errors import KindfleetError, PartialFailure
 from kindfleet.lifecycle.timings import Timings
 
-Action = Literal["create", "recreate", "keep", "repair", "check", "delete", "leave"]
+Action = Literal["create", "recreate", "keep", "repair", "rejoin", "check", "delete", "leave"]
 
 
 @dataclass(frozen=True)

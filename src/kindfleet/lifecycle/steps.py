@@ -24,6 +24,7 @@ from kindfleet.providers.base import (
     CreateOptions,
     HostsRegistry,
     PreloadsImages,
+    Rejoins,
     WaitsForReady,
 )
 from kindfleet.render import calico
@@ -190,6 +191,19 @@ def _wait_ready(job: ClusterJob) -> str | None:
 READY = Step("ready", lambda job: "waiting for nodes Ready", _waits, _wait_ready)
 
 
+def _rejoins(job: ClusterJob) -> bool:
+    return isinstance(job.ctx.provider, Rejoins)
+
+
+def _wait_rejoined(job: ClusterJob) -> str | None:
+    ctx = job.ctx
+    assert isinstance(ctx.provider, Rejoins)
+    return ctx.provider.wait_rejoined(ctx.fleet, job.cluster, ctx.options.wait_seconds)
+
+
+REJOIN = Step("rejoin", lambda job: "waiting for the hub to hear it", _rejoins, _wait_rejoined)
+
+
 # --- kubeconfig ----------------------------------------------------------------------
 
 
@@ -226,6 +240,7 @@ PIPELINES: Mapping[Action, Sequence[Step]] = {
     "create": (CREATE, CNI, REGISTRY, READY, KUBECONFIG),
     "recreate": (REMOVE, CREATE, CNI, REGISTRY, READY, KUBECONFIG),
     "repair": (CNI, REGISTRY, READY, KUBECONFIG),
+    "rejoin": (REJOIN,),
     "keep": (REGISTRY, KUBECONFIG),
     "check": (CHECK,),
 }

@@ -33,7 +33,7 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.steprunner import run_steps
 from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
-from kindfleet.providers.base import ClusterStatus, ExportsLogs, HostsRegistry, Provider
+from kindfleet.providers.base import ClusterStatus, ExportsLogs, HostsRegistry, Provider, Rejoins
 from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
@@ -42,6 +42,7 @@ FINAL_WORD = {
     "create": "up",
     "recreate": "made anew",
     "repair": "repaired",
+    "rejoin": "rejoined",
     "keep": "kept",
     "check": "reachable",
 }
@@ -94,6 +95,7 @@ def run(ctx: UpContext) -> UpResult:
         healthy=healthy,
         owns_clusters=ctx.traits.owns_clusters,
         broken=broken,
+        ready_through_hub=isinstance(ctx.provider, Rejoins),
     )
     try:
         _registry(ctx)
@@ -230,7 +232,7 @@ def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
     """Every step of the plan's pipeline that applies, in order; a failure stops them."""
     cluster = plan.cluster
     start = ctx.clock()
-    if plan.action in ("keep", "repair", "recreate"):
+    if plan.action in ("keep", "repair", "recreate", "rejoin"):
         ctx.emit(cluster.name, plan.action, "note", plan.reason)
     try:
         run_steps(

@@ -373,8 +373,15 @@ class RegisterRequest(Wire):
     credential: Credential | None = None
 
 
+# hub (issue 14): the id of the hub's store, which a spoke remembers from its first
+# registration and sends with every later one in this header; a hub on another store (an
+# empty one, after its store was lost) refuses it with 409 before any token is looked at.
+STORE_HEADER = "Kindfleet-Store"
+
+
 class RegisterResponse(Wire):
     spoke: str
+    store_id: str = ""  # the hub's store: a spoke that remembers another one is refused
     credential: str  # the spoke's own bearer token from now on; shown once
     heartbeat_seconds: float
     lease_seconds: float  # NotReady after this long without a heartbeat

@@ -207,6 +207,17 @@ class WaitsForReady(Protocol):
 
 
 @runtime_checkable
+class Rejoins(Protocol):
+    """A provider whose spokes are ready only in their hub's eyes (the local runtime): a
+    spoke left running while its hub was down is waited for until the hub hears it."""
+
+    def wait_rejoined(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> str:
+        """Return what the hub now says of the spoke; raise `KindfleetError` with the
+        spoke's own account of why it is not heard (its process is never stopped)."""
+        ...
+
+
+@runtime_checkable
 class AppliesManifests(Protocol):
     """A provider whose clusters have a Kubernetes API that kindfleet may apply objects to."""
 

@@ -1,7 +1,8 @@
 """spokectl, the agent's command line for tools outside it, run as the local provider runs
 it (`python -m kindfleet.platform.agent.spokectl`): logs come out raw, and a log that a run
 replaced by a symlink, a FIFO or a hard link is refused, never followed; reap kills what a
-dead agent's runs left, and leaves a live agent's alone."""
+dead agent's runs left, and leaves a live agent's alone; forget-hub forgets the hub only
+once the agent is stopped."""
 
 from __future__ import annotations
 
@@ -112,6 +113,23 @@ def test_reap_leaves_a_live_agents_runs_alone_and_kills_a_dead_ones(tmp_path: Pa
     finally:
         keeper.kill()
         keeper.wait()
+
+
+def test_forget_hub_waits_for_the_agent_to_stop_then_forgets_store_and_credential(tmp_path: Path):
+    state = tmp_path / "state"
+    state.mkdir()
+    for name in ("hub-store", "credential", "agent.db"):
+        (state / name).write_text("x")
+    lock = StateLock(state)
+    assert lock.try_acquire()  # a live agent: its hub is not forgotten under it
+    out = spokectl("forget-hub", "--state-dir", str(state))
+    assert out.returncode == 1 and b"stop it first" in out.stderr
+    assert (state / "hub-store").exists()
+    lock.release()
+    out = spokectl("forget-hub", "--state-dir", str(state))
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in state.iterdir() if p.name != "agent.lock") == ["agent.db"]
+    assert b"forgot hub-store, credential" in out.stdout
 
 
 def test_spokectl_starts_without_the_agents_stack(state: Path):

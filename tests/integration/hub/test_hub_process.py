@@ -81,7 +81,11 @@ def test_sigterm_releases_long_polls(hub_process):
 
     waiting = threading.Thread(target=poll)
     waiting.start()
-    time.sleep(0.5)
+    with HubClient(hub.url, hub.client_token) as client:  # until the poll waits in the hub
+        deadline = time.monotonic() + 30
+        while "kindfleet_hub_long_polls 1.0" not in client.metrics():
+            assert time.monotonic() < deadline, "the poll never reached the hub"
+            time.sleep(0.05)
     assert hub.stop() == 0
     waiting.join(10)
     assert result["status"] == 200

@@ -27,6 +27,21 @@ def test_a_broken_cluster_is_made_anew_not_repaired(spec):
     ]
 
 
+def test_spokes_unheard_while_their_hub_was_down_rejoin_not_repair(spec):
+    """Issue 14: after a hub restart, `up` said healthy spokes were "repaired"."""
+    existing = {"t-spoke1", "t-spoke2", "t-spoke3"}  # the hub's process is gone
+    plans = plan_up(spec.clusters, existing=existing, healthy={}, ready_through_hub=True)
+    assert [p.action for p in plans] == ["create", "rejoin", "rejoin", "rejoin"]
+    assert "waiting for the hub" in plans[1].reason
+    # a hub that is up: an unready spoke is the spoke's own problem
+    up = plan_up(spec.clusters, existing={"t-hub", *existing}, healthy={"t-hub": True},
+                 ready_through_hub=True)  # fmt: skip
+    assert [p.action for p in up] == ["keep", "repair", "repair", "repair"]
+    # where a spoke's readiness is its own (kind): the hub's state changes nothing
+    kind = plan_up(spec.clusters, existing=existing, healthy={})
+    assert [p.action for p in kind] == ["create", "repair", "repair", "repair"]
+
+
 def test_waves(spec):
     plans = plan_up(spec.clusters, existing=set(), healthy={})
     assert [len(w) for w in waves(plans, hub_first=False)] == [4]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from kindfleet.platform.wire import (
     API_PREFIX,
+    STORE_HEADER,
     AssignmentBatch,
     EventAck,
     EventBatch,
@@ -63,9 +64,16 @@ class HubClient:
             headers={"User-Agent": "kindfleet-agent"},
         )
 
-    async def register(self, bootstrap_token: str, request: RegisterRequest) -> RegisterResponse:
+    async def register(
+        self, bootstrap_token: str, request: RegisterRequest, *, store: str | None = None
+    ) -> RegisterResponse:
         return await self._call(
-            "POST", "/spokes/register", bootstrap_token, RegisterResponse, request
+            "POST",
+            "/spokes/register",
+            bootstrap_token,
+            RegisterResponse,
+            request,
+            headers={STORE_HEADER: store} if store else None,
         )
 
     async def heartbeat(
@@ -101,8 +109,9 @@ class HubClient:
         *,
         params: dict[str, str] | None = None,
         timeout: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> M:
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:

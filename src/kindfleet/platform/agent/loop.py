@@ -129,6 +129,9 @@ class Agent:
     async def _heartbeats(self) -> None:
         backoff = Backoff(cap=self.settings.backoff_max)
         while True:
+            # Never slower than the heartbeat itself (no more load than a live spoke's): a
+            # hub that comes back hears every spoke well inside its loss window.
+            backoff.cap = min(self.settings.backoff_max, self.session.heartbeat_seconds)
             delay = await self._heartbeat_once(backoff)
             mark_alive(self.settings.state_dir)
             self.session.kick.clear()

@@ -3,6 +3,7 @@
 
     <state-dir>/agent.db (+ -wal, -shm)   held assignments and the outbox (0600)
     <state-dir>/credential                the spoke credential (0600)
+    <state-dir>/hub-store                 the id of the hub's store this spoke joined
     <state-dir>/agent.lock                one agent per state directory (flock)
     <state-dir>/keepers                   what the launcher started, for `spokectl reap`
     <state-dir>/runs/<run key>/           one run: stdout.log, stderr.log, outputs/ (0700
@@ -16,6 +17,7 @@ import re
 
 DB = "agent.db"
 CREDENTIAL = "credential"
+HUB_STORE = "hub-store"
 LOCK = "agent.lock"
 KEEPERS = "keepers"
 RUNS = "runs"

@@ -1,6 +1,8 @@
 """Who the agent is to the hub: its spoke credential, obtained once with a join token and
 reused across restarts (kept 0600 in the state directory). When the hub stops accepting it
-(401/403: revoked, or the hub's store was reset), the agent registers again. The token file
+(401/403: revoked, or the hub's store was reset), the agent registers again, naming the
+store it remembers: a hub whose store was lost refuses it (409) and the agent keeps its
+runs and its outbox until the store is restored (or `spokectl forget-hub`). The token file
 (`--bootstrap-token-file`: a join token minted for this spoke, `kindfleet spokes token
 NAME`, or in development the fleet token) is read at each registration, so an operator can
 hand the agent a new one without restarting it.
@@ -16,7 +18,7 @@ import asyncio
 import secrets
 
 from kindfleet._version import __version__
-from kindfleet.platform.agent import logs
+from kindfleet.platform.agent import logs, paths
 from kindfleet.platform.agent.hubclient import HubClient, HubError, HubUnauthorized
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.state import CredentialFile
@@ -38,7 +40,12 @@ class Session:
         self.offered = CredentialFile(
             settings.credential_path.with_name(settings.credential_path.name + ".offered")
         )
+        # The id of the hub's store, remembered from the first registration (issue 14).
+        self.store = CredentialFile(settings.state_dir / paths.HUB_STORE)
         self.credential: str | None = self.file.load()
+        # The credential the hub stopped accepting, kept (and tried again) until another
+        # replaces it: a hub whose store is restored from a backup knows it again.
+        self.previous: str | None = self.credential
         logs.redact(self.credential)
         self.ready = asyncio.Event()  # set while there is a credential to use
         self.kick = asyncio.Event()  # wakes the heartbeat loop (e.g. to register at once)
@@ -77,13 +84,21 @@ class Session:
             credential=offered,
         )
         try:
-            answer = await self.client.register(self.bootstrap_token(), request)
+            answer = await self.client.register(
+                self.bootstrap_token(), request, store=self.store.load()
+            )
         except HubUnauthorized:
             if await self._accepted(offered):  # an earlier answer was lost on the way
                 self._adopt(offered)
                 log.info("registered as %s (the hub's earlier answer was lost)", s.name)
                 return
+            if self.previous and await self._accepted(self.previous):
+                self._adopt(self.previous)  # the hub's store was restored from a backup
+                log.info("registered as %s (the hub accepts this spoke's credential again)", s.name)
+                return
             raise
+        if answer.store_id and not self.store.load():
+            self.store.save(answer.store_id)
         self._adopt(answer.credential)
         self.heartbeat_seconds = answer.heartbeat_seconds
         log.info(
@@ -117,7 +132,6 @@ class Session:
         if used is None or used != self.credential:
             return
         log.warning("the hub no longer accepts this spoke's credential; registering again")
-        self.credential = None
-        self.file.clear()
+        self.previous, self.credential = self.credential, None
         self.ready.clear()
         self.kick.set()

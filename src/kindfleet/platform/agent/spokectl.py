@@ -8,6 +8,12 @@ The fleet's local provider calls it for `kindfleet logs` and `kindfleet down`.
     spokectl reap --state-dir DIR
         Kill what is left of the runs of an agent that is dead and will not be restarted;
         the pids killed on stdout, one per line. Does nothing while a live agent holds DIR.
+    spokectl forget-hub --state-dir DIR
+        Forget the hub this spoke joined (its store's id and the spoke's credential), so
+        that the agent joins a new hub, on a new store, with a new join token. Only for a
+        hub that is gone on purpose: a spoke that remembers its hub's store is refused by a
+        hub that lost it, which is what keeps a lost store from going unnoticed. Refused
+        (exit 1) while a live agent holds DIR.
 
 A run writes into its own directory and may replace its log by anything: a symlink to the
 client token, a FIFO that would block the reader, a hard link to another file. So the log
@@ -106,6 +112,29 @@ def reap(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def forget_hub(args: argparse.Namespace) -> int:
+    from kindfleet.platform.agent.lock import StateLock
+
+    if not args.state_dir.is_dir():
+        raise NotFound(f"no state directory {args.state_dir}")
+    lock = StateLock(args.state_dir)
+    if not lock.try_acquire():
+        print(
+            f"an agent is running with {args.state_dir}: stop it first, then forget its hub",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    try:
+        names = (paths.HUB_STORE, paths.CREDENTIAL, paths.CREDENTIAL + ".offered")
+        forgotten = [name for name in names if (args.state_dir / name).exists()]
+        for name in forgotten:
+            (args.state_dir / name).unlink()
+    finally:
+        lock.release()
+    print(f"forgot {', '.join(forgotten) or 'nothing (no hub remembered)'} in {args.state_dir}")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kindfleet.platform.agent.spokectl",
@@ -121,6 +150,11 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = commands.add_parser("reap", help="kill what a dead agent's runs left")
     cleanup.add_argument("--state-dir", type=Path, required=True)
     cleanup.set_defaults(run=reap)
+    forget = commands.add_parser(
+        "forget-hub", help="forget the hub this spoke joined (for a new hub, on purpose)"
+    )
+    forget.add_argument("--state-dir", type=Path, required=True)
+    forget.set_defaults(run=forget_hub)
     return parser
 
 

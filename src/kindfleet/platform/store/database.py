@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,6 +40,7 @@ class Database:
         self.sqlite = dialect.is_sqlite(self.url)
         self._engine = dialect.make_engine(self.url)
         self._lock = dialect.HubLock(self.url)
+        self.store_id = ""  # known once open: the id spokes remember this store by
         self.identity = FileIdentity(dialect.sqlite_path(self.url) if self.sqlite else None)
         self.writer = Writer(
             self._engine,
@@ -65,7 +67,14 @@ class Database:
     def _prepare(self, conn: Connection) -> None:
         """Run on every (re)connection of the writer: lock, then schema."""
         self._lock.acquire_session(conn, self._lock_wait)
-        ensure_schema(conn)
+        found = ensure_schema(conn)
+        if self.store_id and found != self.store_id:
+            raise StoreUnavailable(
+                f"the store was replaced while the hub ran (store {self.store_id}, now {found}): "
+                "it acknowledges nothing more",
+                hint="stop the hub and restore the store it started with",
+            )
+        self.store_id = found
 
     async def open(self) -> None:
         """Lock, connect, create the schema; on failure leave nothing running or held."""
@@ -102,7 +111,8 @@ def _probe_write(conn: Connection) -> None:
     conn.execute(meta.insert(), {"key": "probe", "value": "ok"})
 
 
-def ensure_schema(conn: Connection) -> None:
+def ensure_schema(conn: Connection) -> str:
+    """Create or migrate the schema; the store's id (made with the store, never changed)."""
     try:
         with conn.begin():
             metadata.create_all(conn, checkfirst=True)
@@ -115,6 +125,10 @@ def ensure_schema(conn: Connection) -> None:
                     meta.update().where(meta.c.key == "schema").values(value=SCHEMA_VERSION)
                 )
                 found = SCHEMA_VERSION
+            store_id = conn.execute(select(meta.c.value).where(meta.c.key == "store_id")).scalar()
+            if store_id is None and found in (None, SCHEMA_VERSION):
+                store_id = uuid.uuid4().hex
+                conn.execute(meta.insert(), {"key": "store_id", "value": store_id})
     except SQLAlchemyError as exc:
         raise StoreUnavailable(f"cannot prepare the store: {exc.__class__.__name__}") from exc
     if found not in (None, SCHEMA_VERSION):
@@ -122,6 +136,7 @@ def ensure_schema(conn: Connection) -> None:
             f"the store holds schema version {found}; this hub understands {SCHEMA_VERSION}",
             hint="point the hub at a new store, or run the hub version that wrote this one",
         )
+    return str(store_id)
 
 
 def open_database(

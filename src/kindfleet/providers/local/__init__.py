@@ -217,6 +217,26 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             hint=f"full log: {layout.logfile(name)}",
         )
 
+    def wait_rejoined(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> str:
+        """A spoke left running while its hub was down: Ready again once the restarted
+        hub hears it. Never stopped here: its runs go on whatever the hub says."""
+        layout = self.layout(fleet)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not processes.running(layout.pidfile(cluster.name)):
+                raise KindfleetError(
+                    f"{cluster.name} exited:\n{_tail(layout.logfile(cluster.name))}",
+                    hint=f"full log: {layout.logfile(cluster.name)}",
+                )
+            if self._spoke_ready(layout, fleet, cluster.name):
+                return "Ready again in the hub's eyes; its runs went on"
+            time.sleep(0.2)
+        raise KindfleetError(
+            f"{cluster.name} runs, but the hub has not heard it within {timeout:.0f}s; what "
+            f"it says:\n{_tail(layout.logfile(cluster.name))}",
+            hint=f"its runs go on; full log: {layout.logfile(cluster.name)}",
+        )
+
     def _hub_ready(self, layout: LocalLayout, hub: str) -> bool:
         from kindfleet.platform.client import HubClient
 

@@ -13,11 +13,19 @@ from fastapi import Depends, Request
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.tokens import Principal
+from kindfleet.platform.wire import STORE_HEADER
 
 
 async def _who(request: Request) -> Principal:
     hub: HubService = request.app.state.hub
     return hub.identify(request.headers.get("authorization"))
+
+
+async def _same_store(request: Request) -> None:
+    """Before any token is looked at: a spoke that remembers another store is told so
+    (its tokens would be unknown here anyway, and the reason matters more)."""
+    hub: HubService = request.app.state.hub
+    hub.same_store(request.headers.get(STORE_HEADER))
 
 
 async def _client(p: Annotated[Principal, Depends(_who)]) -> Principal:
@@ -38,3 +46,4 @@ async def _spoke(name: str, p: Annotated[Principal, Depends(_who)]) -> Principal
 Client = Annotated[Principal, Depends(_client)]
 Joining = Annotated[Principal, Depends(_joining)]
 Spoke = Annotated[Principal, Depends(_spoke)]
+SameStore = Annotated[None, Depends(_same_store)]

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
 
 from kindfleet.platform.hub.api import openapi, problems
-from kindfleet.platform.hub.api.authn import Client, Joining, Spoke
+from kindfleet.platform.hub.api.authn import Client, Joining, SameStore, Spoke
 from kindfleet.platform.hub.api.bodies import json_response, raw_json, read_model, read_optional
 from kindfleet.platform.hub.api.openapi import errors
 from kindfleet.platform.hub.rules.times import epoch
@@ -282,9 +282,10 @@ def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
         responses=errors(409),
         tags=["spoke protocol"],
     )
-    async def register(request: Request, who: Joining) -> Response:
+    async def register(request: Request, _: SameStore, who: Joining) -> Response:
         """A join token (or the spoke's own credential, or the fleet token) in, the spoke's
-        credential out (shown once). 409: the name is live and the proof is not its own."""
+        credential out (shown once). 409: the name is live and the proof is not its own, or
+        the spoke remembers another store than this hub's (header Kindfleet-Store)."""
         req = await read_model(request, RegisterRequest)
         return json_response(await hub.register(who, req))
 

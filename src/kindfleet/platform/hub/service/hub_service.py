@@ -50,6 +50,7 @@ from kindfleet.platform.store import Database, StoreUnavailable, after_commit
 from kindfleet.platform.store import spokes as spoke_store
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import (
+    STORE_HEADER,
     AssignmentBatch,
     BatchItem,
     EventAck,
@@ -108,6 +109,7 @@ class HubService:
         )
         self.tokens = Tokens(settings.client_token, settings.fleet_token)
         self.notifier = Notifier()
+        self.metrics.long_polls.set_function(self.notifier.waiting)
         self.queue = PendingQueue()  # touched on the store's writer thread only
         self.json = WorkloadJson()  # rendered workloads, shared by the reader threads
         self._submit_many = partial(submit_many, queue=self.queue)
@@ -364,6 +366,27 @@ class HubService:
             lease_seconds=self.settings.lease_seconds,
             lost_after_seconds=self.settings.lost_after_seconds,
             approved=joined.approved,
+            store_id=self.db.store_id,
+        )
+
+    def same_store(self, remembered: str | None) -> None:
+        """A spoke that remembers another store than this hub's is refused: this hub does
+        not hold what was acknowledged to it (issue 14)."""
+        if not remembered or remembered == self.db.store_id:
+            return
+        log.error(
+            "a spoke remembers hub store %s, but this hub's store is %s (%s): refused. This "
+            "hub does not hold what was acknowledged before; restore its store from a backup",
+            shown(remembered[:64]),
+            self.db.store_id,
+            self.db.display_url,
+        )
+        raise Conflict(
+            f"this spoke remembers hub store {remembered[:64]}, but this hub's store is "
+            f"{self.db.store_id}: the hub lost what it acknowledged (its store was deleted or "
+            "replaced). Restore the hub's store from a backup; to start over on purpose, "
+            "reset the spoke (spokectl forget-hub --state-dir DIR, or kindfleet down)",
+            errors=[{"path": STORE_HEADER, "message": "not this hub's store"}],
         )
 
     async def heartbeat(self, name: str, req: HeartbeatRequest) -> HeartbeatResponse:

@@ -41,6 +41,9 @@ class Notifier:
                 if not waiters:
                     del self._waiters[key]
 
+    def waiting(self) -> int:
+        return sum(len(futures) for futures in list(self._waiters.values()))
+
     @property
     def closed(self) -> bool:
         return self._closed

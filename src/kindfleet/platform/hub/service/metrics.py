@@ -50,6 +50,11 @@ class HubMetrics:
         )
         self.spokes = Gauge("kindfleet_hub_spokes", "Spokes by health", ["health"], registry=r)
         self.placements = Counter("kindfleet_hub_placements", "Workloads assigned", registry=r)
+        self.long_polls = Gauge(
+            "kindfleet_hub_long_polls",
+            "Spokes' long polls for assignments waiting now (about one per connected spoke)",
+            registry=r,
+        )
         self.reroutes = Counter(
             "kindfleet_hub_lost_work",
             "Work of lost spokes by what happened to it",
