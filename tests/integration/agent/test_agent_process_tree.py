@@ -66,11 +66,12 @@ def _marked(marker: str) -> list[int]:
     return found
 
 
-def _all_gone(marker: str, bound: float = BOUND) -> None:
+def _all_gone(marker: str, bound: float = BOUND, what: str = "") -> None:
     deadline = time.monotonic() + bound
     while _marked(marker):
         if time.monotonic() > deadline:
-            raise AssertionError(f"still alive after {bound}s: {_describe(_marked(marker))}")
+            alive = _describe(_marked(marker))
+            raise AssertionError(f"{what}: still alive after {bound}s: {alive}")
         time.sleep(0.05)
 
 
@@ -79,7 +80,11 @@ def _describe(pids: list[int]) -> str:
     for pid in pids:
         try:
             p = psutil.Process(pid)
-            out.append(f"{pid} {p.status()} sid={os.getsid(pid)} {' '.join(p.cmdline())}")
+            parent = p.parent()
+            under = f"{parent.pid} {parent.name()}" if parent else "none"
+            out.append(
+                f"{pid} {p.status()} sid={os.getsid(pid)} parent={under} {' '.join(p.cmdline())}"
+            )
         except (OSError, psutil.Error):
             continue
     return "; ".join(out)
@@ -245,7 +250,7 @@ def test_stress_kill_at_a_random_moment_of_a_launch(hub, start_agent, mode):
         else:
             wait_until(lambda w=wid: _has_handle(agent, w), what="the run to be recorded")
             os.kill(_keeper(agent, wid), signal.SIGKILL)
-        _all_gone(marker)
+        _all_gone(marker, what=f"cycle {cycle}, {victim} killed")
         if victim == "agent":
             agent.start()
     assert agent.terminate() == 0

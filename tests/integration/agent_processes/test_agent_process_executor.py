@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -231,3 +233,38 @@ async def test_the_keepers_file_stays_small_as_keepers_come_and_go(tmp_path):
         assert lines[0].startswith(f"launcher {ex.launcher.pid} ")
     finally:
         await ex.close()
+
+
+def test_a_tree_is_found_whole_from_stat_files_and_waitid_knows_when_none_is_left():
+    """What the kill loops rely on (procfs.py): the scan sees the same tree as the kernel's
+    `children` files when nothing exits, and `has_children` is False only once every child
+    is reaped."""
+    script = "sleep 60 & (sleep 60 & sleep 60 & wait) & wait"
+    shell = subprocess.Popen(["bash", "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while len(procfs.descendants(shell.pid)) < 4:  # two sleeps, a subshell, its sleep
+            assert time.monotonic() < deadline, procfs.descendants(shell.pid)
+            time.sleep(0.02)
+        assert sorted(procfs.descendants_scanned(shell.pid)) == sorted(
+            procfs.descendants(shell.pid)
+        )
+    finally:
+        os.killpg(shell.pid, signal.SIGKILL)
+        shell.wait()
+    probe = """
+import os, signal, sys
+from kindfleet.platform.agent.executors.process import procfs
+assert not procfs.has_children()
+pid = os.fork()
+if pid == 0:
+    signal.pause()
+os.kill(pid, signal.SIGKILL)
+assert procfs.has_children()  # killed, not yet reaped: still a child
+os.waitpid(pid, 0)
+assert not procfs.has_children()
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr

@@ -203,15 +203,19 @@ class Keeper:
 
     def _kill_below(self) -> int:
         """SIGKILL every process below the keeper until none is left (or KILL_SECONDS pass:
-        a process in uninterruptible sleep dies only when it wakes). How many there were."""
+        a process in uninterruptible sleep dies only when it wakes). How many there were.
+
+        "None left" is the kernel's word that the keeper has no child at all, not an empty
+        read of /proc: a `children` file read while a child exits may omit a living one, and
+        a subreaper with no child has nothing below it."""
         seen: set[int] = set()
         deadline = time.monotonic() + KILL_SECONDS
         pause = 0.0005
         while True:
             self._reap()
-            below = procfs.descendants(self.pid, single_threaded=True)
-            if not below or time.monotonic() > deadline:
+            if not procfs.has_children() or time.monotonic() > deadline:
                 return len(seen)
+            below = procfs.descendants(self.pid, single_threaded=True)
             for pid in below:
                 _signal(pid, signal.SIGKILL)
             seen.update(below)

@@ -314,9 +314,9 @@ class Launcher:
         deadline = time.monotonic() + SHUTDOWN_SECONDS
         pause = 0.0005
         while time.monotonic() < deadline:
-            strays = procfs.descendants(
-                self.pid, skip=frozenset(self.keepers), single_threaded=True
-            )
+            # From every process's stat file: a `children` read while strays exit may omit
+            # a living one, and an empty answer here ends the loop.
+            strays = procfs.descendants_scanned(self.pid, skip=frozenset(self.keepers))
             if not strays:
                 break
             for pid in strays:
