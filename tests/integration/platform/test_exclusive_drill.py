@@ -99,3 +99,61 @@ def _freeze_the_hub_and_see_nothing_move(drill: Drill) -> None:
         hub.cancel(wid)
     assert set(health.values()) == {SpokeHealth.READY}, health
     assert (workload.state, workload.generation) == (WorkloadState.RUNNING, 1)
+
+
+def _runs_of(drill: Drill, wid: str) -> list:
+    return sorted((r for r in drill.runs() if r.workload == wid), key=lambda r: r.generation)
+
+
+def test_a_short_hub_outage_stops_nothing_and_a_thawed_spoke_is_fenced(drill: Drill):
+    """The two other sides of the lease (issue 18): a hub down (killed, started again) for
+    less than an exclusive run's lease stops nothing; a spoke frozen whole (agent, keepers
+    and runs: `kindfleet fault pause`) past the lease does nothing while frozen, its work
+    runs again elsewhere exactly once, and the frozen copy is stopped by its own agent once
+    it thaws, its outcome never counted."""
+    long_lease = 30.0  # the spoke stops after ~24 s unanswered: far beyond a hub restart
+    with drill.client() as hub:
+        calm = hub.submit(
+            drill.spec("outage", 10.0, tick=0.1, mode="exclusive", lease_seconds=long_lease)
+        ).workload.id
+    drill.wait_for([calm], lambda w: w.state is WorkloadState.RUNNING, 60)
+    drill.kill(drill.fleet.spec.hub.name)
+    time.sleep(2.0)
+    drill.restart_hub()
+    [done] = drill.wait_for([calm], lambda w: w.state.terminal, 60)
+    assert (done.state, done.generation) == (WorkloadState.SUCCEEDED, 1), done
+    [run] = _runs_of(drill, calm)
+    assert run.end is not None  # ran to its end, once, through the outage
+
+    with drill.client() as hub:
+        wid = hub.submit(
+            drill.spec("frozen", 2 * LEASE, tick=0.1, mode="exclusive", lease_seconds=LEASE,
+                       retry={"max_retries": 2})
+        ).workload.id  # fmt: skip
+    [running] = drill.wait_for([wid], lambda w: w.state is WorkloadState.RUNNING, 60)
+    victim = running.spoke
+    while not _runs_of(drill, wid):
+        time.sleep(0.05)
+    frozen = drill.fleet.fault("pause", victim)
+    paused = time.time()
+    try:
+        drill.wait_for([wid], lambda w: w.generation >= 2 and w.spoke != victim, 4 * LEASE)
+        while len(_runs_of(drill, wid)) < 2:  # the re-run has begun elsewhere
+            time.sleep(0.05)
+    finally:
+        drill.fleet.clear_faults([frozen.id])
+    thawed = time.time()
+    [done] = drill.wait_for([wid], lambda w: w.state.terminal, 90)
+    first, second, *more = _runs_of(drill, wid)
+    assert done.state is WorkloadState.SUCCEEDED and not more, (done, first, second, more)
+    assert (first.spoke, first.end) == (victim, None)  # the frozen copy never finished
+    assert second.spoke != victim and second.end is not None
+    assert second.start - paused >= LEASE  # placed again only after the whole lease
+    # Frozen, it did nothing: no sign of life between the freeze and the thaw.
+    assert first.last < paused + 0.2 or first.last >= thawed, first.last - paused
+    # Thawed, its own agent stopped it (the hub's verdict came first: it was fenced).
+    post_thaw = first.last - thawed
+    assert post_thaw < 20.0, f"the thawed copy went on for {post_thaw:.1f}s"
+    with drill.client() as hub:
+        attempts = hub.get(wid).attempts
+    assert attempts[0].spoke == victim and attempts[-1].state is WorkloadState.SUCCEEDED

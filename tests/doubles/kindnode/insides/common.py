@@ -52,6 +52,26 @@ def poll(check: Callable[[], T | None], timeout: float, interval: float = 0.2) -
         time.sleep(interval)
 
 
+class Pace:
+    """How long a control loop sleeps between rounds: `fast` while what it sees changes
+    (and for `settle` seconds after), `slow` once all has been still. A node's loops at a
+    fixed half second cost ~14% of a core per idle node: a core for the article's fleet."""
+
+    def __init__(self, fast: float = 0.5, slow: float = 2.0, settle: float = 10.0) -> None:
+        self.fast, self.slow, self.settle = fast, slow, settle
+        self.seen: object = None
+        self.changed = time.monotonic()
+
+    def interval(self, state: object, *, busy: bool = False) -> float:
+        now = time.monotonic()
+        if busy or state != self.seen:
+            self.seen, self.changed = state, now
+        return self.fast if now - self.changed < self.settle else self.slow
+
+    def sleep(self, state: object, *, busy: bool = False) -> None:
+        time.sleep(self.interval(state, busy=busy))
+
+
 def write(path: str | Path, data: str | bytes, mode: int = 0o644) -> None:
     """Write atomically (readers never see half a file), creating parent directories."""
     target = Path(path)

@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from .client import Client
-from .common import args_after, log
+from .common import Pace, args_after, log
 
 Obj = dict[str, Any]
 LEASE_SECONDS = 15
+RENEW_SECONDS = 2.0
 
 
 def _now() -> str:
@@ -43,8 +44,16 @@ class Leader:
         self.client, self.name = client, name
         self.identity = f"{socket.gethostname()}_{uuid.uuid4()}"
         self.path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+        self.renewed = -1e9  # monotonic time of the last renewal this holder made
 
     def holds(self) -> bool:
+        if time.monotonic() - self.renewed < RENEW_SECONDS:
+            return True  # renewed a moment ago: still ours (client-go renews every 2 s too)
+        held = self._holds()
+        self.renewed = time.monotonic() if held else -1e9
+        return held
+
+    def _holds(self) -> bool:
         spec = {"holderIdentity": self.identity, "leaseDurationSeconds": LEASE_SECONDS,
                 "renewTime": _now()}  # fmt: skip
         lease = self.client.get(f"{self.path}/{self.name}")
@@ -100,9 +109,10 @@ class ControllerManager:
                 )
                 log(f'"Set node PodCIDR" node="{name}" podCIDRs=["{cidr}"]')
 
-    def daemonsets(self, nodes: list[Obj]) -> None:
+    def daemonsets(self, nodes: list[Obj]) -> object:
         sets = (self.client.get("/apis/apps/v1/daemonsets") or {}).get("items") or []
         pods = (self.client.get("/api/v1/pods") or {}).get("items") or []
+        seen = _versions(sets), _versions(pods)
         owned: dict[str, Obj] = {}
         for pod in pods:
             for ref in pod["metadata"].get("ownerReferences") or []:
@@ -140,6 +150,7 @@ class ControllerManager:
         for key in set(owned) - wanted:
             namespace, name = key.split("/", 1)
             self.client.call("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}")
+        return seen
 
     def create_pod(self, ds: Obj, name: str, node: str) -> None:
         meta = ds["metadata"]
@@ -154,10 +165,13 @@ class ControllerManager:
         if self.client.create(f"/api/v1/namespaces/{meta['namespace']}/pods", pod) == 201:
             log(f'"Created pod" pod="{meta["namespace"]}/{name}" node="{node}"')
 
-    def sync(self) -> None:
+    def sync(self) -> object:
+        """One round; what it saw (to pace the next)."""
         nodes = (self.client.get("/api/v1/nodes") or {}).get("items") or []
         self.node_ipam(nodes)
-        self.daemonsets(nodes)
+        # Nodes by their spec: their status is posted every 10 s and changes nothing here.
+        specs = tuple((n["metadata"]["name"], repr(n.get("spec"))) for n in nodes)
+        return self.daemonsets(nodes), specs
 
 
 def _run(argv: list[str], component: str, work: bool) -> None:
@@ -166,13 +180,21 @@ def _run(argv: list[str], component: str, work: bool) -> None:
     leader = Leader(client, component)
     manager = ControllerManager(client, args_after(argv, "--cluster-cidr") or "10.244.0.0/16")
     log(f'"Starting {component}" version="kindnode"')
+    pace = Pace(slow=2.0) if work else Pace(fast=2.0)
     while True:
+        seen: object = None
         try:
             if leader.holds() and work:
-                manager.sync()
+                seen = manager.sync()
         except OSError as exc:
             log(f'"error syncing" err="{exc}"', "E")
-        time.sleep(0.5 if work else 2)
+        pace.sleep(seen)
+
+
+def _versions(items: list[Obj]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (i["metadata"].get("uid", ""), str(i["metadata"].get("resourceVersion", ""))) for i in items
+    )
 
 
 def controller_manager(argv: list[str] | None = None) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from .client import Client
-from .common import log, write
+from .common import Pace, log, write
 
 Obj = dict[str, Any]
 CONFIG = Path("/var/lib/kubelet/config.yaml")
@@ -250,14 +250,21 @@ class Kubelet:
         return {"phase": "Running", "conditions": conditions, "hostIP": ip,
                 "podIP": ip if hostnetwork else "", "startTime": now}  # fmt: skip
 
-    def run_pods(self, client: Client) -> None:
+    def run_pods(self, client: Client) -> tuple[object, bool]:
+        """Start this node's pods; what the listing was, and whether any still waits."""
         listing = client.get(f"/api/v1/pods?fieldSelector=spec.nodeName%3D{self.node}") or {}
-        for pod in listing.get("items") or []:
+        items = listing.get("items") or []
+        seen = tuple(
+            (p["metadata"].get("uid"), p["metadata"].get("resourceVersion")) for p in items
+        )
+        waiting = False
+        for pod in items:
             meta = pod["metadata"]
             if (pod.get("status") or {}).get(
                 "phase"
             ) == "Running" or "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
                 continue
+            waiting = True
             host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
             created = (
                 time.mktime(time.strptime(meta["creationTimestamp"], "%Y-%m-%dT%H:%M:%SZ"))
@@ -276,22 +283,31 @@ class Kubelet:
             path = f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status"
             if client.patch(path, {"status": self.running_status(host_network)}) == 200:
                 log(f'"Pod started" pod="{meta["namespace"]}/{meta["name"]}"')
+        return seen, waiting
 
     def loop(self) -> None:
+        """Static pods every half second (local files); the API at a pace (common.Pace)."""
+        pace, next_api = Pace(), 0.0
         while True:
             self.static.sync()
             self.static.reap()
             self.client = self.client or self.connect()
-            if self.client is not None:
-                try:
-                    if not self.registered:
-                        self.register(self.client)
-                    if self.registered:
-                        self.post_status(self.client)
+            if self.client is None:
+                time.sleep(0.5)
+                continue
+            try:
+                if not self.registered:
+                    self.register(self.client)
+                if self.registered:
+                    self.post_status(self.client)  # a request only when Ready changes, or 10 s
+                    if time.monotonic() >= next_api:
+                        mirrored = len(self.mirrored)
                         self.mirror_pods(self.client)
-                        self.run_pods(self.client)
-                except OSError as exc:  # the API server is not up yet, or restarting
-                    log(f'"Unable to reach the API server" err="{exc}"', "E")
+                        seen, waiting = self.run_pods(self.client)
+                        busy = waiting or len(self.mirrored) != mirrored
+                        next_api = time.monotonic() + pace.interval(seen, busy=busy)
+            except OSError as exc:  # the API server is not up yet, or restarting
+                log(f'"Unable to reach the API server" err="{exc}"', "E")
             time.sleep(0.5)
 
 

@@ -145,3 +145,30 @@ async def test_a_stalled_loop_is_deaf_time():
         assert after <= ears.now() - start - 0.5
     finally:
         watch.cancel()
+
+
+def _watched(ears: Ears, clock: Clock, seconds: int) -> None:
+    """The watch, on the fake clock: one on-time wake-up per step."""
+    for _ in range(seconds * 10):
+        clock.now += 0.1
+        ears._mark()  # what each wake-up of `watch` does once it was on time
+
+
+def test_a_silence_longer_than_the_kept_marks_is_counted_in_full_when_asked_to_keep_it():
+    """Issue 18: exclusive work waits its whole lease of audible silence. With marks kept
+    for less than the lease (a short loss window, a long lease) the silence stopped
+    growing at the marks' reach, and the work waited forever."""
+    clock = Clock()
+    short = Ears(clock, keep_audible=8)
+    short.serving()
+    short.heard_from("s", clock.now)
+    _watched(short, clock, 30)
+    assert short.hearing().audible(short.heard["s"]) < 10  # capped near what it keeps
+
+    clock = Clock()
+    kept = Ears(clock, keep_audible=8)
+    kept.keep_at_least(8 + 10)  # an exclusive lease of 10 s
+    kept.serving()
+    kept.heard_from("s", clock.now)
+    _watched(kept, clock, 30)
+    assert kept.hearing().audible(kept.heard["s"]) >= 10
