@@ -16,7 +16,7 @@ from kindfleet.platform.hub.testing import HubProcess
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = 10
+EXAMPLES = 6
 SEED = 20260101
 
 
