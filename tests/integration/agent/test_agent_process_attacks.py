@@ -11,8 +11,8 @@ import sys
 import uuid
 from pathlib import Path
 
-import psutil
 import pytest
+from tests.procscan import with_environment
 
 from kindfleet.platform.agent.executors.base import RunRequest
 from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
@@ -30,18 +30,7 @@ time.sleep(300)
 
 
 def _marked(marker: str) -> list[int]:
-    needle = f"KINDFLEET_TEST_ATTACK={marker}".encode()
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            with open(f"/proc/{proc.pid}/environ", "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    found.append(proc.pid)
-        except (OSError, psutil.Error):
-            continue
-    return found
+    return with_environment(f"KINDFLEET_TEST_ATTACK={marker}")
 
 
 @pytest.fixture

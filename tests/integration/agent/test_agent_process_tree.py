@@ -31,6 +31,7 @@ import uuid
 import psutil
 import pytest
 from agent_it_helpers import AgentProc, gone, spec, wait_until
+from tests.procscan import with_environment
 
 from kindfleet.platform.agent.executors.process import cgroups
 from kindfleet.platform.wire import EventType
@@ -52,18 +53,7 @@ MODES = ["auto", "off"]
 
 def _marked(marker: str) -> list[int]:
     """Live processes whose environment holds the marker (zombies are dead)."""
-    found = []
-    needle = f"KINDFLEET_TEST_TREE={marker}".encode()
-    for proc in psutil.process_iter():
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            with open(f"/proc/{proc.pid}/environ", "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    found.append(proc.pid)
-        except (OSError, psutil.Error):
-            continue
-    return found
+    return with_environment(f"KINDFLEET_TEST_TREE={marker}")
 
 
 def _all_gone(marker: str, bound: float = BOUND, what: str = "") -> None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import itertools
 import time
 
-import psutil
 import pytest
 from tests.integration.platform.conftest import LOST_AFTER, Drill
+from tests.procscan import with_environment
 
 from kindfleet.platform import exclusive
 from kindfleet.platform.wire import SpokeHealth, WorkloadState
@@ -168,16 +168,6 @@ def test_a_short_hub_outage_stops_nothing_and_a_thawed_spoke_is_fenced(drill: Dr
 
 def _copies(workload: str, generation: int) -> list[int]:
     """Live processes of that run: its environment names the workload and generation."""
-    wanted = {f"KINDFLEET_WORKLOAD_ID={workload}".encode(),
-              f"KINDFLEET_GENERATION={generation}".encode()}  # fmt: skip
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            with open(f"/proc/{proc.pid}/environ", "rb") as f:
-                if wanted <= set(f.read().split(b"\0")):
-                    found.append(proc.pid)
-        except (OSError, psutil.Error):
-            continue
-    return found
+    return with_environment(
+        f"KINDFLEET_WORKLOAD_ID={workload}", f"KINDFLEET_GENERATION={generation}"
+    )
