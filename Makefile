@@ -43,7 +43,10 @@ imports: $(VENV)/.synced
 unit: $(VENV)/.synced
 	$(BIN)/pytest -n 3 --dist loadgroup
 
-test: lint typecheck imports unit
+# mypy (about 25 s of one core) runs beside pytest, whose start (collection, workers,
+# the first fleets) leaves a core free; a failure of either fails the target.
+test: lint imports $(VENV)/.synced
+	$(MAKE) --no-print-directory -j2 typecheck unit
 
 e2e-kind: $(VENV)/.synced
 	$(BIN)/pytest -m kind tests/e2e_kind
