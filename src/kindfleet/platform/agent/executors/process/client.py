@@ -211,7 +211,9 @@ class LauncherClient:
         async with self._lock:
             with suppress(Exception):
                 await asyncio.to_thread(proc.wait, 30)
-            killed = await asyncio.to_thread(reaper.reap, self.state_dir)
+            killed = await asyncio.to_thread(
+                reaper.reap, self.state_dir, keepers_seconds=reaper.KEEPERS_FINISH_SECONDS
+            )
             if self._starting or any(not f.done() for f in self._ends.values()):
                 log.error(
                     "the launcher %s exited (%s) with runs in hand: they are lost (%d leftover "

@@ -10,6 +10,12 @@ lives in its session) and, where the machine has cgroup v2, the launcher's cgrou
 which every run's processes are. Start times are checked, so a pid reused since is never
 touched. What moved itself into a new session and out of any cgroup is beyond reach: that
 is the one case cgroups exist for. Standard library only (spokectl runs it).
+
+With `keepers_seconds` (the agent, when its launcher has just died), a keeper still alive
+is let finish first, for that long at most: the launcher's death signal has told it to
+kill its run, and it is the one process that reaches all of it (a subreaper, its run below
+it, whatever session each process moved to). Killed by its session mid-way, what it had
+not yet killed would go to init, out of anyone's reach (seen: a setsid'd process left).
 """
 
 from __future__ import annotations
@@ -23,8 +29,15 @@ from pathlib import Path
 from kindfleet.platform.agent import paths
 from kindfleet.platform.agent.executors.process import cgroups, procfs
 
+KEEPERS_FINISH_SECONDS = 15.0  # a keeper kills its run's leftovers for at most 10 s
 
-def reap(state_dir: Path, *, wait_seconds: float = 5.0) -> list[int]:
+
+def reap(
+    state_dir: Path,
+    *,
+    wait_seconds: float = 5.0,
+    keepers_seconds: float = 0.0,
+) -> list[int]:
     """Kill what is left of the runs launched for `state_dir`; the pids killed. The caller
     must hold the state directory's lock (no live agent uses it)."""
     records = state_dir / paths.KEEPERS
@@ -34,6 +47,7 @@ def reap(state_dir: Path, *, wait_seconds: float = 5.0) -> list[int]:
         return []
     groups: list[Path] = []
     sessions: dict[int, int] = {}  # session id (a launcher or keeper pid) -> its start
+    keepers: dict[int, int] = {}
     for line in lines:
         kind, _, rest = line.partition(" ")
         if kind == "cgroup":
@@ -41,6 +55,11 @@ def reap(state_dir: Path, *, wait_seconds: float = 5.0) -> list[int]:
         elif kind in ("launcher", "keeper"):
             pid, start = rest.split()
             sessions[int(pid)] = int(start)
+            if kind == "keeper":
+                keepers[int(pid)] = int(start)
+    deadline = time.monotonic() + keepers_seconds
+    while time.monotonic() < deadline and any(procfs.alive(p, s) for p, s in keepers.items()):
+        time.sleep(0.01)
     killed = set[int]()
     for group in groups:
         if group.is_dir():
