@@ -54,10 +54,10 @@ class Ears:
                 self._marks = [(self.since, 0.0)]
 
     def keep_at_least(self, seconds: float) -> None:
-        """Keep marks for windows this long too: exclusive work waits its whole lease of
-        audible silence, and a silence older than every mark is counted from the oldest
-        (never more than the marks kept): with marks for less than the lease, the work
-        would wait forever."""
+        """Keep marks for windows this long too: exclusive work on a Lost spoke waits its
+        whole lease of audible silence, and a silence older than every mark is counted from
+        the oldest (never more than the marks kept): with marks for less than the lease,
+        the work would wait forever. Raised when such work starts to wait (passes.py)."""
         self._keep = max(self._keep, seconds)
 
     def heard_from(self, spoke: str, at: float) -> None:

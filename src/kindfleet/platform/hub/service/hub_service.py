@@ -132,13 +132,11 @@ class HubService:
         await self.db.writer.run(self._rebuild_queue)
         # Exclusive work a Lost spoke held when the last hub stopped waits its lease
         # again, counted from this hub's serving: look at every Lost spoke once.
-        spokes = await self.db.writer.run(spoke_store.all_spokes)
-        self.holding = frozenset(row.name for row in spokes if row.health == SpokeHealth.LOST.value)
-
-        def held_specs(conn: Connection) -> list[WorkloadSpec]:
-            return [record(w).spec for s in spokes for w in store.active_on(conn, s.name)]
-
-        self._hear_for(await self.db.writer.run(held_specs))
+        self.holding = frozenset(
+            row.name
+            for row in await self.db.writer.run(spoke_store.all_spokes)
+            if row.health == SpokeHealth.LOST.value
+        )
         log.info(
             "hub started: store %s, lease %gs, lost after %gs, policy %s, %d queued, fleet "
             "token %s",
@@ -185,19 +183,12 @@ class HubService:
 
     # ------------------------------------------------------------ workloads
 
-    def _hear_for(self, specs: Sequence[WorkloadSpec]) -> None:
-        leases = [s.lease for s in specs if s.lease is not None]
-        if leases:
-            self.ears.keep_at_least(self.settings.keep_audible_seconds + max(leases))
-
     async def submit(self, key: str | None, spec: WorkloadSpec) -> SubmitResponse:
-        self._hear_for([spec])
         item = prepare(key, spec, self.clock())
         result: Submitted = await self.db.writer.run_batched(self._submit_many, item)
         return self._submitted([result])[0]
 
     async def submit_batch(self, items: Sequence[BatchItem]) -> list[SubmitResponse]:
-        self._hear_for([it.spec for it in items])
         now = self.clock()
         prepared = [
             prepare(it.idempotency_key, it.spec, now, path=f"items[{i}].")
@@ -498,6 +489,10 @@ class HubService:
         was = self.guard.active
         self.guard = report.guard
         self.holding = frozenset(report.holding)
+        if report.longest_hold:
+            # The silence that began before this verdict is still within the marks kept
+            # (they reach past the loss window): from now on they reach past the lease too.
+            self.ears.keep_at_least(self.settings.keep_audible_seconds + report.longest_hold)
         announce(report, self.metrics, self.notifier, was_guarded=was, queued=len(self.queue))
         return report
 

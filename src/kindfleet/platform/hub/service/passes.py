@@ -55,6 +55,7 @@ class PassReport:
     spokes: dict[str, SpokeHealth] = field(default_factory=dict)  # every spoke, now
     silence: dict[str, float] = field(default_factory=dict)  # audible seconds, every spoke
     holding: set[str] = field(default_factory=set)  # Lost, exclusive work not yet moved
+    longest_hold: float = 0.0  # the longest lease of that work: how far back to hear
     shapes_tried: int = 0
 
     @property
@@ -125,6 +126,7 @@ def _move_lost_work(
         lease = rec.spec.lease
         if lease is not None and not exclusive.may_replace(silence, lease):
             waiting = True
+            report.longest_hold = max(report.longest_hold, lease)
             continue
         moved.append(transitions.spoke_lost(rec, now))
     if waiting:
