@@ -83,10 +83,9 @@ class Session:
             agent_version=__version__,
             credential=offered,
         )
+        remembered = self.store.load()
         try:
-            answer = await self.client.register(
-                self.bootstrap_token(), request, store=self.store.load()
-            )
+            answer = await self.client.register(self.bootstrap_token(), request, store=remembered)
         except HubUnauthorized:
             if await self._accepted(offered):  # an earlier answer was lost on the way
                 self._adopt(offered)
@@ -97,7 +96,7 @@ class Session:
                 log.info("registered as %s (the hub accepts this spoke's credential again)", s.name)
                 return
             raise
-        if answer.store_id and not self.store.load():
+        if answer.store_id and not remembered:
             self.store.save(answer.store_id)
         self._adopt(answer.credential)
         self.heartbeat_seconds = answer.heartbeat_seconds

@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -198,44 +199,45 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         )
 
     def _wait(
-        self, layout: LocalLayout, name: str, seconds: float, ready: Callable[[], bool]
+        self,
+        layout: LocalLayout,
+        name: str,
+        seconds: float,
+        ready: Callable[[], bool],
+        *,
+        starting: bool = True,
     ) -> None:
+        """Until `ready()`; a process still `starting` is stopped if it never gets there, a
+        running spoke (rejoining its hub) never is: its runs go on."""
         deadline = time.monotonic() + seconds
         pidfile = layout.pidfile(name)
+        log = layout.logfile(name)
         while time.monotonic() < deadline:
             if not processes.running(pidfile):
-                raise KindfleetError(
-                    f"{name} exited while starting:\n{_tail(layout.logfile(name))}",
-                    hint=f"full log: {layout.logfile(name)}",
-                )
+                how = "exited while starting" if starting else "exited"
+                raise KindfleetError(f"{name} {how}:\n{_tail(log)}", hint=f"full log: {log}")
             if ready():
                 return
             time.sleep(0.1)
-        processes.stop(pidfile, grace_seconds=2)
+        if starting:
+            processes.stop(pidfile, grace_seconds=2)
+            raise KindfleetError(
+                f"{name} did not become ready within {seconds:.0f}s:\n{_tail(log)}",
+                hint=f"full log: {log}",
+            )
         raise KindfleetError(
-            f"{name} did not become ready within {seconds:.0f}s:\n{_tail(layout.logfile(name))}",
-            hint=f"full log: {layout.logfile(name)}",
+            f"{name} runs, but the hub has not heard it within {seconds:.0f}s; what it "
+            f"says:\n{_tail(log)}",
+            hint=f"its runs go on; full log: {log}",
         )
 
     def wait_rejoined(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> str:
         """A spoke left running while its hub was down: Ready again once the restarted
         hub hears it. Never stopped here: its runs go on whatever the hub says."""
         layout = self.layout(fleet)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not processes.running(layout.pidfile(cluster.name)):
-                raise KindfleetError(
-                    f"{cluster.name} exited:\n{_tail(layout.logfile(cluster.name))}",
-                    hint=f"full log: {layout.logfile(cluster.name)}",
-                )
-            if self._spoke_ready(layout, fleet, cluster.name):
-                return "Ready again in the hub's eyes; its runs went on"
-            time.sleep(0.2)
-        raise KindfleetError(
-            f"{cluster.name} runs, but the hub has not heard it within {timeout:.0f}s; what "
-            f"it says:\n{_tail(layout.logfile(cluster.name))}",
-            hint=f"its runs go on; full log: {layout.logfile(cluster.name)}",
-        )
+        ready = partial(self._spoke_ready, layout, fleet, cluster.name)
+        self._wait(layout, cluster.name, timeout, ready, starting=False)
+        return "Ready again in the hub's eyes; its runs went on"
 
     def _hub_ready(self, layout: LocalLayout, hub: str) -> bool:
         from kindfleet.platform.client import HubClient
