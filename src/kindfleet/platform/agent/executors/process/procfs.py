@@ -11,7 +11,7 @@ pid reused by another process is told apart from the one recorded.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 PROC = "/proc"
@@ -103,11 +103,19 @@ def descendants(
     """Every process below `pid`, parents before their children; subtrees rooted at a pid in
     `skip` are left out. `single_threaded`: `pid` itself has one thread (a keeper, the
     launcher), so its children are read in one go."""
-    found: list[int] = []
-    todo = [child for child in children(pid, threads=not single_threaded) if child not in skip]
-    found.extend(todo)
+    first = children(pid, threads=not single_threaded)
+    return _below(first, children, skip)
+
+
+def _below(
+    first: list[int], children_of: Callable[[int], list[int]], skip: frozenset[int]
+) -> list[int]:
+    """The processes under `first` (included), parents before their children, without the
+    subtrees rooted in `skip`."""
+    found = [child for child in first if child not in skip]
+    todo = list(found)
     while todo:
-        for child in children(todo.pop()):
+        for child in children_of(todo.pop()):
             if child not in skip:
                 found.append(child)
                 todo.append(child)
@@ -123,13 +131,7 @@ def descendants_scanned(pid: int, *, skip: frozenset[int] = frozenset()) -> list
     for found in scan():
         if not found.zombie:
             below.setdefault(found.ppid, []).append(found.pid)
-    result: list[int] = []
-    todo = [child for child in below.get(pid, ()) if child not in skip]
-    while todo:
-        child = todo.pop()
-        result.append(child)
-        todo.extend(c for c in below.get(child, ()) if c not in skip)
-    return result
+    return _below(below.get(pid, []), lambda p: below.get(p, []), skip)
 
 
 def has_children() -> bool:
