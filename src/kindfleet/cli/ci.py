@@ -95,7 +95,7 @@ def github(
     from kindfleet import ci
     from kindfleet.matrix import parse_versions
 
-    spec = options.fleet(file).spec
+    spec = options.spec(file)
     chosen = parse_versions(versions) if versions else _own(spec.clusters)
     settings = ci.CiOptions(
         fleet_file=file.as_posix(),

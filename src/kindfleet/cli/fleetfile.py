@@ -74,8 +74,7 @@ def validate(
     Every problem is reported at once, each with its path (e.g.
     `spokes[1].nodes[0].labels`) and a fix; the exit code is 2 when any is found.
     """
-    fleet = options.fleet(file)
-    spec = fleet.spec
+    spec = options.spec(file)
     for warning in spec.warnings:
         output.warn(warning)
     for note in spec.notes:

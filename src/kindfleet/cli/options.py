@@ -12,6 +12,7 @@ from kindfleet.cli.output import Format
 
 if TYPE_CHECKING:
     from kindfleet.fleet import Fleet
+    from kindfleet.fleetspec import FleetSpec
 
 FleetFileOption = Annotated[
     Path,
@@ -28,7 +29,7 @@ OutputOption = Annotated[
 
 
 # `kindfleet --provider NAME` (or $KINDFLEET_PROVIDER), set by the root callback of each
-# invocation and read only by `fleet()` below.
+# invocation and read only by `fleet()` and `spec()` below.
 provider_override: ContextVar[str | None] = ContextVar("provider_override", default=None)
 
 
@@ -38,3 +39,11 @@ def fleet(file: Path) -> Fleet:
     from kindfleet.fleet import Fleet
 
     return Fleet.from_path(file, provider=provider_override.get())
+
+
+def spec(file: Path) -> FleetSpec:
+    """The fleet file alone, read and resolved as `fleet()` would: for the commands that
+    need no provider, cluster or hub (validate, ci), so they start without importing them."""
+    from kindfleet import fleetspec
+
+    return fleetspec.from_path(file, provider=provider_override.get())
