@@ -59,7 +59,11 @@ class LoadResult:
     lost: int
     duplicated: int
     submit_seconds: float
-    total_seconds: float
+    total_seconds: float  # the command's own time, its last look at the hub included
+    # From the first submission the hub took to the last run's end, on the hub's clock:
+    # what finished/s is of (the hub's per-state gauge, which the wait for the end
+    # watches, refreshes every 10 s; the command's own time would count that wait).
+    work_seconds: float = 0.0
     submit_latency_ms: list[float] = field(default_factory=list)
     start_latency_s: list[float] = field(default_factory=list)
     end_to_end_s: list[float] = field(default_factory=list)
@@ -78,11 +82,12 @@ class LoadResult:
             "errors": self.errors,
             "submit_seconds": round(self.submit_seconds, 3),
             "total_seconds": round(self.total_seconds, 3),
+            "work_seconds": round(self.work_seconds, 3),
             "submit_per_second": round(self.accepted / self.submit_seconds, 1)
             if self.submit_seconds
             else 0.0,
-            "finished_per_second": round(self.states.get("Succeeded", 0) / self.total_seconds, 1)
-            if self.total_seconds
+            "finished_per_second": round(self.states.get("Succeeded", 0) / self.work_seconds, 1)
+            if self.work_seconds
             else 0.0,
             "submit_latency_ms": percentiles(self.submit_latency_ms),
             "submit_to_start_s": percentiles(self.start_latency_s),
@@ -246,12 +251,15 @@ def _collect(
         ours = [w for w in hub.iter_workloads(limit=1000) if w.id in ids]
     seen = Counter(w.id for w in ours)
     states = Counter(w.state.value for w in ours)
-    start, e2e = [], []
+    start, e2e, ends = [], [], []
     for w in ours:
         if w.attempts and w.attempts[-1].started_at:
             start.append((w.attempts[-1].started_at - w.submitted_at).total_seconds())
-        if w.attempts and w.attempts[-1].finished_at:
-            e2e.append((w.attempts[-1].finished_at - w.submitted_at).total_seconds())
+        if w.attempts and (end := w.attempts[-1].finished_at):
+            e2e.append((end - w.submitted_at).total_seconds())
+            ends.append(end)
+    first = min((w.submitted_at for w in ours), default=None)
+    work = (max(ends) - first).total_seconds() if ends and first else 0.0
     return LoadResult(
         fleet=target.spec.name,
         requests=options.requests,
@@ -262,6 +270,7 @@ def _collect(
         duplicated=sum(n - 1 for n in seen.values()) + (len(tally.accepted) - len(ids)),
         submit_seconds=submit_seconds,
         total_seconds=time.monotonic() - tally.began,
+        work_seconds=work,
         submit_latency_ms=tally.latencies,
         start_latency_s=start,
         end_to_end_s=e2e,

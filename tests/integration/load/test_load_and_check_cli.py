@@ -54,6 +54,11 @@ def test_load_reports_and_spreads_over_the_spokes_asked_for(run, tmp_path: Path)
     assert data["lost"] == 0 and data["duplicated"] == 0 and data["accepted"] == 60
     assert data["per_spoke"] == {"lc-a": 60}  # --spokes 1: the first spoke only
     assert data["submit_latency_ms"]["p50"] > 0 and data["end_to_end_s"]["p99"] > 0
+    # finished/s is of the span from the first submission to the last end (on the hub's
+    # clock), not of the command's time, which includes its wait for the hub's gauges
+    work = data["work_seconds"]
+    assert data["end_to_end_s"]["max"] <= work + 0.001 and work <= data["total_seconds"]
+    assert data["finished_per_second"] == round(60 / work, 1)
     assert set(data["memory_bytes"]) >= {"loadcli-hub", "lc-a"}
     page = (tmp_path / "rep/report.html").read_text()
     assert page.count("<svg") == 4 and "lost <b>0</b>" in page
