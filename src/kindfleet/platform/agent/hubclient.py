@@ -9,6 +9,7 @@ a repr or a log line.
 
 from __future__ import annotations
 
+import ssl
 from typing import TypeVar
 
 import httpx2
@@ -47,6 +48,16 @@ class HubRefused(HubError):
     """Another 4xx: the hub understood the request and will not take it."""
 
 
+def tls_context(hub_url: str) -> ssl.SSLContext | bool:
+    """httpx's own verifying context for an https:// hub. For an http:// hub, a context
+    that verifies as strictly but trusts no CA: nothing speaks TLS through it (this client
+    follows no redirect and reads no proxy from the environment), and it spares every agent
+    start httpx's loading of the CA bundle (70-130 ms of CPU on the 2-core machine)."""
+    if hub_url.lower().startswith("https://"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class HubClient:
     def __init__(
         self,
@@ -62,6 +73,7 @@ class HubClient:
             transport=transport,
             trust_env=False,
             headers={"User-Agent": "kindfleet-agent"},
+            verify=tls_context(hub_url),
         )
 
     async def register(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 
 import httpx2
 import pytest
@@ -14,6 +15,7 @@ from kindfleet.platform.agent.hubclient import (
     HubRefused,
     HubUnauthorized,
     HubUnavailable,
+    tls_context,
 )
 from kindfleet.platform.wire import (
     AssignmentBatch,
@@ -125,3 +127,11 @@ async def test_a_silent_hub_times_out_as_unavailable():
         with pytest.raises(HubUnavailable, match="no answer in time"):
             await client.post_events("s1", TOKEN, EventBatch())
         await client.aclose()
+
+
+def test_an_http_hub_gets_a_context_that_trusts_nobody_and_an_https_hub_httpx_s_own():
+    plain = tls_context("http://127.0.0.1:8080")
+    assert isinstance(plain, ssl.SSLContext)
+    assert plain.verify_mode is ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.get_ca_certs() == [] and plain.cert_store_stats()["x509_ca"] == 0
+    assert tls_context("HTTPS://hub.example:443") is True  # httpx verifies with its CA bundle
