@@ -9,7 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from kindfleet.platform.store.engine import READER, driver_rows, multi_insert, param_mark
 from kindfleet.platform.store.schema import workload_labels, workloads
@@ -238,6 +251,20 @@ def active_on(conn: Connection, spoke: str) -> list[Row[Any]]:
             select(workloads).where(W.spoke == spoke, W.state.in_(ACTIVE)).order_by(W.seq)
         ).all()
     )
+
+
+def deliverable_on(conn: Connection, spoke: str) -> list[Row[Any]]:
+    """The spoke's active work an assignment poll may have to send: assigned and not yet
+    acknowledged, or with a cancellation to carry. The rest (acknowledged or running, with
+    nothing to cancel) is never due, and on a busy spoke it is most of its work: the poll
+    runs on the writer, many times a second per spoke."""
+    unacknowledged = and_(W.state == "Assigned", W.accepted == false())
+    query = select(workloads).where(
+        W.spoke == spoke,
+        W.state.in_(ACTIVE),
+        or_(unacknowledged, W.cancel_requested == true()),
+    )
+    return list(conn.execute(query.order_by(W.seq)).all())
 
 
 def allocations(conn: Connection) -> dict[str, tuple[int, int, int, int]]:

@@ -184,7 +184,7 @@ def take_due(conn: Connection, name: str, now: float, redeliver_seconds: float) 
     items: list[Assignment] = []
     sent: list[WorkloadRecord] = []
     next_times: list[float] = []
-    for found in (record(row) for row in store.active_on(conn, name)):
+    for found in (record(row) for row in store.deliverable_on(conn, name)):
         rec = found
         deliver = delivery.delivery_due(rec, now, redeliver_seconds)
         cancel = delivery.cancel_due(rec, now, redeliver_seconds)
