@@ -92,8 +92,8 @@ class ConflictError(HubRequestError):
 def tls_context() -> ssl.SSLContext:
     """httpx's own verifying TLS context, built once per process. Building one loads the CA
     bundle (70-130 ms of CPU on the 2-core machine) and httpx builds one for every client,
-    even for an http:// hub: the local provider's readiness probes, a client every 100 ms,
-    spent most of a core on it, and every CLI command 0.1 s."""
+    even for an http:// hub: the local provider's readiness probes (a client every 100 ms)
+    and `kindfleet load`'s watcher spent most of a core on it."""
     return httpx2.create_ssl_context()
 
 
