@@ -15,6 +15,7 @@ exception; a commit that fails fails every change in it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -78,6 +79,13 @@ class Journal(Generic[B]):
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Change(apply, future))
         return future
+
+    async def settled(self) -> None:
+        """Once every change submitted before this call is committed (or has failed): a
+        change's waiter may have been cancelled, its change is committed anyway, later."""
+        if self._thread is not None:
+            with contextlib.suppress(Exception):  # a failed commit is logged where it fails
+                await self.submit(lambda batch: None)
 
     async def close(self) -> None:
         """Commit what is queued, then stop the writer."""

@@ -264,6 +264,9 @@ class Agent:
                 log.exception("sampling telemetry failed")
 
     async def _final_flush(self) -> None:
+        # What the cancelled duties submitted (a telemetry sample, an answer) is committed
+        # after they were cancelled: wait for it, or it stays for the next start unsent.
+        await self.journal.settled()
         pending = self.records.pending()
         if not pending or self.session.credential is None:
             return

@@ -71,3 +71,22 @@ async def test_close_commits_what_is_queued(tmp_path: Path):
         journal.submit(lambda w, i=i: w.append("event", {"n": i}))
     await journal.close()
     assert _committed(path) == list(range(1, 51))
+
+
+async def test_settled_waits_for_changes_whose_waiters_were_cancelled(tmp_path: Path):
+    """The agent's shutdown cancels its duties while their changes are queued; the last
+    flush reads the outbox only once they are committed."""
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    journal = Journal(path, WriteSet)
+
+    async def duty(i: int) -> None:
+        await journal.submit(lambda w: w.append("telemetry", {"n": i}))
+
+    tasks = [asyncio.create_task(duty(i)) for i in range(50)]
+    await asyncio.sleep(0)  # every duty has submitted its change
+    for task in tasks:
+        task.cancel()
+    await journal.settled()
+    assert _committed(path) == list(range(1, 51))
+    await journal.close()
