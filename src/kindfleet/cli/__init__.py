@@ -14,96 +14,124 @@ import traceback
 from typing import Annotated, ClassVar
 
 import typer
-from rich.markup import escape
 
 from kindfleet.cli import options, output
 from kindfleet.cli.lazy import LazyCommand, LazyGroup
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
+
+FILE, CLUSTERS, PLATFORM = "Fleet file", "Clusters", "Platform"
+WORK, DRILLS, MORE = "Workloads", "Drills and tests", "More"
 
 
 class Commands(LazyGroup):
     """Every command, imported only when it runs (or when its own --help is asked)."""
 
     lazy: ClassVar[dict[str, LazyCommand]] = {
-        "init": LazyCommand("kindfleet.cli.fleetfile:init", "Write a fleet file to start from."),
+        "init": LazyCommand(
+            "kindfleet.cli.fleetfile:init", "Write a fleet file to start from.", FILE
+        ),
         "validate": LazyCommand(
-            "kindfleet.cli.fleetfile:validate", "Check a fleet file and show what it resolves to."
+            "kindfleet.cli.fleetfile:validate",
+            "Check a fleet file and show what it resolves to.",
+            FILE,
         ),
         "render": LazyCommand(
             "kindfleet.cli.fleetfile:render",
             "Print the KIND config of every cluster (what `kind create cluster --config` takes).",
+            FILE,
         ),
-        "up": LazyCommand("kindfleet.cli.clusters:up", "Bring the fleet up"),
-        "status": LazyCommand("kindfleet.cli.clusters:status", "Show the fleet as it is"),
+        "up": LazyCommand("kindfleet.cli.clusters:up", "Bring the fleet up", CLUSTERS),
+        "status": LazyCommand("kindfleet.cli.clusters:status", "Show the fleet as it is", CLUSTERS),
         "down": LazyCommand(
             "kindfleet.cli.clusters:down",
             "Remove every cluster of the fleet, its registry and its kubeconfig entries.",
+            CLUSTERS,
         ),
         "kubeconfig": LazyCommand(
             "kindfleet.cli.clusters:kubeconfig",
             "Print a cluster's kubeconfig (contexts named `kind-<cluster>`).",
+            CLUSTERS,
         ),
         "use": LazyCommand(
             "kindfleet.cli.clusters:use",
             "Switch the current kubeconfig context to this cluster's (`kind-<cluster>`).",
+            CLUSTERS,
         ),
-        "deploy": LazyCommand("kindfleet.cli.deploy:deploy", "Deploy the hub-spoke platform"),
+        "deploy": LazyCommand(
+            "kindfleet.cli.deploy:deploy", "Deploy the hub-spoke platform", PLATFORM
+        ),
         "rewire": LazyCommand(
-            "kindfleet.cli.rewire:rewire", "Point every spoke at the hub where it is now"
+            "kindfleet.cli.rewire:rewire", "Point every spoke at the hub where it is now", PLATFORM
         ),
         "manifests": LazyCommand(
             "kindfleet.cli.deploy:manifests",
             "Print what `kindfleet deploy` would apply, with no cluster needed.",
+            PLATFORM,
         ),
-        "submit": LazyCommand("kindfleet.cli.workloads:submit", "Submit work to the fleet's hub"),
+        "submit": LazyCommand(
+            "kindfleet.cli.workloads:submit", "Submit work to the fleet's hub", WORK
+        ),
         "workloads": LazyCommand(
             "kindfleet.cli.workloads:workloads",
             "List workloads (newest first) with their state and where they run.",
+            WORK,
         ),
         "explain": LazyCommand(
-            "kindfleet.cli.workloads:explain", "Why is my workload still pending?"
+            "kindfleet.cli.workloads:explain", "Why is my workload still pending?", WORK
         ),
-        "cancel": LazyCommand("kindfleet.cli.workloads:cancel", "Cancel a workload"),
+        "cancel": LazyCommand("kindfleet.cli.workloads:cancel", "Cancel a workload", WORK),
         "logs": LazyCommand(
             "kindfleet.cli.logs:app",
             "Print a run's log, or export every cluster's and the platform's logs.",
+            WORK,
         ),
-        "telemetry": LazyCommand("kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent"),
+        "telemetry": LazyCommand(
+            "kindfleet.cli.workloads:telemetry", "Telemetry the spokes sent", WORK
+        ),
         "fault": LazyCommand(
             "kindfleet.cli.faults:app",
             "Inject a fault into one cluster (or the hub), list faults, clear them.",
+            DRILLS,
         ),
         "dashboard": LazyCommand(
             "kindfleet.cli.dashboard:dashboard",
             "Open the hub's dashboard (or print its URL when there is no browser).",
+            PLATFORM,
         ),
         "check": LazyCommand(
             "kindfleet.cli.checks:check",
             "Run check suites against the fleet's platform (the article's integration tests).",
+            DRILLS,
         ),
         "matrix": LazyCommand(
             "kindfleet.cli.matrix:matrix",
             "Bring the fleet up at each Kubernetes version, run a command on it, keep its logs "
             "when it fails, take it down (always), and show one line per version.",
+            DRILLS,
         ),
         "ci": LazyCommand(
-            "kindfleet.cli.ci:app", "Write a CI workflow (GitHub Actions, GitLab CI) for a fleet."
+            "kindfleet.cli.ci:app",
+            "Write a CI workflow (GitHub Actions, GitLab CI) for a fleet.",
+            MORE,
         ),
         "load": LazyCommand(
             "kindfleet.cli.load:load",
             "Submit N workloads, watch them to the end, and report throughput, latencies, the "
             "spread over spokes, memory, and lost and duplicated work (both must be 0).",
+            DRILLS,
         ),
         "demo": LazyCommand(
-            "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet"
+            "kindfleet.cli.demo:demo", "Run the platform on an embedded local fleet", MORE
         ),
         "spokes": LazyCommand(
             "kindfleet.cli.spokes:app",
             "The fleet's spokes as the hub sees them, and what an operator does with them.",
+            PLATFORM,
         ),
         "version": LazyCommand(
             "kindfleet.cli.about:version",
             "Show kindfleet's version, the kind release it is pinned to and its node images.",
+            MORE,
         ),
     }
 
@@ -116,6 +144,7 @@ app = typer.Typer(
         "KIND clusters, a hub-spoke AI platform runs on them, and suites test it.\n\n"
         "Start with `kindfleet init`, then `kindfleet validate` and `kindfleet render`."
     ),
+    epilog="Run `kindfleet COMMAND --help` for a command's flags and examples.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -155,7 +184,7 @@ def main() -> None:
     try:
         app()
     except SpecError as exc:
-        output.err.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, markup=True)
+        output.error(exc.message)
         sys.exit(exc.exit_code)
     except KindfleetError as exc:
         output.error(exc.message, exc.hint)

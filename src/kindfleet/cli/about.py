@@ -22,9 +22,7 @@ def version(fmt: OutputOption = output.Format.table) -> None:
     if fmt is not output.Format.table:
         output.emit(data, fmt)
         return
-    output.out.print(
-        f"kindfleet {__version__} (kind {images.KIND_VERSION}, python {data['python']})"
-    )
+    print(f"kindfleet {__version__} (kind {images.KIND_VERSION}, python {data['python']})")
     output.table(
         f"node images published with kind {images.KIND_VERSION}",
         ["KUBERNETES", "IMAGE"],

@@ -1,9 +1,13 @@
 """Commands imported only when they run: `kindfleet version` must not pay for the fleet
 model, the platform client and the deploy machinery that other commands need.
 
-Each command is named here with the module that holds it and its one-line help, so that
-`kindfleet --help` lists every command without importing any of them; running one
-imports its module and turns its function (or sub-app) into a command the usual way.
+Each command is named here with the module that holds it, its one-line help and the
+section it is listed under, so that `kindfleet --help` lists every command without
+importing any of them; running one imports its module and turns its function (or sub-app)
+into a command the usual way. The group's own help is click's plain text (as kind's and
+kubectl's are): typer's rich help imports rich's markdown and traceback machinery, which
+cost the first screen a new user sees more than everything else it needs. A command's own
+`--help` stays typer's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typer.core import TyperCommand, TyperGroup
 class LazyCommand:
     target: str  # "module:attribute": a command function, or a typer.Typer of subcommands
     help: str  # what `kindfleet --help` shows for it, without importing it
+    section: str = "Commands"  # the heading it is listed under
 
 
 class LazyGroup(TyperGroup):
@@ -49,9 +54,23 @@ class LazyGroup(TyperGroup):
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         self._listing = True
         try:
-            super().format_help(ctx, formatter)
+            _click.Command.format_help(self, ctx, formatter)  # plain, not typer's rich
         finally:
             self._listing = False
+
+    def format_commands(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        names = self.list_commands(ctx)
+        width = formatter.width - 6 - max(map(len, names), default=0)
+        for name in names:
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            section = self.lazy[name].section if name in self.lazy else "Commands"
+            sections.setdefault(section, []).append((name, command.get_short_help_str(width)))
+        for section, rows in sections.items():
+            with formatter.section(section):
+                formatter.write_dl(rows)
 
 
 def build(name: str, entry: LazyCommand) -> _click.Command:

@@ -44,10 +44,20 @@ def _loaded_by(*argv: str) -> set[str]:
     )
 
 
-def test_the_version_command_loads_only_what_it_prints():
-    loaded = _loaded_by("version", "-o", "json")
-    heavy = [m for m in HEAVY if m != "rich.console"]
-    assert not [m for m in heavy if m in loaded]  # typer < 0.29: no pydantic for options
+@pytest.mark.parametrize("argv", [["version"], ["version", "-o", "json"], ["--help"]])
+def test_version_and_the_help_load_only_what_they_print(argv):
+    loaded = _loaded_by(*argv)
+    assert not [m for m in HEAVY if m in loaded]  # typer < 0.29: no pydantic for options
+    assert "rich" not in loaded  # tables are plain and the group's help is click's
+
+
+def test_the_help_lists_every_command_under_its_section(cli):
+    result = cli("--help")
+    assert result.code == 0
+    for name, entry in Commands.lazy.items():
+        heading = result.out.index(f"\n{entry.section}:\n")
+        line = next(ln for ln in result.out.splitlines() if ln.split()[:1] == [name])
+        assert result.out.index(line) > heading, f"{name} is not under {entry.section}"
 
 
 def test_validate_loads_the_fleet_file_machinery_only(tmp_path):
