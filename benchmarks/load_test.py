@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from agent_throughput import bare
+from prometheus_client.parser import text_string_to_metric_families
 
 from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import from_text
@@ -41,6 +42,33 @@ def fleet_text(spokes: int) -> str:
         lines += [f"  - name: load-spoke{i}", f"    labels: {{pool: cpu, spoke: s{i}}}",
                   "    capacity: {cpu: 16, memory: 16Gi}"]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def hub_work(metrics: str, workloads: int) -> str:
+    """What the hub did per workload: HTTP requests by route, store transactions (groups)
+    and the jobs in them, read from its own /metrics."""
+    routes: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        for sample in family.samples:
+            if sample.name == "kindfleet_hub_http_requests_total":
+                route = f"{sample.labels['method']} {sample.labels['route']}"
+                routes[route] = routes.get(route, 0) + sample.value
+            elif sample.name.endswith(("_sum", "_count")):
+                seconds[sample.name + sample.labels.get("route", "")] = sample.value
+    groups = seconds.get("kindfleet_hub_store_group_jobs_count", 0)
+    jobs = seconds.get("kindfleet_hub_store_group_jobs_sum", 0)
+    busy = seconds.get("kindfleet_hub_store_group_seconds_sum", 0)
+    lines = [
+        f"hub, per workload: {groups / workloads:.2f} transactions of "
+        f"{busy / max(groups, 1) * 1000:.1f} ms, {jobs / workloads:.2f} jobs; "
+        f"requests per workload and their mean time in the hub:"
+    ]
+    for route, count in sorted(routes.items(), key=lambda kv: -kv[1]):
+        base = "kindfleet_hub_http_request_seconds"
+        mean = seconds.get(f"{base}_sum{route.split()[1]}", 0) / max(count, 1) * 1000
+        lines.append(f"  {count / workloads:6.2f} {route}  ({mean:.1f} ms)")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -82,6 +110,8 @@ def main() -> None:
         summary = result.summary()
         print(json.dumps(summary, indent=2))
         finished = summary["finished_per_second"]
+        with fleet.hub() as hub:
+            print(hub_work(hub.metrics(), args.requests))
         print(
             f"finished {finished:.0f}/s = {finished / bare_rate:.2f} of the bare spawn rate "
             f"({bare_rate:.0f}/s); e2e p99 {summary['end_to_end_s'].get('p99', 0):.2f} s; "

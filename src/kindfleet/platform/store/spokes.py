@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, delete, select, update
 
 from kindfleet.platform.store.schema import spokes
 
 S = spokes.c
 
+# Built once (see workloads.py): every report, heartbeat and pass reads a spoke.
+_get = select(spokes).where(S.name == bindparam("_name"))
+_all = select(spokes).order_by(S.name)
+
 
 def get(conn: Connection, name: str) -> Row[Any] | None:
-    return conn.execute(select(spokes).where(S.name == name)).first()
+    return conn.execute(_get, {"_name": name}).first()
 
 
 def all_spokes(conn: Connection) -> list[Row[Any]]:
-    return list(conn.execute(select(spokes).order_by(S.name)).all())
+    return list(conn.execute(_all).all())
 
 
 def upsert(conn: Connection, values: Mapping[str, Any]) -> None:
@@ -30,7 +35,18 @@ def upsert(conn: Connection, values: Mapping[str, Any]) -> None:
 
 
 def change(conn: Connection, name: str, **values: Any) -> None:
-    conn.execute(update(spokes).where(S.name == name).values(values))
+    conn.execute(_change(frozenset(values)), {"_name": name, **values})
+
+
+@functools.cache
+def _change(columns: frozenset[str]) -> Update:
+    """The UPDATE of these columns, built once per set of columns (a handful: the high-water
+    mark, the lease, health)."""
+    return (
+        update(spokes)
+        .where(S.name == bindparam("_name"))
+        .values({column: bindparam(column) for column in columns})
+    )
 
 
 def set_health(conn: Connection, changes: Mapping[str, str]) -> None:
