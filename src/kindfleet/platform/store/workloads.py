@@ -22,10 +22,15 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    update,
 )
 
-from kindfleet.platform.store.engine import READER, driver_rows, multi_insert, param_mark
+from kindfleet.platform.store.engine import (
+    READER,
+    driver_many,
+    driver_rows,
+    multi_insert,
+    param_mark,
+)
 from kindfleet.platform.store.schema import workload_labels, workloads
 
 W = workloads.c
@@ -48,12 +53,6 @@ MUTABLE = (
     "attempts",
     "updated_at",
     "deadline_at",
-)
-
-_save = (
-    update(workloads)
-    .where(W.seq == bindparam("_seq"))
-    .values({name: bindparam(name) for name in MUTABLE})
 )
 
 # The statements the writer runs for every report, poll and pass, built once: building a
@@ -311,8 +310,13 @@ def overdue(conn: Connection, now: float, limit: int = 1000) -> list[Row[Any]]:
 
 def save(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write back the mutable columns of changed records (each row carries its `seq`)."""
-    if rows:
-        conn.execute(_save, [{"_seq": row["seq"], **{k: row[k] for k in MUTABLE}} for row in rows])
+    mark = param_mark(conn)
+    sql = (
+        f"UPDATE {workloads.name} SET "
+        + ", ".join(f"{name} = {mark}" for name in MUTABLE)
+        + f" WHERE seq = {mark}"
+    )
+    driver_many(conn, sql, [(*(row[k] for k in MUTABLE), row["seq"]) for row in rows])
 
 
 def queue_spot(conn: Connection, priority: int, seq: int) -> tuple[int, int]:
