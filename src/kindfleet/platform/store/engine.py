@@ -110,9 +110,6 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-READER = "kindfleet.reader"  # in the connection's info: a read-only SQLite connection
-
-
 def make_read_engine(url: URL) -> Engine | None:
     """An engine for read-only snapshots beside the writer; None when readers cannot have
     connections of their own (an in-memory SQLite database lives in one connection)."""
@@ -134,7 +131,6 @@ def make_read_engine(url: URL) -> Engine | None:
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
-        record.info[READER] = True  # never writes: see workloads.data_version
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         for pragma in ("query_only=ON", "busy_timeout=10000", "temp_store=MEMORY"):

@@ -25,7 +25,6 @@ from sqlalchemy import (
 )
 
 from kindfleet.platform.store.engine import (
-    READER,
     driver_many,
     driver_rows,
     multi_insert,
@@ -211,17 +210,6 @@ def page_rows(
         + f" ORDER BY seq DESC LIMIT {mark}"
     )
     return driver_rows(conn, sql, [*params, limit])
-
-
-def data_version(conn: Connection) -> int | None:
-    """SQLite's count of commits by other connections, as this connection's snapshot sees
-    it (`PRAGMA data_version`, read first, so it starts the read transaction): equal on
-    one connection, nothing has changed. None where it cannot tell: on PostgreSQL, which
-    has no such count, and on any connection but a reader's (the writer's own commits,
-    which an in-memory store's reads would see, do not count)."""
-    if conn.dialect.name != "sqlite" or not conn.info.get(READER):
-        return None
-    return int(driver_rows(conn, "PRAGMA data_version", [])[0][0])
 
 
 def row_by_id(conn: Connection, workload_id: str) -> Sequence[Any] | None:

@@ -112,6 +112,10 @@ class Writer:
         self._urgent: collections.deque[_Job] = collections.deque()
         self._conn: Connection | None = None
         self._thread = threading.Thread(target=self._loop, name="kf-store-writer", daemon=True)
+        # Transactions ended, committed or not: read from the event loop, it says whether
+        # the store may have changed since (hub/service/bodies.py). Raised once the end is
+        # visible to other connections and before any job of the group is answered.
+        self.transactions = 0
         self._closed = False
 
     def start(self) -> None:
@@ -177,9 +181,12 @@ class Writer:
         try:
             conn = self._connection()
             conn.info[_HOOKS] = []
-            with conn.begin():
-                self._execute(conn, jobs)
-                self._check()
+            try:
+                with conn.begin():
+                    self._execute(conn, jobs)
+                    self._check()
+            finally:
+                self.transactions += 1
             self._committed(conn)
         except Exception as exc:
             self._failed(exc)
@@ -197,9 +204,12 @@ class Writer:
         try:
             conn = self._connection()
             conn.info[_HOOKS] = []
-            with conn.begin():
-                self._execute(conn, [job])
-                self._check()
+            try:
+                with conn.begin():
+                    self._execute(conn, [job])
+                    self._check()
+            finally:
+                self.transactions += 1
             self._committed(conn)
         except Exception as exc:
             self._failed(exc)

@@ -112,9 +112,9 @@ async def test_pages_follow_the_cursor_to_the_end(api, limit):
 
 @pytest.mark.parametrize("store", ["file", "memory"])
 async def test_a_kept_page_is_read_afresh_after_any_commit(tmp_path, store):
-    """Pages are kept per reader connection while the data version stands; a commit that
-    changes one row of the page, not how many there are, must still be seen. In memory the
-    reads run on the writer's connection, whose own commits the version does not count."""
+    """Pages are kept while no transaction has ended (bodies.py); a commit that changes
+    one row of the page, not how many there are, must still be seen, on a file store and
+    in memory (where reads share the writer's connection)."""
     overrides = {"store": "sqlite://"} if store == "memory" else {}
     app = create_app(settings_for(tmp_path, **overrides), clock=FakeClock())
     async with app.router.lifespan_context(app):
@@ -133,3 +133,15 @@ async def test_a_kept_page_is_read_afresh_after_any_commit(tmp_path, store):
             )
             assert after == [reference] * 4
             assert reference != before[0]
+
+
+async def test_a_kept_workload_is_read_afresh_after_a_commit_that_changes_it(api):
+    ids = await busy_store(api)
+    url = f"/v1/workloads/{ids[0]}"
+    before = [(await api.http.get(url, headers=api.client)).content for _ in range(3)]
+    assert len(set(before)) == 1
+    response = await api.http.post(f"{url}/cancel", headers=api.client)
+    assert response.status_code == 200
+    after = (await api.http.get(url, headers=api.client)).json()
+    assert after == response.json()
+    assert after != json.loads(before[0])  # the cancellation shows

@@ -29,6 +29,7 @@ from kindfleet.platform.hub.rules.transitions import TransitionError, WorkloadRe
 from kindfleet.platform.hub.rules.views import to_wire
 from kindfleet.platform.hub.service import operators, protocol, reads
 from kindfleet.platform.hub.service.announce import announce
+from kindfleet.platform.hub.service.bodies import Bodies
 from kindfleet.platform.hub.service.hearing import Ears
 from kindfleet.platform.hub.service.longpoll import Notifier
 from kindfleet.platform.hub.service.metrics import HubMetrics
@@ -112,6 +113,7 @@ class HubService:
         self.metrics.long_polls.set_function(self.notifier.waiting)
         self.queue = PendingQueue()  # touched on the store's writer thread only
         self.json = WorkloadJson()  # rendered workloads, shared by the reader threads
+        self.bodies = Bodies(lambda: self.db.writer.transactions)  # read bodies, on the loop
         self._submit_many = partial(submit_many, queue=self.queue)
         self.started_at = 0.0
         self.on_change: Callable[[], None] = lambda: None  # the scheduler's kick
@@ -215,14 +217,20 @@ class HubService:
 
     async def get_json(self, workload_id: str) -> bytes:
         """The workload as its JSON body, serialised on the reader's thread."""
-        return await self.db.read(lambda conn: reads.get_json(conn, workload_id, self.json))
+        return await self.bodies.get(
+            ("get", workload_id),
+            lambda: self.db.read(lambda conn: reads.get_json(conn, workload_id, self.json)),
+        )
 
     async def list_workloads(self, q: reads.ListQuery) -> WorkloadList:
         return await self.db.read(lambda conn: reads.page(conn, q))
 
     async def list_json(self, q: reads.ListQuery) -> bytes:
         """A page as its JSON body, rendered from columns on the reader's thread."""
-        return await self.db.read(lambda conn: reads.page_json(conn, q, self.json))
+        key = ("list", q.limit, q.before, q.state, q.spoke, tuple(sorted((q.labels or {}).items())))
+        return await self.bodies.get(
+            key, lambda: self.db.read(lambda conn: reads.page_json(conn, q, self.json))
+        )
 
     async def explain(self, workload_id: str) -> Explanation:
         now = self.clock()

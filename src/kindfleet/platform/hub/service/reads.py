@@ -115,32 +115,9 @@ def page(conn: Connection, q: ListQuery) -> WorkloadList:
     return WorkloadList(items=[to_wire(record(r)) for r in rows], next_cursor=cursor)
 
 
-PAGES_KEPT = 16  # rendered pages per reader connection
-
-
 def page_json(conn: Connection, q: ListQuery, cache: WorkloadJson) -> bytes:
     """`page(conn, q).model_dump_json()`, byte for byte, from the columns (`wirejson`).
-
-    On SQLite a page is kept per reader connection with the data version it was read at
-    (`store.data_version`); while nothing has been committed since, the same query gets
-    the same bytes without reading a row. Reading 100 rows costs more than the rest of
-    the request (issue 17), and a client polling a quiet hub asks the same page again and
-    again. Any commit at all changes the version and the page is read afresh."""
-    version = store.data_version(conn)
-    kept: dict[tuple[Any, ...], tuple[int, bytes]] = conn.info.setdefault("kf_pages", {})
-    key = (q.limit, q.before, q.state, q.spoke, tuple(sorted((q.labels or {}).items())))
-    found = kept.get(key)
-    if found is not None and found[0] == version:
-        return found[1]
-    body = _page_json(conn, q, cache)
-    if version is not None:
-        if len(kept) >= PAGES_KEPT and key not in kept:
-            del kept[next(iter(kept))]
-        kept[key] = (version, body)
-    return body
-
-
-def _page_json(conn: Connection, q: ListQuery, cache: WorkloadJson) -> bytes:
+    (A page already read is kept on the event loop while nothing is written: bodies.py.)"""
     rows = store.page_rows(
         conn,
         limit=q.limit,
