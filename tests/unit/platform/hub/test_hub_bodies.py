@@ -1,6 +1,8 @@
 """Read bodies kept on the loop: served again only while no transaction has ended since
 they were read."""
 
+import asyncio
+
 import pytest
 
 from kindfleet.platform.hub.service.bodies import Bodies
@@ -77,3 +79,49 @@ async def test_the_budget_bounds_what_is_kept_oldest_first():
     assert await bodies.get("big", store.read) == b"x" * 11
     assert await bodies.get("big", store.read) == b"x" * 11
     assert store.reads == 6
+
+
+async def test_requests_at_one_count_share_one_read_and_a_later_count_does_not_join_it():
+    store = Store()
+    bodies = Bodies(lambda: store.transactions)
+    gate = asyncio.Event()
+
+    async def slow_read() -> bytes:
+        store.reads += 1
+        body = store.value
+        await gate.wait()
+        return body
+
+    first = [asyncio.create_task(bodies.get("k", slow_read)) for _ in range(5)]
+    while not store.reads:  # the read has taken its snapshot
+        await asyncio.sleep(0)
+    store.write(b"v1")  # a transaction ends while the read is under way
+    later = asyncio.create_task(bodies.get("k", slow_read))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*first) == [b"v0"] * 5
+    assert await later == b"v1"
+    assert store.reads == 2
+    assert await bodies.get("k", store.read) == b"v1"  # kept under the later count
+    assert store.reads == 2
+
+
+async def test_a_reader_that_hangs_up_does_not_fail_the_others():
+    store = Store()
+    bodies = Bodies(lambda: store.transactions)
+    gate = asyncio.Event()
+
+    async def slow_read() -> bytes:
+        store.reads += 1
+        await gate.wait()
+        return store.value
+
+    starter = asyncio.create_task(bodies.get("k", slow_read))
+    while not store.reads:
+        await asyncio.sleep(0)
+    joiner = asyncio.create_task(bodies.get("k", slow_read))
+    await asyncio.sleep(0)
+    starter.cancel()
+    gate.set()
+    assert await joiner == b"v0"
+    assert store.reads == 1
