@@ -5,6 +5,8 @@ what `slow` adds, and that an upstream restarted on its port is reached again.""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import socketserver
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kindfleet.providers.local import link
+from kindfleet.providers.local import link, processes
 
 
 class Echo(socketserver.BaseRequestHandler):
@@ -143,3 +145,27 @@ def test_a_restarted_proxy_keeps_its_port_and_its_mode(wire):
     assert link.state("s", files).mode == "partition"
     link.set_mode(files, "pass")
     assert _echo(_connect(files), b"ok") == b"ok"
+
+
+def test_a_sighup_the_moment_the_proxy_shows_up_is_a_reload_not_its_end(wire):
+    """`set_mode` signals the proxy as soon as it reads the proxy's status (seen under
+    load: a restarted proxy killed by SIGHUP's default action, 'did not apply pass'). The
+    proxy takes its signals before it writes its port, let alone its status: signalled the
+    instant its port file appears, it must live and apply the mode."""
+    files, upstream = wire
+    for _ in range(5):
+        link.stop(files)
+        files.port.unlink(missing_ok=True)
+        started = threading.Thread(
+            target=link.start, args=(sys.executable, files, upstream.port_file)
+        )
+        started.start()
+        while not files.port.exists():
+            time.sleep(0.0005)
+        handle = processes.running(files.pidfile)
+        assert handle is not None
+        os.kill(handle.pid, signal.SIGHUP)
+        started.join()
+        assert processes.alive(handle), "the proxy died of a SIGHUP at its start"
+        link.set_mode(files, "pass")
+        assert _echo(_connect(files), b"ok") == b"ok"

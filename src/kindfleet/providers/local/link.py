@@ -135,6 +135,12 @@ def set_mode(
     os.kill(handle.pid, signal.SIGHUP)
     deadline = time.monotonic() + wait
     while int(str((files.read_status() or {}).get("generation", -1))) < generation:
+        if not processes.alive(handle):
+            raise KindfleetError(
+                f"the link proxy (pid {handle.pid}) exited instead of applying {mode}: "
+                f"{_tail(files.log)}",
+                hint="`kindfleet up` starts it again (the mode is kept in its control file)",
+            )
         if time.monotonic() > deadline:
             raise KindfleetError(
                 f"the link proxy (pid {handle.pid}) did not apply {mode} within {wait:.0f}s",

@@ -217,6 +217,13 @@ def _listen_port(port_file: Path) -> int:
 async def main(args: argparse.Namespace) -> None:
     port_file, control, status = Path(args.port_file), Path(args.control), Path(args.status)
     link = Link(control, status, 0)
+    # Signals are ours before the status says we are up: `set_mode` sends SIGHUP as soon as
+    # it reads that status, and SIGHUP's default action ends the process.
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, lambda: link.reload(force=True))
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
     server = await asyncio.start_server(
         lambda r, w: _serve(link, Path(args.upstream_port_file), r, w),
         host="127.0.0.1",
@@ -230,11 +237,6 @@ async def main(args: argparse.Namespace) -> None:
     link.port = port
     link.reload(force=True)
     link.write_status()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGHUP, lambda: link.reload(force=True))
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
     async with server:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
