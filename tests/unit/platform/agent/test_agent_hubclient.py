@@ -3,19 +3,24 @@ into what the agent should do about it, with no token in any message."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import shutil
 import socket
 import ssl
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
-import httpx2
 import pytest
+from aiohttp import web
 
 from kindfleet.platform.agent.hubclient import (
     HubClient,
     HubRefused,
     HubUnauthorized,
     HubUnavailable,
-    tls_context,
 )
 from kindfleet.platform.wire import (
     AssignmentBatch,
@@ -30,54 +35,117 @@ TOKEN = "cred-SECRET-4e1b"
 CAP = Capacity(cpu_millis=1000, memory_bytes=1 << 30)
 
 
-def _client(handler) -> HubClient:
-    return HubClient("http://hub.test/", transport=httpx2.MockTransport(handler))
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+Handler = Callable[[Seen], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def hub(handler: Handler, **client: float) -> AsyncIterator[tuple[HubClient, list[Seen]]]:
+    """A real HTTP server on a free port answering every request with `handler`."""
+    seen: list[Seen] = []
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        got = Seen(
+            request.method,
+            request.path,
+            dict(request.query),
+            {k.lower(): v for k, v in request.headers.items()},
+            await request.read(),
+        )
+        seen.append(got)
+        return await handler(got)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = HubClient(f"http://127.0.0.1:{port}/", **client)
+    try:
+        yield client, seen
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+def answering(status: int, data: object) -> Handler:
+    async def handler(_: Seen) -> web.StreamResponse:
+        return web.json_response(data, status=status)
+
+    return handler
 
 
 async def test_requests_follow_the_contract():
-    seen: list[httpx2.Request] = []
-
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(request)
-        path = request.url.path
-        if path.endswith("/register"):
-            return httpx2.Response(
-                200,
-                json={
+    async def handler(got: Seen) -> web.StreamResponse:
+        if got.path.endswith("/register"):
+            return web.json_response(
+                {
                     "spoke": "s1",
                     "credential": "c",
                     "heartbeat_seconds": 2,
                     "lease_seconds": 6,
                     "lost_after_seconds": 30,
-                },
+                }
             )
-        if path.endswith("/heartbeat"):
-            return httpx2.Response(200, json={"health": "Ready", "heartbeat_seconds": 2})
-        if path.endswith("/assignments"):
-            return httpx2.Response(200, json={"items": []})
-        return httpx2.Response(200, json={"acked_through": 7})
+        if got.path.endswith("/heartbeat"):
+            return web.json_response({"health": "Ready", "heartbeat_seconds": 2})
+        if got.path.endswith("/assignments"):
+            return web.json_response({"items": []})
+        return web.json_response({"acked_through": 7})
 
-    client = _client(handler)
-    reg = await client.register(
-        "boot", RegisterRequest(name="s1", capacity=CAP, executor="process")
-    )
-    assert reg.credential == "c"
-    await client.heartbeat("s1", TOKEN, HeartbeatRequest(capacity=CAP))
-    assert await client.assignments("s1", TOKEN, wait=20) == AssignmentBatch(items=[])
-    assert await client.post_events("s1", TOKEN, EventBatch()) == EventAck(acked_through=7)
-    await client.aclose()
+    async with hub(handler) as (client, seen):
+        reg = await client.register(
+            "boot", RegisterRequest(name="s1", capacity=CAP, executor="process"), store="st-1"
+        )
+        assert reg.credential == "c"
+        await client.heartbeat("s1", TOKEN, HeartbeatRequest(capacity=CAP))
+        assert await client.assignments("s1", TOKEN, wait=20) == AssignmentBatch(items=[])
+        assert await client.post_events("s1", TOKEN, EventBatch()) == EventAck(acked_through=7)
 
-    assert [(r.method, r.url.path) for r in seen] == [
+    assert [(r.method, r.path) for r in seen] == [
         ("POST", "/v1/spokes/register"),
         ("POST", "/v1/spokes/s1/heartbeat"),
         ("GET", "/v1/spokes/s1/assignments"),
         ("POST", "/v1/spokes/s1/events"),
     ]
     assert seen[0].headers["authorization"] == "Bearer boot"
+    assert seen[0].headers["kindfleet-store"] == "st-1"
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in seen[1:])
-    assert json.loads(seen[0].content)["name"] == "s1"
-    assert seen[2].url.params["wait"] == "20"
-    assert seen[2].extensions["timeout"]["read"] > 20  # the long-poll outlives its wait
+    assert all(r.headers["user-agent"] == "kindfleet-agent" for r in seen)
+    assert seen[0].headers["content-type"] == "application/json"
+    assert json.loads(seen[0].body)["name"] == "s1"
+    assert seen[2].query == {"wait": "20"}
+
+
+async def test_the_long_poll_outlives_the_request_timeout_by_its_wait():
+    async def slow(_: Seen) -> web.StreamResponse:
+        await asyncio.sleep(0.6)
+        return web.json_response({"items": []})
+
+    async with hub(slow, request_timeout=0.4) as (client, _):
+        assert await client.assignments("s1", TOKEN, wait=0.5) == AssignmentBatch(items=[])
+        with pytest.raises(HubUnavailable, match="no answer in time"):
+            await client.post_events("s1", TOKEN, EventBatch())  # 0.6 s > 0.4 s
+
+
+async def test_a_redirect_is_not_followed():
+    async def moved(_: Seen) -> web.StreamResponse:
+        raise web.HTTPTemporaryRedirect("http://127.0.0.1:9/elsewhere")
+
+    async with hub(moved) as (client, seen):
+        with pytest.raises(HubUnavailable, match="not a EventAck"):
+            await client.post_events("s1", TOKEN, EventBatch())
+        assert len(seen) == 1
 
 
 @pytest.mark.parametrize(
@@ -93,19 +161,19 @@ async def test_requests_follow_the_contract():
     ],
 )
 async def test_status_codes_are_sorted(status, error):
-    client = _client(lambda r: httpx2.Response(status, json={"title": "no", "detail": "why"}))
-    with pytest.raises(error) as caught:
-        await client.heartbeat("s1", TOKEN, HeartbeatRequest(capacity=CAP))
+    async with hub(answering(status, {"title": "no", "detail": "why"})) as (client, _):
+        with pytest.raises(error) as caught:
+            await client.heartbeat("s1", TOKEN, HeartbeatRequest(capacity=CAP))
     assert caught.value.status == status
     assert TOKEN not in str(caught.value)
-    await client.aclose()
+    if error is HubRefused:
+        assert "why" in str(caught.value)
 
 
 async def test_an_unreadable_answer_is_unavailable():
-    client = _client(lambda r: httpx2.Response(200, json={"surprise": True}))
-    with pytest.raises(HubUnavailable, match="not a EventAck"):
-        await client.post_events("s1", TOKEN, EventBatch())
-    await client.aclose()
+    async with hub(answering(200, {"surprise": True})) as (client, _):
+        with pytest.raises(HubUnavailable, match="not a EventAck"):
+            await client.post_events("s1", TOKEN, EventBatch())
 
 
 async def test_no_hub_listening_is_unavailable():
@@ -129,9 +197,30 @@ async def test_a_silent_hub_times_out_as_unavailable():
         await client.aclose()
 
 
-def test_an_http_hub_gets_a_context_that_trusts_nobody_and_an_https_hub_httpx_s_own():
-    plain = tls_context("http://127.0.0.1:8080")
-    assert isinstance(plain, ssl.SSLContext)
-    assert plain.verify_mode is ssl.CERT_REQUIRED and plain.check_hostname
-    assert plain.get_ca_certs() == [] and plain.cert_store_stats()["x509_ca"] == 0
-    assert tls_context("HTTPS://hub.example:443") is True  # httpx verifies with its CA bundle
+async def test_an_https_hub_nobody_vouches_for_is_refused(tmp_path):
+    """An https:// hub is verified (the system's CA, SSL_CERT_FILE honoured): a
+    self-signed one is not talked to."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl (Debian's openssl package) makes the self-signed certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answering(200, {"acked_through": 1}))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
+    client = HubClient(f"https://127.0.0.1:{runner.addresses[0][1]}", request_timeout=5)
+    try:
+        with pytest.raises(HubUnavailable, match="Certificate") as caught:
+            await client.post_events("s1", TOKEN, EventBatch())
+        assert TOKEN not in str(caught.value)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
