@@ -4,10 +4,7 @@ into a KindfleetError that says what happened and what to do."""
 from __future__ import annotations
 
 import http.server
-import shutil
 import socket
-import ssl
-import subprocess
 import threading
 
 import pytest
@@ -108,21 +105,10 @@ def test_no_hub_listening():
     assert "cannot reach the hub" in str(err.value) and "kindfleet up" in str(err.value)
 
 
-def test_a_hub_behind_a_certificate_nobody_vouches_for_is_refused(tmp_path):
+def test_a_hub_behind_a_certificate_nobody_vouches_for_is_refused(self_signed):
     """Every client shares one TLS context (built once per process): it still verifies."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl (Debian's openssl package) makes the self-signed certificate")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert, key)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    server.socket = self_signed.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         for _ in range(2):  # the first client builds the context, the second reuses it
