@@ -68,12 +68,16 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     """Columns as kubectl prints them: left-aligned, two spaces apart, one line per row
     whatever the terminal's width (so `grep` and `awk` see whole rows), cells as written
     (a `[name]` in a cell is text, not markup). No rich: a table costs no start-up."""
-    cells = [[str(c) if c is not None else "" for c in row] for row in rows]
+    cells = [[_cell(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in [list(columns), *cells]) for i in range(len(columns))]
     lines = [title] if title else []
     for row in [list(columns), *cells]:
         lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).replace("\r", " ").replace("\n", " ")
 
 
 def labels(values: Mapping[str, str]) -> str:
