@@ -99,14 +99,19 @@ def _launcher(agent: AgentProc) -> psutil.Process:
 
 
 def _keeper(agent: AgentProc, wid: str) -> int:
+    """The run's keeper, from the agent's record of the start: the tree can be up before
+    the agent has committed that record (its journal commits in batches), so wait for it."""
+    wait_until(lambda: _handle(agent, wid) is not None, timeout=20, what="the start recorded")
+    return int(json.loads(_handle(agent, wid) or "")["ref"]["keeper"])
+
+
+def _handle(agent: AgentProc, wid: str) -> str | None:
     conn = sqlite3.connect(agent.state_dir / "agent.db")
     try:
-        (handle,) = conn.execute(
-            "SELECT handle FROM assignments WHERE workload = ?", (wid,)
-        ).fetchone()
+        row = conn.execute("SELECT handle FROM assignments WHERE workload = ?", (wid,)).fetchone()
     finally:
         conn.close()
-    return int(json.loads(handle)["ref"]["keeper"])
+    return row[0] if row and row[0] else None
 
 
 def _start(start_agent, mode: str) -> AgentProc:
@@ -247,9 +252,4 @@ def test_stress_kill_at_a_random_moment_of_a_launch(hub, start_agent, mode):
 
 
 def _has_handle(agent: AgentProc, wid: str) -> bool:
-    conn = sqlite3.connect(agent.state_dir / "agent.db")
-    try:
-        row = conn.execute("SELECT handle FROM assignments WHERE workload = ?", (wid,)).fetchone()
-    finally:
-        conn.close()
-    return bool(row and row[0])
+    return _handle(agent, wid) is not None
