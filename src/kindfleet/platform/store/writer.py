@@ -179,15 +179,7 @@ class Writer:
     def _run_group(self, jobs: list[_Job]) -> None:
         started = time.perf_counter()
         try:
-            conn = self._connection()
-            conn.info[_HOOKS] = []
-            try:
-                with conn.begin():
-                    self._execute(conn, jobs)
-                    self._check()
-            finally:
-                self.transactions += 1
-            self._committed(conn)
+            self._transact(jobs)
         except Exception as exc:
             self._failed(exc)
             if len(jobs) == 1 or not self._healthy():
@@ -202,18 +194,22 @@ class Writer:
 
     def _run_alone(self, job: _Job) -> None:
         try:
-            conn = self._connection()
-            conn.info[_HOOKS] = []
-            try:
-                with conn.begin():
-                    self._execute(conn, [job])
-                    self._check()
-            finally:
-                self.transactions += 1
-            self._committed(conn)
+            self._transact([job])
         except Exception as exc:
             self._failed(exc)
             job.outcome = (None, _as_store_error(exc))
+
+    def _transact(self, jobs: list[_Job]) -> None:
+        """The jobs in one transaction, then their after-commit hooks. Raises what failed."""
+        conn = self._connection()
+        conn.info[_HOOKS] = []
+        try:
+            with conn.begin():
+                self._execute(conn, jobs)
+                self._check()
+        finally:
+            self.transactions += 1
+        self._committed(conn)
 
     def _check(self) -> None:
         if self._before_commit is not None:
