@@ -6,6 +6,7 @@ commit. They speak in column values; turning rows into the hub's records is the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -298,13 +299,15 @@ def overdue(conn: Connection, now: float, limit: int = 1000) -> list[Row[Any]]:
 
 def save(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write back the mutable columns of changed records (each row carries its `seq`)."""
-    mark = param_mark(conn)
-    sql = (
-        f"UPDATE {workloads.name} SET "
-        + ", ".join(f"{name} = {mark}" for name in MUTABLE)
-        + f" WHERE seq = {mark}"
-    )
-    driver_many(conn, sql, [(*(row[k] for k in MUTABLE), row["seq"]) for row in rows])
+    values = [(*(row[k] for k in MUTABLE), row["seq"]) for row in rows]
+    driver_many(conn, _save_sql(param_mark(conn)), values)
+
+
+@functools.cache
+def _save_sql(mark: str) -> str:
+    """`save`'s UPDATE in the driver's placeholder style, written once per style."""
+    sets = ", ".join(f"{name} = {mark}" for name in MUTABLE)
+    return f"UPDATE {workloads.name} SET {sets} WHERE seq = {mark}"
 
 
 def queue_spot(conn: Connection, priority: int, seq: int) -> tuple[int, int]:
