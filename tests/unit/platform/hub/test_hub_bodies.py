@@ -13,10 +13,22 @@ class Store:
         self.transactions = 0
         self.value = b"v0"
         self.reads = 0
+        self.gate = asyncio.Event()
 
     async def read(self) -> bytes:
         self.reads += 1
         return self.value
+
+    async def slow_read(self) -> bytes:
+        """A read that takes its snapshot at once and answers when the gate opens."""
+        self.reads += 1
+        body = self.value
+        await self.gate.wait()
+        return body
+
+    async def until_read(self) -> None:
+        while not self.reads:
+            await asyncio.sleep(0)
 
     def write(self, value: bytes) -> None:
         self.value = value
@@ -84,21 +96,12 @@ async def test_the_budget_bounds_what_is_kept_oldest_first():
 async def test_requests_at_one_count_share_one_read_and_a_later_count_does_not_join_it():
     store = Store()
     bodies = Bodies(lambda: store.transactions)
-    gate = asyncio.Event()
-
-    async def slow_read() -> bytes:
-        store.reads += 1
-        body = store.value
-        await gate.wait()
-        return body
-
-    first = [asyncio.create_task(bodies.get("k", slow_read)) for _ in range(5)]
-    while not store.reads:  # the read has taken its snapshot
-        await asyncio.sleep(0)
+    first = [asyncio.create_task(bodies.get("k", store.slow_read)) for _ in range(5)]
+    await store.until_read()  # the read has taken its snapshot
     store.write(b"v1")  # a transaction ends while the read is under way
-    later = asyncio.create_task(bodies.get("k", slow_read))
+    later = asyncio.create_task(bodies.get("k", store.slow_read))
     await asyncio.sleep(0)
-    gate.set()
+    store.gate.set()
     assert await asyncio.gather(*first) == [b"v0"] * 5
     assert await later == b"v1"
     assert store.reads == 2
@@ -109,19 +112,11 @@ async def test_requests_at_one_count_share_one_read_and_a_later_count_does_not_j
 async def test_a_reader_that_hangs_up_does_not_fail_the_others():
     store = Store()
     bodies = Bodies(lambda: store.transactions)
-    gate = asyncio.Event()
-
-    async def slow_read() -> bytes:
-        store.reads += 1
-        await gate.wait()
-        return store.value
-
-    starter = asyncio.create_task(bodies.get("k", slow_read))
-    while not store.reads:
-        await asyncio.sleep(0)
-    joiner = asyncio.create_task(bodies.get("k", slow_read))
+    starter = asyncio.create_task(bodies.get("k", store.slow_read))
+    await store.until_read()
+    joiner = asyncio.create_task(bodies.get("k", store.slow_read))
     await asyncio.sleep(0)
     starter.cancel()
-    gate.set()
+    store.gate.set()
     assert await joiner == b"v0"
     assert store.reads == 1
