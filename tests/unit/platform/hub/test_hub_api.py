@@ -256,12 +256,20 @@ async def test_long_poll_over_http_is_released_by_a_cancel(api, spec_body):
 
 
 async def test_metrics_count_requests_by_route(api, spec_body):
-    await api.submit("k", spec_body)
+    """Counted in front of both: the fast paths' answers and FastAPI's (by the route's
+    template, or "unmatched"), whatever the status."""
+    wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
+    await api.http.get(f"/v1/workloads/{wid}/explain", headers=api.client)
+    await api.http.get("/v1/workloads/wl-00000000000000000000/explain", headers=api.client)
+    await api.http.get("/v1/nowhere", headers=api.client)
     text = (await api.http.get("/metrics", headers=api.client)).text
-    assert (
-        'kindfleet_hub_http_requests_total{method="POST",route="/v1/workloads",status="201"} 1.0'
-        in text
-    )
+    for counted in (
+        'method="POST",route="/v1/workloads",status="201"} 1.0',
+        'method="GET",route="/v1/workloads/{workload_id}/explain",status="200"} 1.0',
+        'method="GET",route="/v1/workloads/{workload_id}/explain",status="404"} 1.0',
+        'method="GET",route="unmatched",status="404"} 1.0',
+    ):
+        assert "kindfleet_hub_http_requests_total{" + counted in text
     assert 'kindfleet_hub_submissions_total{result="created"} 1.0' in text
     assert "kindfleet_hub_store_group_jobs_bucket" in text
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kindfleet._version import __version__
 from kindfleet.platform.hub import ui
@@ -24,13 +25,34 @@ from kindfleet.platform.hub.settings import HubSettings
 from kindfleet.platform.wire import ProblemDetail
 
 
+class HubApp(FastAPI):
+    """FastAPI with the hub's request metrics and fast paths in front of its own stack.
+
+    Middleware added with `add_middleware` runs inside FastAPI's error, telemetry and
+    body-limit layers, which cost a submission more than its parse does (issue 17). The
+    fast paths catch their own errors and enforce their own body limit, so they sit in
+    front; whatever they do not answer goes through FastAPI whole.
+    """
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: HubSettings,
     *,
     clock: Callable[[], float] = time.time,
     service: HubService | None = None,
     fast_path: bool = True,
-) -> FastAPI:
+) -> HubApp:
     """The hub as an ASGI app; its lifespan opens the store and runs the scheduler.
 
     `fast_path=False` leaves submit, list and get to the FastAPI routes (tests check that
@@ -43,7 +65,7 @@ def create_app(
         async with running(hub), board.sampling():
             yield
 
-    app = FastAPI(
+    app = HubApp(
         title="kindfleet hub",
         version=__version__,
         description="Workload API, placement, spoke leases and telemetry of kindfleet.",
@@ -68,7 +90,8 @@ def create_app(
     dashboard.install(app, board)
     ui.install(app, board)
     openapi.install(app)
+    inner: ASGIApp = app.framework
     if fast_path:
-        app.add_middleware(FastPaths, hub=hub)
-    app.add_middleware(RequestMetrics, metrics=hub.metrics)
+        inner = FastPaths(inner, hub=hub)
+    app.front = RequestMetrics(inner, metrics=hub.metrics)
     return app
