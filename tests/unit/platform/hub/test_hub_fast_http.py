@@ -14,6 +14,7 @@ drives plain functions, each example one `runner.run`.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
@@ -215,6 +216,22 @@ def test_submit_answers_as_the_route(
     writers: Faces, who: Headers, key: Headers, media: Headers, body: bytes
 ) -> None:
     _same(writers.ask("POST", "/v1/workloads", who + key + media, body))
+
+
+def test_a_replay_answers_the_stored_workload_as_the_route(writers: Faces) -> None:
+    """The fast path writes its answer from the record, not from the request: a replay
+    whose labels come in another order (the same spec) shows them as stored (canonical,
+    sorted), and text that JSON escapes is written as pydantic writes it."""
+    headers = [CLIENT, ("Idempotency-Key", "replayed"), ("Content-Type", "application/json")]
+    labels = {"a": 'say "hi"\\', "b": "é\u2028\x1f", "c": "😀"}
+    first = writers.ask("POST", "/v1/workloads", headers, _spec(labels=labels))
+    reordered = {"c": labels["c"], "b": labels["b"], "a": labels["a"]}
+    again = writers.ask("POST", "/v1/workloads", headers, _spec(labels=reordered))
+    _same(first)
+    _same(again)
+    assert [first[0][0], again[0][0]] == [201, 200]
+    assert json.loads(again[0][2])["workload"]["spec"]["labels"] == labels
+    assert list(json.loads(again[0][2])["workload"]["spec"]["labels"]) == ["a", "b", "c"]
 
 
 QUERIES = [

@@ -130,8 +130,8 @@ class FastPaths:
         spec = await read_json(
             WorkloadSpec, headers.get(b"content-type"), headers.get(b"content-length"), receive
         )
-        result = await self.hub.submit(key, spec)
-        return (201 if result.created else 200), result.model_dump_json().encode()
+        created, body = await self.hub.submit_json(key, spec)
+        return (201 if created else 200), body
 
 
 def _headers(scope: Scope) -> dict[bytes, str] | None:

@@ -163,6 +163,15 @@ def changes(rec: WorkloadRecord) -> dict[str, Any]:
     }
 
 
+def shown_columns(rec: WorkloadRecord) -> tuple[Any, ...]:
+    """A record as the `SHOWN` columns of its row (what `wirejson.render` writes)."""
+    return (
+        rec.seq, rec.id, "", rec.state.value, rec.generation, rec.spoke, rec.retries_used,
+        rec.cancel_requested, rec.reason, rec.message, attempts_json(rec), rec.submitted_at,
+        rec.updated_at,
+    )  # fmt: skip
+
+
 def new_row(
     rec: WorkloadRecord, *, idem_hash: str, spec_json: str, spec_hash: str
 ) -> dict[str, Any]:
