@@ -38,5 +38,4 @@ class RequestMetrics:
             route: Any = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self.metrics.requests.labels(method, path, str(status)).inc()
-            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+            self.metrics.request(method, path, status, time.perf_counter() - started)

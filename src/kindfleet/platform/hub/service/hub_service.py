@@ -224,10 +224,10 @@ class HubService:
     def _count(self, results: Sequence[Submitted]) -> None:
         created = sum(1 for r in results if r.created)
         if created:
-            self.metrics.submissions.labels("created").inc(created)
+            self.metrics.created.inc(created)
             self.on_change()
         if len(results) - created:
-            self.metrics.submissions.labels("existing").inc(len(results) - created)
+            self.metrics.existing.inc(len(results) - created)
 
     @staticmethod
     def _responses(results: Sequence[Submitted]) -> list[SubmitResponse]:

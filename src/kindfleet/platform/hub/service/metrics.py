@@ -6,6 +6,8 @@ many hubs in one process without "duplicated timeseries" errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from kindfleet.platform.wire import SpokeHealth, WorkloadState
@@ -96,6 +98,26 @@ class HubMetrics:
             self.workloads.labels(state.value)
         for health in SpokeHealth:
             self.spokes.labels(health.value)
+        # Labelled children, kept: `labels()` checks and locks on every call, and costs a
+        # submission more than the count itself (issue 17). Their label sets are bounded:
+        # route templates, methods, statuses.
+        self.created = self.submissions.labels("created")
+        self.existing = self.submissions.labels("existing")
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._timings: dict[str, Any] = {}
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request, by its route's template."""
+        count = self._counts.get((method, route, status))
+        if count is None:
+            count = self._counts[method, route, status] = self.requests.labels(
+                method, route, str(status)
+            )
+        count.inc()
+        timing = self._timings.get(route)
+        if timing is None:
+            timing = self._timings[route] = self.latency.labels(route)
+        timing.observe(seconds)
 
     def observe_group(self, jobs: int, seconds: float) -> None:
         self.group_jobs.observe(jobs)
