@@ -8,6 +8,7 @@ millicores and memory integer bytes.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
@@ -15,6 +16,9 @@ _MEMORY = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 _CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
 
 
+# Kept per value (and type: True is not 1): every submission parses its quantities twice
+# (the wire check and the request), and most fleets write a handful of them.
+@lru_cache(maxsize=4096, typed=True)
 def parse_memory(value: str | int) -> int:
     """Bytes in a memory quantity: 512Mi, 8Gi, 1G, 1048576."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -29,6 +33,7 @@ def parse_memory(value: str | int) -> int:
     return int(float(number) * factor)
 
 
+@lru_cache(maxsize=4096, typed=True)
 def parse_cpu(value: str | float) -> int:
     """Millicores in a cpu quantity: 500m, 2, 0.5."""
     if isinstance(value, int | float) and not isinstance(value, bool):

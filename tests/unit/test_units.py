@@ -48,3 +48,17 @@ def test_memory_round_trip(size):
 @given(st.integers(min_value=0, max_value=10**7))
 def test_cpu_round_trip(millis):
     assert parse_cpu(format_cpu(millis)) == millis
+
+
+def test_kept_values_keep_their_type():
+    """The parsers keep results per value: True (equal to 1 and 1.0 in Python) must not be
+    answered as the 1.0 before it, and a refusal is never kept as an answer."""
+    assert parse_cpu(1.0) == 1000
+    with pytest.raises(ValueError, match="not a quantity"):
+        parse_cpu(True)
+    assert parse_memory(1.0) == 1  # type: ignore[arg-type]  # what a caller may pass anyway
+    with pytest.raises(ValueError, match="not a quantity"):
+        parse_memory(True)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="not a quantity"):
+            parse_memory("8 GB")
