@@ -25,13 +25,17 @@ from kindfleet.platform.store import after_commit
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import Selector, WorkloadSpec, WorkloadState
 
+# One encoder for every call: `json.dumps` with options builds a new one each time.
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def canonical(spec: WorkloadSpec) -> str:
-    return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return _canonical(spec.model_dump(mode="json"))
 
 
 def selector_key(selector: Selector) -> str:
-    return json.dumps(selector.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return _canonical(selector.model_dump(mode="json"))
 
 
 @lru_cache(maxsize=1024)
@@ -39,15 +43,15 @@ def parse_selector(text: str) -> Selector:
     return Selector.model_validate_json(text)
 
 
-def queued(rec: WorkloadRecord) -> Queued:
-    """A Pending record as the in-memory queue keeps it."""
+def queued(rec: WorkloadRecord, selector: str | None = None) -> Queued:
+    """A Pending record as the in-memory queue keeps it (`selector`: its key, if known)."""
     return Queued(
         workload=rec.id,
         seq=rec.seq,
         priority=rec.spec.priority,
         request=rec.request,
         selector=rec.spec.selector,
-        selector_key=selector_key(rec.spec.selector),
+        selector_key=selector_key(rec.spec.selector) if selector is None else selector,
         avoid=rec.demand().avoid,
     )
 
@@ -125,7 +129,9 @@ def _attempt(data: list[Any]) -> AttemptRecord:
 
 
 def attempts_json(rec: WorkloadRecord) -> str:
-    return json.dumps(
+    if not rec.attempts:
+        return "[]"
+    return _compact(
         [
             [
                 a.generation,
@@ -138,8 +144,7 @@ def attempts_json(rec: WorkloadRecord) -> str:
                 a.reason,
             ]
             for a in rec.attempts
-        ],
-        separators=(",", ":"),
+        ]
     )
 
 
@@ -173,8 +178,9 @@ def shown_columns(rec: WorkloadRecord) -> tuple[Any, ...]:
 
 
 def new_row(
-    rec: WorkloadRecord, *, idem_hash: str, spec_json: str, spec_hash: str
+    rec: WorkloadRecord, *, idem_hash: str, spec_json: str, spec_hash: str, selector: str
 ) -> dict[str, Any]:
+    """A new workload's row; `selector` is `selector_key(rec.spec.selector)`."""
     row = changes(rec)
     del row["seq"]  # given by the store
     request = rec.request
@@ -188,6 +194,6 @@ def new_row(
         memory_bytes=request.memory_bytes,
         gpus=request.gpus,
         submitted_at=rec.submitted_at,
-        selector=selector_key(rec.spec.selector),
+        selector=selector,
     )
     return row

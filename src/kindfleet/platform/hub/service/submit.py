@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
@@ -19,7 +19,14 @@ from sqlalchemy import Connection
 from kindfleet.platform.hub.rules.queue import PendingQueue
 from kindfleet.platform.hub.rules.transitions import WorkloadRecord, new_record, request_of
 from kindfleet.platform.hub.service.refusals import Conflict, HubError, Invalid
-from kindfleet.platform.hub.service.rows import canonical, digest, new_row, queued, record
+from kindfleet.platform.hub.service.rows import (
+    canonical,
+    digest,
+    new_row,
+    queued,
+    record,
+    selector_key,
+)
 from kindfleet.platform.store import after_commit
 from kindfleet.platform.store import workloads as store
 from kindfleet.platform.wire import IDEMPOTENCY_KEY, SelectorOp, WorkloadSpec
@@ -131,7 +138,7 @@ def submit_many(
         for h, row in store.by_idem(conn, {i.idem_hash for i in items}).items()
     }
     rows, labels = [], {}
-    fresh: list[WorkloadRecord] = []
+    fresh: list[tuple[WorkloadRecord, str]] = []
     out: list[Submitted | HubError] = []
     for item in items:
         seen = known.get(item.idem_hash)
@@ -149,27 +156,33 @@ def submit_many(
             out.append(conflict)
             continue
         rec = new_record(item.workload_id, item.spec, item.now)
-        fresh.append(rec)
+        selector = selector_key(item.spec.selector)
+        fresh.append((rec, selector))
         rows.append(
             new_row(
-                rec, idem_hash=item.idem_hash, spec_json=item.spec_json, spec_hash=item.spec_hash
+                rec,
+                idem_hash=item.idem_hash,
+                spec_json=item.spec_json,
+                spec_hash=item.spec_hash,
+                selector=selector,
             )
         )
         labels[rec.id] = dict(item.spec.labels)
         known[item.idem_hash] = (item.spec_hash, rec)
         out.append(Submitted(rec, created=True))
     seqs = store.insert(conn, rows, labels)
-    created = [replace(rec, seq=seqs[rec.id]) for rec in fresh]
-    if created:
-        after_commit(conn, lambda: _enqueue(queue, created))
+    # Each new record once more, with its seq; a repeat of its key in this group too.
+    stored = {rec.id: (replace(rec, seq=seqs[rec.id]), selector) for rec, selector in fresh}
+    if stored:
+        after_commit(conn, lambda: _enqueue(queue, stored.values()))
     return [
-        replace(r, record=replace(r.record, seq=seqs[r.record.id]))
-        if isinstance(r, Submitted) and r.record.id in seqs
+        Submitted(stored[r.record.id][0], r.created)
+        if isinstance(r, Submitted) and r.record.id in stored
         else r
         for r in out
     ]
 
 
-def _enqueue(queue: PendingQueue, records: list[WorkloadRecord]) -> None:
-    for rec in records:
-        queue.add(queued(rec))
+def _enqueue(queue: PendingQueue, records: Iterable[tuple[WorkloadRecord, str]]) -> None:
+    for rec, selector in records:
+        queue.add(queued(rec, selector))
