@@ -15,6 +15,8 @@ import os
 import stat
 import time
 from collections.abc import Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -194,7 +196,9 @@ def multi_insert(
     )
     if returning:
         sql += " RETURNING " + ",".join(quote(n) for n in returning)
-    result = conn.exec_driver_sql(sql, tuple(row[n] for row in rows for n in names))
+    pick = itemgetter(*names)  # a tuple per row, or the one value if one column
+    values = chain.from_iterable(map(pick, rows)) if len(names) > 1 else map(pick, rows)
+    result = conn.exec_driver_sql(sql, tuple(values))
     return list(result.fetchall()) if returning else []
 
 
