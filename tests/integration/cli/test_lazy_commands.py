@@ -60,13 +60,14 @@ def test_the_help_lists_every_command_under_its_section(cli):
         assert result.out.index(line) > heading, f"{name} is not under {entry.section}"
 
 
-def test_validate_loads_the_fleet_file_machinery_only(tmp_path):
+@pytest.mark.parametrize("fmt", [[], ["-o", "json"]])
+def test_validate_loads_the_fleet_file_machinery_only(tmp_path, fmt):
     fleet = tmp_path / "fleet.yaml"
-    fleet.write_text("name: lazy\nspokes: 2\n")
-    loaded = _loaded_by("validate", "-f", str(fleet), "-o", "json")
+    fleet.write_text("name: lazy\nspokes: 2\nregistry: {}\n")  # a table, a note, a tick
+    loaded = _loaded_by("validate", "-f", str(fleet), *fmt)
     assert "kindfleet.fleetspec" in loaded
     unneeded = ["kindfleet.fleet", "kindfleet.platform", "kindfleet.deploy"]
-    unneeded += ["kindfleet.providers", "psutil", "httpx2"]
+    unneeded += ["kindfleet.providers", "psutil", "httpx2", "rich"]
     assert not [m for m in unneeded if m in loaded]
 
 

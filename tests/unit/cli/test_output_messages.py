@@ -1,0 +1,72 @@
+"""Messages on stderr: one line each, coloured only where a person reads them, never a
+crash on what the stream cannot encode."""
+
+import io
+
+import pytest
+
+from kindfleet.cli import output
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """Call it in the test's body: pytest puts its own stderr back after the fixtures."""
+
+    def install() -> Terminal:
+        stream = Terminal()
+        monkeypatch.setattr("sys.stderr", stream)
+        for name in ("NO_COLOR", "FORCE_COLOR", "TERM"):
+            monkeypatch.delenv(name, raising=False)
+        return stream
+
+    return install
+
+
+def test_a_pipe_gets_plain_words(capsys):
+    output.success("wrote fleet.yaml")
+    output.warn("[spokes] has no labels")
+    output.error("no such file", hint="run kindfleet init")
+    assert capsys.readouterr().err.splitlines() == [
+        "✓ wrote fleet.yaml",
+        "warning: [spokes] has no labels",  # a [word] is text, not markup
+        "error: no such file",
+        "  hint: run kindfleet init",
+    ]
+
+
+def test_a_terminal_gets_colour_unless_told_otherwise(terminal, monkeypatch):
+    terminal = terminal()
+    output.error("boom")
+    assert terminal.getvalue() == "\x1b[31merror:\x1b[0m boom\n"
+    for name, value in (("NO_COLOR", "1"), ("TERM", "dumb")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            terminal.seek(0)
+            terminal.truncate()
+            output.warn("careful")
+            assert terminal.getvalue() == "warning: careful\n"
+
+
+def test_force_color_colours_a_pipe(capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    output.success("done")
+    assert capsys.readouterr().err == "\x1b[32m✓\x1b[0m done\n"
+
+
+def test_a_message_cannot_rewrite_the_line_or_ring(capsys):
+    output.info("name\rspoofed\x07\x08 end")
+    assert capsys.readouterr().err == "namespoofed end\n"
+
+
+def test_what_the_stream_cannot_encode_is_escaped(monkeypatch):
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
+    monkeypatch.setattr("sys.stderr", stream)
+    output.success("café \udcff")
+    assert raw.getvalue() == b"\\u2713 caf\\xe9 \\udcff\n"
