@@ -48,6 +48,7 @@ class Faces:
         self.ids: list[str] = []
         self.spoke_token = ""
         self.hub: Any = None
+        self.hubs: list[Any] = []
         self._kept_ids = submit_module._ids
 
     async def open(self, app: Any, *, lifespan: bool) -> httpx2.AsyncClient:
@@ -109,7 +110,45 @@ def writers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faces]:
     bodies.MAX_BODY = kept
 
 
+CREDENTIALS = {n: f"{n}-credential-0123456789abcdefghijklmnop" for n in ("s1", "s2", "s3")}
+
+
+@pytest.fixture(scope="module")
+def spokes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faces]:
+    """Two hubs (fast paths, routes alone), each with spokes s1, s2 and s3 registered with
+    the same credentials and the same twelve workloads placed: every report and poll then
+    lands on equal state on both sides. Only the round trip speaks for s3."""
+    faces = Faces()
+    clock = FakeClock()
+    kept = bodies.MAX_BODY
+    bodies.MAX_BODY = SMALL_BODY
+    apis: list[Api] = []
+
+    async def setup(fast_path: bool) -> None:
+        app = create_app(
+            settings_for(tmp_path_factory.mktemp("spokes")), clock=clock, fast_path=fast_path
+        )
+        api = Api(app, await faces.open(app, lifespan=True), clock)
+        for name, credential in CREDENTIALS.items():
+            await api.register(name, credential=credential, labels={"spoke": name})
+        apis.append(api)
+
+    for fast_path in (True, False):
+        faces.runner.run(setup(fast_path))
+    for i in range(12):
+        submitted = faces.ask("POST", "/v1/workloads", [CLIENT, ("Idempotency-Key", f"k{i}"),
+                                                          JSON], _spec(name=f"w{i}"))  # fmt: skip
+        faces.ids.append(json.loads(submitted[0][2])["workload"]["id"])
+    for api in apis:
+        faces.runner.run(api.hub.tick())
+    faces.hubs = [api.hub for api in apis]
+    yield faces
+    faces.close()
+    bodies.MAX_BODY = kept
+
+
 CLIENT = ("Authorization", "Bearer client-token-unit-0123456789abcdef")
+JSON = ("Content-Type", "application/json")
 FLEET = ("Authorization", "Bearer bootstrap-token-unit-0123456789abcdef")
 WHO = [
     [CLIENT], [], [("Authorization", "Bearer nope")], [FLEET], [CLIENT, CLIENT],
@@ -273,3 +312,90 @@ def test_the_fast_paths_answer_well_formed_requests_themselves(readers: Faces) -
     statuses = [readers.runner.run(ask(url)) for url in urls]
     assert behind == []
     assert statuses == [200, 200, 200, 200, 404]
+
+
+AS = {name: [("Authorization", f"Bearer {c}")] for name, c in CREDENTIALS.items()}
+SPOKE_WHO = [AS["s1"], AS["s2"], [CLIENT], [], AS["s1"] + AS["s1"],
+             [("Authorization", "Bearer nope")], AS["s2"] + AS["s1"]]  # fmt: skip
+SPOKE_NAMES = ["s1", "s2", "s9", "S1", "-s", "a" * 64, "s1.x", ""]
+WAITS = ["", "wait=0", "wait=0.01", "wait=0.020", "wait=00", "wait=1e-3", "wait=-1",
+         "wait=3601", "wait=abc", "wait=0&wait=0", "other=1", "wait=", "wait=0.0001",
+         "wait=%30", "wait=0&other=1"]  # fmt: skip
+KINDS = ["accepted", "started", "succeeded", "failed", "rejected", "nope"]
+AT = "2024-01-02T03:04:05.678Z"
+
+
+@st.composite
+def event_bodies(draw: st.DrawFn, ids: list[str]) -> bytes:
+    kind = draw(st.sampled_from(["events", "telemetry", "raw"]))
+    if kind == "raw":
+        return draw(st.sampled_from([b"", b"{", b"[]", b"{}", b'{"events": 1}',
+                                     b'{"events": [], "extra": 1}', b"x" * (SMALL_BODY + 1)]))  # fmt: skip
+    seq = draw(st.integers(0, 40))
+    if kind == "telemetry":
+        point = {"seq": seq, "at": AT, "metrics": {"cpu": draw(st.floats(0, 4))}}
+        if draw(st.booleans()):
+            point.update(workload=draw(st.sampled_from(ids)), generation=1)
+        return json.dumps({"telemetry": [point]}).encode()
+    event = {"seq": seq, "workload": draw(st.sampled_from([*ids, "wl-nope"])),
+             "generation": draw(st.integers(0, 2)), "type": draw(st.sampled_from(KINDS)),
+             "at": AT, "exit_code": draw(st.sampled_from([None, 0, 3]))}  # fmt: skip
+    return json.dumps({"events": [event]}).encode()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_spoke_reports_and_polls_answer_as_the_route(spokes: Faces, data: st.DataObject) -> None:
+    name = data.draw(st.sampled_from(SPOKE_NAMES), "name")
+    who = data.draw(st.sampled_from(SPOKE_WHO), "who")
+    if data.draw(st.booleans(), "report"):
+        media = data.draw(st.sampled_from(MEDIA), "media")
+        body = data.draw(event_bodies(spokes.ids), "body")
+        _same(spokes.ask("POST", f"/v1/spokes/{name}/events", who + media, body))
+    else:
+        query = data.draw(st.sampled_from(WAITS), "query")
+        _same(spokes.ask("GET", f"/v1/spokes/{name}/assignments?{query}", who))
+
+
+def test_a_spokes_work_round_trip_answers_as_the_route(spokes: Faces) -> None:
+    """Delivered, accepted, started, finished, acked: the same answers at every step."""
+    pinned = _spec(name="pinned", selector={"match_labels": {"spoke": "s3"}})
+    _same(spokes.ask("POST", "/v1/workloads", [CLIENT, ("Idempotency-Key", "s3"), JSON], pinned))
+    for hub in spokes.hubs:
+        spokes.runner.run(hub.tick())
+    polled = spokes.ask("GET", "/v1/spokes/s3/assignments?wait=0", AS["s3"])
+    _same(polled)
+    items = json.loads(polled[0][2])["items"]
+    assert "pinned" in [it["spec"]["name"] for it in items]
+    for seq, kind in enumerate(["accepted", "started", "succeeded"], start=100):
+        events = [{"seq": seq, "workload": it["workload"], "generation": it["generation"],
+                   "type": kind, "at": AT, "exit_code": 0 if kind == "succeeded" else None}
+                  for it in items]  # fmt: skip
+        answers = spokes.ask("POST", "/v1/spokes/s3/events", AS["s3"] + [JSON],
+                             json.dumps({"events": events}).encode())  # fmt: skip
+        _same(answers)
+        assert json.loads(answers[0][2])["acked_through"] == seq
+    _same(spokes.ask("POST", "/v1/spokes/s3/events", AS["s3"] + [JSON], b'{"events": []}'))
+
+
+def test_the_fast_paths_answer_a_spokes_reports_and_polls_themselves(spokes: Faces) -> None:
+    behind: list[str] = []
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        behind.append(scope["path"])
+        raise AssertionError("the route was asked")
+
+    fast = FastPaths(route, hub=spokes.hubs[0])
+
+    async def ask(method: str, url: str, body: bytes = b"") -> int:
+        transport = httpx2.ASGITransport(app=fast)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://hub") as http:
+            response = await http.request(method, url, headers=AS["s1"] + [JSON], content=body)
+            return response.status_code
+
+    asks = [("GET", "/v1/spokes/s1/assignments"), ("GET", "/v1/spokes/s1/assignments?wait=0.01"),
+            ("POST", "/v1/spokes/s1/events", b'{"events": []}'),
+            ("POST", "/v1/spokes/s1/events", b"{")]  # fmt: skip
+    statuses = [spokes.runner.run(ask(*a)) for a in asks]
+    assert behind == []
+    assert statuses == [200, 200, 200, 422]

@@ -1,18 +1,20 @@
-"""The hub's hot paths without the framework in the way: submit, list, get.
+"""The hub's hot paths without the framework in the way: submit, list, get, and the
+spokes' reports and long polls.
 
 FastAPI's per-request machinery (dependency solving, parameter extraction, exception
 middleware) costs more than the work itself: for `POST /v1/workloads` more than the
 submission, for the reads several times the read (issue 17 measured the list at 0.012
 of a bare endpoint serving the same bytes). So this ASGI middleware answers exactly these
-three itself, with the same steps the FastAPI routes take (parse, one call to the
+five itself, with the same steps the FastAPI routes take (parse, one call to the
 service, the same ProblemDetail errors), and hands every other request to FastAPI.
 
-It answers only requests it is certain about: authenticated as a client, by exactly one
-Authorization header; for a submission, exactly one Idempotency-Key the route's header
-constraints accept and at most one Content-Type; for a list, a query `fastreads` can
-read. Everything else (401, 403, a missing or odd key, a doubtful query, a repeated
-header, which FastAPI would read the first of) goes to the route, so the errors of
-authentication and of headers are the route's own. The FastAPI routes stay registered:
+It answers only requests it is certain about: authenticated as a client (as the spoke
+named in the path, for the spoke routes), by exactly one Authorization header; for a
+submission, exactly one Idempotency-Key the route's header constraints accept and at most
+one Content-Type; for a list, a query `fastreads` can read; for a long poll, a `wait`
+`fastspokes` can. Everything else (401, 403, a missing or odd key, a doubtful query, a
+repeated header, which FastAPI would read the first of) goes to the route, so the errors
+of authentication and of headers are the route's own. The FastAPI routes stay registered:
 they document the endpoints in the OpenAPI and are the reference the tests compare these
 with, byte for byte.
 """
@@ -24,13 +26,13 @@ from collections.abc import Awaitable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kindfleet.platform.hub.api import fastreads, problems
+from kindfleet.platform.hub.api import fastreads, fastspokes, problems
 from kindfleet.platform.hub.api.bodies import read_json
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
 from kindfleet.platform.hub.service.submit import valid_key
-from kindfleet.platform.wire import ProblemDetail, WorkloadSpec
+from kindfleet.platform.wire import EventBatch, ProblemDetail, WorkloadSpec
 
 log = logging.getLogger("kindfleet.hub")
 
@@ -49,6 +51,8 @@ class _Route:
 
 _LIST = _Route(PATH)
 _GET = _Route(fastreads.GET_TEMPLATE)
+_EVENTS = _Route(fastspokes.EVENTS_TEMPLATE)
+_ASSIGNMENTS = _Route(fastspokes.ASSIGNMENTS_TEMPLATE)
 
 
 class FastPaths:
@@ -68,8 +72,27 @@ class FastPaths:
         method, path = scope["method"], scope["path"]
         if method == "POST" and path == PATH:
             return self._take_submit(scope, receive)
+        spoke = fastspokes.spoke_route(path)
+        if spoke is not None:
+            return self._take_spoke(scope, receive, method, *spoke)
         if method == "GET":
             return self._take_read(scope, path)
+        return None
+
+    def _take_spoke(
+        self, scope: Scope, receive: Receive, method: str, name: str, route: str
+    ) -> Awaitable[Answer] | None:
+        """A spoke's report or long poll, from that spoke's own credential only."""
+        headers = _headers(scope)
+        if headers is None or not self._spoke(headers, name):
+            return None
+        if route == fastspokes.EVENTS and method == "POST":
+            scope["route"] = _EVENTS
+            return self._events(name, headers, receive)
+        wait = fastspokes.poll_wait(scope["query_string"])
+        if route == fastspokes.ASSIGNMENTS and method == "GET" and wait is not None:
+            scope["route"] = _ASSIGNMENTS
+            return self._poll(name, wait)
         return None
 
     def _take_submit(self, scope: Scope, receive: Receive) -> Awaitable[Answer] | None:
@@ -103,6 +126,16 @@ class FastPaths:
             return False
         return True
 
+    def _spoke(self, headers: dict[bytes, str], name: str) -> bool:
+        """Authenticated as spoke `name`; anything else is the route's to answer."""
+        if b"authorization" not in headers:
+            return False
+        try:
+            tokens.require_spoke(self.hub.identify(headers[b"authorization"]), name)
+        except HubError:
+            return False
+        return True
+
     async def _answer(self, send: Send, work: Awaitable[Answer]) -> None:
         content_type = problems.JSON
         try:
@@ -132,6 +165,15 @@ class FastPaths:
         )
         created, body = await self.hub.submit_json(key, spec)
         return (201 if created else 200), body
+
+    async def _events(self, name: str, headers: dict[bytes, str], receive: Receive) -> Answer:
+        batch = await read_json(
+            EventBatch, headers.get(b"content-type"), headers.get(b"content-length"), receive
+        )
+        return 200, (await self.hub.ingest(name, batch)).model_dump_json().encode()
+
+    async def _poll(self, name: str, wait: float) -> Answer:
+        return 200, (await self.hub.poll(name, wait)).model_dump_json().encode()
 
 
 def _headers(scope: Scope) -> dict[bytes, str] | None:

@@ -477,9 +477,9 @@ class HubService:
         )
         ack = done.ack
         applied = len(batch.events) + len(batch.telemetry) - ack.duplicates - len(ack.refused)
-        self.metrics.events.labels("applied").inc(applied)
-        self.metrics.events.labels("duplicate").inc(ack.duplicates)
-        self.metrics.events.labels("refused").inc(len(ack.refused))
+        self.metrics.applied.inc(applied)
+        self.metrics.duplicate.inc(ack.duplicates)
+        self.metrics.refused.inc(len(ack.refused))
         for workload, note in done.notes:
             if note in ("retried", "failed", "rejected", "succeeded", "cancelled"):
                 log.info("workload %s %s on spoke %s", workload, note, name)

@@ -103,6 +103,9 @@ class HubMetrics:
         # route templates, methods, statuses.
         self.created = self.submissions.labels("created")
         self.existing = self.submissions.labels("existing")
+        self.applied = self.events.labels("applied")
+        self.duplicate = self.events.labels("duplicate")
+        self.refused = self.events.labels("refused")
         self._counts: dict[tuple[str, str, int], Any] = {}
         self._timings: dict[str, Any] = {}
 
