@@ -523,6 +523,11 @@ class Fleet:
         provider = self.provider(kubeconfig)
         return access.hub_client(self.spec, provider, state_root=self.state_dir, timeout=timeout)
 
+    def hub_address(self, *, kubeconfig: str | Path | None = None) -> tuple[str, str]:
+        """(URL, client token) of the fleet's hub, for a client of one's own."""
+        provider = self.provider(kubeconfig)
+        return access.hub_address(self.spec, provider, state_root=self.state_dir)
+
     def dashboard(self, *, kubeconfig: str | Path | None = None) -> tuple[str, str]:
         """(URL, client token) of the hub's dashboard; the hub is told the fault records
         first, so a hub restarted since the last fault command shows them again."""

@@ -9,26 +9,31 @@ the hub and the agents where the provider can see it.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.load import submitter
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Selector, WorkloadSpec
 
 
 class Target(Protocol):
-    """What the load test needs of a fleet (`Fleet` is one): its spec and its hub."""
+    """What the load test needs of a fleet (`Fleet` is one): its spec and its hub (a
+    client for the watcher, the address and token for the submissions)."""
 
     spec: FleetSpec
 
     def hub(self, *, timeout: float = 10.0, kubeconfig: Any = None) -> HubClient: ...
+
+    def hub_address(self, *, kubeconfig: Any = None) -> tuple[str, str]: ...
 
 
 # How often the watcher reads the hub's /metrics (per-state gauges, memory): the gauges
@@ -161,29 +166,23 @@ def run(
     if len(chosen) < len(target.spec.spokes):
         work = _pinned(target, work, chosen)
     tally = _Tally(time.monotonic(), Progress(target=options.requests))
-    local = threading.local()
-    stop_at = tally.began + options.duration if options.duration else None
+    plan = submitter.Plan(
+        requests=options.requests,
+        concurrency=options.concurrency,
+        key=lambda i: f"load-{tally.began:.0f}-{i}",
+        began=tally.began,
+        rate=options.rate,
+        stop_at=tally.began + options.duration if options.duration else None,
+    )
 
-    def submit(i: int) -> None:
-        if stop_at and time.monotonic() > stop_at:
-            return
-        if options.rate and (wait := tally.began + i / options.rate - time.monotonic()) > 0:
-            time.sleep(wait)
-        hub: HubClient | None = getattr(local, "hub", None)
-        if hub is None:
-            hub = local.hub = target.hub(timeout=60)
-        started = time.perf_counter()
-        try:
-            answer = hub.submit(work, idempotency_key=f"load-{tally.began:.0f}-{i}")
-        except KindfleetError as exc:
-            with tally.lock:
-                tally.errors[type(exc).__name__] += 1
-                tally.state.submitted += 1
-            return
+    def done(i: int, workload: str | None, error: str | None, latency_ms: float) -> None:
         with tally.lock:
-            tally.latencies.append((time.perf_counter() - started) * 1000)
-            tally.accepted[i] = answer.workload.id
             tally.state.submitted += 1
+            if workload is None:
+                tally.errors[error or "HubRequestError"] += 1
+                return
+            tally.latencies.append(latency_ms)
+            tally.accepted[i] = workload
             tally.state.accepted = len(tally.accepted)
 
     watching = threading.Event()
@@ -195,10 +194,10 @@ def run(
                 progress(tally.state)
                 watching.wait(WATCH_EVERY)
 
+    url, token = target.hub_address()
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    with ThreadPoolExecutor(options.concurrency) as pool:
-        list(pool.map(submit, range(options.requests)))
+    _in_a_loop(submitter.submit_all(url, token, work.model_dump_json().encode(), plan, done))
     submit_seconds = time.monotonic() - tally.began
     deadline = time.monotonic() + options.timeout
     while tally.state.finished < len(tally.accepted) and time.monotonic() < deadline:
@@ -206,6 +205,18 @@ def run(
     watching.set()
     watcher.join(30)
     return _collect(target, tally, options, submit_seconds)
+
+
+def _in_a_loop(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` to its end: in a loop of its own, on a thread of its own when the caller
+    is in a running loop already (an async test calling the synchronous `Fleet.load`)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(work)
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, work).result()
 
 
 def _pinned(target: Target, work: WorkloadSpec, chosen: list[str]) -> WorkloadSpec:

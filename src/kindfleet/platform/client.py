@@ -412,12 +412,17 @@ def _unexpected(response: httpx2.Response) -> HubRequestError:
 
 
 def _error(response: httpx2.Response) -> HubRequestError:
-    status = response.status_code
+    return error_of(response.status_code, response.content, response.reason_phrase)
+
+
+def error_of(status: int, body: bytes, reason: str = "") -> HubRequestError:
+    """The error an answer of `status` (>= 400) with `body` stands for: the one every
+    client of the workload API raises (this one, and `kindfleet load`'s submitter)."""
     try:
-        problem: ProblemDetail | None = ProblemDetail.model_validate_json(response.content)
+        problem: ProblemDetail | None = ProblemDetail.model_validate_json(body)
     except ValidationError:
         problem = None
-    detail = (problem.detail if problem else None) or response.reason_phrase or "error"
+    detail = (problem.detail if problem else None) or reason or "error"
     if status in (401, 403):
         return HubAuthError(
             f"the hub refused the token ({status}): {detail}",
