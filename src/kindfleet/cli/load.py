@@ -21,7 +21,9 @@ def load(
     spokes: Annotated[
         int | None, typer.Option("--spokes", min=1, help="Spread over this many spokes.")
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 16,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Submissions in flight at once.")
+    ] = 16,
     rate: Annotated[
         float | None, typer.Option("--rate", help="Submissions per second at most.")
     ] = None,

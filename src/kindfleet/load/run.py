@@ -1,5 +1,5 @@
 """`kindfleet load`: the article's `./scripts/load-test.sh --requests=10000 --spokes=5`
-against a running fleet. Submits N small workloads with C concurrent clients (at most R
+against a running fleet. Submits N small workloads, C in flight at once (at most R
 per second when asked), spread over S of the fleet's spokes (a selector naming them),
 watches every accepted one to the end, and measures: submit throughput and latency,
 submit-to-start and end-to-end latency, per-spoke distribution, lost (accepted, never

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from kindfleet.load.submitter import Plan, submit_all
+from tests.doubles.webserver import serving
 
 TOKEN = "client-SECRET-token"
 BODY = b'{"name":"load","command":["true"]}'
@@ -53,16 +54,8 @@ async def hub(handler: Handler) -> AsyncIterator[tuple[str, list[web.Request]]]:
         seen.append(request)
         return await handler(request, body)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/", seen
-    finally:
-        await runner.cleanup()
+    async with serving(answer) as url:
+        yield url, seen
 
 
 def plan(requests: int, concurrency: int = 4, **extra: float | None) -> Plan:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
+from tests.doubles.webserver import serving
 
 from kindfleet.platform.agent.hubclient import (
     HubClient,
@@ -60,19 +61,12 @@ async def hub(handler: Handler, **client: float) -> AsyncIterator[tuple[HubClien
         seen.append(got)
         return await handler(got)
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    client = HubClient(f"http://127.0.0.1:{port}/", **client)
-    try:
-        yield client, seen
-    finally:
-        await client.aclose()
-        await runner.cleanup()
+    async with serving(answer) as url:
+        hub_client = HubClient(url, **client)
+        try:
+            yield hub_client, seen
+        finally:
+            await hub_client.aclose()
 
 
 def answering(status: int, data: object) -> Handler:
