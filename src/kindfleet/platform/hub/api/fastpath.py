@@ -22,7 +22,7 @@ with, byte for byte.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +32,7 @@ from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
 from kindfleet.platform.hub.service.submit import valid_key
+from kindfleet.platform.hub.service.tokens import Principal
 from kindfleet.platform.wire import EventBatch, ProblemDetail, WorkloadSpec
 
 log = logging.getLogger("kindfleet.hub")
@@ -118,20 +119,19 @@ class FastPaths:
 
     def _client(self, headers: dict[bytes, str] | None) -> bool:
         """Authenticated as a client; anything else is the route's to answer (401, 403)."""
-        if headers is None or b"authorization" not in headers:
-            return False
-        try:
-            tokens.require_client(self.hub.identify(headers[b"authorization"]))
-        except HubError:
-            return False
-        return True
+        return self._authenticated(headers, tokens.require_client)
 
     def _spoke(self, headers: dict[bytes, str], name: str) -> bool:
         """Authenticated as spoke `name`; anything else is the route's to answer."""
-        if b"authorization" not in headers:
+        return self._authenticated(headers, lambda who: tokens.require_spoke(who, name))
+
+    def _authenticated(
+        self, headers: dict[bytes, str] | None, require: Callable[[Principal], None]
+    ) -> bool:
+        if headers is None or b"authorization" not in headers:
             return False
         try:
-            tokens.require_spoke(self.hub.identify(headers[b"authorization"]), name)
+            require(self.hub.identify(headers[b"authorization"]))
         except HubError:
             return False
         return True
