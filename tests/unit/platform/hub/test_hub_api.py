@@ -9,6 +9,8 @@ import logging
 import pytest
 
 from kindfleet.platform.hub.api import bodies
+from kindfleet.platform.hub.service.refusals import Unauthorized
+from kindfleet.platform.wire import Capacity, EventBatch, HeartbeatRequest
 
 WL = "wl-00000000000000000000"
 
@@ -331,3 +333,17 @@ async def test_the_scheduler_places_work_on_its_own(scheduled_api, spec_body):
     wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
     response = await api.http.get("/v1/spokes/s1/assignments?wait=5", headers=api.spoke("s1"))
     assert [i["workload"] for i in response.json()["items"]] == [wid]
+
+
+async def test_a_report_or_beat_that_waited_out_its_spokes_removal_is_a_401(api, caplog):
+    """Authenticated, then the spoke is removed before the request's turn on the writer:
+    the answer is what a revoked credential gets, not a 500 (a stranger racing a removal
+    against a spoke's reports found the hub asserting the spoke still existed)."""
+    await api.register("s1")
+    gone = await api.http.delete("/v1/spokes/s1?force=true", headers=api.client)
+    assert gone.status_code == 200, gone.text
+    beat = HeartbeatRequest(capacity=Capacity(cpu_millis=1000, memory_bytes=2**30))
+    for late in (api.hub.ingest("s1", EventBatch()), api.hub.heartbeat("s1", beat)):
+        with pytest.raises(Unauthorized, match="s1 was removed"):
+            await late
+    assert "unexpected" not in caplog.text

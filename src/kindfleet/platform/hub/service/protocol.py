@@ -133,8 +133,7 @@ def heartbeat(
     now: float,
     queue: PendingQueue,
 ) -> Beat:
-    row = spoke_store.get(conn, name)
-    assert row is not None  # authenticated spokes exist
+    row = _registered(conn, name)
     cpu, memory, gpus = capacity
     changed = (row.cpu_millis, row.memory_bytes, row.gpus) != capacity
     spoke_store.change(
@@ -217,12 +216,21 @@ class Ingested:
     freed: bool = False  # some capacity came free or work went back to the queue
 
 
+def _registered(conn: Connection, name: str) -> Any:
+    """The spoke's row. A request authenticated just before the spoke was removed finds
+    none when its turn on the writer comes: it is answered as any request with a revoked
+    credential is (401), not as a failure of the hub."""
+    row = spoke_store.get(conn, name)
+    if row is None:
+        raise Unauthorized(f"spoke {name} was removed and its credential revoked")
+    return row
+
+
 def ingest(
     conn: Connection, name: str, batch: EventBatch, now: float, queue: PendingQueue
 ) -> Ingested:
     """Apply a batch of reports once, in sequence order, with the new high-water mark."""
-    row = spoke_store.get(conn, name)
-    assert row is not None
+    row = _registered(conn, name)
     last = int(row.last_seq)
     reports: list[StatusEvent | TelemetryPoint] = sorted(
         [*batch.events, *batch.telemetry], key=lambda r: r.seq
