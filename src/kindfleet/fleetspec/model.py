@@ -114,6 +114,9 @@ def _ip_address(value: str | None, example: str) -> str | None:
 
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+# An image reference, loosely (registry host and port, path, tag, digest): no spaces, no
+# control characters, nothing a shell or a terminal would act on.
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,254}(@sha256:[0-9a-f]{64})?")
 
 
 class PortMapping(FileModel):
@@ -350,6 +353,30 @@ class Registry(FileModel):
     host_port: Annotated[int, Field(ge=1, le=65535)] = 5001
     listen_address: str = "127.0.0.1"
     image: str = "registry:3"  # as kind's local-registry guide runs it
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        """The registry's container name is the host name the nodes pull from."""
+        problem = None if value is None else k8snames.dns_label(value)
+        if problem:
+            raise FieldProblem(problem, 'e.g. "kind-registry"')
+        return value
+
+    @field_validator("listen_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _ip_address(value, "127.0.0.1") or value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if not _IMAGE.fullmatch(value):
+            raise FieldProblem(
+                f"{value[:80]!r} is not an image reference",
+                'e.g. "registry:3" or "my.mirror:5000/library/registry:3"',
+            )
+        return value
 
 
 class FleetNetworking(FileModel):

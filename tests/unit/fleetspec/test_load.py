@@ -5,7 +5,7 @@ import pytest
 from kindfleet.errors import SpecError, UsageError
 from kindfleet.fleetspec import from_path, from_text
 from tests.conftest import EXAMPLES
-from tests.unit.fleetspec.helpers import HEAD, problems
+from tests.unit.fleetspec.helpers import HEAD, fleet, problems
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
@@ -157,3 +157,24 @@ def test_field_errors_have_paths(body, path):
 def test_name_is_required_and_checked():
     assert "name" in problems("", head="apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\n")
     assert "DNS-1123" in problems("", head=HEAD.replace("name: t", "name: Platform_1"))["name"]
+
+
+@pytest.mark.parametrize(
+    ("registry", "field", "words"),
+    [
+        ('{name: "r\\e[31m"}', "registry.name", "DNS-1123 label"),
+        ("{name: Kind_Registry}", "registry.name", "DNS-1123 label"),
+        ("{listenAddress: localhost}", "registry.listenAddress", "not an IP address"),
+        ('{image: "registry:3; rm -rf /"}', "registry.image", "not an image reference"),
+        ('{image: "reg\\nistry"}', "registry.image", "not an image reference"),
+    ],
+)
+def test_the_registry_fields_are_checked(registry, field, words):
+    found = problems(f"registry: {registry}\n")
+    assert words in found[field], found
+
+
+def test_a_registry_image_may_name_its_registry_port_and_digest():
+    digest = "@sha256:" + "0" * 64
+    for image in ("registry:3", "my.mirror:5000/library/registry:3", f"registry{digest}"):
+        assert fleet(f'registry: {{image: "{image}"}}\n').registry.image == image
