@@ -45,7 +45,7 @@ def format_path(loc: Iterable[str | int]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _IDENT.match(part) and len(part) <= 60:
+        elif _IDENT.fullmatch(part) and len(part) <= 60:
             out += f".{part}" if out else part
         else:
             out += f"[{shown_key(part)}]"

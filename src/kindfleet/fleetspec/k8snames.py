@@ -42,7 +42,7 @@ def dns_label(name: str, *, max_length: int = 63) -> str | None:
         return "must not be empty"
     if len(name) > max_length:
         return f"{_shown(name)} is {len(name)} characters; the limit is {max_length}"
-    if not _DNS_LABEL.match(name):
+    if not _DNS_LABEL.fullmatch(name):
         return (
             f"{_shown(name)} is not a DNS-1123 label: use lower-case letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -50,15 +50,19 @@ def dns_label(name: str, *, max_length: int = 63) -> str | None:
     return None
 
 
+def dns_subdomain(name: str) -> bool:
+    return 0 < len(name) <= 253 and _DNS_SUBDOMAIN.fullmatch(name) is not None
+
+
 def label_key(key: str) -> str | None:
     prefix, sep, name = key.rpartition("/")
     if sep and not prefix:
         return f"label key {_shown(key)} has an empty prefix before '/'"
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return (
             f"label key {_shown(key)}: prefix {_shown(prefix)} must be a lower-case DNS subdomain"
         )
-    if not name or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+    if not name or len(name) > 63 or not _QUALIFIED_NAME.fullmatch(name):
         return (
             f"label key {_shown(key)}: the name part must be 1-63 characters of letters, digits, "
             "'-', '_' or '.', starting and ending with a letter or digit"
@@ -69,7 +73,7 @@ def label_key(key: str) -> str | None:
 def label_value(value: str) -> str | None:
     if value == "":
         return None
-    if len(value) > 63 or not _QUALIFIED_NAME.match(value):
+    if len(value) > 63 or not _QUALIFIED_NAME.fullmatch(value):
         return (
             f"label value {_shown(value)} must be at most 63 characters of letters, digits, "
             "'-', '_' or '.', starting and ending with a letter or digit"

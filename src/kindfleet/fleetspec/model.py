@@ -119,6 +119,15 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,254}(@sha256:[0-9a-f]{64})?")
 
 
+def _image_ref(value: str | None, example: str) -> str | None:
+    if value is not None and not _IMAGE.fullmatch(value):
+        raise FieldProblem(f"{value[:80]!r} is not an image reference", f"e.g. {example}")
+    return value
+
+
+_NODE_IMAGE = '"kindest/node:v1.33.1"'
+
+
 class PortMapping(FileModel):
     """A node container port published on the host (KIND `extraPortMappings`)."""
 
@@ -185,6 +194,11 @@ class NodeGroup(FileModel):
     image: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return _image_ref(value, _NODE_IMAGE)
+
 
 Subnet = str  # "auto" or a CIDR (two, comma-separated, for dual stack); checked in resolve
 
@@ -201,6 +215,16 @@ class Networking(FileModel):
     api_server_address: str | None = None
     api_server_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     dns_search: list[str] | None = None
+
+    @field_validator("dns_search")
+    @classmethod
+    def _search(cls, value: list[str] | None) -> list[str] | None:
+        for domain in value or []:
+            if not k8snames.dns_subdomain(domain):
+                raise FieldProblem(
+                    f"{domain[:80]!r} is not a DNS domain", 'e.g. ["corp.example.com"]'
+                )
+        return value
 
     @field_validator("api_server_address")
     @classmethod
@@ -247,6 +271,11 @@ class ClusterSpec(FileModel):
     capacity: Capacity | None = None
     context: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("node_image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return _image_ref(value, _NODE_IMAGE)
 
     @field_validator("nodes")
     @classmethod
@@ -371,12 +400,7 @@ class Registry(FileModel):
     @field_validator("image")
     @classmethod
     def _image(cls, value: str) -> str:
-        if not _IMAGE.fullmatch(value):
-            raise FieldProblem(
-                f"{value[:80]!r} is not an image reference",
-                'e.g. "registry:3" or "my.mirror:5000/library/registry:3"',
-            )
-        return value
+        return _image_ref(value, '"registry:3" or "my.mirror:5000/library/registry:3"') or value
 
 
 class FleetNetworking(FileModel):
@@ -395,6 +419,11 @@ class FleetFile(FileModel):
     registry: Registry | None = None
     hub: ClusterSpec = Field(default_factory=ClusterSpec)
     spokes: Spokes = 0
+
+    @field_validator("node_image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return _image_ref(value, _NODE_IMAGE)
 
     @field_validator("registry", mode="before")
     @classmethod

@@ -644,7 +644,7 @@ def job_name(workload: str, generation: int) -> str:
 def label_value(text: str) -> str:
     """`text` when it is a valid label value, else a cleaned, hashed stand-in for it (what
     `WORKLOAD_LABEL` holds for a workload id that is not a valid label value)."""
-    if len(text) <= _MAX_K8S_NAME and _LABEL_VALUE.match(text):
+    if len(text) <= _MAX_K8S_NAME and _LABEL_VALUE.fullmatch(text):
         return text
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text)[: _MAX_K8S_NAME - 9]

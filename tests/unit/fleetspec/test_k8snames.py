@@ -18,6 +18,7 @@ def test_dns_labels_accepted(name):
         ("a_b", "DNS-1123"),
         ("a.b", "DNS-1123"),
         ("a" * 64, "limit is 63"),
+        ("a\n", "DNS-1123"),  # Python's `$` matches before a final newline
     ],
 )
 def test_dns_labels_refused(name, why):
@@ -74,3 +75,11 @@ def test_kubelet_cannot_self_label_restricted_namespaces(key):
 )
 def test_kubelet_may_set_the_rest(key):
     assert k8snames.kubelet_may_set(key) is None
+
+
+def test_a_final_line_break_is_refused_everywhere():
+    assert k8snames.label_key("k\n") is not None
+    assert k8snames.label_key("example.com\n/k") is not None
+    assert k8snames.label_value("v\n") is not None
+    assert not k8snames.dns_subdomain("corp.example.com\n")
+    assert k8snames.dns_subdomain("corp.example.com")

@@ -174,6 +174,27 @@ def test_the_registry_fields_are_checked(registry, field, words):
     assert words in found[field], found
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ('nodeImage: "kindest/node:v1\\e[31m"\n', "nodeImage", "not an image reference"),
+        ('hub: {nodeImage: "a b"}\n', "hub.nodeImage", "not an image reference"),
+        ('hub: {nodes: [{role: control-plane, image: "x\\n"}]}\n', "hub.nodes[0].image",
+         "not an image reference"),
+        ('hub: {networking: {dnsSearch: ["a\\e[31m"]}}\n', "hub.networking.dnsSearch",
+         "not a DNS domain"),
+    ],
+)  # fmt: skip
+def test_text_that_reaches_docker_and_kind_is_checked(body, field, words):
+    found = problems(body)
+    assert words in found[field], found
+
+
+def test_a_name_with_a_final_line_break_is_refused():
+    found = problems("spokes: 1\n", head=HEAD.replace("name: t", 'name: "t\\n"'))
+    assert "DNS-1123" in found["name"], found
+
+
 def test_a_registry_image_may_name_its_registry_port_and_digest():
     digest = "@sha256:" + "0" * 64
     for image in ("registry:3", "my.mirror:5000/library/registry:3", f"registry{digest}"):

@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$")
 
 def clean(name: object, value: object) -> tuple[str, float] | None:
     """(name, value) when both are fit to leave the spoke, else None."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None

@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
 def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
     """Flags -> settings; bad values raise UsageError (exit 2) naming the flag."""
     ns = _parser().parse_args(argv)
-    if not _NAME.match(ns.name) or len(ns.name) > 63:
+    if not _NAME.fullmatch(ns.name) or len(ns.name) > 63:
         raise UsageError(
             f"--name {ns.name!r} is not a DNS-1123 label",
             hint="use lower-case letters, digits and '-', e.g. spoke1",
@@ -187,7 +187,7 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
 
 
 def _check_kubernetes_flags(ns: argparse.Namespace) -> None:
-    if not _NAME.match(ns.namespace) or len(ns.namespace) > 63:
+    if not _NAME.fullmatch(ns.namespace) or len(ns.namespace) > 63:
         raise UsageError(
             f"--namespace {ns.namespace!r} is not a DNS-1123 label",
             hint="use lower-case letters, digits and '-', e.g. platform-workloads",

@@ -80,3 +80,8 @@ def test_parsed_json_metrics_are_always_finite_numbers(data):
     for name, value in parse_json_line(json.dumps(data)).items():
         assert math.isfinite(value)
         assert name in data
+
+
+def test_a_name_with_a_line_break_is_not_a_name():
+    """Python's `$` matches before a final newline: names are matched whole."""
+    assert parse_json_line('{"loss\\n": 1, "ok": 2}') == {"ok": 2.0}

@@ -57,6 +57,7 @@ def test_defaults():
     ("flags", "message"),
     [
         (["--name", "Spoke_1"], "DNS-1123"),
+        (["--name", "spoke1\n"], "DNS-1123"),  # Python's `$` lets a final newline through
         (["--cpu", "lots"], "cpu"),
         (["--labels", "novalue"], "key=value"),
         (["--telemetry-seconds", "0"], "telemetry-seconds"),
