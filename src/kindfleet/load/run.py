@@ -10,6 +10,7 @@ the hub and the agents where the provider can see it.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.load import submitter
 from kindfleet.platform.client import HubClient
-from kindfleet.platform.wire import Selector, WorkloadSpec
+from kindfleet.platform.wire import Selector, Workload, WorkloadSpec, WorkloadState
 
 
 class Target(Protocol):
@@ -137,6 +138,7 @@ class _Tally:
     errors: Counter[str] = field(default_factory=Counter)
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
     peak: dict[str, int] = field(default_factory=dict)
+    before: int = 0  # workloads the hub had finished when the run began
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -166,10 +168,13 @@ def run(
     if len(chosen) < len(target.spec.spokes):
         work = _pinned(target, work, chosen)
     tally = _Tally(time.monotonic(), Progress(target=options.requests))
+    # Keys of this run alone: two runs at once, or a run on a machine whose clock starts
+    # where another's did, must not have their work taken for replays of the other's.
+    run_id = secrets.token_hex(8)
     plan = submitter.Plan(
         requests=options.requests,
         concurrency=options.concurrency,
-        key=lambda i: f"load-{tally.began:.0f}-{i}",
+        key=lambda i: f"load-{run_id}-{i}",
         began=tally.began,
         rate=options.rate,
         stop_at=tally.began + options.duration if options.duration else None,
@@ -195,6 +200,8 @@ def run(
                 watching.wait(WATCH_EVERY)
 
     url, token = target.hub_address()
+    with target.hub(timeout=60) as hub:
+        tally.before = _finished(hub) or 0  # what the hub had finished before this run
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     _in_a_loop(submitter.submit_all(url, token, work.model_dump_json().encode(), plan, done))
@@ -204,7 +211,13 @@ def run(
         time.sleep(0.2)
     watching.set()
     watcher.join(30)
-    return _collect(target, tally, options, submit_seconds)
+    # The gauge counts the whole hub's work: another run's, finishing meanwhile, counts
+    # too. Ours are looked at one by one until every one has ended (or time is up).
+    ours = _ours(target, tally)
+    while any(not w.state.terminal for w in ours) and time.monotonic() < deadline:
+        time.sleep(1.0)
+        ours = _ours(target, tally)
+    return _collect(target, tally, options, submit_seconds, ours)
 
 
 def _in_a_loop(work: Coroutine[Any, Any, None]) -> None:
@@ -236,13 +249,20 @@ def _pinned(target: Target, work: WorkloadSpec, chosen: list[str]) -> WorkloadSp
     )
 
 
-def _sample(hub: HubClient, tally: _Tally, memory: Callable[[], dict[str, int]]) -> None:
+def _finished(hub: HubClient) -> int | None:
+    """Workloads the hub has seen end, all of them (its per-state gauge)."""
     try:
         counts = states_from_metrics(hub.metrics())
     except KindfleetError:
+        return None
+    return int(sum(counts.get(s.value, 0) for s in WorkloadState if s.terminal))
+
+
+def _sample(hub: HubClient, tally: _Tally, memory: Callable[[], dict[str, int]]) -> None:
+    finished = _finished(hub)
+    if finished is None:
         return
-    done = ("Succeeded", "Failed", "Cancelled", "Expired")
-    tally.state.finished = int(sum(counts.get(s, 0) for s in done))
+    tally.state.finished = max(0, finished - tally.before)
     tally.timeline.append(
         (time.monotonic() - tally.began, tally.state.accepted, tally.state.finished)
     )
@@ -260,12 +280,20 @@ def states_from_metrics(text: str) -> dict[str, float]:
     return out
 
 
-def _collect(
-    target: Target, tally: _Tally, options: LoadOptions, submit_seconds: float
-) -> LoadResult:
+def _ours(target: Target, tally: _Tally) -> list[Workload]:
     ids = set(tally.accepted.values())
     with target.hub(timeout=120) as hub:
-        ours = [w for w in hub.iter_workloads(limit=1000) if w.id in ids]
+        return [w for w in hub.iter_workloads(limit=1000) if w.id in ids]
+
+
+def _collect(
+    target: Target,
+    tally: _Tally,
+    options: LoadOptions,
+    submit_seconds: float,
+    ours: list[Workload],
+) -> LoadResult:
+    ids = set(tally.accepted.values())
     seen = Counter(w.id for w in ours)
     states = Counter(w.state.value for w in ours)
     start, e2e, ends = [], [], []

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from kindfleet.fleet import Fleet
+from kindfleet.load import LoadOptions
 
 pytestmark = pytest.mark.slow
 
@@ -62,6 +64,23 @@ def test_load_reports_and_spreads_over_the_spokes_asked_for(run, tmp_path: Path)
     assert set(data["memory_bytes"]) >= {"loadcli-hub", "lc-a"}
     page = (tmp_path / "rep/report.html").read_text()
     assert page.count("<svg") == 4 and "lost <b>0</b>" in page
+
+
+def test_two_loads_at_once_each_submit_work_of_their_own(fleet_file: Path):
+    """A second client racing the first: its submissions must not be taken for replays
+    of the first's (the keys were the run's start on the monotonic clock, to the second)."""
+    fleet = Fleet.from_path(fleet_file, state_dir=fleet_file.parent / "state")
+
+    def stored() -> int:
+        with fleet.hub() as hub:
+            return sum(1 for _ in hub.iter_workloads(limit=1000))
+
+    before = stored()
+    options = LoadOptions(requests=20, concurrency=4)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: fleet.load(options), range(2)))
+    assert stored() - before == 40
+    assert [(r.accepted, r.lost, r.duplicated) for r in results] == [(20, 0, 0)] * 2
 
 
 def test_check_writes_junit_with_one_testcase_per_check(run, tmp_path: Path):
