@@ -10,6 +10,7 @@ the hub and the agents where the provider can see it.
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import threading
 import time
@@ -41,6 +42,7 @@ class Target(Protocol):
 # change every 10 s (the hub's COUNT_EVERY), and rendering /metrics cost the hub about 7%
 # of a core at two reads a second during the load it measures.
 WATCH_EVERY = 2.0
+MAX_REQUESTS = 10_000_000  # the run keeps every latency and id in memory
 
 
 @dataclass
@@ -146,6 +148,21 @@ def _check(target: Target, options: LoadOptions) -> list[str]:
     """The spokes to load, after checking the numbers asked for."""
     if options.requests < 1 or options.concurrency < 1:
         raise UsageError("--requests and --concurrency must be at least 1")
+    if options.requests > MAX_REQUESTS:
+        raise UsageError(
+            f"--requests {options.requests}: at most {MAX_REQUESTS:,} in one run",
+            hint="run several loads, or bound one by time with --duration",
+        )
+    if options.rate is not None and not (math.isfinite(options.rate) and options.rate > 0):
+        raise UsageError(
+            f"--rate {options.rate}: give submissions per second, above 0",
+            hint="e.g. --rate 200; leave it out to submit as fast as the hub answers",
+        )
+    if options.duration is not None and not options.duration > 0:
+        raise UsageError(
+            f"--duration {options.duration}: give a time above 0",
+            hint="e.g. --duration 60s; leave it out to submit every request",
+        )
     names = [s.name for s in target.spec.spokes]
     if options.spokes is not None and not 1 <= options.spokes <= len(names):
         raise UsageError(

@@ -102,6 +102,11 @@ def test_bad_input_is_one_line_and_an_exit_code(run):
         (("check", "--suite", "failover/teleport"), "no check suite 'failover/teleport'"),
         (("load", "--requests", "5", "--spokes", "9"), "has 2 spokes"),
         (("load", "--requests", "5", "--duration", "forever"), "not a duration"),
+        (("load", "--requests", "5", "--duration", "0s"), "must be more than 0"),
+        (("load", "--requests", "5", "--rate", "0"), "--rate 0.0: give submissions"),
+        (("load", "--requests", "5", "--rate", "-5"), "--rate -5.0"),
+        (("load", "--requests", "5", "--rate", "nan"), "--rate nan"),
+        (("load", "--requests", "99999999999999999999"), "at most 10,000,000"),
     ]:
         result = run(*args)
         assert result.code == 2, (args, result.err)
