@@ -55,7 +55,8 @@ def hub_work(metrics: str, workloads: int) -> str:
                 route = f"{sample.labels['method']} {sample.labels['route']}"
                 routes[route] = routes.get(route, 0) + sample.value
             elif sample.name.endswith(("_sum", "_count")):
-                seconds[sample.name + sample.labels.get("route", "")] = sample.value
+                where = f"{sample.labels.get('method', '')} {sample.labels.get('route', '')}"
+                seconds[sample.name + where.rstrip()] = sample.value
     groups = seconds.get("kindfleet_hub_store_group_jobs_count", 0)
     jobs = seconds.get("kindfleet_hub_store_group_jobs_sum", 0)
     busy = seconds.get("kindfleet_hub_store_group_seconds_sum", 0)
@@ -66,7 +67,7 @@ def hub_work(metrics: str, workloads: int) -> str:
     ]
     for route, count in sorted(routes.items(), key=lambda kv: -kv[1]):
         base = "kindfleet_hub_http_request_seconds"
-        mean = seconds.get(f"{base}_sum{route.split()[1]}", 0) / max(count, 1) * 1000
+        mean = seconds.get(f"{base}_sum{route}", 0) / max(count, 1) * 1000
         lines.append(f"  {count / workloads:6.2f} {route}  ({mean:.1f} ms)")
     return "\n".join(lines)
 

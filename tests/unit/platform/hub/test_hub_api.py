@@ -272,6 +272,9 @@ async def test_metrics_count_requests_by_route(api, spec_body):
         'method="GET",route="unmatched",status="404"} 1.0',
     ):
         assert "kindfleet_hub_http_requests_total{" + counted in text
+    # timed by method too: a list and a submission share their route's template
+    timed = 'kindfleet_hub_http_request_seconds_count{method="POST",route="/v1/workloads"} 1.0'
+    assert timed in text
     assert 'kindfleet_hub_submissions_total{result="created"} 1.0' in text
     assert "kindfleet_hub_store_group_jobs_bucket" in text
 

@@ -28,7 +28,7 @@ class HubMetrics:
         self.latency = Histogram(
             "kindfleet_hub_http_request_seconds",
             "HTTP request latency",
-            ["route"],
+            ["method", "route"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
@@ -107,7 +107,7 @@ class HubMetrics:
         self.duplicate = self.events.labels("duplicate")
         self.refused = self.events.labels("refused")
         self._counts: dict[tuple[str, str, int], Any] = {}
-        self._timings: dict[str, Any] = {}
+        self._timings: dict[tuple[str, str], Any] = {}
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         """One answered request, by its route's template."""
@@ -117,9 +117,9 @@ class HubMetrics:
                 method, route, str(status)
             )
         count.inc()
-        timing = self._timings.get(route)
+        timing = self._timings.get((method, route))
         if timing is None:
-            timing = self._timings[route] = self.latency.labels(route)
+            timing = self._timings[method, route] = self.latency.labels(method, route)
         timing.observe(seconds)
 
     def observe_group(self, jobs: int, seconds: float) -> None:
