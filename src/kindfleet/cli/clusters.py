@@ -23,6 +23,7 @@ from kindfleet.cli.progress import progress
 from kindfleet.errors import EXIT_INTERRUPTED
 from kindfleet.fleet import Fleet
 from kindfleet.lifecycle import FleetStatus
+from kindfleet.lifecycle.results import WORDS
 from kindfleet.providers.base import traits
 from kindfleet.providers.preflight import CHECKS
 
@@ -166,7 +167,7 @@ def up(
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.action] = counts.get(outcome.action, 0) + 1
-    how = ", ".join(f"{_ACTION_WORDS.get(k, k)} {v}" for k, v in counts.items())
+    how = ", ".join(f"{WORDS[k].summary if k in WORDS else k} {v}" for k, v in counts.items())
     output.success(
         f"fleet {fleet.name} is up: {len(result.outcomes)} clusters in {took:.1f}s ({how})"
     )
@@ -175,16 +176,6 @@ def up(
         env = "" if kubeconfig is None else f"--kubeconfig {result.kubeconfig} "
         output.info(f"  kubectl {env}--context {hub.context} get nodes")
         output.info(f"  kindfleet status -f {file}")
-
-
-_ACTION_WORDS = {
-    "create": "created",
-    "recreate": "made anew",
-    "keep": "kept",
-    "repair": "repaired",
-    "rejoin": "rejoined",
-    "check": "checked",
-}
 
 
 def status(

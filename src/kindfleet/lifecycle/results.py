@@ -10,12 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kindfleet.errors import KindfleetError, PartialFailure
 from kindfleet.lifecycle.timings import Timings
 
 Action = Literal["create", "recreate", "keep", "repair", "rejoin", "check", "delete", "leave"]
+
+
+class Words(NamedTuple):
+    """How `up` speaks of an action: the word a cluster's progress line ends with, and the
+    one the summary counts it by ("fleet f is up: 3 clusters in 41.2s (created 2, kept 1)")."""
+
+    done: str
+    summary: str
+
+
+WORDS: Mapping[str, Words] = {
+    "create": Words("up", "created"),
+    "recreate": Words("made anew", "made anew"),
+    "repair": Words("repaired", "repaired"),
+    "rejoin": Words("rejoined", "rejoined"),
+    "keep": Words("kept", "kept"),
+    "check": Words("reachable", "checked"),
+}
 
 
 @dataclass(frozen=True)

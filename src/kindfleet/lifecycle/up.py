@@ -25,6 +25,7 @@ from kindfleet.lifecycle.events import FLEET, Reporter, ignore
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.plan import ClusterPlan, plan_up, waves
 from kindfleet.lifecycle.results import (
+    WORDS,
     ClusterOutcome,
     UpFailed,
     UpPartialFailure,
@@ -37,15 +38,6 @@ from kindfleet.providers.base import ClusterStatus, ExportsLogs, HostsRegistry, 
 from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
-
-FINAL_WORD = {
-    "create": "up",
-    "recreate": "made anew",
-    "repair": "repaired",
-    "rejoin": "rejoined",
-    "keep": "kept",
-    "check": "reachable",
-}
 
 
 def up(
@@ -248,7 +240,7 @@ def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
     except KindfleetError as exc:
         return _failed(ctx, plan, exc, start)
     ctx.mark_finished(cluster.name)
-    word = FINAL_WORD.get(plan.action, "done")
+    word = WORDS[plan.action].done if plan.action in WORDS else "done"
     ctx.emit(cluster.name, word, "done", final=True, seconds=ctx.clock() - start)
     return ClusterOutcome(cluster.name, plan.action, True, ctx.clock() - start)
 

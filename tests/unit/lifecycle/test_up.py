@@ -383,3 +383,12 @@ def test_ctrl_c_before_any_cluster_is_up_removes_the_new_registry(spec, tmp_path
     assert provider.registry is None
     assert ("delete-registry",) in provider.log
     assert any(e.message == "removed (interrupted)" for e in events)
+
+
+def test_every_action_up_can_take_has_its_words():
+    """A cluster's line ends with its action's word and the summary counts it by another:
+    an action added to the pipelines without them would print its bare name."""
+    from kindfleet.lifecycle.results import WORDS
+    from kindfleet.lifecycle.steps import PIPELINES
+
+    assert set(PIPELINES) == set(WORDS)
