@@ -119,13 +119,22 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]{0,254}(@sha256:[0-9a-f]{64})?")
 
 
-def _image_ref(value: str | None, example: str) -> str | None:
-    if value is not None and not _IMAGE.fullmatch(value):
+def _image_ref(value: str, example: str) -> str:
+    if not _IMAGE.fullmatch(value):
         raise FieldProblem(f"{value[:80]!r} is not an image reference", f"e.g. {example}")
     return value
 
 
-_NODE_IMAGE = '"kindest/node:v1.33.1"'
+def _node_image(value: str) -> str:
+    return _image_ref(value, '"kindest/node:v1.33.1"')
+
+
+def _registry_image(value: str) -> str:
+    return _image_ref(value, '"registry:3" or "my.mirror:5000/library/registry:3"')
+
+
+NodeImage = Annotated[str, AfterValidator(_node_image)]
+RegistryImage = Annotated[str, AfterValidator(_registry_image)]
 
 
 class PortMapping(FileModel):
@@ -191,13 +200,8 @@ class NodeGroup(FileModel):
     gpus: Annotated[int, Field(ge=0, le=64, strict=True)] = 0
     port_mappings: list[PortMapping] = Field(default_factory=list)
     mounts: list[Mount] = Field(default_factory=list)
-    image: str | None = None
+    image: NodeImage | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        return _image_ref(value, _NODE_IMAGE)
 
 
 Subnet = str  # "auto" or a CIDR (two, comma-separated, for dual stack); checked in resolve
@@ -264,18 +268,13 @@ class ClusterSpec(FileModel):
 
     name: str | None = None
     kubernetes_version: str | None = None
-    node_image: str | None = None
+    node_image: NodeImage | None = None
     nodes: list[NodeGroup] | None = None
     networking: Networking = Field(default_factory=Networking)
     labels: Labels
     capacity: Capacity | None = None
     context: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("node_image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        return _image_ref(value, _NODE_IMAGE)
 
     @field_validator("nodes")
     @classmethod
@@ -381,7 +380,7 @@ class Registry(FileModel):
     name: str | None = None
     host_port: Annotated[int, Field(ge=1, le=65535)] = 5001
     listen_address: str = "127.0.0.1"
-    image: str = "registry:3"  # as kind's local-registry guide runs it
+    image: RegistryImage = "registry:3"  # as kind's local-registry guide runs it
 
     @field_validator("name")
     @classmethod
@@ -397,11 +396,6 @@ class Registry(FileModel):
     def _address(cls, value: str) -> str:
         return _ip_address(value, "127.0.0.1") or value
 
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str) -> str:
-        return _image_ref(value, '"registry:3" or "my.mirror:5000/library/registry:3"') or value
-
 
 class FleetNetworking(FileModel):
     # Docker's default address pools; pod and service subnets must stay clear of them.
@@ -414,16 +408,11 @@ class FleetFile(FileModel):
     name: str
     provider: Literal["kind", "local", "existing"] = "kind"
     kubernetes_version: str | None = None
-    node_image: str | None = None
+    node_image: NodeImage | None = None
     networking: FleetNetworking = Field(default_factory=FleetNetworking)
     registry: Registry | None = None
     hub: ClusterSpec = Field(default_factory=ClusterSpec)
     spokes: Spokes = 0
-
-    @field_validator("node_image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        return _image_ref(value, _NODE_IMAGE)
 
     @field_validator("registry", mode="before")
     @classmethod
