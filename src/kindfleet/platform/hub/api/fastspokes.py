@@ -21,7 +21,7 @@ EVENTS = "events"
 ASSIGNMENTS = "assignments"
 EVENTS_TEMPLATE = f"{PREFIX}{{name}}/{EVENTS}"
 ASSIGNMENTS_TEMPLATE = f"{PREFIX}{{name}}/{ASSIGNMENTS}"
-MAX_WAIT = 3600  # the route's bound on `wait`
+MAX_WAIT = 3600  # the bound on `wait`, the route's and the fast path's
 _WAIT = re.compile(rb"wait=([0-9]{1,4}(?:\.[0-9]{1,3})?)")
 
 
@@ -37,7 +37,7 @@ def spoke_route(path: str) -> tuple[str, str] | None:
 
 def poll_wait(query_string: bytes) -> float | None:
     """The long poll's wait: no query, or exactly `wait=N` (digits, at most three decimals,
-    at most the route's 3600); None: the route's to read."""
+    at most `MAX_WAIT`); None: the route's to read."""
     if not query_string:
         return 0.0
     match = _WAIT.fullmatch(query_string)

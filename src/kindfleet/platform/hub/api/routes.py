@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import FastAPI, Header, Path, Query, Request, Response
 from pydantic import StringConstraints
 
-from kindfleet.platform.hub.api import openapi, problems
+from kindfleet.platform.hub.api import fastspokes, openapi, problems
 from kindfleet.platform.hub.api.authn import Client, Joining, SameStore, Spoke
 from kindfleet.platform.hub.api.bodies import json_response, raw_json, read_model, read_optional
 from kindfleet.platform.hub.api.openapi import errors
@@ -305,7 +305,7 @@ def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
         tags=["spoke protocol"],
     )
     async def assignments(
-        name: SpokeName, _: Spoke, wait: Annotated[float, Query(ge=0, le=3600)] = 0
+        name: SpokeName, _: Spoke, wait: Annotated[float, Query(ge=0, le=fastspokes.MAX_WAIT)] = 0
     ) -> Response:
         """Long-poll: answers at once when there is work or a cancellation, else after wait."""
         return json_response(await hub.poll(name, wait))
