@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.store import Database, Refusal, StoreUnavailable
+from kindfleet.platform.store.engine import driver_many, driver_rows, multi_insert
 from kindfleet.platform.store.schema import meta, workloads
 
 
@@ -131,3 +132,37 @@ async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, m
         db.close()
     assert schema == "2"
     assert stored == '{"match_expressions":[],"match_labels":{"pool":"gpu"}}'
+
+
+async def test_a_write_by_the_driver_alone_ends_a_store_outage(store_url):
+    """The hot statements bypass SQLAlchemy's events: their commits must still tell the hub
+    that the store takes writes again (it counts the time between as deaf), and a read
+    must not."""
+    seen: list[bool] = []
+    database = Database(store_url, on_health=seen.append)
+    await database.open()
+    try:
+        mark = param_mark_of(database)
+
+        def broken(conn):
+            conn.execute(text("SELECT * FROM no_such_table"))
+
+        for write in (
+            lambda conn: multi_insert(conn, meta, [{"key": "probe", "value": "1"}]),
+            lambda conn: driver_many(
+                conn, f"UPDATE {meta.name} SET value = {mark} WHERE key = {mark}", [("2", "probe")]
+            ),
+        ):
+            seen.clear()
+            with pytest.raises(StoreUnavailable):
+                await database.writer.run(broken)
+            await database.writer.run(lambda conn: driver_rows(conn, "SELECT 1", []))
+            assert seen == [False]
+            await database.writer.run(write)
+            assert seen == [False, True]
+    finally:
+        database.close()
+
+
+def param_mark_of(database: Database) -> str:
+    return "?" if database.sqlite else "%s"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import stat
 import time
@@ -29,6 +30,9 @@ from kindfleet.errors import PrerequisiteError, UsageError
 
 # An arbitrary constant: the key of the advisory lock a hub holds on its PostgreSQL database.
 _PG_LOCK_KEY = 0x6B66_6875_6231  # "kfhub1"
+# Set in a connection's `info` when its transaction wrote: only such a commit proves that
+# the store takes writes again (the writer reports its health by it).
+WROTE = "kf_wrote"
 
 
 class StoreUnavailable(PrerequisiteError):
@@ -177,29 +181,46 @@ def multi_insert(
     rows: Sequence[Mapping[str, Any]],
     returning: Sequence[str] = (),
 ) -> list[Any]:
-    """One `INSERT ... VALUES (...), (...)` for all rows, in the driver's own parameter style.
+    """One `INSERT ... VALUES (...), (...)` for all rows, run by the driver itself.
 
     Not an executemany: SQLite's driver steps (and gives up the GIL) once per row of an
     executemany, and with the event loop busy in the other thread each hand-back of the
     GIL can stall; nor SQLAlchemy's multi-values insert, which is compiled anew for every
-    batch. Every row must have the same keys, all of them columns of `table`.
+    batch; nor `exec_driver_sql`, whose execution context costs as much as the insert of
+    a row. Every row must have the same keys, all of them columns of `table`.
     """
     if not rows:
         return []
-    names = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = tuple(rows[0])
+    preparer = conn.dialect.identifier_preparer
+    sql = _insert_sql(
+        preparer, param_mark(conn), table.name, names, len(rows), returning=tuple(returning)
+    )
+    pick = itemgetter(*names)  # a tuple per row, or the one value if one column
+    values = chain.from_iterable(map(pick, rows)) if len(names) > 1 else map(pick, rows)
+    return _driver(conn, sql, [tuple(values)], fetch=bool(returning), write=True)
+
+
+@functools.lru_cache(maxsize=1024)
+def _insert_sql(
+    preparer: Any,
+    mark: str,
+    table: str,
+    names: tuple[str, ...],
+    count: int,
+    *,
+    returning: tuple[str, ...],
+) -> str:
+    """`multi_insert`'s statement, written once per shape (quoting a name costs SQLAlchemy
+    more than inserting a row costs SQLite)."""
+    quote = preparer.quote
     one = "(" + ",".join([mark] * len(names)) + ")"
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({','.join(quote(n) for n in names)}) VALUES "
-        + ",".join([one] * len(rows))
+    sql = f"INSERT INTO {quote(table)} ({','.join(quote(n) for n in names)}) VALUES " + ",".join(
+        [one] * count
     )
     if returning:
         sql += " RETURNING " + ",".join(quote(n) for n in returning)
-    pick = itemgetter(*names)  # a tuple per row, or the one value if one column
-    values = chain.from_iterable(map(pick, rows)) if len(names) > 1 else map(pick, rows)
-    result = conn.exec_driver_sql(sql, tuple(values))
-    return list(result.fetchall()) if returning else []
+    return sql
 
 
 def param_mark(conn: Connection) -> str:
@@ -214,7 +235,7 @@ def driver_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Seque
     database does. The SQL must be written for both dialects, with `param_mark`. The
     driver's errors come out as SQLAlchemy's, as from any other query, so that the readers
     treat them alike (the connection dropped, 503)."""
-    return _driver(conn, sql, [tuple(params)], fetch=True)
+    return _driver(conn, sql, [tuple(params)], fetch=True, write=False)
 
 
 def driver_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -222,27 +243,30 @@ def driver_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> No
     writer's hottest statement (saving changed workloads), where SQLAlchemy's per-row
     parameter processing cost more than the update."""
     if rows:
-        _driver(conn, sql, rows, fetch=False)
+        _driver(conn, sql, rows, fetch=False, write=True)
 
 
 def _driver(
-    conn: Connection, sql: str, rows: Sequence[Sequence[Any]], *, fetch: bool
-) -> list[Sequence[Any]]:
+    conn: Connection, sql: str, rows: Sequence[Sequence[Any]], *, fetch: bool, write: bool
+) -> list[Any]:
     driver = conn.connection.driver_connection
     assert driver is not None
     base = conn.dialect.loaded_dbapi.Error
     try:
         cursor = driver.cursor()
         try:
-            if fetch:
+            if len(rows) == 1:
                 cursor.execute(sql, rows[0])
-                return list(cursor.fetchall())
-            cursor.executemany(sql, rows)
-            return []
+            else:
+                cursor.executemany(sql, rows)
+            found = list(cursor.fetchall()) if fetch else []
         finally:
             cursor.close()
     except base as exc:
         raise DBAPIError.instance(sql, rows, exc, base) from exc
+    if write:
+        conn.info[WROTE] = True  # SQLAlchemy's own events never see the driver's statements
+    return found
 
 
 class HubLock:

@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from kindfleet.platform.store.engine import StoreUnavailable
+from kindfleet.platform.store.engine import WROTE, StoreUnavailable
 
 log = logging.getLogger("kindfleet.hub.store")
 
@@ -67,14 +67,13 @@ class _Job:
 
 
 _HOOKS = "kf_after_commit"
-_WROTE = "kf_wrote"  # set when the transaction wrote: only such a commit proves the store
 
 
 def _note_write(
     conn: Connection, _cursor: Any, _sql: Any, _params: Any, context: Any, _many: Any
 ) -> None:
     if context is not None and (context.isinsert or context.isupdate or context.isdelete):
-        conn.info[_WROTE] = True
+        conn.info[WROTE] = True
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
@@ -220,14 +219,14 @@ class Writer:
         tells the observer that the store cannot commit."""
         if self._conn is not None:
             self._conn.info[_HOOKS] = []
-            self._conn.info.pop(_WROTE, None)
+            self._conn.info.pop(WROTE, None)
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             self._drop_connection()
         if self._on_health is not None and isinstance(exc, SQLAlchemyError | StoreUnavailable):
             self._on_health(False)
 
     def _committed(self, conn: Connection) -> None:
-        if conn.info.pop(_WROTE, False) and self._on_health is not None:
+        if conn.info.pop(WROTE, False) and self._on_health is not None:
             self._on_health(True)
         hooks: list[Callable[[], None]] = conn.info.pop(_HOOKS, [])
         for hook in hooks:
