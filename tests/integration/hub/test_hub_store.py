@@ -166,3 +166,60 @@ async def test_a_write_by_the_driver_alone_ends_a_store_outage(store_url):
 
 def param_mark_of(database: Database) -> str:
     return "?" if database.sqlite else "%s"
+
+
+async def test_the_writers_reads_find_what_the_schema_query_finds(db, make_spec):
+    """The writer's hottest reads are written as SQL for the driver: each must find the
+    rows, in the order, that the same question asked through the schema finds, flags and
+    states of every kind mixed."""
+    from itertools import product
+
+    from sqlalchemy import and_, false, or_, true, update
+
+    from kindfleet.platform.hub.rules.queue import PendingQueue
+    from kindfleet.platform.hub.service.submit import prepare, submit_many
+    from kindfleet.platform.store import workloads as store
+
+    W = workloads.c
+    shapes = list(product(("Pending", "Assigned", "Running", "Succeeded"), ("s1", "s2", None),
+                          (False, True), (False, True)))  # fmt: skip
+    items = [prepare(f"key-{i}", make_spec(), 1.0) for i in range(len(shapes))]
+
+    def fill(conn):
+        made = submit_many(conn, items, queue=PendingQueue())
+        for sub, (state, spoke, accepted, cancel) in zip(made, reversed(shapes), strict=True):
+            conn.execute(
+                update(workloads)
+                .where(W.id == sub.record.id)
+                .values(state=state, spoke=spoke, accepted=accepted, cancel_requested=cancel)
+            )
+        return [sub.record for sub in made]
+
+    records = await db.writer.run(fill)
+    ids = [rec.id for rec in records]
+
+    def compare(conn):
+        def schema(*where):
+            query = select(workloads).where(*where).order_by(W.seq)
+            return [tuple(row) for row in conn.execute(query)]
+
+        active = W.state.in_(("Assigned", "Running"))
+        due = or_(and_(W.state == "Assigned", W.accepted == false()), W.cancel_requested == true())
+        for spoke in ("s1", "s2", "s3"):  # s3 has no work
+            running = [tuple(r) for r in store.active_on(conn, spoke)]
+            assert running == schema(W.spoke == spoke, active)
+            found = [tuple(r) for r in store.deliverable_on(conn, spoke)]
+            assert found == schema(W.spoke == spoke, active, due)
+            assert bool(found) == (spoke != "s3")
+        picked = ids[::3] + ids[:2]  # repeats asked for are found once
+        found = sorted(tuple(r) for r in store.by_ids(conn, picked))
+        assert found == sorted(schema(W.id.in_(picked)))
+        hashes = [item.idem_hash for item in items[1::2]]
+        by_hash = store.by_idem(conn, [*hashes, "no-such-hash"])
+        assert {h: tuple(r) for h, r in by_hash.items()} == {
+            row[workloads.columns.keys().index("idem_hash")]: row
+            for row in schema(W.idem_hash.in_(hashes))
+        }
+        assert sorted(by_hash) == sorted(hashes)
+
+    await db.writer.run(compare)

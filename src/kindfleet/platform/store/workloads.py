@@ -6,6 +6,7 @@ commit. They speak in column values; turning rows into the hub's records is the 
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -18,11 +19,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     exists,
-    false,
     func,
     or_,
     select,
-    true,
 )
 
 from kindfleet.platform.store.engine import (
@@ -58,21 +57,7 @@ MUTABLE = (
 # The statements the writer runs for every report, poll and pass, built once: building a
 # statement and its cache key costs SQLAlchemy about 0.3 ms here, four times what running
 # the built one costs (`by_ids` of 20: 0.61 ms built each call, 0.24 ms prebuilt).
-_by_ids = select(workloads).where(W.id.in_(bindparam("ids", expanding=True)))
-_by_idem = select(workloads).where(W.idem_hash.in_(bindparam("hashes", expanding=True)))
 _by_id = select(workloads).where(W.id == bindparam("id"))
-_active_on = (
-    select(workloads).where(W.spoke == bindparam("spoke"), W.state.in_(ACTIVE)).order_by(W.seq)
-)
-_deliverable_on = (
-    select(workloads)
-    .where(
-        W.spoke == bindparam("spoke"),
-        W.state.in_(ACTIVE),
-        or_(and_(W.state == "Assigned", W.accepted == false()), W.cancel_requested == true()),
-    )
-    .order_by(W.seq)
-)
 _allocations = (
     select(
         W.spoke, func.sum(W.cpu_millis), func.sum(W.memory_bytes), func.sum(W.gpus), func.count()
@@ -116,18 +101,39 @@ def insert_values(conn: Connection, table: Table, rows: Sequence[Mapping[str, An
         multi_insert(conn, table, rows[start : start + INSERT_CHUNK])
 
 
-def by_idem(conn: Connection, hashes: Iterable[str]) -> dict[str, Row[Any]]:
-    found: dict[str, Row[Any]] = {}
+# The writer's hottest reads of whole workloads (every submission, report, poll and
+# placement) run by the driver: SQLAlchemy's statement and row machinery cost more than
+# SQLite takes to find the rows. Rows come back as `WorkloadRow`s, named as the columns;
+# booleans may come back as 0 and 1 (SQLite), which is how the hub reads them anyway.
+WorkloadRow = collections.namedtuple(  # type: ignore[misc]  # fields from the table
+    "WorkloadRow", [c.name for c in workloads.columns]
+)
+_ALL = ",".join(WorkloadRow._fields)
+
+
+def _whole(conn: Connection, where: str, params: Sequence[Any]) -> list[Any]:
+    sql = f"SELECT {_ALL} FROM {workloads.name} WHERE {where}"
+    return list(map(WorkloadRow._make, driver_rows(conn, sql, params)))
+
+
+def _where_in(conn: Connection, column: str, count: int) -> str:
+    return f"{column} IN ({','.join([param_mark(conn)] * count)})"
+
+
+def by_idem(conn: Connection, hashes: Iterable[str]) -> dict[str, Any]:
+    """Whole workloads by the hash of their idempotency key."""
+    found: dict[str, Any] = {}
     for chunk in _chunks(list(hashes)):
-        for row in conn.execute(_by_idem, {"hashes": chunk}):
+        for row in _whole(conn, _where_in(conn, "idem_hash", len(chunk)), chunk):
             found[row.idem_hash] = row
     return found
 
 
-def by_ids(conn: Connection, ids: Iterable[str]) -> list[Row[Any]]:
-    rows: list[Row[Any]] = []
+def by_ids(conn: Connection, ids: Iterable[str]) -> list[Any]:
+    """Whole workloads by id (each once, however often asked for)."""
+    rows: list[Any] = []
     for chunk in _chunks(list(dict.fromkeys(ids))):
-        rows += conn.execute(_by_ids, {"ids": chunk}).all()
+        rows += _whole(conn, _where_in(conn, "id", len(chunk)), chunk)
     return rows
 
 
@@ -266,16 +272,24 @@ def queued(conn: Connection) -> list[Any]:
     return list(conn.execute(query).all())
 
 
-def active_on(conn: Connection, spoke: str) -> list[Row[Any]]:
-    return list(conn.execute(_active_on, {"spoke": spoke}).all())
+def active_on(conn: Connection, spoke: str) -> list[Any]:
+    """The spoke's Assigned and Running work, oldest first."""
+    mark = param_mark(conn)
+    where = f"spoke = {mark} AND state IN ({mark},{mark}) ORDER BY seq"
+    return _whole(conn, where, [spoke, *ACTIVE])
 
 
-def deliverable_on(conn: Connection, spoke: str) -> list[Row[Any]]:
+def deliverable_on(conn: Connection, spoke: str) -> list[Any]:
     """The spoke's active work an assignment poll may have to send: assigned and not yet
     acknowledged, or with a cancellation to carry. The rest (acknowledged or running, with
     nothing to cancel) is never due, and on a busy spoke it is most of its work: the poll
     runs on the writer, many times a second per spoke."""
-    return list(conn.execute(_deliverable_on, {"spoke": spoke}).all())
+    mark = param_mark(conn)
+    where = (
+        f"spoke = {mark} AND state IN ({mark},{mark}) AND ((state = {mark} AND accepted = "
+        f"{mark}) OR cancel_requested = {mark}) ORDER BY seq"
+    )
+    return _whole(conn, where, [spoke, *ACTIVE, "Assigned", False, True])
 
 
 def allocations(conn: Connection) -> dict[str, tuple[int, int, int, int]]:
