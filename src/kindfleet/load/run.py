@@ -87,6 +87,9 @@ class LoadResult:
     memory_bytes: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
+        # Rates are of the seconds as shown (to the millisecond), so that anyone dividing
+        # the report's own figures gets the report's rate, not one a rounding away from it.
+        submit, work = round(self.submit_seconds, 3), round(self.work_seconds, 3)
         return {
             "fleet": self.fleet,
             "requests": self.requests,
@@ -94,14 +97,12 @@ class LoadResult:
             "lost": self.lost,
             "duplicated": self.duplicated,
             "errors": self.errors,
-            "submit_seconds": round(self.submit_seconds, 3),
+            "submit_seconds": submit,
             "total_seconds": round(self.total_seconds, 3),
-            "work_seconds": round(self.work_seconds, 3),
-            "submit_per_second": round(self.accepted / self.submit_seconds, 1)
-            if self.submit_seconds
-            else 0.0,
-            "finished_per_second": round(self.states.get("Succeeded", 0) / self.work_seconds, 1)
-            if self.work_seconds
+            "work_seconds": work,
+            "submit_per_second": round(self.accepted / submit, 1) if submit else 0.0,
+            "finished_per_second": round(self.states.get("Succeeded", 0) / work, 1)
+            if work
             else 0.0,
             "submit_latency_ms": percentiles(self.submit_latency_ms),
             "submit_to_start_s": percentiles(self.start_latency_s),
