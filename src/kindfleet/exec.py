@@ -180,6 +180,10 @@ class ProcessRunner:
         if self._interrupted.is_set():
             raise Interrupted(f"not started (interrupted): {command.shell()}")
         proc = self._start(command)
+        if self._interrupted.is_set():
+            # `interrupt()` came while this one was starting, after the check above: it
+            # killed what it saw live, which may not have held this one yet.
+            self._kill(proc)
         timeout = command.timeout if command.timeout is not None else self._default_timeout
         try:
             stdout, stderr = proc.communicate(command.stdin, timeout=timeout)

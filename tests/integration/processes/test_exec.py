@@ -101,6 +101,36 @@ def test_interrupt_kills_what_runs_and_refuses_more_until_resumed():
     assert runner.run(cmd("true")).ok
 
 
+def test_an_interrupt_while_a_command_starts_still_stops_it():
+    """The interrupt lands after `run` checked for one and before the child is known to be
+    live (a slow start, a starved CPU): the child must not be left to run its course."""
+    entered, go = threading.Event(), threading.Event()
+
+    class SlowStart(ProcessRunner):
+        def _start(self, command):
+            entered.set()
+            go.wait(10)
+            return super()._start(command)
+
+    runner = SlowStart()
+    caught = []
+
+    def work():
+        try:
+            runner.run(cmd("sleep", "30"))
+        except Exception as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert entered.wait(10)
+    runner.interrupt()
+    go.set()
+    thread.join(15)
+    assert not thread.is_alive(), "the command ran on after the interrupt"
+    assert isinstance(caught[0], Interrupted)
+
+
 def test_failure_says_names_what_the_command_was_for():
     from kindfleet.exec import CommandError, Result, cmd, failure_says
 
