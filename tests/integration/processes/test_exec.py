@@ -79,17 +79,8 @@ def test_timeout_kills_the_whole_process_group():
 
 def test_interrupt_kills_what_runs_and_refuses_more_until_resumed():
     runner = ProcessRunner()
-    caught = []
-
-    def work():
-        try:
-            runner.run(cmd("sleep", "30"))
-        except Exception as exc:
-            caught.append(exc)
-
-    thread = threading.Thread(target=work)
     started = time.monotonic()
-    thread.start()
+    thread, caught = _running(runner, cmd("sleep", "30"))
     time.sleep(0.3)
     runner.interrupt()
     thread.join(5)
@@ -113,22 +104,28 @@ def test_an_interrupt_while_a_command_starts_still_stops_it():
             return super()._start(command)
 
     runner = SlowStart()
-    caught = []
-
-    def work():
-        try:
-            runner.run(cmd("sleep", "30"))
-        except Exception as exc:
-            caught.append(exc)
-
-    thread = threading.Thread(target=work)
-    thread.start()
+    thread, caught = _running(runner, cmd("sleep", "30"))
     assert entered.wait(10)
     runner.interrupt()
     go.set()
     thread.join(15)
     assert not thread.is_alive(), "the command ran on after the interrupt"
     assert isinstance(caught[0], Interrupted)
+
+
+def _running(runner, command):
+    """`command` run by `runner` on a thread of its own; what it raised, once it has."""
+    caught = []
+
+    def work():
+        try:
+            runner.run(command)
+        except Exception as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, caught
 
 
 def test_failure_says_names_what_the_command_was_for():
