@@ -58,7 +58,7 @@ def label_key(key: str) -> str | None:
     prefix, sep, name = key.rpartition("/")
     if sep and not prefix:
         return f"label key {_shown(key)} has an empty prefix before '/'"
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+    if prefix and not dns_subdomain(prefix):
         return (
             f"label key {_shown(key)}: prefix {_shown(prefix)} must be a lower-case DNS subdomain"
         )
