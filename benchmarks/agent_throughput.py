@@ -35,6 +35,8 @@ from typing import Any
 
 import psutil
 
+from kindfleet.platform.agent import paths
+
 BARE_LOOP = """
 import subprocess, sys, time
 n = int(sys.argv[1])
@@ -77,8 +79,8 @@ def run_dirs(root: Path, count: int = 300) -> float:
     for i in range(count):
         run = where / f"wl-{i}-g1"
         run.mkdir(0o700)
-        (run / "outputs").mkdir(0o700)
-        for name in ("stdout.log", "stderr.log"):
+        (run / paths.OUTPUTS).mkdir(0o700)
+        for name in (paths.STDOUT, paths.STDERR):
             os.close(os.open(run / name, flags, 0o600))
     return (os.times().system - before) / count * 1e3
 

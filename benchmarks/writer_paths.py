@@ -59,12 +59,10 @@ async def main(stored: int, repeat: int) -> None:
                 conn.execute(update(workloads).where(chosen).values(state="Assigned", spoke="s1"))
 
             await db.writer.run(lease)
-            groups = iter(range(10**9))
 
             async def submissions() -> float:
                 start = time.process_time()
-                for _ in range(repeat * 10):
-                    g = next(groups)
+                for g in range(repeat * 10):
                     group = [prepare(f"g{g}-{i}", spec, 1.0) for i in range(GROUP)]
                     await db.writer.run(
                         lambda conn, group=group: submit_many(conn, group, queue=queue)
