@@ -54,9 +54,10 @@ MUTABLE = (
     "deadline_at",
 )
 
-# The statements the writer runs for every report, poll and pass, built once: building a
-# statement and its cache key costs SQLAlchemy about 0.3 ms here, four times what running
-# the built one costs (`by_ids` of 20: 0.61 ms built each call, 0.24 ms prebuilt).
+# The writer's other frequent statements, built once: building a statement and its cache
+# key costs SQLAlchemy about 0.3 ms here, four times what running the built one costs (20
+# workloads by id: 0.61 ms built each call, 0.24 ms prebuilt; the driver's text, below,
+# costs less again, which is why the hottest reads are written that way).
 _by_id = select(workloads).where(W.id == bindparam("id"))
 _allocations = (
     select(
