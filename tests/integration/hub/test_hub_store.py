@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.store import Database, Refusal, StoreUnavailable
+from kindfleet.platform.store.checkpoints import WAL_SIZE_LIMIT
 from kindfleet.platform.store.engine import driver_many, driver_rows, multi_insert
 from kindfleet.platform.store.schema import meta, workloads
 
@@ -84,9 +85,10 @@ async def test_sqlite_is_wal_with_full_sync(tmp_path):
         return (
             conn.exec_driver_sql("PRAGMA journal_mode").scalar(),
             conn.exec_driver_sql("PRAGMA synchronous").scalar(),
+            conn.exec_driver_sql("PRAGMA journal_size_limit").scalar(),
         )
 
-    assert await database.writer.run(pragmas) == ("wal", 2)  # 2 = FULL
+    assert await database.writer.run(pragmas) == ("wal", 2, WAL_SIZE_LIMIT)  # 2 = FULL
     database.close()
 
 

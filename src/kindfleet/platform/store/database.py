@@ -42,16 +42,17 @@ class Database:
         self._lock = dialect.HubLock(self.url)
         self.store_id = ""  # known once open: the id spokes remember this store by
         self.identity = FileIdentity(dialect.sqlite_path(self.url) if self.sqlite else None)
+        self._read_engine = dialect.make_read_engine(self.url)
+        self._checkpointer = (
+            Checkpointer(self._engine) if self.sqlite and self._read_engine is not None else None
+        )
         self.writer = Writer(
             self._engine,
             on_connect=self._prepare,
             on_group=on_group,
             on_health=on_health,
             before_commit=self.identity.check,
-        )
-        self._read_engine = dialect.make_read_engine(self.url)
-        self._checkpointer = (
-            Checkpointer(self._engine) if self.sqlite and self._read_engine is not None else None
+            between_groups=self._checkpointer.finish if self._checkpointer is not None else None,
         )
         self._readers = (
             Readers(self._read_engine, read_threads) if self._read_engine is not None else None

@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool, StaticPool
 
 from kindfleet.errors import PrerequisiteError, UsageError
+from kindfleet.platform.store.checkpoints import WAL_SIZE_LIMIT
 
 # An arbitrary constant: the key of the advisory lock a hub holds on its PostgreSQL database.
 _PG_LOCK_KEY = 0x6B66_6875_6231  # "kfhub1"
@@ -105,6 +106,7 @@ def _sqlite_engine(url: URL) -> Engine:
             "temp_store=MEMORY",
             "cache_size=-16000",
             "wal_autocheckpoint=0",  # checkpoints run beside the writer (checkpoints.py)
+            f"journal_size_limit={WAL_SIZE_LIMIT}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -99,6 +99,7 @@ class Writer:
         on_group: GroupObserver | None = None,
         on_health: HealthObserver | None = None,
         before_commit: Callable[[], None] | None = None,
+        between_groups: Callable[[Connection], None] | None = None,
         max_group: int = 2000,
     ) -> None:
         self._engine = engine
@@ -106,6 +107,7 @@ class Writer:
         self._on_group = on_group
         self._on_health = on_health
         self._before_commit = before_commit  # raises to refuse the commit (store gone)
+        self._between_groups = between_groups  # once a group is answered, no transaction open
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Job | _Stop] = queue.SimpleQueue()
         self._urgent: collections.deque[_Job] = collections.deque()
@@ -166,6 +168,8 @@ class Writer:
                 jobs = [source.popleft() for _ in range(min(len(source), self._max_group))]
                 if jobs:
                     self._run_group(jobs)
+                    if self._between_groups is not None and self._conn is not None:
+                        self._between_groups(self._conn)
         finally:
             self._drop_connection()
 
