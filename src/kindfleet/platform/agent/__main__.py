@@ -5,13 +5,13 @@ one line that says what to fix; no traceback for bad input."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from kindfleet.errors import EXIT_FAILED, KindfleetError, UsageError
+from kindfleet.platform import collector
 from kindfleet.platform.agent import logs
 from kindfleet.platform.agent.executors.base import Executor
 from kindfleet.platform.agent.executors.factory import ReportsCapacity, make_executor
@@ -57,15 +57,6 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def _quiet_collector() -> None:
-    """What is loaded by now (modules, classes, the models' schemas) lives as long as the
-    agent: move it out of the cyclic collector's sight, and collect less often. A full
-    collection over all of it took milliseconds, every few hundred runs."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 50)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     logging_ready = False
     try:
@@ -77,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         executor = make_executor(settings)
         logs.setup(settings.log_level, settings.log_file)
-        _quiet_collector()
+        collector.quiet()
         logging_ready = True
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             runner.run(_serve(settings, executor))

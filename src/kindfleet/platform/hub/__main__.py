@@ -24,6 +24,7 @@ from types import FrameType
 import uvicorn
 
 from kindfleet.errors import KindfleetError, PrerequisiteError
+from kindfleet.platform import collector
 from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.api.connections import guarded
 from kindfleet.platform.hub.service.dashboard import Dashboard
@@ -148,6 +149,7 @@ async def serve(settings: HubSettings, sock: socket.socket) -> None:
     )
 
     def up() -> None:
+        collector.quiet()  # before anyone is told where the hub listens
         if settings.port_file is not None:
             write_port_file(settings.port_file, port)
         log.info("hub listening on http://%s:%d", settings.host, port)
