@@ -13,6 +13,11 @@ server's CPU per request (all its threads) and latency p50/p99; and the ratio of
 to the bare server, per round, as a range. Every submission has its own Idempotency-Key
 and is a durable commit (the 2xx means it is on disk).
 
+Last, `--sustain` seconds of submissions back to back, in windows of `--seconds`: rate,
+CPU per request and the size of the hub's WAL file after each window. A hub that slows
+as it keeps taking work, or whose WAL grows while writes last, shows here and nowhere
+else (each round above is too short, and the WAL starts over in the reads between).
+
 Targets (issue 17): list and get >= 0.3 of bare; submit >= 0.4 of bare and p99 < 20 ms
 at 32 connections. Interleaved rounds, because the machine is shared: the ratio of one
 round compares two figures taken under the same load.
@@ -59,6 +64,24 @@ def requests(method: str, path: str, tag: str) -> Request:
     return lambda i: ("POST", path, BODY, f"Idempotency-Key: {tag}-{i}\r\n".encode())
 
 
+def sustain(hub: HubProcess, home: Path, load: dict, seconds: float) -> None:
+    """Submissions back to back, window after window: does the hub keep its pace?"""
+    wal = home / "hub.db-wal"
+    windows = max(1, round(seconds / load["seconds"]))
+    for w in range(windows):
+        make = requests("POST", "/v1/workloads", f"s{w}")
+        f = drive(
+            f"hub:  sustained {w + 1}/{windows}",
+            hub.pid,
+            hub.port or 0,
+            make,
+            token=hub.client_token,
+            **load,
+        )
+        size = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+        print(f"{f.line()}  WAL {size:.0f} MB", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--workloads", type=int, default=2000)
@@ -66,6 +89,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--limit", type=int, default=100, help="page size of the list")
+    ap.add_argument("--sustain", type=float, default=20.0, help="seconds of submissions at the end")
     args = ap.parse_args()
     load = {"concurrency": args.concurrency, "seconds": args.seconds}
 
@@ -117,6 +141,7 @@ def main() -> int:
                     ratios[name].append(h.rate / b.rate)
             for name, values in ratios.items():
                 print(ratio_line(name, values, 0.4 if name.startswith("submit") else 0.3))
+            sustain(hub, Path(tmp), load, args.sustain)
         finally:
             for server in bare.values():
                 server.stop()
