@@ -284,3 +284,16 @@ def test_what_the_agent_writes_is_its_users_alone(hub, start_agent):
     }  # fmt: skip
     modes.pop(f"{state}/alive")  # the health check's empty marker (platform/health.py)
     assert modes == expected
+
+
+def test_a_finished_runs_directory_is_removed_after_the_retention(hub, start_agent):
+    agent = start_agent("--run-retention-seconds", "1")
+    runs = agent.state_dir / "runs"
+    first = hub.double.run(py("print('first')"), "spoke1")
+    wait_until(_terminal(hub, first), what="first run")
+    long = hub.double.run(py("import time; time.sleep(30)"), "spoke1")
+    wait_until(lambda: EventType.STARTED in _types(hub, long), what="long run to start")
+    wait_until(lambda: not (runs / f"{first}-g1").exists(), what="the old directory to go")
+    assert (runs / f"{long}-g1").is_dir()  # still held: kept however old its files look
+    assert "run directories removed: 1 " in agent.log()
+    assert agent.terminate() == 0

@@ -6,63 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
-from collections.abc import Callable
 
 import pytest
 from agent_unit_helpers import gone, py, tx, with_capacity
+from runmanager_helpers import QUICK, SLEEP
+from runmanager_helpers import assignment as _a
+from runmanager_helpers import close as _close
+from runmanager_helpers import events as _events
+from runmanager_helpers import manager as _manager
+from runmanager_helpers import settled as _settled
+from runmanager_helpers import until as _until
 
 from kindfleet.platform.agent import state
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.executors.base import RunHandle
 from kindfleet.platform.agent.executors.process import procfs
-from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
-from kindfleet.platform.agent.records import Records, journal
 from kindfleet.platform.agent.runs import RunManager
-from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.state import Held, Phase
-from kindfleet.platform.wire import Assignment, HeldAssignment, WorkloadSpec
-
-SLEEP = py("import time; time.sleep(30)")
-QUICK = py("pass")
-
-
-def _manager(settings: AgentSettings) -> RunManager:
-    db = AgentDb(settings.db_path)
-    records = Records(db, journal(db), reported=lambda: None)
-    return RunManager(settings, ProcessExecutor(settings.state_dir), records)
-
-
-async def _settled(m: RunManager) -> None:
-    """Every change submitted so far is committed (the journal keeps their order)."""
-    await m.records.journal.submit(lambda conn: None)
-
-
-def _events(m: RunManager) -> list[tuple[str, int, str, str | None]]:
-    return [
-        (e.body["workload"], e.body["generation"], e.body["type"], e.body["reason"])
-        for e in m.records.entries(10_000)
-        if e.kind == "event"
-    ]
-
-
-async def _close(m: RunManager) -> None:
-    await m.shutdown(5)
-    await m.executor.close()
-    await m.records.journal.close()
-
-
-async def _until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
-
-
-def _a(workload: str, generation: int, spec: WorkloadSpec = SLEEP, cancel=False) -> Assignment:
-    return Assignment(workload=workload, generation=generation, spec=spec, cancel=cancel)
+from kindfleet.platform.wire import HeldAssignment
 
 
 def _pid(m: RunManager, key: str) -> int:

@@ -41,7 +41,11 @@ CREATE TABLE IF NOT EXISTS assignments (
     terminal_seq INTEGER,
     PRIMARY KEY (workload, generation)
 );
+CREATE TABLE IF NOT EXISTS pruned (key TEXT PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 """
+# Run keys whose directories were removed (prune.py): never started again.
+PRUNED_SQL = "INSERT OR IGNORE INTO pruned (key, at) VALUES (?, ?)"
+WAS_PRUNED_SQL = "SELECT at FROM pruned WHERE key = ?"
 
 
 def connect(path: Path, *, writer: bool = False) -> sqlite3.Connection:

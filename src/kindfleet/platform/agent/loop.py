@@ -16,7 +16,7 @@ import os
 import time
 
 from kindfleet.errors import PrerequisiteError
-from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent import logs, prune, reports
 from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.db import AgentDb
@@ -31,6 +31,7 @@ from kindfleet.platform.agent.hubclient import (
 from kindfleet.platform.agent.lock import StateLock
 from kindfleet.platform.agent.outbox import FLUSH_BATCH
 from kindfleet.platform.agent.paths import PRIVATE_DIR
+from kindfleet.platform.agent.prune import Pruner
 from kindfleet.platform.agent.records import Records, journal
 from kindfleet.platform.agent.runs import RunManager
 from kindfleet.platform.agent.session import BootstrapTokenMissing, Session
@@ -116,6 +117,8 @@ class Agent:
             asyncio.create_task(self._polls(), name="poll"),
             asyncio.create_task(self._telemetry(), name="telemetry"),
         ]
+        if self.settings.run_retention_seconds > 0:
+            duties.append(asyncio.create_task(self._prunes(), name="prune"))
         flusher = asyncio.create_task(self._flushes(), name="flush")
         await stop.wait()
         log.info("stopping: runs are stopped and reported, then the outbox is flushed")
@@ -262,6 +265,17 @@ class Agent:
                 await self.runs.sample()
             except Exception:
                 log.exception("sampling telemetry failed")
+
+    async def _prunes(self) -> None:
+        retention = self.settings.run_retention_seconds
+        pruner = Pruner(self.settings.runs_dir, retention, self.records, self.runs.holds)
+        await asyncio.to_thread(pruner.empty_trash)
+        while True:
+            try:
+                await pruner.run_once()
+            except Exception:
+                log.exception("removing old run directories failed")
+            await asyncio.sleep(prune.every(retention))
 
     async def _final_flush(self) -> None:
         # What the cancelled duties submitted (a telemetry sample, an answer) is committed

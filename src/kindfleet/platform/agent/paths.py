@@ -1,14 +1,16 @@
 """The layout of an agent's state directory, written down once. Standard library only:
 `spokectl` and the process launcher use it too, and both must start fast.
 
-    <state-dir>/agent.db (+ -wal, -shm)   held assignments and the outbox (0600)
+    <state-dir>/agent.db (+ -wal, -shm)   held assignments, the outbox, pruned runs (0600)
     <state-dir>/credential                the spoke credential (0600)
     <state-dir>/hub-store                 the id of the hub's store this spoke joined
     <state-dir>/agent.lock                one agent per state directory (flock)
     <state-dir>/keepers                   what the launcher started, for `spokectl reap`
     <state-dir>/runs/<run key>/           one run: stdout.log, stderr.log, outputs/ (0700
                                           directories, 0600 files), and metrics.jsonl once
-                                          the run writes a metric
+                                          the run writes a metric; removed once old
+                                          (prune.py)
+    <state-dir>/runs/.trash/              what a prune pass moved aside to remove
 """
 
 from __future__ import annotations

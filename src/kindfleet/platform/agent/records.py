@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from kindfleet.platform.agent import outbox, state
-from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.db import PRUNED_SQL, WAS_PRUNED_SQL, AgentDb
 from kindfleet.platform.agent.journal import Journal
 from kindfleet.platform.agent.outbox import Entry, EntryKind
 from kindfleet.platform.agent.state import Held
@@ -27,7 +27,10 @@ Body = Mapping[str, Any]
 # The order a transaction's rows are written in. Within one transaction a run's row is
 # inserted (accepted) before it is updated (started, then done) and before it may be
 # deleted (fenced); outbox entries come last, then the counter.
-_ORDER = (state.INSERT_SQL, state.STARTED_SQL, state.DONE_SQL, state.DELETE_SQL, outbox.INSERT_SQL)
+_ORDER = (
+    state.INSERT_SQL, state.STARTED_SQL, state.DONE_SQL, state.DELETE_SQL, PRUNED_SQL,
+    outbox.INSERT_SQL,
+)  # fmt: skip
 
 
 class WriteSet:
@@ -132,6 +135,15 @@ class Records:
 
         return self.journal.submit(apply)
 
+    def pruned(self, keys: Sequence[str], at: float) -> asyncio.Future[None]:
+        """These runs' directories are about to be removed: never start them again."""
+
+        def apply(w: WriteSet) -> None:
+            for key in keys:
+                w.add(PRUNED_SQL, (key, at))
+
+        return self.journal.submit(apply)
+
     def acked(self, through: int) -> asyncio.Future[list[tuple[str, int]]]:
         """The hub has everything up to `through`: drop it, and the done runs it ended."""
 
@@ -164,6 +176,9 @@ class Records:
 
     def held(self) -> list[Held]:
         return state.load(self.db.conn)
+
+    def was_pruned(self, key: str) -> bool:
+        return self.db.conn.execute(WAS_PRUNED_SQL, (key,)).fetchone() is not None
 
 
 def journal(db: AgentDb) -> Journal[WriteSet]:

@@ -70,6 +70,10 @@ class RunManager:
         items = [r.held for r in self.runs.values()] + list(self.done.values())
         return [HeldAssignment(workload=h.workload, generation=h.generation) for h in items]
 
+    def holds(self, key: str) -> bool:
+        """Accepted, running, or ended and not yet acknowledged by the hub."""
+        return key in self.runs or key in self.done
+
     @property
     def running(self) -> int:
         return sum(1 for r in self.runs.values() if r.held.phase is Phase.RUNNING)

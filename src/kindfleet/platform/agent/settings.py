@@ -37,6 +37,7 @@ class AgentSettings:
     executor: str = "process"
     run_cgroups: str = "auto"  # process executor: a cgroup per keeper where possible, or "off"
     telemetry_seconds: float = 2.0
+    run_retention_seconds: float = 86_400.0  # 0: run directories are kept forever
     log_file: Path | None = None
     log_level: str = "info"
     # Tuning; the defaults are what production wants, tests shorten them.
@@ -104,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         "create them (auto), or by session and subreaper only (off)",
     )
     p.add_argument("--telemetry-seconds", type=float, default=2.0)
+    p.add_argument(
+        "--run-retention-seconds",
+        type=float,
+        default=86_400.0,
+        help="remove a run's directory (its logs and outputs) once the run has ended and "
+        "the directory has not changed for this long (default a day); 0 keeps them all",
+    )
     p.add_argument("--log-file", type=Path, default=None)
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     kube = p.add_argument_group(
@@ -157,6 +165,11 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
     for flag in positive:
         if getattr(ns, flag) <= 0:
             raise UsageError(f"--{flag.replace('_', '-')} must be more than 0")
+    if not ns.run_retention_seconds >= 0:  # NaN too
+        raise UsageError(
+            "--run-retention-seconds must be 0 (keep every run's directory) or more",
+            hint="e.g. --run-retention-seconds 86400 keeps a day of runs",
+        )
     _check_kubernetes_flags(ns)
     return AgentSettings(
         hub=ns.hub,
@@ -168,6 +181,7 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         executor=ns.executor,
         run_cgroups=ns.run_cgroups,
         telemetry_seconds=ns.telemetry_seconds,
+        run_retention_seconds=ns.run_retention_seconds,
         log_file=ns.log_file,
         log_level=ns.log_level,
         poll_wait=ns.poll_wait,

@@ -56,7 +56,12 @@ def open_log(state_dir: Path, workload: str, generation: int, stream: str) -> in
     fds = [top]
     try:
         fds.append(_open(paths.RUNS, _DIR, fds[-1], f"no runs in {state_dir}"))
-        fds.append(_open(key, _DIR, fds[-1], f"no run of {where} in {state_dir}"))
+        gone = (
+            f"no run of {where} in {state_dir} (a run's directory, logs included, is removed "
+            "once it has ended and not changed for the agent's --run-retention-seconds, a day "
+            "unless set)"
+        )
+        fds.append(_open(key, _DIR, fds[-1], gone))
         fd = _open(paths.LOG_OF_STREAM[stream], _FILE, fds[-1], f"no {stream} log for {where}")
     finally:
         for opened in fds:

@@ -160,6 +160,10 @@ class Supervisor:
             await wait_event(run.wake, self.timing.supervise_interval)
 
     async def _start(self, run: Run) -> bool:
+        if self.records.was_pruned(run.held.key):  # ran here once; its directory is gone
+            why = "this generation ran on this spoke before: a generation never runs twice"
+            await self._finish(run, Outcome(EventType.FAILED, None, "AlreadyRan", why))
+            return False
         try:
             handle = await self.executor.start(self.request(run.held))
         except ExecutorError as exc:

@@ -51,6 +51,12 @@ def test_defaults():
     assert s.capacity.gpus == 0
     assert s.executor == "process"
     assert s.telemetry_seconds == 2.0
+    assert s.run_retention_seconds == 86_400
+
+
+def test_run_retention_zero_keeps_every_run():
+    s = parse_args([*BASE, "--bootstrap-token-file", "/tmp/t", "--run-retention-seconds", "0"])
+    assert s.run_retention_seconds == 0
 
 
 @pytest.mark.parametrize(
@@ -61,6 +67,8 @@ def test_defaults():
         (["--cpu", "lots"], "cpu"),
         (["--labels", "novalue"], "key=value"),
         (["--telemetry-seconds", "0"], "telemetry-seconds"),
+        (["--run-retention-seconds", "-1"], "run-retention-seconds must be 0"),
+        (["--run-retention-seconds", "nan"], "run-retention-seconds must be 0"),
     ],
 )
 def test_bad_values_are_usage_errors(flags, message):

@@ -1,0 +1,130 @@
+"""Run directories removed once their runs are long over, and a generation still never
+runs twice.
+
+A run's directory holds its logs and outputs (what `spokectl logs` reads) and is also its
+launch guard: the keeper creates it with mkdir, so a generation whose directory exists is
+never started again (keeper.py). Kept forever, a busy spoke gathers four inodes and the
+logs of every run it ever ran. So a directory whose run this agent no longer holds (ended
+and acknowledged, dropped, lost) and that has not changed for `--run-retention-seconds`
+is removed, and its run key guards in its stead, in the journal's `pruned` table: a start
+of a pruned key is refused (supervise.py) as the keeper refuses an existing directory.
+The order makes it safe against a start racing the removal:
+
+1. the keys are committed to `pruned`;
+2. on the event loop, each key the agent still does not hold is renamed into
+   `runs/.trash` in one step with that check (a run holds its key from its accept, before
+   any start: one accepted before step 1 keeps its directory, and the mkdir refuses it;
+   one accepted after finds its key in `pruned`);
+3. the trash is removed on a thread.
+
+A crash between the steps leaves a directory for the next pass or trash for the next
+start. A run key never starts with a dot, so `.trash` is nobody's run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kindfleet.platform.agent import logs, paths
+from kindfleet.platform.agent.records import Records
+
+log = logs.get("prune")
+TRASH = ".trash"
+PER_PASS = 2_000  # directories looked at and removed by one pass, at most
+_YIELD_EVERY = 100  # renames between two turns of the event loop
+_FILES = (paths.STDOUT, paths.STDERR, paths.METRICS, paths.OUTPUTS)
+
+
+def every(retention: float) -> float:
+    """How often a pass runs: a fraction of the retention, from 0.2 s to 5 min."""
+    return min(max(retention / 4, 0.2), 300.0)
+
+
+class Pruner:
+    def __init__(
+        self,
+        runs_dir: Path,
+        retention: float,
+        records: Records,
+        held: Callable[[str], bool],
+    ) -> None:
+        self.runs_dir = runs_dir
+        self.retention = retention
+        self.records = records
+        self.held = held
+        self.trash = runs_dir / TRASH
+
+    async def run_once(self) -> int:
+        """One pass; how many run directories it removed."""
+        now = time.time()
+        stale = await asyncio.to_thread(_stale, self.runs_dir, now - self.retention, PER_PASS)
+        keys = [key for key in stale if not self.held(key)]
+        if not keys:
+            return 0
+        await self.records.pruned(keys, now)
+        moved = await self._move(keys)
+        await asyncio.to_thread(self.empty_trash)
+        if moved:
+            log.info("run directories removed: %d (unchanged for %gs)", moved, self.retention)
+        return moved
+
+    async def _move(self, keys: Sequence[str]) -> int:
+        self.trash.mkdir(mode=paths.PRIVATE_DIR, exist_ok=True)
+        moved = 0
+        for i, key in enumerate(keys, 1):
+            if not self.held(key):  # and renamed in the same step of the event loop
+                try:
+                    os.rename(self.runs_dir / key, self.trash / key)
+                    moved += 1
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    log.warning("cannot remove the run directory %s: %s", key, exc.strerror)
+            if i % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        return moved
+
+    def empty_trash(self) -> None:
+        """Remove what earlier passes moved aside (a pass, or a crash, may have left some)."""
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.trash):
+                if entry.is_dir(follow_symlinks=False):  # rmtree follows no link inside
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
+def _stale(runs_dir: Path, before: float, limit: int) -> list[str]:
+    """Run directories unchanged since `before` (their files included), up to `limit`."""
+    found: list[str] = []
+    try:
+        entries = os.scandir(runs_dir)
+    except FileNotFoundError:
+        return found
+    with entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            if _changed(entry.path) < before:
+                found.append(entry.name)
+                if len(found) >= limit:
+                    break
+    return found
+
+
+def _changed(path: str) -> float:
+    """When the run directory or one of its own files last changed."""
+    newest = 0.0
+    for where in (path, *(f"{path}/{name}" for name in _FILES)):
+        try:
+            newest = max(newest, os.stat(where, follow_symlinks=False).st_mtime)
+        except OSError:
+            continue
+    return newest

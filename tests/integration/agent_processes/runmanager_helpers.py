@@ -1,0 +1,60 @@
+"""The run manager in-process over a real journal and the process executor, and the few
+steps its tests take with it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from agent_unit_helpers import py
+
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
+from kindfleet.platform.agent.records import Records, journal
+from kindfleet.platform.agent.runs import RunManager
+from kindfleet.platform.agent.settings import AgentSettings
+from kindfleet.platform.wire import Assignment, WorkloadSpec
+
+SLEEP = py("import time; time.sleep(30)")
+QUICK = py("pass")
+
+
+def manager(settings: AgentSettings) -> RunManager:
+    db = AgentDb(settings.db_path)
+    records = Records(db, journal(db), reported=lambda: None)
+    return RunManager(settings, ProcessExecutor(settings.state_dir), records)
+
+
+async def settled(m: RunManager) -> None:
+    """Every change submitted so far is committed (the journal keeps their order)."""
+    await m.records.journal.submit(lambda conn: None)
+
+
+def events(m: RunManager) -> list[tuple[str, int, str, str | None]]:
+    return [
+        (e.body["workload"], e.body["generation"], e.body["type"], e.body["reason"])
+        for e in m.records.entries(10_000)
+        if e.kind == "event"
+    ]
+
+
+async def close(m: RunManager) -> None:
+    await m.shutdown(5)
+    await m.executor.close()
+    await m.records.journal.close()
+
+
+async def until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def assignment(
+    workload: str, generation: int, spec: WorkloadSpec = SLEEP, cancel=False
+) -> Assignment:
+    return Assignment(workload=workload, generation=generation, spec=spec, cancel=cancel)

@@ -1,0 +1,99 @@
+"""Old run directories are removed, and a generation whose directory is gone still never
+runs twice: the run manager and the pruner over a real journal, with real processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from agent_unit_helpers import py
+from runmanager_helpers import SLEEP, assignment, close, events, manager, settled, until
+
+from kindfleet.platform.agent.prune import TRASH, Pruner
+from kindfleet.platform.agent.runs import RunManager
+
+RETENTION = 100.0
+
+
+def _age(run_dir: Path, seconds: float) -> None:
+    """Make a run directory and its files look unchanged for `seconds`."""
+    then = time.time() - seconds
+    for path in [*run_dir.iterdir(), run_dir]:
+        os.utime(path, (then, then), follow_symlinks=False)
+
+
+async def _ended_and_acknowledged(m: RunManager, workload: str, spec) -> None:
+    await m.take([assignment(workload, 1, spec)])
+    await until(lambda: f"{workload}-g1" in m.done)
+    await settled(m)
+    await m.acked(m.records.last_seq())
+    assert not m.holds(f"{workload}-g1")
+
+
+async def test_an_old_run_directory_goes_and_its_generation_never_runs_again(settings, tmp_path):
+    ran = tmp_path / "ran"
+    once = py(f"open({str(ran)!r}, 'a').write('ran\\n')")
+    runs = settings.runs_dir
+    m = manager(settings)
+    try:
+        await _ended_and_acknowledged(m, "w1", once)
+        await _ended_and_acknowledged(m, "young", py("pass"))
+        await m.take([assignment("long", 1, SLEEP)])
+        await until(lambda: "long-g1" in m.runs and m.running == 1)
+        for key in ("w1-g1", "long-g1"):
+            _age(runs / key, 2 * RETENTION)
+        (runs / TRASH / "left-g1").mkdir(parents=True)  # a crashed pass's leftovers
+
+        pruner = Pruner(runs, RETENTION, m.records, m.holds)
+        assert await pruner.run_once() == 1
+        assert sorted(p.name for p in runs.iterdir()) == [TRASH, "long-g1", "young-g1"]
+        assert list((runs / TRASH).iterdir()) == []
+
+        # The hub hands the same generation over again (its store restored from a backup):
+        # refused, as an existing directory would have refused it.
+        await m.take([assignment("w1", 1, once)])
+        await until(lambda: "w1-g1" in m.done)
+        assert events(m)[-1] == ("w1", 1, "failed", "AlreadyRan")
+        assert ran.read_text() == "ran\n"
+        assert not (runs / "w1-g1").exists()
+    finally:
+        await close(m)
+
+
+async def test_a_run_held_again_between_the_scan_and_the_removal_keeps_its_directory(settings):
+    m = manager(settings)
+    try:
+        await _ended_and_acknowledged(m, "w1", py("pass"))
+        _age(settings.runs_dir / "w1-g1", 2 * RETENTION)
+        asked: list[str] = []
+
+        def held(key: str) -> bool:  # free when the pass looks, taken by the time it removes
+            asked.append(key)
+            return len(asked) > 1
+
+        assert await Pruner(settings.runs_dir, RETENTION, m.records, held).run_once() == 0
+        assert asked == ["w1-g1", "w1-g1"]
+        assert (settings.runs_dir / "w1-g1").is_dir()
+    finally:
+        await close(m)
+
+
+async def test_what_a_run_links_to_outside_its_directory_is_left_alone(settings, tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "keep").mkdir(parents=True)
+    (outside / "keep" / "data").write_text("precious")
+    runs = settings.runs_dir
+    m = manager(settings)
+    try:
+        code = f"import os; os.symlink({str(outside)!r}, os.environ['KINDFLEET_OUTPUT_DIR'] + '/x')"
+        await _ended_and_acknowledged(m, "w1", py(code))
+        (runs / TRASH).mkdir()
+        os.symlink(outside, runs / TRASH / "stray")  # a link left in the trash, too
+        _age(runs / "w1-g1", 2 * RETENTION)
+        assert await Pruner(runs, RETENTION, m.records, m.holds).run_once() == 1
+        assert not (runs / "w1-g1").exists()
+        assert list((runs / TRASH).iterdir()) == []
+        assert (outside / "keep" / "data").read_text() == "precious"
+    finally:
+        await close(m)
