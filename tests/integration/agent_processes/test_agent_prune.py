@@ -10,6 +10,7 @@ from pathlib import Path
 from agent_unit_helpers import py
 from runmanager_helpers import SLEEP, assignment, close, events, manager, settled, until
 
+from kindfleet.platform.agent import prune
 from kindfleet.platform.agent.prune import TRASH, Pruner
 from kindfleet.platform.agent.runs import RunManager
 
@@ -95,5 +96,23 @@ async def test_what_a_run_links_to_outside_its_directory_is_left_alone(settings,
         assert not (runs / "w1-g1").exists()
         assert list((runs / TRASH).iterdir()) == []
         assert (outside / "keep" / "data").read_text() == "precious"
+    finally:
+        await close(m)
+
+
+async def test_a_backlog_is_taken_a_pass_at_a_time_and_said_to_be_one(settings, monkeypatch):
+    monkeypatch.setattr(prune, "PER_PASS", 2)
+    runs = settings.runs_dir
+    for i in range(5):
+        (runs / f"old{i}-g1").mkdir()
+        _age(runs / f"old{i}-g1", 2 * RETENTION)
+    m = manager(settings)
+    try:
+        pruner = Pruner(runs, RETENTION, m.records, m.holds)
+        passes = []
+        while not passes or pruner.behind:
+            passes.append(await pruner.run_once())
+        assert passes == [2, 2, 1]
+        assert sorted(p.name for p in runs.iterdir()) == [TRASH]
     finally:
         await close(m)

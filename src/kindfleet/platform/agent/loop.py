@@ -272,7 +272,8 @@ class Agent:
         await asyncio.to_thread(pruner.empty_trash)
         while True:
             try:
-                await pruner.run_once()
+                if await pruner.run_once() and pruner.behind:  # a backlog: on at once
+                    continue
             except Exception:
                 log.exception("removing old run directories failed")
             await asyncio.sleep(prune.every(retention))

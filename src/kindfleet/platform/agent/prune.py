@@ -59,12 +59,14 @@ class Pruner:
         self.records = records
         self.held = held
         self.trash = runs_dir / TRASH
+        self.behind = False  # the last pass found as many as it takes: more may be waiting
 
     async def run_once(self) -> int:
         """One pass; how many run directories it removed."""
         now = time.time()
-        stale = await asyncio.to_thread(_stale, self.runs_dir, now - self.retention, PER_PASS)
-        keys = [key for key in stale if not self.held(key)]
+        before = now - self.retention
+        keys = await asyncio.to_thread(_stale, self.runs_dir, before, PER_PASS, self.held)
+        self.behind = len(keys) >= PER_PASS
         if not keys:
             return 0
         await self.records.pruned(keys, now)
@@ -101,8 +103,9 @@ class Pruner:
                         os.unlink(entry.path)
 
 
-def _stale(runs_dir: Path, before: float, limit: int) -> list[str]:
-    """Run directories unchanged since `before` (their files included), up to `limit`."""
+def _stale(runs_dir: Path, before: float, limit: int, held: Callable[[str], bool]) -> list[str]:
+    """Run directories not held and unchanged since `before` (their files included), up to
+    `limit`. On a thread: what is held may change meanwhile, and is looked at again."""
     found: list[str] = []
     try:
         entries = os.scandir(runs_dir)
@@ -112,7 +115,7 @@ def _stale(runs_dir: Path, before: float, limit: int) -> list[str]:
         for entry in entries:
             if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
                 continue
-            if _changed(entry.path) < before:
+            if not held(entry.name) and _changed(entry.path) < before:
                 found.append(entry.name)
                 if len(found) >= limit:
                     break
