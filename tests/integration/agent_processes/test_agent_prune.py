@@ -4,6 +4,8 @@ runs twice: the run manager and the pruner over a real journal, with real proces
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -116,3 +118,42 @@ async def test_a_backlog_is_taken_a_pass_at_a_time_and_said_to_be_one(settings, 
         assert sorted(p.name for p in runs.iterdir()) == [TRASH]
     finally:
         await close(m)
+
+
+NOBODY = 65534
+
+
+def test_what_a_run_made_read_only_or_unreadable_is_removed_all_the_same():
+    """As the agent's own user, not root (root is refused nothing): the removal is done by
+    a forked child that drops to an unprivileged user when the suite runs as root."""
+    base = Path(tempfile.mkdtemp(prefix="kf-prune-"))
+    try:
+        top = base / "w1-g1"
+        cache = top / "outputs" / "mod"  # read-only, as Go's module cache
+        cache.mkdir(parents=True)
+        (cache / "go.mod").write_text("module x\n")
+        sealed = top / "outputs" / "sealed" / "deeper"  # unreadable, twice over
+        sealed.mkdir(parents=True)
+        (sealed / "data").write_text("x")
+        if os.geteuid() == 0:
+            for path in [base, *base.rglob("*")]:
+                os.chown(path, NOBODY, NOBODY)
+        cache.chmod(0o555)
+        sealed.chmod(0)
+        sealed.parent.chmod(0)
+        pid = os.fork()
+        if pid == 0:  # the child: nothing but the removal, then out
+            code = 2
+            try:
+                if os.geteuid() == 0:
+                    os.setgid(NOBODY)
+                    os.setuid(NOBODY)
+                prune.remove(str(top))
+                code = 1 if os.path.lexists(top) else 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert not top.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -96,11 +96,37 @@ class Pruner:
         """Remove what earlier passes moved aside (a pass, or a crash, may have left some)."""
         with contextlib.suppress(FileNotFoundError):
             for entry in os.scandir(self.trash):
-                if entry.is_dir(follow_symlinks=False):  # rmtree follows no link inside
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                if entry.is_dir(follow_symlinks=False):
+                    remove(entry.path)
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+
+
+def remove(top: str) -> None:
+    """rmtree (which follows no link inside) that also removes what a run made read-only
+    or unreadable to its own user, as a Go module cache is read-only: its directories are
+    made their owner's again and the removal tried once more. What still cannot be removed
+    stays, and the next pass tries again."""
+    shutil.rmtree(top, ignore_errors=True)
+    if os.path.lexists(top):
+        _own(top)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _own(top: str) -> None:
+    """Every real directory under `top` readable, writable and searchable by its owner,
+    each before it is looked into (a file's own mode does not keep it from removal)."""
+    below = [top]
+    while below:
+        directory = below.pop()
+        try:
+            if not os.path.islink(directory):
+                os.chmod(directory, paths.PRIVATE_DIR)
+            with os.scandir(directory) as entries:
+                below.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
 
 
 def _stale(runs_dir: Path, before: float, limit: int, held: Callable[[str], bool]) -> list[str]:
