@@ -269,7 +269,6 @@ class Agent:
     async def _prunes(self) -> None:
         retention = self.settings.run_retention_seconds
         pruner = Pruner(self.settings.runs_dir, retention, self.records, self.runs.holds)
-        await asyncio.to_thread(pruner.empty_trash)
         while True:
             try:
                 if await pruner.run_once() and pruner.behind:  # a backlog: on at once

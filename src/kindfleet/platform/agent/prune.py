@@ -39,6 +39,7 @@ TRASH = ".trash"
 PER_PASS = 2_000  # directories looked at and removed by one pass, at most
 _YIELD_EVERY = 100  # renames between two turns of the event loop
 _FILES = (paths.STDOUT, paths.STDERR, paths.METRICS, paths.OUTPUTS)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def every(retention: float) -> float:
@@ -67,11 +68,11 @@ class Pruner:
         before = now - self.retention
         keys = await asyncio.to_thread(_stale, self.runs_dir, before, PER_PASS, self.held)
         self.behind = len(keys) >= PER_PASS
-        if not keys:
-            return 0
-        await self.records.pruned(keys, now)
-        moved = await self._move(keys)
-        await asyncio.to_thread(self.empty_trash)
+        moved = 0
+        if keys:
+            await self.records.pruned(keys, now)
+            moved = await self._move(keys)
+        await asyncio.to_thread(self.empty_trash)  # this pass's, or what a crash left
         if moved:
             log.info("run directories removed: %d (unchanged for %gs)", moved, self.retention)
         return moved
@@ -108,10 +109,57 @@ def remove(top: str) -> None:
     or unreadable to its own user, as a Go module cache is read-only: its directories are
     made their owner's again and the removal tried once more. What still cannot be removed
     stays, and the next pass tries again."""
-    shutil.rmtree(top, ignore_errors=True)
-    if os.path.lexists(top):
-        _own(top)
+    try:
         shutil.rmtree(top, ignore_errors=True)
+        if os.path.lexists(top):
+            _own(top)
+            shutil.rmtree(top, ignore_errors=True)
+    except RecursionError:  # deeper than rmtree goes: a run can nest thousands of levels
+        _remove_deep(top)
+
+
+def _remove_deep(top: str) -> None:
+    """Bottom-up, holding one directory descriptor at a time and walking back up by '..':
+    no recursion, and no path that grows with the depth. The run is over: nothing moves
+    its tree meanwhile."""
+    try:
+        os.chmod(top, paths.PRIVATE_DIR)  # as each directory below, before it is opened
+        fd = os.open(top, _DIR_FLAGS)
+    except OSError:
+        return
+    names: list[str] = []  # from `top` down to where `fd` is
+    try:
+        while True:
+            child = _empty_but_one(fd)
+            if child is not None:
+                os.chmod(child, paths.PRIVATE_DIR, dir_fd=fd)  # read-only or sealed by the run
+                inner = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+                names.append(child)
+            elif names:
+                outer = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = outer
+                os.rmdir(names.pop(), dir_fd=fd)
+            else:
+                break
+    except OSError:
+        pass  # what is left, the next pass tries again
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(top)
+
+
+def _empty_but_one(fd: int) -> str | None:
+    """Unlink what is not a directory in `fd`'s directory; the name of a subdirectory left."""
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                return entry.name
+            os.unlink(entry.name, dir_fd=fd)
+    return None
 
 
 def _own(top: str) -> None:
