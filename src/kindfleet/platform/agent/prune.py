@@ -95,8 +95,12 @@ class Pruner:
 
     def empty_trash(self) -> None:
         """Remove what earlier passes moved aside (a pass, or a crash, may have left some)."""
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.trash):
+        try:
+            entries = os.scandir(self.trash)
+        except FileNotFoundError:
+            return
+        with entries:
+            for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     remove(entry.path)
                 else:
