@@ -128,7 +128,9 @@ def main() -> None:
             f"lost {result.lost}, duplicated {result.duplicated}"
         )
     finally:
+        t0 = time.perf_counter()
         fleet.down()
+        print(f"fleet down: {time.perf_counter() - t0:.1f}s ({args.requests} runs' directories)")
         shutil.rmtree(root, ignore_errors=True)
     sys.exit(0 if not (result.lost or result.duplicated) else 1)
 
