@@ -53,3 +53,17 @@ def test_what_a_killed_down_left_aside_goes_with_the_next_one(tmp_path):
     _tree(root, runs=3)
     _discard(root)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.name, other.name])
+
+
+def test_a_tree_a_run_nested_thousands_deep_does_not_stop_down(tmp_path):
+    root = tmp_path / "platform"
+    fd = os.open(root.parent, os.O_RDONLY)
+    os.mkdir(root.name, dir_fd=fd)
+    for name in [root.name, *["d"] * 3000]:
+        inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        os.mkdir("d", dir_fd=fd)
+    os.close(fd)
+    _discard(root)  # shutil.rmtree raised RecursionError here
+    assert list(tmp_path.iterdir()) == []

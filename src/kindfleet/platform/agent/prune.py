@@ -15,7 +15,8 @@ The order makes it safe against a start racing the removal:
    `runs/.trash` in one step with that check (a run holds its key from its accept, before
    any start: one accepted before step 1 keeps its directory, and the mkdir refuses it;
    one accepted after finds its key in `pruned`);
-3. the trash is removed on a thread.
+3. the trash is removed on a thread (`kindfleet.trees`: what a run made read-only,
+   unreadable or thousands of levels deep included).
 
 A crash between the steps leaves a directory for the next pass or trash for the next
 start. A run key never starts with a dot, so `.trash` is nobody's run.
@@ -26,11 +27,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kindfleet import trees
 from kindfleet.platform.agent import logs, paths
 from kindfleet.platform.agent.records import Records
 
@@ -39,7 +40,6 @@ TRASH = ".trash"
 PER_PASS = 2_000  # directories looked at and removed by one pass, at most
 _YIELD_EVERY = 100  # renames between two turns of the event loop
 _FILES = (paths.STDOUT, paths.STDERR, paths.METRICS, paths.OUTPUTS)
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def every(retention: float) -> float:
@@ -102,83 +102,10 @@ class Pruner:
         with entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    remove(entry.path)
+                    trees.remove(entry.path)
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
-
-
-def remove(top: str) -> None:
-    """rmtree (which follows no link inside) that also removes what a run made read-only
-    or unreadable to its own user, as a Go module cache is read-only: its directories are
-    made their owner's again and the removal tried once more. What still cannot be removed
-    stays, and the next pass tries again."""
-    try:
-        shutil.rmtree(top, ignore_errors=True)
-        if os.path.lexists(top):
-            _own(top)
-            shutil.rmtree(top, ignore_errors=True)
-    except RecursionError:  # deeper than rmtree goes: a run can nest thousands of levels
-        _remove_deep(top)
-
-
-def _remove_deep(top: str) -> None:
-    """Bottom-up, holding one directory descriptor at a time and walking back up by '..':
-    no recursion, and no path that grows with the depth. The run is over: nothing moves
-    its tree meanwhile."""
-    try:
-        os.chmod(top, paths.PRIVATE_DIR)  # as each directory below, before it is opened
-        fd = os.open(top, _DIR_FLAGS)
-    except OSError:
-        return
-    names: list[str] = []  # from `top` down to where `fd` is
-    try:
-        while True:
-            child = _empty_but_one(fd)
-            if child is not None:
-                os.chmod(child, paths.PRIVATE_DIR, dir_fd=fd)  # read-only or sealed by the run
-                inner = os.open(child, _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = inner
-                names.append(child)
-            elif names:
-                outer = os.open("..", _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = outer
-                os.rmdir(names.pop(), dir_fd=fd)
-            else:
-                break
-    except OSError:
-        pass  # what is left, the next pass tries again
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.rmdir(top)
-
-
-def _empty_but_one(fd: int) -> str | None:
-    """Unlink what is not a directory in `fd`'s directory; the name of a subdirectory left."""
-    with os.scandir(fd) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                return entry.name
-            os.unlink(entry.name, dir_fd=fd)
-    return None
-
-
-def _own(top: str) -> None:
-    """Every real directory under `top` readable, writable and searchable by its owner,
-    each before it is looked into (a file's own mode does not keep it from removal)."""
-    below = [top]
-    while below:
-        directory = below.pop()
-        try:
-            if not os.path.islink(directory):
-                os.chmod(directory, paths.PRIVATE_DIR)
-            with os.scandir(directory) as entries:
-                below.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
-        except OSError:
-            continue
 
 
 def _stale(runs_dir: Path, before: float, limit: int, held: Callable[[str], bool]) -> list[str]:

@@ -24,6 +24,7 @@ from typing import ClassVar, Literal
 
 import psutil
 
+from kindfleet import trees
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
@@ -420,11 +421,11 @@ def _discard(path: Path) -> None:
     aside = path.with_name(f".{path.name}.deleting-{os.getpid()}-{threading.get_ident()}")
     try:
         path.rename(aside)
-        shutil.rmtree(aside, ignore_errors=True)
+        trees.remove(aside)  # runs' trees included, however they left them
     except FileNotFoundError:
         pass  # another deleter has it
     except OSError:  # not renameable (a mount point): removed where it is
-        shutil.rmtree(path, ignore_errors=True)
+        trees.remove(path)
     for left in path.parent.glob(f".{path.name}.deleting-*-*"):
         if not psutil.pid_exists(int(left.name.rsplit("-", 2)[1])):
-            shutil.rmtree(left, ignore_errors=True)
+            trees.remove(left)
