@@ -49,10 +49,12 @@ def test_what_a_killed_down_left_aside_goes_with_the_next_one(tmp_path):
     busy.mkdir()
     other = tmp_path / ".other.deleting-1-1"  # another fleet's
     other.mkdir()
+    odd = tmp_path / ".platform.deleting-x-y"  # not a name down gives: left alone
+    odd.mkdir()
     root = tmp_path / "platform"
     _tree(root, runs=3)
     _discard(root)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.name, other.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([busy.name, other.name, odd.name])
 
 
 def test_a_tree_a_run_nested_thousands_deep_does_not_stop_down(tmp_path):

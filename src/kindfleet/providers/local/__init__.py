@@ -427,5 +427,6 @@ def _discard(path: Path) -> None:
     except OSError:  # not renameable (a mount point): removed where it is
         trees.remove(path)
     for left in path.parent.glob(f".{path.name}.deleting-*-*"):
-        if not psutil.pid_exists(int(left.name.rsplit("-", 2)[1])):
+        pid = left.name.rsplit("-", 2)[1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):  # ours, and its down is gone
             trees.remove(left)
