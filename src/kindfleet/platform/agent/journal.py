@@ -9,7 +9,16 @@ reporting while a commit waits for the disk. Changes do not execute statements o
 each adds rows to the transaction's write set (`Batch`, records.py), which writes them all
 at once (one `executemany` per statement) before the commit. Changes run in the order they
 were submitted; one that raises is undone alone (its rows dropped) and its future gets the
-exception; a commit that fails fails every change in it.
+exception.
+
+A commit the disk refuses (full, an I/O error, a lock another process holds) is not a
+change's failure but the spoke's: the transaction is rolled back and tried again, all of
+it, until the disk takes it, and meanwhile nothing waiting on it goes on (a run is not
+started before its accept is durable; a finished run's report waits for its record). A
+spoke whose disk filled up then carries on once space is freed, with no run forgotten.
+Failing those changes instead left each run's supervisor without its terminal record: the
+hub saw the runs Running for ever. Only closing the journal gives up on such a commit.
+Any other error (a constraint, a corrupt file) fails every change in the commit.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +39,11 @@ from kindfleet.platform.agent import db, logs
 T = TypeVar("T")
 B = TypeVar("B", bound="Batch")
 log = logs.get("journal")
+
+# SQLite's primary result codes for a disk that may take the same commit later.
+_RETRIED = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY,
+                      sqlite3.SQLITE_LOCKED})  # fmt: skip
+RETRY_FIRST, RETRY_MAX = 0.05, 2.0  # seconds between attempts, doubling
 
 
 class Batch(Protocol):
@@ -67,6 +82,7 @@ class Journal(Generic[B]):
         self._queue: queue.SimpleQueue[_Change[B, Any] | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()  # stop retrying a commit the disk refuses
 
     def submit(self, apply: Callable[[B], T]) -> asyncio.Future[T]:
         """Queue a change; the future completes once it is committed. Call from the event
@@ -88,8 +104,10 @@ class Journal(Generic[B]):
                 await self.submit(lambda batch: None)
 
     async def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
+        """Commit what is queued, then stop the writer. A commit the disk keeps refusing is
+        tried once more, then given up (its changes fail): the agent is stopping."""
         if self._thread is not None:
+            self._closing.set()
             self._queue.put(None)
             await asyncio.to_thread(self._thread.join)
             self._thread = None
@@ -102,7 +120,7 @@ class Journal(Generic[B]):
                 if first is None:
                     return
                 changes, stop = _drain(self._queue, first)
-                results = self._commit(conn, changes)
+                conn, results = self._commit_until_taken(conn, changes)
                 self.commits += 1
                 self.changes += len(changes)
                 assert self._loop is not None
@@ -124,9 +142,46 @@ class Journal(Generic[B]):
                 change.future.exception()  # logged: no "never retrieved" if nobody awaits it
         self.committed()
 
+    def _commit_until_taken(
+        self, conn: sqlite3.Connection, changes: list[_Change[B, Any]]
+    ) -> tuple[sqlite3.Connection, list[tuple[bool, Any]]]:
+        """Commit `changes`, again and again while the disk refuses them (the connection is
+        opened anew after a failed rollback). The connection to go on with, and results."""
+        since: float | None = None
+        delay = RETRY_FIRST
+        while True:
+            try:
+                results = self._commit(conn, changes)
+            except _Refused as refused:
+                if self._closing.is_set():
+                    log.error("giving up %d change(s) on stopping: %s", len(changes), refused)
+                    return conn, [(False, refused.error)] * len(changes)
+                if since is None:
+                    since = time.monotonic()
+                    log.error(
+                        "the agent's database cannot be written (%s): %d change(s) wait and "
+                        "are retried; runs are not started and finished runs not reported "
+                        "until it can. Free space on the disk of the state directory (%s)",
+                        refused,
+                        len(changes),
+                        self.path.parent,
+                    )
+                if refused.reopen:
+                    conn = _reopened(conn, self.path)
+                self._closing.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if since is not None:
+                log.warning(
+                    "the agent's database is written again, after %.1fs",
+                    time.monotonic() - since,
+                )
+            return conn, results
+
     def _commit(
         self, conn: sqlite3.Connection, changes: list[_Change[B, Any]]
     ) -> list[tuple[bool, Any]]:
+        """Raises _Refused when the disk refused the transaction (rolled back, or not)."""
         results: list[tuple[bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -135,16 +190,53 @@ class Journal(Generic[B]):
                 mark = batch.mark()
                 try:
                     results.append((True, change.apply(batch)))
+                except sqlite3.Error as exc:
+                    if _primary(exc) in _RETRIED:
+                        raise  # the disk's refusal, not this change's: all of it again
+                    batch.undo(mark)
+                    results.append((False, exc))
                 except Exception as exc:
                     batch.undo(mark)
                     results.append((False, exc))
             batch.write()
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            rolled_back = _rollback(conn)
+            if _primary(exc) in _RETRIED or not rolled_back:
+                raise _Refused(exc, reopen=not rolled_back) from exc
             return [(False, exc)] * len(changes)
         return results
+
+
+class _Refused(Exception):
+    def __init__(self, error: sqlite3.Error, *, reopen: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.reopen = reopen
+
+
+def _primary(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code of an error (an extended code's low byte)."""
+    return int(getattr(exc, "sqlite_errorcode", 0)) & 0xFF
+
+
+def _rollback(conn: sqlite3.Connection) -> bool:
+    """Whether the connection is out of any transaction (a rollback can fail too)."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def _reopened(conn: sqlite3.Connection, path: Path) -> sqlite3.Connection:
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
+    try:
+        return db.connect(path, writer=True)
+    except sqlite3.Error:
+        return conn  # closed: the next attempt fails and comes back here
 
 
 def _drain(

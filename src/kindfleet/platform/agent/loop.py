@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.agent import logs, prune, reports
@@ -105,7 +107,9 @@ class Agent:
             await self.client.aclose()
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        await self.runs.recover()
+        if not await _until_stopped(self.runs.recover(), stop):
+            log.warning("stopped before the runs of the last agent were recovered")
+            return
         log.info(
             "agent %s up: %d run(s) held, %d report(s) in the outbox",
             self.settings.name,
@@ -279,16 +283,33 @@ class Agent:
 
     async def _final_flush(self) -> None:
         # What the cancelled duties submitted (a telemetry sample, an answer) is committed
-        # after they were cancelled: wait for it, or it stays for the next start unsent.
-        await self.journal.settled()
-        pending = self.records.pending()
-        if not pending or self.session.credential is None:
-            return
+        # after they were cancelled: wait for it, or it stays for the next start unsent. Both
+        # waits are bounded: a database the disk refuses would hold the stop for ever.
         try:
             async with asyncio.timeout(self.settings.shutdown_flush_seconds):
+                await self.journal.settled()
+                if not self.records.pending() or self.session.credential is None:
+                    return
                 await self.flush()
         except (HubError, TimeoutError) as exc:
-            log.warning("%d report(s) stay in the outbox for the next start (%s)", pending, exc)
+            log.warning(
+                "%d report(s) stay in the outbox for the next start (%s)",
+                self.records.pending(),
+                exc or "out of time",
+            )
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Do `work`, unless `stop` is set first (then cancel it): whether it was done. A start
+    on a full disk waits in recovery for the disk, and must still stop when told to."""
+    task = asyncio.create_task(work)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
+    done = task.done()
+    await cancel_all([task, stopping])
+    if done:
+        task.result()  # its error, if any
+    return done
 
 
 def _prepare(settings: AgentSettings) -> None:

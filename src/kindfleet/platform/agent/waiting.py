@@ -8,6 +8,8 @@ built on it can then never be stopped. `asyncio.timeout` keeps the two apart.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
@@ -20,7 +22,7 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     return True
 
 
-async def cancel_all(tasks: list[asyncio.Task[None]], timeout: float = 10.0) -> None:
+async def cancel_all(tasks: Sequence[asyncio.Task[Any]], timeout: float = 10.0) -> None:
     """Cancel the tasks and give them `timeout` seconds to finish."""
     for task in tasks:
         task.cancel()

@@ -1,7 +1,8 @@
 """Group commit: changes queued while a commit is on disk share the next one (and their rows
 one statement each); a change's
 future completes only once its transaction is committed (another connection sees it); a
-change that raises is undone alone; closing commits what is queued."""
+change that raises is undone alone; closing commits what is queued; a commit the disk
+refuses waits for the disk, and is given up only on closing."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from agent_unit_helpers import Disk
 
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.journal import Journal
@@ -89,4 +91,66 @@ async def test_settled_waits_for_changes_whose_waiters_were_cancelled(tmp_path: 
         task.cancel()
     await journal.settled()
     assert _committed(path) == list(range(1, 51))
+    await journal.close()
+
+
+async def _refused(disk: Disk, times: int) -> None:
+    """Until the writer has begun (and so been refused) `times` more transactions."""
+    goal = disk.attempts + times
+    for _ in range(1000):  # 10 s: a writer that gave up never begins another
+        if disk.attempts >= goal:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{disk.attempts} transaction(s) begun, not {goal}: no retry")
+
+
+async def test_a_commit_the_disk_refuses_waits_for_space_then_lands_once(tmp_path: Path):
+    """A full disk is the spoke's trouble, not the change's: failing the change left a
+    finished run with no terminal record, reported by nobody (seen on a real tmpfs)."""
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    disk = Disk()
+    journal = Journal(path, disk.batch)
+    assert await journal.submit(lambda w: w.append("event", {"n": 0})) == 1
+    disk.fill(path)
+    waiting = [journal.submit(lambda w, i=i: w.append("event", {"n": i})) for i in (1, 2)]
+    await _refused(disk, 3)
+    assert not any(f.done() for f in waiting)  # neither failed nor committed
+    assert _committed(path) == [1]
+    disk.free()
+    assert await asyncio.gather(*waiting) == [2, 3]  # numbered in order, no gap
+    assert _committed(path) == [1, 2, 3]
+    assert await journal.submit(lambda w: w.append("event", {"n": 3})) == 4
+    await journal.close()
+
+
+async def test_closing_gives_up_a_commit_the_disk_refuses(tmp_path: Path):
+    """An agent told to stop on a full disk stops: what the disk would not take fails."""
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    disk = Disk()
+    disk.fill(path)
+    journal = Journal(path, disk.batch)
+    change = journal.submit(lambda w: w.append("event", {"n": 1}))
+    await _refused(disk, 2)
+    await journal.close()
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        await change
+    assert _committed(path) == []
+
+
+async def test_a_database_error_of_the_change_itself_fails_it_alone(tmp_path: Path):
+    """Only the disk's refusals are retried: a change's own error is not the disk's."""
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    journal = Journal(path, WriteSet)
+
+    def bad(w: WriteSet) -> None:
+        w.execute("INSERT INTO no_such_table VALUES (1)", ())
+
+    good = journal.submit(lambda w: w.append("event", {"n": 1}))
+    failing = journal.submit(bad)
+    assert await good == 1
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await failing
     await journal.close()

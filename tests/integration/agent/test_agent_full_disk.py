@@ -1,0 +1,85 @@
+"""A real agent whose state directory is on a disk that fills up (a tmpfs of a few MB,
+filled by its own runs' logs): it stops on SIGTERM, starts again on the full disk and stops
+again while it recovers, and once space is freed every workload ends, reported once, none
+run twice.
+
+Found from outside, on this very setup: every commit failed on the full disk and each
+change failed with it; the runs that ended were never reported (the hub saw them Running
+for ever, also once space was freed). Needs root (to mount a tmpfs)."""
+
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from agent_it_helpers import AgentProc, spec, wait_until
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+
+RUNS = 12
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_an_agent_on_a_full_disk_stops_restarts_and_reports_every_run_once(
+    hub, small_disk: Path, tmp_path: Path
+):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    agent = AgentProc(tmp_path, hub, "spoke1", [])
+    agent.state_dir = small_disk / "state"  # its log and token stay on the big disk
+    try:
+        _fill_stop_restart_free(agent, hub, small_disk, marks)
+    finally:
+        agent.cleanup()
+
+
+def _fill_stop_restart_free(agent: AgentProc, hub, small_disk: Path, marks: Path) -> None:
+    agent.start()
+    mark = f"echo ran >> {marks}/$KINDFLEET_WORKLOAD_ID-$KINDFLEET_GENERATION"
+    wids = [
+        hub.double.run(spec("sh", "-c", f"{mark}; head -c 400000 /dev/zero"), "spoke1")
+        for _ in range(RUNS)
+    ]
+    wait_until(
+        lambda: "the agent's database cannot be written" in agent.log(),
+        what="the agent to find its disk full",
+    )
+    assert agent.terminate(timeout=60) == 0  # a stop is not held by a disk that stays full
+
+    agent.start()  # on the full disk still: its recovery waits for the disk
+    wait_until(
+        lambda: agent.log().count("the agent's database cannot be written") == 2,
+        what="the restarted agent to find its disk full",
+    )
+    assert agent.terminate(timeout=60) == 0  # also while it recovers
+    agent.start()
+    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    wait_until(
+        lambda: all(hub.double.workload(w).state in ("Succeeded", "Failed") for w in wids),
+        timeout=60,
+        what="every workload to end",
+    )
+    assert agent.proc is not None and agent.proc.poll() is None
+    ran = collections.Counter(p.read_text().count("ran") for p in marks.iterdir())
+    assert ran == {1: RUNS}  # each generation started once, none twice
+    ends = [e for e in hub.double.status_events() if e.type.value in ("succeeded", "failed")]
+    assert sorted(e.workload for e in ends) == sorted(wids)  # one terminal report each
+    # (reports sent again after a restart, their acknowledgement not written, are fine: the
+    # hub applies each seq once)

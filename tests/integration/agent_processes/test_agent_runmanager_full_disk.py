@@ -1,0 +1,70 @@
+"""A spoke whose disk fills up: the run manager over a journal whose database may not grow
+(SQLITE_FULL, as on a full disk), with real processes.
+
+Found from outside: an agent on a 4 MB tmpfs, runs writing big logs. Every commit then
+failed and each change failed with it, so a run that ended had no terminal record and its
+supervisor gave up: the hub saw 40 workloads Running for ever, even once space was freed.
+Now the disk's refusal holds the commit until the disk takes it: nothing starts before its
+accept is durable, and an ended run is reported once, when space returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_unit_helpers import Disk, py
+from runmanager_helpers import assignment as _a
+from runmanager_helpers import close as _close
+from runmanager_helpers import events as _events
+from runmanager_helpers import settled as _settled
+from runmanager_helpers import until as _until
+
+from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
+from kindfleet.platform.agent.journal import Journal
+from kindfleet.platform.agent.records import Records
+from kindfleet.platform.agent.runs import RunManager
+from kindfleet.platform.agent.settings import AgentSettings
+
+
+def _manager(settings: AgentSettings, disk: Disk) -> RunManager:
+    db = AgentDb(settings.db_path)
+    records = Records(db, Journal(db.path, disk.batch), reported=lambda: None)
+    return RunManager(settings, ProcessExecutor(settings.state_dir), records)
+
+
+def _waits_for(gate: Path) -> str:
+    return f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.01)"
+
+
+def _marks(marker: Path) -> str:
+    return f"open({str(marker)!r}, 'a').write('ran\\n')"
+
+
+async def test_runs_that_end_or_arrive_while_the_disk_is_full_go_on_once_it_is_not(
+    settings, tmp_path: Path
+):
+    disk = Disk()
+    m = _manager(settings, disk)
+    gate, marker = tmp_path / "gate", tmp_path / "w2-ran"
+    await m.take([_a("w1", 1, py(_waits_for(gate)))])
+    await _until(lambda: ("w1", 1, "started", None) in _events(m))  # started is on disk
+    disk.fill(settings.db_path)
+    gate.touch()  # w1 ends now: its end cannot be written
+    await m.take([_a("w2", 1, py(_marks(marker)))])  # nor can w2's accept
+    refused = disk.attempts + 5
+    await _until(lambda: disk.attempts >= refused)  # the writer keeps trying
+    assert "w1-g1" not in m.done
+    assert [e for e in _events(m) if e[0] == "w2"] == []
+    assert not marker.exists()  # never started before its accept is durable
+
+    disk.free()
+    await _until(lambda: "w1-g1" in m.done and "w2-g1" in m.done)
+    await _settled(m)
+    for workload in ("w1", "w2"):
+        assert [t for w, _, t, _ in _events(m) if w == workload] == [
+            "accepted",
+            "started",
+            "succeeded",
+        ]
+    assert marker.read_text() == "ran\n"
+    await _close(m)
