@@ -10,47 +10,35 @@ for ever, also once space was freed). Needs root (to mount a tmpfs)."""
 from __future__ import annotations
 
 import collections
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from agent_it_helpers import AgentProc, spec, wait_until
-
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+from tests.smalldisk import grow, small_disk
 
 RUNS = 12
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], check=False)
+def disk(tmp_path: Path):
+    with small_disk(tmp_path / "disk") as path:
+        yield path
 
 
 def test_an_agent_on_a_full_disk_stops_restarts_and_reports_every_run_once(
-    hub, small_disk: Path, tmp_path: Path
+    hub, disk: Path, tmp_path: Path
 ):
     marks = tmp_path / "marks"
     marks.mkdir()
     agent = AgentProc(tmp_path, hub, "spoke1", [])
-    agent.state_dir = small_disk / "state"  # its log and token stay on the big disk
+    agent.state_dir = disk / "state"  # its log and token stay on the big disk
     try:
-        _fill_stop_restart_free(agent, hub, small_disk, marks)
+        _fill_stop_restart_free(agent, hub, disk, marks)
     finally:
         agent.cleanup()
 
 
-def _fill_stop_restart_free(agent: AgentProc, hub, small_disk: Path, marks: Path) -> None:
+def _fill_stop_restart_free(agent: AgentProc, hub, disk: Path, marks: Path) -> None:
     agent.start()
     mark = f"echo ran >> {marks}/$KINDFLEET_WORKLOAD_ID-$KINDFLEET_GENERATION"
     wids = [
@@ -70,7 +58,7 @@ def _fill_stop_restart_free(agent: AgentProc, hub, small_disk: Path, marks: Path
     )
     assert agent.terminate(timeout=60) == 0  # also while it recovers
     agent.start()
-    subprocess.run(["mount", "-o", "remount,size=64m", str(small_disk)], check=True)
+    grow(disk)
     wait_until(
         lambda: all(hub.double.workload(w).state in ("Succeeded", "Failed") for w in wids),
         timeout=60,

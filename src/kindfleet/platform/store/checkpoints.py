@@ -28,7 +28,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from kindfleet.platform.repeats import Repeats, first_line
+
 log = logging.getLogger("kindfleet.hub.store")
+_failures = Repeats(log, every=60.0)  # a store that is down fails one every second
 
 EVERY = 1.0
 RESTART_FRAMES = 16_384  # a WAL this long (64 MiB of 4 KiB pages) is started over
@@ -83,7 +86,7 @@ class Checkpointer:
         try:
             passive(conn.connection.driver_connection)
         except Exception as exc:  # the next checkpoint tries again; the writer goes on
-            log.warning("finishing a WAL checkpoint failed: %s", type(exc).__name__)
+            _failures.warning(f"finishing a WAL checkpoint failed: {first_line(exc)}")
 
     def _loop(self) -> None:
         conn: Any = None
@@ -93,7 +96,7 @@ class Checkpointer:
                     conn = self._engine.raw_connection()  # autocommit: no BEGIN around it
                 self.run_once(conn)
             except Exception as exc:
-                log.warning("a WAL checkpoint failed: %s", type(exc).__name__)
+                _failures.warning(f"a WAL checkpoint failed: {first_line(exc)}")
                 with contextlib.suppress(Exception):
                     conn.close()
                 conn = None

@@ -34,9 +34,11 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from kindfleet.platform.repeats import Repeats, first_line
 from kindfleet.platform.store.engine import WROTE, StoreUnavailable
 
 log = logging.getLogger("kindfleet.hub.store")
+_failures = Repeats(log)
 
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")
@@ -260,7 +262,7 @@ class Writer:
             try:
                 conn = self._engine.connect()
             except SQLAlchemyError as exc:
-                raise StoreUnavailable(f"cannot connect to the store: {_short(exc)}") from exc
+                raise StoreUnavailable(f"cannot connect to the store: {first_line(exc)}") from exc
             event.listen(conn, "after_cursor_execute", _note_write)
             try:
                 if self._on_connect is not None:
@@ -302,12 +304,6 @@ def _resolve(jobs: list[_Job]) -> None:
 
 def _as_store_error(exc: BaseException) -> BaseException:
     if isinstance(exc, SQLAlchemyError):
-        log.warning("store operation failed: %s", _short(exc))
-        return StoreUnavailable(f"the store refused the operation: {_short(exc)}")
+        _failures.warning(f"store operation failed: {first_line(exc)}")
+        return StoreUnavailable(f"the store refused the operation: {first_line(exc)}")
     return exc
-
-
-def _short(exc: BaseException) -> str:
-    """The first line of a driver error, without the SQL and parameters it echoes."""
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]

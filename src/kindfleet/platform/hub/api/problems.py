@@ -8,7 +8,6 @@ a bad payload may well hold a secret in an env var.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
+from kindfleet.platform.repeats import Repeats
 from kindfleet.platform.wire import ProblemDetail
 
 log = logging.getLogger("kindfleet.hub")
@@ -26,16 +26,13 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 STORE_DOWN = "the hub's store cannot serve this request now; retry later (see the hub's log)"
 STORE_LOG_EVERY = 30.0  # seconds: a store that is down is said once per reason, not per request
-_store_said: dict[str, float] = {}
+_store_down = Repeats(log, every=STORE_LOG_EVERY)
 
 
 def store_down(exc: StoreUnavailable) -> None:
     """The store's own words (and what to do) go to the hub's log, which the answer points
     to: never into a body (they may hold SQL or paths), never once per request."""
-    now = time.monotonic()
-    if now - _store_said.get(exc.message, -STORE_LOG_EVERY) >= STORE_LOG_EVERY:
-        _store_said[exc.message] = now
-        log.error("store unavailable, answering 503: %s", exc)
+    _store_down.error(f"store unavailable, answering 503: {exc}")
 
 
 def problem(

@@ -19,11 +19,14 @@ no earlier than the spoke sent it: what exclusive leases count on).
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 from kindfleet.platform.hub.rules.hearing import Hearing, Mark, forget
+
+log = logging.getLogger("kindfleet.hub.store")
 
 TICK = 0.1  # how often the watch wakes to see whether the loop ran on time
 MARK_EVERY = 1.0  # how often a mark of the deaf seconds so far is kept
@@ -77,8 +80,10 @@ class Ears:
             if not committed and self._store_down is None:
                 self._store_down = self._mono()
             elif committed and self._store_down is not None:
-                self._add_deaf(self._mono() - self._store_down)
+                down = self._mono() - self._store_down
+                self._add_deaf(down)
                 self._store_down = None
+                log.warning("the store commits again, after %.1fs", down)
 
     @property
     def store_down_since(self) -> float | None:
