@@ -33,3 +33,14 @@ def small_disk(path: Path, size: str = "3m") -> Iterator[Path]:
 
 def grow(path: Path, size: str = "64m") -> None:
     subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)
+
+
+def fill(path: Path) -> None:
+    """Write zeros into `path`/fill until the disk refuses (unbuffered: nothing is left to
+    fail at close)."""
+    with (path / "fill").open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass

@@ -9,7 +9,11 @@ Exit codes are part of the interface (scripts and CI branch on them):
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -96,3 +100,95 @@ class WorkloadSpecError(ProblemsError):
 
     what = "workload"
     fix = "fix the fields named above; `kindfleet submit --help` shows a workload's fields"
+
+
+# What the machine refuses, not what kindfleet got wrong: a full disk, a read-only or
+# forbidden path, too many open files. Each names the path where the OS gave one
+# ({disk}: the disk of that path, {path}: the path).
+_MACHINE: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: (
+        "no space left on {disk}",
+        "free space there and run the command again (a fleet's state is kept under "
+        "$KINDFLEET_STATE_DIR: point it at a disk with room)",
+    ),
+    errno.EDQUOT: (
+        "disk quota exceeded on {disk}",
+        "free space within your quota and run the command again",
+    ),
+    errno.EROFS: (
+        "{path} is on a read-only file system",
+        "make it writable, or set $KINDFLEET_STATE_DIR to a writable directory",
+    ),
+    errno.EMFILE: (
+        "too many open files",
+        "raise the limit (`ulimit -n`) and run the command again",
+    ),
+    errno.ENFILE: (
+        "too many open files on this machine",
+        "close what holds them, or raise fs.file-max, and run the command again",
+    ),
+}
+_PATHS = {errno.EACCES, errno.EPERM}  # only about a path: without one, they may be ours
+
+
+def machine_error(exc: BaseException) -> PrerequisiteError | None:
+    """`exc` as an error of the machine, with what to do, when it is one; else None.
+
+    `up` on a full disk said "unexpected OSError: [Errno 28] No space left on device"
+    (and the CLI called that a bug): the user needs the disk, and what to free."""
+    if not isinstance(exc, OSError) or exc.errno is None:
+        return None
+    where = exc.filename if isinstance(exc.filename, str) else None
+    if exc.errno in _PATHS and where:
+        return PrerequisiteError(
+            f"permission denied: {where}",
+            hint="run as the user who owns it, or fix its permissions, and run again",
+        )
+    if exc.errno not in _MACHINE:
+        return None
+    message, hint = _MACHINE[exc.errno]
+    disk = f"the disk of {where}" if where else _state_disk()
+    text = message.format(disk=disk, path=where or "a path kindfleet writes")
+    return PrerequisiteError(text, hint=hint)
+
+
+def _state_disk() -> str:
+    """The OS named no path: a disk kindfleet was writing to, and the state's disk if that
+    one is (nearly) full: it is what kindfleet writes to most."""
+    import shutil
+
+    from kindfleet.statedir import state_root
+
+    root = state_root()
+    probe = next((p for p in (root, *root.parents) if p.exists()), root)
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        free = None
+    if free is not None and free < LOW_DISK:
+        return f"the disk of {root} (the fleets' state; {free // 1024} KiB free)"
+    return "a disk kindfleet was writing to"
+
+
+LOW_DISK = 1 << 20  # bytes
+
+
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """An OSError of a write names no path (ENOSPC from write()): give it `path`, so the
+    message names the file and its disk."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for an exception nobody foresaw, in a report of many units (clusters,
+    versions): the machine's trouble as such, anything else by its type."""
+    known = machine_error(exc)
+    if known is not None:
+        return str(known)
+    return f"unexpected {type(exc).__name__}: {exc}"

@@ -34,7 +34,7 @@ from kindfleet import kubeconfig as kc
 from kindfleet.checks.model import CheckReport, CheckResult
 from kindfleet.deploy import manifests as manifests_of
 from kindfleet.deploy import state as deploy_state
-from kindfleet.errors import KindfleetError, UsageError
+from kindfleet.errors import KindfleetError, UsageError, writing
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
@@ -106,7 +106,8 @@ class Fleet:
             out.mkdir(parents=True, exist_ok=True)
             for name, config in self.kind_configs(cluster).items():
                 path = out / f"{name}.yaml"
-                path.write_text(kindconfig.to_yaml(config), encoding="utf-8")
+                with writing(path):
+                    path.write_text(kindconfig.to_yaml(config), encoding="utf-8")
                 written.append(path)
         except FileExistsError:
             raise UsageError(

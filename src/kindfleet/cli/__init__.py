@@ -17,7 +17,13 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.lazy import LazyCommand, LazyGroup
-from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, KindfleetError, SpecError
+from kindfleet.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    KindfleetError,
+    SpecError,
+    machine_error,
+)
 
 FILE, CLUSTERS, PLATFORM = "Fleet file", "Clusters", "Platform"
 WORK, DRILLS, MORE = "Workloads", "Drills and tests", "More"
@@ -195,6 +201,10 @@ def main() -> None:
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        known = machine_error(exc)
+        if known is not None:
+            output.error(known.message, known.hint)
+            sys.exit(known.exit_code)
         output.error(
             f"unexpected {type(exc).__name__}: {exc}",
             "this is a bug in kindfleet; re-run with --debug and report the traceback",

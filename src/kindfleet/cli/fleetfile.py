@@ -11,7 +11,7 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import UsageError
+from kindfleet.errors import UsageError, writing
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.render import kindconfig, registry
 from kindfleet.units import format_cpu, format_memory
@@ -52,7 +52,10 @@ def init(
     if makefile is not None:
         if makefile.exists() and not force:
             raise UsageError(f"{makefile} already exists", hint="pass --force to overwrite it")
-        makefile.write_text(_template("article.mk").replace("{fleet}", str(path)), encoding="utf-8")
+        with writing(makefile):
+            makefile.write_text(
+                _template("article.mk").replace("{fleet}", str(path)), encoding="utf-8"
+            )
         output.success(
             f"wrote {makefile}: make kind-up, deploy-local, test-failover, load-test, kind-down"
         )
@@ -61,7 +64,8 @@ def init(
     if path.exists() and not force:
         raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
     name = "minimal.yaml" if minimal else "local.yaml" if local else "article.yaml"
-    path.write_text(_template(name), encoding="utf-8")
+    with writing(path):
+        path.write_text(_template(name), encoding="utf-8")
     output.success(f"wrote {path}")
     output.info(f"next: kindfleet validate -f {path}")
 

@@ -14,7 +14,7 @@ from kindfleet.deploy.context import DeployContext
 from kindfleet.deploy.manifests import render_manifests
 from kindfleet.deploy.manifests.objects import CONTROL_NAMESPACE, HUB_NAMESPACE
 from kindfleet.deploy.yamlout import cluster_stream
-from kindfleet.errors import KindfleetError
+from kindfleet.errors import KindfleetError, unexpected
 from kindfleet.exec import CommandError
 from kindfleet.fleetspec.internal import Cluster
 from kindfleet.lifecycle.parallel import run_parallel
@@ -139,5 +139,5 @@ def apply_spokes(ctx: DeployContext) -> str | None:
     )
     for name, result in results.items():
         if isinstance(result, BaseException):  # a bug, not a failure we foresaw
-            ctx.failed[name] = f"unexpected {type(result).__name__}: {result}"
+            ctx.failed[name] = unexpected(result)
     return None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kindfleet import kubeconfig as kc
-from kindfleet.errors import KindfleetError
+from kindfleet.errors import KindfleetError, unexpected
 from kindfleet.exec import Interrupted
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.calicosource import CalicoManifests
@@ -212,7 +212,7 @@ def _clusters(ctx: UpContext, plans: list[ClusterPlan]) -> list[ClusterOutcome]:
         for plan in wave:
             outcome = results[plan.cluster.name]
             if isinstance(outcome, BaseException):  # a bug, not a failure we foresaw
-                message = f"unexpected {type(outcome).__name__}: {outcome}"
+                message = unexpected(outcome)
                 outcome = ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, message)
             outcomes.append(outcome)
             if plan.cluster.role == "hub" and not outcome.ok:

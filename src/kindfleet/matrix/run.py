@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from kindfleet import fleetspec
-from kindfleet.errors import KindfleetError
+from kindfleet.errors import KindfleetError, unexpected
 from kindfleet.exec import CommandError, ProcessRunner, cmd
 from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import yamlread
@@ -144,7 +144,7 @@ def _timed(name: str, call: Callable[[], str]) -> Step:
     except KindfleetError as exc:
         message, ok = str(exc), False
     except Exception as exc:  # one version's surprise must not stop the others
-        message, ok = f"unexpected {type(exc).__name__}: {exc}", False
+        message, ok = unexpected(exc), False
     return Step(name, ok, time.monotonic() - started, message)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.repeats import first_line
 from kindfleet.platform.store import engine as dialect
 from kindfleet.platform.store import migrate
 from kindfleet.platform.store.checkpoints import Checkpointer
@@ -131,7 +132,7 @@ def ensure_schema(conn: Connection) -> str:
                 store_id = uuid.uuid4().hex
                 conn.execute(meta.insert(), {"key": "store_id", "value": store_id})
     except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"cannot prepare the store: {exc.__class__.__name__}") from exc
+        raise StoreUnavailable(f"cannot prepare the store: {first_line(exc)}") from exc
     if found not in (None, SCHEMA_VERSION):
         raise PrerequisiteError(
             f"the store holds schema version {found}; this hub understands {SCHEMA_VERSION}",

@@ -220,19 +220,20 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         while time.monotonic() < deadline:
             if not processes.running(pidfile):
                 how = "exited while starting" if starting else "exited"
-                raise KindfleetError(f"{name} {how}:\n{_tail(log)}", hint=f"full log: {log}")
+                tail = processes.log_tail(log)
+                raise KindfleetError(f"{name} {how}:\n{tail}", hint=f"full log: {log}")
             if ready():
                 return
             time.sleep(0.1)
         if starting:
             processes.stop(pidfile, grace_seconds=2)
             raise KindfleetError(
-                f"{name} did not become ready within {seconds:.0f}s:\n{_tail(log)}",
+                f"{name} did not become ready within {seconds:.0f}s:\n{processes.log_tail(log)}",
                 hint=f"full log: {log}",
             )
         raise KindfleetError(
             f"{name} runs, but the hub has not heard it within {seconds:.0f}s; what it "
-            f"says:\n{_tail(log)}",
+            f"says:\n{processes.log_tail(log)}",
             hint=f"its runs go on; full log: {log}",
         )
 
@@ -391,14 +392,6 @@ def _mint_join_token(hub_url: str, client_token: str, spoke: str, path: Path) ->
 
 
 # --- end hub (issue 9) --------------------------------------------------------------
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return "(no log)"
-    return "\n".join(f"    {line}" for line in text)
 
 
 def require_running_hub(layout: LocalLayout, fleet: FleetSpec) -> str:

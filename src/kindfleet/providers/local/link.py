@@ -86,7 +86,7 @@ def start(python: str, files: LinkFiles, hub_port_file: Path, wait: float = 10.0
         while (files.read_status() or {}).get("pid") != handle.pid:
             if not processes.alive(handle):
                 raise KindfleetError(
-                    f"the link proxy exited while starting: {_tail(files.log)}",
+                    f"the link proxy exited while starting:\n{processes.log_tail(files.log, 5)}",
                     hint=f"its log: {files.log}",
                 )
             if time.monotonic() > deadline:
@@ -137,8 +137,8 @@ def set_mode(
     while int(str((files.read_status() or {}).get("generation", -1))) < generation:
         if not processes.alive(handle):
             raise KindfleetError(
-                f"the link proxy (pid {handle.pid}) exited instead of applying {mode}: "
-                f"{_tail(files.log)}",
+                f"the link proxy (pid {handle.pid}) exited instead of applying {mode}:\n"
+                f"{processes.log_tail(files.log, 5)}",
                 hint="`kindfleet up` starts it again (the mode is kept in its control file)",
             )
         if time.monotonic() > deadline:
@@ -172,10 +172,3 @@ def _write_control(files: LinkFiles, data: dict[str, object]) -> None:
     tmp = files.control.with_name(f".{files.control.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(files.control)
-
-
-def _tail(path: Path) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").splitlines()[-5:])
-    except OSError:
-        return "(no log)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -50,6 +51,28 @@ def spawn(
     handle = Handle(proc.pid, psutil.Process(proc.pid).create_time())
     write_pidfile(pidfile, handle)
     return handle
+
+
+LOW_DISK = 1 << 20  # bytes free below which an empty log is put down to the disk
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a process's log, indented; or why there are none. A process that
+    died on a full disk wrote no log, and "exited while starting:" with nothing after it
+    sent the user to read an empty file: the disk's room is the news."""
+    try:
+        text = path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        text = []
+    if text:
+        return "\n".join(f"    {line}" for line in text)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return "    (no log)"
+    if free < LOW_DISK:
+        return f"    (its log is empty, and the disk of {path.parent} has {free // 1024} KiB free)"
+    return "    (its log is empty)"
 
 
 def write_pidfile(pidfile: Path, handle: Handle) -> None:
