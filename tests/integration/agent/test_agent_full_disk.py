@@ -69,5 +69,6 @@ def _fill_stop_restart_free(agent: AgentProc, hub, disk: Path, marks: Path) -> N
     assert ran == {1: RUNS}  # each generation started once, none twice
     ends = [e for e in hub.double.status_events() if e.type.value in ("succeeded", "failed")]
     assert sorted(e.workload for e in ends) == sorted(wids)  # one terminal report each
+    assert "Traceback" not in agent.log()  # a full disk is said, not crashed on
     # (reports sent again after a restart, their acknowledgement not written, are fine: the
     # hub applies each seq once)

@@ -88,6 +88,11 @@ class Journal(Generic[B]):
         """Queue a change; the future completes once it is committed. Call from the event
         loop. Nobody has to await it: a failure is logged either way."""
         loop = asyncio.get_running_loop()
+        if self._closing.is_set():  # a run's task that outlived the stop: nothing to write to
+            closed: asyncio.Future[T] = loop.create_future()
+            closed.set_exception(JournalClosed("the agent's database is closed"))
+            closed.exception()  # nobody has to await it
+            return closed
         if self._thread is None:
             self._loop = loop
             self._thread = threading.Thread(target=self._write, name="agent-db", daemon=True)
@@ -95,6 +100,11 @@ class Journal(Generic[B]):
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Change(apply, future))
         return future
+
+    @property
+    def closing(self) -> bool:
+        """Closed, or closing: a change not committed by now is given up."""
+        return self._closing.is_set()
 
     async def settled(self) -> None:
         """Once every change submitted before this call is committed (or has failed): a
@@ -131,15 +141,19 @@ class Journal(Generic[B]):
             conn.close()
 
     def _resolve(self, changes: list[_Change[B, Any]], results: list[tuple[bool, Any]]) -> None:
+        failed: dict[str, int] = {}
         for change, (ok, value) in zip(changes, results, strict=True):
+            if not ok:
+                failed[str(value)] = failed.get(str(value), 0) + 1
             if change.future.done():  # cancelled by its waiter: committed anyway
                 continue
             if ok:
                 change.future.set_result(value)
             else:
-                log.error("a change to the agent's database failed: %s", value)
                 change.future.set_exception(value)
-                change.future.exception()  # logged: no "never retrieved" if nobody awaits it
+                change.future.exception()  # logged below: no "never retrieved" if not awaited
+        for message, count in failed.items():  # a commit given up fails many changes alike
+            log.error("%d change(s) to the agent's database failed: %s", count, message)
         self.committed()
 
     def _commit_until_taken(
@@ -206,6 +220,10 @@ class Journal(Generic[B]):
                 raise _Refused(exc, reopen=not rolled_back) from exc
             return [(False, exc)] * len(changes)
         return results
+
+
+class JournalClosed(RuntimeError):
+    """A change submitted after the journal was closed."""
 
 
 class _Refused(Exception):

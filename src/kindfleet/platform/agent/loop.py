@@ -295,7 +295,7 @@ class Agent:
             log.warning(
                 "%d report(s) stay in the outbox for the next start (%s)",
                 self.records.pending(),
-                exc or "out of time",
+                str(exc) or "out of time",
             )
 
 

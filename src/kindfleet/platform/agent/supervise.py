@@ -145,7 +145,14 @@ class Supervisor:
             await self._watch(run)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if self.records.journal.closing:  # stopping with a disk that took nothing more
+                log.warning(
+                    "%s: its end was not written before the stop (%s); the next agent reports it",
+                    run.held.key,
+                    exc,
+                )
+                return
             log.exception("supervising %s failed", run.held.key)
             await self._give_up(run)
 

@@ -14,7 +14,7 @@ import pytest
 from agent_unit_helpers import Disk
 
 from kindfleet.platform.agent.db import AgentDb
-from kindfleet.platform.agent.journal import Journal
+from kindfleet.platform.agent.journal import Journal, JournalClosed
 from kindfleet.platform.agent.records import WriteSet
 
 
@@ -154,3 +154,17 @@ async def test_a_database_error_of_the_change_itself_fails_it_alone(tmp_path: Pa
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
         await failing
     await journal.close()
+
+
+async def test_a_change_after_close_fails_at_once_and_starts_no_writer(tmp_path: Path):
+    """A run's task that outlives the stop (its commit given up) must not start a writer
+    of its own on a database the agent has closed."""
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    journal = Journal(path, WriteSet)
+    assert await journal.submit(lambda w: w.append("event", {"n": 1})) == 1
+    await journal.close()
+    with pytest.raises(JournalClosed):
+        await journal.submit(lambda w: w.append("event", {"n": 2}))
+    assert journal._thread is None
+    assert _committed(path) == [1]
