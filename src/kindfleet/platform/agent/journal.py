@@ -44,6 +44,13 @@ log = logs.get("journal")
 _RETRIED = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY,
                       sqlite3.SQLITE_LOCKED})  # fmt: skip
 RETRY_FIRST, RETRY_MAX = 0.05, 2.0  # seconds between attempts, doubling
+REMIND_EVERY = 300.0  # seconds between log lines while the disk goes on refusing
+_CHECK_DISK = "Check the disk of the state directory"
+_WHAT_TO_DO = {
+    sqlite3.SQLITE_FULL: "Free space on the disk of the state directory",
+    sqlite3.SQLITE_BUSY: "Another process holds the database's lock: stop it",
+    sqlite3.SQLITE_LOCKED: "Another process holds the database's lock: stop it",
+}
 
 
 class Batch(Protocol):
@@ -162,6 +169,7 @@ class Journal(Generic[B]):
         """Commit `changes`, again and again while the disk refuses them (the connection is
         opened anew after a failed rollback). The connection to go on with, and results."""
         since: float | None = None
+        reminded = 0.0
         delay = RETRY_FIRST
         while True:
             try:
@@ -171,14 +179,22 @@ class Journal(Generic[B]):
                     log.error("giving up %d change(s) on stopping: %s", len(changes), refused)
                     return conn, [(False, refused.error)] * len(changes)
                 if since is None:
-                    since = time.monotonic()
+                    since = reminded = time.monotonic()
                     log.error(
                         "the agent's database cannot be written (%s): %d change(s) wait and "
                         "are retried; runs are not started and finished runs not reported "
-                        "until it can. Free space on the disk of the state directory (%s)",
+                        "until it can. %s (%s)",
                         refused,
                         len(changes),
+                        _WHAT_TO_DO.get(_primary(refused.error), _CHECK_DISK),
                         self.path.parent,
+                    )
+                elif time.monotonic() - reminded >= REMIND_EVERY:
+                    reminded = time.monotonic()
+                    log.error(
+                        "the agent's database still cannot be written, after %.0fs (%s)",
+                        reminded - since,
+                        refused,
                     )
                 if refused.reopen:
                     conn = _reopened(conn, self.path)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from agent_unit_helpers import Disk
 
+from kindfleet.platform.agent import journal as journal_module
 from kindfleet.platform.agent.db import AgentDb
 from kindfleet.platform.agent.journal import Journal, JournalClosed
 from kindfleet.platform.agent.records import WriteSet
@@ -104,7 +105,9 @@ async def _refused(disk: Disk, times: int) -> None:
     raise AssertionError(f"{disk.attempts} transaction(s) begun, not {goal}: no retry")
 
 
-async def test_a_commit_the_disk_refuses_waits_for_space_then_lands_once(tmp_path: Path):
+async def test_a_commit_the_disk_refuses_waits_for_space_then_lands_once(
+    tmp_path: Path, caplog, monkeypatch
+):
     """A full disk is the spoke's trouble, not the change's: failing the change left a
     finished run with no terminal record, reported by nobody (seen on a real tmpfs)."""
     path = tmp_path / "agent.db"
@@ -114,13 +117,19 @@ async def test_a_commit_the_disk_refuses_waits_for_space_then_lands_once(tmp_pat
     assert await journal.submit(lambda w: w.append("event", {"n": 0})) == 1
     disk.fill(path)
     waiting = [journal.submit(lambda w, i=i: w.append("event", {"n": i})) for i in (1, 2)]
+    monkeypatch.setattr(journal_module, "REMIND_EVERY", 0.0)  # a line per attempt
     await _refused(disk, 3)
     assert not any(f.done() for f in waiting)  # neither failed nor committed
+    said = caplog.text
+    assert "cannot be written (database or disk is full)" in said
+    assert "Free space on the disk of the state directory" in said
+    assert "still cannot be written, after" in said
     assert _committed(path) == [1]
     disk.free()
     assert await asyncio.gather(*waiting) == [2, 3]  # numbered in order, no gap
     assert _committed(path) == [1, 2, 3]
     assert await journal.submit(lambda w: w.append("event", {"n": 3})) == 4
+    assert "is written again, after" in caplog.text
     await journal.close()
 
 
