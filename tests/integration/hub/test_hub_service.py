@@ -565,3 +565,30 @@ async def test_nul_and_odd_text_never_reach_the_store_raw(hub, make_spoke, make_
 
     with pytest.raises(Invalid):
         parse_list_query(limit=1, cursor=None, state=None, spoke=None, labels=["a=\x00"])
+
+
+async def test_an_acknowledged_assignment_the_spoke_no_longer_holds_is_sent_again(
+    hub, make_spoke, make_spec
+):
+    """A spoke listed an accept in its heartbeat before writing it down, then died (or its
+    disk refused the write): it comes back without it. Seen with a real agent on a full
+    disk: the work sat Assigned on a Ready spoke for ever, as acknowledged work is never
+    sent again."""
+    spoke = await make_spoke("s1")
+    sub = await hub.submit("k", make_spec())
+    await hub.tick()
+    wid = sub.workload.id
+    assert [i.workload for i in await spoke.poll()] == [wid]
+    await spoke.beat(held=[(wid, 1)])  # holding it acknowledges it
+    assert await spoke.poll() == []
+    await spoke.beat(held=[])  # the spoke came back without it
+    assert [(i.workload, i.generation) for i in await spoke.poll()] == [(wid, 1)]
+    await spoke.beat(held=[(wid, 1)])  # it holds it again: acknowledged again
+    assert await spoke.poll() == []
+    await spoke.beat(held=[(wid, 2)])  # a copy of another generation is not this one
+    assert [i.workload for i in await spoke.poll()] == [wid]
+    await spoke.report(wid, 1, EventType.ACCEPTED)
+    await spoke.report(wid, 1, EventType.STARTED)
+    await spoke.beat(held=[])  # running work is not redelivered (nor touched here)
+    assert await spoke.poll() == []
+    assert (await hub.get(wid)).state is WorkloadState.RUNNING

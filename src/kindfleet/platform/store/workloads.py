@@ -280,6 +280,17 @@ def active_on(conn: Connection, spoke: str) -> list[Any]:
     return _whole(conn, where, [spoke, *ACTIVE])
 
 
+def acknowledged_on(conn: Connection, spoke: str) -> list[tuple[str, int]]:
+    """(id, generation) of the spoke's Assigned work it has acknowledged: what each of its
+    heartbeats must list (the whole rows are read only for what it does not)."""
+    mark = param_mark(conn)
+    sql = (
+        f"SELECT id, generation FROM {workloads.name} "
+        f"WHERE spoke = {mark} AND state = {mark} AND accepted = {mark}"
+    )
+    return [(str(i), int(g)) for i, g in driver_rows(conn, sql, [spoke, "Assigned", True])]
+
+
 def deliverable_on(conn: Connection, spoke: str) -> list[Any]:
     """The spoke's active work an assignment poll may have to send: assigned and not yet
     acknowledged, or with a cancellation to carry. The rest (acknowledged or running, with

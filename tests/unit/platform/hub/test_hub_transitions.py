@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -263,6 +264,20 @@ def test_delivery_is_due_until_acknowledged():
     acked = report(sent, EventType.ACCEPTED).record
     assert not delivery.delivery_due(acked, T0 + 60, 5)
     assert delivery.next_due(acked, 5) is None
+
+
+def test_an_acknowledged_assignment_not_held_is_due_again_at_once():
+    sent = replace(assigned(), delivered_at=T0 + 1)
+    acked = report(sent, EventType.ACCEPTED).record  # generation 1 on s1
+    held = {(acked.id, 1)}
+    assert delivery.forgotten([acked], "s1", held) == []
+    again = delivery.forgotten([acked], "s1", set())
+    assert [(r.accepted, r.delivered_at) for r in again] == [(False, None)]
+    assert delivery.delivery_due(again[0], T0 + 2, 5)  # due at once, not after the period
+    assert delivery.forgotten([acked], "s1", {(acked.id, 2)}) == [again[0]]  # not this one
+    assert delivery.forgotten([acked], "s2", set()) == []  # another spoke's heartbeat
+    assert delivery.forgotten([sent], "s1", set()) == []  # not acknowledged: already due
+    assert delivery.forgotten([report(acked, EventType.STARTED).record], "s1", set()) == []
 
 
 def test_cancel_is_due_until_the_run_ends():

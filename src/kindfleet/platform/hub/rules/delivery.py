@@ -8,6 +8,9 @@ spoke reports how the run ended; in between, each is sent again every
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+from dataclasses import replace
+
 from kindfleet.platform.hub.rules.transitions import ACTIVE, WorkloadRecord
 from kindfleet.platform.wire import WorkloadState
 
@@ -17,6 +20,27 @@ def delivery_due(rec: WorkloadRecord, now: float, redeliver_seconds: float) -> b
     if rec.state is not WorkloadState.ASSIGNED or rec.accepted:
         return False
     return rec.delivered_at is None or now - rec.delivered_at >= redeliver_seconds
+
+
+def forgotten(
+    records: Iterable[WorkloadRecord], spoke: str, held: Collection[tuple[str, int]]
+) -> list[WorkloadRecord]:
+    """The spoke's acknowledged assignments its heartbeat no longer lists, to deliver again.
+
+    A heartbeat lists everything its spoke holds, and holding an assignment acknowledges
+    it; but a spoke that listed an accept it had not yet written down, then died (or whose
+    disk refused the write), comes back without it, and an acknowledged assignment is
+    never sent again: the work sat Assigned on a Ready spoke for ever. Not listed now, it
+    is unacknowledged and due at once; a spoke that does hold it ignores the second copy
+    and lists it in its next heartbeat, which acknowledges it again."""
+    return [
+        replace(rec, accepted=False, delivered_at=None)
+        for rec in records
+        if rec.state is WorkloadState.ASSIGNED
+        and rec.accepted
+        and rec.spoke == spoke
+        and (rec.id, rec.generation) not in held
+    ]
 
 
 def cancel_due(rec: WorkloadRecord, now: float, redeliver_seconds: float) -> bool:

@@ -440,6 +440,14 @@ class HubService:
             log.info("spoke %s is Ready again (was %s)", name, beat.previous.value)
         if beat.stop:
             log.info("spoke %s told to stop %d stale copies", name, len(beat.stop))
+        if beat.redelivered:
+            log.warning(
+                "spoke %s no longer holds %d assignment(s) it had acknowledged (it lost an "
+                "accept it had not written down): sending them again",
+                name,
+                beat.redelivered,
+            )
+            self.notifier.wake(name)
         if beat.previous is not SpokeHealth.READY or beat.capacity_changed:
             self.on_change()
         return HeartbeatResponse(

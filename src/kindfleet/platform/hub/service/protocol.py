@@ -122,6 +122,7 @@ class Beat:
     previous: SpokeHealth
     stop: list[HeldAssignment]
     capacity_changed: bool
+    redelivered: int = 0  # acknowledged assignments the spoke no longer holds, due again
 
 
 def heartbeat(
@@ -148,7 +149,19 @@ def heartbeat(
     )
     if changed or SpokeHealth(row.health) is not SpokeHealth.READY:
         after_commit(conn, queue.fleet_changed)
-    return Beat(SpokeHealth(row.health), stale_copies(conn, name, held), changed)
+    stale = stale_copies(conn, name, held)
+    return Beat(SpokeHealth(row.health), stale, changed, redeliver(conn, name, held))
+
+
+def redeliver(conn: Connection, name: str, held: Sequence[HeldAssignment]) -> int:
+    """Acknowledged assignments the spoke's heartbeat does not list: due again. How many."""
+    listed = {(h.workload, h.generation) for h in held}
+    missing = [wid for wid, gen in store.acknowledged_on(conn, name) if (wid, gen) not in listed]
+    if not missing:
+        return 0
+    again = delivery.forgotten(map(record, store.by_ids(conn, missing)), name, listed)
+    store.save(conn, [changes(rec) for rec in again])
+    return len(again)
 
 
 def stale_copies(
