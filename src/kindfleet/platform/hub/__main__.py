@@ -25,6 +25,7 @@ import uvicorn
 
 from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.platform import collector
+from kindfleet.platform.hub import openfiles
 from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.api.connections import guarded
 from kindfleet.platform.hub.service.dashboard import Dashboard
@@ -129,6 +130,16 @@ async def serve(settings: HubSettings, sock: socket.socket) -> None:
     app = create_app(settings)
     hub: HubService = app.state.hub
     port = sock.getsockname()[1]
+    connections, open_files = openfiles.connection_budget(settings.max_connections)
+    if connections < settings.max_connections:
+        log.warning(
+            "at most %d connections, not %d: this process may open %d files and keeps %d "
+            "for itself; raise the limit (ulimit -n) for more",
+            connections,
+            settings.max_connections,
+            open_files,
+            openfiles.RESERVE,
+        )
     config = uvicorn.Config(
         app,
         lifespan="off",  # `running` below owns the store and the scheduler
@@ -141,7 +152,7 @@ async def serve(settings: HubSettings, sock: socket.socket) -> None:
         http=guarded(
             settings.header_timeout_seconds,
             settings.body_timeout_seconds,
-            settings.max_connections,
+            connections,
         ),
         proxy_headers=False,
         server_header=False,
