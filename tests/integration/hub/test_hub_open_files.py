@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx2
 
-from kindfleet.platform.hub.openfiles import CEILING, RESERVE
 from kindfleet.platform.hub.testing import HubProcess
+from kindfleet.platform.openfiles import CEILING, RESERVE
 
 
 def _start_limited(home: Path, limit: str) -> HubProcess:

@@ -24,8 +24,7 @@ from types import FrameType
 import uvicorn
 
 from kindfleet.errors import KindfleetError, PrerequisiteError
-from kindfleet.platform import collector
-from kindfleet.platform.hub import openfiles
+from kindfleet.platform import collector, openfiles
 from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.api.connections import guarded
 from kindfleet.platform.hub.service.dashboard import Dashboard

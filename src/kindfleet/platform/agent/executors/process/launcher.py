@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kindfleet.platform import openfiles
 from kindfleet.platform.agent import paths
 from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
@@ -88,6 +89,7 @@ class Launcher:
         self.base: Path | None = None
         self.retired_at = 0.0
         self.news: list[bytes] = []
+        self.run_files = openfiles.raise_limit()  # a socket per keeper; runs get what it had
 
     def serve(self) -> None:
         self._setup()
@@ -218,6 +220,7 @@ class Launcher:
             try:
                 ours.close()
                 self._close_inherited()
+                openfiles.restore(self.run_files)
                 Keeper(theirs, self.pid, self.base, self.run_umask).serve()
             finally:
                 os._exit(70)
