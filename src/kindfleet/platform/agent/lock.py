@@ -38,6 +38,20 @@ class StateLock:
                 hint="stop that agent first, or give this one its own --state-dir",
             )
 
+    def held(self) -> bool:
+        """Whether the lock file the agent holds is still the one its path names. A state
+        directory removed under the agent (a /tmp cleaner, a stranger's rm -rf) left it
+        running on a database no path names: every commit went into a deleted file and no
+        run could start, each failing fast ("cannot create the run directory"); and a
+        second agent could lock a new file at the same path."""
+        if self._fd is None:
+            return False
+        try:
+            ours, named = os.fstat(self._fd), os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        return (ours.st_dev, ours.st_ino) == (named.st_dev, named.st_ino)
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the lock

@@ -17,7 +17,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from kindfleet.errors import PrerequisiteError
+from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.platform.agent import logs, prune, reports
 from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.backoff import Backoff
@@ -84,10 +84,14 @@ class Agent:
         self.answers = HubAnswers()  # exclusive runs count their lease from these
         self._flush_wake = asyncio.Event()
         self._health: SpokeHealth | None = None
+        self._stop = asyncio.Event()
+        self._state_lost = False
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Recover, work until `stop` is set, then shut down gracefully."""
-        lock = StateLock(self.settings.state_dir)
+        """Recover, work until `stop` is set, then shut down gracefully. Raises StateLost
+        (after that shutdown) when the state directory went from under the agent."""
+        lock = self.lock = StateLock(self.settings.state_dir)
+        self._stop = stop
         try:
             _prepare(self.settings)
             lock.acquire()
@@ -105,6 +109,14 @@ class Agent:
             await self.executor.close()  # its runs are gone before another agent may start
             lock.release()
             await self.client.aclose()
+        if self._state_lost:
+            raise StateLost(
+                f"the state directory {self.settings.state_dir} was removed or replaced while "
+                "the agent ran: what it wrote there is gone, so it stopped (its runs were "
+                "stopped and reported)",
+                hint="start it again to join afresh with a new join token (`kindfleet up` "
+                "repairs a local spoke; `kindfleet spokes token NAME` mints one)",
+            )
 
     async def _serve(self, stop: asyncio.Event) -> None:
         if not await _until_stopped(self.runs.recover(), stop):
@@ -140,6 +152,11 @@ class Agent:
             # hub that comes back hears every spoke well inside its loss window.
             backoff.cap = min(self.settings.backoff_max, self.session.heartbeat_seconds)
             delay = await self._heartbeat_once(backoff)
+            if not self.lock.held():
+                log.critical("the state directory was removed or replaced: stopping")
+                self._state_lost = True
+                self._stop.set()
+                return
             mark_alive(self.settings.state_dir)
             self.session.kick.clear()
             await wait_event(self.session.kick, delay)
@@ -310,6 +327,10 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
     if done:
         task.result()  # its error, if any
     return done
+
+
+class StateLost(KindfleetError):
+    """The agent's state directory is no longer the one it locked."""
 
 
 def _prepare(settings: AgentSettings) -> None:
