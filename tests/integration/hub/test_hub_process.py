@@ -238,3 +238,14 @@ def test_a_store_file_deleted_under_the_hub_stops_acknowledgements(hub_process):
     assert "deleted or replaced while the hub ran" in hub.log()  # and what to do about it
     assert "restore the store" in hub.log()
     assert before  # acknowledged before the loss: the operator restores it from a backup
+
+
+def test_the_log_follows_its_path_after_a_rotation(hub_process):
+    """A logrotate-style move: the hub went on writing into the moved file, and `hub.log`
+    (what `kindfleet logs` reads) stayed empty."""
+    hub = hub_process().start()
+    rotated = hub.log_file.with_name("hub.log.1")
+    hub.log_file.rename(rotated)
+    assert hub.stop() == 0
+    assert "hub stopped" in hub.log_file.read_text()
+    assert "hub stopped" not in rotated.read_text()

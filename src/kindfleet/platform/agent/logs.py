@@ -9,9 +9,10 @@ alone (0600).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
+
+from kindfleet.platform.logfiles import PrivateLog
 
 LOGGER = "kindfleet.agent"
 
@@ -38,15 +39,9 @@ def redact(secret: str | None) -> None:
 
 
 def setup(level: str, log_file: Path | None) -> None:
-    handler: logging.Handler
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)  # an older agent's log may be wider
-        os.close(fd)
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = (
+        PrivateLog(log_file) if log_file is not None else logging.StreamHandler(sys.stderr)
+    )
     handler.setFormatter(_formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

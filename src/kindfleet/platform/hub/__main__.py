@@ -32,6 +32,7 @@ from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.safelog import SafeFormatter
 from kindfleet.platform.hub.service.scheduler import running
 from kindfleet.platform.hub.settings import HubSettings, from_args
+from kindfleet.platform.logfiles import PrivateLog
 
 log = logging.getLogger("kindfleet.hub")
 
@@ -53,14 +54,10 @@ class _Redact(logging.Filter):
 
 
 def configure_logging(settings: HubSettings) -> None:
-    handler: logging.Handler
-    if settings.log_file is not None:
-        settings.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(settings.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.fchmod(fd, 0o600)
-        handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
-    else:
-        handler = logging.StreamHandler(sys.stderr)
+    log_file = settings.log_file
+    handler: logging.Handler = (
+        PrivateLog(log_file) if log_file is not None else logging.StreamHandler(sys.stderr)
+    )
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(_Redact([settings.client_token, settings.fleet_token or ""]))
     root = logging.getLogger()
