@@ -239,6 +239,7 @@ class HubDouble:
             return body
         with self.lock:
             spoke.heartbeats += 1
+            spoke.capacity = body.capacity.model_dump()  # what it offers now
             stop = [h for h in body.held if self._stale(h, name)]
         return HeartbeatResponse(
             health=SpokeHealth.READY, stop=stop, heartbeat_seconds=self.heartbeat_seconds

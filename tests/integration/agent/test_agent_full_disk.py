@@ -49,6 +49,8 @@ def _fill_stop_restart_free(agent: AgentProc, hub, disk: Path, marks: Path) -> N
         lambda: "the agent's database cannot be written" in agent.log(),
         what="the agent to find its disk full",
     )
+    offered = lambda: hub.double.spokes["spoke1"].capacity["cpu_millis"]  # noqa: E731
+    wait_until(lambda: offered() == 0, what="the spoke to offer no capacity meanwhile")
     assert agent.terminate(timeout=60) == 0  # a stop is not held by a disk that stays full
 
     agent.start()  # on the full disk still: its recovery waits for the disk
@@ -65,6 +67,7 @@ def _fill_stop_restart_free(agent: AgentProc, hub, disk: Path, marks: Path) -> N
         what="every workload to end",
     )
     assert agent.proc is not None and agent.proc.poll() is None
+    wait_until(lambda: offered() > 0, what="its capacity offered again")
     ran = collections.Counter(p.read_text().count("ran") for p in marks.iterdir())
     assert ran == {1: RUNS}  # each generation started once, none twice
     ends = [e for e in hub.double.status_events() if e.type.value in ("succeeded", "failed")]

@@ -40,7 +40,10 @@ def test_accepts_lost_with_the_agent_are_delivered_again(tmp_path: Path, disk: P
     marks.mkdir()
     hub = HubProcess(tmp_path / "hub").start()
     joined = types.SimpleNamespace(bootstrap_token=hub.join_token("spoke1"))
-    agent = AgentProc(tmp_path, types.SimpleNamespace(url=hub.url, double=joined), "spoke1", [])
+    # No telemetry commit between the disk filling and the work arriving: the accepts must
+    # be the first writes refused (a refused write makes the spoke offer no capacity).
+    quiet = ["--telemetry-seconds", "3600"]
+    agent = AgentProc(tmp_path, types.SimpleNamespace(url=hub.url, double=joined), "spoke1", quiet)
     agent.state_dir = disk / "state"
     client = HubClient(hub.url, hub.client_token)
     try:

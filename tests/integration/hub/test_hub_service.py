@@ -13,6 +13,7 @@ from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
 from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
 from kindfleet.platform.wire import (
     BatchItem,
+    Capacity,
     EventType,
     Resources,
     RetryPolicy,
@@ -592,3 +593,19 @@ async def test_an_acknowledged_assignment_the_spoke_no_longer_holds_is_sent_agai
     await spoke.beat(held=[])  # running work is not redelivered (nor touched here)
     assert await spoke.poll() == []
     assert (await hub.get(wid)).state is WorkloadState.RUNNING
+
+
+async def test_a_spoke_that_offers_no_capacity_gets_no_new_work(hub, make_spoke, make_spec):
+    """What an agent whose disk refuses writes does (it could not accept the work): the
+    hub places around it, and on it again once it offers its capacity again."""
+    spoke = await make_spoke("s1")
+    full = spoke.capacity
+    spoke.capacity = Capacity(cpu_millis=0, memory_bytes=0, gpus=0)
+    await spoke.beat()
+    sub = await hub.submit("k", make_spec())
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).state is P
+    spoke.capacity = full
+    await spoke.beat()
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).state is A

@@ -90,6 +90,7 @@ class Journal(Generic[B]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()  # stop retrying a commit the disk refuses
+        self.refusing = False  # the disk refuses the commit on its way (set by the writer)
 
     def submit(self, apply: Callable[[B], T]) -> asyncio.Future[T]:
         """Queue a change; the future completes once it is committed. Call from the event
@@ -178,6 +179,7 @@ class Journal(Generic[B]):
                 if self._closing.is_set():
                     log.error("giving up %d change(s) on stopping: %s", len(changes), refused)
                     return conn, [(False, refused.error)] * len(changes)
+                self.refusing = True
                 if since is None:
                     since = reminded = time.monotonic()
                     log.error(
@@ -202,6 +204,7 @@ class Journal(Generic[B]):
                 delay = min(delay * 2, RETRY_MAX)
                 continue
             if since is not None:
+                self.refusing = False
                 log.warning(
                     "the agent's database is written again, after %.1fs",
                     time.monotonic() - since,

@@ -40,7 +40,9 @@ from kindfleet.platform.agent.session import BootstrapTokenMissing, Session
 from kindfleet.platform.agent.settings import AgentSettings
 from kindfleet.platform.agent.waiting import cancel_all, wait_event
 from kindfleet.platform.health import mark_alive
-from kindfleet.platform.wire import HeartbeatRequest, SpokeHealth
+from kindfleet.platform.wire import Capacity, HeartbeatRequest, SpokeHealth
+
+NO_CAPACITY = Capacity(cpu_millis=0, memory_bytes=0, gpus=0)
 
 log = logs.get("loop")
 
@@ -86,6 +88,7 @@ class Agent:
         self._health: SpokeHealth | None = None
         self._stop = asyncio.Event()
         self._state_lost = False
+        self._cordoned = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Recover, work until `stop` is set, then shut down gracefully. Raises StateLost
@@ -171,7 +174,7 @@ class Agent:
                 await session.register()
                 credential = session.credential
                 assert credential is not None
-            request = HeartbeatRequest(capacity=self.settings.capacity, held=self.runs.held())
+            request = HeartbeatRequest(capacity=self._capacity(), held=self.runs.held())
             sent = self.answers.clock()
             answer = await self.client.heartbeat(self.settings.name, credential, request)
             self.answers.answered(sent)
@@ -272,6 +275,18 @@ class Agent:
                 self.runs.refused(ack.refused, entries)
             if through < top or len(entries) < FLUSH_BATCH:
                 return
+
+    def _capacity(self) -> Capacity:
+        """What the hub may place here: nothing while the database refuses writes (work
+        placed here would only wait, unaccepted, for the disk), like a cordoned node."""
+        cordoned = self.journal.refusing
+        if cordoned != self._cordoned:
+            self._cordoned = cordoned
+            if cordoned:
+                log.warning("offering the hub no capacity while the database refuses writes")
+            else:
+                log.info("offering the hub this spoke's capacity again")
+        return NO_CAPACITY if cordoned else self.settings.capacity
 
     def _failed(self, what: str, exc: Exception) -> None:
         if isinstance(exc, HubRefused | BootstrapTokenMissing):
