@@ -226,6 +226,27 @@ def test_a_reused_pid_is_never_killed(tmp_path):
         proc.wait()
 
 
+def test_a_session_whose_id_was_reused_by_a_new_leader_is_left_alone(tmp_path):
+    """The recorded keeper is long gone and its pid now leads a new session (an agent
+    started with a session of its own, a shell): its processes started after the keeper
+    did, which was all the old check looked at. A reap killed the agents of fleets other
+    tests were bringing up."""
+    from kindfleet.platform.agent.executors.process import reaper
+
+    leader = subprocess.Popen(
+        ["sh", "-c", "sleep 60 & wait"], start_new_session=True
+    )  # a new session leader and a process in its session
+    try:
+        start = procfs.start_of(leader.pid)
+        assert start is not None
+        (tmp_path / "keepers").write_text(f"keeper {leader.pid} {start - 1}\n")  # an older one
+        assert reaper.reap(tmp_path, wait_seconds=0.5) == []
+        assert leader.poll() is None
+    finally:
+        os.killpg(leader.pid, signal.SIGKILL)
+        leader.wait()
+
+
 async def test_the_keepers_file_stays_small_as_keepers_come_and_go(tmp_path):
     (tmp_path / "state" / "runs").mkdir(parents=True)
     ex = ProcessExecutor(tmp_path / "state", idle_seconds=0.1)

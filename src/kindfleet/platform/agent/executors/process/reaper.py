@@ -71,13 +71,19 @@ def reap(
 
 
 def _kill_sessions(sessions: dict[int, int], wait_seconds: float) -> list[int]:
+    """Kill what is left in the recorded sessions. A session id whose number is now
+    another process's (its pid reused by a new session leader: an agent started with its
+    own session, a user's shell) is not the recorded session, which ended with its last
+    process (the kernel does not give out a pid still in use as a session id): it is left
+    alone. Before, the start-time check alone let a reap kill every process of such a
+    session, as each started after the recorded keeper (seen: a test's reap killed the
+    agents of fleets that other tests were bringing up)."""
     if not sessions:
         return []
-    found = [
-        s.pid
-        for s in procfs.scan()
-        if s.sid in sessions and s.start >= sessions[s.sid] and not s.zombie
-    ]
+    procs = list(procfs.scan())
+    leaders = {p.pid: p.start for p in procs if p.pid in sessions}
+    ours = {sid for sid, start in sessions.items() if leaders.get(sid, start) == start}
+    found = [p.pid for p in procs if p.sid in ours and p.start >= sessions[p.sid] and not p.zombie]
     for pid in found:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
