@@ -8,8 +8,9 @@ What to kill comes from the `keepers` file the launcher keeps in the state direc
 launcher's and every keeper's process and session (a keeper is a session leader, its run
 lives in its session) and, where the machine has cgroup v2, the launcher's cgroup, below
 which every run's processes are. Start times are checked, so a pid reused since is never
-touched. What moved itself into a new session and out of any cgroup is beyond reach: that
-is the one case cgroups exist for. Standard library only (spokectl runs it).
+touched, nor a session whose id a new leader took. What moved itself into a new session
+and out of any cgroup is beyond reach: that is the one case cgroups exist for. Standard
+library only (spokectl runs it).
 
 With `keepers_seconds` (the agent, when its launcher has just died), a keeper still alive
 is let finish first, for that long at most: the launcher's death signal has told it to
