@@ -281,6 +281,7 @@ def test_what_the_agent_writes_is_its_users_alone(hub, start_agent):
         f"{state}/agent.db": 0o600, f"{state}/agent.db-wal": 0o600,
         f"{state}/agent.db-shm": 0o600, f"{state}/credential": 0o600,
         f"{state}/agent.lock": 0o600, f"{state}/keepers": 0o600, agent.log_file.name: 0o600,
+        f"{state}/spoke-name": 0o600,
     }  # fmt: skip
     modes.pop(f"{state}/alive")  # the health check's empty marker (platform/health.py)
     assert modes == expected

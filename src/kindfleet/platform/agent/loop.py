@@ -17,7 +17,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from kindfleet.errors import KindfleetError, PrerequisiteError
+from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.platform.agent import logs, prune, reports
 from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.backoff import Backoff
@@ -32,12 +32,13 @@ from kindfleet.platform.agent.hubclient import (
 )
 from kindfleet.platform.agent.lock import StateLock
 from kindfleet.platform.agent.outbox import FLUSH_BATCH
-from kindfleet.platform.agent.paths import PRIVATE_DIR
+from kindfleet.platform.agent.paths import PRIVATE_DIR, SPOKE_NAME
 from kindfleet.platform.agent.prune import Pruner
 from kindfleet.platform.agent.records import Records, journal
 from kindfleet.platform.agent.runs import RunManager
 from kindfleet.platform.agent.session import BootstrapTokenMissing, Session
 from kindfleet.platform.agent.settings import AgentSettings
+from kindfleet.platform.agent.state import CredentialFile
 from kindfleet.platform.agent.waiting import cancel_all, wait_event
 from kindfleet.platform.health import mark_alive
 from kindfleet.platform.wire import Capacity, HeartbeatRequest, SpokeHealth
@@ -98,6 +99,7 @@ class Agent:
         try:
             _prepare(self.settings)
             lock.acquire()
+            _bind_name(self.settings)
             self.db = AgentDb(self.settings.db_path)
             self.journal = journal(self.db)
             try:
@@ -346,6 +348,24 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
 
 class StateLost(KindfleetError):
     """The agent's state directory is no longer the one it locked."""
+
+
+def _bind_name(settings: AgentSettings) -> None:
+    """A state directory is one spoke's: its credential, its runs and the reports in its
+    outbox are that spoke's. Started under another name on it, an agent reported the old
+    spoke's runs as the new one's (the hub refused them: the work stayed Running on the
+    old spoke until that one was declared lost) and offered the old credential as the new
+    spoke's. The name is written at the first start and held to after."""
+    record = CredentialFile(settings.state_dir / SPOKE_NAME)
+    owner = record.load()
+    if owner is None:
+        record.save(settings.name)
+    elif owner != settings.name:
+        raise UsageError(
+            f"the state directory {settings.state_dir} belongs to spoke {owner}, not "
+            f"{settings.name}: its credential, runs and reports are {owner}'s",
+            hint=f"give {settings.name} a --state-dir of its own, or start it as {owner}",
+        )
 
 
 def _prepare(settings: AgentSettings) -> None:

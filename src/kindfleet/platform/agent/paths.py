@@ -4,6 +4,7 @@
     <state-dir>/agent.db (+ -wal, -shm)   held assignments, the outbox, pruned runs (0600)
     <state-dir>/credential                the spoke credential (0600)
     <state-dir>/hub-store                 the id of the hub's store this spoke joined
+    <state-dir>/spoke-name                the spoke this directory is (one name, for ever)
     <state-dir>/agent.lock                one agent per state directory (flock)
     <state-dir>/keepers                   what the launcher started, for `spokectl reap`
     <state-dir>/runs/<run key>/           one run: stdout.log, stderr.log, outputs/ (0700
@@ -20,6 +21,7 @@ import re
 DB = "agent.db"
 CREDENTIAL = "credential"
 HUB_STORE = "hub-store"
+SPOKE_NAME = "spoke-name"
 LOCK = "agent.lock"
 KEEPERS = "keepers"
 RUNS = "runs"
