@@ -13,6 +13,7 @@ Kubeconfigs go to a file of the suite's own (`kubeconfig=`), never the user's.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -51,11 +52,20 @@ def fleet_up(
     wait: float = 300.0,
 ) -> Iterator[RunningFleet]:
     """Bring the fleet of `source` (a path, or fleet YAML text) up; take it down afterwards
-    unless `keep` (then the next run finds it up: `up` keeps what is healthy)."""
+    unless `keep` (then the next run finds it up: `up` keeps what is healthy). An `up` that
+    fails takes down what it brought up too (unless `keep`): `kindfleet up` keeps the
+    clusters that came up for the next try, but a test session that failed to start would
+    leave them running (seen: a hub left running for 40 minutes after a failed session)."""
     text = Path(source).read_text() if _is_path(source) else str(source)
     where = str(source) if _is_path(source) else "<fleet>"
     fleet = Fleet.from_text(text, source=where, provider=provider, state_dir=state_dir)
-    fleet.up(kubeconfig=kubeconfig, parallel=parallel, wait=wait, switch_context=False)
+    try:
+        fleet.up(kubeconfig=kubeconfig, parallel=parallel, wait=wait, switch_context=False)
+    except BaseException:
+        if not keep:
+            with contextlib.suppress(Exception):  # the up's own error is the one to see
+                fleet.down(kubeconfig=kubeconfig)
+        raise
     try:
         yield RunningFleet(fleet, kubeconfig)
     finally:
