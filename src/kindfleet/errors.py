@@ -129,6 +129,7 @@ _MACHINE: dict[int, tuple[str, str]] = {
     ),
 }
 _PATHS = {errno.EACCES, errno.EPERM}  # only about a path: without one, they may be ours
+LOW_DISK = 1 << 20  # bytes free below which a disk is named as (nearly) full
 
 
 def machine_error(exc: BaseException) -> PrerequisiteError | None:
@@ -168,9 +169,6 @@ def _state_disk() -> str:
     if free is not None and free < LOW_DISK:
         return f"the disk of {root} (the fleets' state; {free // 1024} KiB free)"
     return "a disk kindfleet was writing to"
-
-
-LOW_DISK = 1 << 20  # bytes
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 
-from kindfleet.errors import UsageError
+from kindfleet.errors import LOW_DISK, UsageError
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,6 @@ def spawn(
     handle = Handle(proc.pid, psutil.Process(proc.pid).create_time())
     write_pidfile(pidfile, handle)
     return handle
-
-
-LOW_DISK = 1 << 20  # bytes free below which an empty log is put down to the disk
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
