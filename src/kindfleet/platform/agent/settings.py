@@ -21,6 +21,7 @@ from kindfleet.units import parse_cpu, parse_memory
 
 EXECUTORS = ("process", "kubernetes")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+MIN_LOG_SIZE = 16 * 1024
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -38,6 +39,8 @@ class AgentSettings:
     run_cgroups: str = "auto"  # process executor: a cgroup per keeper where possible, or "off"
     telemetry_seconds: float = 2.0
     run_retention_seconds: float = 86_400.0  # 0: run directories are kept forever
+    run_log_max_bytes: int = 10 * 2**20  # process executor: a run's stdout/stderr; 0: no cap
+    run_log_max_files: int = 5  # the log and its rotated copies
     log_file: Path | None = None
     log_level: str = "info"
     # Tuning; the defaults are what production wants, tests shorten them.
@@ -112,6 +115,19 @@ def _parser() -> argparse.ArgumentParser:
         help="remove a run's directory (its logs and outputs) once the run has ended and "
         "the directory has not changed for this long (default a day); 0 keeps them all",
     )
+    p.add_argument(
+        "--run-log-max-size",
+        default="10Mi",
+        help="process executor: rotate a run's stdout.log or stderr.log once it is past this "
+        "size (default 10Mi, the kubelet's containerLogMaxSize); 0 never rotates",
+    )
+    p.add_argument(
+        "--run-log-max-files",
+        type=int,
+        default=5,
+        help="keep a run's log and up to this many less one rotated copies (default 5, the "
+        "kubelet's containerLogMaxFiles)",
+    )
     p.add_argument("--log-file", type=Path, default=None)
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     kube = p.add_argument_group(
@@ -171,6 +187,12 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
             hint="e.g. --run-retention-seconds 86400 keeps a day of runs",
         )
     _check_kubernetes_flags(ns)
+    log_max_bytes = _log_max_size(ns.run_log_max_size)
+    if ns.run_log_max_files < 1:
+        raise UsageError(
+            f"--run-log-max-files must be 1 or more, not {ns.run_log_max_files}",
+            hint="1 keeps only the log itself; the default 5 keeps 4 rotated copies",
+        )
     return AgentSettings(
         hub=ns.hub,
         name=ns.name,
@@ -182,6 +204,8 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         run_cgroups=ns.run_cgroups,
         telemetry_seconds=ns.telemetry_seconds,
         run_retention_seconds=ns.run_retention_seconds,
+        run_log_max_bytes=log_max_bytes,
+        run_log_max_files=ns.run_log_max_files,
         log_file=ns.log_file,
         log_level=ns.log_level,
         poll_wait=ns.poll_wait,
@@ -198,6 +222,22 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         capacity_from_cluster=ns.executor == "kubernetes" and not given,
         kube_resync_seconds=ns.kube_resync_seconds,
     )
+
+
+def _log_max_size(text: str) -> int:
+    try:
+        size = parse_memory(text)
+    except ValueError:
+        raise UsageError(
+            f"--run-log-max-size {text!r} is not a size",
+            hint="write e.g. 10Mi, 500Ki or 1G; 0 never rotates",
+        ) from None
+    if 0 < size < MIN_LOG_SIZE:
+        raise UsageError(
+            f"--run-log-max-size {text} is below {MIN_LOG_SIZE // 1024}Ki",
+            hint="a run's log is rotated by copying it: give it at least 16Ki, or 0 for no cap",
+        )
+    return size
 
 
 def _check_kubernetes_flags(ns: argparse.Namespace) -> None:

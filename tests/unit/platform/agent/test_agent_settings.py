@@ -52,6 +52,17 @@ def test_defaults():
     assert s.executor == "process"
     assert s.telemetry_seconds == 2.0
     assert s.run_retention_seconds == 86_400
+    assert (s.run_log_max_bytes, s.run_log_max_files) == (10 << 20, 5)  # the kubelet's
+
+
+def test_a_run_logs_cap():
+    s = parse_args(
+        [*BASE, "--bootstrap-token-file", "/tmp/t", "--run-log-max-size", "64Ki",
+         "--run-log-max-files", "2"]
+    )  # fmt: skip
+    assert (s.run_log_max_bytes, s.run_log_max_files) == (64 << 10, 2)
+    off = parse_args([*BASE, "--bootstrap-token-file", "/tmp/t", "--run-log-max-size", "0"])
+    assert off.run_log_max_bytes == 0
 
 
 def test_run_retention_zero_keeps_every_run():
@@ -69,6 +80,10 @@ def test_run_retention_zero_keeps_every_run():
         (["--telemetry-seconds", "0"], "telemetry-seconds"),
         (["--run-retention-seconds", "-1"], "run-retention-seconds must be 0"),
         (["--run-retention-seconds", "nan"], "run-retention-seconds must be 0"),
+        (["--run-log-max-size", "big"], "--run-log-max-size 'big' is not a size"),
+        (["--run-log-max-size=-1Mi"], "--run-log-max-size '-1Mi' is not a size"),
+        (["--run-log-max-size", "100"], "below 16Ki"),
+        (["--run-log-max-files", "0"], "--run-log-max-files must be 1 or more"),
     ],
 )
 def test_bad_values_are_usage_errors(flags, message):

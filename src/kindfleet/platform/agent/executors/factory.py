@@ -29,5 +29,7 @@ def make_executor(settings: AgentSettings) -> Executor:
         check_target(KubeTarget(settings.kubeconfig, settings.context))
         return KubernetesExecutor(KubeOptions.from_agent(settings))
     from kindfleet.platform.agent.executors.process.executor import ProcessExecutor
+    from kindfleet.platform.agent.executors.process.logcap import LogCap
 
-    return ProcessExecutor(settings.state_dir, cgroups=settings.run_cgroups)
+    cap = LogCap(settings.run_log_max_bytes, settings.run_log_max_files)
+    return ProcessExecutor(settings.state_dir, cgroups=settings.run_cgroups, log_cap=cap)

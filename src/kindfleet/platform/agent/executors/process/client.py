@@ -24,6 +24,7 @@ from pathlib import Path
 from kindfleet.platform.agent import logs, paths
 from kindfleet.platform.agent.executors.process import reaper
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
+from kindfleet.platform.agent.executors.process.logcap import KUBELET_LIKE, LogCap
 
 log = logs.get("launcher")
 READY_SECONDS = 20.0  # a cold start of the launcher on a starved machine
@@ -61,11 +62,17 @@ class LaunchFailed(Exception):
 
 class LauncherClient:
     def __init__(
-        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 15.0
+        self,
+        state_dir: Path,
+        *,
+        cgroups: str = "auto",
+        idle_seconds: float = 15.0,
+        log_cap: LogCap = KUBELET_LIKE,
     ) -> None:
         self.state_dir = state_dir
         self.cgroups = cgroups
         self.idle_seconds = idle_seconds
+        self.log_cap = log_cap
         self.pid: int | None = None
         self.group: str | None = None  # the launcher's cgroup (None: sessions only)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -87,7 +94,10 @@ class LauncherClient:
         started: asyncio.Future[Started] = loop.create_future()
         self._starting[key] = started
         self._ends[key] = loop.create_future()
-        self._send({"op": "run", "key": key, "dir": str(run_dir), "argv": argv, "env": env})
+        cap = [self.log_cap.max_bytes, self.log_cap.files]
+        self._send(
+            {"op": "run", "key": key, "dir": str(run_dir), "argv": argv, "env": env, "logs": cap}
+        )
         try:
             return await started
         except BaseException:

@@ -33,6 +33,7 @@ from kindfleet.platform.agent.executors.process.client import (
     LaunchFailed,
 )
 from kindfleet.platform.agent.executors.process.environment import run_environment
+from kindfleet.platform.agent.executors.process.logcap import KUBELET_LIKE, LogCap
 from kindfleet.platform.agent.executors.process.meter import TreeMeter
 from kindfleet.platform.agent.executors.process.tails import FileTail
 from kindfleet.platform.agent.metrics import merge, parse_json_line, parse_stdout_line
@@ -51,9 +52,16 @@ class ProcessExecutor:
     name = "process"
 
     def __init__(
-        self, state_dir: Path, *, cgroups: str = "auto", idle_seconds: float = 15.0
+        self,
+        state_dir: Path,
+        *,
+        cgroups: str = "auto",
+        idle_seconds: float = 15.0,
+        log_cap: LogCap = KUBELET_LIKE,
     ) -> None:
-        self.launcher = LauncherClient(state_dir, cgroups=cgroups, idle_seconds=idle_seconds)
+        self.launcher = LauncherClient(
+            state_dir, cgroups=cgroups, idle_seconds=idle_seconds, log_cap=log_cap
+        )
         self._live: dict[str, _Live] = {}
 
     async def start(self, request: RunRequest) -> RunHandle:

@@ -33,6 +33,7 @@ from typing import NoReturn
 from kindfleet.platform.agent import paths
 from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
+from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs
 
 KILL_SECONDS = 10.0  # how long to go on killing a run's leftovers (a process stuck in D)
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -65,6 +66,7 @@ class Keeper:
         self.group = base / f"k{self.pid}" if base else None
         self.run_umask = run_umask
         self.run: _Run | None = None
+        self.logs: RunLogs | None = None  # the run's log files, while a cap applies
         self.decoder = Decoder()
 
     def serve(self) -> NoReturn:
@@ -101,7 +103,8 @@ class Keeper:
 
     def _loop(self) -> None:
         while True:
-            for key, _ in self.sel.select():
+            wait = None if self.logs is None else max(0.0, self.logs.due - time.monotonic())
+            for key, _ in self.sel.select(wait):
                 if key.data == "signal":
                     signals = os.read(self.wakeup, 512)
                     if signal.SIGTERM in signals:
@@ -116,6 +119,8 @@ class Keeper:
                             return
             if self.run is not None and self.run.code is not None:
                 self._finish(self.run)
+            elif self.logs is not None and time.monotonic() >= self.logs.due:
+                self.logs.check()
 
     def _handle(self, message: Message) -> bool:
         op = message.get("op")
@@ -133,8 +138,11 @@ class Keeper:
 
     def _launch(self, message: Message) -> None:
         key = str(message["key"])
+        cap = LogCap(*message.get("logs", (0, 1)))
         try:
-            pid = self._spawn(Path(message["dir"]), list(message["argv"]), dict(message["env"]))
+            pid = self._spawn(
+                Path(message["dir"]), list(message["argv"]), dict(message["env"]), cap
+            )
         except _StartFailed as exc:
             self._send(
                 {"ev": "failed", "key": key, "code": exc.code, "reason": exc.reason,
@@ -147,7 +155,7 @@ class Keeper:
              "keeper_start": self.start_ticks, "group": str(self.group) if self.group else None}
         )  # fmt: skip
 
-    def _spawn(self, run_dir: Path, argv: list[str], env: dict[str, str]) -> int:
+    def _spawn(self, run_dir: Path, argv: list[str], env: dict[str, str], cap: LogCap) -> int:
         try:
             run_dir.mkdir(mode=paths.PRIVATE_DIR)
         except FileExistsError:
@@ -164,6 +172,10 @@ class Keeper:
             os.mkdir(paths.OUTPUTS, paths.PRIVATE_DIR, dir_fd=dfd)
             out = _keep(fds, os.open(paths.STDOUT, _OPEN_FLAGS | os.O_APPEND, 0o600, dir_fd=dfd))
             err = _keep(fds, os.open(paths.STDERR, _OPEN_FLAGS | os.O_APPEND, 0o600, dir_fd=dfd))
+            if cap.on:
+                self.logs = RunLogs(dfd, cap)
+                self.logs.add(paths.STDOUT, out)
+                self.logs.add(paths.STDERR, err)
             os.fchdir(dfd)
             program = _resolve(argv[0], env.get("PATH", ""))
             previous = os.umask(self.run_umask)
@@ -184,6 +196,7 @@ class Keeper:
             finally:
                 os.umask(previous)
         except OSError as exc:
+            self._close_logs()
             raise _failure(argv[0], exc) from None
         finally:
             for fd in fds:
@@ -194,8 +207,16 @@ class Keeper:
         left = self._kill_below()
         if left and self.group is not None and set(cgroups.members(self.group)) - {self.pid}:
             left += len(self._kill_group())  # cannot be, as a subreaper: but if it ever is
+        if self.logs is not None:
+            self.logs.check()  # a run that wrote a burst and ended is kept to its cap too
+        self._close_logs()
         self.run = None
         self._send({"ev": "exited", "key": run.key, "code": run.code, "leftovers": left})
+
+    def _close_logs(self) -> None:
+        if self.logs is not None:
+            self.logs.close()
+            self.logs = None
 
     def _signal_all(self, sig: signal.Signals) -> None:
         for pid in procfs.descendants(self.pid, single_threaded=True):

@@ -1,5 +1,7 @@
 """Reading what a run appended to its stdout log and metrics file since the last sample, as
-complete lines: the only part of a run's files the agent reads (for metric lines)."""
+complete lines: the only part of a run's files the agent reads (for metric lines). A file
+shorter than what was read of it was truncated (its keeper rotated it, logcap.py): it is
+read again from its start."""
 
 from __future__ import annotations
 
@@ -19,9 +21,13 @@ class FileTail:
 
     def read(self) -> list[str]:
         try:  # one cheap look first: most of the time nothing was appended
-            if os.stat(self.path, follow_symlinks=False).st_size <= self.offset:
-                return []
+            size = os.stat(self.path, follow_symlinks=False).st_size
         except OSError:
+            return []
+        if size < self.offset:
+            self.offset = 0
+            self.lines = LineSplitter()
+        if size <= self.offset:
             return []
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)

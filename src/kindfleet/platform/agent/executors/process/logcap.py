@@ -1,0 +1,150 @@
+"""A run's stdout and stderr kept to a size, as the kubelet keeps a container's log
+(containerLogMaxSize 10Mi, containerLogMaxFiles 5). Without it one chatty run fills the
+spoke's disk: `yes` filled a 1 GB state disk in under two seconds, and with it went the
+hub's store and every other run's files that shared that disk.
+
+A run writes straight into its files (no pipe through the keeper: nothing slows it, and
+nothing breaks under it when its keeper goes), so a file cannot be reopened under the run
+as the kubelet has a container's reopened. The keeper copies the newest part of a file that
+has grown past its cap to `<name>.1` (older copies move up to `<name>.<files - 1>`, the
+oldest is dropped) and truncates the file, as logrotate's `copytruncate` does. The run
+appends (O_APPEND), so it goes on at the start of the emptied file. What it writes between
+the copy and the truncation is lost, and a file may outgrow its cap by what the run writes
+before the keeper looks again (it looks sooner the faster the file grows). Standard
+library only: the keeper imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+
+MIN_WAIT = 0.05  # seconds between two looks at a fast-growing file
+MAX_WAIT = 2.0  # and at a quiet one
+_ALIGN = 1 << 16  # how far into the copied part a line start is looked for
+_COPY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@dataclass(frozen=True)
+class LogCap:
+    max_bytes: int = 10 * 2**20  # 0: no cap
+    files: int = 5  # the file itself and up to files - 1 older copies
+
+    @property
+    def on(self) -> bool:
+        return self.max_bytes > 0
+
+
+KUBELET_LIKE = LogCap()
+
+
+def next_wait(room: int, grown: int, waited: float) -> float:
+    """How long to wait before the next look: half the time the file would take, at the
+    pace it grew over the last `waited` seconds, to fill the `room` left below its cap."""
+    if grown <= 0 or waited <= 0:
+        return MAX_WAIT
+    return max(MIN_WAIT, min(MAX_WAIT, waited * max(room, 0) / grown / 2))
+
+
+def kept_from(size: int, max_bytes: int) -> int:
+    """Where the copy of a file of `size` bytes starts: its last `max_bytes`."""
+    return max(0, size - max_bytes)
+
+
+class _File:
+    """One log file of a run, by the keeper's own descriptor of it, opened before the run
+    started: that file, whatever the run renames."""
+
+    def __init__(self, name: str, write_fd: int) -> None:
+        self.name = name
+        self.write_fd = write_fd
+        self.size = 0
+
+    def reader(self) -> int:
+        """The same file, to read from (the magic link opens the file the descriptor names)."""
+        return os.open(f"/proc/self/fd/{self.write_fd}", os.O_RDONLY | os.O_CLOEXEC)
+
+
+class RunLogs:
+    def __init__(self, dir_fd: int, cap: LogCap) -> None:
+        self.dir_fd = os.dup(dir_fd)
+        self.cap = cap
+        self.files: list[_File] = []
+        self.looked = time.monotonic()
+        self.due = self.looked + MIN_WAIT
+        self.rotations = 0
+
+    def add(self, name: str, write_fd: int) -> None:
+        """Watch `name` (just created in the run's directory, written through `write_fd`)."""
+        self.files.append(_File(name, os.dup(write_fd)))
+
+    def check(self) -> None:
+        """Rotate every file past its cap; set when to look again."""
+        now = time.monotonic()
+        grown = room = 0
+        for f in self.files:
+            try:
+                size = os.fstat(f.write_fd).st_size
+            except OSError:
+                continue
+            grown = max(grown, size - f.size)
+            if size > self.cap.max_bytes:
+                self._rotate(f, size)
+                size = 0
+            f.size = size
+            room = max(room, self.cap.max_bytes - size)
+        self.due = now + next_wait(room, grown, now - self.looked)
+        self.looked = now
+
+    def close(self) -> None:
+        for f in self.files:
+            with contextlib.suppress(OSError):
+                os.close(f.write_fd)
+        self.files = []
+        with contextlib.suppress(OSError):
+            os.close(self.dir_fd)
+
+    def _rotate(self, f: _File, size: int) -> None:
+        self.rotations += 1
+        if self.cap.files > 1:
+            for k in range(self.cap.files - 1, 1, -1):
+                with contextlib.suppress(OSError):  # not there yet (or the run's doing)
+                    self._rename(f"{f.name}.{k - 1}", f"{f.name}.{k}")
+            try:
+                self._copy(f, kept_from(size, self.cap.max_bytes), size)
+            except OSError:  # a full disk, most likely: emptying the file is what helps
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{f.name}.1", dir_fd=self.dir_fd)
+        with contextlib.suppress(OSError):
+            os.ftruncate(f.write_fd, 0)
+
+    def _rename(self, old: str, new: str) -> None:
+        os.rename(old, new, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+
+    def _copy(self, f: _File, start: int, end: int) -> None:
+        """The file from `start` (moved on to the next line's start, where one is near) to
+        `end`, into `<name>.1`."""
+        copy = f"{f.name}.1"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(copy, dir_fd=self.dir_fd)
+        source = f.reader()
+        try:
+            if start:
+                head = os.pread(source, _ALIGN, start)
+                newline = head.find(b"\n")
+                if 0 <= newline < len(head) - 1:
+                    start += newline + 1
+            out = os.open(copy, _COPY_FLAGS, 0o600, dir_fd=self.dir_fd)
+            try:
+                offset = start
+                while offset < end:
+                    sent = os.sendfile(out, source, offset, min(end - offset, 1 << 20))
+                    if sent == 0:
+                        break
+                    offset += sent
+            finally:
+                os.close(out)
+        finally:
+            os.close(source)

@@ -1,0 +1,47 @@
+"""A run's stdout kept to the agent's cap, as the kubelet keeps a container's log.
+
+Found from outside: `yes` submitted to the embedded fleet filled its 1 GB state disk in
+under two seconds (the hub's store on it went with it), and would fill a laptop's disk in
+minutes. A real agent, a real launcher and keeper, real runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_it_helpers import py, spec, wait_until
+
+CAP = 64 * 1024
+LINE = "a fairly ordinary log line from a chatty workload"
+
+
+def _logs(run: Path) -> list[Path]:
+    return sorted(run.glob("stdout.log*"))
+
+
+def test_a_chatty_run_is_kept_to_its_cap_while_it_runs(hub, start_agent):
+    agent = start_agent("--run-log-max-size", "64Ki", "--run-log-max-files", "3")
+    wid = hub.double.run(spec("yes", LINE), "spoke1")
+    run = agent.run_dir(wid)
+    wait_until((run / "stdout.log.2").exists, timeout=60, what="two rotations")
+    assert hub.double.workload(wid).state == "Running"  # rotated under it; it goes on
+    hub.double.cancel(wid)
+    wait_until(lambda: hub.double.workload(wid).state == "Cancelled", timeout=30, what="cancel")
+    assert [p.name for p in _logs(run)] == ["stdout.log", "stdout.log.1", "stdout.log.2"]
+    for log in _logs(run):
+        assert log.stat().st_size <= CAP, log.name
+        lines = log.read_text().split("\n")
+        assert set(lines[1:-1]) <= {LINE}, log.name  # whole lines (the ends may be cut)
+    assert set((run / "stdout.log.1").read_text().split("\n")[:-1]) == {LINE}  # aligned
+
+
+def test_a_run_that_wrote_a_burst_and_ended_keeps_its_last_lines_within_its_cap(hub, start_agent):
+    agent = start_agent("--run-log-max-size", "64Ki", "--run-log-max-files", "2")
+    wid = hub.double.run(py("print('\\n'.join(map(str, range(300_000))))"), "spoke1")
+    wait_until(lambda: hub.double.workload(wid).state == "Succeeded", timeout=30, what="run")
+    run = agent.run_dir(wid)
+    assert [p.name for p in _logs(run)] == ["stdout.log", "stdout.log.1"]
+    assert all(log.stat().st_size <= CAP for log in _logs(run))
+    newest = (run / "stdout.log").read_text() or (run / "stdout.log.1").read_text()
+    numbers = [int(n) for n in newest.split()[1:]]  # the first line may be cut
+    assert numbers[-1] == 299_999  # the end of the run's output is kept, and all before it
+    assert numbers == list(range(numbers[0], 300_000))  # back to the last rotation

@@ -1,0 +1,142 @@
+"""A run's log kept to its cap (logcap.py): when to look again, what a rotation keeps, what
+it does when it cannot keep a copy. Real files in a temporary directory, written through an
+O_APPEND descriptor as a run's stdout is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kindfleet.platform.agent.executors.process.logcap import (
+    MAX_WAIT,
+    MIN_WAIT,
+    LogCap,
+    RunLogs,
+    kept_from,
+    next_wait,
+)
+
+
+@given(
+    room=st.integers(min_value=-(2**20), max_value=2**30),
+    grown=st.integers(min_value=-(2**20), max_value=2**30),
+    waited=st.floats(min_value=0, max_value=3600, allow_nan=False),
+)
+def test_the_next_look_is_always_within_its_bounds(room: int, grown: int, waited: float) -> None:
+    assert MIN_WAIT <= next_wait(room, grown, waited) <= MAX_WAIT
+
+
+def test_a_faster_growing_file_is_looked_at_sooner() -> None:
+    slow = next_wait(room=8 << 20, grown=1 << 20, waited=1.0)
+    fast = next_wait(room=8 << 20, grown=4 << 20, waited=1.0)
+    assert fast < slow
+    assert next_wait(room=8 << 20, grown=0, waited=1.0) == MAX_WAIT  # quiet
+    assert next_wait(room=0, grown=1, waited=1.0) == MIN_WAIT  # at its cap already
+
+
+def test_a_copy_keeps_the_newest_part() -> None:
+    assert kept_from(size=500, max_bytes=1000) == 0
+    assert kept_from(size=5000, max_bytes=1000) == 4000
+
+
+class Run:
+    """A run's directory with one log, written as a run writes it."""
+
+    def __init__(self, root: Path, cap: LogCap) -> None:
+        self.dir = root
+        self.dfd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+        self.fd = os.open("stdout.log", flags, 0o600, dir_fd=self.dfd)
+        self.logs = RunLogs(self.dfd, cap)
+        self.logs.add("stdout.log", self.fd)
+        self.written = 0
+
+    def write_lines(self, n: int) -> None:
+        os.write(self.fd, "".join(f"{self.written + i}\n" for i in range(n)).encode())
+        self.written += n
+
+    def lines(self, name: str) -> list[int]:
+        return [int(line) for line in (self.dir / name).read_text().splitlines()]
+
+    def close(self) -> None:
+        self.logs.close()
+        os.close(self.fd)
+        os.close(self.dfd)
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Iterator[Run]:
+    r = Run(tmp_path, LogCap(max_bytes=1000, files=3))
+    yield r
+    r.close()
+
+
+def test_a_log_under_its_cap_is_left_alone(run: Run) -> None:
+    run.write_lines(100)  # 290 bytes
+    run.logs.check()
+    assert run.lines("stdout.log") == list(range(100))
+    assert not (run.dir / "stdout.log.1").exists()
+    assert run.logs.rotations == 0
+
+
+def test_a_log_past_its_cap_keeps_its_newest_whole_lines_and_the_run_goes_on(run: Run) -> None:
+    run.write_lines(1000)  # 3,890 bytes
+    run.logs.check()
+    kept = run.lines("stdout.log.1")
+    assert kept[-1] == 999  # the newest line
+    assert kept == list(range(kept[0], 1000))  # whole lines, none missing, none cut
+    assert (run.dir / "stdout.log.1").stat().st_size <= 1000
+    assert (run.dir / "stdout.log").stat().st_size == 0
+    run.write_lines(5)  # the run's descriptor appends at the start of the emptied file
+    assert run.lines("stdout.log") == list(range(1000, 1005))
+
+
+def test_older_copies_move_up_and_the_oldest_is_dropped(run: Run) -> None:
+    newest = []
+    for _ in range(4):
+        run.write_lines(400)
+        run.logs.check()
+        newest.append(run.written - 1)
+    assert run.lines("stdout.log.1")[-1] == newest[3]
+    assert run.lines("stdout.log.2")[-1] == newest[2]
+    assert not (run.dir / "stdout.log.3").exists()  # files=3: the log and two copies
+    assert sorted(p.name for p in run.dir.iterdir()) == [
+        "stdout.log",
+        "stdout.log.1",
+        "stdout.log.2",
+    ]
+
+
+def test_one_file_only_empties_the_log(tmp_path: Path) -> None:
+    run = Run(tmp_path, LogCap(max_bytes=1000, files=1))
+    try:
+        run.write_lines(1000)
+        run.logs.check()
+        assert [p.name for p in tmp_path.iterdir()] == ["stdout.log"]
+        assert (tmp_path / "stdout.log").stat().st_size == 0
+    finally:
+        run.close()
+
+
+def test_a_copy_that_cannot_be_made_still_empties_the_log(run: Run) -> None:
+    """The run made `stdout.log.1` a directory (or the disk is full): no copy, but the log
+    must still be emptied, which is what frees the disk; nothing is raised into the keeper."""
+    (run.dir / "stdout.log.2").mkdir()
+    (run.dir / "stdout.log.1").mkdir()
+    (run.dir / "stdout.log.1" / "x").write_text("")
+    run.write_lines(1000)
+    run.logs.check()
+    assert (run.dir / "stdout.log").stat().st_size == 0
+    assert run.logs.rotations == 1
+
+
+def test_a_log_the_run_renamed_is_still_the_one_capped(run: Run) -> None:
+    os.rename(run.dir / "stdout.log", run.dir / "moved.log")
+    run.write_lines(1000)
+    run.logs.check()
+    assert (run.dir / "moved.log").stat().st_size == 0  # the file the run writes

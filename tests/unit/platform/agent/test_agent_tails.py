@@ -1,0 +1,34 @@
+"""What the agent reads of a run's stdout for metric lines: only what was appended, whole
+lines, and, after the keeper emptied a rotated log, the new lines from its start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kindfleet.platform.agent.executors.process.tails import FileTail
+
+
+def test_only_whole_new_lines_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "stdout.log"
+    path.write_text("one\ntw")
+    tail = FileTail(str(path))
+    assert tail.read() == ["one"]
+    assert tail.read() == []
+    with path.open("a") as f:
+        f.write("o\nthree\n")
+    assert tail.read() == ["two", "three"]
+
+
+def test_a_log_emptied_by_a_rotation_is_read_again_from_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "stdout.log"
+    path.write_text("".join(f"line {i}\n" for i in range(100)) + "half")
+    tail = FileTail(str(path))
+    assert len(tail.read()) == 100
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.ftruncate(fd, 0)  # as the keeper empties it
+        os.write(fd, b"metric loss=0.5\n")
+    finally:
+        os.close(fd)
+    assert tail.read() == ["metric loss=0.5"]  # not "halfmetric ...", not nothing
