@@ -33,7 +33,9 @@ def submit(
         Path | None, typer.Option("--spec", help="A workload spec (YAML), or a list of them.")
     ] = None,
     cpu: Annotated[str, typer.Option(help="cpu per run, e.g. 500m or 2.")] = "100m",
-    memory: Annotated[str, typer.Option(help="memory per run, e.g. 256Mi.")] = "128Mi",
+    memory: Annotated[
+        str, typer.Option(help="memory per run, e.g. 256Mi; a run past it is OOMKilled.")
+    ] = "128Mi",
     gpu: Annotated[int, typer.Option(help="whole GPUs per run.")] = 0,
     selector: KeyValues = None,
     env: KeyValues = None,

@@ -41,6 +41,7 @@ class AgentSettings:
     run_retention_seconds: float = 86_400.0  # 0: run directories are kept forever
     run_log_max_bytes: int = 10 * 2**20  # process executor: a run's stdout/stderr; 0: no cap
     run_log_max_files: int = 5  # the log and its rotated copies
+    run_memory_limits: str = "enforce"  # process executor: OOMKill a run past its memory
     log_file: Path | None = None
     log_level: str = "info"
     # Tuning; the defaults are what production wants, tests shorten them.
@@ -128,6 +129,14 @@ def _parser() -> argparse.ArgumentParser:
         help="keep a run's log and up to this many less one rotated copies (default 5, the "
         "kubelet's containerLogMaxFiles)",
     )
+    p.add_argument(
+        "--run-memory-limits",
+        choices=("enforce", "off"),
+        default="enforce",
+        help="process executor: kill a run whose processes use more memory than its spec's "
+        "resources.memory and report it OOMKilled, as a cluster does (enforce), or let it be "
+        "(off)",
+    )
     p.add_argument("--log-file", type=Path, default=None)
     p.add_argument("--log-level", choices=LOG_LEVELS, default="info")
     kube = p.add_argument_group(
@@ -206,6 +215,7 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         run_retention_seconds=ns.run_retention_seconds,
         run_log_max_bytes=log_max_bytes,
         run_log_max_files=ns.run_log_max_files,
+        run_memory_limits=ns.run_memory_limits,
         log_file=ns.log_file,
         log_level=ns.log_level,
         poll_wait=ns.poll_wait,

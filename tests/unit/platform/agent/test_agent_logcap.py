@@ -12,14 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kindfleet.platform.agent.executors.process.logcap import (
-    MAX_WAIT,
-    MIN_WAIT,
-    LogCap,
-    RunLogs,
-    kept_from,
-    next_wait,
-)
+from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs, kept_from
+from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
 
 @given(

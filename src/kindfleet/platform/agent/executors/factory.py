@@ -32,4 +32,9 @@ def make_executor(settings: AgentSettings) -> Executor:
     from kindfleet.platform.agent.executors.process.logcap import LogCap
 
     cap = LogCap(settings.run_log_max_bytes, settings.run_log_max_files)
-    return ProcessExecutor(settings.state_dir, cgroups=settings.run_cgroups, log_cap=cap)
+    return ProcessExecutor(
+        settings.state_dir,
+        cgroups=settings.run_cgroups,
+        log_cap=cap,
+        memory_limits=settings.run_memory_limits == "enforce",
+    )

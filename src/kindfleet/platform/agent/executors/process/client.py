@@ -48,6 +48,8 @@ class Ended:
     code: int | None  # the first process's exit code (128 + N: killed by signal N)
     reason: str | None = None  # set when the run was lost rather than ended
     leftovers: int = 0  # processes that were still there when it ended, and were killed
+    killed: str | None = None  # why its keeper killed it (OOMKilled)
+    message: str | None = None
 
 
 class LaunchFailed(Exception):
@@ -87,8 +89,11 @@ class LauncherClient:
 
     # ------------------------------------------------------------------ runs
 
-    async def run(self, key: str, run_dir: Path, argv: list[str], env: dict[str, str]) -> Started:
-        """Start a run; LaunchFailed when it could not start at all."""
+    async def run(
+        self, key: str, run_dir: Path, argv: list[str], env: dict[str, str], memory: int = 0
+    ) -> Started:
+        """Start a run (killed past `memory` bytes, 0: no limit); LaunchFailed when it could
+        not start at all."""
         await self._ensure()
         loop = asyncio.get_running_loop()
         started: asyncio.Future[Started] = loop.create_future()
@@ -96,8 +101,9 @@ class LauncherClient:
         self._ends[key] = loop.create_future()
         cap = [self.log_cap.max_bytes, self.log_cap.files]
         self._send(
-            {"op": "run", "key": key, "dir": str(run_dir), "argv": argv, "env": env, "logs": cap}
-        )
+            {"op": "run", "key": key, "dir": str(run_dir), "argv": argv, "env": env,
+             "logs": cap, "memory": memory}
+        )  # fmt: skip
         try:
             return await started
         except BaseException:
@@ -207,7 +213,13 @@ class LauncherClient:
                 )
             )
         elif event == "exited" and key in self._ends and not self._ends[key].done():
-            ended = Ended(message.get("code"), message.get("reason"), message.get("leftovers", 0))
+            ended = Ended(
+                message.get("code"),
+                message.get("reason"),
+                message.get("leftovers", 0),
+                message.get("killed"),
+                message.get("message"),
+            )
             self._ends[key].set_result(ended)
 
     async def _lost(self, proc: subprocess.Popen[bytes]) -> None:

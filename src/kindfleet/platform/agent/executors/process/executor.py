@@ -37,6 +37,7 @@ from kindfleet.platform.agent.executors.process.logcap import KUBELET_LIKE, LogC
 from kindfleet.platform.agent.executors.process.meter import TreeMeter
 from kindfleet.platform.agent.executors.process.tails import FileTail
 from kindfleet.platform.agent.metrics import merge, parse_json_line, parse_stdout_line
+from kindfleet.units import parse_memory
 
 KILL_WAIT = 20.0  # after SIGKILL: the keeper's own bound on killing leftovers, and more
 
@@ -58,17 +59,20 @@ class ProcessExecutor:
         cgroups: str = "auto",
         idle_seconds: float = 15.0,
         log_cap: LogCap = KUBELET_LIKE,
+        memory_limits: bool = True,
     ) -> None:
         self.launcher = LauncherClient(
             state_dir, cgroups=cgroups, idle_seconds=idle_seconds, log_cap=log_cap
         )
+        self.memory_limits = memory_limits  # a run past its spec's memory is OOMKilled
         self._live: dict[str, _Live] = {}
 
     async def start(self, request: RunRequest) -> RunHandle:
         env = run_environment(request)
+        memory = parse_memory(request.spec.resources.memory) if self.memory_limits else 0
         try:
             started = await self.launcher.run(
-                request.key, request.run_dir, list(request.spec.command), env
+                request.key, request.run_dir, list(request.spec.command), env, memory
             )
         except LaunchFailed as exc:
             raise ExecutorError(exc.message, reason=exc.reason, exit_code=exc.code) from None
@@ -158,6 +162,8 @@ def _key(handle: RunHandle) -> str:
 
 
 def _status(ended: Ended) -> RunStatus:
+    if ended.killed is not None:
+        return RunStatus(RunPhase.EXITED, ended.code, ended.killed, ended.message)
     if ended.reason is not None:
         return RunStatus(
             RunPhase.LOST,

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from kindfleet.platform.agent import paths
-from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
+from kindfleet.platform.agent.executors.process import cgroups, linux, memcap, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
 from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs
 
@@ -44,6 +44,9 @@ class _Run:
     key: str
     pid: int
     code: int | None = None  # set once the run's first process has exited
+    memory: memcap.MemoryWatch | None = None  # its spec's memory, while a limit applies
+    killed: str | None = None  # why the keeper killed it (OOMKilled), and how it says so
+    message: str | None = None
 
 
 class _StartFailed(Exception):
@@ -103,8 +106,7 @@ class Keeper:
 
     def _loop(self) -> None:
         while True:
-            wait = None if self.logs is None else max(0.0, self.logs.due - time.monotonic())
-            for key, _ in self.sel.select(wait):
+            for key, _ in self.sel.select(self._wait()):
                 if key.data == "signal":
                     signals = os.read(self.wakeup, 512)
                     if signal.SIGTERM in signals:
@@ -119,8 +121,30 @@ class Keeper:
                             return
             if self.run is not None and self.run.code is not None:
                 self._finish(self.run)
-            elif self.logs is not None and time.monotonic() >= self.logs.due:
-                self.logs.check()
+            else:
+                self._look()
+
+    def _watching(self) -> memcap.MemoryWatch | None:
+        run = self.run
+        return run.memory if run is not None and run.killed is None else None
+
+    def _wait(self) -> float | None:
+        """Until the next look at the run's logs or memory; None: nothing to look at."""
+        watch = self._watching()
+        due = [d.due for d in (self.logs, watch) if d is not None]
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _look(self) -> None:
+        now = time.monotonic()
+        if self.logs is not None and now >= self.logs.due:
+            self.logs.check()
+        watch = self._watching()
+        if watch is not None and self.run is not None and now >= watch.due:
+            below = procfs.descendants(self.pid, single_threaded=True)
+            used = sum(memcap.used_bytes(pid) for pid in below)
+            if watch.over(used, now):
+                self.run.killed, self.run.message = "OOMKilled", memcap.describe(used, watch.limit)
+                self._signal_all(signal.SIGKILL)
 
     def _handle(self, message: Message) -> bool:
         op = message.get("op")
@@ -150,6 +174,8 @@ class Keeper:
             )  # fmt: skip
             return
         self.run = _Run(key, pid)
+        if memory := int(message.get("memory") or 0):
+            self.run.memory = memcap.MemoryWatch(memory, time.monotonic())
         self._send(
             {"ev": "started", "key": key, "pid": pid, "keeper": self.pid,
              "keeper_start": self.start_ticks, "group": str(self.group) if self.group else None}
@@ -211,7 +237,10 @@ class Keeper:
             self.logs.check()  # a run that wrote a burst and ended is kept to its cap too
         self._close_logs()
         self.run = None
-        self._send({"ev": "exited", "key": run.key, "code": run.code, "leftovers": left})
+        exited = {"ev": "exited", "key": run.key, "code": run.code, "leftovers": left}
+        if run.killed is not None:
+            exited |= {"killed": run.killed, "message": run.message}
+        self._send(exited)
 
     def _close_logs(self) -> None:
         if self.logs is not None:

@@ -21,8 +21,8 @@ import os
 import time
 from dataclasses import dataclass
 
-MIN_WAIT = 0.05  # seconds between two looks at a fast-growing file
-MAX_WAIT = 2.0  # and at a quiet one
+from kindfleet.platform.agent.executors.process.pace import MIN_WAIT, next_wait
+
 _ALIGN = 1 << 16  # how far into the copied part a line start is looked for
 _COPY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -38,14 +38,6 @@ class LogCap:
 
 
 KUBELET_LIKE = LogCap()
-
-
-def next_wait(room: int, grown: int, waited: float) -> float:
-    """How long to wait before the next look: half the time the file would take, at the
-    pace it grew over the last `waited` seconds, to fill the `room` left below its cap."""
-    if grown <= 0 or waited <= 0:
-        return MAX_WAIT
-    return max(MIN_WAIT, min(MAX_WAIT, waited * max(room, 0) / grown / 2))
 
 
 def kept_from(size: int, max_bytes: int) -> int:
