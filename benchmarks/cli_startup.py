@@ -3,7 +3,9 @@
 Each command runs `--runs` times as a fresh process; the figure is the fastest run (the
 least disturbed by whatever else the machine does), and the ratio is against the fastest
 `python -c pass` of the same interpreter. `kind version` is timed too, where kind exists,
-as the tool users compare us with.
+as the tool users compare us with; and a floor: the libraries the CLI and the fleet file are
+built on (typer, PyYAML, pydantic), imported by a bare interpreter, which `validate` needs
+before any line of ours runs.
 
     .venv/bin/python benchmarks/cli_startup.py --runs 20
 """
@@ -49,6 +51,13 @@ def main() -> None:
             str(FLEET),
         ],
     }
+    # What `validate` cannot do without: the libraries the project builds its CLI and its
+    # fleet file on, imported alone (no kindfleet module), as a floor for the figure above.
+    cases["floor: import typer, yaml; pydantic BaseModel"] = [
+        sys.executable,
+        "-c",
+        "import typer, yaml; from pydantic import BaseModel",
+    ]
     kind = shutil.which("kind") or "/work/shared/tools/kind/kind"
     if Path(kind).exists():
         cases["kind version"] = [kind, "version"]

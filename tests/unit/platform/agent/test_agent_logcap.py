@@ -134,3 +134,21 @@ def test_a_log_the_run_renamed_is_still_the_one_capped(run: Run) -> None:
     run.write_lines(1000)
     run.logs.check()
     assert (run.dir / "moved.log").stat().st_size == 0  # the file the run writes
+
+
+def test_a_fast_log_beside_a_quiet_one_is_looked_at_at_its_own_pace(tmp_path: Path) -> None:
+    run = Run(tmp_path, LogCap(max_bytes=100_000, files=2))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+    err = os.open("stderr.log", flags, 0o600, dir_fd=run.dfd)
+    run.logs.add("stderr.log", err)
+    try:
+        run.logs.check()
+        quiet = run.logs.due - run.logs.looked
+        os.write(err, b"x" * 90_000)  # stderr nears its cap; stdout stays empty
+        run.logs.looked -= 1.0  # as if a second had passed
+        run.logs.check()
+        # 10,000 bytes left at 90,000 a second: the next look within half of 0.11 s
+        assert run.logs.due - run.logs.looked < min(quiet, 0.06)
+    finally:
+        os.close(err)
+        run.close()

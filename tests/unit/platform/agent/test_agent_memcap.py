@@ -31,6 +31,7 @@ def test_the_fields_an_oom_kill_weighs_are_added_up() -> None:
     assert fields_kib(ROLLUP, (b"Pss_Anon:", b"Pss_Shmem:")) == 152  # not Pss_File
     assert fields_kib(ROLLUP, (b"Anonymous:",)) == 160
     assert fields_kib(ROLLUP, (b"Nope:",)) is None
+    assert fields_kib(b"Pss_Anon:\nPss_Shmem: x kB\n", (b"Pss_Anon:", b"Pss_Shmem:")) is None
 
 
 def test_a_run_over_its_limit_is_judged_so_and_a_growing_one_looked_at_sooner() -> None:

@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from kindfleet.platform.agent.executors.process.pace import MIN_WAIT, next_wait
+from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
 _ALIGN = 1 << 16  # how far into the copied part a line start is looked for
 _COPY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -75,19 +75,19 @@ class RunLogs:
     def check(self) -> None:
         """Rotate every file past its cap; set when to look again."""
         now = time.monotonic()
-        grown = room = 0
+        waits = [MAX_WAIT]
         for f in self.files:
             try:
                 size = os.fstat(f.write_fd).st_size
             except OSError:
                 continue
-            grown = max(grown, size - f.size)
+            grown = size - f.size
             if size > self.cap.max_bytes:
                 self._rotate(f, size)
                 size = 0
             f.size = size
-            room = max(room, self.cap.max_bytes - size)
-        self.due = now + next_wait(room, grown, now - self.looked)
+            waits.append(next_wait(self.cap.max_bytes - size, grown, now - self.looked))
+        self.due = now + min(waits)  # the file nearest its cap, at its own pace
         self.looked = now
 
     def close(self) -> None:

@@ -36,8 +36,10 @@ def fields_kib(text: bytes, names: tuple[bytes, ...]) -> int | None:
     for line in text.splitlines():
         for name in names:
             if line.startswith(name):
-                total += int(line[len(name) :].split()[0])
-                seen = True
+                number = line[len(name) :].split()[:1]
+                if number and number[0].isdigit():
+                    total += int(number[0])
+                    seen = True
     return total if seen else None
 
 
