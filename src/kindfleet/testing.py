@@ -56,9 +56,34 @@ def fleet_up(
     fails takes down what it brought up too (unless `keep`): `kindfleet up` keeps the
     clusters that came up for the next try, but a test session that failed to start would
     leave them running (seen: a hub left running for 40 minutes after a failed session)."""
+    fleet = load(source, provider=provider, state_dir=state_dir)
+    bring_up(fleet, kubeconfig=kubeconfig, keep=keep, parallel=parallel, wait=wait)
+    try:
+        yield RunningFleet(fleet, kubeconfig)
+    finally:
+        if not keep:
+            fleet.down(kubeconfig=kubeconfig)
+
+
+def load(
+    source: str | Path, *, provider: str | None = None, state_dir: Path | None = None
+) -> Fleet:
+    """The fleet of `source`: a fleet file's path, or fleet YAML text."""
     text = Path(source).read_text() if _is_path(source) else str(source)
     where = str(source) if _is_path(source) else "<fleet>"
-    fleet = Fleet.from_text(text, source=where, provider=provider, state_dir=state_dir)
+    return Fleet.from_text(text, source=where, provider=provider, state_dir=state_dir)
+
+
+def bring_up(
+    fleet: Fleet,
+    *,
+    kubeconfig: Path | None = None,
+    keep: bool = False,
+    parallel: int = 4,
+    wait: float = 300.0,
+) -> None:
+    """`fleet.up`, for a suite: contexts only in `kubeconfig`, the current context left
+    alone, and what a failed `up` brought up taken down again (unless `keep`)."""
     try:
         fleet.up(kubeconfig=kubeconfig, parallel=parallel, wait=wait, switch_context=False)
     except BaseException:
@@ -66,11 +91,6 @@ def fleet_up(
             with contextlib.suppress(Exception):  # the up's own error is the one to see
                 fleet.down(kubeconfig=kubeconfig)
         raise
-    try:
-        yield RunningFleet(fleet, kubeconfig)
-    finally:
-        if not keep:
-            fleet.down(kubeconfig=kubeconfig)
 
 
 def _is_path(source: str | Path) -> bool:

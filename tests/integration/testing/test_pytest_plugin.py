@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import psutil
 import pytest
 from tests.conftest import EXAMPLES
+
+from kindfleet.testing import load
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.slow
@@ -42,3 +45,71 @@ def test_without_a_fleet_the_fixtures_skip_with_the_reason(pytester: pytest.Pyte
     result = pytester.runpytest_subprocess("-rs")  # the plugin loads by its entry point
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*no fleet: pass --kindfleet-file FILE*"])
+
+
+XDIST_SUITE = """
+import os, time
+import pytest
+
+@pytest.mark.parametrize("n", range(4))
+def test_each_worker_uses_the_fleet(kindfleet_hub, n):
+    time.sleep(0.5)  # long enough for both workers to take tests
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    with open(f"hub-{worker}.url", "w") as f:
+        f.write(kindfleet_hub.url)
+    assert kindfleet_hub.spokes()
+"""
+
+
+def _hubs_of(path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if "kindfleet.platform.hub" in cmdline and str(path) in cmdline:
+            found.append(proc)
+    return found
+
+
+def test_xdist_workers_share_one_fleet_which_the_controller_takes_down(
+    pytester: pytest.Pytester,
+):
+    """Found from outside: each worker brought up its own copy of the fleet; with
+    --kindfleet-keep (and on KIND, always) the second met the first's `up` (FleetBusy) and
+    its tests errored, and the first to finish would take the fleet down under the other."""
+    pytester.makepyfile(test_suite=XDIST_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--kindfleet-file", str(EXAMPLES / "local.yaml"), "-p", "no:cacheprovider"
+    )  # fmt: skip
+    result.assert_outcomes(passed=4)
+    urls = {p.read_text() for p in pytester.path.glob("hub-gw*.url")}
+    assert len(list(pytester.path.glob("hub-gw*.url"))) == 2  # both workers ran tests
+    assert len(urls) == 1  # on one hub
+    assert _hubs_of(pytester.path.parent) == []  # and it is down
+
+
+def test_xdist_workers_fail_at_once_when_the_shared_fleet_cannot_come_up(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+):
+    pytester.makepyfile(test_suite=XDIST_SUITE)
+    fleet = pytester.path / "broken.yaml"
+    fleet.write_text(
+        "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: xbroken\nprovider: local\n"
+        "spokes: 1\n"
+    )
+    state = pytester.path / "state"  # a kept fleet's: the usual state directory
+    monkeypatch.setenv("KINDFLEET_STATE_DIR", str(state))
+    blocker = state / "xbroken" / "clusters"
+    blocker.mkdir(parents=True)
+    (blocker / "xbroken-spoke1").write_text("in the way")  # the spoke cannot have its directory
+    try:
+        result = pytester.runpytest_subprocess(
+            "-n", "2", "--kindfleet-file", str(fleet), "--kindfleet-keep",
+            "-p", "no:cacheprovider",
+        )  # fmt: skip
+        result.assert_outcomes(errors=4)
+        result.stdout.fnmatch_lines(["*the session fleet did not come up*xbroken-spoke1*"])
+        assert len(_hubs_of(state)) == 1  # one up was tried, not one per worker
+    finally:
+        (blocker / "xbroken-spoke1").unlink()
+        load(fleet, state_dir=state).down()
+    assert _hubs_of(state) == []
