@@ -129,6 +129,7 @@ _MACHINE: dict[int, tuple[str, str]] = {
     ),
 }
 _PATHS = {errno.EACCES, errno.EPERM}  # only about a path: without one, they may be ours
+_IN_THE_WAY = {errno.EEXIST, errno.ENOTDIR}  # a directory to make or to pass through, a file
 LOW_DISK = 1 << 20  # bytes free below which a disk is named as (nearly) full
 
 
@@ -144,6 +145,12 @@ def machine_error(exc: BaseException) -> PrerequisiteError | None:
         return PrerequisiteError(
             f"permission denied: {where}",
             hint="run as the user who owns it, or fix its permissions, and run again",
+        )
+    if exc.errno in _IN_THE_WAY and where:
+        return PrerequisiteError(
+            f"a file is in the way of {where}: kindfleet keeps a directory there",
+            hint="move or remove that file (or what stands for a directory on the path to "
+            "it), then run the command again",
         )
     if exc.errno not in _MACHINE:
         return None

@@ -43,6 +43,8 @@ def test_without_a_path_it_names_the_state_disk_only_when_that_one_is_full(
         (OSError(errno.EACCES, "Permission denied", "/etc/x"), "permission denied: /etc/x"),
         (OSError(errno.EMFILE, "Too many open files"), "too many open files"),
         (OSError(errno.EDQUOT, "Disk quota exceeded", "/home/u/x"), "disk quota exceeded"),
+        (FileExistsError(errno.EEXIST, "File exists", "/s/c/x"), "a file is in the way of /s/c/x"),
+        (NotADirectoryError(errno.ENOTDIR, "Not a directory", "/s/c/x/pid"), "a file is in the"),
     ],
 )
 def test_other_refusals_of_the_machine(error: OSError, message: str):
