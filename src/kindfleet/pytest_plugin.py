@@ -15,8 +15,9 @@ Kubeconfig contexts go to a file in the session's temporary directory (or
 with the reason, when no fleet file is given.
 
 Under pytest-xdist (`-n N`) the workers share one fleet, as they share one machine: the
-first to need it brings it up under a lock in the run's temporary directory, the others
-find it up, and the controller takes it down once every worker is done. Each worker
+first to need it brings it up under a lock in a directory the controller gives every
+worker, the others use it as it is, and the controller takes it down once every worker is
+done or gone (Ctrl-C, a crash). Each worker
 bringing up and taking down its own copy of the same fleet collided: the second found the
 first's `up` holding the fleet (FleetBusy, its tests errors), and on KIND, where clusters
 are the machine's by name, the first worker to finish would delete the clusters the
@@ -28,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,10 +38,11 @@ from typing import Any
 import pytest
 
 from kindfleet.errors import KindfleetError
+from kindfleet.fleet import Fleet
 from kindfleet.platform.client import HubClient
 from kindfleet.testing import RunningFleet, bring_up, fleet_up, load
 
-_SHARED = pytest.StashKey[dict[str, Any]]()  # the controller's record of the workers' fleet
+_XDIST = pytest.StashKey[Path]()  # xdist's controller: where its workers record their fleet
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,20 +78,19 @@ def kindfleet_fleet(
         pytest.skip("no fleet: pass --kindfleet-file FILE (or set kindfleet_file in pytest.ini)")
     kubeconfig = config.getoption("--kindfleet-kubeconfig")
     keep = bool(config.getoption("--kindfleet-keep"))
-    worker = getattr(config, "workerinput", None)
-    # Workers of one xdist run share its base temporary directory's parent.
-    base = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.mktemp("kf")
+    shared_dir = _shared_dir(config)
+    base = shared_dir or tmp_path_factory.mktemp("kindfleet")
     shared = {
         "source": str(Path(str(source)).resolve()),
         "provider": config.getoption("--kindfleet-provider"),
         "kubeconfig": str(Path(kubeconfig).resolve() if kubeconfig else base / "kubeconfig"),
         # A kept local fleet must be found again by the next run: the usual state dir.
-        "state_dir": None if keep else str(base / "kindfleet-state"),
+        "state_dir": None if keep else str(base / "state"),
         "keep": keep,
     }
-    if worker is None:
+    if shared_dir is None:
         with fleet_up(
-            shared["source"],
+            Path(shared["source"]),
             provider=shared["provider"],
             kubeconfig=Path(shared["kubeconfig"]),
             state_dir=_path(shared["state_dir"]),
@@ -95,40 +98,62 @@ def kindfleet_fleet(
         ) as running:
             yield running
         return
-    fleet = load(
-        shared["source"], provider=shared["provider"], state_dir=_path(shared["state_dir"])
-    )
-    with _locked(base / "kindfleet.lock"):
-        failed = base / "kindfleet.failed"
+    fleet = _load(shared)
+    with _locked(shared_dir / "lock"):
+        failed = shared_dir / "failed"
         if failed.exists():
             pytest.fail(f"the session fleet did not come up: {failed.read_text()}", pytrace=False)
-        output: dict[str, Any] = getattr(config, "workeroutput")  # noqa: B009 (xdist's)
-        output["kindfleet"] = json.dumps(shared)  # the controller takes it down
-        try:
-            bring_up(fleet, kubeconfig=Path(shared["kubeconfig"]), keep=keep)
-        except KindfleetError as exc:
-            failed.write_text(str(exc))  # the other workers fail at once, not after a retry
-            raise
+        if not (shared_dir / "up").exists():  # only the first worker brings it up
+            (shared_dir / "fleet.json").write_text(json.dumps(shared))  # the controller's
+            try:
+                bring_up(fleet, kubeconfig=Path(shared["kubeconfig"]), keep=keep)
+            except BaseException as exc:
+                failed.write_text(str(exc) or type(exc).__name__)  # the others fail at once
+                raise
+            (shared_dir / "up").touch()
     yield RunningFleet(fleet, Path(shared["kubeconfig"]))
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: object) -> None:
-    """xdist's controller: a worker is done; remember the fleet it used."""
-    used = getattr(node, "workeroutput", {}).get("kindfleet")
-    if used:
-        node.config.stash[_SHARED] = json.loads(used)
+def pytest_configure_node(node: Any) -> None:
+    """xdist's controller, for each worker it starts (a crashed worker's replacement too):
+    the directory where the workers' one fleet is recorded, the controller's to clean up."""
+    config = node.config
+    if _XDIST not in config.stash:
+        config.stash[_XDIST] = Path(tempfile.mkdtemp(prefix="kindfleet-xdist-"))
+    node.workerinput["kindfleet_shared"] = str(config.stash[_XDIST])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """xdist's controller, once every worker is done: the shared fleet goes down."""
-    shared = session.config.stash.get(_SHARED, None)
-    if shared is None or shared["keep"] or hasattr(session.config, "workerinput"):
+    """xdist's controller, once every worker is done (or gone: Ctrl-C, a crash): the fleet
+    a worker brought up goes down (unless kept)."""
+    shared_dir = session.config.stash.get(_XDIST, None)
+    if shared_dir is None:
         return
-    fleet = load(
-        shared["source"], provider=shared["provider"], state_dir=_path(shared["state_dir"])
+    record = shared_dir / "fleet.json"
+    try:
+        shared = json.loads(record.read_text()) if record.exists() else None
+        if shared is not None and not shared["keep"]:
+            _load(shared).down(kubeconfig=Path(shared["kubeconfig"]))
+    except KindfleetError as exc:
+        writer = session.config.get_terminal_writer()
+        writer.line(f"kindfleet: the session fleet did not go down: {exc}", red=True)
+        writer.line(f"kindfleet: its state stays in {shared_dir}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    shutil.rmtree(shared_dir, ignore_errors=True)
+
+
+def _shared_dir(config: pytest.Config) -> Path | None:
+    """An xdist worker's shared directory (set by the controller); None elsewhere."""
+    given = getattr(config, "workerinput", {}).get("kindfleet_shared")
+    return Path(given) if given else None
+
+
+def _load(shared: dict[str, Any]) -> Fleet:
+    return load(
+        Path(shared["source"]), provider=shared["provider"], state_dir=_path(shared["state_dir"])
     )
-    fleet.down(kubeconfig=Path(shared["kubeconfig"]))
 
 
 def _path(text: str | None) -> Path | None:
@@ -138,7 +163,7 @@ def _path(text: str | None) -> Path | None:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file is closed, or its holder dies
         yield
 
 

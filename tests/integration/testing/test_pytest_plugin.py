@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psutil
 import pytest
 from tests.conftest import EXAMPLES
@@ -58,6 +60,10 @@ def test_each_worker_uses_the_fleet(kindfleet_hub, n):
     with open(f"hub-{worker}.url", "w") as f:
         f.write(kindfleet_hub.url)
     assert kindfleet_hub.spokes()
+
+def test_where_its_state_is(kindfleet_fleet):
+    with open("state.dir", "w") as f:
+        f.write(str(kindfleet_fleet.fleet.state_dir))
 """
 
 
@@ -80,11 +86,38 @@ def test_xdist_workers_share_one_fleet_which_the_controller_takes_down(
     result = pytester.runpytest_subprocess(
         "-n", "2", "--kindfleet-file", str(EXAMPLES / "local.yaml"), "-p", "no:cacheprovider"
     )  # fmt: skip
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
     urls = {p.read_text() for p in pytester.path.glob("hub-gw*.url")}
     assert len(list(pytester.path.glob("hub-gw*.url"))) == 2  # both workers ran tests
     assert len(urls) == 1  # on one hub
-    assert _hubs_of(pytester.path.parent) == []  # and it is down
+    state = (pytester.path / "state.dir").read_text()
+    assert _hubs_of(state) == []  # and it is down
+    assert not Path(state).exists()  # its state cleaned up
+
+
+CRASH_SUITE = """
+import os
+
+def test_uses_the_fleet(kindfleet_fleet):
+    with open("state.dir", "w") as f:
+        f.write(str(kindfleet_fleet.fleet.state_dir))
+
+def test_then_the_worker_dies():
+    os._exit(3)
+"""
+
+
+def test_xdist_fleet_goes_down_after_a_worker_crash(pytester: pytest.Pytester):
+    """The controller learnt of the fleet from its workers' last words: a worker that
+    crashed (or a Ctrl-C) left the fleet up."""
+    pytester.makepyfile(test_suite=CRASH_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-n", "1", "-p", "no:randomly", "--kindfleet-file", str(EXAMPLES / "local.yaml"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1)
+    state = (pytester.path / "state.dir").read_text()
+    assert _hubs_of(state) == []
 
 
 def test_xdist_workers_fail_at_once_when_the_shared_fleet_cannot_come_up(
@@ -106,7 +139,7 @@ def test_xdist_workers_fail_at_once_when_the_shared_fleet_cannot_come_up(
             "-n", "2", "--kindfleet-file", str(fleet), "--kindfleet-keep",
             "-p", "no:cacheprovider",
         )  # fmt: skip
-        result.assert_outcomes(errors=4)
+        result.assert_outcomes(errors=5)
         result.stdout.fnmatch_lines(["*the session fleet did not come up*xbroken-spoke1*"])
         assert len(_hubs_of(state)) == 1  # one up was tried, not one per worker
     finally:
