@@ -45,6 +45,21 @@ def test_logs_prints_the_raw_log(state: Path):
     assert logs(state, "--generation", "2", "--stream", "stderr").stdout == b"oops\n"
 
 
+def test_a_rotated_log_shows_its_newest_copy_first(state: Path):
+    """The run's last words went to the copy when its log was rotated just before it ended:
+    `kindfleet logs` printed an empty log."""
+    run = state / "runs" / "w_1-g2"
+    (run / "stdout.log.1").write_bytes(b"earlier\nthe traceback\n")
+    (run / "stdout.log.2").write_bytes(b"much earlier\n")  # older copies: only in the folder
+    (run / "stdout.log").write_bytes(b"")
+    assert logs(state, "--generation", "2").stdout == b"earlier\nthe traceback\n"
+    (run / "stdout.log").write_bytes(b"after\n")
+    assert logs(state, "--generation", "2").stdout == b"earlier\nthe traceback\nafter\n"
+    (run / "stdout.log.1").unlink()
+    (run / "stdout.log.1").symlink_to(run / "stderr.log")  # a copy is not followed either
+    assert logs(state, "--generation", "2").stdout == b"after\n"
+
+
 def test_a_run_or_log_that_is_not_there_is_one_line_and_exit_2(state: Path):
     out = logs(state, "--generation", "3")
     assert out.returncode == 2

@@ -22,6 +22,7 @@ from kindfleet.units import parse_cpu, parse_memory
 EXECUTORS = ("process", "kubernetes")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MIN_LOG_SIZE = 16 * 1024
+MAX_LOG_FILES = 100  # each rotation renames them all, while the keeper does nothing else
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -197,9 +198,9 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         )
     _check_kubernetes_flags(ns)
     log_max_bytes = _log_max_size(ns.run_log_max_size)
-    if ns.run_log_max_files < 1:
+    if not 1 <= ns.run_log_max_files <= MAX_LOG_FILES:
         raise UsageError(
-            f"--run-log-max-files must be 1 or more, not {ns.run_log_max_files}",
+            f"--run-log-max-files must be from 1 to {MAX_LOG_FILES}, not {ns.run_log_max_files}",
             hint="1 keeps only the log itself; the default 5 keeps 4 rotated copies",
         )
     return AgentSettings(

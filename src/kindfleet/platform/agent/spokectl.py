@@ -28,6 +28,7 @@ Standard library only, and a handful of the agent's own small modules: this star
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import stat
 import sys
@@ -45,8 +46,11 @@ class NotFound(Exception):
     """The run or its log is not there (or not something this command will read)."""
 
 
-def open_log(state_dir: Path, workload: str, generation: int, stream: str) -> int:
-    """A descriptor of the run's log, read-only; NotFound with a one-line reason."""
+def open_log(
+    state_dir: Path, workload: str, generation: int, stream: str, *, copy: bool = False
+) -> int:
+    """A descriptor of the run's log (`copy`: of its newest rotated copy), read-only;
+    NotFound with a one-line reason."""
     key = paths.run_key(workload, generation)
     where = f"workload {workload} generation {generation}"
     try:
@@ -62,7 +66,8 @@ def open_log(state_dir: Path, workload: str, generation: int, stream: str) -> in
             "unless set)"
         )
         fds.append(_open(key, _DIR, fds[-1], gone))
-        fd = _open(paths.LOG_OF_STREAM[stream], _FILE, fds[-1], f"no {stream} log for {where}")
+        name = paths.LOG_OF_STREAM[stream] + (".1" if copy else "")
+        fd = _open(name, _FILE, fds[-1], f"no {stream} log for {where}")
     finally:
         for opened in fds:
             os.close(opened)
@@ -91,8 +96,16 @@ def copy_out(fd: int, out: int) -> None:
 
 
 def logs(args: argparse.Namespace) -> int:
+    """The log's newest rotated copy (logcap.py), when there is one, then the log: a run
+    whose log was rotated just before it ended still shows how it ended."""
     fd = open_log(args.state_dir, args.workload, args.generation, args.stream)
     try:
+        with contextlib.suppress(NotFound):
+            copy = open_log(args.state_dir, args.workload, args.generation, args.stream, copy=True)
+            try:
+                copy_out(copy, sys.stdout.fileno())
+            finally:
+                os.close(copy)
         copy_out(fd, sys.stdout.fileno())
     finally:
         os.close(fd)
@@ -146,7 +159,9 @@ def _parser() -> argparse.ArgumentParser:
         description="A spoke's state directory, for tools outside the agent.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    log = commands.add_parser("logs", help="print a run's raw log")
+    log = commands.add_parser(
+        "logs", help="print a run's raw log (after its newest rotated copy, if any)"
+    )
     log.add_argument("--state-dir", type=Path, required=True)
     log.add_argument("--workload", required=True)
     log.add_argument("--generation", type=int, required=True)

@@ -120,12 +120,13 @@ def test_one_file_only_empties_the_log(tmp_path: Path) -> None:
 def test_a_copy_that_cannot_be_made_still_empties_the_log(run: Run) -> None:
     """The run made `stdout.log.1` a directory (or the disk is full): no copy, but the log
     must still be emptied, which is what frees the disk; nothing is raised into the keeper."""
-    (run.dir / "stdout.log.2").mkdir()
-    (run.dir / "stdout.log.1").mkdir()
-    (run.dir / "stdout.log.1" / "x").write_text("")
+    for name in ("stdout.log.2", "stdout.log.1"):  # directories that cannot be moved
+        (run.dir / name).mkdir()
+        (run.dir / name / "x").write_text("")
     run.write_lines(1000)
     run.logs.check()
     assert (run.dir / "stdout.log").stat().st_size == 0
+    assert (run.dir / "stdout.log.1").is_dir()  # no copy was made
     assert run.logs.rotations == 1
 
 
@@ -142,13 +143,59 @@ def test_a_fast_log_beside_a_quiet_one_is_looked_at_at_its_own_pace(tmp_path: Pa
     err = os.open("stderr.log", flags, 0o600, dir_fd=run.dfd)
     run.logs.add("stderr.log", err)
     try:
-        run.logs.check()
-        quiet = run.logs.due - run.logs.looked
+        run.logs.check(now=100.0)
+        quiet = run.logs.due - 100.0
         os.write(err, b"x" * 90_000)  # stderr nears its cap; stdout stays empty
-        run.logs.looked -= 1.0  # as if a second had passed
-        run.logs.check()
+        run.logs.check(now=101.0)
         # 10,000 bytes left at 90,000 a second: the next look within half of 0.11 s
         assert run.logs.due - run.logs.looked < min(quiet, 0.06)
     finally:
         os.close(err)
         run.close()
+
+
+def test_a_writer_that_does_not_append_is_capped_by_what_it_writes_not_its_offset(
+    tmp_path: Path,
+) -> None:
+    """open('/dev/stdout', 'w') in a run: after a truncation it writes on at its own offset,
+    leaving a hole. Judged by its size, every look would rotate (copying a cap of zeros)."""
+    dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open("stdout.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, dir_fd=dfd)
+    logs = RunLogs(dfd, LogCap(max_bytes=100_000, files=2))
+    logs.add("stdout.log", fd)
+    try:
+        os.write(fd, b"line\n" * 30_000)  # 150,000 bytes, at the writer's own offset
+        logs.check(now=1.0)
+        assert logs.rotations == 1
+        os.write(fd, b"after\n")  # at offset 150,000: a hole before it
+        for t in (2.0, 3.0, 4.0):
+            logs.check(now=t)
+        assert logs.rotations == 1  # 6 bytes written is not past the cap
+        copy = (tmp_path / "stdout.log.1").read_bytes()
+        assert copy.startswith(b"line\n") and b"\0" not in copy
+    finally:
+        logs.close()
+        os.close(fd)
+        os.close(dfd)
+
+
+def test_at_the_end_a_log_past_its_cap_keeps_its_newest_part_itself(run: Run) -> None:
+    """So `kindfleet logs` shows how the run ended (its traceback), and the agent's last
+    sample finds its last metric line."""
+    run.write_lines(400)
+    run.logs.check()  # one rotation while it ran
+    run.write_lines(1000)
+    run.logs.finish()
+    kept = run.lines("stdout.log")
+    assert kept[-1] == 1399
+    assert kept == list(range(kept[0], 1400))
+    assert (run.dir / "stdout.log").stat().st_size <= 1000
+    assert run.lines("stdout.log.1")[-1] == 399  # the copy made while it ran, untouched
+
+
+def test_at_the_end_a_log_the_run_moved_is_only_emptied(run: Run) -> None:
+    run.write_lines(1000)
+    os.rename(run.dir / "stdout.log", run.dir / "moved.log")
+    run.logs.finish()
+    assert (run.dir / "moved.log").stat().st_size == 0
+    assert not (run.dir / "stdout.log").exists()

@@ -49,6 +49,7 @@ def test_the_message_names_the_use_and_the_limit() -> None:
     text = describe(300 << 20, 64 << 20)
     assert "300Mi" in text
     assert "64Mi" in text
+    assert "64.1Mi" in describe((64 << 20) + 100_000, 64 << 20)  # not "used 64Mi, past 64Mi"
     assert "resources.memory" in text
 
 

@@ -83,7 +83,8 @@ def test_run_retention_zero_keeps_every_run():
         (["--run-log-max-size", "big"], "--run-log-max-size 'big' is not a size"),
         (["--run-log-max-size=-1Mi"], "--run-log-max-size '-1Mi' is not a size"),
         (["--run-log-max-size", "100"], "below 16Ki"),
-        (["--run-log-max-files", "0"], "--run-log-max-files must be 1 or more"),
+        (["--run-log-max-files", "0"], "--run-log-max-files must be from 1 to 100, not 0"),
+        (["--run-log-max-files", "1000000"], "--run-log-max-files must be from 1 to 100"),
     ],
 )
 def test_bad_values_are_usage_errors(flags, message):

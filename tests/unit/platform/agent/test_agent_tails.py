@@ -32,3 +32,32 @@ def test_a_log_emptied_by_a_rotation_is_read_again_from_its_start(tmp_path: Path
     finally:
         os.close(fd)
     assert tail.read() == ["metric loss=0.5"]  # not "halfmetric ...", not nothing
+
+
+def test_a_log_emptied_and_grown_back_past_the_offset_is_read_from_its_start(tmp_path: Path):
+    path = tmp_path / "stdout.log"
+    path.write_text("".join(f"old {i}\n" for i in range(10)))
+    tail = FileTail(str(path))
+    assert len(tail.read()) == 10
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.ftruncate(fd, 0)  # emptied by a rotation, then more written before the next read
+        os.write(fd, b"".join(b"new %d\n" % i for i in range(20)))
+    finally:
+        os.close(fd)
+    assert tail.read() == [f"new {i}" for i in range(20)]
+
+
+def test_a_hole_left_by_a_writer_that_does_not_append_is_skipped(tmp_path: Path):
+    path = tmp_path / "stdout.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)  # as open('/dev/stdout', 'w')
+    try:
+        os.write(fd, b"line\n" * 20_000)
+        tail = FileTail(str(path))
+        assert len(tail.read()) == 20_000
+        os.ftruncate(fd, 0)  # the keeper empties it; the writer goes on at its own offset
+        os.write(fd, b"metric loss=0.1\n")
+        assert tail.read() == ["metric loss=0.1"]
+        assert tail.offset == path.stat().st_size
+    finally:
+        os.close(fd)

@@ -34,6 +34,7 @@ from kindfleet.platform.agent import paths
 from kindfleet.platform.agent.executors.process import cgroups, linux, memcap, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
 from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs
+from kindfleet.platform.agent.executors.process.pace import MIN_WAIT
 
 KILL_SECONDS = 10.0  # how long to go on killing a run's leftovers (a process stuck in D)
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -124,27 +125,40 @@ class Keeper:
             else:
                 self._look()
 
-    def _watching(self) -> memcap.MemoryWatch | None:
-        run = self.run
-        return run.memory if run is not None and run.killed is None else None
-
     def _wait(self) -> float | None:
         """Until the next look at the run's logs or memory; None: nothing to look at."""
-        watch = self._watching()
+        watch = self.run.memory if self.run is not None else None
         due = [d.due for d in (self.logs, watch) if d is not None]
         return max(0.0, min(due) - time.monotonic()) if due else None
 
     def _look(self) -> None:
         now = time.monotonic()
         if self.logs is not None and now >= self.logs.due:
-            self.logs.check()
-        watch = self._watching()
-        if watch is not None and self.run is not None and now >= watch.due:
-            below = procfs.descendants(self.pid, single_threaded=True)
-            used = sum(memcap.used_bytes(pid) for pid in below)
-            if watch.over(used, now):
-                self.run.killed, self.run.message = "OOMKilled", memcap.describe(used, watch.limit)
-                self._signal_all(signal.SIGKILL)
+            self.logs.check(now)
+        run = self.run
+        if run is None or run.memory is None or now < run.memory.due:
+            return
+        self._reap()  # a first process that has exited is not judged on its leftovers
+        if run.code is not None:
+            return
+        if run.killed is not None:  # killed, and not gone yet: what the kill missed
+            self._kill_run(run)
+            run.memory.due = now + MIN_WAIT
+            return
+        below = procfs.descendants(self.pid, single_threaded=True)
+        used = sum(memcap.used_bytes(pid) for pid in below)
+        if run.memory.over(used, now):
+            run.killed, run.message = "OOMKilled", memcap.describe(used, run.memory.limit)
+            self._kill_run(run)
+            run.memory.due = now + MIN_WAIT
+
+    def _kill_run(self, run: _Run) -> None:
+        """SIGKILL to the run's first process and its group by pid (not reaped yet, so they
+        are the run's) and to every process below the keeper."""
+        _signal(run.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.killpg(run.pid, signal.SIGKILL)
+        self._signal_all(signal.SIGKILL)
 
     def _handle(self, message: Message) -> bool:
         op = message.get("op")
@@ -234,7 +248,7 @@ class Keeper:
         if left and self.group is not None and set(cgroups.members(self.group)) - {self.pid}:
             left += len(self._kill_group())  # cannot be, as a subreaper: but if it ever is
         if self.logs is not None:
-            self.logs.check()  # a run that wrote a burst and ended is kept to its cap too
+            self.logs.finish()  # a run that wrote a burst and ended is kept to its cap too
         self._close_logs()
         self.run = None
         exited = {"ev": "exited", "key": run.key, "code": run.code, "leftovers": left}
@@ -332,7 +346,7 @@ def _keep(fds: list[int], fd: int) -> int:
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # gone; setuid (sudo)
         os.kill(pid, sig)
 
 

@@ -8,10 +8,13 @@ nothing breaks under it when its keeper goes), so a file cannot be reopened unde
 as the kubelet has a container's reopened. The keeper copies the newest part of a file that
 has grown past its cap to `<name>.1` (older copies move up to `<name>.<files - 1>`, the
 oldest is dropped) and truncates the file, as logrotate's `copytruncate` does. The run
-appends (O_APPEND), so it goes on at the start of the emptied file. What it writes between
-the copy and the truncation is lost, and a file may outgrow its cap by what the run writes
-before the keeper looks again (it looks sooner the faster the file grows). Standard
-library only: the keeper imports it.
+appends (O_APPEND), so it goes on at the start of the emptied file (a writer that does not
+goes on at its own offset: the hole before it takes no disk and is not counted). What it
+writes between the copy and the truncation is lost, and a file may outgrow its cap by what
+the run writes before the keeper looks again (it looks sooner the faster the file grows).
+Once the run has ended, a file past its cap is replaced by its newest part instead, so the
+end of the run's output stays where it is read. Standard library only: the keeper imports
+it.
 """
 
 from __future__ import annotations
@@ -72,23 +75,40 @@ class RunLogs:
         """Watch `name` (just created in the run's directory, written through `write_fd`)."""
         self.files.append(_File(name, os.dup(write_fd)))
 
-    def check(self) -> None:
+    def check(self, now: float | None = None) -> None:
         """Rotate every file past its cap; set when to look again."""
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         waits = [MAX_WAIT]
         for f in self.files:
-            try:
-                size = os.fstat(f.write_fd).st_size
-            except OSError:
+            found = self._used(f)
+            if found is None:
                 continue
-            grown = size - f.size
-            if size > self.cap.max_bytes:
+            used, size = found
+            grown = used - f.size
+            if used > self.cap.max_bytes:
                 self._rotate(f, size)
-                size = 0
-            f.size = size
-            waits.append(next_wait(self.cap.max_bytes - size, grown, now - self.looked))
+                used = 0
+            f.size = used
+            waits.append(next_wait(self.cap.max_bytes - used, grown, now - self.looked))
         self.due = now + min(waits)  # the file nearest its cap, at its own pace
         self.looked = now
+
+    def finish(self) -> None:
+        """The run has ended (nothing writes any more): a file past its cap keeps its newest
+        part itself, so what the run said last (a traceback, a last metric line) is still
+        in `stdout.log` / `stderr.log`, where `kindfleet logs` and the agent look."""
+        for f in self.files:
+            found = self._used(f)
+            if found is None or found[0] <= self.cap.max_bytes:
+                continue
+            self.rotations += 1
+            try:
+                self._keep_newest(f, found[1])
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{f.name}.new", dir_fd=self.dir_fd)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(f.write_fd, 0)
 
     def close(self) -> None:
         for f in self.files:
@@ -98,6 +118,17 @@ class RunLogs:
         with contextlib.suppress(OSError):
             os.close(self.dir_fd)
 
+    def _used(self, f: _File) -> tuple[int, int] | None:
+        """(bytes the file holds on disk, its size): they differ for a writer that does not
+        append, which goes on at its own offset after a truncation and leaves a hole
+        before it: the hole takes no disk, and is not counted."""
+        try:
+            st = os.fstat(f.write_fd)
+        except OSError:
+            return None
+        held = st.st_blocks * 512
+        return (min(st.st_size, held) if held else st.st_size), st.st_size
+
     def _rotate(self, f: _File, size: int) -> None:
         self.rotations += 1
         if self.cap.files > 1:
@@ -105,26 +136,36 @@ class RunLogs:
                 with contextlib.suppress(OSError):  # not there yet (or the run's doing)
                     self._rename(f"{f.name}.{k - 1}", f"{f.name}.{k}")
             try:
-                self._copy(f, kept_from(size, self.cap.max_bytes), size)
+                self._copy(f, f"{f.name}.1", kept_from(size, self.cap.max_bytes), size)
             except OSError:  # a full disk, most likely: emptying the file is what helps
                 with contextlib.suppress(OSError):
                     os.unlink(f"{f.name}.1", dir_fd=self.dir_fd)
         with contextlib.suppress(OSError):
             os.ftruncate(f.write_fd, 0)
 
+    def _keep_newest(self, f: _File, size: int) -> None:
+        """`name` replaced by its newest part, when `name` still is the run's file."""
+        st = os.stat(f.name, dir_fd=self.dir_fd, follow_symlinks=False)
+        mine = os.fstat(f.write_fd)
+        if (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino):
+            raise OSError("moved by the run")  # then it is only emptied
+        self._copy(f, f"{f.name}.new", kept_from(size, self.cap.max_bytes), size)
+        self._rename(f"{f.name}.new", f.name)
+
     def _rename(self, old: str, new: str) -> None:
         os.rename(old, new, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
 
-    def _copy(self, f: _File, start: int, end: int) -> None:
-        """The file from `start` (moved on to the next line's start, where one is near) to
-        `end`, into `<name>.1`."""
-        copy = f"{f.name}.1"
+    def _copy(self, f: _File, copy: str, start: int, end: int) -> None:
+        """The file from `start` (moved on past a hole, and to the next line's start where one
+        is near) to `end`, into `copy`."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(copy, dir_fd=self.dir_fd)
         source = f.reader()
         try:
+            with contextlib.suppress(OSError):  # ENXIO: no data after it
+                start = os.lseek(source, start, os.SEEK_DATA)
             if start:
-                head = os.pread(source, _ALIGN, start)
+                head = os.pread(source, max(0, min(_ALIGN, end - start)), start)
                 newline = head.find(b"\n")
                 if 0 <= newline < len(head) - 1:
                     start += newline + 1

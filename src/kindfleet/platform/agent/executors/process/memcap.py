@@ -81,7 +81,8 @@ class MemoryWatch:
 
 
 def _mib(n: int) -> str:
-    return f"{n / 2**20:.0f}Mi"
+    """64Mi for a whole number (a limit, as written), else one decimal: 64.1Mi is past 64Mi."""
+    return f"{n >> 20}Mi" if n % 2**20 == 0 else f"{n / 2**20:.1f}Mi"
 
 
 def _read(path: str) -> bytes | None:
