@@ -62,9 +62,21 @@ def read_log(
     *,
     generation: int | None = None,
     stream: str = "stdout",
+    tail: int | None = None,
 ) -> str:
-    """A run's log, asked of the spoke that ran it."""
+    """A run's log, asked of the spoke that ran it; `tail`: only its last lines."""
     if stream not in STREAMS:
         raise UsageError(f"no log stream {stream!r}", hint="stdout or stderr")
+    if tail is not None and tail < 0:
+        raise UsageError(f"--tail {tail}: a number of lines, 0 or more", hint="e.g. --tail 100")
     number, spoke = attempt_of(workload, generation)
-    return provider.run_logs(spec, spec.cluster(spoke), workload.id, number, stream)
+    text = provider.run_logs(spec, spec.cluster(spoke), workload.id, number, stream)
+    return text if tail is None else last_lines(text, tail)
+
+
+def last_lines(text: str, n: int) -> str:
+    """The last `n` lines of `text` (a last line without its newline counts as one)."""
+    if n == 0:
+        return ""
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[-n:])

@@ -553,13 +553,17 @@ class Fleet:
         *,
         generation: int | None = None,
         stream: str = "stdout",
+        tail: int | None = None,
         kubeconfig: str | Path | None = None,
     ) -> str:
-        """A run's log (by default the last attempt's), read from the spoke that ran it."""
+        """A run's log (by default the last attempt's), read from the spoke that ran it;
+        `tail`: only its last lines."""
         with self.hub() as hub:
             found = hub.get(workload)
         provider = self.provider(kubeconfig)
-        return access.read_log(self.spec, provider, found, generation=generation, stream=stream)
+        return access.read_log(
+            self.spec, provider, found, generation=generation, stream=stream, tail=tail
+        )
 
     # -- checks -----------------------------------------------------------------------
 

@@ -225,10 +225,18 @@ def logs(
     stderr: Annotated[
         bool, typer.Option("--stderr", help="The run's stderr instead of stdout.")
     ] = False,
+    tail: Annotated[
+        int | None,
+        typer.Option(min=0, metavar="LINES", help="Only the last LINES lines, as kubectl logs."),
+    ] = None,
 ) -> None:
-    """Print a run's log, read from the spoke that ran it (logs never leave the spoke)."""
+    """Print a run's log, read from the spoke that ran it (logs never leave the spoke).
+
+    On the embedded runtime a run's log is rotated past the spoke's cap (10Mi): this shows
+    its newest rotated copy, then the log."""
     stream = "stderr" if stderr else "stdout"
-    output.out.file.write(fleet(file).logs(workload, generation=attempt, stream=stream))
+    text = fleet(file).logs(workload, generation=attempt, stream=stream, tail=tail)
+    output.out.file.write(text)
 
 
 def telemetry(

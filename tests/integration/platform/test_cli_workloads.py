@@ -47,12 +47,16 @@ def test_submit_list_logs_explain_cancel_telemetry(cli, fleet_file):
             "--",
             sys.executable,
             "-c",
-            "import os; print('hi from', os.environ['KINDFLEET_GENERATION'])",
+            "import os; print('hi from', os.environ['KINDFLEET_GENERATION']); print('bye')",
         )
         assert result.code == 0, result.err
         hello = json.loads(result.out)[0]["workload"]["id"]
         assert _wait_state(cli, fleet_file, hello, {"Succeeded"})["state"] == "Succeeded"
-        assert cli("logs", hello, *f).out == "hi from 1\n"
+        assert cli("logs", hello, *f).out == "hi from 1\nbye\n"
+        assert cli("logs", hello, *f, "--tail", "1").out == "bye\n"  # kubectl's habit
+        refused = cli("logs", hello, *f, "--tail", "-1")
+        assert refused.code == 2
+        assert "--tail" in refused.err
 
         again = cli("submit", *f, "-n", "hello", "--key", "k1", "-o", "json", "--", "true")
         twice = cli("submit", *f, "-n", "hello", "--key", "k1", "-o", "json", "--", "true")
