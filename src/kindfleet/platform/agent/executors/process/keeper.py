@@ -37,6 +37,7 @@ from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs
 from kindfleet.platform.agent.executors.process.pace import MIN_WAIT
 
 KILL_SECONDS = 10.0  # how long to go on killing a run's leftovers (a process stuck in D)
+TOGETHER = 0.5  # a look due this soon is taken with the one due now: one wake-up, not two
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -133,10 +134,11 @@ class Keeper:
 
     def _look(self) -> None:
         now = time.monotonic()
-        if self.logs is not None and now >= self.logs.due:
+        soon = now + TOGETHER  # what is due soon is looked at now: one wake-up, not two
+        if self.logs is not None and soon >= self.logs.due:
             self.logs.check(now)
         run = self.run
-        if run is None or run.memory is None or now < run.memory.due:
+        if run is None or run.memory is None or soon < run.memory.due:
             return
         self._reap()  # a first process that has exited is not judged on its leftovers
         if run.code is not None:
