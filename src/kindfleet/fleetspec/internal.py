@@ -80,6 +80,16 @@ class Capacity:
 
 
 @dataclass(frozen=True)
+class Runs:
+    """How the local provider's agent treats its runs: log cap (0: none), log files, and
+    whether a run past its memory is OOMKilled."""
+
+    log_max_bytes: int = 10 * 2**20
+    log_max_files: int = 5
+    memory_limits: bool = True
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     role: ClusterRole
@@ -93,6 +103,7 @@ class Cluster:
     context: str  # kubeconfig context
     raw: Mapping[str, Any]
     source: str
+    runs: Runs = Runs()
 
     @property
     def gpus(self) -> int:

@@ -263,6 +263,31 @@ class Capacity(FileModel):
         return value
 
 
+MIN_LOG_SIZE = 16 * 1024  # a rotation copies a log's newest part: not a few bytes at a time
+
+
+class Runs(FileModel):
+    """How a spoke of the local provider treats its runs: the kubelet's log rotation
+    (containerLogMaxSize, containerLogMaxFiles) and a container's memory limit."""
+
+    log_max_size: Annotated[int, Field(ge=0, strict=True)] | str = "10Mi"
+    log_max_files: Annotated[int, Field(ge=1, le=100, strict=True)] = 5
+    memory_limits: Annotated[bool, Field(strict=True)] = True
+
+    @field_validator("log_max_size")
+    @classmethod
+    def _log_max_size(cls, value: int | str) -> int | str:
+        from kindfleet.units import parse_memory
+
+        try:
+            size = parse_memory(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a size: write e.g. 10Mi or 500Ki, or 0") from None
+        if 0 < size < MIN_LOG_SIZE:
+            raise ValueError("a run's log cap must be at least 16Ki, or 0 for no cap")
+        return value
+
+
 class ClusterSpec(FileModel):
     """The hub, one spoke, or the spoke template."""
 
@@ -273,6 +298,7 @@ class ClusterSpec(FileModel):
     networking: Networking = Field(default_factory=Networking)
     labels: Labels
     capacity: Capacity | None = None
+    runs: Runs | None = None
     context: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
 

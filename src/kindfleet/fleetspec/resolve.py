@@ -140,6 +140,7 @@ class _Build:
             context=_context(doc, spec, p.name),
             raw=spec.kind_config,
             source=p.path,
+            runs=_runs(spec),
         )
 
     def _nodes(self, p: Planned, image: str) -> list[it.Node]:
@@ -228,6 +229,13 @@ def _capacity(spec: model.ClusterSpec, nodes: Sequence[it.Node]) -> it.Capacity:
     declared = spec.capacity or model.Capacity()
     gpus = declared.gpu if declared.gpu is not None else sum(n.gpus for n in nodes)
     return it.Capacity(parse_cpu(declared.cpu), parse_memory(declared.memory), gpus)
+
+
+def _runs(spec: model.ClusterSpec) -> it.Runs:
+    declared = spec.runs or model.Runs()
+    return it.Runs(
+        parse_memory(declared.log_max_size), declared.log_max_files, declared.memory_limits
+    )
 
 
 def _context(doc: model.FleetFile, spec: model.ClusterSpec, name: str) -> str:

@@ -251,6 +251,35 @@ def test_local_provider_capacity_and_warning():
     assert any("not Kubernetes" in w for w in spec.warnings)
 
 
+def test_local_spokes_treat_their_runs_as_the_kubelet_by_default_or_as_the_file_says():
+    spec = fleet(
+        "provider: local\n"
+        "spokes:\n"
+        "  - {}\n"
+        "  - runs: {logMaxSize: 50Mi, logMaxFiles: 2, memoryLimits: false}\n"
+        "  - runs: {logMaxSize: 0}\n"
+    )
+    default, custom, uncapped = (s.runs for s in spec.spokes)
+    assert (default.log_max_bytes, default.log_max_files, default.memory_limits) == (
+        10 * 2**20, 5, True,
+    )  # fmt: skip
+    assert (custom.log_max_bytes, custom.log_max_files, custom.memory_limits) == (
+        50 * 2**20, 2, False,
+    )  # fmt: skip
+    assert uncapped.log_max_bytes == 0
+
+
+def test_bad_runs_name_the_field():
+    found = problems(
+        "spokes: [{runs: {logMaxSize: 100, logMaxFiles: 500, memoryLimits: 'off'}}, "
+        "{runs: {logMaxSize: lots}}]\n"
+    )
+    assert "at least 16Ki, or 0" in found["spokes[0].runs.logMaxSize"]
+    assert "500" in found["spokes[0].runs.logMaxFiles"]
+    assert "true or false" in found["spokes[0].runs.memoryLimits"]
+    assert "'lots' is not a size" in found["spokes[1].runs.logMaxSize"]
+
+
 def test_bad_capacity():
     found = problems("spokes: [{capacity: {memory: 8GB}}]\n")
     assert "512Mi" in found["spokes[0].capacity.memory"]

@@ -189,6 +189,9 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             "--memory", format_memory(cap.memory_bytes),
             "--gpus", str(cap.gpus),
             "--executor", "process",
+            "--run-log-max-size", str(cluster.runs.log_max_bytes),
+            "--run-log-max-files", str(cluster.runs.log_max_files),
+            "--run-memory-limits", "enforce" if cluster.runs.memory_limits else "off",
         ]  # fmt: skip
         if labels:
             argv += ["--labels", labels]
