@@ -8,16 +8,18 @@ the hub, which only ever sees status and telemetry.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from kindfleet.deploy.state import load_access
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.platform.client import HubClient
-from kindfleet.platform.wire import Workload
+from kindfleet.platform.wire import Workload, WorkloadState
 from kindfleet.providers.base import Provider
 
 STREAMS = ("stdout", "stderr")
+NOT_STARTED = frozenset({WorkloadState.PENDING, WorkloadState.ASSIGNED})
 
 
 def hub_client(
@@ -65,13 +67,45 @@ def read_log(
     tail: int | None = None,
 ) -> str:
     """A run's log, asked of the spoke that ran it; `tail`: only its last lines."""
+    _check(stream, tail)
+    number, spoke = attempt_of(workload, generation)
+    text = provider.run_logs(spec, spec.cluster(spoke), workload.id, number, stream)
+    return text if tail is None else last_lines(text, tail)
+
+
+def follow_log(
+    spec: FleetSpec,
+    provider: Provider,
+    hub: HubClient,
+    workload: Workload,
+    *,
+    generation: int | None = None,
+    stream: str = "stdout",
+    tail: int | None = None,
+    poll: float = 1.0,
+) -> None:
+    """A run's log on this process's stdout, then what it writes until it ends. Work that
+    has not started yet is waited for (the last attempt, once it starts)."""
+    _check(stream, tail)
+    while generation is None and workload.state in NOT_STARTED:
+        time.sleep(poll)
+        workload = hub.get(workload.id)
+    number, spoke = attempt_of(workload, generation)
+
+    def running() -> bool:
+        now = hub.get(workload.id)
+        return now.generation == number and not now.state.terminal
+
+    provider.follow_logs(
+        spec, spec.cluster(spoke), workload.id, number, stream, tail=tail, running=running
+    )
+
+
+def _check(stream: str, tail: int | None) -> None:
     if stream not in STREAMS:
         raise UsageError(f"no log stream {stream!r}", hint="stdout or stderr")
     if tail is not None and tail < 0:
         raise UsageError(f"--tail {tail}: a number of lines, 0 or more", hint="e.g. --tail 100")
-    number, spoke = attempt_of(workload, generation)
-    text = provider.run_logs(spec, spec.cluster(spoke), workload.id, number, stream)
-    return text if tail is None else last_lines(text, tail)
 
 
 def last_lines(text: str, n: int) -> str:

@@ -19,7 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 from kindfleet.errors import EXIT_INTERRUPTED, KindfleetError, PrerequisiteError
 
@@ -159,6 +159,37 @@ class Runner(Protocol):
         ...
 
 
+def stream(
+    command: Command, *, stop: Callable[[], bool] = lambda: False, stderr: IO[bytes] | None = None
+) -> int:
+    """Run `command` with this process's stdout (and stderr, unless given another file): a
+    log followed for a person; without a timeout, until it exits or `stop()` says so (asked
+    every second: then it gets SIGTERM); its exit code. Ctrl-C kills it and its children,
+    as `run` does."""
+    env = {**os.environ, **command.env}
+    try:
+        proc = subprocess.Popen(
+            list(command.argv),
+            stdin=subprocess.DEVNULL,
+            stderr=stderr,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_DIE_WITH_PARENT,  # noqa: PLW1509 (one prctl call, no Python state)
+        )
+    except FileNotFoundError:
+        raise CommandNotFound(command) from None
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                if stop():
+                    proc.send_signal(signal.SIGTERM)  # it says what is left, then exits
+    except BaseException:
+        ProcessRunner._kill(proc)
+        raise
+
+
 class ProcessRunner:
     """Runs commands as child processes, each in its own session so Ctrl-C is ours to handle.
 
@@ -238,7 +269,7 @@ class ProcessRunner:
         self._interrupted.clear()
 
     @staticmethod
-    def _kill(proc: subprocess.Popen[str]) -> None:
+    def _kill(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
         """SIGTERM to the child's whole process group, SIGKILL if it lingers."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:

@@ -565,6 +565,24 @@ class Fleet:
             self.spec, provider, found, generation=generation, stream=stream, tail=tail
         )
 
+    def follow_logs(
+        self,
+        workload: str,
+        *,
+        generation: int | None = None,
+        stream: str = "stdout",
+        tail: int | None = None,
+        kubeconfig: str | Path | None = None,
+    ) -> None:
+        """A run's log on this process's stdout, then what the run writes until it ends
+        (work not started yet is waited for)."""
+        provider = self.provider(kubeconfig)
+        with self.hub() as hub:
+            access.follow_log(
+                self.spec, provider, hub, hub.get(workload),
+                generation=generation, stream=stream, tail=tail,
+            )  # fmt: skip
+
     # -- checks -----------------------------------------------------------------------
 
     def probes(self, *, kubeconfig: str | Path | None = None) -> ProbesSpokes | None:

@@ -117,6 +117,18 @@ def test_cpu_and_gpu_workloads_complete_on_fitting_spokes(platform_run):
     assert gpu_state["attempts"][-1]["spoke"] == f"{platform_run.name}-gpu"
 
 
+def test_logs_of_a_run_on_a_kind_spoke_once_tailed_and_followed(platform_run):
+    code = "import time\nfor i in range(5): print('line', i, flush=True); time.sleep(1)"
+    wid = _submit(platform_run, "--name", "e2e-logs", "--selector", "workload-type=general",
+                  "--", "python", "-c", code)  # fmt: skip
+    followed = platform_run.kindfleet("logs", wid, "--follow", timeout=300)
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout.splitlines()[-1] == "line 4"  # to the end, then it ended
+    assert _finished(platform_run, wid)["state"] == "Succeeded"
+    tail = platform_run.kindfleet("logs", wid, "--tail", "2")
+    assert tail.stdout.splitlines() == ["line 3", "line 4"]
+
+
 def _hub_url(run) -> str:
     spoke = f"kind-{run.name}-cpu"
     deploy = json.loads(

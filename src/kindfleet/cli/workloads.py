@@ -229,12 +229,24 @@ def logs(
         int | None,
         typer.Option(min=0, metavar="LINES", help="Only the last LINES lines, as kubectl logs."),
     ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Then what the run writes, until it ends (work not started yet is waited "
+            "for). Ctrl-C stops following; the run goes on.",
+        ),
+    ] = False,
 ) -> None:
     """Print a run's log, read from the spoke that ran it (logs never leave the spoke).
 
     On the embedded runtime a run's log is rotated past the spoke's cap (10Mi): this shows
     its newest rotated copy, then the log."""
     stream = "stderr" if stderr else "stdout"
+    if follow:
+        output.out.file.flush()
+        fleet(file).follow_logs(workload, generation=attempt, stream=stream, tail=tail)
+        return
     text = fleet(file).logs(workload, generation=attempt, stream=stream, tail=tail)
     output.out.file.write(text)
 

@@ -196,6 +196,21 @@ class Provider(Protocol):
         `stream` is `stdout` or `stderr`; a run or log that is not there is a `UsageError`."""
         ...
 
+    def follow_logs(
+        self,
+        fleet: FleetSpec,
+        spoke: Cluster,
+        workload: str,
+        generation: int,
+        stream: str,
+        *,
+        tail: int | None,
+        running: Callable[[], bool],
+    ) -> None:
+        """One run's log (`tail`: its last lines) on this process's stdout, then what the
+        run writes, until it ends (`running()` says when, where the spoke cannot)."""
+        ...
+
 
 @runtime_checkable
 class WaitsForReady(Protocol):

@@ -10,7 +10,7 @@ platform to them through the same contexts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -259,6 +259,21 @@ class ExistingProvider(ExistingFaults, Provider, WaitsForReady, AppliesManifests
     ) -> str:
         path = self.kubeconfig_path
         return self.kubectl.run_logs(path, spoke.context, workload, generation, stream)
+
+    def follow_logs(
+        self,
+        fleet: FleetSpec,
+        spoke: Cluster,
+        workload: str,
+        generation: int,
+        stream: str,
+        *,
+        tail: int | None,
+        running: Callable[[], bool],
+    ) -> None:
+        """`kubectl logs --follow` of the run's Job: it ends with the container."""
+        path = self.kubeconfig_path
+        self.kubectl.follow_logs(path, spoke.context, workload, generation, stream, tail=tail)
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
         self.kubectl.wait_nodes_ready(self.kubeconfig_path, cluster.context, (), timeout)

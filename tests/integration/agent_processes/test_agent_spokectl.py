@@ -7,8 +7,11 @@ once the agent is stopped."""
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,45 @@ def test_spokectl_starts_without_the_agents_stack(state: Path):
         [sys.executable, "-c", code, str(state)], capture_output=True, timeout=20, check=False
     )
     assert out.stderr.decode().strip().splitlines()[-1] == "heavy []"
+
+
+def test_tail_gives_the_last_lines_across_the_rotated_copy(state: Path):
+    run = state / "runs" / "w_1-g2"
+    (run / "stdout.log.1").write_bytes(b"".join(b"c%d\n" % i for i in range(5)))
+    (run / "stdout.log").write_bytes(b"l0\nl1\n")
+    assert logs(state, "--generation", "2", "--tail", "3").stdout == b"c4\nl0\nl1\n"
+    assert logs(state, "--generation", "2", "--tail", "0").stdout == b""
+    (run / "stdout.log").write_bytes(b"".join(b"%d\n" % i for i in range(100_000)))  # chunks
+    assert logs(state, "--generation", "2", "--tail", "2").stdout == b"99998\n99999\n"
+
+
+def test_follow_prints_what_the_run_writes_across_a_rotation_until_sigterm(state: Path):
+    log = state / "runs" / "w_1-g2" / "stdout.log"
+    log.write_bytes(b"before\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kindfleet.platform.agent.spokectl", "logs", "--state-dir",
+         str(state), "--workload", "w/1", "--generation", "2", "--follow"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    lines: queue.Queue[bytes] = queue.Queue()
+    assert proc.stdout is not None
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
+    reader.start()
+    try:
+        assert lines.get(timeout=20) == b"before\n"
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND)  # as the run writes it
+        try:
+            os.write(fd, b"one\n")
+            assert lines.get(timeout=20) == b"one\n"
+            os.ftruncate(fd, 0)  # its keeper rotates it
+            os.write(fd, b"two\n")
+            assert lines.get(timeout=20) == b"two\n"
+            os.write(fd, b"last\n")
+        finally:
+            os.close(fd)
+        proc.send_signal(signal.SIGTERM)  # what was written before is still given out
+        assert proc.wait(20) == 0
+        reader.join(20)
+        assert lines.get_nowait() == b"last\n"
+    finally:
+        proc.kill()

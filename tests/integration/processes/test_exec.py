@@ -17,6 +17,7 @@ from kindfleet.exec import (
     Interrupted,
     ProcessRunner,
     cmd,
+    stream,
 )
 
 
@@ -174,3 +175,36 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_stream_gives_the_output_to_this_process_and_the_exit_code(capfd, tmp_path):
+    err = (tmp_path / "err").open("w+b")
+    code = stream(
+        cmd(sys.executable, "-c", "import sys; print('out'); sys.exit('bad')"), stderr=err
+    )
+    assert code == 1
+    assert capfd.readouterr().out == "out\n"  # this process's own stdout, not a pipe
+    err.seek(0)
+    assert err.read() == b"bad\n"
+
+
+def test_stream_asks_a_follower_to_finish_when_told_to_stop(capfd):
+    """`stop()` turns true: SIGTERM, which a log follower answers by giving out what is
+    left and exiting."""
+    follower = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (print('the rest'), sys.exit(0)))\n"
+        "print('first', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    asked = time.monotonic() + 1.5
+    started = time.monotonic()
+    code = stream(cmd(sys.executable, "-c", follower), stop=lambda: time.monotonic() > asked)
+    assert code == 0
+    assert capfd.readouterr().out == "first\nthe rest\n"
+    assert time.monotonic() - started < 30  # not the 60 s it would sleep
+
+
+def test_stream_says_when_the_program_is_missing():
+    with pytest.raises(CommandNotFound):
+        stream(cmd("no-such-program-kindfleet"))

@@ -73,6 +73,18 @@ def test_docker_commands():
     assert dk.info_cmd().argv == ("docker", "info", "--format", "{{json .}}")
 
 
+def test_job_logs_once_or_followed_and_their_tail():
+    base = ("kubectl", "--kubeconfig", "/tmp/kc", "--context", "kind-s1", "logs", "job/j",
+            "--namespace", "ns", "--container", "c")  # fmt: skip
+    once = kc.job_logs_cmd(KC, "kind-s1", "ns", "j", "c")
+    assert (once.argv, once.timeout) == ((*base, "--request-timeout=20s"), 60)
+    tail = kc.job_logs_cmd(KC, "kind-s1", "ns", "j", "c", tail=5)
+    assert tail.argv == (*base, "--tail=5", "--request-timeout=20s")
+    followed = kc.job_logs_cmd(KC, "kind-s1", "ns", "j", "c", follow=True, tail=0)
+    assert followed.argv == (*base, "--tail=0", "--follow", "--pod-running-timeout=5m")
+    assert followed.timeout is None  # as long as the run
+
+
 def test_kubectl_commands_always_name_file_and_context():
     assert kc.get_nodes_cmd(KC, "kind-hub").argv == (
         "kubectl", "--kubeconfig", "/tmp/kc", "--context", "kind-hub",

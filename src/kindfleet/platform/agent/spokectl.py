@@ -3,8 +3,11 @@ spoke's state directory, as a command line rather than an import of the agent's 
 The fleet's local provider calls it for `kindfleet logs` and `kindfleet down`.
 
     spokectl logs --state-dir DIR --workload ID --generation N [--stream stdout|stderr]
-        The run's raw log on stdout (exit 0). A run or log that does not exist, or a log
-        that is not a plain file of the run's own: one line on stderr, exit 2.
+            [--tail N] [--follow]
+        The run's raw log on stdout (exit 0): its newest rotated copy, then the log; the
+        last N lines only; then what the run writes, until SIGTERM or SIGINT. A run or log
+        that does not exist, or a log that is not a plain file of the run's own: one line
+        on stderr, exit 2.
     spokectl reap --state-dir DIR
         Kill what is left of the runs of an agent that is dead and will not be restarted;
         the pids killed on stdout, one per line. Does nothing while a live agent holds DIR.
@@ -30,8 +33,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import stat
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,27 +93,47 @@ def _open(name: str, flags: int, dir_fd: int, missing: str) -> int:
         raise NotFound(f"{missing}: {exc.strerror}") from None
 
 
-def copy_out(fd: int, out: int) -> None:
-    while chunk := os.read(fd, 1 << 16):
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(out, view) :]
+def copy_out(fd: int, out: int, end: int) -> None:
+    """The file of `fd` up to `end` (where it ended when it was looked at)."""
+    offset = 0
+    while offset < end and (chunk := os.pread(fd, min(1 << 16, end - offset), offset)):
+        offset += len(chunk)
+        write_out(chunk, out)
+
+
+def write_out(data: bytes, out: int) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out, view) :]
 
 
 def logs(args: argparse.Namespace) -> int:
     """The log's newest rotated copy (logcap.py), when there is one, then the log: a run
-    whose log was rotated just before it ended still shows how it ended."""
-    fd = open_log(args.state_dir, args.workload, args.generation, args.stream)
+    whose log was rotated just before it ended still shows how it ended. `--tail N`: only
+    the last N lines; `--follow`: then what the run writes, until SIGTERM or SIGINT."""
+    from kindfleet.platform.agent import runlogs
+
+    where = (args.state_dir, args.workload, args.generation, args.stream)
+    fd = open_log(*where)
+    fds = [fd]
     try:
         with contextlib.suppress(NotFound):
-            copy = open_log(args.state_dir, args.workload, args.generation, args.stream, copy=True)
-            try:
-                copy_out(copy, sys.stdout.fileno())
-            finally:
-                os.close(copy)
-        copy_out(fd, sys.stdout.fileno())
+            fds.insert(0, open_log(*where, copy=True))
+        ends = [os.fstat(f).st_size for f in fds]
+        out = sys.stdout.fileno()
+        if args.tail is not None:
+            write_out(runlogs.last_lines(list(zip(fds, ends, strict=True)), args.tail), out)
+        else:
+            for f, end in zip(fds, ends, strict=True):
+                copy_out(f, out, end)
+        if args.follow:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            runlogs.follow(fd, ends[-1], lambda data: write_out(data, out), stop)
     finally:
-        os.close(fd)
+        for f in fds:
+            os.close(f)
     return EXIT_OK
 
 
@@ -166,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--workload", required=True)
     log.add_argument("--generation", type=int, required=True)
     log.add_argument("--stream", choices=sorted(paths.LOG_OF_STREAM), default="stdout")
+    log.add_argument("--tail", type=int, default=None, metavar="N", help="the last N lines")
+    log.add_argument("--follow", action="store_true", help="then what the run writes")
     log.set_defaults(run=logs)
     cleanup = commands.add_parser("reap", help="kill what a dead agent's runs left")
     cleanup.add_argument("--state-dir", type=Path, required=True)

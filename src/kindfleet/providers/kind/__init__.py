@@ -17,7 +17,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -348,6 +348,22 @@ class KindProvider(
         with self._api(spoke.name) as path:
             context = context_name(spoke.name)
             return self.kubectl.run_logs(path, context, workload, generation, stream)
+
+    def follow_logs(
+        self,
+        fleet: FleetSpec,
+        spoke: Cluster,
+        workload: str,
+        generation: int,
+        stream: str,
+        *,
+        tail: int | None,
+        running: Callable[[], bool],
+    ) -> None:
+        """`kubectl logs --follow` of the run's Job: it ends with the container."""
+        with self._api(spoke.name) as path:
+            context = context_name(spoke.name)
+            self.kubectl.follow_logs(path, context, workload, generation, stream, tail=tail)
 
     # -- when something failed ----------------------------------------------------------
 

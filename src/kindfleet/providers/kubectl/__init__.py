@@ -16,6 +16,7 @@ from typing import Any
 
 from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.exec import CommandError, Interrupted, Runner, failure_says
+from kindfleet.exec import stream as stream_command
 from kindfleet.platform import wire
 from kindfleet.providers.kubectl.commands import (
     api_slices_cmd,
@@ -87,22 +88,34 @@ class Kubectl:
         """The log of one run's Job (the orchestrator names it from workload and generation).
 
         Kubernetes keeps one log per container, stdout and stderr together."""
-        if stream != "stdout":
-            raise UsageError(
-                "on Kubernetes a run has one log, stdout and stderr together",
-                hint="leave out --stderr",
-            )
-        job = wire.job_name(workload, generation)
+        job = _job_of(workload, generation, stream)
         command = job_logs_cmd(
             kubeconfig, context, wire.WORKLOADS_NAMESPACE, job, wire.JOB_CONTAINER
         )
         with failure_says(
             f"no log for workload {workload} attempt {generation} (Job {job} in "
             f"{wire.WORKLOADS_NAMESPACE}, context {context})",
-            hint="a finished run's Job and its log are kept for 10 minutes "
-            "(the orchestrator's --job-ttl-seconds)",
+            hint=_KEPT,
         ):
             return self.runner.run(command).stdout
+
+    def follow_logs(
+        self, kubeconfig: Path | None, context: str | None, workload: str, generation: int,
+        stream: str, *, tail: int | None = None,
+    ) -> None:  # fmt: skip
+        """`kubectl logs --follow` of one run's Job, on this process's stdout, until the
+        container ends (kubectl's own end)."""
+        job = _job_of(workload, generation, stream)
+        command = job_logs_cmd(
+            kubeconfig, context, wire.WORKLOADS_NAMESPACE, job, wire.JOB_CONTAINER,
+            follow=True, tail=tail,
+        )  # fmt: skip
+        code = stream_command(command)
+        if code != 0:
+            raise KindfleetError(
+                f"kubectl logs --follow of Job {job} (context {context}) exited with {code}",
+                hint=_KEPT,
+            )
 
     def api_server_addresses(self, kubeconfig: Path | None, context: str | None) -> list[str]:
         """Where the cluster's API servers really are (the `kubernetes` EndpointSlices)."""
@@ -201,3 +214,20 @@ class Kubectl:
             if self.clock() >= deadline:
                 raise NotReady(f"timed out after {timeout:g}s waiting for {what}: {waiting}")
             self.sleep(self.poll_seconds)
+
+
+_KEPT = (
+    "a finished run's Job and its log are kept for 10 minutes "
+    "(the orchestrator's --job-ttl-seconds)"
+)
+
+
+def _job_of(workload: str, generation: int, stream: str) -> str:
+    """The Job of one run; Kubernetes keeps one log per container, stdout and stderr
+    together."""
+    if stream != "stdout":
+        raise UsageError(
+            "on Kubernetes a run has one log, stdout and stderr together",
+            hint="leave out --stderr",
+        )
+    return wire.job_name(workload, generation)

@@ -73,13 +73,23 @@ def apply_cmd(kubeconfig: Path | None, context: str | None, manifest: str) -> Co
 
 
 def job_logs_cmd(
-    kubeconfig: Path | None, context: str | None, namespace: str, job: str, container: str
+    kubeconfig: Path | None,
+    context: str | None,
+    namespace: str,
+    job: str,
+    container: str,
+    *,
+    follow: bool = False,
+    tail: int | None = None,
 ) -> Command:
-    argv = _base(kubeconfig, context)
-    return cmd(
-        *argv, "logs", f"job/{job}", "--namespace", namespace, "--container", container,
-        "--request-timeout=20s", timeout=60,
-    )  # fmt: skip
+    """`kubectl logs job/...`; `follow`: and what the container writes until it ends."""
+    argv = (*_base(kubeconfig, context), "logs", f"job/{job}", "--namespace", namespace,
+            "--container", container)  # fmt: skip
+    if tail is not None:
+        argv = (*argv, f"--tail={tail}")
+    if follow:  # no request timeout: the stream lasts as long as the run
+        return cmd(*argv, "--follow", "--pod-running-timeout=5m")
+    return cmd(*argv, "--request-timeout=20s", timeout=60)
 
 
 def api_slices_cmd(kubeconfig: Path | None, context: str | None) -> Command:

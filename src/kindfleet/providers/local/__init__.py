@@ -371,6 +371,27 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             "--generation", str(generation), "--stream", stream,
         )  # fmt: skip
 
+    def follow_logs(
+        self,
+        fleet: FleetSpec,
+        spoke: Cluster,
+        workload: str,
+        generation: int,
+        stream: str,
+        *,
+        tail: int | None,
+        running: Callable[[], bool],
+    ) -> None:
+        """`spokectl logs --follow`, told to finish (SIGTERM) once the run has ended."""
+        state = self.layout(fleet).dir(spoke.name) / "agent"
+        args = [
+            "logs", "--state-dir", str(state), "--workload", workload,
+            "--generation", str(generation), "--stream", stream, "--follow",
+        ]  # fmt: skip
+        if tail is not None:
+            args += ["--tail", str(tail)]
+        processes.spokectl_follow(self._python, *args, running=running)
+
     def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
         """The hub's or the agent's process log, as it is now."""
         source = self.layout(fleet).logfile(cluster.name)

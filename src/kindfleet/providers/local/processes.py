@@ -12,14 +12,16 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from kindfleet.errors import LOW_DISK, UsageError
+from kindfleet.exec import Command, stream
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,19 @@ def _reap(pid: int) -> None:
 
 
 SPOKECTL = "kindfleet.platform.agent.spokectl"
+
+
+def spokectl_follow(python: str, *args: str, running: Callable[[], bool]) -> None:
+    """`spokectl` writing to this process's stdout until `running()` turns false (then it
+    gives out what is left and exits); a `UsageError` with the line it printed when what
+    was asked is not there."""
+    command = Command((python, "-m", SPOKECTL, *args))
+    with tempfile.TemporaryFile() as err:
+        code = stream(command, stop=lambda: not running(), stderr=err)
+        err.seek(0)
+        said = err.read().decode(errors="replace").strip().splitlines()
+    if code != 0:
+        raise UsageError((said[-1] if said else "spokectl failed").removeprefix("error: "))
 
 
 def spokectl(python: str, *args: str, timeout: float = 60.0) -> str:

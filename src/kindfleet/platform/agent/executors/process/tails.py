@@ -60,7 +60,7 @@ class FileTail:
             self._again()
         if info.st_size <= self.offset:
             return b""
-        data_at = _data_from(fd, self.offset)
+        data_at = data_from(fd, self.offset)
         if data_at is None:
             return b""
         if data_at <= self.offset:
@@ -80,7 +80,7 @@ class FileTail:
 _LAST = 32
 
 
-def _data_from(fd: int, offset: int) -> int | None:
+def data_from(fd: int, offset: int) -> int | None:
     """Where the next data is at or after `offset` (None: only a hole is left); `offset`
     itself where the file system cannot say."""
     try:

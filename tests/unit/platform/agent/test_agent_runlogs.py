@@ -1,0 +1,65 @@
+"""What `spokectl logs` gives out of a run's log: the last lines across its rotated copy, and
+what comes next, across a rotation (runlogs.py). Real files."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from kindfleet.platform.agent import runlogs
+from kindfleet.platform.agent.runlogs import last_lines
+
+
+def _fd(path: Path, data: bytes) -> tuple[int, int]:
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    return fd, len(data)
+
+
+def test_the_last_lines_come_from_the_log_then_its_copy(tmp_path: Path) -> None:
+    copy = _fd(tmp_path / "stdout.log.1", b"c0\nc1\nc2\n")
+    log = _fd(tmp_path / "stdout.log", b"l0\nl1\n")
+    try:
+        assert last_lines([copy, log], 1) == b"l1\n"
+        assert last_lines([copy, log], 3) == b"c2\nl0\nl1\n"
+        assert last_lines([copy, log], 99) == b"c0\nc1\nc2\nl0\nl1\n"
+        assert last_lines([copy, log], 0) == b""
+        assert last_lines([(log[0], 3)], 5) == b"l0\n"  # only as far as it was when looked at
+    finally:
+        os.close(copy[0])
+        os.close(log[0])
+
+
+def test_the_last_lines_of_a_long_log_are_whole(tmp_path: Path) -> None:
+    data = b"".join(b"line %06d\n" % i for i in range(50_000))  # many chunks
+    fd, end = _fd(tmp_path / "stdout.log", data)
+    try:
+        assert last_lines([(fd, end)], 3) == b"line 049997\nline 049998\nline 049999\n"
+    finally:
+        os.close(fd)
+
+
+def _followed(fd: int, end: int) -> bytes:
+    """What a follower told to stop at once gives out: what is left to it, and no more."""
+    out: list[bytes] = []
+    stop = threading.Event()
+    stop.set()
+    try:
+        runlogs.follow(fd, end, out.append, stop)
+    finally:
+        os.close(fd)
+    return b"".join(out)
+
+
+def test_a_follower_told_to_stop_gives_out_what_is_left(tmp_path: Path) -> None:
+    fd, end = _fd(tmp_path / "stdout.log", b"seen\n")
+    with (tmp_path / "stdout.log").open("ab") as f:
+        f.write(b"new\n")
+    assert _followed(fd, end) == b"new\n"
+
+
+def test_a_follower_reads_a_rotated_log_again_from_its_start(tmp_path: Path) -> None:
+    fd, end = _fd(tmp_path / "stdout.log", b"a long first part\n")
+    (tmp_path / "stdout.log").write_bytes(b"after\n")  # emptied, then written again: shorter
+    assert _followed(fd, end) == b"after\n"
