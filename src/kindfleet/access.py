@@ -14,12 +14,13 @@ from pathlib import Path
 from kindfleet.deploy.state import load_access
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec.internal import FleetSpec
-from kindfleet.platform.client import HubClient
+from kindfleet.platform.client import HubClient, HubUnavailable
 from kindfleet.platform.wire import Workload, WorkloadState
 from kindfleet.providers.base import Provider
 
 STREAMS = ("stdout", "stderr")
 NOT_STARTED = frozenset({WorkloadState.PENDING, WorkloadState.ASSIGNED})
+STARTED = frozenset({WorkloadState.ASSIGNED, WorkloadState.RUNNING})  # an attempt's, not yet over
 
 
 def hub_client(
@@ -93,8 +94,12 @@ def follow_log(
     number, spoke = attempt_of(workload, generation)
 
     def running() -> bool:
-        now = hub.get(workload.id)
-        return now.generation == number and not now.state.terminal
+        try:
+            now = hub.get(workload.id)
+        except HubUnavailable:  # a hub that is restarting: the run goes on, and so do we
+            return True
+        attempt = next((a for a in now.attempts if a.generation == number), None)
+        return attempt is not None and attempt.state in STARTED  # not: ended, or retried
 
     provider.follow_logs(
         spec, spec.cluster(spoke), workload.id, number, stream, tail=tail, running=running
@@ -109,8 +114,14 @@ def _check(stream: str, tail: int | None) -> None:
 
 
 def last_lines(text: str, n: int) -> str:
-    """The last `n` lines of `text` (a last line without its newline counts as one)."""
-    if n == 0:
+    """The last `n` lines of `text`, cut at newlines only (as kubectl counts, and as
+    `spokectl logs --tail` cuts: a progress bar's carriage returns are inside its line); a
+    last line without its newline counts as one."""
+    if n <= 0 or not text:
         return ""
-    lines = text.splitlines(keepends=True)
-    return "".join(lines[-n:])
+    at = len(text) - 1 if text.endswith("\n") else len(text)
+    for _ in range(n):
+        at = text.rfind("\n", 0, at)
+        if at < 0:
+            return text
+    return text[at + 1 :]

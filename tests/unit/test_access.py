@@ -22,3 +22,8 @@ def test_it_is_the_end_of_the_log_and_n_lines_at_most(lines: list[str], n: int) 
     cut = last_lines(text, n)
     assert text.endswith(cut)
     assert cut.count("\n") == min(n, len(lines))
+
+
+def test_only_newlines_end_lines() -> None:
+    assert last_lines("a\n10%\r100%\n", 1) == "10%\r100%\n"  # a progress bar is one line
+    assert last_lines('{"t": "x\u2028y"}\n', 1) == '{"t": "x\u2028y"}\n'

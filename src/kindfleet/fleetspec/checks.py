@@ -114,6 +114,13 @@ def warnings(
             out.append(
                 f"{p.path}.networking.calicoVersion: ignored, the cluster's cni is {net.cni}"
             )
+        if p.spec.runs is not None and (provider != "local" or p.role == "hub"):
+            where = "the hub, which runs no work" if p.role == "hub" else f"provider {provider}"
+            out.append(
+                f"{p.path}.runs: ignored on {where}: it sets how a local spoke's agent treats "
+                "its runs (on KIND, the kubelet's containerLogMaxSize and containerLogMaxFiles "
+                "go in kindConfig's kubeadmConfigPatches)"
+            )
     return list(dict.fromkeys(out))
 
 

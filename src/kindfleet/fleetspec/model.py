@@ -266,17 +266,24 @@ class Capacity(FileModel):
 MIN_LOG_SIZE = 16 * 1024  # a rotation copies a log's newest part: not a few bytes at a time
 
 
+def _number_as_text(value: Any) -> Any:
+    """A size written as a number of bytes (`0`, `65536`) is a size too; true is not."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a size: write e.g. 10Mi or 500Ki, or 0")
+    return str(value) if isinstance(value, int | float) else value
+
+
 class Runs(FileModel):
     """How a spoke of the local provider treats its runs: the kubelet's log rotation
     (containerLogMaxSize, containerLogMaxFiles) and a container's memory limit."""
 
-    log_max_size: Annotated[int, Field(ge=0, strict=True)] | str = "10Mi"
+    log_max_size: Annotated[str, BeforeValidator(_number_as_text)] = "10Mi"
     log_max_files: Annotated[int, Field(ge=1, le=100, strict=True)] = 5
     memory_limits: Annotated[bool, Field(strict=True)] = True
 
     @field_validator("log_max_size")
     @classmethod
-    def _log_max_size(cls, value: int | str) -> int | str:
+    def _log_max_size(cls, value: str) -> str:
         from kindfleet.units import parse_memory
 
         try:

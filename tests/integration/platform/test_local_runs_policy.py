@@ -25,7 +25,12 @@ spokes:
 """
 
 HOG = "x = bytearray(200 << 20); import time; time.sleep(0.5)"
-CHATTY = "import os\nfor _ in range(3000): os.write(1, b'a line of a chatty run' * 40 + b'\\n')"
+CHATTY = (  # 40 KiB every 0.2 s for 5 s: rotated several times while it runs
+    "import os, time\n"
+    "for _ in range(25):\n"
+    "    os.write(1, (b'a line of a chatty run' * 40 + b'\\n') * 46)\n"
+    "    time.sleep(0.2)\n"
+)
 
 
 def _on(policy: str, code: str) -> dict[str, object]:
@@ -48,5 +53,5 @@ def test_the_fleet_file_sets_a_local_spokes_log_cap_and_memory_limits(tmp_path):
         runs = state / "runs" / "clusters" / "runs-lax" / "agent" / "runs"
         [run] = runs.glob(f"{chatty.id}-g1")
         logs = sorted(p.name for p in run.glob("stdout.log*"))
-        assert set(logs) <= {"stdout.log", "stdout.log.1"}  # at most two files
+        assert logs == ["stdout.log", "stdout.log.1"]  # rotated, and two files kept, not five
         assert all((run / name).stat().st_size <= 64 * 1024 for name in logs)  # not 10Mi

@@ -269,11 +269,22 @@ def test_local_spokes_treat_their_runs_as_the_kubelet_by_default_or_as_the_file_
     assert uncapped.log_max_bytes == 0
 
 
+def test_runs_where_they_do_nothing_are_said_to_be_ignored():
+    kind = fleet("spokes: [{runs: {logMaxFiles: 2}}]\n")
+    assert any("spokes[0].runs: ignored on provider kind" in w for w in kind.warnings)
+    hub = fleet("provider: local\nhub: {runs: {memoryLimits: false}}\nspokes: 1\n")
+    assert any("hub.runs: ignored on the hub" in w for w in hub.warnings)
+    local = fleet("provider: local\nspokes: [{runs: {logMaxFiles: 2}}]\n")
+    assert not any(".runs: ignored" in w for w in local.warnings)
+
+
 def test_bad_runs_name_the_field():
     found = problems(
         "spokes: [{runs: {logMaxSize: 100, logMaxFiles: 500, memoryLimits: 'off'}}, "
-        "{runs: {logMaxSize: lots}}]\n"
+        "{runs: {logMaxSize: lots}}, {runs: {logMaxSize: true}}, {runs: {logMaxSize: -1}}]\n"
     )
+    assert "true is not a size" in found["spokes[2].runs.logMaxSize"]  # not "quote it"
+    assert "'-1' is not a size" in found["spokes[3].runs.logMaxSize"]
     assert "at least 16Ki, or 0" in found["spokes[0].runs.logMaxSize"]
     assert "500" in found["spokes[0].runs.logMaxFiles"]
     assert "true or false" in found["spokes[0].runs.memoryLimits"]

@@ -3,11 +3,11 @@ spoke's state directory, as a command line rather than an import of the agent's 
 The fleet's local provider calls it for `kindfleet logs` and `kindfleet down`.
 
     spokectl logs --state-dir DIR --workload ID --generation N [--stream stdout|stderr]
-            [--tail N] [--follow]
+            [--tail N] [--follow [--until-eof]]
         The run's raw log on stdout (exit 0): its newest rotated copy, then the log; the
-        last N lines only; then what the run writes, until SIGTERM or SIGINT. A run or log
-        that does not exist, or a log that is not a plain file of the run's own: one line
-        on stderr, exit 2.
+        last N lines only; then what the run writes, until SIGTERM or SIGINT (with
+        --until-eof: until stdin ends). A run or log that does not exist, or a log that is
+        not a plain file of the run's own: one line on stderr, exit 2.
     spokectl reap --state-dir DIR
         Kill what is left of the runs of an agent that is dead and will not be restarted;
         the pids killed on stdout, one per line. Does nothing while a live agent holds DIR.
@@ -110,9 +110,16 @@ def write_out(data: bytes, out: int) -> None:
 def logs(args: argparse.Namespace) -> int:
     """The log's newest rotated copy (logcap.py), when there is one, then the log: a run
     whose log was rotated just before it ended still shows how it ended. `--tail N`: only
-    the last N lines; `--follow`: then what the run writes, until SIGTERM or SIGINT."""
+    the last N lines; `--follow`: then what the run writes, until SIGTERM or SIGINT (or,
+    with `--until-eof`, the end of stdin: how kindfleet says the run has ended)."""
     from kindfleet.platform.agent import runlogs
 
+    stop = threading.Event()
+    if args.follow:  # before anything else: a stop asked for at once is not a kill
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        if args.until_eof:
+            threading.Thread(target=_set_at_eof, args=(stop,), daemon=True).start()
     where = (args.state_dir, args.workload, args.generation, args.stream)
     fd = open_log(*where)
     fds = [fd]
@@ -120,6 +127,7 @@ def logs(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotFound):
             fds.insert(0, open_log(*where, copy=True))
         ends = [os.fstat(f).st_size for f in fds]
+        last = os.pread(fd, min(32, ends[-1]), ends[-1] - min(32, ends[-1]))
         out = sys.stdout.fileno()
         if args.tail is not None:
             write_out(runlogs.last_lines(list(zip(fds, ends, strict=True)), args.tail), out)
@@ -127,14 +135,34 @@ def logs(args: argparse.Namespace) -> int:
             for f, end in zip(fds, ends, strict=True):
                 copy_out(f, out, end)
         if args.follow:
-            stop = threading.Event()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: stop.set())
-            runlogs.follow(fd, ends[-1], lambda data: write_out(data, out), stop)
+            runlogs.follow(
+                fd, ends[-1], lambda data: write_out(data, out), stop,
+                last=last, copy_id=lambda: _copy_id(where),
+            )  # fmt: skip
     finally:
         for f in fds:
             os.close(f)
     return EXIT_OK
+
+
+def _set_at_eof(stop: threading.Event) -> None:
+    with contextlib.suppress(OSError):
+        while os.read(sys.stdin.fileno(), 4096):
+            pass
+    stop.set()
+
+
+def _copy_id(where: tuple[Path, str, int, str]) -> tuple[int, int] | None:
+    """Which file the newest rotated copy is (a rotation makes a new one), or None."""
+    try:
+        fd = open_log(*where, copy=True)
+    except NotFound:
+        return None
+    try:
+        info = os.fstat(fd)
+        return info.st_ino, info.st_mtime_ns
+    finally:
+        os.close(fd)
 
 
 def reap(args: argparse.Namespace) -> int:
@@ -193,6 +221,7 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--stream", choices=sorted(paths.LOG_OF_STREAM), default="stdout")
     log.add_argument("--tail", type=int, default=None, metavar="N", help="the last N lines")
     log.add_argument("--follow", action="store_true", help="then what the run writes")
+    log.add_argument("--until-eof", action="store_true", help="with --follow: stop when stdin ends")
     log.set_defaults(run=logs)
     cleanup = commands.add_parser("reap", help="kill what a dead agent's runs left")
     cleanup.add_argument("--state-dir", type=Path, required=True)

@@ -382,11 +382,11 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         tail: int | None,
         running: Callable[[], bool],
     ) -> None:
-        """`spokectl logs --follow`, told to finish (SIGTERM) once the run has ended."""
+        """`spokectl logs --follow`, told to finish (its stdin closed) once the run ended."""
         state = self.layout(fleet).dir(spoke.name) / "agent"
         args = [
             "logs", "--state-dir", str(state), "--workload", workload,
-            "--generation", str(generation), "--stream", stream, "--follow",
+            "--generation", str(generation), "--stream", stream,
         ]  # fmt: skip
         if tail is not None:
             args += ["--tail", str(tail)]

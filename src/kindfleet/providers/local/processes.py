@@ -179,12 +179,12 @@ SPOKECTL = "kindfleet.platform.agent.spokectl"
 
 
 def spokectl_follow(python: str, *args: str, running: Callable[[], bool]) -> None:
-    """`spokectl` writing to this process's stdout until `running()` turns false (then it
-    gives out what is left and exits); a `UsageError` with the line it printed when what
-    was asked is not there."""
-    command = Command((python, "-m", SPOKECTL, *args))
+    """`spokectl logs ARGS --follow` writing to this process's stdout until `running()`
+    turns false (then its stdin is closed: it gives out what is left and exits); a
+    `UsageError` with the line it printed when what was asked is not there."""
+    command = Command((python, "-m", SPOKECTL, *args, "--follow", "--until-eof"))
     with tempfile.TemporaryFile() as err:
-        code = stream(command, stop=lambda: not running(), stderr=err)
+        code = stream(command, stop=lambda: not running(), stderr=err, stop_by_eof=True)
         err.seek(0)
         said = err.read().decode(errors="replace").strip().splitlines()
     if code != 0:

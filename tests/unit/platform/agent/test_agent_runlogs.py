@@ -63,3 +63,55 @@ def test_a_follower_reads_a_rotated_log_again_from_its_start(tmp_path: Path) -> 
     fd, end = _fd(tmp_path / "stdout.log", b"a long first part\n")
     (tmp_path / "stdout.log").write_bytes(b"after\n")  # emptied, then written again: shorter
     assert _followed(fd, end) == b"after\n"
+
+
+def test_lines_end_at_newlines_only(tmp_path: Path) -> None:
+    """A progress bar's carriage returns are inside its line, as kubectl counts."""
+    fd, end = _fd(tmp_path / "stdout.log", b"epoch 1\n10%\r50%\r100%\nloss 0.1\n")
+    try:
+        assert last_lines([(fd, end)], 2) == b"10%\r50%\r100%\nloss 0.1\n"
+    finally:
+        os.close(fd)
+    assert runlogs.cut_lines(b"a\nb", 1) == b"b"
+    assert runlogs.cut_lines(b"a\nb\n", 5) == b"a\nb\n"
+
+
+def test_a_follower_told_to_stop_does_not_chase_a_writer(tmp_path: Path) -> None:
+    """Told to stop, it gives out what is there then and returns, however fast the run
+    writes on (here: more at each write it makes)."""
+    path = tmp_path / "stdout.log"
+    fd, end = _fd(path, b"seen\n")
+    with path.open("ab") as f:
+        f.write(b"there when told\n")
+
+    def write(data: bytes) -> None:
+        out.append(data)
+        with path.open("ab") as more:
+            more.write(b"written after\n" * 10_000)
+
+    out: list[bytes] = []
+    stop = threading.Event()
+    stop.set()
+    try:
+        runlogs.follow(fd, end, write, stop)
+    finally:
+        os.close(fd)
+    assert b"".join(out) == b"there when told\n"
+
+
+def test_a_rotation_is_seen_by_its_new_copy_and_a_cut_line_is_not_spliced(tmp_path: Path) -> None:
+    """Lines alike (JSON logs with a constant end): the file grew back past the point given
+    out with the same last bytes; only the new copy says it was rotated."""
+    path = tmp_path / "stdout.log"
+    fd, end = _fd(path, b'{"step": 1, "ok": true}\n{"step": 2, "ok": tr')
+    (path).write_bytes(b'{"step": 9, "ok": true}\n{"step": 10, "ok": true}\n')  # rotated
+    copies = iter([1, 2])  # the newest copy before, and after
+    out: list[bytes] = []
+    stop = threading.Event()
+    stop.set()
+    try:
+        runlogs.follow(fd, end, out.append, stop, last=b'"ok": tr', copy_id=lambda: next(copies, 2))
+    finally:
+        os.close(fd)
+    shown = b"".join(out)
+    assert shown == b'\n{"step": 9, "ok": true}\n{"step": 10, "ok": true}\n'  # the cut line ended

@@ -134,11 +134,10 @@ class Keeper:
 
     def _look(self) -> None:
         now = time.monotonic()
-        soon = now + TOGETHER  # what is due soon is looked at now: one wake-up, not two
-        if self.logs is not None and soon >= self.logs.due:
+        if self.logs is not None and _due(self.logs.due, self.logs.looked, now):
             self.logs.check(now)
         run = self.run
-        if run is None or run.memory is None or soon < run.memory.due:
+        if run is None or run.memory is None or not _due(run.memory.due, run.memory.looked, now):
             return
         self._reap()  # a first process that has exited is not judged on its leftovers
         if run.code is not None:
@@ -336,6 +335,13 @@ class Keeper:
 
 
 _CATCHABLE = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+
+
+def _due(due: float, looked: float, now: float) -> bool:
+    """Due now, or soon enough to be taken with a look due now (one wake-up, not two): by at
+    most a quarter of its own wait, so a quick look (a run just started, a log that grows
+    fast) keeps its time and only the slow looks of quiet runs move."""
+    return now >= due - min(TOGETHER, (due - looked) / 4)
 
 
 def _noop(signum: int, frame: object) -> None:
