@@ -19,8 +19,7 @@ Standard library only: the keeper imports it.
 
 from __future__ import annotations
 
-import os
-
+from kindfleet.platform.agent.executors.process import procfs
 from kindfleet.platform.agent.executors.process.pace import next_wait
 
 FIRST_LOOK = 0.1  # seconds after the start: a run that ends sooner is never measured
@@ -45,14 +44,14 @@ def fields_kib(text: bytes, names: tuple[bytes, ...]) -> int | None:
 
 def used_bytes(pid: int) -> int:
     """What the process `pid` holds that only an OOM kill would free (0 when it is gone)."""
-    rollup = _read(f"/proc/{pid}/smaps_rollup")
+    rollup = procfs.read(f"/proc/{pid}/smaps_rollup")
     if rollup is not None:
         kib = fields_kib(rollup, _ROLLUP)
         if kib is None:
             kib = fields_kib(rollup, _OLD_ROLLUP)
         if kib is not None:
             return kib * _KIB
-    status = _read(f"/proc/{pid}/status")
+    status = procfs.read(f"/proc/{pid}/status")
     return (fields_kib(status, _STATUS) or 0) * _KIB if status else 0
 
 
@@ -83,19 +82,3 @@ class MemoryWatch:
 def _mib(n: int) -> str:
     """64Mi for a whole number (a limit, as written), else one decimal: 64.1Mi is past 64Mi."""
     return f"{n >> 20}Mi" if n % 2**20 == 0 else f"{n / 2**20:.1f}Mi"
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)

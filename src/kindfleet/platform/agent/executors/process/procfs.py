@@ -35,7 +35,7 @@ class Stat:
         return self.state in ("Z", "X")
 
 
-def _read(path: str) -> bytes | None:
+def read(path: str) -> bytes | None:
     """A small /proc file in one read (no buffered file object: fewer system calls)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -51,7 +51,7 @@ def _read(path: str) -> bytes | None:
 
 def stat(pid: int) -> Stat | None:
     """The process `pid` now, or None when there is no such process."""
-    raw = _read(f"{PROC}/{pid}/stat")
+    raw = read(f"{PROC}/{pid}/stat")
     if not raw:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
@@ -83,7 +83,7 @@ def children(pid: int, *, threads: bool = True) -> list[int]:
     """The direct children of `pid`, forked by any of its threads (`threads=False`: by its
     main thread only, for a process known to have no other); [] when it is gone."""
     if not threads:
-        raw = _read(f"{PROC}/{pid}/task/{pid}/children")
+        raw = read(f"{PROC}/{pid}/task/{pid}/children")
         return [int(p) for p in raw.split()] if raw else []
     found: list[int] = []
     try:
@@ -91,7 +91,7 @@ def children(pid: int, *, threads: bool = True) -> list[int]:
     except OSError:
         return found
     for tid in tasks:
-        raw = _read(f"{PROC}/{pid}/task/{tid}/children")
+        raw = read(f"{PROC}/{pid}/task/{tid}/children")
         if raw:  # None: that thread ended meanwhile
             found.extend(int(p) for p in raw.split())
     return found
