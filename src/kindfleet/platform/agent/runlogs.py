@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from kindfleet.platform.agent.executors.process.tails import data_from
+from kindfleet.platform.agent.executors.process.tails import Position
 
 CHUNK = 1 << 16
 PAUSE = 0.2  # seconds between two looks at a log that has nothing new
@@ -68,34 +68,25 @@ def follow(
     is then given out again from its start (a line cut short first ends with a newline, so
     that two halves are never spliced into one); what went to the copy since the last look
     is not given out."""
+    at = Position(offset, last)
     seen = copy_id()
     end: int | None = None
     while True:
         if end is None and stop.is_set():
             end = os.fstat(fd).st_size  # what is there now, and no more
         now = copy_id()
-        size = os.fstat(fd).st_size
-        if now != seen or size < offset or (last and _at(fd, offset, len(last)) != last):
-            if last and not last.endswith(b"\n"):
+        if now != seen or at.moved(fd):
+            if at.last and not at.last.endswith(b"\n"):
                 write(b"\n")
-            offset, last, seen = 0, b"", now
-            end = None if end is None else size
-        at = data_from(fd, offset)
-        length = CHUNK if at is None or end is None else min(CHUNK, end - at)
-        raw = os.pread(fd, length, at) if at is not None and length > 0 else b""
-        if raw:
-            assert at is not None
-            write(raw.lstrip(b"\0") if at > offset else raw)  # past a hole: its zeros too
-            offset = at + len(raw)
-            last = (last + raw)[-_LAST:]
+            at.restart()
+            seen = now
+            end = None if end is None else os.fstat(fd).st_size
+        before = at.offset
+        data, _ = at.read(fd, CHUNK, end)
+        if data:
+            write(data)
+        if at.offset != before:
             continue
         if end is not None:
             return
         stop.wait(PAUSE)
-
-
-def _at(fd: int, offset: int, n: int) -> bytes:
-    return os.pread(fd, n, offset - n) if offset >= n else b""
-
-
-_LAST = 32

@@ -20,12 +20,51 @@ from kindfleet.platform.agent.metrics import LineSplitter
 READ_CHUNK = 1 << 20  # at most this much of a file is read per sample
 
 
+class Position:
+    """Where a reader of a run's log is: its offset, and the last bytes it read before it
+    (how a log emptied by a rotation and written past that point since is told apart)."""
+
+    def __init__(self, offset: int = 0, last: bytes = b"") -> None:
+        self.offset = offset
+        self.last = last
+
+    def moved(self, fd: int) -> bool:
+        """Whether the file was emptied under this position: it is shorter, or the bytes
+        read before the position are no longer there."""
+        if os.fstat(fd).st_size < self.offset:
+            return True
+        n = len(self.last)
+        return n > 0 and os.pread(fd, n, self.offset - n) != self.last
+
+    def restart(self) -> None:
+        self.offset, self.last = 0, b""
+
+    def read(self, fd: int, chunk: int, end: int | None = None) -> tuple[bytes, bool]:
+        """What was written from here on (at most `chunk` bytes, none at or past `end`), the
+        position moved past it; and whether a hole was skipped to get there (nothing was
+        written in it, nor in the zeros before the data of the block the file system
+        gives back: they are not returned)."""
+        at = data_from(fd, self.offset)
+        length = 0 if at is None else chunk if end is None else min(chunk, end - at)
+        if at is None or length <= 0:
+            return b"", False
+        raw = os.pread(fd, length, at)
+        skipped = at > self.offset
+        data = raw.lstrip(b"\0") if skipped else raw
+        self.offset = at + len(raw)
+        self.last = data[-_LAST:] if skipped else (self.last + data)[-_LAST:]
+        return data, skipped
+
+
 class FileTail:
     def __init__(self, path: str) -> None:
         self.path = path
-        self.offset = 0
+        self.at = Position()
         self.lines = LineSplitter()
-        self.last = b""  # the last bytes read, ending at `offset`
+
+    @property
+    def offset(self) -> int:
+        return self.at.offset
 
     def read(self) -> list[str]:
         try:  # one cheap look first: most of the time nothing was appended
@@ -46,35 +85,23 @@ class FileTail:
             data = b""
         finally:
             os.close(fd)
-        self.offset += len(data)
-        self.last = (self.last + data)[-_LAST:]
         return self.lines.feed(data)
 
     def _next(self, fd: int) -> bytes:
         """The next chunk of the file, from where this tail is (moved when the file was
         emptied under it, or past a hole)."""
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return b""
-        if self.last and os.pread(fd, len(self.last), self.offset - len(self.last)) != self.last:
+        if self.at.moved(fd):
             self._again()
-        if info.st_size <= self.offset:
-            return b""
-        data_at = data_from(fd, self.offset)
-        if data_at is None:
-            return b""
-        if data_at <= self.offset:
-            return os.pread(fd, READ_CHUNK, self.offset)
-        # A hole: nothing was written there, nor in the zeros before the data of the block
-        # the file system gives back.
-        self.lines = LineSplitter()
-        data = os.pread(fd, READ_CHUNK, data_at)
-        written = data.lstrip(b"\0")
-        self.offset = data_at + len(data) - len(written)
-        return written
+        data, skipped = self.at.read(fd, READ_CHUNK)
+        if skipped:  # the line the hole cut short is gone
+            self.lines = LineSplitter()
+        return data
 
     def _again(self) -> None:
-        self.offset, self.lines, self.last = 0, LineSplitter(), b""
+        self.at.restart()
+        self.lines = LineSplitter()
 
 
 _LAST = 32
