@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from difflib import get_close_matches
 from typing import Any, Literal
 
+from kindfleet import kubelet
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec.providers import ProviderName, ProviderRules, rules
 
@@ -84,8 +85,8 @@ class Runs:
     """How the local provider's agent treats its runs: log cap (0: none), log files, and
     whether a run past its memory is OOMKilled."""
 
-    log_max_bytes: int = 10 * 2**20
-    log_max_files: int = 5
+    log_max_bytes: int = kubelet.LOG_MAX_BYTES
+    log_max_files: int = kubelet.LOG_MAX_FILES
     memory_limits: bool = True
 
 

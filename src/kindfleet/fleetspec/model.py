@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from kindfleet import kubelet
 from kindfleet.fleetspec import k8snames
 from kindfleet.fleetspec.errors import FieldProblem, did_you_mean
 
@@ -263,9 +264,6 @@ class Capacity(FileModel):
         return value
 
 
-MIN_LOG_SIZE = 16 * 1024  # a rotation copies a log's newest part: not a few bytes at a time
-
-
 def _number_as_text(value: Any) -> Any:
     """A size written as a number of bytes (`0`, `65536`) is a size too; true is not."""
     if isinstance(value, bool):
@@ -277,8 +275,10 @@ class Runs(FileModel):
     """How a spoke of the local provider treats its runs: the kubelet's log rotation
     (containerLogMaxSize, containerLogMaxFiles) and a container's memory limit."""
 
-    log_max_size: Annotated[str, BeforeValidator(_number_as_text)] = "10Mi"
-    log_max_files: Annotated[int, Field(ge=1, le=100, strict=True)] = 5
+    log_max_size: Annotated[str, BeforeValidator(_number_as_text)] = kubelet.LOG_MAX_SIZE
+    log_max_files: Annotated[int, Field(ge=1, le=kubelet.LOG_FILES_LIMIT, strict=True)] = (
+        kubelet.LOG_MAX_FILES
+    )
     memory_limits: Annotated[bool, Field(strict=True)] = True
 
     @field_validator("log_max_size")
@@ -290,7 +290,7 @@ class Runs(FileModel):
             size = parse_memory(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a size: write e.g. 10Mi or 500Ki, or 0") from None
-        if 0 < size < MIN_LOG_SIZE:
+        if 0 < size < kubelet.LOG_MIN_BYTES:
             raise ValueError("a run's log cap must be at least 16Ki, or 0 for no cap")
         return value
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kindfleet import kubelet
 from kindfleet.errors import UsageError
 from kindfleet.platform.agent import paths
 from kindfleet.platform.agent.executors.kubernetes.jobs import DEFAULT_IMAGE as DEFAULT_JOB_IMAGE
@@ -21,8 +22,6 @@ from kindfleet.units import parse_cpu, parse_memory
 
 EXECUTORS = ("process", "kubernetes")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-MIN_LOG_SIZE = 16 * 1024
-MAX_LOG_FILES = 100  # each rotation renames them all, while the keeper does nothing else
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -40,8 +39,8 @@ class AgentSettings:
     run_cgroups: str = "auto"  # process executor: a cgroup per keeper where possible, or "off"
     telemetry_seconds: float = 2.0
     run_retention_seconds: float = 86_400.0  # 0: run directories are kept forever
-    run_log_max_bytes: int = 10 * 2**20  # process executor: a run's stdout/stderr; 0: no cap
-    run_log_max_files: int = 5  # the log and its rotated copies
+    run_log_max_bytes: int = kubelet.LOG_MAX_BYTES  # process executor: stdout/stderr; 0: none
+    run_log_max_files: int = kubelet.LOG_MAX_FILES  # the log and its rotated copies
     run_memory_limits: str = "enforce"  # process executor: OOMKill a run past its memory
     log_file: Path | None = None
     log_level: str = "info"
@@ -119,14 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--run-log-max-size",
-        default="10Mi",
+        default=kubelet.LOG_MAX_SIZE,
         help="process executor: rotate a run's stdout.log or stderr.log once it is past this "
         "size (default 10Mi, the kubelet's containerLogMaxSize); 0 never rotates",
     )
     p.add_argument(
         "--run-log-max-files",
         type=int,
-        default=5,
+        default=kubelet.LOG_MAX_FILES,
         help="keep a run's log and up to this many less one rotated copies (default 5, the "
         "kubelet's containerLogMaxFiles)",
     )
@@ -198,9 +197,10 @@ def parse_args(argv: Sequence[str] | None = None) -> AgentSettings:
         )
     _check_kubernetes_flags(ns)
     log_max_bytes = _log_max_size(ns.run_log_max_size)
-    if not 1 <= ns.run_log_max_files <= MAX_LOG_FILES:
+    if not 1 <= ns.run_log_max_files <= kubelet.LOG_FILES_LIMIT:
         raise UsageError(
-            f"--run-log-max-files must be from 1 to {MAX_LOG_FILES}, not {ns.run_log_max_files}",
+            f"--run-log-max-files must be from 1 to {kubelet.LOG_FILES_LIMIT}, "
+            f"not {ns.run_log_max_files}",
             hint="1 keeps only the log itself; the default 5 keeps 4 rotated copies",
         )
     return AgentSettings(
@@ -243,9 +243,9 @@ def _log_max_size(text: str) -> int:
             f"--run-log-max-size {text!r} is not a size",
             hint="write e.g. 10Mi, 500Ki or 1G; 0 never rotates",
         ) from None
-    if 0 < size < MIN_LOG_SIZE:
+    if 0 < size < kubelet.LOG_MIN_BYTES:
         raise UsageError(
-            f"--run-log-max-size {text} is below {MIN_LOG_SIZE // 1024}Ki",
+            f"--run-log-max-size {text} is below {kubelet.LOG_MIN_BYTES // 1024}Ki",
             hint="a run's log is rotated by copying it: give it at least 16Ki, or 0 for no cap",
         )
     return size

@@ -24,6 +24,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from kindfleet import kubelet
 from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
 _ALIGN = 1 << 16  # how far into the copied part a line start is looked for
@@ -32,8 +33,8 @@ _COPY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXE
 
 @dataclass(frozen=True)
 class LogCap:
-    max_bytes: int = 10 * 2**20  # 0: no cap
-    files: int = 5  # the file itself and up to files - 1 older copies
+    max_bytes: int = kubelet.LOG_MAX_BYTES  # 0: no cap
+    files: int = kubelet.LOG_MAX_FILES  # the file itself and up to files - 1 older copies
 
     @property
     def on(self) -> bool:
