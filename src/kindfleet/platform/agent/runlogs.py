@@ -53,22 +53,20 @@ def cut_lines(data: bytes, n: int) -> bytes:
 
 def follow(
     fd: int,
-    offset: int,
+    at: Position,
     write: Callable[[bytes], None],
     stop: threading.Event,
     *,
-    last: bytes = b"",
     copy_id: Callable[[], object] = lambda: None,
 ) -> None:
-    """Write what is written to `fd` from `offset` on (`last`: the bytes given out just
-    before it), until `stop` is set; then what is there at that moment, and return.
+    """Write what is written to `fd` from `at` on (where a reader that gave out the file up
+    to there is), until `stop` is set; then what is there at that moment, and return.
 
     A rotation is seen as a new newest copy (`copy_id()`, its identity, changed), as a file
-    shorter than `offset`, or as the last bytes given out no longer being there: the file
-    is then given out again from its start (a line cut short first ends with a newline, so
+    shorter than `at`, or as the last bytes given out no longer being there: the file is
+    then given out again from its start (a line cut short first ends with a newline, so
     that two halves are never spliced into one); what went to the copy since the last look
     is not given out."""
-    at = Position(offset, last)
     seen = copy_id()
     end: int | None = None
     while True:

@@ -113,6 +113,7 @@ def logs(args: argparse.Namespace) -> int:
     the last N lines; `--follow`: then what the run writes, until SIGTERM or SIGINT (or,
     with `--until-eof`, the end of stdin: how kindfleet says the run has ended)."""
     from kindfleet.platform.agent import runlogs
+    from kindfleet.platform.agent.executors.process.tails import Position
 
     stop = threading.Event()
     if args.follow:  # before anything else: a stop asked for at once is not a kill
@@ -127,7 +128,7 @@ def logs(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotFound):
             fds.insert(0, open_log(*where, copy=True))
         ends = [os.fstat(f).st_size for f in fds]
-        last = os.pread(fd, min(32, ends[-1]), ends[-1] - min(32, ends[-1]))
+        given = Position.ending(fd, ends[-1])  # what the dump below gives out of the log
         out = sys.stdout.fileno()
         if args.tail is not None:
             write_out(runlogs.last_lines(list(zip(fds, ends, strict=True)), args.tail), out)
@@ -136,8 +137,8 @@ def logs(args: argparse.Namespace) -> int:
                 copy_out(f, out, end)
         if args.follow:
             runlogs.follow(
-                fd, ends[-1], lambda data: write_out(data, out), stop,
-                last=last, copy_id=lambda: _copy_id(where),
+                fd, given, lambda data: write_out(data, out), stop,
+                copy_id=lambda: _copy_id(where),
             )  # fmt: skip
     finally:
         for f in fds:

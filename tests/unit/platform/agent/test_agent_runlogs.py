@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from kindfleet.platform.agent import runlogs
+from kindfleet.platform.agent.executors.process.tails import Position
 from kindfleet.platform.agent.runlogs import last_lines
 
 
@@ -46,7 +47,7 @@ def _followed(fd: int, end: int) -> bytes:
     stop = threading.Event()
     stop.set()
     try:
-        runlogs.follow(fd, end, out.append, stop)
+        runlogs.follow(fd, Position(end), out.append, stop)
     finally:
         os.close(fd)
     return b"".join(out)
@@ -93,7 +94,7 @@ def test_a_follower_told_to_stop_does_not_chase_a_writer(tmp_path: Path) -> None
     stop = threading.Event()
     stop.set()
     try:
-        runlogs.follow(fd, end, write, stop)
+        runlogs.follow(fd, Position(end), write, stop)
     finally:
         os.close(fd)
     assert b"".join(out) == b"there when told\n"
@@ -110,7 +111,9 @@ def test_a_rotation_is_seen_by_its_new_copy_and_a_cut_line_is_not_spliced(tmp_pa
     stop = threading.Event()
     stop.set()
     try:
-        runlogs.follow(fd, end, out.append, stop, last=b'"ok": tr', copy_id=lambda: next(copies, 2))
+        runlogs.follow(
+            fd, Position(end, b'"ok": tr'), out.append, stop, copy_id=lambda: next(copies, 2)
+        )
     finally:
         os.close(fd)
     shown = b"".join(out)

@@ -28,6 +28,12 @@ class Position:
         self.offset = offset
         self.last = last
 
+    @classmethod
+    def ending(cls, fd: int, end: int) -> Position:
+        """The position at `end` of the file of `fd`, as a reader that has read up to it."""
+        n = min(_LAST, end)
+        return cls(end, os.pread(fd, n, end - n))
+
     def moved(self, fd: int) -> bool:
         """Whether the file was emptied under this position: it is shorter, or the bytes
         read before the position are no longer there."""
