@@ -160,22 +160,18 @@ class Runner(Protocol):
 
 
 def stream(
-    command: Command,
-    *,
-    stop: Callable[[], bool] = lambda: False,
-    stderr: IO[bytes] | None = None,
-    stop_by_eof: bool = False,
+    command: Command, *, stop: Callable[[], bool] = lambda: False, stderr: IO[bytes] | None = None
 ) -> int:
     """Run `command` with this process's stdout (and stderr, unless given another file): a
     log followed for a person; without a timeout, until it exits or `stop()` says so (asked
-    every second): then it gets SIGTERM, or with `stop_by_eof` the end of its stdin (no
-    signal can come before it is ready for it). Its exit code. Ctrl-C kills it and its
-    children, as `run` does."""
+    every second): then its stdin ends, which a follower takes as "give out what is left
+    and exit" (a signal could come before it is ready for one). Its exit code. Ctrl-C
+    kills it and its children, as `run` does."""
     env = {**os.environ, **command.env}
     try:
         proc = subprocess.Popen(
             list(command.argv),
-            stdin=subprocess.PIPE if stop_by_eof else subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stderr=stderr,
             env=env,
             start_new_session=True,
@@ -183,20 +179,19 @@ def stream(
         )
     except FileNotFoundError:
         raise CommandNotFound(command) from None
+    assert proc.stdin is not None
     try:
         while True:
             try:
                 return proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
-                if not stop():
-                    continue
-                if proc.stdin is None:
-                    proc.send_signal(signal.SIGTERM)  # it says what is left, then exits
-                elif not proc.stdin.closed:
+                if stop():
                     proc.stdin.close()
     except BaseException:
         ProcessRunner._kill(proc)
         raise
+    finally:
+        proc.stdin.close()
 
 
 class ProcessRunner:

@@ -184,7 +184,7 @@ def spokectl_follow(python: str, *args: str, running: Callable[[], bool]) -> Non
     `UsageError` with the line it printed when what was asked is not there."""
     command = Command((python, "-m", SPOKECTL, *args, "--follow", "--until-eof"))
     with tempfile.TemporaryFile() as err:
-        code = stream(command, stop=lambda: not running(), stderr=err, stop_by_eof=True)
+        code = stream(command, stop=lambda: not running(), stderr=err)
         err.seek(0)
         said = err.read().decode(errors="replace").strip().splitlines()
     if code != 0:
