@@ -142,16 +142,14 @@ class Keeper:
         self._reap()  # a first process that has exited is not judged on its leftovers
         if run.code is not None:
             return
-        if run.killed is not None:  # killed, and not gone yet: what the kill missed
-            self._kill_run(run)
-            run.memory.due = now + MIN_WAIT
-            return
-        below = procfs.descendants(self.pid, single_threaded=True)
-        used = sum(memcap.used_bytes(pid) for pid in below)
-        if run.memory.over(used, now):
+        if run.killed is None:
+            below = procfs.descendants(self.pid, single_threaded=True)
+            used = sum(memcap.used_bytes(pid) for pid in below)
+            if not run.memory.over(used, now):
+                return
             run.killed, run.message = "OOMKilled", memcap.describe(used, run.memory.limit)
-            self._kill_run(run)
-            run.memory.due = now + MIN_WAIT
+        self._kill_run(run)  # and again at each look until it is gone: what a kill missed
+        run.memory.due = now + MIN_WAIT
 
     def _kill_run(self, run: _Run) -> None:
         """SIGKILL to the run's first process and its group by pid (not reaped yet, so they
