@@ -365,11 +365,9 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
     ) -> str:
         """Asked of the spoke's own agent state through `spokectl`, which reads only plain
         files inside the run's directory."""
-        state = self.layout(fleet).dir(spoke.name) / "agent"
         return processes.spokectl(
-            self._python, "logs", "--state-dir", str(state), "--workload", workload,
-            "--generation", str(generation), "--stream", stream,
-        )  # fmt: skip
+            self._python, *self._log_args(fleet, spoke, workload, generation, stream)
+        )
 
     def follow_logs(
         self,
@@ -383,14 +381,20 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         running: Callable[[], bool],
     ) -> None:
         """`spokectl logs --follow`, told to finish (its stdin closed) once the run ended."""
-        state = self.layout(fleet).dir(spoke.name) / "agent"
-        args = [
-            "logs", "--state-dir", str(state), "--workload", workload,
-            "--generation", str(generation), "--stream", stream,
-        ]  # fmt: skip
+        args = self._log_args(fleet, spoke, workload, generation, stream)
         if tail is not None:
             args += ["--tail", str(tail)]
         processes.spokectl_follow(self._python, *args, running=running)
+
+    def _log_args(
+        self, fleet: FleetSpec, spoke: Cluster, workload: str, generation: int, stream: str
+    ) -> list[str]:
+        """`spokectl logs` of one run, in the spoke's own agent state."""
+        state = self.layout(fleet).dir(spoke.name) / "agent"
+        return [
+            "logs", "--state-dir", str(state), "--workload", workload,
+            "--generation", str(generation), "--stream", stream,
+        ]  # fmt: skip
 
     def export_logs(self, fleet: FleetSpec, cluster: Cluster, directory: Path) -> list[str]:
         """The hub's or the agent's process log, as it is now."""

@@ -186,9 +186,8 @@ def spokectl_follow(python: str, *args: str, running: Callable[[], bool]) -> Non
     with tempfile.TemporaryFile() as err:
         code = stream(command, stop=lambda: not running(), stderr=err)
         err.seek(0)
-        said = err.read().decode(errors="replace").strip().splitlines()
-    if code != 0:
-        raise UsageError((said[-1] if said else "spokectl failed").removeprefix("error: "))
+        if code != 0:
+            raise _refusal(err.read())
 
 
 def spokectl(python: str, *args: str, timeout: float = 60.0) -> str:
@@ -202,6 +201,11 @@ def spokectl(python: str, *args: str, timeout: float = 60.0) -> str:
         check=False,
     )
     if proc.returncode != 0:
-        said = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise UsageError((said[-1] if said else "spokectl failed").removeprefix("error: "))
+        raise _refusal(proc.stderr)
     return proc.stdout.decode(errors="replace")
+
+
+def _refusal(stderr: bytes) -> UsageError:
+    """The one line spokectl printed when what was asked is not there."""
+    said = stderr.decode(errors="replace").strip().splitlines()
+    return UsageError((said[-1] if said else "spokectl failed").removeprefix("error: "))
