@@ -9,10 +9,14 @@ import pytest
 from sqlalchemy import select, text
 
 from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.hub.rules.queue import PendingQueue
+from kindfleet.platform.hub.service.reads import ListQuery
+from kindfleet.platform.hub.service.refusals import Conflict
+from kindfleet.platform.hub.service.submit import Submitted, prepare, submit_many
 from kindfleet.platform.store import Database, Refusal, StoreUnavailable
 from kindfleet.platform.store.checkpoints import WAL_SIZE_LIMIT
 from kindfleet.platform.store.engine import driver_many, driver_rows, multi_insert
-from kindfleet.platform.store.schema import meta, workloads
+from kindfleet.platform.store.schema import SCHEMA_VERSION, meta, workload_labels, workloads
 
 
 class Nope(Refusal):
@@ -93,9 +97,10 @@ async def test_sqlite_is_wal_with_full_sync(tmp_path):
 
 
 async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, make_spec):
-    """A store written by the previous hub (schema 1: no approval, drain or selector
-    columns) is brought up to date in place: its spokes stay approved, its workloads keep
-    their selectors (filled in from their specs) and are still served."""
+    """A store written by an older hub (schema 1: no approval, drain or selector columns,
+    no labels trigger) is brought up to date in place: its spokes stay approved, its
+    workloads keep their selectors (filled in from their specs) and are still served, and
+    new work's labels are written by the trigger the migration made."""
     hub = await hubs.start()
     selector = {"match_labels": {"pool": "gpu"}}
     sub = await hub.submit("old-work", make_spec(selector=selector))
@@ -112,6 +117,8 @@ async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, m
             ("kf_workloads", "selector"),
         ):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        on = "" if conn.dialect.name == "sqlite" else " ON kf_workloads"
+        conn.execute(text(f"DROP TRIGGER kf_workload_labels_fill{on}"))  # schema 3's
         conn.execute(meta.update().where(meta.c.key == "schema").values(value="1"))
 
     await old.writer.run(to_schema_1)
@@ -120,6 +127,9 @@ async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, m
     hub = await hubs.start()
     again = await hub.get(sub.workload.id)
     assert again.spec.selector.match_labels == {"pool": "gpu"}
+    new = await hub.submit("new-work", make_spec(labels={"team": "after"}))
+    found = await hub.list_workloads(ListQuery(labels={"team": "after"}))
+    assert [w.id for w in found.items] == [new.workload.id]
     await hubs.stop(hub)
     db = Database(store_url)
     await db.open()
@@ -132,7 +142,7 @@ async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, m
         )
     finally:
         db.close()
-    assert schema == "2"
+    assert schema == SCHEMA_VERSION
     assert stored == '{"match_expressions":[],"match_labels":{"pool":"gpu"}}'
 
 
@@ -225,3 +235,105 @@ async def test_the_writers_reads_find_what_the_schema_query_finds(db, make_spec)
         assert sorted(by_hash) == sorted(hashes)
 
     await db.writer.run(compare)
+
+
+# Labels as a client may send them: quotes, backslashes, JSON's escapes, every plane.
+HOSTILE_LABELS = {
+    'a"b\\c': "\u00fc\U0001f600",
+    "\u00e9/\u043a\u043b\u044e\u0447": "\t\n\u2028",
+    "empty": "",
+    "k" * 317: "v" * 63,
+    "\U0001f600": "\U0010ffff",
+    "$.labels": "[1]",
+}
+
+
+def _labels_of(conn, wid: str) -> dict[str, str]:
+    L = workload_labels.c
+    return dict(conn.execute(select(L.key, L.value).where(L.workload_id == wid)).all())
+
+
+async def test_a_group_answers_each_submission_as_if_alone(db, make_spec):
+    """Single submissions are grouped and inserted at once, a stored key skipped by the
+    insert itself: every answer, seq, label and queue entry must be what one submission
+    at a time would give: new keys, retries of stored ones (same spec: the stored work;
+    another spec: 409), and repeats of a key within the group."""
+    queue = PendingQueue()
+    stored = prepare("stored", make_spec(labels={"team": "a"}), 1.0)
+    first = await db.writer.run(lambda conn: submit_many(conn, [stored], queue=queue))
+    assert isinstance(first[0], Submitted) and first[0].created
+    old = first[0].record
+
+    a = prepare("key-a", make_spec(labels=HOSTILE_LABELS, env={"Z": "a\x01\x7f\\u0000b"}), 2.0)
+    b = prepare("key-b", make_spec(name="other"), 2.0)
+    group = [
+        a,
+        prepare("stored", make_spec(labels={"team": "a"}), 2.0),  # a retry
+        prepare("stored", make_spec(labels={"team": "b"}), 2.0),  # another spec: 409
+        prepare("key-a", make_spec(labels=HOSTILE_LABELS, env={"Z": "a\x01\x7f\\u0000b"}), 2.0),
+        prepare("key-a", make_spec(name="not-a"), 2.0),  # 409, naming a's workload
+        b,
+    ]
+    out = await db.writer.run(lambda conn: submit_many(conn, group, queue=queue))
+
+    new_a, retry, clash, again_a, clash_a, new_b = out
+    assert isinstance(new_a, Submitted) and new_a.created and new_a.record.id == a.workload_id
+    assert isinstance(new_b, Submitted) and new_b.created and new_b.record.id == b.workload_id
+    assert isinstance(retry, Submitted) and not retry.created and retry.record.id == old.id
+    assert isinstance(again_a, Submitted) and not again_a.created
+    assert again_a.record.id == a.workload_id
+    assert isinstance(clash, Conflict) and old.id in clash.detail
+    assert isinstance(clash_a, Conflict) and a.workload_id in clash_a.detail
+
+    def stored_rows(conn):
+        W = workloads.c
+        rows = conn.execute(select(W.id, W.seq, W.idem_hash).order_by(W.seq)).all()
+        return rows, {wid: _labels_of(conn, wid) for wid, _, _ in rows}
+
+    fresh = [prepare(f"fresh-{i}", make_spec(labels={"i": str(i)}), 3.0) for i in range(3)]
+    made = await db.writer.run(lambda conn: submit_many(conn, fresh, queue=queue))
+    assert all(isinstance(m, Submitted) and m.created for m in made)
+
+    rows, labels = await db.writer.run(stored_rows)
+    ids = [old.id, a.workload_id, b.workload_id, *(i.workload_id for i in fresh)]
+    assert [r.id for r in rows] == ids
+    seqs = {r.id: r.seq for r in rows}
+    answered = [old, new_a.record, new_b.record, *(m.record for m in made)]  # type: ignore[union-attr]
+    assert [rec.seq for rec in answered] == [seqs[i] for i in ids]
+    assert again_a.record.seq == seqs[a.workload_id] and retry.record.seq == seqs[old.id]
+    assert labels == {
+        old.id: {"team": "a"},
+        a.workload_id: HOSTILE_LABELS,
+        b.workload_id: {},
+        **{i.workload_id: {"i": str(n)} for n, i in enumerate(fresh)},
+    }
+    assert sorted(queue.ids(), key=queue.position) == ids
+
+
+async def test_a_batch_with_a_conflict_writes_nothing(db, make_spec):
+    """A batch is all or nothing: a key repeated in it with another spec refuses it
+    before anything is stored, as a key stored before with another spec does."""
+    queue = PendingQueue()
+    await db.writer.run(
+        lambda conn: submit_many(conn, [prepare("stored", make_spec(), 1.0)], queue=queue)
+    )
+    repeated = [
+        prepare("fresh", make_spec(labels={"x": "1"}), 2.0),
+        prepare("twice", make_spec(), 2.0),
+        prepare("twice", make_spec(name="changed"), 2.0, path="items[2]."),
+    ]
+    retried = [prepare("fresh", make_spec(), 2.0), prepare("stored", make_spec(name="b"), 2.0)]
+    for batch in (repeated, retried):
+        with pytest.raises(Conflict, match="idempotency key was already used"):
+            await db.writer.run(
+                lambda conn, batch=batch: submit_many(conn, batch, queue=queue, atomic=True)
+            )
+
+    def count(conn):
+        return (
+            conn.execute(select(text("count(*)")).select_from(workloads)).scalar(),
+            conn.execute(select(text("count(*)")).select_from(workload_labels)).scalar(),
+        )
+
+    assert await db.writer.run(count) == (1, 0)
+    assert len(queue) == 1

@@ -119,10 +119,11 @@ def ensure_schema(conn: Connection) -> str:
         with conn.begin():
             metadata.create_all(conn, checkfirst=True)
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
-            if found is None:
+            if found is None:  # the tables were made just now
+                migrate.triggers(conn)
                 conn.execute(meta.insert(), {"key": "schema", "value": SCHEMA_VERSION})
-            elif found == "1":
-                migrate.from_1(conn)
+            elif found in migrate.STEPS:
+                migrate.upgrade(conn, found)
                 conn.execute(
                     meta.update().where(meta.c.key == "schema").values(value=SCHEMA_VERSION)
                 )

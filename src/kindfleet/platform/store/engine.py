@@ -15,11 +15,11 @@ import functools
 import os
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.platform.store.checkpoints import WAL_SIZE_LIMIT
 
+R = TypeVar("R")
 # An arbitrary constant: the key of the advisory lock a hub holds on its PostgreSQL database.
 _PG_LOCK_KEY = 0x6B66_6875_6231  # "kfhub1"
 # Set in a connection's `info` when its transaction wrote: only such a commit proves that
@@ -182,6 +183,8 @@ def multi_insert(
     table: Table,
     rows: Sequence[Mapping[str, Any]],
     returning: Sequence[str] = (),
+    *,
+    skip_on: str | None = None,
 ) -> list[Any]:
     """One `INSERT ... VALUES (...), (...)` for all rows, run by the driver itself.
 
@@ -189,18 +192,52 @@ def multi_insert(
     executemany, and with the event loop busy in the other thread each hand-back of the
     GIL can stall; nor SQLAlchemy's multi-values insert, which is compiled anew for every
     batch; nor `exec_driver_sql`, whose execution context costs as much as the insert of
-    a row. Every row must have the same keys, all of them columns of `table`.
+    a row. Every row must have the same keys, all of them columns of `table`. `skip_on`:
+    a unique column; a row whose value there is stored already is skipped, not refused.
     """
     if not rows:
         return []
+    sql, values = _multi_insert(conn, table, rows, returning, skip_on)
+    return _driver(conn, sql, [values], fetch=bool(returning), write=True)
+
+
+def multi_insert_rowids(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, skip_on: str
+) -> range | None:
+    """SQLite only: `multi_insert` of rows into a rowid table; the rowids they were given,
+    in the order of `rows`, or None when a row was skipped (which one is not known).
+
+    Without RETURNING, since SQLite's driver steps (and hands back the GIL) once per row it
+    returns: a multi-row INSERT stores its rows in order, each with the next rowid, so the
+    last row's is the connection's last rowid and the others precede it."""
+    if not rows:
+        return range(0)
+    sql, values = _multi_insert(conn, table, rows, (), skip_on)
+    count, last = _driver_count(conn, sql, values)
+    return range(last - count + 1, last + 1) if count == len(rows) else None
+
+
+def _multi_insert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str],
+    skip_on: str | None,
+) -> tuple[str, tuple[Any, ...]]:
     names = tuple(rows[0])
     preparer = conn.dialect.identifier_preparer
     sql = _insert_sql(
-        preparer, param_mark(conn), table.name, names, len(rows), returning=tuple(returning)
+        preparer,
+        param_mark(conn),
+        table.name,
+        names,
+        len(rows),
+        returning=tuple(returning),
+        skip_on=skip_on,
     )
     pick = itemgetter(*names)  # a tuple per row, or the one value if one column
     values = chain.from_iterable(map(pick, rows)) if len(names) > 1 else map(pick, rows)
-    return _driver(conn, sql, [tuple(values)], fetch=bool(returning), write=True)
+    return sql, tuple(values)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -212,6 +249,7 @@ def _insert_sql(
     count: int,
     *,
     returning: tuple[str, ...],
+    skip_on: str | None,
 ) -> str:
     """`multi_insert`'s statement, written once per shape (quoting a name costs SQLAlchemy
     more than inserting a row costs SQLite)."""
@@ -220,6 +258,8 @@ def _insert_sql(
     sql = f"INSERT INTO {quote(table)} ({','.join(quote(n) for n in names)}) VALUES " + ",".join(
         [one] * count
     )
+    if skip_on is not None:
+        sql += f" ON CONFLICT ({quote(skip_on)}) DO NOTHING"
     if returning:
         sql += " RETURNING " + ",".join(quote(n) for n in returning)
     return sql
@@ -251,17 +291,41 @@ def driver_many(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> No
 def _driver(
     conn: Connection, sql: str, rows: Sequence[Sequence[Any]], *, fetch: bool, write: bool
 ) -> list[Any]:
+    def run(cursor: Any) -> list[Any]:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+        return list(cursor.fetchall()) if fetch else []
+
+    return _on_cursor(conn, sql, rows, run, write=write)
+
+
+def _driver_count(conn: Connection, sql: str, values: Sequence[Any]) -> tuple[int, int]:
+    """One write by the driver: the rows it changed and the last rowid it gave."""
+
+    def run(cursor: Any) -> tuple[int, int]:
+        cursor.execute(sql, values)
+        return int(cursor.rowcount), int(cursor.lastrowid or 0)
+
+    return _on_cursor(conn, sql, [values], run, write=True)
+
+
+def _on_cursor(
+    conn: Connection,
+    sql: str,
+    rows: Sequence[Sequence[Any]],
+    run: Callable[[Any], R],
+    *,
+    write: bool,
+) -> R:
     driver = conn.connection.driver_connection
     assert driver is not None
     base = conn.dialect.loaded_dbapi.Error
     try:
         cursor = driver.cursor()
         try:
-            if len(rows) == 1:
-                cursor.execute(sql, rows[0])
-            else:
-                cursor.executemany(sql, rows)
-            found = list(cursor.fetchall()) if fetch else []
+            found = run(cursor)
         finally:
             cursor.close()
     except base as exc:

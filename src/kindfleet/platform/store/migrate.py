@@ -2,15 +2,17 @@
 
 Schema 1 -> 2: spokes gain `approved`, `draining` and `established`; workloads gain
 `selector` (the spec's selector as canonical JSON), filled in from the stored specs.
+Schema 2 -> 3: the database writes a new workload's labels itself (`LABELS_TRIGGER`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from sqlalchemy import Connection, select, update
 
-from kindfleet.platform.store.schema import workloads
+from kindfleet.platform.store.schema import LABELS_TRIGGER, SCHEMA_VERSION, workloads
 
 W = workloads.c
 _CHUNK = 1000
@@ -35,3 +37,24 @@ def from_1(conn: Connection) -> None:
             text = json.dumps(selector, sort_keys=True, separators=(",", ":"))
             conn.execute(update(workloads).where(W.seq == seq).values(selector=text))
         after = rows[-1][0]
+
+
+def triggers(conn: Connection) -> None:
+    """What the database does by itself (schema 3), for new tables or old ones."""
+    for statement in LABELS_TRIGGER[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
+
+
+from_2 = triggers
+
+
+# Each step takes a store from the version it is keyed by to the next one.
+STEPS: dict[str, Callable[[Connection], None]] = {"1": from_1, "2": from_2}
+
+
+def upgrade(conn: Connection, found: str) -> None:
+    """From schema `found` (a key of STEPS) to this hub's, step after step."""
+    version = found
+    while version != SCHEMA_VERSION:
+        STEPS[version](conn)
+        version = str(int(version) + 1)

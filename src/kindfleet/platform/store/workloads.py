@@ -28,6 +28,7 @@ from kindfleet.platform.store.engine import (
     driver_many,
     driver_rows,
     multi_insert,
+    multi_insert_rowids,
     param_mark,
 )
 from kindfleet.platform.store.schema import workload_labels, workloads
@@ -74,26 +75,24 @@ _overdue = (
 )
 
 
-def insert(
-    conn: Connection, rows: Sequence[Mapping[str, Any]], labels: Mapping[str, Mapping[str, str]]
-) -> dict[str, int]:
-    """Insert new workloads; `labels` maps a workload id to its labels (for filtering).
-    Returns the seq the store gave each new workload, by id."""
+def insert(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Store new workloads, each unless its idempotency key is stored already: that row is
+    skipped, not refused. The seq the store gave each row it stored, by id; the database
+    writes their labels itself (`schema.LABELS_TRIGGER`)."""
     seqs: dict[str, int] = {}
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
-        seqs.update(
-            (wid, int(seq)) for wid, seq in multi_insert(conn, workloads, chunk, ("id", "seq"))
-        )
-    insert_values(
-        conn,
-        workload_labels,
-        [
-            {"key": key, "value": value, "workload_id": wid}
-            for wid, lab in labels.items()
-            for key, value in lab.items()
-        ],
-    )
+        if conn.dialect.name != "sqlite":
+            found = multi_insert(conn, workloads, chunk, ("id", "seq"), skip_on="idem_hash")
+            seqs.update((wid, int(seq)) for wid, seq in found)
+            continue
+        given = multi_insert_rowids(conn, workloads, chunk, skip_on="idem_hash")
+        if given is None:  # a key was stored already: which rows went in, asked
+            ids = [row["id"] for row in chunk]
+            sql = f"SELECT id, seq FROM {workloads.name} WHERE {_where_in(conn, 'id', len(ids))}"
+            seqs.update((wid, int(seq)) for wid, seq in driver_rows(conn, sql, ids))
+        else:
+            seqs.update(zip((row["id"] for row in chunk), given, strict=True))
     return seqs
 
 

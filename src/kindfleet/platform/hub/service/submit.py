@@ -130,35 +130,26 @@ def submit_many(
 ) -> list[Submitted | HubError]:
     """Store new work; a key seen before answers with its workload (or 409 if the spec differs).
 
-    `atomic`: raise the first conflict instead of answering it, before writing anything.
+    `atomic`: raise the first conflict instead of answering it, before writing anything;
+    so its keys are looked up first. Otherwise the insert itself skips a stored key (one
+    statement, where most groups hold only new keys) and only those skipped are looked up.
     Once committed, the new work joins the in-memory queue.
     """
-    known = {
-        h: (row.spec_hash, record(row))
-        for h, row in store.by_idem(conn, {i.idem_hash for i in items}).items()
-    }
-    rows, labels = [], {}
-    fresh: list[tuple[WorkloadRecord, str]] = []
-    out: list[Submitted | HubError] = []
+    known: dict[str, tuple[str, WorkloadRecord]] = {}
+    if atomic:
+        known = _stored(conn, [i.idem_hash for i in items])
+        _refuse_conflicts(items, known)
+    firsts: dict[str, Submission] = {}  # the first of each key not stored, to insert
     for item in items:
-        seen = known.get(item.idem_hash)
-        if seen is not None:
-            spec_hash, rec = seen
-            if spec_hash == item.spec_hash:
-                out.append(Submitted(rec, created=False))
-                continue
-            conflict = Conflict(
-                f"{item.path}idempotency key was already used for workload {rec.id} with a "
-                "different spec; use a new key for new work"
-            )
-            if atomic:
-                raise conflict
-            out.append(conflict)
-            continue
-        rec = new_record(item.workload_id, item.spec, item.now)
-        selector = selector_key(item.spec.selector)
-        fresh.append((rec, selector))
-        rows.append(
+        if item.idem_hash not in known:
+            firsts.setdefault(item.idem_hash, item)
+    new = [
+        (new_record(i.workload_id, i.spec, i.now), selector_key(i.spec.selector), i)
+        for i in firsts.values()
+    ]
+    seqs = store.insert(
+        conn,
+        [
             new_row(
                 rec,
                 idem_hash=item.idem_hash,
@@ -166,25 +157,57 @@ def submit_many(
                 spec_hash=item.spec_hash,
                 selector=selector,
             )
-        )
-        labels[rec.id] = dict(item.spec.labels)
-        known[item.idem_hash] = (item.spec_hash, rec)
-        out.append(Submitted(rec, created=True))
-    seqs = store.insert(conn, rows, labels)
+            for rec, selector, item in new
+        ],
+    )
     # Each new record once more, with its seq (made anew: `replace` costs three times
-    # as much); a repeat of its key in this group answers with it too.
-    stored = {
-        rec.id: (new_record(rec.id, rec.spec, rec.submitted_at, seq=seqs[rec.id]), selector)
-        for rec, selector in fresh
-    }
+    # as much); a key the store held already (a retry) is looked up.
+    stored: dict[str, tuple[WorkloadRecord, str]] = {}
+    for rec, selector, item in new:
+        if rec.id in seqs:
+            stored[rec.id] = (
+                new_record(rec.id, rec.spec, rec.submitted_at, seq=seqs[rec.id]),
+                selector,
+            )
+            known[item.idem_hash] = (item.spec_hash, stored[rec.id][0])
+    skipped = [item.idem_hash for _, _, item in new if item.idem_hash not in known]
+    if skipped:
+        known.update(_stored(conn, skipped))
     if stored:
         after_commit(conn, lambda: _enqueue(queue, stored.values()))
-    return [
-        Submitted(stored[r.record.id][0], r.created)
-        if isinstance(r, Submitted) and r.record.id in stored
-        else r
-        for r in out
-    ]
+    out: list[Submitted | HubError] = []
+    for item in items:
+        spec_hash, rec = known[item.idem_hash]
+        if spec_hash != item.spec_hash:
+            out.append(_conflict(item, rec.id))
+        else:  # created by the first of its key in this group, a repeat answers it as a retry
+            out.append(
+                Submitted(rec, created=firsts.get(item.idem_hash) is item and rec.id in stored)
+            )
+    return out
+
+
+def _stored(conn: Connection, hashes: Sequence[str]) -> dict[str, tuple[str, WorkloadRecord]]:
+    """The stored workloads of these idempotency keys: their spec hash and record."""
+    return {h: (row.spec_hash, record(row)) for h, row in store.by_idem(conn, hashes).items()}
+
+
+def _refuse_conflicts(
+    items: Sequence[Submission], known: dict[str, tuple[str, WorkloadRecord]]
+) -> None:
+    """Raise the first submission whose key names other work, stored or earlier in `items`."""
+    seen = {h: (spec_hash, rec.id) for h, (spec_hash, rec) in known.items()}
+    for item in items:
+        spec_hash, wid = seen.setdefault(item.idem_hash, (item.spec_hash, item.workload_id))
+        if spec_hash != item.spec_hash:
+            raise _conflict(item, wid)
+
+
+def _conflict(item: Submission, workload_id: str) -> Conflict:
+    return Conflict(
+        f"{item.path}idempotency key was already used for workload {workload_id} with a "
+        "different spec; use a new key for new work"
+    )
 
 
 def _enqueue(queue: PendingQueue, records: Iterable[tuple[WorkloadRecord, str]]) -> None:
