@@ -49,7 +49,7 @@ class Faces:
         self.spoke_token = ""
         self.hub: Any = None
         self.hubs: list[Any] = []
-        self._kept_ids = submit_module._ids
+        self._kept_ids = submit_module.new_id
 
     async def open(self, app: Any, *, lifespan: bool) -> httpx2.AsyncClient:
         if lifespan:
@@ -61,7 +61,8 @@ class Faces:
 
     def ask(self, method: str, url: str, headers: Headers, body: bytes = b"") -> list[Answer]:
         async def one(http: httpx2.AsyncClient, seed: int) -> Answer:
-            submit_module._ids = random.Random(seed)  # the same ids drawn on each side
+            ids = random.Random(seed)  # the same ids made on each side
+            submit_module.new_id = lambda: f"wl-{ids.getrandbits(80):020x}"
             r = await http.request(method, url, headers=headers, content=body)
             return r.status_code, list(r.headers.raw), r.content
 
@@ -71,7 +72,7 @@ class Faces:
     def close(self) -> None:
         self.runner.run(self.stack.aclose())
         self.runner.close()
-        submit_module._ids = self._kept_ids
+        submit_module.new_id = self._kept_ids
 
 
 @pytest.fixture(scope="module")

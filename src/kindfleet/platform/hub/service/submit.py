@@ -8,9 +8,10 @@ same function atomically: one conflicting key refuses the whole batch.
 
 from __future__ import annotations
 
+import itertools
 import os
-import random
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,12 +41,19 @@ ID_PREFIX = "wl-"
 ID_LENGTH = len(ID_PREFIX) + 20
 
 
-# Ids need to be unique, not secret: 80 bits from a generator seeded by the OS per process.
-_ids = random.Random(os.urandom(32))
+# Ids need to be unique, not secret. In the order they are made, so that a new workload's
+# entries land at the end of the id index and of the labels' key (pages already in memory
+# and in this commit), not on a random page each: 80 bits, the time in milliseconds (44,
+# for 500 years) and a counter of this process (36) that starts at random and never
+# repeats, should the clock step back. One hub writes a store at a time (its lock).
+_TIME_BITS, _COUNT_BITS = 44, 36
+_count = itertools.count(int.from_bytes(os.urandom(8)) % (1 << _COUNT_BITS))
 
 
 def new_id() -> str:
-    return f"{ID_PREFIX}{_ids.getrandbits(80):020x}"
+    ms = int(time.time() * 1000) % (1 << _TIME_BITS)
+    n = next(_count) % (1 << _COUNT_BITS)
+    return f"{ID_PREFIX}{ms << _COUNT_BITS | n:020x}"
 
 
 def valid_key(key: str) -> bool:
