@@ -14,7 +14,8 @@ to the bare server, per round, as a range. Every submission has its own Idempote
 and is a durable commit (the 2xx means it is on disk).
 
 Last, `--sustain` seconds of submissions back to back, in windows of `--seconds`: rate,
-CPU per request and the size of the hub's WAL file after each window. A hub that slows
+CPU per request, the size of the hub's WAL file after each window and what the hub wrote
+per submission (a new workload's index entries on random pages cost a page each). A hub that slows
 as it keeps taking work, or whose WAL grows while writes last, shows here and nowhere
 else (each round above is too short, and the WAL starts over in the reads between).
 
@@ -70,6 +71,7 @@ def sustain(hub: HubProcess, home: Path, load: dict, seconds: float) -> None:
     windows = max(1, round(seconds / load["seconds"]))
     for w in range(windows):
         make = requests("POST", "/v1/workloads", f"s{w}")
+        before = written(hub.pid)
         f = drive(
             f"hub:  sustained {w + 1}/{windows}",
             hub.pid,
@@ -79,7 +81,16 @@ def sustain(hub: HubProcess, home: Path, load: dict, seconds: float) -> None:
             **load,
         )
         size = wal.stat().st_size / 1e6 if wal.exists() else 0.0
-        print(f"{f.line()}  WAL {size:.0f} MB", flush=True)
+        each = (written(hub.pid) - before) / max(1, f.requests) / 1024
+        print(f"{f.line()}  WAL {size:.0f} MB, {each:.1f} KiB written each", flush=True)
+
+
+def written(pid: int) -> int:
+    """Bytes the process has written (`wchar`: WAL frames and checkpoints, logs)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
 
 
 def main() -> int:
