@@ -117,8 +117,8 @@ async def test_a_schema_1_store_is_migrated_and_its_work_kept(hubs, store_url, m
             ("kf_workloads", "selector"),
         ):
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-        on = "" if conn.dialect.name == "sqlite" else " ON kf_workloads"
-        conn.execute(text(f"DROP TRIGGER kf_workload_labels_fill{on}"))  # schema 3's
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER kf_workload_labels_fill"))  # schema 3's
         conn.execute(meta.update().where(meta.c.key == "schema").values(value="1"))
 
     await old.writer.run(to_schema_1)
@@ -337,3 +337,78 @@ async def test_a_batch_with_a_conflict_writes_nothing(db, make_spec):
 
     assert await db.writer.run(count) == (1, 0)
     assert len(queue) == 1
+
+
+async def test_a_retry_whose_new_id_is_another_workloads_is_still_a_retry(db, make_spec):
+    """A retry's key is skipped by the insert; the fresh id it carried must not be taken
+    for its own even when another workload has that id (ids are made in time order, and
+    a clock that went back could make one again)."""
+    import dataclasses
+
+    queue = PendingQueue()
+    mine = prepare("mine", make_spec(name="mine"), 1.0)
+    other = prepare("other", make_spec(name="other", resources={"cpu": "4"}), 1.0)
+    first = await db.writer.run(lambda conn: submit_many(conn, [mine, other], queue=queue))
+    retry = dataclasses.replace(
+        prepare("mine", make_spec(name="mine"), 2.0), workload_id=other.workload_id
+    )
+    fresh = prepare("fresh", make_spec(name="fresh"), 2.0)
+    out = await db.writer.run(lambda conn: submit_many(conn, [retry, fresh], queue=queue))
+
+    again, new = out
+    assert isinstance(again, Submitted) and not again.created
+    assert again.record.id == mine.workload_id and again.record.spec.name == "mine"
+    assert isinstance(new, Submitted) and new.created
+    assert again.record.seq == first[0].record.seq  # type: ignore[union-attr]
+    assert sorted(queue.ids(), key=queue.position) == [
+        mine.workload_id,
+        other.workload_id,
+        fresh.workload_id,
+    ]
+
+
+async def test_a_restarted_hub_makes_ids_above_the_stores_though_its_clock_went_back(
+    hubs, make_spec, monkeypatch
+):
+    """Ids are made in time order; a hub whose clock is behind the last one's (a restored
+    snapshot, a stepped clock) starts above the greatest id in the store instead."""
+    from types import SimpleNamespace
+
+    from kindfleet.platform.hub.service import submit as submit_module
+
+    hub = await hubs.start()
+    first = await hub.submit("before", make_spec())
+    await hubs.stop(hub)
+    monkeypatch.setattr(submit_module, "_ids", {"last": 0})  # as a new process starts
+    monkeypatch.setattr(submit_module, "time", SimpleNamespace(time=lambda: 1_000_000_000.0))
+    hub = await hubs.start()
+    made = [await hub.submit(f"after-{i}", make_spec()) for i in range(3)]
+    ids = [first.workload.id, *(m.workload.id for m in made)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+async def test_a_postgresql_database_not_in_utf8_stores_any_spec(postgres, make_spec):
+    """The spec is stored as ASCII-escaped text, never parsed by the database: a character
+    a LATIN1 database cannot hold is stored wherever the spec has it, but in a label (a
+    column of its own, refused there before as now)."""
+    import uuid as uuid_module
+
+    name = f"kf_latin1_{uuid_module.uuid4().hex[:8]}"
+    with postgres.admin() as conn:
+        conn.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0"
+        )
+    db = Database(postgres.url(name))
+    await db.open()
+    try:
+        spec = make_spec(command=["echo", "\u0436\U0001f600"], labels={"team": "caf\u00e9"})
+        item = prepare("latin1", spec, 1.0)
+        out = await db.writer.run(lambda conn: submit_many(conn, [item], queue=PendingQueue()))
+        assert isinstance(out[0], Submitted) and out[0].created
+        labels = await db.writer.run(lambda conn: _labels_of(conn, item.workload_id))
+        assert labels == {"team": "caf\u00e9"}
+    finally:
+        db.close()
+        with postgres.admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

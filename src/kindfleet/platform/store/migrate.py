@@ -2,7 +2,7 @@
 
 Schema 1 -> 2: spokes gain `approved`, `draining` and `established`; workloads gain
 `selector` (the spec's selector as canonical JSON), filled in from the stored specs.
-Schema 2 -> 3: the database writes a new workload's labels itself (`LABELS_TRIGGER`).
+Schema 2 -> 3: SQLite writes a new workload's labels itself (`LABELS_TRIGGER`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def from_1(conn: Connection) -> None:
 
 def triggers(conn: Connection) -> None:
     """What the database does by itself (schema 3), for new tables or old ones."""
-    for statement in LABELS_TRIGGER[conn.dialect.name]:
+    for statement in LABELS_TRIGGER.get(conn.dialect.name, []):
         conn.exec_driver_sql(statement)
 
 

@@ -73,10 +73,12 @@ Index("kf_workloads_queue", workloads.c.state, workloads.c.priority.desc(), work
 Index("kf_workloads_spoke", workloads.c.spoke, workloads.c.state)
 Index("kf_workloads_deadline", workloads.c.deadline_at)
 
-# One row per (workload, label): what `GET /workloads?label=k=v` filters on. Written by
-# the database itself from each new workload's spec (`LABELS_TRIGGER`): one statement
-# fewer in every submission's transaction, and on SQLite each statement the writer runs
-# hands the GIL to the event loop and waits to get it back.
+# One row per (workload, label): what `GET /workloads?label=k=v` filters on. On SQLite
+# written by the database itself from each new workload's spec (`LABELS_TRIGGER`): one
+# statement fewer in every submission's transaction, and there each statement the writer
+# runs hands the GIL to the event loop and waits to get it back. Not on PostgreSQL, whose
+# parse of the whole spec would refuse, anywhere in it, a character a database not in
+# UTF8 cannot hold (the spec is stored as ASCII-escaped text and never parsed there).
 workload_labels = Table(
     "kf_workload_labels",
     metadata,
@@ -84,8 +86,7 @@ workload_labels = Table(
     Column("value", String(63), primary_key=True),
     Column("workload_id", String(32), primary_key=True),
 )
-# Made with the tables (`migrate.triggers`). The spec is text, not JSON(B), in both
-# (see above): each reads the labels out of it.
+# Made with the tables (`migrate.triggers`), by dialect.
 LABELS_TRIGGER = {
     "sqlite": [
         """CREATE TRIGGER IF NOT EXISTS kf_workload_labels_fill AFTER INSERT ON kf_workloads
@@ -93,19 +94,6 @@ BEGIN
   INSERT INTO kf_workload_labels (key, value, workload_id)
   SELECT key, value, NEW.id FROM json_each(NEW.spec, '$.labels');
 END""",
-    ],
-    "postgresql": [
-        """CREATE OR REPLACE FUNCTION kf_workload_labels_fill() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO kf_workload_labels (key, value, workload_id)
-  SELECT l.key, l.value, n.id FROM new_workloads n, json_each_text(n.spec::json -> 'labels') l;
-  RETURN NULL;
-END $$""",
-        "DROP TRIGGER IF EXISTS kf_workload_labels_fill ON kf_workloads",
-        """CREATE TRIGGER kf_workload_labels_fill AFTER INSERT ON kf_workloads
-REFERENCING NEW TABLE AS new_workloads FOR EACH STATEMENT
-EXECUTE FUNCTION kf_workload_labels_fill()""",
     ],
 }
 

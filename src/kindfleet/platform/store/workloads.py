@@ -75,25 +75,49 @@ _overdue = (
 )
 
 
-def insert(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+def insert(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, str]],
+) -> dict[str, int]:
     """Store new workloads, each unless its idempotency key is stored already: that row is
-    skipped, not refused. The seq the store gave each row it stored, by id; the database
-    writes their labels itself (`schema.LABELS_TRIGGER`)."""
+    skipped, not refused. The seq the store gave each row it stored, by id. `labels` maps
+    an id to its spec's labels: SQLite writes them itself (`schema.LABELS_TRIGGER`)."""
     seqs: dict[str, int] = {}
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
-        if conn.dialect.name != "sqlite":
-            found = multi_insert(conn, workloads, chunk, ("id", "seq"), skip_on="idem_hash")
-            seqs.update((wid, int(seq)) for wid, seq in found)
+        if conn.dialect.name == "sqlite":
+            seqs.update(_insert_sqlite(conn, chunk))
             continue
-        given = multi_insert_rowids(conn, workloads, chunk, skip_on="idem_hash")
-        if given is None:  # a key was stored already: which rows went in, asked
-            ids = [row["id"] for row in chunk]
-            sql = f"SELECT id, seq FROM {workloads.name} WHERE {_where_in(conn, 'id', len(ids))}"
-            seqs.update((wid, int(seq)) for wid, seq in driver_rows(conn, sql, ids))
-        else:
-            seqs.update(zip((row["id"] for row in chunk), given, strict=True))
+        found = multi_insert(conn, workloads, chunk, ("id", "seq"), skip_on="idem_hash")
+        seqs.update((wid, int(seq)) for wid, seq in found)
+    if conn.dialect.name != "sqlite":
+        rows_of_labels = [
+            {"key": key, "value": value, "workload_id": wid}
+            for wid in seqs
+            for key, value in labels[wid].items()
+        ]
+        insert_values(conn, workload_labels, rows_of_labels)
     return seqs
+
+
+def greatest_id(conn: Connection) -> str | None:
+    """The greatest workload id in the store (by its index: one step)."""
+    found = driver_rows(conn, f"SELECT max(id) FROM {workloads.name}", [])
+    return str(found[0][0]) if found and found[0][0] is not None else None
+
+
+def _insert_sqlite(conn: Connection, chunk: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    given = multi_insert_rowids(conn, workloads, chunk, skip_on="idem_hash")
+    if given is not None:
+        return dict(zip((row["id"] for row in chunk), given, strict=True))
+    # A key was stored already: which rows went in, asked. By id and key both: a row
+    # skipped for its key may carry an id another workload has.
+    mine = {(row["id"], row["idem_hash"]) for row in chunk}
+    ids = [row["id"] for row in chunk]
+    where = _where_in(conn, "id", len(ids))
+    sql = f"SELECT id, idem_hash, seq FROM {workloads.name} WHERE {where}"
+    return {wid: int(seq) for wid, key, seq in driver_rows(conn, sql, ids) if (wid, key) in mine}
 
 
 def insert_values(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

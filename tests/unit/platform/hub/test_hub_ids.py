@@ -23,3 +23,17 @@ def test_a_clock_that_steps_back_or_stands_still_repeats_no_id(
     ids = [submit.new_id() for _ in range(3000)]
     assert len(set(ids)) == 3000
     assert all(submit.valid_id(i) for i in ids)
+
+
+def test_ids_after_the_stores_greatest_are_greater_even_at_the_top_of_the_form(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(submit, "_ids", {"last": 0})
+    greatest = "wl-" + "e" * 20  # an old store's random id, far ahead of the clock
+    submit.ids_after(greatest)
+    submit.ids_after("wl-" + "0" * 20)  # a lower one changes nothing
+    ids = [submit.new_id() for _ in range(100)]
+    assert min(ids) > greatest and ids == sorted(ids)
+    submit.ids_after("wl-" + "f" * 20)  # nothing above it in the form: random ids, valid
+    top = [submit.new_id() for _ in range(100)]
+    assert all(submit.valid_id(i) for i in top) and len(set(top)) == 100

@@ -37,7 +37,7 @@ from kindfleet.platform.hub.service.passes import PassConfig, PassReport, run_pa
 from kindfleet.platform.hub.service.refusals import Conflict, Invalid
 from kindfleet.platform.hub.service.rows import persist, queued_row, record, shown_columns
 from kindfleet.platform.hub.service.safelog import shown
-from kindfleet.platform.hub.service.submit import Submitted, prepare, submit_many
+from kindfleet.platform.hub.service.submit import Submitted, ids_after, prepare, submit_many
 from kindfleet.platform.hub.service.tokens import (
     Principal,
     Tokens,
@@ -132,6 +132,7 @@ class HubService:
         for name, digest in await self.db.writer.run(spoke_store.credentials):
             self.tokens.set_spoke(name, digest)
         await self.db.writer.run(self._rebuild_queue)
+        ids_after(await self.db.writer.run(store.greatest_id))
         # Exclusive work a Lost spoke held when the last hub stopped waits its lease
         # again, counted from this hub's serving: look at every Lost spoke once.
         self.holding = frozenset(

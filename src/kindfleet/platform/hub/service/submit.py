@@ -8,9 +8,9 @@ same function atomically: one conflicting key refuses the whole batch.
 
 from __future__ import annotations
 
-import itertools
-import os
 import re
+import secrets
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,17 +43,29 @@ ID_LENGTH = len(ID_PREFIX) + 20
 
 # Ids need to be unique, not secret. In the order they are made, so that a new workload's
 # entries land at the end of the id index and of the labels' key (pages already in memory
-# and in this commit), not on a random page each: 80 bits, the time in milliseconds (44,
-# for 500 years) and a counter of this process (36) that starts at random and never
-# repeats, should the clock step back. One hub writes a store at a time (its lock).
-_TIME_BITS, _COUNT_BITS = 44, 36
-_count = itertools.count(int.from_bytes(os.urandom(8)) % (1 << _COUNT_BITS))
+# and in this commit), not on a random page each: 80 bits, the time in milliseconds above
+# 36 bits for the ids of one millisecond; each id greater than the last, and the first
+# greater than the greatest in the store (`ids_after`), should the clock step back
+# between two ids or two hubs.
+_ID_BITS, _COUNT_BITS = 80, 36
+_ids = {"last": 0}
+_ids_lock = threading.Lock()
 
 
 def new_id() -> str:
-    ms = int(time.time() * 1000) % (1 << _TIME_BITS)
-    n = next(_count) % (1 << _COUNT_BITS)
-    return f"{ID_PREFIX}{ms << _COUNT_BITS | n:020x}"
+    with _ids_lock:
+        value = max(int(time.time() * 1000) << _COUNT_BITS, _ids["last"] + 1)
+        if value >> _ID_BITS:  # past the form: only after a store of random ids at its top
+            return f"{ID_PREFIX}{secrets.randbits(_ID_BITS):020x}"
+        _ids["last"] = value
+    return f"{ID_PREFIX}{value:020x}"
+
+
+def ids_after(greatest: str | None) -> None:
+    """Every id made from now on is greater than `greatest` (the store's greatest id)."""
+    if greatest is not None and valid_id(greatest):
+        with _ids_lock:
+            _ids["last"] = max(_ids["last"], int(greatest[len(ID_PREFIX) :], 16))
 
 
 def valid_key(key: str) -> bool:
@@ -167,6 +179,7 @@ def submit_many(
             )
             for rec, selector, item in new
         ],
+        {rec.id: item.spec.labels for rec, _, item in new},
     )
     # Each new record once more, with its seq (made anew: `replace` costs three times
     # as much); a key the store held already (a retry) is looked up.
