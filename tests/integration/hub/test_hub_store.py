@@ -412,3 +412,21 @@ async def test_a_postgresql_database_not_in_utf8_stores_any_spec(postgres, make_
         db.close()
         with postgres.admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_a_sqlite_too_old_for_the_store_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """The writer's statements need SQLite 3.35 (RETURNING, ON CONFLICT) with JSON: an
+    older library is refused when the store opens, not at the first submission."""
+    from sqlite3 import dbapi2  # what SQLAlchemy's driver reads
+
+    from kindfleet.platform.store.engine import sqlite_problem
+
+    monkeypatch.setattr(dbapi2, "sqlite_version_info", (3, 34, 1))
+    database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
+    with pytest.raises(PrerequisiteError, match=r"is 3\.34\.1; the hub needs 3\.35") as refused:
+        await database.open()
+    assert "postgresql+psycopg://" in str(refused.value.hint)
+    assert sqlite_problem((3, 37, 2), has_json=False) == (
+        "the SQLite library Python uses (3.37.2) was built without JSON"
+    )
+    assert sqlite_problem((3, 40, 1), has_json=True) is None

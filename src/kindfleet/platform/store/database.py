@@ -115,6 +115,8 @@ def _probe_write(conn: Connection) -> None:
 
 def ensure_schema(conn: Connection) -> str:
     """Create or migrate the schema; the store's id (made with the store, never changed)."""
+    if dialect.is_sqlite(conn.engine.url):
+        dialect.check_sqlite(conn)
     try:
         with conn.begin():
             metadata.create_all(conn, checkfirst=True)

@@ -119,6 +119,41 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+# What the writer's statements need of SQLite: RETURNING and ON CONFLICT DO NOTHING (3.35)
+# and JSON (built in from 3.38, an option before), which the labels trigger reads.
+SQLITE_NEEDED = (3, 35, 0)
+
+
+def sqlite_problem(version: tuple[int, ...], has_json: bool) -> str | None:
+    """Why this SQLite library cannot hold a hub's store, or None."""
+    shown = ".".join(map(str, version))
+    if tuple(version) < SQLITE_NEEDED:
+        return f"the SQLite library Python uses is {shown}; the hub needs 3.35 or later"
+    if not has_json:
+        return f"the SQLite library Python uses ({shown}) was built without JSON"
+    return None
+
+
+def check_sqlite(conn: Connection) -> None:
+    """Refuse a SQLite library too old for the store, saying what to do instead."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    version = conn.dialect.loaded_dbapi.sqlite_version_info
+    try:
+        driver.execute("SELECT count(*) FROM json_each('[1]')").fetchall()
+        has_json = True
+    except conn.dialect.loaded_dbapi.Error:
+        has_json = False
+    problem = sqlite_problem(version, has_json)
+    if problem is not None:
+        raise PrerequisiteError(
+            problem,
+            hint="run the hub with a Python whose SQLite is 3.38 or later (python -c "
+            "'import sqlite3; print(sqlite3.sqlite_version)'), or give it a PostgreSQL "
+            "store: --store postgresql+psycopg://USER@HOST/DB",
+        )
+
+
 def make_read_engine(url: URL) -> Engine | None:
     """An engine for read-only snapshots beside the writer; None when readers cannot have
     connections of their own (an in-memory SQLite database lives in one connection)."""
