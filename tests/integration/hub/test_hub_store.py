@@ -415,18 +415,61 @@ async def test_a_postgresql_database_not_in_utf8_stores_any_spec(postgres, make_
 
 
 async def test_a_sqlite_too_old_for_the_store_is_refused_with_what_to_do(tmp_path, monkeypatch):
-    """The writer's statements need SQLite 3.35 (RETURNING, ON CONFLICT) with JSON: an
+    """The writer's statements need SQLite 3.24 (ON CONFLICT DO NOTHING) with JSON: an
     older library is refused when the store opens, not at the first submission."""
     from sqlite3 import dbapi2  # what SQLAlchemy's driver reads
 
     from kindfleet.platform.store.engine import sqlite_problem
 
-    monkeypatch.setattr(dbapi2, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(dbapi2, "sqlite_version_info", (3, 23, 1))
     database = Database(f"sqlite:///{tmp_path / 'hub.db'}")
-    with pytest.raises(PrerequisiteError, match=r"is 3\.34\.1; the hub needs 3\.35") as refused:
+    with pytest.raises(PrerequisiteError, match=r"is 3\.23\.1; the hub needs 3\.24") as refused:
         await database.open()
     assert "postgresql+psycopg://" in str(refused.value.hint)
     assert sqlite_problem((3, 37, 2), has_json=False) == (
         "the SQLite library Python uses (3.37.2) was built without JSON"
     )
     assert sqlite_problem((3, 40, 1), has_json=True) is None
+
+
+async def test_a_postgresql_store_with_schema_3s_labels_trigger_loses_it(pg_url, make_spec):
+    """Schema 3's first code gave PostgreSQL stores a labels trigger too; the hub now
+    inserts labels there itself, so such a store (at schema 3) is migrated: the trigger
+    goes, submissions with labels are stored once, their labels once."""
+    db = Database(pg_url)
+    await db.open()
+
+    def as_schema_3(conn) -> None:
+        conn.exec_driver_sql(
+            """CREATE FUNCTION kf_workload_labels_fill() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO kf_workload_labels (key, value, workload_id)
+  SELECT l.key, l.value, n.id FROM new_workloads n, json_each_text(n.spec::json -> 'labels') l;
+  RETURN NULL;
+END $$"""
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER kf_workload_labels_fill AFTER INSERT ON kf_workloads REFERENCING "
+            "NEW TABLE AS new_workloads FOR EACH STATEMENT EXECUTE FUNCTION "
+            "kf_workload_labels_fill()"
+        )
+        conn.execute(meta.update().where(meta.c.key == "schema").values(value="3"))
+
+    await db.writer.run(as_schema_3)
+    db.close()
+    db = Database(pg_url)
+    await db.open()
+    try:
+        item = prepare("labelled", make_spec(labels={"team": "a", "tier": "b"}), 1.0)
+        out = await db.writer.run(lambda conn: submit_many(conn, [item], queue=PendingQueue()))
+        assert isinstance(out[0], Submitted) and out[0].created
+
+        def found(conn):
+            triggers = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'kf_workload_labels_fill'"
+            ).scalar()
+            return triggers, _labels_of(conn, item.workload_id)
+
+        assert await db.writer.run(found) == (0, {"team": "a", "tier": "b"})
+    finally:
+        db.close()

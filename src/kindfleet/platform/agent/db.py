@@ -20,6 +20,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.agent.paths import PRIVATE_FILE
 
 _SCHEMA = """
@@ -70,10 +71,26 @@ def private(path: Path) -> None:
             os.chmod(f"{path}{suffix}", PRIVATE_FILE, follow_symlinks=False)
 
 
+# DELETE ... RETURNING (state.forget_acked) came with 3.35.
+SQLITE_NEEDED = (3, 35, 0)
+
+
+def check_library(version: tuple[int, ...] = sqlite3.sqlite_version_info) -> None:
+    """Refuse, at start, a SQLite library the journal's statements would fail on later."""
+    if tuple(version) < SQLITE_NEEDED:
+        shown = ".".join(map(str, version))
+        raise PrerequisiteError(
+            f"the SQLite library Python uses is {shown}; the spoke agent needs 3.35 or later",
+            hint="run the agent with a Python whose SQLite is newer (python -c "
+            "'import sqlite3; print(sqlite3.sqlite_version)')",
+        )
+
+
 class AgentDb:
     """The schema, and the reader connection of the event-loop thread."""
 
     def __init__(self, path: Path) -> None:
+        check_library()
         self.path = path
         private(path)
         self.conn = connect(path)

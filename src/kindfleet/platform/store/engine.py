@@ -119,16 +119,16 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-# What the writer's statements need of SQLite: RETURNING and ON CONFLICT DO NOTHING (3.35)
-# and JSON (built in from 3.38, an option before), which the labels trigger reads.
-SQLITE_NEEDED = (3, 35, 0)
+# What the writer's statements need of SQLite: ON CONFLICT DO NOTHING (3.24) and JSON
+# (built in from 3.38, an option before), which the labels trigger reads.
+SQLITE_NEEDED = (3, 24, 0)
 
 
 def sqlite_problem(version: tuple[int, ...], has_json: bool) -> str | None:
     """Why this SQLite library cannot hold a hub's store, or None."""
     shown = ".".join(map(str, version))
     if tuple(version) < SQLITE_NEEDED:
-        return f"the SQLite library Python uses is {shown}; the hub needs 3.35 or later"
+        return f"the SQLite library Python uses is {shown}; the hub needs 3.24 or later"
     if not has_json:
         return f"the SQLite library Python uses ({shown}) was built without JSON"
     return None

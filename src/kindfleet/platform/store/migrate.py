@@ -3,6 +3,9 @@
 Schema 1 -> 2: spokes gain `approved`, `draining` and `established`; workloads gain
 `selector` (the spec's selector as canonical JSON), filled in from the stored specs.
 Schema 2 -> 3: SQLite writes a new workload's labels itself (`LABELS_TRIGGER`).
+Schema 3 -> 4: a PostgreSQL store made by schema 3's first code has such a trigger too,
+which parses the whole spec (refused in a database not in UTF8) and now doubles the hub's
+own insert of the labels: it is dropped.
 """
 
 from __future__ import annotations
@@ -48,8 +51,14 @@ def triggers(conn: Connection) -> None:
 from_2 = triggers
 
 
+def from_3(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS kf_workload_labels_fill ON kf_workloads")
+        conn.exec_driver_sql("DROP FUNCTION IF EXISTS kf_workload_labels_fill()")
+
+
 # Each step takes a store from the version it is keyed by to the next one.
-STEPS: dict[str, Callable[[Connection], None]] = {"1": from_1, "2": from_2}
+STEPS: dict[str, Callable[[Connection], None]] = {"1": from_1, "2": from_2, "3": from_3}
 
 
 def upgrade(conn: Connection, found: str) -> None:

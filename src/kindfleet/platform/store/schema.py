@@ -22,8 +22,9 @@ from sqlalchemy import (
     Text,
 )
 
-# 2: join tokens, spoke approval/drain, workload selector column; 3: labels by trigger
-SCHEMA_VERSION = "3"
+# 2: join tokens, spoke approval/drain, workload selector column; 3: labels by trigger;
+# 4: none on PostgreSQL (the one schema 3 made there is dropped)
+SCHEMA_VERSION = "4"
 
 metadata = MetaData()
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from agent_unit_helpers import tx
 
+from kindfleet.errors import PrerequisiteError
 from kindfleet.platform.agent import state
-from kindfleet.platform.agent.db import AgentDb
+from kindfleet.platform.agent.db import AgentDb, check_library
 from kindfleet.platform.agent.executors.base import RunHandle
 from kindfleet.platform.agent.state import CredentialFile, Held, Phase
 from kindfleet.platform.wire import WorkloadSpec
@@ -80,3 +82,12 @@ def test_the_database_and_its_companions_are_private(tmp_path: Path):
         )  # -wal and -shm exist now
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == {"agent.db": 0o600, "agent.db-wal": 0o600, "agent.db-shm": 0o600}
+
+
+def test_a_sqlite_library_without_delete_returning_is_refused_at_start() -> None:
+    """The journal forgets acknowledged work with DELETE ... RETURNING (3.35): an older
+    library is refused when the agent opens its database, not at its first ack."""
+    with pytest.raises(PrerequisiteError, match=r"is 3\.34\.1; the spoke agent needs 3\.35"):
+        check_library((3, 34, 1))
+    check_library((3, 35, 0))
+    check_library()  # this machine's
