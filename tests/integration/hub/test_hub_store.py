@@ -389,8 +389,8 @@ async def test_a_restarted_hub_makes_ids_above_the_stores_though_its_clock_went_
 
 async def test_a_postgresql_database_not_in_utf8_stores_any_spec(postgres, make_spec):
     """The spec is stored as ASCII-escaped text, never parsed by the database: a character
-    a LATIN1 database cannot hold is stored wherever the spec has it, but in a label (a
-    column of its own, refused there before as now)."""
+    a LATIN1 database cannot hold is stored wherever the spec has it but in a label (a
+    column of its own: such a label cannot be stored there, before this change as after)."""
     import uuid as uuid_module
 
     name = f"kf_latin1_{uuid_module.uuid4().hex[:8]}"
