@@ -387,27 +387,34 @@ async def test_a_restarted_hub_makes_ids_above_the_stores_though_its_clock_went_
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
-async def test_a_postgresql_database_not_in_utf8_stores_any_spec(postgres, make_spec):
-    """The spec is stored as ASCII-escaped text, never parsed by the database: a character
-    a LATIN1 database cannot hold is stored wherever the spec has it but in a label (a
-    column of its own: such a label cannot be stored there, before this change as after)."""
+@pytest.mark.parametrize("encoding", ["LATIN1", "SQL_ASCII"])
+async def test_a_postgresql_database_must_hold_any_text(postgres, make_spec, encoding):
+    """A database whose encoding cannot hold all of Unicode (LATIN1) would fail a whole
+    transaction on a label or a spoke's message it cannot hold, again at every retry: it
+    is refused when the store opens, saying how to make one. SQL_ASCII keeps the bytes it
+    is given: labels and specs in any script are stored and read back."""
     import uuid as uuid_module
 
-    name = f"kf_latin1_{uuid_module.uuid4().hex[:8]}"
+    name = f"kf_{encoding.lower()}_{uuid_module.uuid4().hex[:8]}"
     with postgres.admin() as conn:
         conn.execute(
-            f"CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' "
+            f"CREATE DATABASE \"{name}\" ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' "
             "TEMPLATE template0"
         )
     db = Database(postgres.url(name))
-    await db.open()
     try:
-        spec = make_spec(command=["echo", "\u0436\U0001f600"], labels={"team": "caf\u00e9"})
-        item = prepare("latin1", spec, 1.0)
+        if encoding == "LATIN1":
+            with pytest.raises(PrerequisiteError, match="database is in LATIN1") as refused:
+                await db.open()
+            assert "ENCODING 'UTF8'" in str(refused.value.hint)
+            return
+        await db.open()
+        labels = {"team": "caf\u00e9", "\u043a\u043b\u044e\u0447": "\U0001f600"}
+        spec = make_spec(command=["echo", "\u0436\U0001f600"], labels=labels)
+        item = prepare("any-script", spec, 1.0)
         out = await db.writer.run(lambda conn: submit_many(conn, [item], queue=PendingQueue()))
         assert isinstance(out[0], Submitted) and out[0].created
-        labels = await db.writer.run(lambda conn: _labels_of(conn, item.workload_id))
-        assert labels == {"team": "caf\u00e9"}
+        assert await db.writer.run(lambda conn: _labels_of(conn, item.workload_id)) == labels
     finally:
         db.close()
         with postgres.admin() as conn:

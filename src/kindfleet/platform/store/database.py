@@ -119,6 +119,8 @@ def ensure_schema(conn: Connection) -> str:
         dialect.check_sqlite(conn)
     try:
         with conn.begin():
+            if not dialect.is_sqlite(conn.engine.url):
+                dialect.check_postgresql(conn)
             metadata.create_all(conn, checkfirst=True)
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
             if found is None:  # the tables were made just now

@@ -80,10 +80,15 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(db)
 
 
+# Text in UTF8 whatever the database's encoding: a SQL_ASCII database (which keeps bytes
+# as given) would otherwise hand the driver bytes, not text.
+_PG_CONNECT = {"connect_timeout": 10, "client_encoding": "utf8"}
+
+
 def make_engine(url: URL) -> Engine:
     if is_sqlite(url):
         return _sqlite_engine(url)
-    return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+    return create_engine(url, poolclass=NullPool, connect_args=_PG_CONNECT)
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -154,6 +159,24 @@ def check_sqlite(conn: Connection) -> None:
         )
 
 
+# Databases that hold any text a client or a spoke sends (names, labels, messages): UTF8,
+# or SQL_ASCII, which stores the bytes it is given unchecked.
+PG_ENCODINGS = ("UTF8", "SQL_ASCII")
+
+
+def check_postgresql(conn: Connection) -> None:
+    """Refuse a database whose encoding cannot hold all of Unicode: there a label or a
+    spoke's message it cannot hold would fail its whole transaction, again and again."""
+    encoding = conn.exec_driver_sql("SHOW server_encoding").scalar()
+    if encoding not in PG_ENCODINGS:
+        raise PrerequisiteError(
+            f"the PostgreSQL database is in {encoding}, which cannot hold every label, name "
+            "and message the hub is sent",
+            hint="give the hub a database made with ENCODING 'UTF8' (CREATE DATABASE ... "
+            "ENCODING 'UTF8' TEMPLATE template0)",
+        )
+
+
 def make_read_engine(url: URL) -> Engine | None:
     """An engine for read-only snapshots beside the writer; None when readers cannot have
     connections of their own (an in-memory SQLite database lives in one connection)."""
@@ -163,7 +186,7 @@ def make_read_engine(url: URL) -> Engine | None:
             poolclass=NullPool,
             isolation_level="REPEATABLE READ",
             connect_args={
-                "connect_timeout": 10,
+                **_PG_CONNECT,
                 "options": "-c default_transaction_read_only=on -c statement_timeout=30000",
             },
         )
