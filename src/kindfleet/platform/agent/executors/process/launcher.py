@@ -54,6 +54,7 @@ from kindfleet.platform.agent.executors.process.framing import Decoder, Message,
 from kindfleet.platform.agent.executors.process.keeper import Keeper
 
 SHUTDOWN_SECONDS = 15.0  # keepers kill their runs at once; this bounds a stuck one
+TELL_AGAIN = 0.05  # seconds between SIGTERMs to keepers not gone yet, at the end
 
 
 @dataclass(eq=False)
@@ -340,12 +341,20 @@ class Launcher:
     # ------------------------------------------------------------------ the end
 
     def _shutdown(self) -> None:
-        """Every keeper kills its run and exits; then what is left is killed."""
-        for keeper in self.keepers.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(keeper.pid, signal.SIGTERM)
+        """Every keeper kills its run and exits; then what is left is killed.
+
+        SIGTERM is sent again and again until the keepers are gone: one forked an instant
+        ago (the agent's last `run`, taken just before its death) has the launcher's
+        handler until it sets its own, and a SIGTERM then is lost; it would go on to start
+        its run and hold it until the SIGKILL below."""
         deadline = time.monotonic() + SHUTDOWN_SECONDS
+        told = 0.0
         while self.keepers and time.monotonic() < deadline:
+            if time.monotonic() - told >= TELL_AGAIN:
+                for keeper in self.keepers.values():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(keeper.pid, signal.SIGTERM)
+                told = time.monotonic()
             self._reap()
             time.sleep(0.005)
         for keeper in list(self.keepers.values()):
