@@ -15,8 +15,9 @@ Why it is correct, link by link (the keepers' part is in keeper.py):
 
 - agent dies, however (SIGTERM after its shutdown, or kill -9): the launcher gets its
   death signal (SIGTERM) or sees the agent's end of the socket close, whichever comes
-  first; it signals every keeper to kill its run, waits for them (bounded), removes its
-  cgroups and exits;
+  first; it signals every keeper to kill its run, again until each is gone (one forked an
+  instant before may miss the first), waits for them (bounded), removes its cgroups and
+  exits;
 - launcher dies, however (kill -9 included): every keeper gets its own death signal and
   kills its run; the agent sees the socket close and reports the runs it had as failed
   only once their keepers are gone (client.py);
