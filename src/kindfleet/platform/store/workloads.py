@@ -83,21 +83,10 @@ def insert(
     """Store new workloads, each unless its idempotency key is stored already: that row is
     skipped, not refused. The seq the store gave each row it stored, by id. `labels` maps
     an id to its spec's labels: SQLite writes them itself (`schema.LABELS_TRIGGER`)."""
+    put = _insert_sqlite if conn.dialect.name == "sqlite" else _insert_returning
     seqs: dict[str, int] = {}
     for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        if conn.dialect.name == "sqlite":
-            seqs.update(_insert_sqlite(conn, chunk))
-            continue
-        found = multi_insert(conn, workloads, chunk, ("id", "seq"), skip_on="idem_hash")
-        seqs.update((wid, int(seq)) for wid, seq in found)
-    if conn.dialect.name != "sqlite":
-        rows_of_labels = [
-            {"key": key, "value": value, "workload_id": wid}
-            for wid in seqs
-            for key, value in labels[wid].items()
-        ]
-        insert_values(conn, workload_labels, rows_of_labels)
+        seqs.update(put(conn, rows[start : start + INSERT_CHUNK], labels))
     return seqs
 
 
@@ -107,17 +96,35 @@ def greatest_id(conn: Connection) -> str | None:
     return str(found[0][0]) if found and found[0][0] is not None else None
 
 
-def _insert_sqlite(conn: Connection, chunk: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+def _insert_sqlite(
+    conn: Connection, chunk: Sequence[Mapping[str, Any]], _labels: Mapping[str, Any]
+) -> dict[str, int]:
     given = multi_insert_rowids(conn, workloads, chunk, skip_on="idem_hash")
     if given is not None:
         return dict(zip((row["id"] for row in chunk), given, strict=True))
     # A key was stored already: which rows went in, asked. By id and key both: a row
     # skipped for its key may carry an id another workload has.
     mine = {(row["id"], row["idem_hash"]) for row in chunk}
-    ids = [row["id"] for row in chunk]
-    where = _where_in(conn, "id", len(ids))
-    sql = f"SELECT id, idem_hash, seq FROM {workloads.name} WHERE {where}"
-    return {wid: int(seq) for wid, key, seq in driver_rows(conn, sql, ids) if (wid, key) in mine}
+    found = by_ids(conn, [row["id"] for row in chunk])
+    return {row.id: int(row.seq) for row in found if (row.id, row.idem_hash) in mine}
+
+
+def _insert_returning(
+    conn: Connection, chunk: Sequence[Mapping[str, Any]], labels: Mapping[str, Mapping[str, str]]
+) -> dict[str, int]:
+    """PostgreSQL: the rows that went in are returned; their labels are inserted here."""
+    found = multi_insert(conn, workloads, chunk, ("id", "seq"), skip_on="idem_hash")
+    seqs = {wid: int(seq) for wid, seq in found}
+    insert_values(
+        conn,
+        workload_labels,
+        [
+            {"key": key, "value": value, "workload_id": wid}
+            for wid in seqs
+            for key, value in labels[wid].items()
+        ],
+    )
+    return seqs
 
 
 def insert_values(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
