@@ -115,12 +115,9 @@ def _probe_write(conn: Connection) -> None:
 
 def ensure_schema(conn: Connection) -> str:
     """Create or migrate the schema; the store's id (made with the store, never changed)."""
-    if dialect.is_sqlite(conn.engine.url):
-        dialect.check_sqlite(conn)
     try:
         with conn.begin():
-            if not dialect.is_sqlite(conn.engine.url):
-                dialect.check_postgresql(conn)
+            dialect.check_database(conn)
             metadata.create_all(conn, checkfirst=True)
             found = conn.execute(select(meta.c.value).where(meta.c.key == "schema")).scalar()
             if found is None:  # the tables were made just now

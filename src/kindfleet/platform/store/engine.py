@@ -159,6 +159,15 @@ def check_sqlite(conn: Connection) -> None:
         )
 
 
+def check_database(conn: Connection) -> None:
+    """Refuse a database the store cannot rely on (in the transaction that checks the
+    schema), saying what to do instead."""
+    if conn.dialect.name == "sqlite":
+        check_sqlite(conn)
+    else:
+        check_postgresql(conn)
+
+
 # Databases that hold any text a client or a spoke sends (names, labels, messages): UTF8,
 # or SQL_ASCII, which stores the bytes it is given unchecked.
 PG_ENCODINGS = ("UTF8", "SQL_ASCII")
