@@ -1,3 +1,3 @@
-from kindfleet.cli import main
+from kindfleet.console import main
 
 main()

@@ -156,7 +156,8 @@ def up(
             )
     except KeyboardInterrupt:
         output.error(
-            "interrupted: clusters whose creation had begun were removed",
+            "interrupted: clusters it had begun and not finished were removed (named above); "
+            "those up before the interrupt are kept",
             f"`kindfleet status -f {file}` shows what is up",
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -8,6 +8,7 @@ a test can check what happened.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 import uuid
@@ -88,24 +89,27 @@ def run_demo(
         f"starting a local fleet: hub + {len(spec.spokes)} spokes as processes "
         f"(not Kubernetes), state in {root}"
     )
-    fleet.up(preflight=False, parallel=3, progress=lambda event: None)
-    layout = LocalLayout(spec.name, root)
-    url = layout.hub_url(spec.hub.name)
-    assert url is not None
-    view.step(
-        f"hub at {url}; spokes registered: "
-        + ", ".join(f"{c.name} ({_offer(c)})" for c in spec.spokes)
-    )
-    view.step(
-        f"dashboard at {url.rstrip('/')}/ui/ (log in with the token in {layout.client_token})"
-    )
-    try:
+    try:  # from the first process started: a Ctrl-C while the fleet comes up leaves none
+        fleet.up(preflight=False, parallel=3, progress=lambda event: None)
+        layout = LocalLayout(spec.name, root)
+        url = layout.hub_url(spec.hub.name)
+        assert url is not None
+        view.step(
+            f"hub at {url}; spokes registered: "
+            + ", ".join(f"{c.name} ({_offer(c)})" for c in spec.spokes)
+        )
+        view.step(
+            f"dashboard at {url.rstrip('/')}/ui/ (log in with the token in {layout.client_token})"
+        )
         with HubClient(url, layout.read_client_token()) as hub:
             _submit_and_follow(hub, view, result, timeout=timeout, scale=scale, clock=clock)
     finally:
         if not keep:
             view.step("tearing the fleet down")
             fleet.down()
+            if state_dir is None:  # the demo's own directory, emptied by `down`
+                with contextlib.suppress(OSError):
+                    root.rmdir()
     result.seconds = clock() - started
     return result
 

@@ -68,6 +68,9 @@ def run_steps(
                 emits.emit(where, title, "fail", first, seconds=clock() - began)
                 raise
             emits.emit(where, title, "done", note or "", seconds=clock() - began)
+        if cancelled():  # the last step ended after the interrupt: not done before it
+            title = "done after the interrupt"
+            raise Interrupted("interrupted")
     except Interrupted:
         emits.emit(where, title or "waiting", "fail", "interrupted", final=True)
         raise

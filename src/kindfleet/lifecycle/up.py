@@ -4,8 +4,9 @@ The order is: look at what exists, preflight, the fleet's registry, then every c
 steps in parallel (bounded; the hub alone first when the provider needs it), then the
 hub's context made current. A cluster whose creation fails is removed (unless retained)
 and reported; the others carry on. Ctrl-C stops the commands in flight, removes the
-clusters whose creation had begun and not completed (and a registry this run created, if
-no cluster is left to use it), then lets the interrupt through.
+clusters whose creation had begun and not completed before it (one whose last step ends
+after it too; and a registry this run created, if no cluster is left to use it), then lets
+the interrupt through.
 """
 
 from __future__ import annotations

@@ -142,7 +142,7 @@ def test_a_run_that_ends_badly_is_put_right_by_the_next_up(kindfleet_env: Kindfl
         if interrupted.poll() is None:
             interrupted.kill()
     assert interrupted.returncode == 130, err
-    assert "error: interrupted: clusters whose creation had begun were removed" in err
+    assert "error: interrupted: clusters it had begun and not finished were removed" in err
     assert containers(name) == [f"{name}-hub-control-plane"]
 
     # the Docker daemon gone mid-run: one clear error; back, and `up` finishes the job

@@ -367,6 +367,28 @@ def test_ctrl_c_removes_what_was_half_made_and_keeps_what_is_up(spec, tmp_path, 
     assert contexts == ["kind-t-hub"]
 
 
+def test_ctrl_c_removes_a_cluster_whose_creation_ends_after_it(spec, tmp_path, calico_manifest):
+    """A creation that cannot be cut short (the local provider's waits for its processes)
+    and is the cluster's last step, completed after Ctrl-C: not up before the interrupt,
+    so it goes as one cut short would; the hub, up before it, stays."""
+
+    interrupter = Interrupter()
+
+    class Slow(BareProvider):
+        def create(self, fleet, cluster, options):
+            if cluster.name == "t-spoke1":
+                _thread.interrupt_main()
+                assert interrupter.stop.wait(10)  # the main thread has taken the interrupt
+            super().create(fleet, cluster, options)
+
+    provider = Slow()
+    events = interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter)
+    assert provider.running == ["t-hub"]
+    spoke1 = [(e.step, e.phase, e.message) for e in events if e.cluster == "t-spoke1"]
+    assert ("done after the interrupt", "fail", "interrupted") in spoke1, spoke1
+    assert ("removing", "done", "") in spoke1
+
+
 def test_ctrl_c_before_any_cluster_is_up_removes_the_new_registry(spec, tmp_path, calico_manifest):
     interrupter = Interrupter()
     started = []
