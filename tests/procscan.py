@@ -21,3 +21,21 @@ def with_environment(*pairs: str) -> list[int]:
         except (OSError, psutil.Error):
             continue
     return found
+
+
+def end_naming(path: object) -> list[str]:
+    """Kill live processes whose command line names `path` (a fleet's hub, links and
+    agents name its directory), so that what a failing test left is not every later
+    test's too; their command lines, for the assertion that there were none."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            line = " ".join(proc.cmdline())
+            if str(path) in line:
+                found.append(line)
+                proc.kill()
+        except psutil.Error:
+            continue
+    return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import signal
 import sys
 import traceback
 from typing import Annotated, ClassVar
@@ -185,8 +186,22 @@ def _root(
     options.provider_override.set(provider.value if provider else None)
 
 
+def _as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_signals() -> None:
+    """SIGTERM (a cancelled CI job, `timeout`) and SIGHUP (its terminal closed) end a
+    command as Ctrl-C does: what it started and had not finished is removed, not left
+    running. A signal ignored already (`nohup`) stays ignored."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            signal.signal(sig, _as_interrupt)
+
+
 def main() -> None:
     debug = bool(os.environ.get("KINDFLEET_DEBUG")) or "--debug" in sys.argv
+    _stop_signals()
     try:
         app()
     except SpecError as exc:

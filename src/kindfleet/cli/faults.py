@@ -7,10 +7,8 @@ resolves its commands itself.
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -80,10 +78,6 @@ def _when(at: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at)) if at else ""
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def _inject(
     action: str,
     cluster: str,
@@ -104,8 +98,6 @@ def _inject(
         output.info(f"  clear it with `kindfleet fault clear {record.id} -f {file}`")
         return
     output.info(f"  holding it for {format_duration(duration)}; Ctrl-C clears it now")
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
     started = time.monotonic()
     try:
         cleared = fleet.hold_fault(record, kubeconfig=kubeconfig)

@@ -105,13 +105,21 @@ def run_demo(
             _submit_and_follow(hub, view, result, timeout=timeout, scale=scale, clock=clock)
     finally:
         if not keep:
-            view.step("tearing the fleet down")
-            fleet.down()
-            if state_dir is None:  # the demo's own directory, emptied by `down`
-                with contextlib.suppress(OSError):
-                    root.rmdir()
+            _tear_down(view, fleet, root if state_dir is None else None)
     result.seconds = clock() - started
     return result
+
+
+def _tear_down(view: View, fleet: Fleet, own_dir: Path | None) -> None:
+    """The fleet goes even when the view cannot say so (its output closed: `| head`);
+    then the directory the demo made for it, emptied by `down`."""
+    try:
+        view.step("tearing the fleet down")
+    finally:
+        fleet.down()
+        if own_dir is not None:
+            with contextlib.suppress(OSError):
+                own_dir.rmdir()
 
 
 def _submit_and_follow(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
 from pathlib import Path
 
 import pytest
+from tests.procscan import end_naming
 
 from kindfleet.demo.run import run_demo
 
@@ -61,22 +59,6 @@ def test_demo_routes_work_to_the_right_spokes_and_tears_down(tmp_path):
     assert not (tmp_path / "state" / "demotest").exists()  # down removed every trace
 
 
-def _end_processes_under(path: Path) -> list[str]:
-    """Kill live processes that name `path` (the fleet's hub, links, agents, left by a
-    failure, so that it is not also every later test's); their command lines."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if str(path) in line:
-            found.append(line)
-            with contextlib.suppress(OSError):
-                os.kill(int(proc.name), signal.SIGKILL)
-    return found
-
-
 def test_a_ctrl_c_once_the_fleet_is_up_leaves_no_process_and_no_directory():
     """The demo's fleet is torn down from its first process on, and the directory the
     demo made for it is removed with it."""
@@ -93,6 +75,6 @@ def test_a_ctrl_c_once_the_fleet_is_up_leaves_no_process_and_no_directory():
     found = re.search(r"state in (\S+)", view.steps[0])
     assert found, view.steps
     root = Path(found.group(1))
-    assert _end_processes_under(root) == []
+    assert end_naming(root) == []
     assert view.steps[-1] == "tearing the fleet down"
     assert not root.exists()
