@@ -11,8 +11,9 @@ import enum
 import os
 import signal
 import sys
+import threading
 import traceback
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import typer
 
@@ -186,22 +187,47 @@ def _root(
     options.provider_override.set(provider.value if provider else None)
 
 
+# The stop signals this command was sent. The KeyboardInterrupt a handler raises can land
+# in a library that reports it as an error of its own (pydantic's serializer does): once
+# one came, whatever ends the command is the interrupt.
+_stopped: list[int] = []
+
+
 def _as_interrupt(signum: int, frame: object) -> None:
+    _stopped.append(signum)
     raise KeyboardInterrupt
 
 
-def _stop_signals() -> None:
+def _stop_signals() -> dict[int, Any]:
     """SIGTERM (a cancelled CI job, `timeout`) and SIGHUP (its terminal closed) end a
     command as Ctrl-C does: what it started and had not finished is removed, not left
-    running. A signal ignored already (`nohup`) stays ignored."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            signal.signal(sig, _as_interrupt)
+    running. A signal ignored already (`nohup`) stays ignored. What they were before, to
+    put back (`main` may run in a process that goes on: a test's)."""
+    before: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return before
+    _stopped.clear()
+    for sig, default in (
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, signal.SIG_DFL),
+        (signal.SIGHUP, signal.SIG_DFL),
+    ):
+        if signal.getsignal(sig) is default:
+            before[sig] = signal.signal(sig, _as_interrupt)
+    return before
 
 
 def main() -> None:
+    before = _stop_signals()
+    try:
+        _main()
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _main() -> None:
     debug = bool(os.environ.get("KINDFLEET_DEBUG")) or "--debug" in sys.argv
-    _stop_signals()
     try:
         app()
     except SpecError as exc:
@@ -214,6 +240,11 @@ def main() -> None:
         output.error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
+        if _stopped:  # the interrupt, as a library reported it
+            if debug:
+                traceback.print_exc()
+            output.error("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
         if debug:
             traceback.print_exc()
         known = machine_error(exc)

@@ -9,7 +9,7 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import EXIT_FAILED
+from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED
 from kindfleet.faults import parse_duration
 from kindfleet.kind import images
 from kindfleet.providers.preflight import CHECKS
@@ -133,7 +133,14 @@ def matrix(
             f"--parallel {parallel}: preflight says this machine holds {made.parallel} "
             f"of these fleets at once (memory, inotify); running {made.parallel}"
         )
-    result = matrices.run(made, opts, progress=_line)
+    try:
+        result = matrices.run(made, opts, progress=_line)
+    except KeyboardInterrupt:
+        output.error(
+            "interrupted: the versions under way were taken down, the others not begun",
+            "each version's folder holds its fleet file and command.log",
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if fmt is not output.Format.table:
         output.emit(result.to_dict(), fmt)
     else:

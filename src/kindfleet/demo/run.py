@@ -9,6 +9,7 @@ a test can check what happened.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import tempfile
 import time
 import uuid
@@ -81,9 +82,12 @@ def run_demo(
 ) -> DemoResult:
     started = clock()
     root = state_dir or Path(tempfile.mkdtemp(prefix="kindfleet-demo-"))
-    spec = from_text(FLEET.format(name=name), source="demo fleet")
+    text = FLEET.format(name=name)
+    spec = from_text(text, source="demo fleet")
     provider = LocalProvider(root, lost_after_seconds=10)
-    fleet = Fleet(spec, provider=provider)
+    # All of it in `root`, what kindfleet remembers of the fleet (its lock) included: two
+    # demos at once on one machine are two fleets named alike, neither waiting for the other.
+    fleet = Fleet(spec, provider=provider, state_dir=root)
     result = DemoResult()
     view.step(
         f"starting a local fleet: hub + {len(spec.spokes)} spokes as processes "
@@ -104,10 +108,24 @@ def run_demo(
         with HubClient(url, layout.read_client_token()) as hub:
             _submit_and_follow(hub, view, result, timeout=timeout, scale=scale, clock=clock)
     finally:
-        if not keep:
+        if keep:
+            _left_running(view, root, text)
+        else:
             _tear_down(view, fleet, root if state_dir is None else None)
     result.seconds = clock() - started
     return result
+
+
+def _left_running(view: View, root: Path, text: str) -> None:
+    """--keep: the fleet stays, as a fleet file the other commands take (how to reach it,
+    and how to end it, said)."""
+    path = root / "fleet.yaml"
+    path.write_text(text, encoding="utf-8")
+    env = f"KINDFLEET_STATE_DIR={shlex.quote(str(root))}"
+    view.step(
+        f"left running (--keep): `{env} kindfleet workloads -f {shlex.quote(str(path))}`; "
+        "`down` in its place removes it"
+    )
 
 
 def _tear_down(view: View, fleet: Fleet, own_dir: Path | None) -> None:

@@ -16,7 +16,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,8 +26,10 @@ from kindfleet.errors import KindfleetError, unexpected
 from kindfleet.exec import CommandError, ProcessRunner, cmd
 from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import yamlread
+from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.matrix.plan import MatrixPlan, VersionRun, plan
 from kindfleet.matrix.results import MatrixResult, Step, VersionResult
+from kindfleet.matrix.stopping import Stop
 from kindfleet.providers.base import Provider
 from kindfleet.providers.preflight import CHECKS, PreflightOptions
 
@@ -98,15 +99,28 @@ def run(
     found: dict[str, VersionResult] = {}
     lock = threading.Lock()
 
+    stop = Stop()
+
     def one_slot(runs: list[VersionRun]) -> None:
         for version_run in runs:
-            result = _one(version_run, command, workdir, options, progress)
+            if stop.requested.is_set():
+                progress(version_run.version, "skipped (interrupted)")
+                continue
+            result = _one(version_run, command, workdir, options, progress, stop=stop)
             with lock:
                 found[version_run.version] = result
 
-    with ThreadPoolExecutor(max_workers=made.parallel, thread_name_prefix="matrix") as pool:
-        for future in [pool.submit(one_slot, runs) for runs in slots.values()]:
-            future.result()
+    # Ctrl-C: `stop` kills what runs, then each slot takes its fleet down before it ends.
+    done = run_parallel(
+        list(slots.values()),
+        one_slot,
+        limit=made.parallel,
+        key=lambda runs: runs[0].label,
+        on_interrupt=stop.interrupt,
+    )
+    for outcome in done.values():
+        if isinstance(outcome, BaseException):
+            raise outcome
     ordered = tuple(found[r.version] for r in made.runs)
     return MatrixResult(made.base.name, shlex.join(command), made.parallel, ordered)
 
@@ -154,12 +168,15 @@ def _one(
     workdir: Path,
     options: MatrixOptions,
     progress: Progress,
+    *,
+    stop: Stop,
 ) -> VersionResult:
     version = version_run.version
     directory = workdir / version_run.label
     file = _write_fleet(version_run, directory)
     kubeconfig = directory / "kubeconfig"
     fleet = _fleet(version_run, options)
+    runner = ProcessRunner()  # the command's
     steps: list[Step] = []
 
     def step(name: str, call: Callable[[], str]) -> Step:
@@ -187,15 +204,15 @@ def _one(
     if options.state_dir is not None:
         env["KINDFLEET_STATE_DIR"] = str(options.state_dir)
     argv = [_fill(arg, places) for arg in command]
+    log = directory / "command.log"
     try:
-        if step("up", up).ok:
-            step(
-                "command",
-                lambda: _command(argv, env, options.command_timeout, directory / "command.log"),
-            )
-        if not all(s.ok for s in steps):
+        stop.track(version, runner, *_runners(fleet))
+        if step("up", up).ok and not stop.requested.is_set():
+            step("command", lambda: _command(runner, argv, env, options.command_timeout, log))
+        if not all(s.ok for s in steps) and not stop.requested.is_set():
             step("logs", lambda: str(fleet.export_logs(directory / "logs").directory))
     finally:
+        stop.release(version)
         step("down", lambda: _down(fleet, kubeconfig))
     if options.junit_dir is not None:
         options.junit_dir.mkdir(parents=True, exist_ok=True)
@@ -218,8 +235,15 @@ def _fill(arg: str, places: Mapping[str, str]) -> str:
     return arg
 
 
-def _command(argv: Sequence[str], env: Mapping[str, str], timeout: float, log: Path) -> str:
-    result = ProcessRunner().run(cmd(*argv, env=env, timeout=timeout), check=False)
+def _runners(fleet: Fleet) -> list[ProcessRunner]:
+    """The fleet's own runner (its `kind` commands), when it is one a Ctrl-C can stop."""
+    return [fleet.runner] if isinstance(fleet.runner, ProcessRunner) else []
+
+
+def _command(
+    runner: ProcessRunner, argv: Sequence[str], env: Mapping[str, str], timeout: float, log: Path
+) -> str:
+    result = runner.run(cmd(*argv, env=env, timeout=timeout), check=False)
     log.write_text(result.output + "\n", encoding="utf-8")
     if not result.ok:
         raise CommandError(result)

@@ -48,7 +48,7 @@ def test_a_signal_to_the_demo_alone_tears_its_fleet_down(sig):
     assert end_naming(root) == []
     assert code == EXIT_INTERRUPTED, rest
     assert "tearing the fleet down" in rest
-    assert not root.exists()
+    assert not root.exists(), sorted(str(p) for p in root.rglob("*"))
 
 
 def test_the_demo_piped_to_head_tears_its_fleet_down():
@@ -66,7 +66,7 @@ def test_the_demo_piped_to_head_tears_its_fleet_down():
     demo.stdout.close()  # as `head` does once it has its lines
     _end(demo)
     assert end_naming(root) == []
-    assert not root.exists()
+    assert not root.exists(), sorted(str(p) for p in root.rglob("*"))
 
 
 def _end(demo: subprocess.Popen[str]) -> int | None:

@@ -107,3 +107,44 @@ def test_write_fleets_writes_each_versions_fleet_and_runs_nothing(cli, tmp_path)
     planned = Fleet.from_path(written[1])
     assert [c.name for c in planned.spec.clusters] == ["wf-v1-37-hub", "wf-a-v1-37"]
     assert not any(c.exists for c in planned.status().clusters)  # nothing was brought up
+
+
+def test_ctrl_c_kills_the_command_takes_the_fleet_down_and_skips_the_rest(tmp_path):
+    """The versions run on threads and their commands in sessions of their own, out of
+    Ctrl-C's reach: the matrix stops them itself, and still takes the fleet down."""
+    import _thread
+
+    import pytest
+    from tests.procscan import end_naming
+
+    from kindfleet import matrix as matrices
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET.format(name=f"mi{uuid.uuid4().hex[:6]}"))
+    work = tmp_path / "work"
+    opts = matrices.MatrixOptions(
+        command=(sys.executable, "-c", "import time; time.sleep(60)", str(work)),
+        workdir=work,
+        state_dir=tmp_path / "state",
+        provider="local",
+    )
+    made = matrices.load_plan(path, matrices.parse_versions(["1.35,1.36"]), opts)
+    said: list[tuple[str, str]] = []
+
+    def progress(version: str, what: str) -> None:
+        said.append((version, what))
+        if (version, what) == ("v1.35.8", "command"):
+            _thread.interrupt_main()  # Ctrl-C, while the command runs
+
+    with pytest.raises(KeyboardInterrupt):
+        matrices.run(made, opts, progress=progress)
+    assert end_naming(tmp_path) == []  # the command, the hub, the spoke: none left
+    assert said == [
+        ("v1.35.8", "up"),
+        ("v1.35.8", "command"),
+        ("v1.35.8", "down"),
+        ("v1.35.8", "failed"),
+        ("v1.36.4", "skipped (interrupted)"),
+    ]
+    fleet = Fleet.from_path(work / "v1-35" / "fleet.yaml", state_dir=tmp_path / "state")
+    assert not any(c.exists for c in fleet.status().clusters)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -77,4 +78,33 @@ def test_a_ctrl_c_once_the_fleet_is_up_leaves_no_process_and_no_directory():
     root = Path(found.group(1))
     assert end_naming(root) == []
     assert view.steps[-1] == "tearing the fleet down"
-    assert not root.exists()
+    assert not root.exists(), sorted(str(p) for p in root.rglob("*"))
+
+
+def test_a_demo_beside_another_is_a_fleet_of_its_own_and_keep_says_how_to_end_it(
+    tmp_path, monkeypatch
+):
+    """Two demos at once on one machine are two fleets of the same name: the second
+    failed on the first's lock (in the shared state directory) and left its directory.
+    Each keeps all of its state in its own directory. With --keep the fleet is left as a
+    fleet file the other commands take, and the step says how."""
+    from kindfleet import Fleet
+    from kindfleet.lifecycle import fleetlock
+
+    monkeypatch.setenv("KINDFLEET_STATE_DIR", str(tmp_path / "shared"))
+    view = Recorder()
+    with fleetlock.hold("demokeep", "up"):  # another demo of that name, coming up
+        result = run_demo(view, name="demokeep", timeout=40, keep=True)
+    assert result.lost == 0 and result.submitted == 14
+    said = view.steps[-1]
+    found = re.search(r"`KINDFLEET_STATE_DIR=(\S+) kindfleet workloads -f (\S+)`", said)
+    assert found, view.steps
+    root, path = Path(found.group(1)), Path(found.group(2))
+    fleet = Fleet.from_path(path, state_dir=root)
+    try:
+        assert all(c.ready for c in fleet.status().clusters)
+    finally:
+        fleet.down()
+    assert end_naming(root) == []
+    assert sorted(p.name for p in root.iterdir()) == ["fleet.yaml"]  # down took the rest
+    shutil.rmtree(root)
