@@ -231,8 +231,10 @@ def hub_kill_under_load(ctx: Context) -> tuple[str, dict[str, float]]:
     submitter.start()
     ctx.until(lambda: len(accepted) >= 10, "10 accepted submissions", 120)
     record = ctx.target.fault("kill", hub, kubeconfig=ctx.options.kubeconfig)
-    time.sleep(1.5)
-    ctx.target.clear_faults([record.id], kubeconfig=ctx.options.kubeconfig)
+    try:
+        time.sleep(1.5)
+    finally:  # a Ctrl-C here must not leave the fleet's hub held down
+        ctx.target.clear_faults([record.id], kubeconfig=ctx.options.kubeconfig)
     submitter.join(180)
     stop.set()
     done = ctx.wait(accepted, lambda w: w.state.terminal, "every accepted workload", 180)

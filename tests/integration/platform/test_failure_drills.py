@@ -40,3 +40,25 @@ def test_hub_outage_and_hub_kill_under_load_lose_nothing(drill: Drill):
 def test_comms_routing_telemetry_isolation(drill: Drill):
     figures = _passes(drill, "comms", "routing", "telemetry", "isolation")
     assert figures["comms/spokes-registered"]["spokes"] == 3
+
+
+def test_a_ctrl_c_while_the_drill_holds_the_hub_down_brings_it_back(drill: Drill, monkeypatch):
+    """hub-kill-under-load kills the hub and holds it down 1.5 s: a Ctrl-C then must not
+    leave the user's fleet without its hub (the fault held until cleared by hand)."""
+    import time
+    from types import SimpleNamespace
+
+    from kindfleet.checks import failover
+
+    def sleep(seconds: float) -> None:
+        if seconds == 1.5:  # the hub's 1.5 s down
+            raise KeyboardInterrupt
+        time.sleep(seconds)
+
+    clock = SimpleNamespace(sleep=sleep, time=time.time, monotonic=time.monotonic)
+    monkeypatch.setattr(failover, "time", clock)
+    with pytest.raises(KeyboardInterrupt):
+        drill.fleet.check(["failover/hub-kill-under-load"], lost_after=LOST_AFTER, timeout=90)
+    assert drill.fleet.faults(live=True) == []
+    (hub,) = [c for c in drill.fleet.status().clusters if c.role == "hub"]
+    assert hub.ready, hub  # started again and serving (its spokes rejoin in their time)
