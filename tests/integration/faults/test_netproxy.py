@@ -130,9 +130,7 @@ def test_an_upstream_restarted_on_its_port_is_reached_again(wire):
     # A closed port answers with a reset, passed on to the client: at its recv, or at its
     # connect when the proxy accepted and reset before the client ran again (CI, loaded).
     with pytest.raises(ConnectionResetError):
-        conn = _connect(files)
-        conn.sendall(b"x")
-        conn.recv(1)
+        _echo(_connect(files), b"x")
     upstream.start()
     assert _echo(_connect(files), b"back") == b"back"
 
