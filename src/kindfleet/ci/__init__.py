@@ -1,5 +1,21 @@
 """`kindfleet ci`: a CI workflow for a fleet (GitHub Actions or GitLab CI), as data."""
 
-from kindfleet.ci.workflow import CiOptions, command_line, entries, github, gitlab, to_yaml
+from kindfleet.ci.workflow import (
+    CiOptions,
+    command_line,
+    entries,
+    github,
+    gitlab,
+    to_yaml,
+    written_by_kindfleet,
+)
 
-__all__ = ["CiOptions", "command_line", "entries", "github", "gitlab", "to_yaml"]
+__all__ = [
+    "CiOptions",
+    "command_line",
+    "entries",
+    "github",
+    "gitlab",
+    "to_yaml",
+    "written_by_kindfleet",
+]

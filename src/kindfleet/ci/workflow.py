@@ -361,11 +361,20 @@ def command_line(options: CiOptions, *, gitlab_ci: bool, out: str) -> str:
     return shlex.join([*words, "--out", out])
 
 
+MARK = " written by kindfleet; change it by running again:"  # in the first line of each
+
+
+def written_by_kindfleet(text: str) -> bool:
+    """Is this file's text one `to_yaml` wrote (which running again may replace)?"""
+    first = text.split("\n", 1)[0]
+    return first.startswith("# A ") and first.endswith(MARK)
+
+
 def to_yaml(data: dict[str, Any], options: CiOptions, *, gitlab_ci: bool, out: str) -> str:
     what = "GitLab CI pipeline" if gitlab_ci else "GitHub Actions workflow"
     versions = ", ".join(options.versions)
     head = [
-        f"# A {what} written by kindfleet; change it by running again:",
+        f"# A {what}{MARK}",
         f"#   {command_line(options, gitlab_ci=gitlab_ci, out=out)}",
         f"# The fleet {options.fleet_file} at Kubernetes {versions}: up, deploy, check (JUnit),",
         "# the logs and JUnit files kept when a job fails, the fleet down always.",

@@ -10,6 +10,7 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption
+from kindfleet.errors import UsageError, writing
 
 app = typer.Typer(
     help="Write a CI workflow (GitHub Actions, GitLab CI) for a fleet.",
@@ -84,6 +85,12 @@ def github(
         str,
         typer.Option("--runner-tag", help="GitLab: the tag of a shell runner with Docker."),
     ] = "kindfleet",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the file at --out even when kindfleet did not write it."
+        ),
+    ] = False,
 ) -> None:
     """Write a GitHub Actions workflow (or with --gitlab a GitLab CI pipeline) that brings
     the fleet up at each version, deploys, checks with JUnit, keeps logs on failure and
@@ -117,9 +124,31 @@ def github(
         sys.stdout.write(text)
         return
     path = Path(target)
+    if not force:
+        _refuse_theirs(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with writing(path):
+        path.write_text(text, encoding="utf-8")
     output.success(f"wrote {path} ({len(chosen)} Kubernetes versions: {', '.join(chosen)})")
+
+
+def _refuse_theirs(path: Path) -> None:
+    """A file there that kindfleet did not write (a project's own `.gitlab-ci.yml`) is
+    never replaced unasked; one it wrote is, as its first line says."""
+    from kindfleet import ci
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory", hint="give --out a file name") from None
+    if not ci.written_by_kindfleet(text):
+        raise UsageError(
+            f"{path} exists and kindfleet did not write it",
+            hint="--out - prints the workflow (to merge by hand, or `include:` from GitLab), "
+            "--out PATH writes it elsewhere, --force replaces that file",
+        )
 
 
 @app.command("gitlab")
@@ -133,9 +162,15 @@ def gitlab_ci(
     out: Annotated[
         str | None, typer.Option("--out", metavar="PATH|-", help=f"Default {GITLAB_OUT}.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the file at --out even when kindfleet did not write it."
+        ),
+    ] = False,
 ) -> None:
     """Write a GitLab CI pipeline: `kindfleet ci github --gitlab` (its flags are there)."""
-    github(file=file, versions=versions, out=out, gitlab=True)
+    github(file=file, versions=versions, out=out, gitlab=True, force=force)
 
 
 def _own(clusters: tuple[object, ...]) -> list[str]:

@@ -149,3 +149,25 @@ def test_the_projects_e2e_workflow_is_what_kindfleet_ci_writes(cli, monkeypatch)
 def test_bad_input_is_one_line_naming_the_flag(cli, args, says):
     result = cli("ci", "github", "-f", str(ROOT / "examples" / "minimal.yaml"), *args, "--out", "-")
     assert result.code == 2 and says in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_a_projects_own_workflow_is_never_replaced_unasked(cli, tmp_path, monkeypatch, kind):
+    """A project's `.gitlab-ci.yml` (or a workflow of its own at the same path) is kept,
+    with how to go on; kindfleet's own file is replaced by running again, any with --force."""
+    monkeypatch.chdir(tmp_path)
+    fleet = str(ROOT / "examples" / "minimal.yaml")
+    path = tmp_path / (".gitlab-ci.yml" if kind == "gitlab" else ".github/workflows/kindfleet.yml")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("stages: [build, test, deploy]\n")
+    refused = cli("ci", kind, "-f", fleet)
+    assert refused.code == 2, refused.err
+    assert f"{path.relative_to(tmp_path)} exists and kindfleet did not write it" in refused.err
+    assert "--force" in refused.err and "Traceback" not in refused.err
+    assert path.read_text() == "stages: [build, test, deploy]\n"
+    assert cli("ci", kind, "-f", fleet, "--force").code == 0
+    ours = path.read_text()
+    assert ours.startswith("# A ")
+    again = cli("ci", kind, "-f", fleet, "--versions", "1.35")
+    assert again.code == 0, again.err  # its own file: written again
+    assert path.read_text() != ours

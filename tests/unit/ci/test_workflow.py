@@ -9,6 +9,7 @@ import yaml
 
 from kindfleet import pins
 from kindfleet.ci import CiOptions, command_line, entries, github, gitlab, to_yaml
+from kindfleet.ci.workflow import written_by_kindfleet
 from kindfleet.kind import images
 from kindfleet.pins import HOST_IMAGES
 
@@ -175,6 +176,23 @@ def test_the_text_says_how_to_write_it_again_and_reads_back_as_the_data(gitlab_c
     if not gitlab_ci:
         loaded["on"] = loaded.pop(True)  # YAML 1.1 readers take `on` for true; GitHub does not
     assert loaded == yaml.safe_load(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("gitlab_ci", [False, True])
+def test_what_kindfleet_wrote_is_known_from_a_projects_own_file(gitlab_ci):
+    """`kindfleet ci` replaces its own file when run again, never a project's own."""
+    options = CiOptions("f.yaml", VERSIONS)
+    data = gitlab(options) if gitlab_ci else github(options)
+    assert written_by_kindfleet(to_yaml(data, options, gitlab_ci=gitlab_ci, out="-"))
+    for theirs in (
+        "",
+        "stages: [build]\n",
+        "# A GitLab CI pipeline\nstages: [build]\n",
+        "include:\n  - local: ci/kindfleet.yml  # A GitHub Actions workflow written by kindfleet; "
+        "change it by running again:\n",
+        "jobs: {}\n# A GitHub Actions workflow written by kindfleet; change it by running again:",
+    ):
+        assert not written_by_kindfleet(theirs), theirs
 
 
 def test_docker_hub_login_only_with_a_token_and_the_secret_never_in_the_command():
