@@ -52,6 +52,8 @@ def parse(text: str, *, source: str = "<kubeconfig>") -> Config:
         data = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError as exc:
         raise KubeconfigError(f"{source} is not valid YAML: {exc}") from None
+    except RecursionError:  # PyYAML's composer recurses once per level of nesting
+        raise KubeconfigError(f"{source} is nested too deeply to be a kubeconfig") from None
     if data is None:
         return empty()
     if not isinstance(data, dict):
@@ -73,6 +75,13 @@ def _named(entries: Iterable[Any]) -> list[dict[str, Any]]:
     return [e for e in entries if isinstance(e, dict)]
 
 
+def _name(entry: Any) -> str | None:
+    """The entry's name; None for what is not a named entry (kept as it is, never matched:
+    a file other tools wrote may hold anything)."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def merge(
     base: Mapping[str, Any], incoming: Mapping[str, Any], *, current: str | None = None
 ) -> Config:
@@ -84,7 +93,7 @@ def merge(
     out: Config = copy.deepcopy(dict(base))
     for section in SECTIONS:
         entries = list(out.get(section) or [])
-        index = {e.get("name"): i for i, e in enumerate(entries) if isinstance(e, dict)}
+        index = {_name(e): i for i, e in enumerate(entries) if _name(e) is not None}
         for entry in _named(incoming.get(section) or []):
             name = entry.get("name")
             if name in index:
@@ -101,7 +110,7 @@ def merge(
 
 
 def context_names(config: Mapping[str, Any]) -> list[str]:
-    return [str(e.get("name")) for e in _named(config.get("contexts") or [])]
+    return [n for e in config.get("contexts") or [] if (n := _name(e)) is not None]
 
 
 def _context(config: Mapping[str, Any], name: str) -> dict[str, Any] | None:
@@ -138,12 +147,12 @@ def remove_context(config: Mapping[str, Any], name: str) -> Config:
     body = _context(out, name)
     if body is None:
         return out
-    out["contexts"] = [e for e in out.get("contexts") or [] if e.get("name") != name]
+    out["contexts"] = [e for e in out.get("contexts") or [] if _name(e) != name]
     still = [c for c in _named(out["contexts"]) if isinstance(c.get("context"), dict)]
     for section, key in (("clusters", "cluster"), ("users", "user")):
         target = body.get(key)
         if target and not any(c["context"].get(key) == target for c in still):
-            out[section] = [e for e in out.get(section) or [] if e.get("name") != target]
+            out[section] = [e for e in out.get(section) or [] if _name(e) != target]
     if out.get("current-context") == name:
         out["current-context"] = ""
     return out

@@ -60,6 +60,7 @@ def test_parse_empty_and_none_give_an_empty_config():
         ("a: [", "not valid YAML"),
         ("- a\n- b\n", "expected a mapping"),
         ("clusters: 3\n", "must be a list"),
+        ("x: " + "[" * 5000 + "]" * 5000, "nested too deeply"),
     ],
 )
 def test_parse_rejects_what_is_not_a_kubeconfig(text, needle):
@@ -160,6 +161,44 @@ def test_merging_then_removing_leaves_the_users_own_entries(mine, fleet):
     for name in fleet:
         merged = kc.remove_context(merged, f"kind-f-{name}")
     assert merged == base
+
+
+# Entries other tools (or hands) left in a file: anything YAML holds, in any section.
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["name", "cluster", "user", "context", "x"]), inner, max_size=3
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.sampled_from(list(kc.SECTIONS)), st.lists(junk, max_size=4)))
+def test_entries_of_any_shape_are_kept_and_never_break_a_change(theirs):
+    """A named entry of the fleet is merged, used, renamed and removed beside whatever the
+    file holds: entries without a name, named by a list or a number, contexts of any shape.
+    Only what names the fleet's cluster is touched; the rest is kept as it was."""
+    base = kc.parse(yaml.safe_dump(theirs), source="f")
+    merged = kc.merge(base, entry("z"))
+    assert "kind-z" in kc.context_names(merged)
+    assert kc.use_context(merged, "kind-z")["current-context"] == "kind-z"
+    assert kc.server(merged, "kind-z") == "https://127.0.0.1:6443"
+    renamed = kc.rename_context(merged, "kind-z", "kind-y")
+    assert "kind-y" in kc.context_names(renamed)
+    removed = kc.remove_context(merged, "kind-z")
+    assert "kind-z" not in kc.context_names(removed)
+    for section in kc.SECTIONS:  # theirs, every one, in its place
+        assert [e for e in removed[section] if not _is_z(e)] == [
+            e for e in base[section] if not _is_z(e)
+        ]
+    assert kc.parse(kc.dump(removed)) == removed
+
+
+def _is_z(entry: object) -> bool:
+    return isinstance(entry, dict) and entry.get("name") == "kind-z"
 
 
 # --- the writer ----------------------------------------------------------------------
