@@ -41,6 +41,9 @@ def from_path(path: str | Path) -> list[WorkloadSpec]:
     except yaml.YAMLError as exc:
         problem = Problem("", f"is not valid YAML: {exc}")
         raise WorkloadSpecError([problem], source=str(path)) from None
+    except RecursionError:  # PyYAML's composer recurses once per level of nesting
+        problem = Problem("", "is nested too deeply to be a workload")
+        raise WorkloadSpecError([problem], source=str(path)) from None
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(i, dict) for i in items):
         problem = Problem("", "must hold a workload (a map) or a list of them")
