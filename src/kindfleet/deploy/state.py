@@ -55,7 +55,7 @@ def load_deployed(spec: FleetSpec, root: Path | None = None) -> Deployed | None:
 def load_access(spec: FleetSpec, root: Path | None = None) -> tuple[str, str]:
     try:
         url = json.loads(_access_file(spec, root).read_text())["hub"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         raise UsageError(
             f"the platform of fleet {spec.name!r} has not been deployed from this machine",
             hint=f"run `kindfleet deploy -f {spec.source or 'FILE'}`",

@@ -119,11 +119,17 @@ class FaultBook:
         except FileNotFoundError:
             return []
         except (OSError, ValueError) as exc:
-            raise KindfleetError(
-                f"cannot read the fault records {self.path}: {exc}",
-                hint="move the file away to start afresh (faults it names are then yours to undo)",
-            ) from None
-        return [FaultRecord.from_dict(d) for d in data.get("faults", [])]
+            raise self._unreadable(str(exc)) from None
+        try:
+            return [FaultRecord.from_dict(d) for d in data.get("faults", [])]
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # edited by hand
+            raise self._unreadable(f"not the records kindfleet writes ({exc!r})") from None
+
+    def _unreadable(self, why: str) -> KindfleetError:
+        return KindfleetError(
+            f"cannot read the fault records {self.path}: {why}",
+            hint="move the file away to start afresh (faults it names are then yours to undo)",
+        )
 
     def live(self) -> list[FaultRecord]:
         return [r for r in self.read() if r.live]

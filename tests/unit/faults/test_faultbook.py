@@ -193,3 +193,15 @@ def test_a_holder_that_died_is_told_apart(tmp_path):
         until=time.time() + 60, holder=gone,
     )  # fmt: skip
     assert "holder is gone" in record.note()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{", "[]", '{"faults": 3}', '{"faults": [1]}', '{"faults": [{"id": "f-1"}]}', '"x"'],
+)
+def test_records_edited_by_hand_are_one_clear_error(tmp_path, text):
+    book = FaultBook(tmp_path)
+    book.path.write_text(text)
+    with pytest.raises(KindfleetError, match="cannot read the fault records") as caught:
+        book.read()
+    assert "move the file away" in (caught.value.hint or "")
