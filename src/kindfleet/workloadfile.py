@@ -7,6 +7,7 @@ same reporting as a fleet file's, but never mistaken for one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from kindfleet.errors import Problem, UsageError, WorkloadSpecError
+from kindfleet.fleetspec import k8snames
 from kindfleet.fleetspec.errors import problems_from
 from kindfleet.platform.wire import WorkloadSpec
 
@@ -73,6 +75,76 @@ def pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+# kubectl's label-selector syntax, each requirement one of these (commas between them).
+_SET = re.compile(
+    r"^\s*(!?)\s*([^\s!=(),]+)\s*(?:(==|=|!=)\s*([^\s!=(),]*)|\s+(in|notin)\s*\(([^()]*)\))?\s*$"
+)
+
+
+def selector_from(items: Sequence[str] | None, flag: str = "--selector") -> dict[str, Any]:
+    """`--selector` arguments, in kubectl's syntax, as a selector: `gpu=true`
+    (`==` too), `pool!=cpu` (NotIn: also spokes without the label), `gpu` (Exists),
+    `!gpu` (DoesNotExist), `zone in (a,b)`, `zone notin (a,b)`; several in one argument,
+    comma-separated, or the flag repeated. Keys and values as Kubernetes labels have them:
+    a `gpu!=true` that read as the key `gpu!` would wait forever for a spoke."""
+    labels: dict[str, str] = {}
+    expressions: list[dict[str, Any]] = []
+    for item in items or []:
+        for part in _requirements(item):
+            found = _SET.fullmatch(part)
+            if found is None:
+                raise UsageError(
+                    f"{flag} {item!r}: {part.strip()!r} is not a label requirement",
+                    hint=f"e.g. {flag} gpu=true, {flag} 'pool!=cpu', {flag} 'zone in (a,b)', "
+                    f"{flag} gpu (has the label), {flag} '!gpu' (has not)",
+                )
+            negated, key, op, value, set_op, values = found.groups()
+            _check_label(flag, item, key, [value] if value else _split(values))
+            if negated and (op or set_op):
+                raise UsageError(f"{flag} {item!r}: '!' goes only before a bare key, as in '!gpu'")
+            if op in ("=", "=="):
+                if labels.get(key, value) != value:
+                    raise UsageError(
+                        f"{flag}: {key} is asked to be both {labels[key]!r} and {value!r}"
+                    )
+                labels[key] = value
+            elif op == "!=":
+                expressions.append({"key": key, "operator": "NotIn", "values": [value]})
+            elif set_op:
+                if not _split(values):
+                    raise UsageError(f"{flag} {item!r}: {set_op} needs at least one value")
+                operator = "In" if set_op == "in" else "NotIn"
+                expressions.append({"key": key, "operator": operator, "values": _split(values)})
+            else:
+                operator = "DoesNotExist" if negated else "Exists"
+                expressions.append({"key": key, "operator": operator})
+    return {"match_labels": labels, "match_expressions": expressions}
+
+
+def _requirements(item: str) -> list[str]:
+    """An argument cut at its commas, but not those inside a set's parentheses."""
+    parts, depth, start = [], 0, 0
+    for at, char in enumerate(item):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(item[start:at])
+            start = at + 1
+    return [*parts, item[start:]]
+
+
+def _split(values: str | None) -> list[str]:
+    return [v.strip() for v in (values or "").split(",") if v.strip()]
+
+
+def _check_label(flag: str, item: str, key: str, values: Sequence[str]) -> None:
+    for problem in [k8snames.label_key(key), *map(k8snames.label_value, values)]:
+        if problem is not None:
+            raise UsageError(
+                f"{flag} {item!r}: {problem}",
+                hint="spokes' labels follow Kubernetes' rules (the fleet file checks them too)",
+            )
+
+
 def from_flags(
     *,
     name: str,
@@ -80,7 +152,7 @@ def from_flags(
     cpu: str = "100m",
     memory: str = "128Mi",
     gpu: int = 0,
-    selector: Mapping[str, str] | None = None,
+    selector: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     image: str | None = None,
     priority: int = 0,
@@ -97,7 +169,7 @@ def from_flags(
         "image": image,
         "env": dict(env or {}),
         "resources": {"cpu": cpu, "memory": memory, "gpu": gpu},
-        "selector": {"match_labels": dict(selector or {})},
+        "selector": dict(selector or {}),
         "priority": priority,
         "retry": {"max_retries": retries},
         "pending_deadline_seconds": pending_deadline,

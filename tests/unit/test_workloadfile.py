@@ -57,3 +57,63 @@ def test_a_good_file_is_its_workloads(tmp_path):
     path = tmp_path / "work.yaml"
     path.write_text('- {name: a, command: ["true"]}\n- {name: b, command: ["false"]}\n')
     assert [w.name for w in workloadfile.from_path(path)] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("args", "labels", "expressions"),
+    [
+        (["gpu=true"], {"gpu": "true"}, []),
+        (["gpu==true", "pool=gpu"], {"gpu": "true", "pool": "gpu"}, []),
+        (["pool!=cpu"], {}, [{"key": "pool", "operator": "NotIn", "values": ["cpu"]}]),
+        (["gpu"], {}, [{"key": "gpu", "operator": "Exists"}]),
+        (["!gpu"], {}, [{"key": "gpu", "operator": "DoesNotExist"}]),
+        (
+            ["zone in (eu-west, us-east),tier notin (x)"],
+            {},
+            [
+                {"key": "zone", "operator": "In", "values": ["eu-west", "us-east"]},
+                {"key": "tier", "operator": "NotIn", "values": ["x"]},
+            ],
+        ),
+        (
+            ["kindfleet.dev/pool=gpu, region"],
+            {"kindfleet.dev/pool": "gpu"},
+            [{"key": "region", "operator": "Exists"}],
+        ),
+        ([], {}, []),
+    ],
+)
+def test_selector_flags_read_as_kubectl_reads_a_label_selector(args, labels, expressions):
+    assert workloadfile.selector_from(args) == {
+        "match_labels": labels,
+        "match_expressions": expressions,
+    }
+
+
+@pytest.mark.parametrize(
+    ("arg", "says"),
+    [
+        ("gpu!", "not a label requirement"),  # once read as the key `gpu!`: Pending forever
+        ("===", "not a label requirement"),
+        ("a=b,,c", "'' is not a label requirement"),
+        ("a@b=c", "label key 'a@b'"),
+        ("pool=cpu,gpu", None),  # fine: two requirements
+        ("zone in ()", "in needs at least one value"),
+        ("zone in (a b)", "label value 'a b'"),
+        ("!gpu=true", "'!' goes only before a bare key"),
+        ("gpu=" + "x" * 64, "at most 63 characters"),
+    ],
+)
+def test_a_selector_flag_kubectl_would_refuse_is_one_clear_error(arg, says):
+    if says is None:
+        assert workloadfile.selector_from([arg])["match_labels"] == {"pool": "cpu"}
+        return
+    with pytest.raises(KindfleetError) as caught:
+        workloadfile.selector_from([arg])
+    assert says in caught.value.message, caught.value.message
+    assert "--selector" in caught.value.message
+
+
+def test_a_key_asked_two_values_is_refused():
+    with pytest.raises(KindfleetError, match="both 'a' and 'b'"):
+        workloadfile.selector_from(["pool=a", "pool=b"])

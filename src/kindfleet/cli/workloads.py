@@ -19,8 +19,6 @@ from kindfleet.errors import UsageError
 from kindfleet.platform.exclusive import DEFAULT_LEASE, SPOKE_GRACE, margin
 from kindfleet.platform.wire import Workload, WorkloadState
 
-KeyValues = Annotated[list[str] | None, typer.Option()]
-
 
 def submit(
     *,
@@ -37,8 +35,16 @@ def submit(
         str, typer.Option(help="memory per run, e.g. 256Mi; a run past it is OOMKilled.")
     ] = "128Mi",
     gpu: Annotated[int, typer.Option(help="whole GPUs per run.")] = 0,
-    selector: KeyValues = None,
-    env: KeyValues = None,
+    selector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="which spokes may run it, by their labels, as kubectl's -l: gpu=true, "
+            "'pool!=cpu', 'zone in (a,b)', gpu (has the label), '!gpu'; repeatable.",
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE in the run's environment; repeatable.")
+    ] = None,
     image: Annotated[str | None, typer.Option(help="container image (Kubernetes spokes).")] = None,
     priority: Annotated[int, typer.Option(help="higher runs first.")] = 0,
     retries: Annotated[int, typer.Option(help="retries after a failure or a lost spoke.")] = 0,
@@ -83,7 +89,7 @@ def submit(
                 cpu=cpu,
                 memory=memory,
                 gpu=gpu,
-                selector=workloadfile.pairs(selector, "--selector"),
+                selector=workloadfile.selector_from(selector),
                 env=workloadfile.pairs(env, "--env"),
                 image=image,
                 priority=priority,
