@@ -45,6 +45,14 @@ def submit(
     env: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE in the run's environment; repeatable.")
     ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            "-l",
+            help="KEY=VALUE on the workload, to find it by (`kindfleet workloads -l`); repeatable.",
+        ),
+    ] = None,
     image: Annotated[str | None, typer.Option(help="container image (Kubernetes spokes).")] = None,
     priority: Annotated[int, typer.Option(help="higher runs first.")] = 0,
     retries: Annotated[int, typer.Option(help="retries after a failure or a lost spoke.")] = 0,
@@ -91,6 +99,7 @@ def submit(
                 gpu=gpu,
                 selector=workloadfile.selector_from(selector),
                 env=workloadfile.pairs(env, "--env"),
+                labels=workloadfile.pairs(label, "--label"),
                 image=image,
                 priority=priority,
                 retries=retries,
@@ -136,10 +145,19 @@ def workloads(
     file: FleetFileOption = Path("fleet.yaml"),
     state: Annotated[WorkloadState | None, typer.Option(help="Only this state.")] = None,
     spoke: Annotated[str | None, typer.Option(help="Only work on this spoke.")] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", "-l", help="Only work labelled KEY=VALUE; repeatable (each must match)."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     fmt: OutputOption = output.Format.table,
 ) -> None:
-    """List workloads (newest first) with their state and where they run."""
+    """List workloads (newest first) with their state and where they run.
+
+    `kindfleet workloads -l team=vision --state Running`."""
+    labels = workloadfile.pairs(label, "--label")
     with fleet(file).hub() as hub:
         if workload:
             one = hub.get(workload)
@@ -148,7 +166,7 @@ def workloads(
                 output.Format.yaml if fmt is output.Format.table else fmt,
             )
             return
-        items = hub.list_workloads(state=state, spoke=spoke, limit=limit).items
+        items = hub.list_workloads(state=state, spoke=spoke, labels=labels, limit=limit).items
     if fmt is not output.Format.table:
         output.emit([w.model_dump(mode="json") for w in items], fmt)
         return

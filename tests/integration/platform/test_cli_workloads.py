@@ -77,6 +77,12 @@ def test_submit_list_logs_explain_cancel_telemetry(cli, fleet_file):
         table = cli("workloads", *f)
         assert "needs-gpu" in table.out
         assert "Pending" in table.out
+        tagged = cli("submit", *f, "-n", "tagged", "-l", "team=vision", "-o", "json", "--", "true")
+        tagged_id = json.loads(tagged.out)[0]["workload"]["id"]
+        found = json.loads(cli("workloads", *f, "-l", "team=vision", "-o", "json").out)
+        assert [w["id"] for w in found] == [tagged_id]
+        assert json.loads(cli("workloads", *f, "-l", "team=nobody", "-o", "json").out) == []
+        assert cli("workloads", *f, "-l", "team").code == 2  # not KEY=VALUE: named, no call
         cancelled = cli("cancel", stuck_id, *f)
         assert cancelled.code == 0
         assert "cancelled" in cancelled.err
