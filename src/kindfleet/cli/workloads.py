@@ -151,7 +151,7 @@ def workloads(
             "--label", "-l", help="Only work labelled KEY=VALUE; repeatable (each must match)."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
     fmt: OutputOption = output.Format.table,
 ) -> None:
     """List workloads (newest first) with their state and where they run.
@@ -280,7 +280,7 @@ def telemetry(
     workload: Annotated[str | None, typer.Argument(help="The workload's id; none: spokes.")] = None,
     file: FleetFileOption = Path("fleet.yaml"),
     spoke: Annotated[str | None, typer.Option(help="Only this spoke.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many points.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many points.")] = 50,
     fmt: OutputOption = output.Format.table,
 ) -> None:
     """Telemetry the spokes sent: resource use of runs, metrics the work emitted."""

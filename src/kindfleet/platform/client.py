@@ -9,6 +9,7 @@ safely send one again after a dropped connection: the hub answers with the origi
 from __future__ import annotations
 
 import functools
+import re
 import ssl
 import time
 import uuid
@@ -23,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.platform.wire import (
     API_PREFIX,
+    WORKLOAD_ID,
     BatchItem,
     BatchSubmitRequest,
     BatchSubmitResponse,
@@ -197,14 +199,14 @@ class HubClient:
             cursor = page.next_cursor
 
     def get(self, workload_id: str) -> Workload:
-        return _parse(self._get(f"{API_PREFIX}/workloads/{_segment(workload_id)}"), Workload)
+        return _parse(self._get(f"{API_PREFIX}/workloads/{_workload(workload_id)}"), Workload)
 
     def cancel(self, workload_id: str) -> Workload:
-        path = f"{API_PREFIX}/workloads/{_segment(workload_id)}/cancel"
+        path = f"{API_PREFIX}/workloads/{_workload(workload_id)}/cancel"
         return _parse(self._send("POST", path), Workload)
 
     def explain(self, workload_id: str) -> Explanation:
-        path = f"{API_PREFIX}/workloads/{_segment(workload_id)}/explain"
+        path = f"{API_PREFIX}/workloads/{_workload(workload_id)}/explain"
         return _parse(self._get(path), Explanation)
 
     def spokes(self) -> list[Spoke]:
@@ -387,11 +389,21 @@ def _state(value: WorkloadState | str) -> WorkloadState:
         raise UsageError(f"{value!r} is not a workload state", hint=f"use one of {names}") from None
 
 
-def _segment(value: str, what: str = "workload id") -> str:
-    """An id or a name as one path segment (never a path of its own)."""
+def _workload(value: str) -> str:
+    """A workload id as the hub gives them, checked here: the hub's answer to another
+    would name its own path parameter, not what the user typed."""
+    if re.fullmatch(WORKLOAD_ID, value) is None:
+        raise UsageError(
+            f"{value[:80]!r} is not a workload id",
+            hint="ids look like wl-0123456789abcdef0123 (`kindfleet workloads` lists them)",
+        )
+    return value
+
+
+def _segment(value: str, what: str) -> str:
+    """A name as one path segment (never a path of its own)."""
     if not value or any(c in value for c in "/?#%") or value in (".", ".."):
-        hint = "ids look like wl-0123abcd..." if what == "workload id" else "e.g. gpu-spoke1"
-        raise UsageError(f"{value!r} is not a {what}", hint=hint)
+        raise UsageError(f"{value!r} is not a {what}", hint="e.g. gpu-spoke1")
     return value
 
 

@@ -69,6 +69,7 @@ MEMORY_QUANTITY = (
 )
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
+WORKLOAD_ID = r"^wl-[0-9a-f]{20}$"  # what the hub gives; clients check it before a call
 # ---- end hub (issue 9) ----
 Labels = Annotated[
     dict[LabelKey, LabelValue],

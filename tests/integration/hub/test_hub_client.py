@@ -89,6 +89,10 @@ def test_a_spec_that_cannot_be_sent_is_refused_locally(client):
         client.submit({**SPEC, "resources": {"gpu": -1}})
     with pytest.raises(UsageError, match="not a workload id"):
         client.get("../spokes")
+    for malformed in ("wl-nope", "WL-0123456789ABCDEF0123", "wl-0123456789abcdef012", ""):
+        for call in (client.get, client.cancel, client.explain):  # named as the user typed it
+            with pytest.raises(UsageError, match=f"{malformed!r} is not a workload id"):
+                call(malformed)
     with pytest.raises(UsageError, match="not a workload state"):
         client.list_workloads(state="Sleeping")
 

@@ -25,6 +25,7 @@ from kindfleet.platform.hub.service.submit import MAX_KEY
 from kindfleet.platform.wire import (
     API_PREFIX,
     IDEMPOTENCY_KEY,
+    WORKLOAD_ID,
     AssignmentBatch,
     BatchSubmitRequest,
     BatchSubmitResponse,
@@ -49,7 +50,6 @@ from kindfleet.platform.wire import (
 from kindfleet.platform.wire import Spoke as SpokeModel
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-WORKLOAD_ID = r"^wl-[0-9a-f]{20}$"
 LABEL_FILTER = r"^[^=\x00-\x1f]{1,317}=[^\x00-\x1f]{0,63}$"
 LabelFilter = Annotated[str, StringConstraints(pattern=LABEL_FILTER)]
 TIMESTAMP = (
