@@ -76,7 +76,7 @@ def run(ctx: UpContext) -> UpResult:
     clusters = selected(ctx.fleet, ctx.options.clusters)
     checking = ctx.options.preflight
     try:
-        existing, healthy, broken = _observe(ctx, clusters)
+        existing, healthy, broken, drift = _observe(ctx, clusters)
     except KindfleetError:
         if checking:  # kind or Docker missing, the engine down: say all that is wrong
             _preflight(ctx, set())
@@ -88,6 +88,7 @@ def run(ctx: UpContext) -> UpResult:
         healthy=healthy,
         owns_clusters=ctx.traits.owns_clusters,
         broken=broken,
+        drift=drift,
         ready_through_hub=isinstance(ctx.provider, Rejoins),
     )
     try:
@@ -114,11 +115,11 @@ def run(ctx: UpContext) -> UpResult:
 
 def _observe(
     ctx: UpContext, clusters: list[Cluster]
-) -> tuple[set[str], dict[str, bool], dict[str, str]]:
-    """Which clusters exist already, which of those are healthy, and which are broken
-    beyond repair (and why)."""
+) -> tuple[set[str], dict[str, bool], dict[str, str], dict[str, str]]:
+    """Which clusters exist already, which of those are healthy, which are broken beyond
+    repair (and why), and which run otherwise than the fleet file says (and how)."""
     if not ctx.traits.owns_clusters:
-        return set(), {}, {}
+        return set(), {}, {}, {}
     existing = set(ctx.provider.list_clusters(ctx.fleet)) & {c.name for c in clusters}
     present = [c for c in clusters if c.name in existing]
     results = run_parallel(
@@ -134,13 +135,16 @@ def _observe(
     statuses = [r for r in results.values() if isinstance(r, ClusterStatus)]
     healthy = {s.name: s.ready for s in statuses}
     broken = {s.name: s.broken for s in statuses if s.broken and not s.ready}
+    drift = {s.name: s.drift for s in statuses if s.drift}
     if present:
         state = ", ".join(_state(s) for s in statuses)
         ctx.emit(FLEET, "existing clusters", "note", f"already there: {state}")
-    return existing, healthy, broken
+    return existing, healthy, broken, drift
 
 
 def _state(status: ClusterStatus) -> str:
+    if status.drift:
+        return f"{status.name} ({status.drift})"
     if status.ready:
         return f"{status.name} (ready)"
     return f"{status.name} ({status.broken or 'not ready'})"

@@ -99,6 +99,9 @@ class ClusterStatus:
     # Why only making it anew can help (kind: node containers gone, an API server never
     # set up); `up` then deletes and creates it instead of repairing it. "" otherwise.
     broken: str = ""
+    # How it runs otherwise than the fleet file now says (local: a spoke's labels or
+    # capacity, edited since it was made); `up` then makes it anew. "" otherwise.
+    drift: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ state directory, pid files and logs. `down` stops everything and removes it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import psutil
 
@@ -37,10 +38,11 @@ from kindfleet.providers.base import (
     ProviderSettings,
 )
 from kindfleet.providers.local import link, processes
+from kindfleet.providers.local.declared import DECLARED, agent_flags, differences, settings
+from kindfleet.providers.local.declared import read as read_declared
 from kindfleet.providers.local.faults import LocalFaults, LocalProbes
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.statedir import ensure_token, fleet_dir, write_private
-from kindfleet.units import format_memory
 
 NOT_KUBERNETES = "provider local runs the hub and spokes as local processes: it is not Kubernetes"
 NOT_KUBERNETES_HINT = "use provider: kind (or kindfleet up --provider kind) for real clusters"
@@ -177,24 +179,16 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         via = link.start(
             self._python, self.link_files(fleet, cluster.name), layout.port_file(fleet.hub.name)
         )
-        cap = cluster.capacity
-        labels = ",".join(f"{k}={v}" for k, v in cluster.labels.items())
+        wanted = settings(cluster)
         argv = [
             self._python, "-m", "kindfleet.platform.agent",
             "--hub", via,
             "--name", cluster.name,
             "--state-dir", str(layout.dir(cluster.name) / "agent"),
             "--bootstrap-token-file", str(token_file),
-            "--cpu", str(cap.cpu_millis / 1000),
-            "--memory", format_memory(cap.memory_bytes),
-            "--gpus", str(cap.gpus),
-            "--executor", "process",
-            "--run-log-max-size", str(cluster.runs.log_max_bytes),
-            "--run-log-max-files", str(cluster.runs.log_max_files),
-            "--run-memory-limits", "enforce" if cluster.runs.memory_limits else "off",
+            *agent_flags(wanted),
         ]  # fmt: skip
-        if labels:
-            argv += ["--labels", labels]
+        write_private(layout.dir(cluster.name) / DECLARED, json.dumps(wanted))
         started = time.time()
         processes.spawn(
             argv, pidfile=layout.pidfile(cluster.name), logfile=layout.logfile(cluster.name)
@@ -317,10 +311,11 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             return ClusterStatus(
                 cluster.name, cluster.role, exists=False, ready=False, message="not running"
             )
+        running = _running_settings(layout, cluster)
         node = NodeInfo(
             name=f"pid {handle.pid}",
             role=cluster.role,
-            labels=dict(cluster.labels),
+            labels=dict(running["labels"] if running else cluster.labels),
             memory_bytes=processes.rss_bytes(handle),
             address=url if cluster.role == "hub" else None,
         )
@@ -333,6 +328,9 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             if way.mode != "pass" or not way.running:
                 message += f"; link to the hub: {way.mode if way.running else 'down'}"
         node = NodeInfo(**{**node.__dict__, "ready": ready})
+        drift = differences(running, settings(cluster)) if running else ""
+        if drift:
+            message += f"; {drift}"
         return ClusterStatus(
             cluster.name,
             cluster.role,
@@ -341,6 +339,7 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             endpoint=url,
             nodes=(node,),
             message=message,
+            drift=drift,
         )
 
     # -- what only Kubernetes has -----------------------------------------
@@ -420,6 +419,13 @@ def _mint_join_token(hub_url: str, client_token: str, spoke: str, path: Path) ->
 
 
 # --- end hub (issue 9) --------------------------------------------------------------
+
+
+def _running_settings(layout: LocalLayout, cluster: Cluster) -> dict[str, Any] | None:
+    """What a spoke's agent was started with (None for the hub, or when not kept)."""
+    if cluster.role == "hub":
+        return None
+    return read_declared(layout.dir(cluster.name))
 
 
 def require_running_hub(layout: LocalLayout, fleet: FleetSpec) -> str:
