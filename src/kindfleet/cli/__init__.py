@@ -194,8 +194,14 @@ _stopped: list[int] = []
 
 
 def _as_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP, delivered as Ctrl-C is: to SIGINT's handler of the moment, which
+    asyncio replaces while a loop runs (it cancels the loop's task rather than raise in
+    whatever code runs: `kindfleet load`'s requests in flight)."""
     _stopped.append(signum)
-    raise KeyboardInterrupt
+    if callable(signal.getsignal(signal.SIGINT)):
+        signal.raise_signal(signal.SIGINT)
+        return
+    raise KeyboardInterrupt  # SIGINT ignored (a background job): still stop
 
 
 def _stop_signals() -> dict[int, Any]:
@@ -207,12 +213,8 @@ def _stop_signals() -> dict[int, Any]:
     if threading.current_thread() is not threading.main_thread():
         return before
     _stopped.clear()
-    for sig, default in (
-        (signal.SIGINT, signal.default_int_handler),
-        (signal.SIGTERM, signal.SIG_DFL),
-        (signal.SIGHUP, signal.SIG_DFL),
-    ):
-        if signal.getsignal(sig) is default:
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
             before[sig] = signal.signal(sig, _as_interrupt)
     return before
 

@@ -9,7 +9,7 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import EXIT_FAILED, UsageError
+from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from kindfleet.faults import parse_duration
 from kindfleet.load import LoadOptions, Progress
 
@@ -67,15 +67,26 @@ def load(
     fleet = options.fleet(file)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
-    with Bar(*columns, console=output.err, transient=not output.err.is_terminal) as bar:
-        sent = bar.add_task("submitted", total=requests)
-        done = bar.add_task("finished ", total=requests)
+    seen = [Progress(target=requests)]  # the run's own tally, once it shows one
+    try:
+        with Bar(*columns, console=output.err, transient=not output.err.is_terminal) as bar:
+            sent = bar.add_task("submitted", total=requests)
+            done = bar.add_task("finished ", total=requests)
 
-        def show(state: Progress) -> None:
-            bar.update(sent, completed=state.submitted)
-            bar.update(done, completed=state.finished, total=max(state.accepted, 1))
+            def show(state: Progress) -> None:
+                seen[0] = state
+                bar.update(sent, completed=state.submitted)
+                bar.update(done, completed=state.finished, total=max(state.accepted, 1))
 
-        result = fleet.load(settings, report=report, progress=show)
+            result = fleet.load(settings, report=report, progress=show)
+    except KeyboardInterrupt:
+        got = seen[0]
+        output.error(
+            f"interrupted: {got.accepted} of {requests} workloads accepted, {got.finished} "
+            "finished; what was accepted stays on the fleet and runs to its end",
+            f"`kindfleet workloads -f {file}` shows it; no report was written",
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     summary = result.summary()
     if fmt is not output.Format.table:
         output.emit(summary, fmt)

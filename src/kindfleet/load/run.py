@@ -186,6 +186,7 @@ def run(
     if len(chosen) < len(target.spec.spokes):
         work = _pinned(target, work, chosen)
     tally = _Tally(time.monotonic(), Progress(target=options.requests))
+    progress(tally.state)  # the live tally, from the start: what an interrupted run says
     # Keys of this run alone: two runs at once, or a run on a machine whose clock starts
     # where another's did, must not have their work taken for replays of the other's.
     run_id = secrets.token_hex(8)

@@ -111,3 +111,37 @@ def test_bad_input_is_one_line_and_an_exit_code(run):
         result = run(*args)
         assert result.code == 2, (args, result.err)
         assert says in result.err and "Traceback" not in result.err
+
+
+def test_a_load_stopped_midway_says_what_it_left_on_the_fleet(fleet_file: Path):
+    """SIGTERM (a cancelled CI job) or Ctrl-C during a load: exit 130 with how much was
+    accepted, which stays on the fleet and runs (it printed a blank line)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "KINDFLEET_STATE_DIR": str(fleet_file.parent / "state"), "NO_COLOR": "1"}
+    fleet = Fleet.from_path(fleet_file, state_dir=fleet_file.parent / "state")
+    with fleet.hub() as hub:
+        before = len(list(hub.iter_workloads()))
+    kindfleet = str(Path(sys.executable).parent / "kindfleet")
+    load = subprocess.Popen(
+        [kindfleet, "load", "-f", str(fleet_file), "--requests", "100000", "--concurrency", "4"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        with fleet.hub() as hub:  # some of it accepted: the load is under way
+            while len(list(hub.iter_workloads())) < before + 5:
+                assert load.poll() is None, load.communicate()
+                time.sleep(0.2)
+        load.send_signal(signal.SIGTERM)
+        _, err = load.communicate(timeout=60)
+    finally:
+        load.kill()
+    assert load.returncode == 130, err
+    said = re.search(r"interrupted: (\d+) of 100000 workloads accepted", err)
+    assert said and int(said.group(1)) >= 5, err
+    assert "stays on the fleet" in err and "Traceback" not in err
