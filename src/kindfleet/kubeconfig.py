@@ -68,7 +68,10 @@ def parse(text: str, *, source: str = "<kubeconfig>") -> Config:
 
 
 def dump(config: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+    try:
+        return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+    except RecursionError:  # read, but nested too deeply for PyYAML to write back
+        raise KubeconfigError("the kubeconfig is nested too deeply to be written") from None
 
 
 def _named(entries: Iterable[Any]) -> list[dict[str, Any]]:

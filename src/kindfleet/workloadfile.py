@@ -75,6 +75,15 @@ def pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
+def labels_from(items: Sequence[str] | None, flag: str) -> dict[str, str]:
+    """`KEY=VALUE` labels (`submit -l`, `workloads -l`), each a Kubernetes label: a
+    `team!=vision` read as the key `team!` would match nothing, and say nothing."""
+    labels = pairs(items, flag)
+    for key, value in labels.items():
+        _check_label(flag, f"{key}={value}", key, [value] if value else [])
+    return labels
+
+
 # kubectl's label-selector syntax, each requirement one of these (commas between them).
 _SET = re.compile(
     r"^\s*(!?)\s*([^\s!=(),]+)\s*(?:(==|=|!=)\s*([^\s!=(),]*)|\s+(in|notin)\s*\(([^()]*)\))?\s*$"
@@ -91,7 +100,7 @@ def selector_from(items: Sequence[str] | None, flag: str = "--selector") -> dict
     expressions: list[dict[str, Any]] = []
     for item in items or []:
         for part in _requirements(item):
-            found = _SET.fullmatch(part)
+            found = _SET.fullmatch(" ".join(part.split()))  # one space: no backtracking
             if found is None:
                 raise UsageError(
                     f"{flag} {item!r}: {part.strip()!r} is not a label requirement",

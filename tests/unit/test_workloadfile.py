@@ -117,3 +117,17 @@ def test_a_selector_flag_kubectl_would_refuse_is_one_clear_error(arg, says):
 def test_a_key_asked_two_values_is_refused():
     with pytest.raises(KindfleetError, match="both 'a' and 'b'"):
         workloadfile.selector_from(["pool=a", "pool=b"])
+
+
+@pytest.mark.parametrize("arg", ["team!=vision", "a@b=c", "team=a b", "=x", "team"])
+def test_a_label_flag_that_is_no_label_is_one_clear_error(arg):
+    with pytest.raises(KindfleetError) as caught:
+        workloadfile.labels_from([arg], "--label")
+    assert "--label" in caught.value.message
+
+
+def test_label_flags_are_their_labels():
+    assert workloadfile.labels_from(["team=vision", "tier="], "--label") == {
+        "team": "vision",
+        "tier": "",
+    }

@@ -7,6 +7,7 @@ too, with the traceback only under `--debug`.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import signal
@@ -198,6 +199,11 @@ def _as_interrupt(signum: int, frame: object) -> None:
     asyncio replaces while a loop runs (it cancels the loop's task rather than raise in
     whatever code runs: `kindfleet load`'s requests in flight)."""
     _stopped.append(signum)
+    if signum == signal.SIGHUP:  # the terminal is gone: writing to it fails the clean-up
+        with contextlib.suppress(OSError):
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 1)
+            os.dup2(quiet, 2)
     if callable(signal.getsignal(signal.SIGINT)):
         signal.raise_signal(signal.SIGINT)
         return

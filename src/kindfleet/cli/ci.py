@@ -137,13 +137,13 @@ def _refuse_theirs(path: Path) -> None:
     never replaced unasked; one it wrote is, as its first line says."""
     from kindfleet import ci
 
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", hint="give --out a file name")
+    if not path.is_file():  # nothing there, or a device or a pipe: written as asked
         return
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory", hint="give --out a file name") from None
-    if not ci.written_by_kindfleet(text):
+    with path.open(encoding="utf-8", errors="replace") as f:
+        first = f.readline(4096)  # the mark is in the first line
+    if not ci.written_by_kindfleet(first):
         raise UsageError(
             f"{path} exists and kindfleet did not write it",
             hint="--out - prints the workflow (to merge by hand, or `include:` from GitLab), "

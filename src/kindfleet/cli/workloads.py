@@ -99,7 +99,7 @@ def submit(
                 gpu=gpu,
                 selector=workloadfile.selector_from(selector),
                 env=workloadfile.pairs(env, "--env"),
-                labels=workloadfile.pairs(label, "--label"),
+                labels=workloadfile.labels_from(label, "--label"),
                 image=image,
                 priority=priority,
                 retries=retries,
@@ -157,7 +157,7 @@ def workloads(
     """List workloads (newest first) with their state and where they run.
 
     `kindfleet workloads -l team=vision --state Running`."""
-    labels = workloadfile.pairs(label, "--label")
+    labels = workloadfile.labels_from(label, "--label")
     with fleet(file).hub() as hub:
         if workload:
             one = hub.get(workload)

@@ -48,14 +48,14 @@ def load_deployed(spec: FleetSpec, root: Path | None = None) -> Deployed | None:
     try:
         data = json.loads(_access_file(spec, root).read_text())
         return Deployed(**{k: v for k, v in data.items() if k in Deployed.__dataclass_fields__})
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):
         return None
 
 
 def load_access(spec: FleetSpec, root: Path | None = None) -> tuple[str, str]:
     try:
         url = json.loads(_access_file(spec, root).read_text())["hub"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         raise UsageError(
             f"the platform of fleet {spec.name!r} has not been deployed from this machine",
             hint=f"run `kindfleet deploy -f {spec.source or 'FILE'}`",

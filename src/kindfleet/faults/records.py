@@ -118,8 +118,8 @@ class FaultBook:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return []
-        except (OSError, ValueError) as exc:
-            raise self._unreadable(str(exc)) from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise self._unreadable(str(exc) or type(exc).__name__) from None
         try:
             return [FaultRecord.from_dict(d) for d in data.get("faults", [])]
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # edited by hand

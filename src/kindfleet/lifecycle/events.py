@@ -7,6 +7,7 @@ one live line per cluster on a terminal, one plain line per finished step otherw
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ class Emits:
         seconds: float | None = None,
         final: bool = False,
     ) -> None:
-        self.report(Event(cluster or FLEET, step, phase, message, seconds, final))
+        with contextlib.suppress(OSError):  # its output gone (a closed terminal): work on
+            self.report(Event(cluster or FLEET, step, phase, message, seconds, final))
 
 
 def ignore(event: Event) -> None:

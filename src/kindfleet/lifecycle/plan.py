@@ -36,19 +36,15 @@ def plan_up(
     owns_clusters: bool = True,
     broken: Mapping[str, str] | None = None,
     ready_through_hub: bool = False,
-    drift: Mapping[str, str] | None = None,
 ) -> list[ClusterPlan]:
     plans = []
     hub_down = any(c.role == "hub" and not healthy.get(c.name, False) for c in clusters)
     for cluster in clusters:
         why = (broken or {}).get(cluster.name, "")
-        differs = (drift or {}).get(cluster.name, "")
         if not owns_clusters:
             plans.append(ClusterPlan(cluster, "check"))
         elif cluster.name not in existing:
             plans.append(ClusterPlan(cluster, "create"))
-        elif differs:  # kept, it would run otherwise than the file says
-            plans.append(ClusterPlan(cluster, "recreate", f"exists but {differs}: made anew"))
         elif healthy.get(cluster.name, False):
             plans.append(ClusterPlan(cluster, "keep", "exists and is ready"))
         elif why:

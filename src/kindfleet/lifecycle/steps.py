@@ -23,6 +23,7 @@ from kindfleet.providers.base import (
     AppliesManifests,
     CreateOptions,
     HostsRegistry,
+    KeepsData,
     PreloadsImages,
     Rejoins,
     WaitsForReady,
@@ -57,7 +58,9 @@ def _notes(ctx: UpContext, cluster: Cluster, step: str) -> Callable[[str], None]
 
 def _create(job: ClusterJob) -> str | None:
     ctx, cluster = job.ctx, job.cluster
-    ctx.mark_started(cluster.name)
+    provider = ctx.provider
+    if not (isinstance(provider, KeepsData) and provider.has_data(ctx.fleet, cluster)):
+        ctx.mark_started(cluster.name)  # this run makes it: an interrupt removes it
     options = CreateOptions(
         kubeconfig=ctx.cluster_kubeconfig(cluster.name),
         wait_seconds=ctx.options.wait_seconds,

@@ -88,9 +88,11 @@ def run(ctx: UpContext) -> UpResult:
         healthy=healthy,
         owns_clusters=ctx.traits.owns_clusters,
         broken=broken,
-        drift=drift,
         ready_through_hub=isinstance(ctx.provider, Rejoins),
     )
+    for name, how in drift.items():  # kept: making it anew would stop the work it runs
+        hint = f"`kindfleet down -f {ctx.fleet.source or 'FILE'} --cluster {name}`, then `up`"
+        ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
     try:
         _registry(ctx)
         outcomes = _clusters(ctx, plans)
@@ -216,7 +218,10 @@ def _clusters(ctx: UpContext, plans: list[ClusterPlan]) -> list[ClusterOutcome]:
         )
         for plan in wave:
             outcome = results[plan.cluster.name]
-            if isinstance(outcome, BaseException):  # a bug, not a failure we foresaw
+            if isinstance(outcome, Interrupted):  # its commands killed by an interrupt
+                message = "interrupted"
+                outcome = ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, message)
+            elif isinstance(outcome, BaseException):  # a bug, not a failure we foresaw
                 message = unexpected(outcome)
                 outcome = ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, message)
             outcomes.append(outcome)

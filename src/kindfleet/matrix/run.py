@@ -207,13 +207,18 @@ def _one(
     log = directory / "command.log"
     try:
         stop.track(version, runner, *_runners(fleet))
-        if step("up", up).ok and not stop.requested.is_set():
+        if stop.requested.is_set():  # came as this version began: not brought up at all
+            steps.append(Step("up", False, 0.0, "not begun: interrupted"))
+        elif step("up", up).ok and not stop.requested.is_set():
             step("command", lambda: _command(runner, argv, env, options.command_timeout, log))
         if not all(s.ok for s in steps) and not stop.requested.is_set():
             step("logs", lambda: str(fleet.export_logs(directory / "logs").directory))
     finally:
         stop.release(version)
-        step("down", lambda: _down(fleet, kubeconfig))
+        try:
+            progress(version, "down")
+        finally:  # down, always: whatever saying so did (its output closed: `| head`)
+            steps.append(_timed("down", lambda: _down(fleet, kubeconfig)))
     if options.junit_dir is not None:
         options.junit_dir.mkdir(parents=True, exist_ok=True)
         junit = options.junit_dir.resolve() / f"matrix-{version}.xml"

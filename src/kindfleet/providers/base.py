@@ -100,7 +100,7 @@ class ClusterStatus:
     # set up); `up` then deletes and creates it instead of repairing it. "" otherwise.
     broken: str = ""
     # How it runs otherwise than the fleet file now says (local: a spoke's labels or
-    # capacity, edited since it was made); `up` then makes it anew. "" otherwise.
+    # capacity, edited since it was made); `up` says so and how to make it anew. "" if not.
     drift: str = ""
 
 
@@ -232,6 +232,17 @@ class Rejoins(Protocol):
     def wait_rejoined(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> str:
         """Return what the hub now says of the spoke; raise `KindfleetError` with the
         spoke's own account of why it is not heard (its process is never stopped)."""
+        ...
+
+
+@runtime_checkable
+class KeepsData(Protocol):
+    """A provider whose stopped cluster keeps its data (the local runtime: a hub's store, a
+    spoke's journal), so that `up` starts it again rather than making it: an interrupt or a
+    failure then leaves it as found, never deletes what it holds."""
+
+    def has_data(self, fleet: FleetSpec, cluster: Cluster) -> bool:
+        """The cluster's data is there (whether or not it runs)."""
         ...
 
 

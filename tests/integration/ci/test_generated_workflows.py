@@ -171,3 +171,10 @@ def test_a_projects_own_workflow_is_never_replaced_unasked(cli, tmp_path, monkey
     again = cli("ci", kind, "-f", fleet, "--versions", "1.35")
     assert again.code == 0, again.err  # its own file: written again
     assert path.read_text() != ours
+
+
+def test_out_to_a_device_is_written_not_read(cli):
+    """The check for a project's own file reads regular files only, and their first line:
+    `--out /dev/null` is a dry run, not a refusal (nor /dev/zero a memory error)."""
+    fleet = str(ROOT / "examples" / "minimal.yaml")
+    assert cli("ci", "github", "-f", fleet, "--out", "/dev/null").code == 0

@@ -1,6 +1,8 @@
-"""A local spoke's labels edited in the fleet file: `up` made the spoke anew, so the hub
-places work by the labels the file says, and `status` shows what the spoke runs with.
-It once kept the spoke ("kept 4") while the hub went on with the old labels."""
+"""A local spoke's labels edited in the fleet file: `status` shows what the spoke runs with
+and how the file differs, `up` keeps it (making it anew would stop its work) and says so
+with the commands that make it anew; then the hub places work by the new labels. It once
+kept the spoke in silence ("kept 4"), `status` printing the file's labels, while the hub
+went on with the old ones."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.slow
 FLEET = LOGS_FLEET.replace("    capacity:", "    labels: {{tier: {tier}}}\n    capacity:")
 
 
-def test_an_edited_spoke_is_made_anew_and_the_hub_sees_its_new_labels(tmp_path):
+def test_an_edited_spoke_is_named_kept_and_made_anew_when_asked(tmp_path):
     name = f"drift{uuid.uuid4().hex[:6]}"
     path = tmp_path / "fleet.yaml"
     path.write_text(FLEET.format(name=name, tier="bronze"))
@@ -28,11 +30,14 @@ def test_an_edited_spoke_is_made_anew_and_the_hub_sees_its_new_labels(tmp_path):
         (_, spoke) = fleet.status().clusters
         assert spoke.drift == "runs with labels tier=bronze, the file says tier=gold"
         assert spoke.nodes[0].labels == {"tier": "bronze"}  # what it runs with, not the file
-        result = fleet.up(preflight=False)
-        assert [(o.name, o.action) for o in result.outcomes] == [
-            (f"{name}-hub", "keep"),
-            (f"{name}-a", "recreate"),
-        ]
+        events = []
+        result = fleet.up(preflight=False, progress=events.append)
+        assert [o.action for o in result.outcomes] == ["keep", "keep"]
+        (warned,) = [e for e in events if e.phase == "warn"]
+        assert warned.cluster == f"{name}-a" and "tier=gold" in warned.message
+        assert f"--cluster {name}-a`, then `up`" in warned.message
+        fleet.down(cluster=f"{name}-a")
+        fleet.up(preflight=False)
         with fleet.hub() as hub:
             (registered,) = hub.spokes()
         assert registered.labels == {"tier": "gold"}

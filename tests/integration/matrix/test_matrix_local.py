@@ -10,6 +10,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from tests.integration.lifecycle.test_logs_export_local import FLEET  # hub + one spoke
 
 from kindfleet import Fleet
@@ -114,7 +115,6 @@ def test_ctrl_c_kills_the_command_takes_the_fleet_down_and_skips_the_rest(tmp_pa
     Ctrl-C's reach: the matrix stops them itself, and still takes the fleet down."""
     import _thread
 
-    import pytest
     from tests.procscan import end_naming
 
     from kindfleet import matrix as matrices
@@ -146,5 +146,34 @@ def test_ctrl_c_kills_the_command_takes_the_fleet_down_and_skips_the_rest(tmp_pa
         ("v1.35.8", "failed"),
         ("v1.36.4", "skipped (interrupted)"),
     ]
+    fleet = Fleet.from_path(work / "v1-35" / "fleet.yaml", state_dir=tmp_path / "state")
+    assert not any(c.exists for c in fleet.status().clusters)
+
+
+def test_a_fleet_goes_down_even_when_saying_so_fails(tmp_path):
+    """`kindfleet matrix ... | head`: the output closes while the command runs, every line
+    after fails; the fleet is taken down all the same."""
+    from tests.procscan import end_naming
+
+    from kindfleet import matrix as matrices
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET.format(name=f"mp{uuid.uuid4().hex[:6]}"))
+    work = tmp_path / "work"
+    opts = matrices.MatrixOptions(
+        command=(sys.executable, "-c", "pass"),
+        workdir=work,
+        state_dir=tmp_path / "state",
+        provider="local",
+    )
+    made = matrices.load_plan(path, matrices.parse_versions(["1.35"]), opts)
+
+    def progress(version: str, what: str) -> None:
+        if what != "up":
+            raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):  # as the command's output gets it
+        matrices.run(made, opts, progress=progress)
+    assert end_naming(tmp_path) == []
     fleet = Fleet.from_path(work / "v1-35" / "fleet.yaml", state_dir=tmp_path / "state")
     assert not any(c.exists for c in fleet.status().clusters)

@@ -197,7 +197,15 @@ def test_a_holder_that_died_is_told_apart(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    ["{", "[]", '{"faults": 3}', '{"faults": [1]}', '{"faults": [{"id": "f-1"}]}', '"x"'],
+    [
+        "{",
+        "[]",
+        '{"faults": 3}',
+        '{"faults": [1]}',
+        '{"faults": [{"id": "f-1"}]}',
+        '"x"',
+        "[" * 100_000 + "]" * 100_000,
+    ],
 )
 def test_records_edited_by_hand_are_one_clear_error(tmp_path, text):
     book = FaultBook(tmp_path)

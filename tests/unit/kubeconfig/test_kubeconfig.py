@@ -68,6 +68,18 @@ def test_parse_rejects_what_is_not_a_kubeconfig(text, needle):
         kc.parse(text, source="x.yaml")
 
 
+def test_a_file_too_deep_to_write_back_is_a_kubeconfig_error():
+    """Read (under the parser's limit), then too deep for PyYAML's writer: one clear error
+    rather than an unexpected RecursionError from `update`."""
+    for depth in range(300, 1000, 50):
+        try:
+            config = kc.parse("x: " + "[" * depth + "]" * depth, source="f")
+            kc.dump(config)
+        except kc.KubeconfigError:
+            return
+    pytest.fail("no depth was refused")
+
+
 def test_merge_appends_new_entries_and_keeps_unknown_keys():
     base = kc.parse(USER_FILE)
     merged = kc.merge(base, entry("hub"))

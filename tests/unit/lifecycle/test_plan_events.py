@@ -27,18 +27,6 @@ def test_a_broken_cluster_is_made_anew_not_repaired(spec):
     ]
 
 
-def test_a_ready_cluster_that_runs_otherwise_than_the_file_is_made_anew(spec):
-    """A local spoke whose labels were edited in the fleet file was kept, and the hub went
-    on placing work by the old ones."""
-    drift = {"t-spoke1": "runs with labels pool=a, the file says pool=b"}
-    plans = plan_up(spec.clusters, existing={"t-hub", "t-spoke1"},
-                    healthy={"t-hub": True, "t-spoke1": True}, drift=drift)  # fmt: skip
-    assert [(p.action, p.reason) for p in plans[:2]] == [
-        ("keep", "exists and is ready"),
-        ("recreate", "exists but runs with labels pool=a, the file says pool=b: made anew"),
-    ]
-
-
 def test_spokes_unheard_while_their_hub_was_down_rejoin_not_repair(spec):
     """Issue 14: after a hub restart, `up` said healthy spokes were "repaired"."""
     existing = {"t-spoke1", "t-spoke2", "t-spoke3"}  # the hub's process is gone

@@ -389,6 +389,55 @@ def test_ctrl_c_removes_a_cluster_whose_creation_ends_after_it(spec, tmp_path, c
     assert ("removing", "done", "") in spoke1
 
 
+def test_ctrl_c_while_a_stopped_hub_starts_again_keeps_its_data(spec, tmp_path, calico_manifest):
+    """A local hub whose process had died is started again by `up`: a Ctrl-C then deleted
+    it as half-made, and with it the fleet's store and every spoke."""
+    interrupter = Interrupter()
+
+    class Stopped(BareProvider):
+        def has_data(self, fleet, cluster):
+            return True  # every cluster's data is there; none runs
+
+        def create(self, fleet, cluster, options):
+            if cluster.role == "hub":
+                _thread.interrupt_main()
+                assert interrupter.stop.wait(10)
+            super().create(fleet, cluster, options)
+
+        def delete(self, fleet, cluster):
+            raise AssertionError(f"{cluster} was deleted: its data with it")
+
+    provider = Stopped()
+    interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter)
+    assert provider.running == ["t-hub"]  # started again, kept; the spokes not begun
+
+
+def test_the_clean_up_goes_on_when_its_output_is_gone(spec, tmp_path, calico_manifest):
+    """A closed terminal (SIGHUP) or pipe makes every progress line fail: the lines go,
+    the clean-up of what was half made does not."""
+    interrupter = Interrupter()
+    gone = threading.Event()
+
+    def on_create(name):
+        if name == "t-hub":
+            return
+        if name == "t-spoke1":
+            _thread.interrupt_main()
+        interrupter.block()
+
+    def report(event: Event) -> None:
+        if gone.is_set():
+            raise OSError(5, "Input/output error")
+        if event.cluster == "t-spoke1" and event.step == "creating":
+            gone.set()  # the terminal closes as the spokes start
+
+    provider = FakeProvider(on_create=on_create)
+    with pytest.raises(KeyboardInterrupt):
+        up(spec, provider, options(tmp_path, calico_manifest), report=report,
+           interrupter=interrupter)  # fmt: skip
+    assert set(provider.clusters) <= {"t-hub"}
+
+
 def test_ctrl_c_before_any_cluster_is_up_removes_the_new_registry(spec, tmp_path, calico_manifest):
     interrupter = Interrupter()
     started = []

@@ -50,7 +50,25 @@ def test_the_flags_carry_every_setting():
     assert (pairs["--cpu"], pairs["--gpus"], pairs["--memory"]) == ("2.0", "1", "1Gi")
 
 
-@pytest.mark.parametrize("text", [None, "{", "[]", '{"labels": {}}', json.dumps({"x": 1})])
+def _kept(**change):
+    return json.dumps({**declared.settings(_spoke()), **change})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "{",
+        "[]",
+        '{"labels": {}}',
+        json.dumps({"x": 1}),
+        _kept(labels=5),
+        _kept(labels={"a": 1}),
+        _kept(cpu_millis="1000"),
+        _kept(run_memory_limits="yes"),
+        "[" * 100_000 + "]" * 100_000,
+    ],
+)
 def test_an_unkept_or_unreadable_record_claims_nothing(tmp_path, text):
     if text is not None:
         (tmp_path / declared.DECLARED).write_text(text)

@@ -299,6 +299,10 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         else:
             _discard(layout.dir(cluster))
 
+    def has_data(self, fleet: FleetSpec, cluster: Cluster) -> bool:
+        """A hub's store or a spoke's journal is there: a stopped one is started again."""
+        return self.layout(fleet).dir(cluster.name).is_dir()
+
     def list_clusters(self, fleet: FleetSpec) -> list[str]:
         layout = self.layout(fleet)
         return [c.name for c in fleet.clusters if processes.running(layout.pidfile(c.name))]

@@ -54,9 +54,17 @@ def read(directory: Path) -> dict[str, Any] | None:
     kindfleet, or unreadable): nothing is then claimed either way."""
     try:
         data = json.loads((directory / DECLARED).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) and set(data) == set(_KEYS) else None
+    if not isinstance(data, dict) or set(data) != set(_KEYS):
+        return None
+    labels = data["labels"]
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        return None
+    numbers = [data[k] for k in _KEYS[1:6]]
+    if not all(type(n) is int for n in numbers) or type(data["run_memory_limits"]) is not bool:
+        return None
+    return data
 
 
 def differences(running: dict[str, Any], wanted: dict[str, Any]) -> str:
