@@ -108,7 +108,8 @@ def selector_from(items: Sequence[str] | None, flag: str = "--selector") -> dict
                     f"{flag} gpu (has the label), {flag} '!gpu' (has not)",
                 )
             negated, key, op, value, set_op, values = found.groups()
-            _check_label(flag, item, key, [value] if value else _split(values))
+            members = _split(values) if set_op else [value] if value else []
+            _check_label(flag, item, key, members)
             if negated and (op or set_op):
                 raise UsageError(f"{flag} {item!r}: '!' goes only before a bare key, as in '!gpu'")
             if op in ("=", "=="):
@@ -120,10 +121,10 @@ def selector_from(items: Sequence[str] | None, flag: str = "--selector") -> dict
             elif op == "!=":
                 expressions.append({"key": key, "operator": "NotIn", "values": [value]})
             elif set_op:
-                if not _split(values):
+                if not members:
                     raise UsageError(f"{flag} {item!r}: {set_op} needs at least one value")
                 operator = "In" if set_op == "in" else "NotIn"
-                expressions.append({"key": key, "operator": operator, "values": _split(values)})
+                expressions.append({"key": key, "operator": operator, "values": members})
             else:
                 operator = "DoesNotExist" if negated else "Exists"
                 expressions.append({"key": key, "operator": operator})

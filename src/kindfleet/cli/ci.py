@@ -20,6 +20,10 @@ app = typer.Typer(
 )
 
 GITHUB_OUT = Path(".github/workflows/kindfleet.yml")
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Replace the file at --out even when kindfleet did not write it."),
+]
 GITLAB_OUT = Path(".gitlab-ci.yml")
 
 
@@ -85,12 +89,7 @@ def github(
         str,
         typer.Option("--runner-tag", help="GitLab: the tag of a shell runner with Docker."),
     ] = "kindfleet",
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace the file at --out even when kindfleet did not write it."
-        ),
-    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Write a GitHub Actions workflow (or with --gitlab a GitLab CI pipeline) that brings
     the fleet up at each version, deploys, checks with JUnit, keeps logs on failure and
@@ -162,12 +161,7 @@ def gitlab_ci(
     out: Annotated[
         str | None, typer.Option("--out", metavar="PATH|-", help=f"Default {GITLAB_OUT}.")
     ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace the file at --out even when kindfleet did not write it."
-        ),
-    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Write a GitLab CI pipeline: `kindfleet ci github --gitlab` (its flags are there)."""
     github(file=file, versions=versions, out=out, gitlab=True, force=force)

@@ -218,11 +218,9 @@ def _clusters(ctx: UpContext, plans: list[ClusterPlan]) -> list[ClusterOutcome]:
         )
         for plan in wave:
             outcome = results[plan.cluster.name]
-            if isinstance(outcome, Interrupted):  # its commands killed by an interrupt
-                message = "interrupted"
-                outcome = ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, message)
-            elif isinstance(outcome, BaseException):  # a bug, not a failure we foresaw
-                message = unexpected(outcome)
+            if isinstance(outcome, BaseException):  # interrupted, or a bug we did not foresee
+                interrupted = isinstance(outcome, Interrupted)
+                message = "interrupted" if interrupted else unexpected(outcome)
                 outcome = ClusterOutcome(plan.cluster.name, plan.action, False, 0.0, message)
             outcomes.append(outcome)
             if plan.cluster.role == "hub" and not outcome.ok:

@@ -389,10 +389,13 @@ def _state(value: WorkloadState | str) -> WorkloadState:
         raise UsageError(f"{value!r} is not a workload state", hint=f"use one of {names}") from None
 
 
+_ID = re.compile(WORKLOAD_ID[1:-1])
+
+
 def _workload(value: str) -> str:
     """A workload id as the hub gives them, checked here: the hub's answer to another
     would name its own path parameter, not what the user typed."""
-    if re.fullmatch(WORKLOAD_ID, value) is None:
+    if _ID.fullmatch(value) is None:
         raise UsageError(
             f"{value[:80]!r} is not a workload id",
             hint="ids look like wl-0123456789abcdef0123 (`kindfleet workloads` lists them)",

@@ -316,14 +316,21 @@ def test_provider_existing_only_checks(spec, tmp_path, calico_manifest):
 # --- Ctrl-C ----------------------------------------------------------------------------
 
 
-def interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter):
+def interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter, *, watch=None):
+    """`up` to its KeyboardInterrupt; every event it reported (each also to `watch`)."""
     events = []
+
+    def report(event: Event) -> None:
+        events.append(event)
+        if watch is not None:
+            watch(event)
+
     with pytest.raises(KeyboardInterrupt):
         up(
             spec,
             provider,
             options(tmp_path, calico_manifest),
-            report=events.append,
+            report=report,
             interrupter=interrupter,
         )
     return events
@@ -347,15 +354,7 @@ def test_ctrl_c_removes_what_was_half_made_and_keeps_what_is_up(spec, tmp_path, 
         if event.cluster == "t-hub" and event.final:
             hub_up.set()
 
-    events = []
-    with pytest.raises(KeyboardInterrupt):
-        up(
-            spec,
-            provider,
-            options(tmp_path, calico_manifest),
-            report=lambda e: (events.append(e), report(e)),
-            interrupter=interrupter,
-        )
+    interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter, watch=report)
     assert interrupter.calls[:1] == ["interrupt"] and "resume" in interrupter.calls
     assert set(provider.clusters) == {"t-hub"}
     created = {e[1] for e in provider.log if e[0] == "create"}
@@ -432,9 +431,7 @@ def test_the_clean_up_goes_on_when_its_output_is_gone(spec, tmp_path, calico_man
             gone.set()  # the terminal closes as the spokes start
 
     provider = FakeProvider(on_create=on_create)
-    with pytest.raises(KeyboardInterrupt):
-        up(spec, provider, options(tmp_path, calico_manifest), report=report,
-           interrupter=interrupter)  # fmt: skip
+    interrupted_up(spec, provider, tmp_path, calico_manifest, interrupter, watch=report)
     assert set(provider.clusters) <= {"t-hub"}
 
 

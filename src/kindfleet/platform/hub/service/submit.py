@@ -30,15 +30,15 @@ from kindfleet.platform.hub.service.rows import (
 )
 from kindfleet.platform.store import after_commit
 from kindfleet.platform.store import workloads as store
-from kindfleet.platform.wire import IDEMPOTENCY_KEY, SelectorOp, WorkloadSpec
+from kindfleet.platform.wire import IDEMPOTENCY_KEY, WORKLOAD_ID, SelectorOp, WorkloadSpec
 
 MAX_KEY = 200
 _KEY = re.compile(IDEMPOTENCY_KEY[1:-1])
+_ID = re.compile(WORKLOAD_ID[1:-1])
 # Far beyond any machine, and within a signed 64-bit column in both databases.
 MAX_CPU_MILLIS = 10**12
 MAX_MEMORY_BYTES = 2**62
 ID_PREFIX = "wl-"
-ID_LENGTH = len(ID_PREFIX) + 20
 
 
 # Ids need to be unique, not secret. In the order they are made, so that a new workload's
@@ -74,11 +74,8 @@ def valid_key(key: str) -> bool:
 
 
 def valid_id(value: str) -> bool:
-    return (
-        len(value) == ID_LENGTH
-        and value.startswith(ID_PREFIX)
-        and all(c in "0123456789abcdef" for c in value[3:])
-    )
+    """Of the form the hub gives ids (the wire's WORKLOAD_ID, which clients check too)."""
+    return _ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
