@@ -14,12 +14,15 @@ import pytest
 
 
 @contextmanager
-def small_disk(path: Path, size: str = "3m") -> Iterator[Path]:
+def small_disk(path: Path, size: str = "3m", inodes: int | None = None) -> Iterator[Path]:
+    """`inodes`: how many files and directories it holds at most (tmpfs makes them without
+    room for data: a disk short of inodes is how a new directory is refused)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     path.mkdir()
+    options = f"size={size}" + (f",nr_inodes={inodes}" if inodes else "")
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
         capture_output=True,
         check=False,
     )
@@ -44,3 +47,17 @@ def fill(path: Path) -> None:
                 f.write(b"\0" * 4096)
         except OSError:
             pass
+
+
+def fill_inodes(path: Path) -> list[Path]:
+    """Make empty files in `path`/inodes until the disk refuses one: what was made."""
+    folder = path / "inodes"
+    folder.mkdir()
+    made: list[Path] = []
+    try:
+        while True:
+            made.append(folder / str(len(made)))
+            made[-1].touch(exist_ok=False)
+    except OSError:
+        made.pop()
+    return made

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from agent_it_helpers import AgentProc, spec, wait_until
-from tests.smalldisk import grow, small_disk
+from tests.smalldisk import fill_inodes, grow, small_disk
 
 RUNS = 12
 
@@ -69,9 +69,43 @@ def _fill_stop_restart_free(agent: AgentProc, hub, disk: Path, marks: Path) -> N
     assert agent.proc is not None and agent.proc.poll() is None
     wait_until(lambda: offered() > 0, what="its capacity offered again")
     ran = collections.Counter(p.read_text().count("ran") for p in marks.iterdir())
-    assert ran == {1: RUNS}  # each generation started once, none twice
+    outcomes = {w: (hub.double.workload(w).state, hub.double.workload(w).reason) for w in wids}
+    assert ran == {1: RUNS}, outcomes  # each generation started once, none twice
     ends = [e for e in hub.double.status_events() if e.type.value in ("succeeded", "failed")]
     assert sorted(e.workload for e in ends) == sorted(wids)  # one terminal report each
     assert "Traceback" not in agent.log()  # a full disk is said, not crashed on
     # (reports sent again after a restart, their acknowledgement not written, are fine: the
     # hub applies each seq once)
+
+
+def test_a_run_the_disk_has_no_room_for_waits_unstarted_on_a_spoke_that_offers_nothing(
+    hub, tmp_path: Path
+):
+    """A disk that takes no new file (out of inodes: the run's directory cannot be made):
+    the run is neither failed nor started, the spoke offers the hub no capacity meanwhile
+    (work placed there would only wait), and once room is made the run starts, once."""
+    marker = tmp_path / "ran"
+    with small_disk(tmp_path / "disk", "8m", inodes=64) as disk:
+        agent = AgentProc(tmp_path, hub, "spoke1", [])
+        agent.state_dir = disk / "state"
+        try:
+            agent.start()
+            offered = lambda: (  # noqa: E731
+                "spoke1" in hub.double.spokes and hub.double.spokes["spoke1"].capacity["cpu_millis"]
+            )
+            wait_until(offered, what="the spoke to join and offer its capacity")
+            fillers = fill_inodes(disk)
+            wid = hub.double.run(spec("sh", "-c", f"echo ran >> {marker}"), "spoke1")
+            wait_until(lambda: "the disk has no room for it" in agent.log(), what="no room")
+            wait_until(lambda: offered() == 0, what="the spoke to offer no capacity meanwhile")
+            assert hub.double.workload(wid).state not in ("Succeeded", "Failed")
+            assert not marker.exists()
+
+            for filler in fillers:
+                filler.unlink()
+            wait_until(lambda: hub.double.workload(wid).state == "Succeeded", what="its run")
+            assert marker.read_text() == "ran\n"
+            wait_until(offered, what="its capacity offered again")
+            assert "Traceback" not in agent.log()
+        finally:
+            agent.cleanup()

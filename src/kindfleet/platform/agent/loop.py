@@ -279,13 +279,14 @@ class Agent:
                 return
 
     def _capacity(self) -> Capacity:
-        """What the hub may place here: nothing while the database refuses writes (work
-        placed here would only wait, unaccepted, for the disk), like a cordoned node."""
-        cordoned = self.journal.refusing
+        """What the hub may place here: nothing while the disk refuses the database's writes
+        or the runs' files (work placed here would only wait for the disk, unaccepted or
+        unstarted), like a cordoned node."""
+        cordoned = self.journal.refusing or self.runs.waiting_for_room
         if cordoned != self._cordoned:
             self._cordoned = cordoned
             if cordoned:
-                log.warning("offering the hub no capacity while the database refuses writes")
+                log.warning("offering the hub no capacity while the disk has no room")
             else:
                 log.info("offering the hub this spoke's capacity again")
         return NO_CAPACITY if cordoned else self.settings.capacity

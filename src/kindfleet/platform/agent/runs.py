@@ -78,6 +78,11 @@ class RunManager:
     def running(self) -> int:
         return sum(1 for r in self.runs.values() if r.held.phase is Phase.RUNNING)
 
+    @property
+    def waiting_for_room(self) -> bool:
+        """Some run waits, unstarted, for the disk to have room for it."""
+        return any(r.no_room for r in self.runs.values())
+
     def _hold(self, run: Run) -> None:
         self.runs[run.held.key] = run
         self._of_workload.setdefault(run.held.workload, []).append(run)

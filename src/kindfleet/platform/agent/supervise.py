@@ -27,8 +27,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kindfleet.platform.agent import logs, reports
+from kindfleet.platform.agent import diskroom, logs, reports
 from kindfleet.platform.agent.answers import HubAnswers
+from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.executors.base import (
     Executor,
     ExecutorError,
@@ -44,6 +45,7 @@ from kindfleet.platform.wire import EventType
 
 log = logs.get("runs")
 _NO_POLL = 3600.0  # how long to sleep between checks when the executor pushes a run's end
+NO_ROOM_RETRY_MAX = 5.0  # seconds, at most, between tries to start a run the disk refused
 
 
 class Stop(enum.IntEnum):
@@ -63,6 +65,7 @@ class Run:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     stop: Stop | None = None
     task: asyncio.Task[None] | None = None
+    no_room: bool = False  # unstarted: the disk had no room for it at its last try
 
     def request_stop(self, why: Stop) -> bool:
         """Ask the run to stop; False when it was already asked for as strong a reason."""
@@ -135,12 +138,7 @@ class Supervisor:
             if run.held.phase is Phase.ACCEPTED:
                 if run.accepted is not None:
                     await run.accepted  # never start what a crash could make us forget
-                if run.stop is None:
-                    await self._lease_to_start(run)
-                if run.stop is not None:
-                    await self._end_unstarted(run)
-                    return
-                if not await self._start(run):
+                if not await self._start_when_possible(run):
                     return
             await self._watch(run)
         except asyncio.CancelledError:
@@ -166,7 +164,24 @@ class Supervisor:
                 return
             await wait_event(run.wake, self.timing.supervise_interval)
 
-    async def _start(self, run: Run) -> bool:
+    async def _start_when_possible(self, run: Run) -> bool:
+        """Start the run once it may start and the disk has room for it: whether it runs
+        (if not, it has ended: stopped before it started, or failed to start)."""
+        waiting = Backoff(base=self.timing.supervise_interval, cap=NO_ROOM_RETRY_MAX)
+        while True:
+            if run.stop is None:
+                await self._lease_to_start(run)
+            if run.stop is not None:
+                await self._end_unstarted(run)
+                return False
+            started = await self._start(run)
+            if started is not None:
+                return started
+            run.wake.clear()
+            await wait_event(run.wake, waiting.next_delay())  # or a stop: cancel, fence
+
+    async def _start(self, run: Run) -> bool | None:
+        """Whether it started; None when the disk had no room for it (nothing of it ran)."""
         if self.records.was_pruned(run.held.key):  # ran here once; its directory is gone
             why = "this generation ran on this spoke before: a generation never runs twice"
             await self._finish(run, Outcome(EventType.FAILED, None, "AlreadyRan", why))
@@ -174,11 +189,20 @@ class Supervisor:
         try:
             handle = await self.executor.start(self.request(run.held))
         except ExecutorError as exc:
+            if exc.reason == diskroom.NO_ROOM:
+                self._no_room(run, exc.message)
+                return None
             await self._finish(run, Outcome(EventType.FAILED, exc.code, exc.reason, exc.message))
             return False
         except OSError as exc:
+            if diskroom.full(exc):
+                self._no_room(run, exc.strerror)
+                return None
             await self._finish(run, Outcome(EventType.FAILED, None, "StartFailed", exc.strerror))
             return False
+        if run.no_room:
+            run.no_room = False
+            log.warning("%s: started, the disk has room again", run.held.key)
         held = run.held.running(handle, time.time())
         run.held = held
         # Not awaited: the run's terminal event is queued behind it, in the same order.
@@ -187,6 +211,17 @@ class Supervisor:
         )
         log.debug("started %s", held.key)
         return True
+
+    def _no_room(self, run: Run, why: str | None) -> None:
+        if not run.no_room:
+            run.no_room = True
+            log.error(
+                "%s: not started, the disk has no room for it (%s); it waits, unstarted, and "
+                "starts once there is room: free space in %s",
+                run.held.key,
+                why,
+                self.runs_dir,
+            )
 
     async def _watch(self, run: Run) -> None:
         assert run.held.handle is not None

@@ -170,8 +170,12 @@ class LauncherClient:
                 ready = await asyncio.shield(self._ready)
         except TimeoutError:
             self._proc.kill()
+            self._writer = None  # the next run starts a new one
             raise LaunchFailed("the launcher did not start in time") from None
-        except LaunchFailed:
+        except LaunchFailed as exc:
+            self._writer = None
+            if exc.reason != "StartFailed":  # it said why
+                raise
             raise LaunchFailed("the launcher exited as it started") from None
         self.pid, self.group = int(ready["pid"]), ready.get("group")
         log.info(
@@ -195,6 +199,10 @@ class LauncherClient:
         event, key = message.get("ev"), str(message.get("key"))
         if event == "ready" and self._ready is not None and not self._ready.done():
             self._ready.set_result(message)
+        elif event == "refused" and self._ready is not None and not self._ready.done():
+            why = str(message.get("message") or "the launcher could not start")
+            reason = str(message.get("reason") or "StartFailed")
+            self._ready.set_exception(LaunchFailed(f"the launcher {why}", reason=reason))
         elif event == "started" and key in self._starting:
             self._starting[key].set_result(
                 Started(
@@ -225,14 +233,17 @@ class LauncherClient:
     async def _lost(self, proc: subprocess.Popen[bytes]) -> None:
         """The launcher is gone (it died, or it was closed): its keepers killed their runs
         when it went; reap what is left of them before anything is reported."""
-        if proc is not self._proc:
-            return
-        self._writer = None
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_exception(LaunchFailed("the launcher exited"))
+        if proc is self._proc:
+            self._writer = None
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_exception(LaunchFailed("the launcher exited"))
         async with self._lock:
             with suppress(Exception):
                 await asyncio.to_thread(proc.wait, 30)
+            if proc is not self._proc:
+                # One that failed to start (it held no run), replaced since: the keepers and
+                # the runs in hand are the new launcher's.
+                return
             killed = await asyncio.to_thread(
                 reaper.reap, self.state_dir, keepers_seconds=reaper.KEEPERS_FINISH_SECONDS
             )

@@ -23,6 +23,7 @@ import contextlib
 import errno
 import os
 import selectors
+import shutil
 import signal
 import socket
 import time
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from kindfleet.platform.agent import paths
+from kindfleet.platform.agent import diskroom, paths
 from kindfleet.platform.agent.executors.process import cgroups, linux, memcap, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
 from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs
@@ -204,7 +205,7 @@ class Keeper:
                 reason="AgentRestarted",
             ) from None
         except OSError as exc:
-            raise _StartFailed(f"cannot create the run directory: {exc.strerror}") from None
+            raise _start_failed("cannot create the run directory", exc) from None
         fds: list[int] = []
         try:
             dfd = _keep(fds, os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW))
@@ -236,7 +237,12 @@ class Keeper:
                 os.umask(previous)
         except OSError as exc:
             self._close_logs()
-            raise _failure(argv[0], exc) from None
+            if not diskroom.full(exc):
+                raise _failure(argv[0], exc) from None
+            # Nothing of the run started: what was made of its directory goes, so that the
+            # agent's next try (once there is room) is not taken for a run started before.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise _start_failed("cannot create the run's files", exc) from None
         finally:
             for fd in fds:
                 os.close(fd)
@@ -368,6 +374,11 @@ def _resolve(command: str, search: str) -> str:
                 return candidate
             denied = True
     raise OSError(errno.EACCES if denied else errno.ENOENT, os.strerror(errno.ENOENT))
+
+
+def _start_failed(what: str, exc: OSError) -> _StartFailed:
+    reason = diskroom.NO_ROOM if diskroom.full(exc) else "StartFailed"
+    return _StartFailed(f"{what}: {exc.strerror}", reason=reason)
 
 
 def _failure(command: str, exc: OSError) -> _StartFailed:

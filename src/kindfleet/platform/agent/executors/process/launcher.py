@@ -29,9 +29,10 @@ Why it is correct, link by link (the keepers' part is in keeper.py):
   in the state directory: each keeper's cgroup (killed whole) and its session (scanned).
 
 Messages are length-prefixed JSON (framing.py). From the agent: `run` {key, dir, argv,
-env}, `term` {key}, `kill` {key}. To the agent: `ready`, then per run `started` {key, pid,
-start, keeper, keeper_start, group}, `failed` {key, code, reason, message} or `exited` {key,
-code, leftovers[, reason]}.
+env}, `term` {key}, `kill` {key}. To the agent: `ready` (or `refused` {reason, message}
+when it cannot keep its records, as on a full disk: it then exits), then per run `started`
+{key, pid, start, keeper, keeper_start, group}, `failed` {key, code, reason, message} or
+`exited` {key, code, leftovers[, reason]}.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kindfleet.platform import openfiles
-from kindfleet.platform.agent import paths
+from kindfleet.platform.agent import diskroom, paths
 from kindfleet.platform.agent.executors.process import cgroups, linux, procfs
 from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
 from kindfleet.platform.agent.executors.process.keeper import Keeper
@@ -94,13 +95,15 @@ class Launcher:
         self.run_files = openfiles.raise_limit()  # a socket per keeper; runs get what it had
 
     def serve(self) -> None:
-        self._setup()
         try:
-            self._loop()
+            if self._setup():
+                self._loop()
         finally:
             self._shutdown()
 
-    def _setup(self) -> None:
+    def _setup(self) -> bool:
+        """Ready to take runs, and the agent told so; False when it cannot keep the records
+        its runs need (the agent told why)."""
         linux.die_with_parent(signal.SIGTERM, self.agent)
         os.setsid()
         linux.become_subreaper()
@@ -116,13 +119,20 @@ class Launcher:
         if self.use_cgroups:
             self.base = cgroups.make_base(f"kindfleet-{self.pid}")
         self.start_ticks = procfs.start_of(self.pid) or 0
-        self.records = self._rewrite_records()
+        try:
+            self.records = self._rewrite_records()
+        except OSError as exc:  # a run whose keeper is not on record could outlive a crash
+            why = f"cannot write its records ({paths.KEEPERS}): {exc.strerror}"
+            with contextlib.suppress(OSError):
+                _send(self.sock, {"ev": "refused", "reason": _reason(exc), "message": why})
+            return False
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, None)
         self.sel.register(read, selectors.EVENT_READ, "signal")
         gc.freeze()  # keepers are forks: leave the pages they share with the launcher alone
         self._to_agent({"ev": "ready", "pid": self.pid, "group": _text(self.base)})
         self._flush()
+        return True
 
     def _loop(self) -> None:
         while True:
@@ -150,9 +160,9 @@ class Launcher:
         if op == "run":
             try:
                 keeper = self.idle.pop() if self.idle else self._fork_keeper()
-            except OSError as exc:  # out of processes or memory: this run, not the launcher
+            except OSError as exc:  # out of processes, memory or room: this run, not the launcher
                 self._to_agent(
-                    {"ev": "failed", "key": key, "code": None, "reason": "StartFailed",
+                    {"ev": "failed", "key": key, "code": None, "reason": _reason(exc),
                      "message": f"could not start a keeper for it: {exc.strerror}"}
                 )  # fmt: skip
                 return
@@ -228,10 +238,16 @@ class Launcher:
                 os._exit(70)
         theirs.close()
         keeper = _KeeperRef(pid, ours)
+        keeper.start_ticks = procfs.start_of(pid) or 0
+        try:
+            os.write(self.records, f"keeper {pid} {keeper.start_ticks}\n".encode())
+        except OSError:  # a full disk: a keeper not on record must not hold a run
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            ours.close()
+            raise
         self.keepers[pid] = keeper
         self.sel.register(ours, selectors.EVENT_READ, keeper)
-        keeper.start_ticks = procfs.start_of(pid) or 0
-        os.write(self.records, f"keeper {pid} {keeper.start_ticks}\n".encode())
         return keeper
 
     def _close_inherited(self) -> None:
@@ -257,10 +273,24 @@ class Launcher:
         tmp = path.with_name(f"{paths.KEEPERS}.{self.pid}")
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(tmp, flags | os.O_APPEND, paths.PRIVATE_FILE)
-        os.write(fd, "".join(lines).encode())
-        os.replace(tmp, path)
+        try:
+            os.write(fd, "".join(lines).encode())
+            os.replace(tmp, path)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         self.gone = 0
         return fd
+
+    def _compact_records(self) -> None:
+        try:
+            fresh = self._rewrite_records()
+        except OSError:  # a full disk: the file as it is stays right, only longer
+            return
+        os.close(self.records)
+        self.records = fresh
 
     def _retire_idle(self) -> None:
         now = time.monotonic()
@@ -288,8 +318,7 @@ class Launcher:
             self._forget(keeper)
             self.gone += 1
             if self.gone > len(self.keepers) + 64:
-                os.close(self.records)
-                self.records = self._rewrite_records()
+                self._compact_records()
             if keeper.key is not None:
                 lost.append(keeper.key)
                 self.busy.pop(keeper.key, None)
@@ -379,6 +408,12 @@ def _registered(sel: selectors.BaseSelector, sock: socket.socket) -> bool:
 
 def _send(sock: socket.socket, message: Message) -> None:
     sock.sendall(encode(message))
+
+
+def _reason(exc: OSError) -> str:
+    """Why a run could not start: for want of room (the agent waits and tries again), or
+    not."""
+    return diskroom.NO_ROOM if diskroom.full(exc) else "StartFailed"
 
 
 def _text(path: Path | None) -> str | None:

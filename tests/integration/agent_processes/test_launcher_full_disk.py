@@ -1,0 +1,104 @@
+"""The launcher on a disk with no room: its records of keepers (the `keepers` file that
+`spokectl reap` and the next agent read after a crash) cannot grow.
+
+Found from outside (a CI run of the full-disk agent test, then an agent on a disk out of
+inodes): a new keeper whose record could not be written failed its run for good
+(StartFailed) and stayed forked, unused, outside the launcher's books; a launcher that could
+not write its records at its start died with a traceback on the agent's stderr, and the run
+was failed as "the launcher exited as it started". Now the run is refused for want of room
+(the agent holds it and tries again), and no keeper that is not on record is left."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.smalldisk import fill_inodes, small_disk
+
+from kindfleet.platform.agent import diskroom
+
+FORK_A_KEEPER = r"""
+import json, os, selectors, socket
+from kindfleet.platform import openfiles
+from kindfleet.platform.agent.executors.process import launcher
+from kindfleet.platform.agent.executors.process.framing import Decoder
+
+la = launcher.Launcher.__new__(launcher.Launcher)
+la.pid, la.base, la.idle, la.busy, la.news, la.gone, la.keepers = os.getpid(), None, [], {}, [], 0, {}
+la.sel = selectors.DefaultSelector()
+la.sock, _ = socket.socketpair()
+la.wakeup = os.pipe()
+la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
+la.records = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+la._from_agent({"op": "run", "key": "w1-g1"})
+children = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()
+news = list(Decoder().feed(b"".join(la.news)))
+print(json.dumps({"news": news, "keepers": len(la.keepers), "children": children,
+                  "busy": list(la.busy)}))
+"""
+
+
+def test_a_keeper_whose_record_cannot_be_written_is_not_kept_and_its_run_waits() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_A_KEEPER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["keepers"] == 0 and result["children"] == [], result  # killed and reaped
+    assert result["busy"] == [], result
+    [failed] = result["news"]
+    assert failed["ev"] == "failed" and failed["key"] == "w1-g1", failed
+    assert failed["reason"] == diskroom.NO_ROOM, failed  # waits for room, not StartFailed
+
+
+START_ON = r"""
+import asyncio, sys
+from pathlib import Path
+from kindfleet.platform.agent.executors.process.client import LaunchFailed, LauncherClient
+
+async def main(state: Path) -> None:
+    client = LauncherClient(state, cgroups="off")
+    try:
+        await client.run("w1-g1", state / "runs" / "w1-g1", ["true"], {"PATH": "/usr/bin:/bin"})
+    except LaunchFailed as exc:
+        print("refused:", exc.reason, exc.message)
+    if sys.argv[2] == "free":
+        for filler in (state.parent / "inodes").iterdir():
+            filler.unlink()
+        started = await client.run("w1-g1", state / "runs" / "w1-g1", ["true"], {"PATH": "/usr/bin:/bin"})
+        print("started:", started.pid > 0)
+        print("ended:", (await client.ended("w1-g1")).code)
+    await client.close()
+
+asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+@pytest.mark.parametrize("then", ["free", "stay"])
+def test_a_launcher_that_cannot_write_its_records_says_so_and_the_next_start_works(
+    tmp_path: Path, then: str
+) -> None:
+    with small_disk(tmp_path / "disk", "4m", inodes=32) as disk:
+        state = disk / "state"
+        (state / "runs").mkdir(parents=True)
+        fill_inodes(disk)
+        out = subprocess.run(
+            [sys.executable, "-c", START_ON, str(state), then],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert out.returncode == 0, out.stderr
+    assert f"refused: {diskroom.NO_ROOM} the launcher cannot write its records" in out.stdout
+    assert "No space left on device" in out.stdout
+    assert "Traceback" not in out.stderr, out.stderr  # said to the agent, not crashed
+    if then == "free":
+        assert "started: True" in out.stdout and "ended: 0" in out.stdout, out.stdout
