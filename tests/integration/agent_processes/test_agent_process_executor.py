@@ -226,6 +226,23 @@ def test_a_reused_pid_is_never_killed(tmp_path):
         proc.wait()
 
 
+def test_a_record_torn_by_a_full_disk_is_skipped_and_the_rest_is_reaped(tmp_path):
+    """A record written in part (a nearly full disk took some of its bytes; the launcher
+    killed that keeper and starts its next record on a line of its own) made the reap
+    raise ValueError: the agent then never reported the runs its launcher had lost."""
+    from kindfleet.platform.agent.executors.process import reaper
+
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        start = procfs.start_of(proc.pid)
+        (tmp_path / "keepers").write_text(f"keeper 123\nkeeper 12x 4\nkeeper {proc.pid} {start}\n")
+        assert reaper.reap(tmp_path, wait_seconds=2) == [proc.pid]
+        assert proc.wait(5) == -9
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_session_whose_id_was_reused_by_a_new_leader_is_left_alone(tmp_path):
     """The recorded keeper is long gone and its pid now leads a new session (an agent
     started with a session of its own, a shell): its processes started after the keeper

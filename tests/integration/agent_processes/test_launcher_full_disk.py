@@ -21,7 +21,7 @@ from tests.smalldisk import fill_inodes, small_disk
 from kindfleet.platform.agent import diskroom
 
 FORK_A_KEEPER = r"""
-import json, os, selectors, socket
+import json, os, selectors, socket, time
 from kindfleet.platform import openfiles
 from kindfleet.platform.agent.executors.process import launcher
 from kindfleet.platform.agent.executors.process.framing import Decoder
@@ -33,8 +33,14 @@ la.sock, _ = socket.socketpair()
 la.wakeup = os.pipe()
 la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
 la.records = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+la.torn = False
 la._from_agent({"op": "run", "key": "w1-g1"})
-children = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()
+for _ in range(200):  # as on its SIGCHLD: the killed keeper is reaped
+    la._reap()
+    children = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()
+    if not children:
+        break
+    time.sleep(0.01)
 news = list(Decoder().feed(b"".join(la.news)))
 print(json.dumps({"news": news, "keepers": len(la.keepers), "children": children,
                   "busy": list(la.busy)}))
@@ -69,10 +75,21 @@ async def main(state: Path) -> None:
         await client.run("w1-g1", state / "runs" / "w1-g1", ["true"], {"PATH": "/usr/bin:/bin"})
     except LaunchFailed as exc:
         print("refused:", exc.reason, exc.message)
+    first = client._proc
+    try:  # at once again, as another waiting run would: answered without a new launcher
+        await client.run("w2-g1", state / "runs" / "w2-g1", ["true"], {"PATH": "/usr/bin:/bin"})
+    except LaunchFailed as exc:
+        print("refused again:", exc.reason, "by the same:", client._proc is first)
     if sys.argv[2] == "free":
         for filler in (state.parent / "inodes").iterdir():
             filler.unlink()
-        started = await client.run("w1-g1", state / "runs" / "w1-g1", ["true"], {"PATH": "/usr/bin:/bin"})
+        for _ in range(50):  # as the agent does: it tries again (a refusal holds a second)
+            try:
+                started = await client.run("w1-g1", state / "runs" / "w1-g1", ["true"], {"PATH": "/usr/bin:/bin"})
+                break
+            except LaunchFailed as exc:
+                print("again:", exc.reason)
+                await asyncio.sleep(0.1)
         print("started:", started.pid > 0)
         print("ended:", (await client.ended("w1-g1")).code)
     await client.close()
@@ -99,6 +116,7 @@ def test_a_launcher_that_cannot_write_its_records_says_so_and_the_next_start_wor
     assert out.returncode == 0, out.stderr
     assert f"refused: {diskroom.NO_ROOM} the launcher cannot write its records" in out.stdout
     assert "No space left on device" in out.stdout
+    assert f"refused again: {diskroom.NO_ROOM} by the same: True" in out.stdout
     assert "Traceback" not in out.stderr, out.stderr  # said to the agent, not crashed
     if then == "free":
         assert "started: True" in out.stdout and "ended: 0" in out.stdout, out.stdout

@@ -45,7 +45,7 @@ from kindfleet.platform.wire import EventType
 
 log = logs.get("runs")
 _NO_POLL = 3600.0  # how long to sleep between checks when the executor pushes a run's end
-NO_ROOM_RETRY_MAX = 5.0  # seconds, at most, between tries to start a run the disk refused
+NO_ROOM_RETRY_MAX = 2.0  # seconds, at most, between tries to start a run the disk refused
 
 
 class Stop(enum.IntEnum):
@@ -174,10 +174,10 @@ class Supervisor:
             if run.stop is not None:
                 await self._end_unstarted(run)
                 return False
+            run.wake.clear()  # before the try: a stop while it is on its way is seen after
             started = await self._start(run)
             if started is not None:
                 return started
-            run.wake.clear()
             await wait_event(run.wake, waiting.next_delay())  # or a stop: cancel, fence
 
     async def _start(self, run: Run) -> bool | None:
@@ -213,6 +213,8 @@ class Supervisor:
         return True
 
     def _no_room(self, run: Run, why: str | None) -> None:
+        if run.stop is not None:  # asked to stop while it tried: it ends, it does not wait
+            return
         if not run.no_room:
             run.no_room = True
             log.error(

@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from kindfleet.platform.agent.executors.process.logcap import KUBELET_LIKE, LogC
 
 log = logs.get("launcher")
 READY_SECONDS = 20.0  # a cold start of the launcher on a starved machine
+REFUSED_SECONDS = 1.0  # how long a launcher's refusal answers the runs that start meanwhile
 _BOOT = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from kindfleet.platform.agent.executors.process.launcher import main; "
@@ -62,6 +64,10 @@ class LaunchFailed(Exception):
         self.reason = reason
 
 
+class LaunchRefused(LaunchFailed):
+    """The launcher said why it could not start (it cannot keep its records)."""
+
+
 class LauncherClient:
     def __init__(
         self,
@@ -86,6 +92,7 @@ class LauncherClient:
         self._lock = asyncio.Lock()
         self._reaped = False
         self._queued: list[bytes] = []
+        self._refused: tuple[float, LaunchRefused] | None = None  # until when, and why
 
     # ------------------------------------------------------------------ runs
 
@@ -141,9 +148,20 @@ class LauncherClient:
         if self._writer is not None:
             return
         async with self._lock:
-            if self._writer is None:
-                await self.prepare()
+            if self._writer is not None:
+                return
+            refused = self._refused
+            if refused is not None and time.monotonic() < refused[0]:
+                # Runs that wait for room try again each on its own: one launcher start per
+                # REFUSED_SECONDS answers them all, not an interpreter's start per try.
+                raise LaunchRefused(refused[1].message, reason=refused[1].reason)
+            await self.prepare()
+            try:
                 await self._start()
+            except LaunchRefused as exc:
+                self._refused = (time.monotonic() + REFUSED_SECONDS, exc)
+                raise
+            self._refused = None
 
     async def _start(self) -> None:
         ours, theirs = socket.socketpair()
@@ -170,12 +188,13 @@ class LauncherClient:
                 ready = await asyncio.shield(self._ready)
         except TimeoutError:
             self._proc.kill()
-            self._writer = None  # the next run starts a new one
+            self._let_go()
             raise LaunchFailed("the launcher did not start in time") from None
-        except LaunchFailed as exc:
-            self._writer = None
-            if exc.reason != "StartFailed":  # it said why
-                raise
+        except LaunchRefused:  # it said why
+            self._let_go()
+            raise
+        except LaunchFailed:
+            self._let_go()
             raise LaunchFailed("the launcher exited as it started") from None
         self.pid, self.group = int(ready["pid"]), ready.get("group")
         log.info(
@@ -200,9 +219,9 @@ class LauncherClient:
         if event == "ready" and self._ready is not None and not self._ready.done():
             self._ready.set_result(message)
         elif event == "refused" and self._ready is not None and not self._ready.done():
-            why = str(message.get("message") or "the launcher could not start")
+            why = str(message.get("message") or "could not start")
             reason = str(message.get("reason") or "StartFailed")
-            self._ready.set_exception(LaunchFailed(f"the launcher {why}", reason=reason))
+            self._ready.set_exception(LaunchRefused(f"the launcher {why}", reason=reason))
         elif event == "started" and key in self._starting:
             self._starting[key].set_result(
                 Started(
@@ -234,7 +253,7 @@ class LauncherClient:
         """The launcher is gone (it died, or it was closed): its keepers killed their runs
         when it went; reap what is left of them before anything is reported."""
         if proc is self._proc:
-            self._writer = None
+            self._let_go()
             if self._ready is not None and not self._ready.done():
                 self._ready.set_exception(LaunchFailed("the launcher exited"))
         async with self._lock:
@@ -263,6 +282,12 @@ class LauncherClient:
             for ending in self._ends.values():
                 if not ending.done():
                     ending.set_result(Ended(None, "LauncherLost", len(killed)))
+
+    def _let_go(self) -> None:
+        """No more messages to this launcher: the next run starts a new one."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def _send(self, message: Message) -> None:
         """Queued, and written with the others of this turn of the event loop: one write

@@ -242,6 +242,10 @@ class Keeper:
             # Nothing of the run started: what was made of its directory goes, so that the
             # agent's next try (once there is room) is not taken for a run started before.
             shutil.rmtree(run_dir, ignore_errors=True)
+            if run_dir.exists():  # a retry would take it for a run started before
+                raise _StartFailed(
+                    f"cannot create the run's files ({exc.strerror}) nor remove its directory"
+                ) from None
             raise _start_failed("cannot create the run's files", exc) from None
         finally:
             for fd in fds:

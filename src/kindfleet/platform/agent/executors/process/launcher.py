@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import gc
 import os
 import selectors
@@ -92,6 +93,7 @@ class Launcher:
         self.base: Path | None = None
         self.retired_at = 0.0
         self.news: list[bytes] = []
+        self.torn = False  # the last record was written in part
         self.run_files = openfiles.raise_limit()  # a socket per keeper; runs get what it had
 
     def serve(self) -> None:
@@ -240,15 +242,26 @@ class Launcher:
         keeper = _KeeperRef(pid, ours)
         keeper.start_ticks = procfs.start_of(pid) or 0
         try:
-            os.write(self.records, f"keeper {pid} {keeper.start_ticks}\n".encode())
+            self._record(f"keeper {pid} {keeper.start_ticks}\n")
         except OSError:  # a full disk: a keeper not on record must not hold a run
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            ours.close()
+            self._forget(keeper)
+            with contextlib.suppress(ChildProcessError):  # else reaped with the strays
+                os.waitpid(pid, os.WNOHANG)
             raise
         self.keepers[pid] = keeper
         self.sel.register(ours, selectors.EVENT_READ, keeper)
         return keeper
+
+    def _record(self, line: str) -> None:
+        """Append a line to the records, whole or not at all (as far as the reader goes):
+        on a nearly full disk a write may take part of it, and the next line must not be
+        glued to the torn one."""
+        data = ("\n" if self.torn else "").encode() + line.encode()
+        written = os.write(self.records, data)
+        self.torn = written != len(data)
+        if self.torn:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     def _close_inherited(self) -> None:
         """In a new keeper: let go of everything that is the launcher's, by the objects
@@ -282,6 +295,7 @@ class Launcher:
                 os.unlink(tmp)
             raise
         self.gone = 0
+        self.torn = False
         return fd
 
     def _compact_records(self) -> None:

@@ -54,10 +54,13 @@ def reap(
         if kind == "cgroup":
             groups.append(Path(rest))
         elif kind in ("launcher", "keeper"):
-            pid, start = rest.split()
-            sessions[int(pid)] = int(start)
+            try:
+                pid, start = map(int, rest.split())
+            except ValueError:  # torn by a full disk (its keeper was killed at once)
+                continue
+            sessions[pid] = start
             if kind == "keeper":
-                keepers[int(pid)] = int(start)
+                keepers[pid] = start
     deadline = time.monotonic() + keepers_seconds
     while time.monotonic() < deadline and any(procfs.alive(p, s) for p, s in keepers.items()):
         time.sleep(0.01)
