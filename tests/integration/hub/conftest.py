@@ -9,6 +9,7 @@ binaries the PostgreSQL half of each test is skipped, with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -80,6 +81,11 @@ class PostgresServer:
     def start(self) -> None:
         assert self.initdb and self.pg_ctl
         self._run(self.initdb, "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its data directory (again, after `halt`)."""
+        assert self.pg_ctl
         options = (
             f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 "
             "-c fsync=on -c synchronous_commit=on -c max_connections=200"
@@ -89,9 +95,15 @@ class PostgresServer:
             "start",
         )  # fmt: skip
 
+    def halt(self) -> None:
+        """Stop the server as a crash would (no shutdown checkpoint), keeping its data."""
+        assert self.pg_ctl
+        self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
     def stop(self) -> None:
         try:
-            self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            with contextlib.suppress(subprocess.CalledProcessError):  # halted already
+                self.halt()
         finally:
             shutil.rmtree(self.home, ignore_errors=True)
 

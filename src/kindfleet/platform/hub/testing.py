@@ -60,6 +60,10 @@ class HubProcess:
         return self.home / "hub.log"
 
     @property
+    def stderr_file(self) -> Path:
+        return self.home / "hub.stderr"
+
+    @property
     def port_file(self) -> Path:
         return self.home / "hub.port"
 
@@ -98,17 +102,18 @@ class HubProcess:
     def start(self, timeout: float = 20.0) -> HubProcess:
         self.port_file.unlink(missing_ok=True)
         env = {**os.environ, **(self.env or {})}
-        self.proc = subprocess.Popen(
-            self.argv(), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        argv = self.argv()
+        # A file, not a pipe nobody reads: a hub that writes more than a pipe holds (a
+        # thread's traceback at a time) would block on it, and what it said is kept.
+        with self.stderr_file.open("ab") as stderr:
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.port_file.exists():
                 self.port = int(self.port_file.read_text().strip())
                 return self
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"hub exited with {self.proc.returncode}: {err}{self.log()}")
+                raise RuntimeError(f"hub exited with {self.proc.returncode}: {self.log()}")
             time.sleep(0.02)
         self.kill()
         raise RuntimeError(f"hub did not write its port file within {timeout}s: {self.log()}")
@@ -133,7 +138,12 @@ class HubProcess:
             return str(json.loads(response.read())["token"])
 
     def log(self) -> str:
-        return self.log_file.read_text() if self.log_file.exists() else ""
+        """What the hub said: its log file, then what it wrote to stderr."""
+        return "".join(
+            path.read_text(errors="replace")
+            for path in (self.log_file, self.stderr_file)
+            if path.exists()
+        )
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM, wait, return the exit code (kill -9 if it does not exit in time)."""
@@ -159,8 +169,6 @@ class HubProcess:
     def _reap(self) -> int:
         assert self.proc is not None
         code = self.proc.returncode
-        if self.proc.stderr:
-            self.proc.stderr.close()
         self.proc = None
         return code
 

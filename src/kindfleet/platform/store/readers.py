@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from kindfleet.platform.repeats import first_line
 from kindfleet.platform.store.engine import StoreUnavailable
 from kindfleet.platform.store.writer import Refusal
 
@@ -45,32 +46,53 @@ class Readers:
         return await loop.run_in_executor(self._pool, self._call, fn)
 
     def _call(self, fn: Callable[[Connection], R]) -> R:
-        conn: Connection | None = getattr(self._local, "conn", None)
+        kept: Connection | None = getattr(self._local, "conn", None)
+        if kept is not None and not kept.invalidated:
+            try:
+                return self._read(kept, fn)
+            except SQLAlchemyError as exc:
+                if not (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                    raise self._failed(exc) from None
+                # Kept from before the server went away (a PostgreSQL restart): the first
+                # read after it failed with a 503 while the store was up. A read is safe to
+                # run again; on a new connection, once.
         try:
-            if conn is None or conn.invalidated:
-                conn = self._connect()
+            return self._read(self._connect(), fn)
+        except SQLAlchemyError as exc:
+            raise self._failed(exc) from None
+
+    def _read(self, conn: Connection, fn: Callable[[Connection], R]) -> R:
+        try:
             with conn.begin():
                 return fn(conn)
         except Refusal:
             raise
-        except SQLAlchemyError as exc:
-            self._local.conn = None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
-            log.warning("a read failed: %s", _first_line(exc))
-            raise StoreUnavailable("the store could not answer a read") from None
+        except SQLAlchemyError:
+            self._forget(conn)
+            raise
+
+    def _failed(self, exc: SQLAlchemyError) -> StoreUnavailable:
+        log.warning("a read failed: %s", first_line(exc))
+        return StoreUnavailable("the store could not answer a read")
 
     def _connect(self) -> Connection:
         try:
             conn = self._engine.connect()
         except SQLAlchemyError as exc:
-            log.warning("a reader cannot connect: %s", _first_line(exc))
+            log.warning("a reader cannot connect: %s", first_line(exc))
             raise StoreUnavailable("cannot connect to the store") from None
         self._local.conn = conn
         with self._lock:
             self._connections.append(conn)
         return conn
+
+    def _forget(self, conn: Connection) -> None:
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def close(self) -> None:
         self._closed = True
@@ -80,8 +102,3 @@ class Readers:
                 with contextlib.suppress(Exception):
                     conn.close()
             self._connections.clear()
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]

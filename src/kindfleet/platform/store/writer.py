@@ -140,6 +140,8 @@ class Writer:
     async def _enqueue(self, job: _Job) -> Any:
         if self._closed:
             raise StoreUnavailable("the store is closed", hint="the hub is shutting down")
+        if self._thread.ident is not None and not self._thread.is_alive():
+            raise StoreUnavailable("the store writer has stopped", hint="restart the hub")
         self._queue.put(job)
         return await job.future
 
@@ -169,11 +171,53 @@ class Writer:
                 source = self._urgent if self._urgent else normal
                 jobs = [source.popleft() for _ in range(min(len(source), self._max_group))]
                 if jobs:
-                    self._run_group(jobs)
-                    if self._between_groups is not None and self._conn is not None:
-                        self._between_groups(self._conn)
+                    self._guarded(jobs)
         finally:
             self._drop_connection()
+            self._closed = True
+            self._fail_left(normal)
+
+    def _guarded(self, jobs: list[_Job]) -> None:
+        """Run a group; a failure of the writer's own (not the store's, not a job's) is
+        the group's answer, not the end of the thread: every later job would wait for ever."""
+        try:
+            self._run_group(jobs)  # answers every job of the group as its last step
+        except Exception as exc:
+            self._broken(exc)
+            error = StoreUnavailable(f"the store writer failed: {first_line(exc)}")
+            for job in jobs:
+                job.outcome = (None, error)
+            self._settle(jobs)
+            return
+        try:
+            if self._between_groups is not None and self._conn is not None:
+                self._between_groups(self._conn)
+        except Exception as exc:
+            self._broken(exc)
+
+    def _broken(self, exc: Exception) -> None:
+        log.exception(
+            "the store writer failed (%s): its connection is opened anew", first_line(exc)
+        )
+        self._drop_connection()
+        if self._on_health is not None:
+            self._on_health(False)
+
+    def _fail_left(self, normal: collections.deque[_Job]) -> None:
+        """The thread ends: whatever is still queued gets an answer."""
+        left = [*self._urgent, *normal]
+        self._urgent.clear()
+        normal.clear()
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Job):
+                left.append(item)
+        for job in left:
+            job.outcome = (None, StoreUnavailable("the store is closed"))
+        self._settle(left)
 
     def _take(self, item: _Job | _Stop, normal: collections.deque[_Job]) -> bool:
         if isinstance(item, _Stop):
@@ -194,7 +238,10 @@ class Writer:
                 for job in jobs:
                     self._run_alone(job)
         if self._on_group is not None:
-            self._on_group(len(jobs), time.perf_counter() - started)
+            try:
+                self._on_group(len(jobs), time.perf_counter() - started)
+            except Exception:  # an observer's failure is not the group's
+                log.exception("observing a group of the store writer failed")
         self._settle(jobs)
 
     def _run_alone(self, job: _Job) -> None:
@@ -223,11 +270,16 @@ class Writer:
     def _failed(self, exc: Exception) -> None:
         """A group rolled back: forget its hooks; a store error (not a job's own bug)
         tells the observer that the store cannot commit."""
-        if self._conn is not None:
-            self._conn.info[_HOOKS] = []
-            self._conn.info.pop(WROTE, None)
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        conn = self._conn
+        lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if conn is not None and (lost or conn.invalidated):
+            # Not a word to it: an invalidated connection's `info` connects again, without
+            # the hub's lock and schema check, and raises while the server is down (which
+            # ended this thread: the hub hung, answering nothing, after a PostgreSQL restart).
             self._drop_connection()
+        elif conn is not None:
+            conn.info[_HOOKS] = []
+            conn.info.pop(WROTE, None)
         if self._on_health is not None and isinstance(exc, SQLAlchemyError | StoreUnavailable):
             self._on_health(False)
 

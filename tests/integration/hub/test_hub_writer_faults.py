@@ -1,0 +1,60 @@
+"""The store writer outlives a failure of its own: one thread answers every write of the
+hub, so its end is the hub's silence (every later request waits for ever, nothing said).
+Found from outside with PostgreSQL restarted under load (test_hub_store_outage.py); here
+the writer's own steps around a group fail: the observer of groups and the step between
+groups (SQLite's checkpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, text
+
+from kindfleet.platform.store import engine as dialect
+from kindfleet.platform.store.engine import StoreUnavailable
+from kindfleet.platform.store.writer import Writer
+
+
+def _fails_once(what: str) -> Callable[..., None]:
+    calls = []
+
+    def step(*_: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(f"{what} failed")
+
+    return step
+
+
+def _insert(value: str) -> Callable[[Connection], str]:
+    def job(conn: Connection) -> str:
+        conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+        return value
+
+    return job
+
+
+@pytest.mark.parametrize("step", ["on_group", "between_groups"])
+async def test_a_failing_step_of_the_writer_is_said_and_the_next_writes_go_on(
+    tmp_path: Path, step: str, caplog
+):
+    engine = dialect.make_engine(dialect.parse_url(f"sqlite:///{tmp_path / 'hub.db'}"))
+    writer = Writer(engine, **{step: _fails_once(step)})
+    writer.start()
+    try:
+        async with asyncio.timeout(30):  # a writer that died leaves these waiting for ever
+            with contextlib.suppress(StoreUnavailable):  # answered, not held
+                await writer.run(lambda c: c.execute(text("CREATE TABLE t (v TEXT)")))
+            await writer.run(lambda c: c.execute(text("CREATE TABLE IF NOT EXISTS t (v TEXT)")))
+            assert await writer.run(_insert("a")) == "a"
+            rows = await writer.run(lambda c: c.execute(text("SELECT v FROM t")).all())
+        assert [r[0] for r in rows] == ["a"]
+        assert f"{step} failed" in caplog.text
+    finally:
+        writer.close()
+        engine.dispose()
