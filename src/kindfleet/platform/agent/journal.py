@@ -138,7 +138,16 @@ class Journal(Generic[B]):
                 if first is None:
                     return
                 changes, stop = _drain(self._queue, first)
-                conn, results = self._commit_until_taken(conn, changes)
+                try:
+                    conn, results = self._commit_until_taken(conn, changes)
+                except Exception as exc:
+                    # A failure of the writer's own (not the disk's, not a change's): these
+                    # changes fail, and the writer lives on. Its end left every later change
+                    # waiting for ever: no run accepted, none reported, nothing said.
+                    log.exception("the agent's database writer failed")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.rollback()
+                    results = [(False, exc)] * len(changes)
                 self.commits += 1
                 self.changes += len(changes)
                 assert self._loop is not None

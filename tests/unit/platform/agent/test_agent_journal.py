@@ -177,3 +177,27 @@ async def test_a_change_after_close_fails_at_once_and_starts_no_writer(tmp_path:
         await journal.submit(lambda w: w.append("event", {"n": 2}))
     assert journal._thread is None
     assert _committed(path) == [1]
+
+
+async def test_a_failure_of_the_writers_own_fails_its_changes_and_the_next_ones_commit(
+    tmp_path: Path,
+):
+    """Not a change's error nor the disk's: the write set itself fails (a bug, a file the
+    writer cannot handle). The writer thread ended on it, and every change after it waited
+    for ever."""
+    path = tmp_path / "agent.db"
+    AgentDb(path).close()
+    failures = [RuntimeError("the write set failed")]
+
+    class Failing(WriteSet):
+        def write(self) -> None:
+            if failures:
+                raise failures.pop()
+            super().write()
+
+    journal = Journal(path, Failing)
+    with pytest.raises(RuntimeError, match="the write set failed"):
+        await asyncio.wait_for(journal.submit(lambda w: w.append("event", {"n": 1})), 30)
+    seq = await asyncio.wait_for(journal.submit(lambda w: w.append("event", {"n": 2})), 30)
+    assert _committed(path) == [seq]  # the failed change left nothing
+    await journal.close()
