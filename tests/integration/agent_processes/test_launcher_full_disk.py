@@ -71,9 +71,15 @@ from kindfleet.platform.agent.executors.process.client import LaunchFailed, Laun
 
 async def main(state: Path) -> None:
     client = LauncherClient(state, cgroups="off")
-    try:
-        await client.run("w1-g1", state / "runs" / "w1-g1", ["true"], {"PATH": "/usr/bin:/bin"})
-    except LaunchFailed as exc:
+    env = {"PATH": "/usr/bin:/bin"}
+    first = asyncio.ensure_future(client.run("w1-g1", state / "runs" / "w1-g1", ["true"], env))
+    await asyncio.sleep(0.01)  # runs that come while that launcher starts: refused with it
+    together = await asyncio.gather(
+        first,
+        *(client.run(k, state / "runs" / k, ["true"], env) for k in ("w3-g1", "w4-g1")),
+        return_exceptions=True,
+    )
+    for exc in together:
         print("refused:", exc.reason, exc.message)
     first = client._proc
     try:  # at once again, as another waiting run would: answered without a new launcher
@@ -114,7 +120,8 @@ def test_a_launcher_that_cannot_write_its_records_says_so_and_the_next_start_wor
             check=False,
         )
     assert out.returncode == 0, out.stderr
-    assert f"refused: {diskroom.NO_ROOM} the launcher cannot write its records" in out.stdout
+    refused = f"refused: {diskroom.NO_ROOM} the launcher cannot write its records"
+    assert out.stdout.count(refused) == 3, out.stdout  # not "stopped while starting this run"
     assert "No space left on device" in out.stdout
     assert f"refused again: {diskroom.NO_ROOM} by the same: True" in out.stdout
     assert "Traceback" not in out.stderr, out.stderr  # said to the agent, not crashed

@@ -180,7 +180,7 @@ class LauncherClient:
                 stdout=subprocess.DEVNULL,
                 env={"LANG": "C.UTF-8"},  # not the agent's: nothing of it is the runs' business
             )
-        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
         self._ready = asyncio.get_running_loop().create_future()
         self._reading = asyncio.create_task(self._read(reader, self._proc), name="launcher")
         try:
@@ -188,14 +188,18 @@ class LauncherClient:
                 ready = await asyncio.shield(self._ready)
         except TimeoutError:
             self._proc.kill()
-            self._let_go()
+            writer.close()
             raise LaunchFailed("the launcher did not start in time") from None
         except LaunchRefused:  # it said why
-            self._let_go()
+            writer.close()
             raise
         except LaunchFailed:
-            self._let_go()
+            writer.close()
             raise LaunchFailed("the launcher exited as it started") from None
+        # Only now: runs that come meanwhile wait in `_ensure` for this start's outcome.
+        # Sent to a launcher not yet ready, they failed with it (StartFailed, for good)
+        # when it could not start, also for want of room, when they could have waited.
+        self._writer = writer
         self.pid, self.group = int(ready["pid"]), ready.get("group")
         log.info(
             "launcher %d up (%s)",
