@@ -156,13 +156,17 @@ class Agent:
             # Never slower than the heartbeat itself (no more load than a live spoke's): a
             # hub that comes back hears every spoke well inside its loss window.
             backoff.cap = min(self.settings.backoff_max, self.session.heartbeat_seconds)
-            delay = await self._heartbeat_once(backoff)
-            if not self.lock.held():
-                log.critical("the state directory was removed or replaced: stopping")
-                self._state_lost = True
-                self._stop.set()
-                return
-            mark_alive(self.settings.state_dir)
+            try:
+                delay = await self._heartbeat_once(backoff)
+                if not self.lock.held():
+                    log.critical("the state directory was removed or replaced: stopping")
+                    self._state_lost = True
+                    self._stop.set()
+                    return
+                mark_alive(self.settings.state_dir)
+            except Exception:  # this task's end is the spoke's silence: the hub judges it lost
+                log.exception("the heartbeat failed unexpectedly")
+                delay = backoff.next_delay()
             self.session.kick.clear()
             await wait_event(self.session.kick, delay)
 
