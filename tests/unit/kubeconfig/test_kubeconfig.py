@@ -235,6 +235,26 @@ def test_update_tightens_an_existing_files_mode_and_keeps_its_content(tmp_path):
     assert data["users"][0] == {"name": "me", "user": {"token": "secret"}}
 
 
+@pytest.mark.parametrize("dangling", [False, True])
+def test_update_writes_through_a_symlink_as_kubectl_does(tmp_path, dangling):
+    """~/.kube/config as a link into a dotfiles repository: the link was replaced by a
+    file, and the user's own file no longer had the fleet's contexts (nor any later
+    change)."""
+    mine = tmp_path / "dotfiles" / "kube" / "config"
+    mine.parent.mkdir(parents=True)
+    if not dangling:
+        mine.write_text(USER_FILE)
+    link = tmp_path / ".kube" / "config"
+    link.parent.mkdir()
+    link.symlink_to(mine)
+    kc.KubeconfigFile(link).update(lambda c: kc.merge(c, entry("hub")))
+    assert link.is_symlink() and link.resolve() == mine
+    assert "kind-hub" in kc.context_names(yaml.safe_load(mine.read_text()))
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o600
+    assert sorted(p.name for p in link.parent.iterdir()) == ["config"]  # no lock left
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["config"]  # no temp file
+
+
 def test_parallel_updates_lose_nothing(tmp_path):
     target = kc.KubeconfigFile(tmp_path / "config")
     threads = [
