@@ -19,9 +19,11 @@ _ICON = {PASSED: "[green]✓[/]", FAILED: "[red]✗[/]"}
 def _line(result: CheckResult) -> None:
     icon = _ICON.get(result.outcome, "[yellow]-[/]")
     how = "" if result.outcome != "skipped" else "skipped: "
+    from rich.markup import escape
+
+    said = escape(output.printable(result.message))  # a check's words, whatever they quote
     output.err.print(
-        f" {icon} {result.id} ({result.seconds:.1f}s) [dim]{how}{result.message}[/]",
-        highlight=False,
+        f" {icon} {result.id} ({result.seconds:.1f}s) [dim]{how}{said}[/]", highlight=False
     )
 
 

@@ -78,7 +78,19 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else str(value).replace("\r", " ").replace("\n", " ")
+    return "" if value is None else printable(str(value).replace("\r", " ").replace("\n", " "))
+
+
+# Control characters other than tab and newline, DEL and the C1 controls: what a spoke's
+# message or a workload's field could use to drive the reader's terminal (an escape
+# sequence retitles the window, clears the screen or forges the lines above it) is shown
+# as the escape it is, as `repr` would.
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+del _UNPRINTABLE[0x09], _UNPRINTABLE[0x0A]
+
+
+def printable(text: str) -> str:
+    return text.translate(_UNPRINTABLE)
 
 
 def labels(values: Mapping[str, str]) -> str:
@@ -106,7 +118,7 @@ _CONTROL = dict.fromkeys((7, 8, 11, 12, 13))
 
 
 def _say(line: str) -> None:
-    text = line.translate(_CONTROL) + "\n"
+    text = line + "\n"
     stream = sys.stderr
     try:
         stream.write(text)
@@ -116,19 +128,23 @@ def _say(line: str) -> None:
     stream.flush()
 
 
+def _clean(message: str) -> str:
+    return printable(message.translate(_CONTROL))
+
+
 def info(message: str) -> None:
-    _say(message)
+    _say(_clean(message))
 
 
 def warn(message: str) -> None:
-    _say(f"{_paint('warning:', 'yellow')} {message}")
+    _say(f"{_paint('warning:', 'yellow')} {_clean(message)}")
 
 
 def success(message: str) -> None:
-    _say(f"{_paint('✓', 'green')} {message}")
+    _say(f"{_paint('✓', 'green')} {_clean(message)}")
 
 
 def error(message: str, hint: str | None = None) -> None:
-    _say(f"{_paint('error:', 'red')} {message}")
+    _say(f"{_paint('error:', 'red')} {_clean(message)}")
     if hint:
-        _say(f"  {_paint('hint:', 'dim')} {hint}")
+        _say(f"  {_paint('hint:', 'dim')} {_clean(hint)}")

@@ -203,7 +203,8 @@ def explain(
     if fmt is not output.Format.table:
         output.emit(answer.model_dump(mode="json"), fmt)
         return
-    output.out.print(f"{answer.workload}: {answer.state}. {answer.summary}", highlight=False)
+    said = output.printable(f"{answer.workload}: {answer.state}. {answer.summary}")
+    output.out.print(said, highlight=False, markup=False)  # it quotes what runs said
     if answer.lease_seconds is not None:
         lease = answer.lease_seconds
         output.out.print(

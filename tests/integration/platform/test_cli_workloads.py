@@ -102,6 +102,17 @@ def test_submit_list_logs_explain_cancel_telemetry(cli, fleet_file):
         bad = cli("submit", *f, "-n", "Bad_Name", "--", "true")
         assert bad.code == 2
         assert "name" in bad.err
+
+        # What a run said, quoted in the answers, is shown as written: "[red]" was taken
+        # for markup (and "[/x]" was a MarkupError: "this is a bug"), an escape for the
+        # terminal's.
+        odd = json.loads(cli("submit", *f, "-n", "odd", "-o", "json", "--", "[red]\x1b[2J").out)
+        odd_id = odd[0]["workload"]["id"]
+        assert _wait_state(cli, fleet_file, odd_id, {"Failed"})["state"] == "Failed"
+        said = cli("explain", odd_id, *f)
+        assert said.code == 0, said.err
+        assert "command not found: [red]\\x1b[2J" in said.out
+        assert "\x1b" not in said.out
     finally:
         assert cli("down", *f).code == 0
     after = cli("workloads", *f)

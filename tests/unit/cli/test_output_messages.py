@@ -64,9 +64,29 @@ def test_a_message_cannot_rewrite_the_line_or_ring(capsys):
     assert capsys.readouterr().err == "namespoofed end\n"
 
 
+def test_a_message_cannot_drive_the_terminal(capsys, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    output.error("no spoke \x1b[2Jnamed\x1b]0;owned", hint="see\x9b1m")
+    assert capsys.readouterr().err.splitlines() == [
+        "\x1b[31merror:\x1b[0m no spoke \\x1b[2Jnamed\\x1b]0;owned",  # our colour only
+        "  \x1b[2mhint:\x1b[0m see\\x9b1m",
+    ]
+
+
 def test_what_the_stream_cannot_encode_is_escaped(monkeypatch):
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="ascii", write_through=True)
     monkeypatch.setattr("sys.stderr", stream)
     output.success("café \udcff")
     assert raw.getvalue() == b"\\u2713 caf\\xe9 \\udcff\n"
+
+
+def test_a_checks_words_are_shown_as_written(capsys):
+    """A check's message quotes what runs and spokes said: "[/x]" in it was taken for
+    markup (a MarkupError, reported as a bug), "[red]" swallowed, an escape sent raw."""
+    from kindfleet.checks.model import FAILED, CheckResult
+    from kindfleet.cli.checks import _line
+
+    _line(CheckResult("platform", "runs", FAILED, 1.0, "exit 127: [/x] [red]no\x1b[2J"))
+    assert "exit 127: [/x] [red]no\\x1b[2J" in capsys.readouterr().err

@@ -17,3 +17,10 @@ def test_a_table_is_aligned_one_line_per_row_with_cells_as_written(capsys):
         "s1         Ready",
         "spoke-two  [red]Lost[/]  no heartbeat for 30 s",
     ]
+
+
+def test_a_cell_cannot_drive_the_terminal(capsys):
+    """A spoke's message or a run's words with an escape sequence (clear the screen, retitle
+    the window, forge the lines above) is shown as the escape it is."""
+    output.table(None, ["MESSAGE"], [("done\x1b[2J\x1b]0;owned\x07\x9b1m\x7f",)])
+    assert capsys.readouterr().out.splitlines()[1] == "done\\x1b[2J\\x1b]0;owned\\x07\\x9b1m\\x7f"
