@@ -241,8 +241,14 @@ class KubeconfigFile:
         # Through a symlink (a kubeconfig kept in a dotfiles repository), as kubectl and
         # kind write: replacing the link by a file cut the user's file off from then on.
         target = Path(os.path.realpath(self.path))
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        except OSError as exc:
+            raise KubeconfigError(
+                f"cannot write {target}: {exc.strerror}",
+                hint="give --kubeconfig (or $KUBECONFIG) a file in a directory you can write",
+            ) from None
         try:
             os.fchmod(fd, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from kindfleet.cli import output
@@ -94,10 +95,11 @@ def _summary(result: DemoResult) -> None:
     for wid, answer in result.explanations.items():
         expired = next((x for x in result.workloads if x.id == wid), None)
         if expired is not None and expired.state.value == "Expired":
-            output.out.print(f"\n[bold]Why {expired.spec.name} never ran[/]: {answer.summary}")
+            summary = escape(output.printable(answer.summary))  # the hub's words, as written
+            output.out.print(f"\n[bold]Why {expired.spec.name} never ran[/]: {summary}")
             for verdict in answer.considered:
-                why = "; ".join(verdict.reasons) or "fits"
-                output.out.print(f"  {verdict.spoke}: {why}", highlight=False)
+                why = output.printable("; ".join(verdict.reasons) or "fits")
+                output.out.print(f"  {verdict.spoke}: {why}", highlight=False, markup=False)
     losses = {
         w.spec.name: result.latest[w.id]["loss"]
         for w in result.workloads

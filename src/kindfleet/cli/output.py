@@ -29,7 +29,8 @@ def console(name: str) -> Console:
         stream = sys.stderr if name == "err" else sys.stdout
         # Off a terminal (pipes, CI logs) tables keep their full width, not 80 columns.
         width = None if stream.isatty() else 1000
-        made = Console(stderr=name == "err", soft_wrap=True, width=width)
+        # No emoji codes: a ":100:" quoted from a run's message is text, not a picture.
+        made = Console(stderr=name == "err", soft_wrap=True, width=width, emoji=False)
         globals()[f"_{name}"] = made
     return made
 
@@ -78,14 +79,18 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 
 def _cell(value: Any) -> str:
-    return "" if value is None else printable(str(value).replace("\r", " ").replace("\n", " "))
+    if value is None:
+        return ""
+    return printable(str(value).replace("\r", " ").replace("\n", " ").replace("\t", " "))
 
 
 # Control characters other than tab and newline, DEL and the C1 controls: what a spoke's
 # message or a workload's field could use to drive the reader's terminal (an escape
 # sequence retitles the window, clears the screen or forges the lines above it) is shown
 # as the escape it is, as `repr` would.
+# The bidirectional overrides and isolates too: they reorder what follows on the line.
 _UNPRINTABLE = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_UNPRINTABLE |= {c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
 del _UNPRINTABLE[0x09], _UNPRINTABLE[0x0A]
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from tests.integration.hub.conftest import PostgresServer, _pg_binary
 
-from conftest import PostgresServer, _pg_binary
 from kindfleet.platform.hub.testing import HubProcess
 
 SPEC = {"name": "train", "command": ["python", "train.py"]}

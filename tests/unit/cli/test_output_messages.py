@@ -90,3 +90,8 @@ def test_a_checks_words_are_shown_as_written(capsys):
 
     _line(CheckResult("platform", "runs", FAILED, 1.0, "exit 127: [/x] [red]no\x1b[2J"))
     assert "exit 127: [/x] [red]no\\x1b[2J" in capsys.readouterr().err
+
+
+def test_an_emoji_code_in_what_a_run_said_stays_text(capsys):
+    output.console("err").print(":100: done", markup=False, highlight=False)
+    assert capsys.readouterr().err == ":100: done\n"

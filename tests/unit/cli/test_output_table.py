@@ -24,3 +24,8 @@ def test_a_cell_cannot_drive_the_terminal(capsys):
     the window, forge the lines above) is shown as the escape it is."""
     output.table(None, ["MESSAGE"], [("done\x1b[2J\x1b]0;owned\x07\x9b1m\x7f",)])
     assert capsys.readouterr().out.splitlines()[1] == "done\\x1b[2J\\x1b]0;owned\\x07\\x9b1m\\x7f"
+
+
+def test_a_cell_cannot_reorder_the_line_nor_break_the_columns(capsys):
+    output.table(None, ["A", "B"], [("x\u202eevil\tgap", "y")])
+    assert capsys.readouterr().out.splitlines()[1] == "x\\u202eevil gap  y"

@@ -255,6 +255,14 @@ def test_update_writes_through_a_symlink_as_kubectl_does(tmp_path, dangling):
     assert sorted(p.name for p in mine.parent.iterdir()) == ["config"]  # no temp file
 
 
+def test_a_file_in_a_directory_that_cannot_be_written_is_a_kubeconfig_error(tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    with pytest.raises(kc.KubeconfigError, match="cannot write") as raised:
+        kc.KubeconfigFile(blocked / "config")._write(kc.empty())
+    assert raised.value.hint
+
+
 def test_parallel_updates_lose_nothing(tmp_path):
     target = kc.KubeconfigFile(tmp_path / "config")
     threads = [

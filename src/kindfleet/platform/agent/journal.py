@@ -140,13 +140,8 @@ class Journal(Generic[B]):
                 changes, stop = _drain(self._queue, first)
                 try:
                     conn, results = self._commit_until_taken(conn, changes)
-                except Exception as exc:
-                    # A failure of the writer's own (not the disk's, not a change's): these
-                    # changes fail, and the writer lives on. Its end left every later change
-                    # waiting for ever: no run accepted, none reported, nothing said.
+                except Exception as exc:  # the last resort: see _commit_until_taken
                     log.exception("the agent's database writer failed")
-                    with contextlib.suppress(sqlite3.Error):
-                        conn.rollback()
                     results = [(False, exc)] * len(changes)
                 self.commits += 1
                 self.changes += len(changes)
@@ -212,6 +207,14 @@ class Journal(Generic[B]):
                 self._closing.wait(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
+            except Exception as exc:
+                # A failure of the writer's own (not the disk's, not a change's): these
+                # changes fail, and the writer lives on. Its end left every later change
+                # waiting for ever: no run accepted, none reported, nothing said.
+                log.exception("the agent's database writer failed")
+                _rollback(conn)
+                self.refusing = False
+                return conn, [(False, exc)] * len(changes)
             if since is not None:
                 self.refusing = False
                 log.warning(

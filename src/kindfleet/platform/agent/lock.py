@@ -48,10 +48,10 @@ class StateLock:
             return False
         try:
             ours, named = os.fstat(self._fd), os.stat(self.path)
+        except (FileNotFoundError, NotADirectoryError):  # gone, or a file in its place
+            return False
         except PermissionError:  # cannot look: no evidence that it is gone
             return True
-        except OSError:  # gone, or a file where the directory was (NotADirectoryError)
-            return False
         return (ours.st_dev, ours.st_ino) == (named.st_dev, named.st_ino)
 
     def release(self) -> None:

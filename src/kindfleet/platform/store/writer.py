@@ -119,7 +119,9 @@ class Writer:
         # the store may have changed since (hub/service/bodies.py). Raised once the end is
         # visible to other connections and before any job of the group is answered.
         self.transactions = 0
-        self._closed = False
+        self._closed = False  # closing: no new job
+        self._ended = False  # the thread has ended (closed, or failed): no new job
+        self._gate = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -138,11 +140,12 @@ class Writer:
         return asyncio.get_running_loop().create_future()
 
     async def _enqueue(self, job: _Job) -> Any:
-        if self._closed:
-            raise StoreUnavailable("the store is closed", hint="the hub is shutting down")
-        if self._thread.ident is not None and not self._thread.is_alive():
-            raise StoreUnavailable("the store writer has stopped", hint="restart the hub")
-        self._queue.put(job)
+        with self._gate:  # the thread's end answers what is queued: none slips past it
+            if self._closed:
+                raise StoreUnavailable("the store is closed", hint="the hub is shutting down")
+            if self._ended:
+                raise StoreUnavailable("the store writer has stopped", hint="restart the hub")
+            self._queue.put(job)
         return await job.future
 
     def close(self, timeout: float = 30.0) -> None:
@@ -174,7 +177,8 @@ class Writer:
                     self._guarded(jobs)
         finally:
             self._drop_connection()
-            self._closed = True
+            with self._gate:
+                self._ended = True
             self._fail_left(normal)
 
     def _guarded(self, jobs: list[_Job]) -> None:
@@ -183,11 +187,11 @@ class Writer:
         try:
             self._run_group(jobs)  # answers every job of the group as its last step
         except Exception as exc:
-            self._broken(exc)
             error = StoreUnavailable(f"the store writer failed: {first_line(exc)}")
             for job in jobs:
                 job.outcome = (None, error)
             self._settle(jobs)
+            self._broken(exc)
             return
         try:
             if self._between_groups is not None and self._conn is not None:
@@ -201,7 +205,8 @@ class Writer:
         )
         self._drop_connection()
         if self._on_health is not None:
-            self._on_health(False)
+            with contextlib.suppress(Exception):
+                self._on_health(False)
 
     def _fail_left(self, normal: collections.deque[_Job]) -> None:
         """The thread ends: whatever is still queued gets an answer."""
@@ -284,8 +289,13 @@ class Writer:
             self._on_health(False)
 
     def _committed(self, conn: Connection) -> None:
+        # Committed: nothing here may raise into the group's handling, which would run
+        # its jobs again, alone.
         if conn.info.pop(WROTE, False) and self._on_health is not None:
-            self._on_health(True)
+            try:
+                self._on_health(True)
+            except Exception:
+                log.exception("observing the store's health failed")
         hooks: list[Callable[[], None]] = conn.info.pop(_HOOKS, [])
         for hook in hooks:
             try:

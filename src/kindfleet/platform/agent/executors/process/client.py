@@ -93,6 +93,7 @@ class LauncherClient:
         self._reaped = False
         self._queued: list[bytes] = []
         self._refused: tuple[float, LaunchRefused] | None = None  # until when, and why
+        self._gone: subprocess.Popen[bytes] | None = None  # the last launcher that ended
 
     # ------------------------------------------------------------------ runs
 
@@ -196,6 +197,9 @@ class LauncherClient:
         except LaunchFailed:
             writer.close()
             raise LaunchFailed("the launcher exited as it started") from None
+        if self._gone is self._proc:  # it said ready, then its end came before this
+            writer.close()
+            raise LaunchFailed("the launcher exited as it started")
         # Only now: runs that come meanwhile wait in `_ensure` for this start's outcome.
         # Sent to a launcher not yet ready, they failed with it (StartFailed, for good)
         # when it could not start, also for want of room, when they could have waited.
@@ -257,6 +261,7 @@ class LauncherClient:
         """The launcher is gone (it died, or it was closed): its keepers killed their runs
         when it went; reap what is left of them before anything is reported."""
         if proc is self._proc:
+            self._gone = proc
             self._let_go()
             if self._ready is not None and not self._ready.done():
                 self._ready.set_exception(LaunchFailed("the launcher exited"))
