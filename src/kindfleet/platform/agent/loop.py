@@ -268,14 +268,19 @@ class Agent:
             )
             self.reach.ok()
             top = entries[-1].seq
-            if ack.acked_through > top:
+            if ack.acked_through > top:  # every entry sent was taken for a redelivery
+                shift = await self.records.renumber_above(ack.acked_through)
                 log.warning(
-                    "the hub acknowledges seq %d but this agent sent up to %d: its record of "
-                    "this spoke is ahead of this state directory",
+                    "the hub has applied this spoke's reports up to seq %d, this state "
+                    "directory's only up to %d: it is older than the hub's record (restored "
+                    "from a copy?); its %d waiting report(s) are numbered again (+%d) and sent",
                     ack.acked_through,
                     top,
+                    self.records.pending(),
+                    shift,
                 )
-            through = min(ack.acked_through, top)  # never drop what was not sent
+                continue
+            through = ack.acked_through
             await self.runs.acked(through)
             if ack.refused:
                 self.runs.refused(ack.refused, entries)

@@ -50,6 +50,21 @@ def next_seq(conn: sqlite3.Connection) -> int:
 ACK_THROUGH_SQL = "DELETE FROM outbox WHERE seq <= ?"  # the hub has everything up to ?
 
 
+def first_seq(conn: sqlite3.Connection) -> int | None:
+    """The number of the oldest entry waiting (None: none waits)."""
+    row = conn.execute("SELECT min(seq) FROM outbox").fetchone()
+    return None if row[0] is None else int(row[0])
+
+
+def renumber_sql(shift: int) -> list[tuple[str, tuple[object, ...]]]:
+    """Every waiting entry's number moved up by `shift`, order kept (through negative
+    numbers: a key may not meet another on the way)."""
+    return [
+        ("UPDATE outbox SET seq = -(seq + ?)", (shift,)),
+        ("UPDATE outbox SET seq = -seq", ()),
+    ]
+
+
 def read(conn: sqlite3.Connection, limit: int = FLUSH_BATCH) -> list[Entry]:
     """The oldest `limit` entries, in sequence order."""
     rows = conn.execute("SELECT seq, kind, body FROM outbox ORDER BY seq LIMIT ?", (limit,))

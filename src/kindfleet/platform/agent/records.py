@@ -153,6 +153,27 @@ class Records:
 
         return self.journal.submit(apply)
 
+    def renumber_above(self, floor: int) -> asyncio.Future[int]:
+        """The hub has applied numbers up to `floor` that this outbox never sent: this
+        state directory is older than the hub's record of the spoke (restored from a copy,
+        a snapshot of the machine). Every number from here on was taken for a redelivery
+        and ignored: the reports of runs started since were lost, the hub placed those runs
+        again and they ran twice. What waits is numbered again above `floor` (its done runs'
+        terminal numbers with it), and so is every later entry. The shift."""
+
+        def apply(w: WriteSet) -> int:
+            w.write()  # entries of this commit gathered so far are numbered too
+            first = outbox.first_seq(w.conn) or w.next_seq
+            shift = floor + 1 - first
+            if shift <= 0:
+                return 0
+            for sql in outbox.renumber_sql(shift) + state.renumber_sql(shift, first):
+                w.conn.execute(*sql)
+            w.next_seq += shift
+            return shift
+
+        return self.journal.submit(apply)
+
     def _reporting(self, apply: Callable[[WriteSet], Any]) -> asyncio.Future[Any]:
         self._reports = True
         return self.journal.submit(apply)

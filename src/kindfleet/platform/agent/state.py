@@ -104,6 +104,16 @@ def delete_row(held: Held) -> tuple[object, ...]:
     return (held.workload, held.generation)
 
 
+def renumber_sql(shift: int, first: int) -> list[tuple[str, tuple[object, ...]]]:
+    """Done runs whose terminal event waits in the outbox follow it when it is renumbered."""
+    return [
+        (
+            "UPDATE assignments SET terminal_seq = terminal_seq + ? WHERE terminal_seq >= ?",
+            (shift, first),
+        )
+    ]
+
+
 def forget_acked(conn: sqlite3.Connection, acked_through: int) -> list[tuple[str, int]]:
     """Drop done assignments whose terminal event the hub has acknowledged."""
     rows = conn.execute(

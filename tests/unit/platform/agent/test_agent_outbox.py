@@ -146,3 +146,41 @@ def test_any_interleaving_delivers_one_to_n_exactly_once(ops):
             flush(500, False)
         db.close()
         assert applied == [(n, n) for n in range(1, appended + 1)]
+
+
+async def test_what_waits_is_numbered_above_a_hub_that_is_ahead(tmp_path: Path):
+    """A state directory restored from an older copy: the hub applied up to 20, this
+    outbox waits with 5..7 (and a done run whose terminal report is 6). Renumbered in one
+    commit with an entry appended beside it: order kept, the run follows its report, and
+    the numbers after go on above."""
+    from kindfleet.platform.agent import state
+    from kindfleet.platform.agent.records import Records, journal
+
+    db = AgentDb(tmp_path / "a.db")
+    box = Box(db)
+    for n in range(1, 8):
+        box.append("event", {"n": n})
+    box.ack_through(4)
+    with tx(db) as conn:
+        conn.execute(state.INSERT_SQL, state.insert_row(_held("w1")))
+        conn.execute(state.DONE_SQL, (6, "w1", 1))
+    records = Records(db, journal(db), reported=lambda: None)
+    try:
+        shift = records.renumber_above(20)
+        beside = records.journal.submit(lambda w: w.append("event", {"n": 8}))
+        assert await shift == 16
+        assert await beside == 24
+        assert [(e.seq, e.body["n"]) for e in box.read()] == [(21, 5), (22, 6), (23, 7), (24, 8)]
+        assert [h.terminal_seq for h in records.held()] == [22]
+        assert await records.renumber_above(10) == 0  # not behind: nothing moves
+        assert [e.seq for e in box.read()] == [21, 22, 23, 24]
+    finally:
+        await records.journal.close()
+
+
+def _held(workload: str):
+    from kindfleet.platform.agent.state import Held, Phase
+    from kindfleet.platform.wire import WorkloadSpec
+
+    spec = WorkloadSpec(name="w", command=["true"])
+    return Held(workload=workload, generation=1, spec=spec, phase=Phase.ACCEPTED)
