@@ -163,6 +163,32 @@ async def test_recovery_after_a_restart(settings):
     await _close(m)
 
 
+async def test_recovered_unstarted_runs_wait_for_the_hubs_word(settings, tmp_path):
+    """Unstarted runs taken back after a restart start once the first heartbeat is
+    answered (or fails): the hub may have placed them elsewhere while this spoke was away,
+    or had them run already (a state directory restored from a copy); its answer fences
+    them first. Before, they started at once, beside the copy the hub placed instead."""
+    marks = {w: tmp_path / w for w in ("w1", "w2")}
+    db = AgentDb(settings.db_path)
+    with tx(db) as conn:
+        for w, mark in marks.items():
+            spec = py(f"open({str(mark)!r}, 'w').write('ran')")
+            conn.execute(state.INSERT_SQL, state.insert_row(Held(w, 1, spec, Phase.ACCEPTED)))
+    db.close()
+
+    m = _manager(settings)
+    heard = asyncio.Event()
+    await m.recover(heard)
+    await asyncio.sleep(0.5)  # time enough to start, were they not waiting
+    assert not any(mark.exists() for mark in marks.values())
+    m.apply_stop([HeldAssignment(workload="w1", generation=1)])  # the hub's answer
+    heard.set()
+    await _until(lambda: "w2-g1" in m.done and "w1-g1" not in m.runs)
+    assert not marks["w1"].exists() and marks["w2"].read_text() == "ran"
+    assert [w for w, _, t, _ in _events(m) if t == "started"] == ["w2"]  # w1: no report
+    await _close(m)
+
+
 @pytest.mark.parametrize("gpus", [0, 1])
 async def test_telemetry_samples_runs_and_the_spoke(settings, gpus):
     m = _manager(settings)

@@ -85,6 +85,7 @@ class Agent:
         self.client = client or HubClient(settings.hub, request_timeout=settings.request_timeout)
         self.reach = Reachability()
         self.answers = HubAnswers()  # exclusive runs count their lease from these
+        self._heard = asyncio.Event()  # the first heartbeat was answered, or failed
         self._flush_wake = asyncio.Event()
         self._health: SpokeHealth | None = None
         self._stop = asyncio.Event()
@@ -124,7 +125,7 @@ class Agent:
             )
 
     async def _serve(self, stop: asyncio.Event) -> None:
-        if not await _until_stopped(self.runs.recover(), stop):
+        if not await _until_stopped(self.runs.recover(self._heard), stop):
             log.warning("stopped before the runs of the last agent were recovered")
             return
         log.info(
@@ -158,6 +159,7 @@ class Agent:
             backoff.cap = min(self.settings.backoff_max, self.session.heartbeat_seconds)
             try:
                 delay = await self._heartbeat_once(backoff)
+                self._heard.set()
                 if not self.lock.held():
                     log.critical("the state directory was removed or replaced: stopping")
                     self._state_lost = True
@@ -167,6 +169,7 @@ class Agent:
             except Exception:  # this task's end is the spoke's silence: the hub judges it lost
                 log.exception("the heartbeat failed unexpectedly")
                 delay = backoff.next_delay()
+                self._heard.set()
             self.session.kick.clear()
             await wait_event(self.session.kick, delay)
 

@@ -189,18 +189,22 @@ class RunManager:
 
     # ------------------------------------------------------------------ after a restart
 
-    async def recover(self) -> None:
-        """Take back what the previous agent held: done ones wait for their ack, unstarted ones
-        start now, running ones are re-adopted or reported lost."""
+    async def recover(self, heard: asyncio.Event | None = None) -> None:
+        """Take back what the previous agent held: done ones wait for their ack, running ones
+        are re-adopted or reported lost, unstarted ones start once `heard` is set (the first
+        heartbeat's answer, or its failure: a hub that is down does not hold them up). The
+        hub may have placed them elsewhere while this spoke was away, or had them run
+        already (a state directory restored from a copy): that answer fences them before
+        they start. They started at once, and ran beside the copy the hub placed instead."""
         for held in self.records.held():
             if held.phase is Phase.DONE:
                 self.done[held.key] = held
             elif held.phase is Phase.ACCEPTED:
-                self._recover_accepted(held)
+                self._recover_accepted(held, heard)
             else:
                 await self._recover_running(held)
 
-    def _recover_accepted(self, held: Held) -> None:
+    def _recover_accepted(self, held: Held, heard: asyncio.Event | None) -> None:
         """Start it now, unless this spoke's capacity changed. If the previous agent had
         started it already (its run directory exists), the launcher refuses to start it a
         second time and it is reported failed: a generation never runs twice."""
@@ -214,7 +218,7 @@ class RunManager:
             )
             self.records.answered(body, forget=held)
             return
-        run = Run(held)
+        run = Run(held, heard=heard)
         self._hold(run)
         self.supervisor.supervise(run)
 

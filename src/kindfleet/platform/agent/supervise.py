@@ -66,6 +66,7 @@ class Run:
     stop: Stop | None = None
     task: asyncio.Task[None] | None = None
     no_room: bool = False  # unstarted: the disk had no room for it at its last try
+    heard: asyncio.Event | None = None  # recovered unstarted: starts once the hub was asked
 
     def request_stop(self, why: Stop) -> bool:
         """Ask the run to stop; False when it was already asked for as strong a reason."""
@@ -168,6 +169,8 @@ class Supervisor:
         """Start the run once it may start and the disk has room for it: whether it runs
         (if not, it has ended: stopped before it started, or failed to start)."""
         waiting = Backoff(base=self.timing.supervise_interval, cap=NO_ROOM_RETRY_MAX)
+        if run.heard is not None:
+            await _either(run.heard, run.wake)  # a stop (the hub's fence) ends the wait
         while True:
             if run.stop is None:
                 await self._lease_to_start(run)
@@ -320,6 +323,16 @@ class Supervisor:
                 EventType.FAILED, None, "AgentError", "the agent lost track of this run"
             )
             await self._finish(run, outcome)
+
+
+async def _either(first: asyncio.Event, second: asyncio.Event) -> None:
+    """Until either event is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in (first, second)]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 _STOPPED = {
