@@ -94,9 +94,16 @@ def test_a_run_the_disk_has_no_room_for_waits_unstarted_on_a_spoke_that_offers_n
                 "spoke1" in hub.double.spokes and hub.double.spokes["spoke1"].capacity["cpu_millis"]
             )
             wait_until(offered, what="the spoke to join and offer its capacity")
+            # Its database has taken a write (a telemetry sample, reported): the files it
+            # writes through exist. On a starved CPU the first write came after the disk
+            # was full: the database refused the accept and the run was never tried.
+            wait_until(hub.double.telemetry, what="the agent's first report")
             fillers = fill_inodes(disk)
             wid = hub.double.run(spec("sh", "-c", f"echo ran >> {marker}"), "spoke1")
-            wait_until(lambda: "the disk has no room for it" in agent.log(), what="no room")
+            try:
+                wait_until(lambda: "the disk has no room for it" in agent.log(), what="no room")
+            except AssertionError as exc:  # what the agent said instead
+                raise AssertionError(f"{exc}; the agent's log:\n{agent.log()[-4000:]}") from None
             wait_until(lambda: offered() == 0, what="the spoke to offer no capacity meanwhile")
             assert hub.double.workload(wid).state not in ("Succeeded", "Failed")
             assert not marker.exists()
