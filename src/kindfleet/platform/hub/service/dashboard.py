@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from kindfleet.platform.wire import (
     WorkloadList,
     WorkloadState,
 )
+
+log = logging.getLogger("kindfleet.hub")
 
 SAMPLE_SECONDS = 5.0
 KEEP_SECONDS = 600.0  # "the last minutes": ten of them
@@ -148,7 +151,10 @@ class Dashboard:
 
         async def loop() -> None:
             while True:
-                self.sample()
+                try:
+                    self.sample()
+                except Exception:  # a sample skipped, not the charts stopped for good
+                    log.exception("sampling the hub's counters for the dashboard failed")
                 await asyncio.sleep(self.activity.interval)
 
         task = asyncio.create_task(loop(), name="kf-dashboard-sampler")
