@@ -16,3 +16,9 @@ _FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 def full(exc: OSError) -> bool:
     """Whether `exc` says the disk (or the user's quota) has no room left."""
     return exc.errno in _FULL
+
+
+def reason(exc: OSError) -> str:
+    """Why a run could not start: for want of room (the agent waits and tries again), or
+    not."""
+    return NO_ROOM if full(exc) else "StartFailed"

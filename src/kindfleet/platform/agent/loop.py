@@ -159,7 +159,6 @@ class Agent:
             backoff.cap = min(self.settings.backoff_max, self.session.heartbeat_seconds)
             try:
                 delay = await self._heartbeat_once(backoff)
-                self._heard.set()
                 if not self.lock.held():
                     log.critical("the state directory was removed or replaced: stopping")
                     self._state_lost = True
@@ -169,7 +168,7 @@ class Agent:
             except Exception:  # this task's end is the spoke's silence: the hub judges it lost
                 log.exception("the heartbeat failed unexpectedly")
                 delay = backoff.next_delay()
-                self._heard.set()
+            self._heard.set()  # answered or failed: recovered runs wait no longer
             self.session.kick.clear()
             await wait_event(self.session.kick, delay)
 

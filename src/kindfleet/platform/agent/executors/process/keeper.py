@@ -381,8 +381,7 @@ def _resolve(command: str, search: str) -> str:
 
 
 def _start_failed(what: str, exc: OSError) -> _StartFailed:
-    reason = diskroom.NO_ROOM if diskroom.full(exc) else "StartFailed"
-    return _StartFailed(f"{what}: {exc.strerror}", reason=reason)
+    return _StartFailed(f"{what}: {exc.strerror}", reason=diskroom.reason(exc))
 
 
 def _failure(command: str, exc: OSError) -> _StartFailed:

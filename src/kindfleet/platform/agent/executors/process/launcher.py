@@ -126,7 +126,7 @@ class Launcher:
         except OSError as exc:  # a run whose keeper is not on record could outlive a crash
             why = f"cannot write its records ({paths.KEEPERS}): {exc.strerror}"
             with contextlib.suppress(OSError):
-                _send(self.sock, {"ev": "refused", "reason": _reason(exc), "message": why})
+                _send(self.sock, {"ev": "refused", "reason": diskroom.reason(exc), "message": why})
             return False
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, None)
@@ -164,7 +164,7 @@ class Launcher:
                 keeper = self.idle.pop() if self.idle else self._fork_keeper()
             except OSError as exc:  # out of processes, memory or room: this run, not the launcher
                 self._to_agent(
-                    {"ev": "failed", "key": key, "code": None, "reason": _reason(exc),
+                    {"ev": "failed", "key": key, "code": None, "reason": diskroom.reason(exc),
                      "message": f"could not start a keeper for it: {exc.strerror}"}
                 )  # fmt: skip
                 return
@@ -422,12 +422,6 @@ def _registered(sel: selectors.BaseSelector, sock: socket.socket) -> bool:
 
 def _send(sock: socket.socket, message: Message) -> None:
     sock.sendall(encode(message))
-
-
-def _reason(exc: OSError) -> str:
-    """Why a run could not start: for want of room (the agent waits and tries again), or
-    not."""
-    return diskroom.NO_ROOM if diskroom.full(exc) else "StartFailed"
 
 
 def _text(path: Path | None) -> str | None:
