@@ -207,7 +207,7 @@ class Fleet:
             return result
         hub = {self.spec.hub.name: provider.status(self.spec, self.spec.hub)}
         moved = deployment.hub_moved(self.spec, hub, self.state_dir)
-        return replace(result, warnings=(moved,)) if moved else result
+        return replace(result, warnings=(*result.warnings, moved)) if moved else result
 
     def status(
         self, *, clusters: Sequence[str] | None = None, kubeconfig: str | Path | None = None
@@ -216,7 +216,7 @@ class Fleet:
         as a hub that moved since the platform was deployed."""
         state = lifecycle.status(self.spec, self.provider(kubeconfig), clusters=clusters)
         moved = deployment.hub_moved(self.spec, {c.name: c for c in state.clusters}, self.state_dir)
-        return replace(state, warnings=(moved,)) if moved else state
+        return replace(state, warnings=(*state.warnings, moved)) if moved else state
 
     def down(
         self,

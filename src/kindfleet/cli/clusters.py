@@ -23,7 +23,7 @@ from kindfleet.cli.progress import progress
 from kindfleet.errors import EXIT_INTERRUPTED
 from kindfleet.fleet import Fleet
 from kindfleet.lifecycle import FleetStatus
-from kindfleet.lifecycle.results import WORDS
+from kindfleet.lifecycle.results import NOT_THERE, WORDS
 from kindfleet.providers.base import traits
 from kindfleet.providers.preflight import CHECKS
 
@@ -319,7 +319,7 @@ def down(
         )
     took = time.monotonic() - started
     _show(result.to_dict(), fmt)
-    deleted = sum(1 for o in result.outcomes if o.action == "delete" and not o.notes)
+    deleted = sum(1 for o in result.outcomes if o.action == "delete" and NOT_THERE not in o.notes)
     extra = ["registry"] if result.registry_removed else []
     extra += list(result.tidied)
     more = f", {', '.join(extra)}" if extra else ""

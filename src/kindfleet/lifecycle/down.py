@@ -19,14 +19,17 @@ from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.events import FLEET, Event, Reporter, ignore
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.results import (
+    NOT_IN_FILE,
+    NOT_THERE,
     ClusterOutcome,
     ClustersFailed,
     failure_message,
+    strays_message,
     with_timings,
 )
 from kindfleet.lifecycle.timings import Timings
 from kindfleet.lifecycle.up import selected
-from kindfleet.providers.base import HostsRegistry, Provider, Tidies, traits
+from kindfleet.providers.base import HostsRegistry, Provider, Tidies, strays, traits
 
 
 @dataclass(frozen=True)
@@ -74,25 +77,34 @@ def down(
         outcomes = tuple(ClusterOutcome(c.name, "leave", True, 0.0) for c in clusters)
         return DownResult(fleet.name, outcomes, clock() - start)
     existing = set(provider.list_clusters(fleet))
+    others = strays(provider, fleet) if whole else []  # the fleet's too: none left running
+    if others:
+        report(
+            Event(
+                FLEET, "other clusters", "note", strays_message(fleet.name, others, removing=True)
+            )
+        )
+    existing.update(others)
+    note = dict.fromkeys(others, NOT_IN_FILE)
 
-    def remove(cluster: Cluster) -> ClusterOutcome:
+    def remove(name: str) -> ClusterOutcome:
         began = clock()
-        if cluster.name not in existing:
-            report(Event(cluster.name, "not there", "done", final=True, seconds=0.0))
-            return ClusterOutcome(cluster.name, "delete", True, 0.0, notes=("did not exist",))
-        report(Event(cluster.name, "deleting", "start"))
+        notes = (note[name],) if name in note else ()
+        if name not in existing:
+            report(Event(name, "not there", "done", final=True, seconds=0.0))
+            return ClusterOutcome(name, "delete", True, 0.0, notes=(NOT_THERE,))
+        report(Event(name, "deleting", "start"))
         try:
-            provider.delete(fleet, cluster.name)
+            provider.delete(fleet, name)
         except KindfleetError as exc:
             seconds = clock() - began
-            report(
-                Event(cluster.name, "deleting", "fail", exc.message.splitlines()[0], seconds, True)
-            )
-            return ClusterOutcome(cluster.name, "delete", False, seconds, str(exc))
-        report(Event(cluster.name, "deleted", "done", seconds=clock() - began, final=True))
-        return ClusterOutcome(cluster.name, "delete", True, clock() - began)
+            report(Event(name, "deleting", "fail", exc.message.splitlines()[0], seconds, True))
+            return ClusterOutcome(name, "delete", False, seconds, str(exc), notes=notes)
+        report(Event(name, "deleted", "done", seconds=clock() - began, final=True))
+        return ClusterOutcome(name, "delete", True, clock() - began, notes=notes)
 
-    results = run_parallel(clusters, remove, limit=options.parallel, key=lambda c: c.name)
+    names = [c.name for c in clusters] + others
+    results = run_parallel(names, remove, limit=options.parallel, key=str)
     outcomes = tuple(
         r if isinstance(r, ClusterOutcome) else ClusterOutcome(n, "delete", False, 0.0, str(r))
         for n, r in results.items()

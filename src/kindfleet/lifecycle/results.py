@@ -36,6 +36,23 @@ WORDS: Mapping[str, Words] = {
 }
 
 
+NOT_THERE = "did not exist"  # a delete's note: nothing was removed
+NOT_IN_FILE = "not in the fleet file"  # a delete's note: removed with the fleet all the same
+
+
+def strays_message(fleet: str, names: Sequence[str], *, removing: bool = False) -> str:
+    """What a person must know of clusters the fleet has and its file does not name."""
+    which = ", ".join(names)
+    if removing:
+        return f"also removing {which}: up in fleet {fleet}, not named in this fleet file"
+    return (
+        f"fleet {fleet} also has {which}, which this fleet file does not name (removed from "
+        f"it since, or brought up from another fleet file named {fleet}: the fleet is one, by "
+        f"its name); `kindfleet down` removes {'it' if len(names) == 1 else 'them'} with the "
+        f"rest of the fleet, or give that other file another name"
+    )
+
+
 @dataclass(frozen=True)
 class ClusterOutcome:
     name: str

@@ -9,8 +9,15 @@ from typing import Any
 from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.lifecycle.parallel import run_parallel
+from kindfleet.lifecycle.results import strays_message
 from kindfleet.lifecycle.up import selected
-from kindfleet.providers.base import ClusterStatus, HostsRegistry, Provider, RegistryStatus
+from kindfleet.providers.base import (
+    ClusterStatus,
+    HostsRegistry,
+    Provider,
+    RegistryStatus,
+    strays,
+)
 
 
 @dataclass(frozen=True)
@@ -58,4 +65,6 @@ def status(
     registry = None
     if isinstance(provider, HostsRegistry) and fleet.registry:
         registry = provider.registry_status(fleet)
-    return FleetStatus(fleet.name, provider.name, statuses, registry)
+    others = strays(provider, fleet) if not clusters else []
+    warnings = (strays_message(fleet.name, others),) if others else ()
+    return FleetStatus(fleet.name, provider.name, statuses, registry, warnings)

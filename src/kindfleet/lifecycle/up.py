@@ -32,10 +32,18 @@ from kindfleet.lifecycle.results import (
     UpPartialFailure,
     UpResult,
     failure_message,
+    strays_message,
 )
 from kindfleet.lifecycle.steprunner import run_steps
 from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
-from kindfleet.providers.base import ClusterStatus, ExportsLogs, HostsRegistry, Provider, Rejoins
+from kindfleet.providers.base import (
+    ClusterStatus,
+    ExportsLogs,
+    HostsRegistry,
+    Provider,
+    Rejoins,
+    strays,
+)
 from kindfleet.providers.preflight import PreflightOptions
 
 __all__ = ["UpOptions", "run_cluster", "up"]
@@ -90,6 +98,9 @@ def run(ctx: UpContext) -> UpResult:
         broken=broken,
         ready_through_hub=isinstance(ctx.provider, Rejoins),
     )
+    others = strays(ctx.provider, ctx.fleet) if ctx.traits.owns_clusters else []
+    # Kept: they may run work, and are not this file's to judge. Said once `up` is done.
+    warnings = (strays_message(ctx.fleet.name, others),) if others else ()
     for name, how in drift.items():  # kept: making it anew would stop the work it runs
         hint = f"`kindfleet down -f {ctx.fleet.source or 'FILE'} --cluster {name}`, then `up`"
         ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
@@ -110,6 +121,7 @@ def run(ctx: UpContext) -> UpResult:
         registry_created=ctx.registry_new,
         kubeconfig=ctx.kubeconfig_file.path if ctx.kubeconfig_file else None,
         versions=versions,
+        warnings=warnings,
     )
     _raise_for_failures(result)
     return result

@@ -61,6 +61,15 @@ def traits(provider: object) -> Traits:
     )
 
 
+def strays(provider: object, fleet: FleetSpec) -> list[str]:
+    """Clusters of the fleet that exist and that its file does not name (a spoke removed
+    from the file, or one brought up from another fleet file of the same name), as far as
+    the provider keeps a record of its fleets (the local runtime does; KIND names clusters
+    machine-wide, with no record of the fleet that made them: none)."""
+    found = getattr(provider, "strays", None)
+    return sorted(found(fleet)) if callable(found) else []
+
+
 @dataclass(frozen=True)
 class Availability:
     """Whether a provider can work here; when not, why and how to fix it."""

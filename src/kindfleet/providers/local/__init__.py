@@ -288,13 +288,17 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
                 # spokes: the other deleter may have removed the directory meanwhile.
                 if state.is_dir():
                     raise
+        others = self.strays(fleet)
         if cluster == fleet.hub.name or not any(
-            processes.running(layout.pidfile(c.name)) for c in fleet.clusters
+            processes.running(layout.pidfile(name))
+            for name in [*(c.name for c in fleet.clusters), *others]
         ):
-            # The hub owns the fleet's data; with it gone (or nothing left) remove it all.
+            # The hub owns the fleet's data; with it gone (or nothing left) remove it all,
+            # and first stop what runs in it, named in this fleet file or not: a process
+            # whose state is removed under it would be out of reach.
             if cluster == fleet.hub.name:
-                for spoke in fleet.spokes:
-                    self.delete(fleet, spoke.name)
+                for spoke in [*(s.name for s in fleet.spokes), *others]:
+                    self.delete(fleet, spoke)
             _discard(layout.root)
         else:
             _discard(layout.dir(cluster))
@@ -306,6 +310,25 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
     def list_clusters(self, fleet: FleetSpec) -> list[str]:
         layout = self.layout(fleet)
         return [c.name for c in fleet.clusters if processes.running(layout.pidfile(c.name))]
+
+    def strays(self, fleet: FleetSpec) -> list[str]:
+        """What runs in this fleet's state and its file does not name: a spoke removed from
+        the file since `up`, or brought up from another fleet file with the same name (the
+        state is the fleet's, by name). Only running ones: a stopped one's data goes with
+        the fleet's."""
+        layout = self.layout(fleet)
+        named = {c.name for c in fleet.clusters}
+        try:
+            found = [p.name for p in (layout.root / "clusters").iterdir()]
+        except OSError:  # no fleet state (yet, or any more)
+            return []
+        return sorted(
+            name
+            for name in found
+            if name not in named
+            and not name.startswith(".")  # what a removal left aside (`_discard`)
+            and processes.running(layout.pidfile(name))
+        )
 
     def status(self, fleet: FleetSpec, cluster: Cluster) -> ClusterStatus:
         layout = self.layout(fleet)
