@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from kindfleet.errors import Problem, UsageError, WorkloadSpecError
 from kindfleet.fleetspec import k8snames
 from kindfleet.fleetspec.errors import problems_from
-from kindfleet.platform.wire import WorkloadSpec
+from kindfleet.platform.wire import MAX_IDEMPOTENCY_KEY, WorkloadSpec, idempotency_key_problem
 
 
 def validate(raw: Mapping[str, Any], *, source: str = "workload") -> WorkloadSpec:
@@ -197,4 +197,15 @@ def idempotency_keys(key: str | None, count: int) -> list[str | None]:
     key, none (the client makes a fresh one per workload, kept across its own retries)."""
     if key is None:
         return [None] * count
-    return [key] if count == 1 else [f"{key}-{i}" for i in range(count)]
+    keys: list[str] = [key] if count == 1 else [f"{key}-{i}" for i in range(count)]
+    problem = next((p for k in keys if (p := idempotency_key_problem(k)) is not None), None)
+    if problem is not None:  # what the hub would refuse, said before anything is sent
+        longest = MAX_IDEMPOTENCY_KEY - len(keys[-1]) + len(key)
+        raise UsageError(
+            f"--key {key!r}: "
+            + ("must not be empty" if not key.strip() else problem)
+            + (f" (with {count} workloads, `-<i>` is added to it)" if count > 1 else ""),
+            hint=f"e.g. --key train-2026-01-17: letters, digits and -._:/, at most {longest}",
+        )
+    checked: list[str | None] = list(keys)
+    return checked

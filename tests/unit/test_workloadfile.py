@@ -131,3 +131,26 @@ def test_label_flags_are_their_labels():
         "team": "vision",
         "tier": "",
     }
+
+
+@pytest.mark.parametrize(
+    ("key", "count", "says"),
+    [
+        ("", 1, "must not be empty"),  # was dropped: each submit made another workload
+        ("naïve", 1, "must be printable ASCII"),  # was a UnicodeEncodeError, "a bug"
+        ("a\nb", 1, "must be printable ASCII"),  # was "cannot reach the hub"
+        ("k" * 201, 1, "at most 200 characters"),  # was "an Idempotency-Key ... is required"
+        ("k" * 199, 12, "`-<i>` is added to it"),  # its derived keys are too long
+    ],
+)
+def test_a_key_the_hub_would_refuse_is_refused_before_anything_is_sent(key, count, says):
+    with pytest.raises(KindfleetError, match="--key") as caught:
+        workloadfile.idempotency_keys(key, count)
+    assert says in caught.value.message
+    assert caught.value.exit_code == 2
+
+
+def test_good_keys_are_the_key_or_one_derived_per_workload():
+    assert workloadfile.idempotency_keys("train-1", 1) == ["train-1"]
+    assert workloadfile.idempotency_keys("k" * 198, 3) == [f"{'k' * 198}-{i}" for i in range(3)]
+    assert workloadfile.idempotency_keys(None, 2) == [None, None]

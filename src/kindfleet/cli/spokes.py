@@ -16,7 +16,7 @@ import typer
 from kindfleet.cli import output
 from kindfleet.cli.options import FleetFileOption, OutputOption, fleet
 from kindfleet.errors import UsageError
-from kindfleet.platform.wire import Spoke, SpokeList
+from kindfleet.platform.wire import MAX_JOIN_TTL, Spoke, SpokeList
 
 app = typer.Typer(
     name="spokes",
@@ -44,7 +44,13 @@ def duration(text: str) -> float:
     match = _DURATION.fullmatch(text.strip())
     if not match or float(match.group(1)) <= 0:
         raise UsageError(f"--ttl {text!r} is not a duration", hint="e.g. --ttl 30m, 2h or 3600")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_JOIN_TTL:  # was pydantic's ValidationError, reported as a bug
+        raise UsageError(
+            f"--ttl {text!r} is longer than a join token may live (7d)",
+            hint="e.g. --ttl 7d at most; mint another token when it has expired",
+        )
+    return seconds
 
 
 @app.callback()

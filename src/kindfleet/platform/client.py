@@ -24,6 +24,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
 from kindfleet.platform.wire import (
     API_PREFIX,
+    MAX_JOIN_TTL,
+    NAME,
     WORKLOAD_ID,
     BatchItem,
     BatchSubmitRequest,
@@ -43,6 +45,7 @@ from kindfleet.platform.wire import (
     WorkloadList,
     WorkloadSpec,
     WorkloadState,
+    idempotency_key_problem,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -137,7 +140,9 @@ class HubClient:
     ) -> SubmitResponse:
         """Submit one workload; a 2xx means it is durably stored. Safe to retry."""
         model = _spec(spec)
-        key = idempotency_key or str(uuid.uuid4())
+        key = str(uuid.uuid4()) if idempotency_key is None else idempotency_key
+        if (problem := idempotency_key_problem(key)) is not None:
+            raise UsageError(f"idempotency key {key!r}: {problem}")
         response = self._send(
             "POST",
             f"{API_PREFIX}/workloads",
@@ -182,7 +187,7 @@ class HubClient:
         if state is not None:
             params.append(("state", _state(state).value))
         if spoke is not None:
-            params.append(("spoke", spoke))
+            params.append(("spoke", _spoke_name(spoke)))
         params += [("label", f"{k}={v}") for k, v in (labels or {}).items()]
         if cursor is not None:
             params.append(("cursor", cursor))
@@ -232,14 +237,20 @@ class HubClient:
         return _parse(self._get(f"{API_PREFIX}/spokes"), SpokeList)
 
     def spoke(self, name: str) -> Spoke:
-        return _parse(self._get(f"{API_PREFIX}/spokes/{_segment(name, 'spoke name')}"), Spoke)
+        return _parse(self._get(f"{API_PREFIX}/spokes/{_spoke_name(name)}"), Spoke)
 
     def join_token(self, spoke: str, *, ttl_seconds: float | None = None) -> JoinToken:
         """Mint a join token for `spoke`: single use, expiring (the hub's default 1 h)."""
+        if ttl_seconds is not None and not 0 < ttl_seconds <= MAX_JOIN_TTL:  # NaN too
+            raise UsageError(
+                f"a join token's ttl must be more than 0 and at most {MAX_JOIN_TTL} s (a week), "
+                f"not {ttl_seconds}",
+                hint="mint another when it has expired",
+            )
         body = JoinTokenRequest(ttl_seconds=ttl_seconds)
         response = self._send(
             "POST",
-            f"{API_PREFIX}/spokes/{_segment(spoke, 'spoke name')}/join-tokens",
+            f"{API_PREFIX}/spokes/{_spoke_name(spoke)}/join-tokens",
             content=body.model_dump_json(exclude_none=True),
             headers={"Content-Type": "application/json"},
         )
@@ -258,12 +269,12 @@ class HubClient:
 
     def remove(self, spoke: str, *, force: bool = False) -> SpokeRemoval:
         """Revoke the spoke's credential and place its unstarted work elsewhere."""
-        path = f"{API_PREFIX}/spokes/{_segment(spoke, 'spoke name')}"
+        path = f"{API_PREFIX}/spokes/{_spoke_name(spoke)}"
         params = [("force", "true")] if force else []
         return _parse(self._send("DELETE", path, params=params), SpokeRemoval)
 
     def _spoke_action(self, spoke: str, action: str) -> Spoke:
-        path = f"{API_PREFIX}/spokes/{_segment(spoke, 'spoke name')}/{action}"
+        path = f"{API_PREFIX}/spokes/{_spoke_name(spoke)}/{action}"
         return _parse(self._send("POST", path), Spoke)
 
     def telemetry(
@@ -278,7 +289,7 @@ class HubClient:
         if workload is not None:
             params.append(("workload", workload))
         if spoke is not None:
-            params.append(("spoke", spoke))
+            params.append(("spoke", _spoke_name(spoke)))
         if since is not None:
             params.append(("since", since.isoformat()))
         response = self._get(f"{API_PREFIX}/telemetry", params)
@@ -390,6 +401,7 @@ def _state(value: WorkloadState | str) -> WorkloadState:
 
 
 _ID = re.compile(WORKLOAD_ID[1:-1])
+_NAME = re.compile(NAME[1:-1])
 
 
 def _workload(value: str) -> str:
@@ -403,10 +415,15 @@ def _workload(value: str) -> str:
     return value
 
 
-def _segment(value: str, what: str) -> str:
-    """A name as one path segment (never a path of its own)."""
-    if not value or any(c in value for c in "/?#%") or value in (".", ".."):
-        raise UsageError(f"{value!r} is not a {what}", hint="e.g. gpu-spoke1")
+def _spoke_name(value: str) -> str:
+    """A spoke's name as the hub names spokes (a DNS label), checked before it goes into a
+    path or a query: a newline in it failed in the HTTP library ("a bug"), a slash made
+    another path of it, and other text came back as the hub's regex."""
+    if len(value) > 63 or _NAME.fullmatch(value) is None:
+        raise UsageError(
+            f"{value!r} is not a spoke name: lowercase letters, digits and '-', at most 63",
+            hint="e.g. gpu-spoke1; `kindfleet spokes` lists them",
+        )
     return value
 
 

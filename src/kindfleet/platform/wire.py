@@ -45,9 +45,8 @@ MAX_LABELS = 64
 MAX_COMMAND_ARGS = 256
 MAX_MESSAGE = 1024
 
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-]
+NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS label: a spoke's, a workload's
+Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NAME)]
 # ---- hub (issue 9): text that reaches a spoke's process or a database holds no NUL ----
 NO_NUL = r"^[^\x00]*$"
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=NO_NUL)]
@@ -69,7 +68,30 @@ MEMORY_QUANTITY = (
 )
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
+MAX_IDEMPOTENCY_KEY = 200
+MAX_JOIN_TTL = 7 * 86400  # a join token's life, at most: a week
+KEY_REQUIRED = (
+    "an Idempotency-Key header is required: a unique string per workload (e.g. a UUID), so "
+    "that a retried submission never creates a second workload"
+)
+KEY_TOO_LONG = f"must be at most {MAX_IDEMPOTENCY_KEY} characters"
+KEY_NOT_PRINTABLE = "must be printable ASCII, with no space at either end"
 WORKLOAD_ID = r"^wl-[0-9a-f]{20}$"  # what the hub gives; clients check it before a call
+
+
+def idempotency_key_problem(key: str) -> str | None:
+    """Why the hub refuses this Idempotency-Key, in its words; None: it takes it. Clients
+    ask before they send: a newline in a header or a non-ASCII one failed in the HTTP
+    library instead, taken for a hub out of reach or a bug."""
+    if not key.strip():
+        return KEY_REQUIRED
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        return KEY_TOO_LONG
+    if re.fullmatch(IDEMPOTENCY_KEY[1:-1], key) is None:
+        return KEY_NOT_PRINTABLE
+    return None
+
+
 # ---- end hub (issue 9) ----
 Labels = Annotated[
     dict[LabelKey, LabelValue],
@@ -511,7 +533,7 @@ class ProblemDetail(Wire):
 class JoinTokenRequest(Wire):
     """`POST /v1/spokes/{name}/join-tokens`: a join token for one spoke name."""
 
-    ttl_seconds: Annotated[float, Field(gt=0, le=7 * 86400)] | None = None  # default: the hub's
+    ttl_seconds: Annotated[float, Field(gt=0, le=MAX_JOIN_TTL)] | None = None  # default: the hub's
 
 
 class JoinToken(Wire):

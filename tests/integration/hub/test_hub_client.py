@@ -67,12 +67,10 @@ def test_errors_say_what_happened(client, hub):
     client.submit(SPEC, idempotency_key="client-c")
     with pytest.raises(ConflictError, match="different spec"):
         client.submit({**SPEC, "command": ["other"]}, idempotency_key="client-c")
-    with pytest.raises(InvalidRequest) as bad:
-        client.submit(
-            {**SPEC, "resources": {"cpu": "1", "memory": "1Gi", "gpu": 0}},
-            idempotency_key="x" * 300,
-        )
-    assert bad.value.errors[0]["path"] == "Idempotency-Key"
+    selector = {"match_expressions": [{"key": "a", "operator": "In", "values": []}]}
+    with pytest.raises(InvalidRequest) as bad:  # what the hub refuses comes back by field
+        client.submit({**SPEC, "selector": selector})
+    assert bad.value.errors[0]["path"] == "selector.match_expressions[0].values"
     with pytest.raises(HubAuthError) as auth, HubClient(hub.url, "wrong-token") as other:
         other.spokes()
     assert "refused the token (401)" in str(auth.value) and auth.value.hint
@@ -95,6 +93,18 @@ def test_a_spec_that_cannot_be_sent_is_refused_locally(client):
                 call(malformed)
     with pytest.raises(UsageError, match="not a workload state"):
         client.list_workloads(state="Sleeping")
+    for name in ("a\nb", "b\t", "é", "a/b", "", "x" * 64):  # newlines were a bug (InvalidURL)
+        for action in (client.drain, client.approve, client.remove, client.join_token):
+            with pytest.raises(UsageError, match="is not a spoke name"):
+                action(name)
+        with pytest.raises(UsageError, match="is not a spoke name"):
+            client.telemetry(spoke=name)
+    for ttl in (8 * 86400, 0, float("nan")):  # a week and more was pydantic's, "a bug"
+        with pytest.raises(UsageError, match="at most 604800 s"):
+            client.join_token("s1", ttl_seconds=ttl)
+    for key, says in (("", "is required"), ("é", "printable ASCII"), ("k" * 201, "at most")):
+        with pytest.raises(UsageError, match=says):  # "" made a fresh key, each time anew
+            client.submit(SPEC, idempotency_key=key)
 
 
 def test_no_hub_listening():

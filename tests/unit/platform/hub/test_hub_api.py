@@ -101,6 +101,23 @@ async def test_missing_idempotency_key_says_so(api_both):
 
 
 @pytest.mark.parametrize(
+    ("key", "says"),
+    [("k" * 201, "must be at most 200 characters"), (" k", "must be printable ASCII")],
+)
+async def test_a_refused_idempotency_key_says_why(api_both, key, says):
+    """A key too long or with a space at its end was "required", as if there were none."""
+    response = await api_both.http.post(
+        "/v1/workloads",
+        json={"name": "a", "command": ["x"]},
+        headers={**api_both.client, "Idempotency-Key": key},
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["path"] == "Idempotency-Key"
+    assert says in error["message"] and "required" not in error["message"]
+
+
+@pytest.mark.parametrize(
     ("patch", "path"),
     [
         ({"resources": {"gpu": -1}}, "resources.gpu"),

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
 from kindfleet.platform.repeats import Repeats
-from kindfleet.platform.wire import ProblemDetail
+from kindfleet.platform.wire import KEY_NOT_PRINTABLE, KEY_REQUIRED, KEY_TOO_LONG, ProblemDetail
 
 log = logging.getLogger("kindfleet.hub")
 
@@ -62,6 +62,10 @@ def field_path(loc: Iterable[Any]) -> str:
     return out or "body"
 
 
+# What the route's header constraints found, said as the fast path and the service say it.
+_KEY_PROBLEMS = {"string_too_long": KEY_TOO_LONG, "string_pattern_mismatch": KEY_NOT_PRINTABLE}
+
+
 def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     found = []
     for err in errors:
@@ -69,10 +73,7 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str
         if err.get("type") == "json_invalid":
             message = "the body is not valid JSON"
         elif tuple(err.get("loc", ())) == ("header", "Idempotency-Key"):
-            message = (
-                "an Idempotency-Key header is required: a unique string per workload "
-                "(e.g. a UUID), so that a retried submission never creates a second workload"
-            )
+            message = _KEY_PROBLEMS.get(str(err.get("type")), KEY_REQUIRED)
         found.append({"path": field_path(err.get("loc", ())), "message": message})
     return found
 

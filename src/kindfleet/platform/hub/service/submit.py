@@ -30,9 +30,17 @@ from kindfleet.platform.hub.service.rows import (
 )
 from kindfleet.platform.store import after_commit
 from kindfleet.platform.store import workloads as store
-from kindfleet.platform.wire import IDEMPOTENCY_KEY, WORKLOAD_ID, SelectorOp, WorkloadSpec
+from kindfleet.platform.wire import (
+    IDEMPOTENCY_KEY,
+    KEY_REQUIRED,
+    MAX_IDEMPOTENCY_KEY,
+    WORKLOAD_ID,
+    SelectorOp,
+    WorkloadSpec,
+    idempotency_key_problem,
+)
 
-MAX_KEY = 200
+MAX_KEY = MAX_IDEMPOTENCY_KEY
 _KEY = re.compile(IDEMPOTENCY_KEY[1:-1])
 _ID = re.compile(WORKLOAD_ID[1:-1])
 # Far beyond any machine, and within a signed 64-bit column in both databases.
@@ -98,16 +106,9 @@ class Submitted:
 def prepare(key: str | None, spec: WorkloadSpec, now: float, *, path: str = "") -> Submission:
     """Check a submission and compute what the store needs; raises Invalid (422)."""
     key_path = f"{path}idempotency_key" if path else "Idempotency-Key"
-    if key is None or not key.strip():
-        raise Invalid.at(
-            key_path,
-            "an Idempotency-Key header is required: a unique string per workload "
-            "(e.g. a UUID), so that a retried submission never creates a second workload",
-        )
-    if len(key) > MAX_KEY:
-        raise Invalid.at(key_path, f"must be at most {MAX_KEY} characters")
-    if not _KEY.fullmatch(key):
-        raise Invalid.at(key_path, "must be printable ASCII, with no space at either end")
+    problem = KEY_REQUIRED if key is None else idempotency_key_problem(key)
+    if key is None or problem is not None:
+        raise Invalid.at(key_path, problem or KEY_REQUIRED)
     problems = spec_problems(spec)
     if problems:
         raise Invalid(
