@@ -291,8 +291,10 @@ class Fleet:
         return faults.refusal(self.spec, self.provider(kubeconfig), spec)
 
     def faults(self, *, live: bool = False) -> list[FaultRecord]:
-        """The fleet's fault records, oldest first (`live`: only those not cleared)."""
+        """The fleet's fault records, oldest first (`live`: only those not cleared); a fault
+        whose effect something else undid (`up` started a killed cluster again) is cleared."""
         book = self._faultbook()
+        faults.settle(self.spec, self.provider(), book)
         return book.live() if live else book.read()
 
     def clear_faults(

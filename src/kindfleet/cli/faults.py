@@ -18,7 +18,13 @@ from typer.core import TyperGroup
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import UsageError
-from kindfleet.faults import FaultRecord, format_duration, parse_duration, parse_percent
+from kindfleet.faults import (
+    MAX_HOLD,
+    FaultRecord,
+    format_duration,
+    parse_duration,
+    parse_percent,
+)
 from kindfleet.providers.base import FAULT_ACTIONS
 
 WHAT = {
@@ -61,8 +67,8 @@ ForOption = Annotated[
     typer.Option(
         "--for",
         metavar="DURATION",
-        help="Hold the fault this long (60s, 2m, 1h), then clear it; Ctrl-C clears it at "
-        "once. Without it the fault stays until `kindfleet fault clear`.",
+        help="Hold the fault this long (60s, 2m, 1h; at most 168h), then clear it; Ctrl-C "
+        "clears it at once. Without it the fault stays until `kindfleet fault clear`.",
         show_default=False,
     ),
 ]
@@ -88,7 +94,7 @@ def _inject(
     fmt: output.Format,
     **extra: Any,
 ) -> None:
-    duration = parse_duration(hold) if hold is not None else None
+    duration = parse_duration(hold, most=MAX_HOLD) if hold is not None else None
     fleet = options.fleet(file)
     record = fleet.fault(action, cluster, duration=duration, kubeconfig=kubeconfig, **extra)
     if fmt is not output.Format.table:

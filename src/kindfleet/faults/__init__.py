@@ -9,16 +9,18 @@ undo part of the other); a second `kindfleet fault` racing the first on the same
 is refused, not stacked.
 """
 
-from kindfleet.faults.durations import format_duration, parse_duration, parse_percent
+from kindfleet.faults.durations import MAX_HOLD, format_duration, parse_duration, parse_percent
 from kindfleet.faults.records import ACTIVE, CLEARED, INJECTING, FaultBook, FaultRecord, Holder
 from kindfleet.faults.report import report
 from kindfleet.faults.run import (
     FaultRefused,
+    SeesUndone,
     clear,
     clear_for_down,
     hold,
     inject,
     refusal,
+    settle,
     target,
 )
 
@@ -26,10 +28,12 @@ __all__ = [
     "ACTIVE",
     "CLEARED",
     "INJECTING",
+    "MAX_HOLD",
     "FaultBook",
     "FaultRecord",
     "FaultRefused",
     "Holder",
+    "SeesUndone",
     "clear",
     "clear_for_down",
     "format_duration",
@@ -39,5 +43,6 @@ __all__ = [
     "parse_percent",
     "refusal",
     "report",
+    "settle",
     "target",
 ]

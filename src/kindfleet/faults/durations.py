@@ -1,5 +1,9 @@
 """Durations as people write them on a command line (`60s`, `2m`, `1h30m`, `500ms`, `90`),
-as seconds. Pure; a bad one is a `UsageError` that shows how to write it."""
+as seconds. Pure; a bad one is a `UsageError` that shows how to write it.
+
+A `--for` is capped (`MAX_HOLD`): its end is a moment kept in the fault records and told
+to the hub, and one past year 9999 broke every later `fault` command; a fault meant to
+last for ever is one without `--for`."""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ from kindfleet.errors import UsageError
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 HOW = "write e.g. 60s, 2m, 1h30m or 500ms"
+MAX_HOLD = 7 * 86400.0  # the longest `--for`: a week
 
 
-def parse_duration(text: str, *, what: str = "--for") -> float:
-    """Seconds in `text`; a bare number is seconds. Must be more than 0."""
+def parse_duration(text: str, *, what: str = "--for", most: float | None = None) -> float:
+    """Seconds in `text`; a bare number is seconds. More than 0, and at most `most`."""
     raw = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", raw):
         seconds = float(raw)
@@ -23,6 +28,11 @@ def parse_duration(text: str, *, what: str = "--for") -> float:
         raise UsageError(f"{what} {text!r} is not a duration", hint=HOW)
     if seconds <= 0:
         raise UsageError(f"{what} {text!r} must be more than 0", hint=HOW)
+    if most is not None and not seconds <= most:  # `not <=`: an overflow to inf is too long
+        raise UsageError(
+            f"{what} {text!r} is out of range: it must be more than 0 and at most {most / 3600:g}h",
+            hint=f"{HOW}; a fault without {what} stays until `kindfleet fault clear`",
+        )
     return seconds
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,16 @@ ACTIVE = "active"
 CLEARED = "cleared"
 LIVE = (INJECTING, ACTIVE)
 KEEP_CLEARED = 200  # history kept: the newest cleared records
+LATEST = datetime(9999, 12, 31, tzinfo=UTC).timestamp()  # the last moment a datetime holds
+
+
+def moment(value: object) -> float | None:
+    """`value` as a time a record may hold (seconds since the epoch, up to year 9999), or
+    None: a record edited by hand, or written before `--for` was capped, must not break
+    the commands that show it (the hub's report turns every time into a datetime)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and 0 <= value <= LATEST else None
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,16 @@ class Holder:
     @classmethod
     def me(cls) -> Holder:
         return cls(os.getpid(), psutil.Process().create_time())
+
+    @classmethod
+    def from_dict(cls, data: object) -> Holder | None:
+        """None for what is not a holder as kindfleet writes it: no process to wait for."""
+        if not isinstance(data, dict):
+            return None
+        pid, started = data.get("pid"), moment(data.get("started"))
+        if isinstance(pid, bool) or not isinstance(pid, int) or started is None:
+            return None
+        return cls(pid, started)
 
     def alive(self) -> bool:
         try:
@@ -84,6 +106,10 @@ class FaultRecord:
         parts = []
         if self.state == INJECTING and not (self.holder and self.holder.alive()):
             parts.append("its command died while injecting: `fault clear` undoes what it did")
+        if self.until is None and self.holder is not None:
+            parts.append(
+                "its `--for` end could not be read: it stays until `kindfleet fault clear`"
+            )
         if self.until is not None:
             if self.holder is not None and self.holder.alive():
                 parts.append(f"held by pid {self.holder.pid} for {max(0, self.until - now):.0f}s")
@@ -96,10 +122,15 @@ class FaultRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultRecord:
+        """A time that cannot be read is dropped, whichever is safe: a fault's start becomes
+        0 (shown blank), its `--for` end "none" (the fault stays until cleared, and its
+        note says why), its clearing time unknown (it stays cleared)."""
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        holder = values.get("holder")
-        values["holder"] = Holder(**holder) if isinstance(holder, dict) else None
+        values["holder"] = Holder.from_dict(values.get("holder"))
+        values["injected_at"] = moment(values.get("injected_at")) or 0.0
+        for name in ("until", "cleared_at"):
+            values[name] = moment(values.get(name))
         return cls(**values)
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from kindfleet.faults.records import FaultRecord
+from kindfleet.faults.records import FaultRecord, moment
 from kindfleet.platform.wire import MAX_FAULTS, FaultNote, FaultReport
 
 
-def _at(moment: float | None) -> datetime | None:
-    return None if moment is None else datetime.fromtimestamp(moment, UTC)
+def _at(at: float | None) -> datetime | None:
+    """None also for a time no datetime holds: a report must never fail on a record."""
+    kept = moment(at)
+    return None if kept is None else datetime.fromtimestamp(kept, UTC)
 
 
 def report(fleet: str, records: list[FaultRecord], now: float | None = None) -> FaultReport:
@@ -32,7 +34,7 @@ def report(fleet: str, records: list[FaultRecord], now: float | None = None) -> 
             cluster=r.cluster,
             role=r.role,
             state=r.state,
-            injected_at=datetime.fromtimestamp(r.injected_at, UTC),
+            injected_at=_at(r.injected_at) or datetime.fromtimestamp(0, UTC),
             until=_at(r.until),
             cleared_at=_at(r.cleared_at),
             detail=r.spec.describe().removeprefix(r.action).strip(" ()"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from kindfleet.errors import KindfleetError, PartialFailure, UsageError
+from kindfleet.faults.durations import MAX_HOLD
 from kindfleet.faults.records import ACTIVE, CLEARED, FaultBook, FaultRecord, Holder
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
@@ -20,6 +22,20 @@ from kindfleet.providers.base import (
 
 class FaultRefused(UsageError):
     """The fault cannot be done here: the provider cannot do it, or the cluster has one."""
+
+
+@runtime_checkable
+class SeesUndone(Protocol):
+    """A provider that can tell when a fault's effect was undone by something other than
+    `fault clear`: `kindfleet up` starts a cluster that a `stop` or `kill` left down, and a
+    record still saying "active" then refused every new fault on it. Optional: without
+    it a record stays live until cleared."""
+
+    def fault_undone(
+        self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec, undo: Mapping[str, Any]
+    ) -> str | None:
+        """Why the fault injected with `undo` is no longer in effect, or None."""
+        ...
 
 
 def target(spec: FleetSpec, name: str) -> Cluster:
@@ -65,6 +81,12 @@ def inject(
     has a live fault; a provider failure leaves a record (state `injecting`, with the
     error) that `clear` undoes.
     """
+    if duration is not None and not 0 < duration <= MAX_HOLD:
+        raise UsageError(
+            f"a fault's duration must be more than 0 and at most {MAX_HOLD / 3600:g}h, "
+            f"not {duration:g}s",
+            hint="without a duration a fault stays until it is cleared",
+        )
     cluster = target(spec, fault.cluster)
     fault = FaultSpec(fault.action, cluster.name, fault.latency_ms, fault.loss_percent)
     why = refusal(spec, provider, fault)
@@ -80,6 +102,7 @@ def inject(
             hint=f"`kindfleet up -f {spec.source or 'FILE'}` first; `kindfleet status` shows it",
         )
     with book.changing() as records:
+        _settle(spec, provider, records, clock)
         mine = touches(spec, fault.action, cluster.name)
         for other in records:
             if other.live and mine & touches(spec, other.action, other.cluster):
@@ -155,6 +178,7 @@ def clear(
     if not _select(book.read(), ids):
         return done  # nothing live to clear: no lock taken, no file made
     with book.changing() as records:
+        _settle(spec, provider, records, clock)
         for record in sorted(_select(records, ids), key=lambda r: -r.injected_at):
             try:
                 if not skip_undo(record):
@@ -176,6 +200,46 @@ def clear(
             hint="fix what is named and run `kindfleet fault clear` again",
         )
     return done
+
+
+def settle(
+    spec: FleetSpec, provider: Provider, book: FaultBook, *, clock: Callable[[], float] = time.time
+) -> list[FaultRecord]:
+    """Mark cleared the live faults whose effect something else undid (the provider says
+    which: `SeesUndone`), so that they are no longer listed live nor block a new fault;
+    returns those. The lock is taken only when there is one."""
+    if not any(_undone_elsewhere(spec, provider, r) for r in book.live()):
+        return []
+    with book.changing() as records:
+        return _settle(spec, provider, records, clock)
+
+
+def _settle(
+    spec: FleetSpec, provider: Provider, records: list[FaultRecord], clock: Callable[[], float]
+) -> list[FaultRecord]:
+    settled = []
+    for record in records:
+        why = _undone_elsewhere(spec, provider, record)
+        if why is None:
+            continue
+        record.state = CLEARED
+        record.cleared_at = clock()
+        record.cleared_by = f"another command: {why}"
+        record.error = None
+        settled.append(record)
+    return settled
+
+
+def _undone_elsewhere(spec: FleetSpec, provider: Provider, record: FaultRecord) -> str | None:
+    """Only an `active` fault is asked about: one still `injecting` may be half-way."""
+    if record.state != ACTIVE or not isinstance(provider, SeesUndone):
+        return None
+    if record.cluster not in {c.name for c in spec.clusters}:
+        return None
+    try:
+        return provider.fault_undone(spec, spec.cluster(record.cluster), record.spec, record.undo)
+    except KindfleetError:
+        return None  # cannot tell now: the record is kept as it is
 
 
 def _undo(spec: FleetSpec, provider: Provider, record: FaultRecord) -> None:

@@ -184,11 +184,34 @@ def test_the_cli_names_bad_input_in_one_line(fresh: Local, cli, monkeypatch):
         (("fault", "melt", "fa-a"), "'melt' is not a fault action"),
         (("fault", "stop", "nowhere"), "has no cluster 'nowhere'"),
         (("fault", "stop", "fa-a", "--for", "soon"), "--for 'soon' is not a duration"),
+        (("fault", "partition", "fa-a", "--for", "100000000h"), "at most 168h"),
         (("fault", "clear", "f-000000"), "no fault f-000000"),
     ]:
         result = cli(*args, "-f", str(fresh.file))
         assert result.code == 2, (args, result.err)
         assert says in result.err and "Traceback" not in result.err
+    assert fresh.fleet.faults(live=True) == []  # refused before anything was injected
+
+
+def test_a_stop_or_kill_that_up_undid_is_no_longer_live(fresh: Local):
+    fresh.fleet.fault("stop", "fa-a")
+    fresh.fleet.fault("kill", "hub")
+    fresh.fleet.up(preflight=False, parallel=3, wait=30)  # starts both again
+    listed = fresh.cli("fault", "list", "--live")
+    assert listed.returncode == 0 and "no live faults" in listed.stderr, listed.stderr
+    again = fresh.cli("fault", "stop", "fa-a")  # not refused with "clear it first"
+    assert again.returncode == 0, again.stderr
+    records = json.loads(fresh.cli("fault", "list", "-o", "json").stdout)
+    undone = [r for r in records if r["state"] == "cleared" and r["action"] in ("stop", "kill")]
+    assert [r["cluster"] for r in undone[-2:]] == ["fa-a", "faults-hub"]
+    assert all("was started again" in r["cleared_by"] for r in undone[-2:])
+
+
+def test_a_partition_outlives_up(fresh: Local):
+    cut = fresh.fleet.fault("partition", "fa-b")
+    fresh.fleet.up(preflight=False, parallel=3, wait=30)
+    assert [r.id for r in fresh.fleet.faults(live=True)] == [cut.id]
+    assert fresh.provider.link_state(fresh.spec, "fa-b").mode == "partition"
 
 
 def test_down_while_faults_hold_leaves_nothing_behind(local: Local):

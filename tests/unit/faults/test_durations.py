@@ -1,7 +1,7 @@
 import pytest
 
 from kindfleet.errors import UsageError
-from kindfleet.faults import format_duration, parse_duration, parse_percent
+from kindfleet.faults import MAX_HOLD, format_duration, parse_duration, parse_percent
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,12 @@ def test_percent_and_short_forms():
     assert format_duration(3725) == "1h02m"
     assert format_duration(150) == "2m30s"
     assert format_duration(1.25) == "1.2s"
+
+
+@pytest.mark.parametrize("text", ["100000000h", "169h", "9" * 400])
+def test_a_for_past_its_cap_is_refused_naming_the_range(text):
+    with pytest.raises(UsageError) as err:
+        parse_duration(text, most=MAX_HOLD)
+    assert f"--for {text!r} is out of range" in err.value.message
+    assert "more than 0 and at most 168h" in err.value.message
+    assert parse_duration("168h", most=MAX_HOLD) == MAX_HOLD

@@ -44,3 +44,9 @@ def test_a_slow_fault_says_how_slow():
     assert (note.action, note.detail) == ("slow", "150 ms, 2.5% loss")
     (paused,) = report("viz", [record(2, ACTIVE)]).faults
     assert paused.detail == ""
+
+
+def test_a_time_no_datetime_holds_is_sent_as_none_not_a_crash():
+    """`--for 100000000h` once recorded an end in year 13434: every later report failed."""
+    (note,) = report("viz", [record(3, ACTIVE, until=3.6e11, cleared_at=float("nan"))]).faults
+    assert note.until is None and note.cleared_at is None

@@ -4,6 +4,7 @@ command that died half-way leaves for the next one."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import Any, ClassVar
@@ -184,6 +185,77 @@ def test_hold_clears_at_once_on_interrupt(spec, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         faults.hold(spec, provider, book, record, sleep=interrupted)
     assert book.read()[0].cleared_by == "interrupt"
+
+
+class SeesRestarts(Recorder):
+    """Also tells when something else (`kindfleet up`) started a stopped or killed
+    cluster again: each start is a new run, and a fault remembers the run it stopped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: dict[str, int] = {}
+
+    def inject_fault(self, fleet, cluster, fault: FaultSpec):
+        undo = super().inject_fault(fleet, cluster, fault)
+        return {**undo, "run": self.runs.get(cluster.name, 0)}
+
+    def fault_undone(self, fleet, cluster, fault, undo):
+        run = self.runs.get(cluster.name, 0)
+        if fault.action in ("stop", "kill") and run != undo.get("run"):
+            return f"{cluster.name} was started again (run {run})"
+        return None
+
+
+def test_a_fault_something_else_undid_is_no_longer_live_nor_in_the_way(spec, tmp_path):
+    book, provider = FaultBook(tmp_path), SeesRestarts()
+    killed = faults.inject(spec, provider, book, FaultSpec("kill", "a"))
+    cut = faults.inject(spec, provider, book, FaultSpec("partition", "a"))
+    assert faults.settle(spec, provider, book) == []
+    provider.runs["a"] = 1  # `kindfleet up` started it again
+    (settled,) = faults.settle(spec, provider, book)
+    assert settled.id == killed.id and "a was started again" in settled.note()
+    assert [r.id for r in book.live()] == [cut.id]
+    provider.runs["b"] = 1
+    faults.inject(spec, provider, book, FaultSpec("stop", "a"))  # accepted: nothing in the way
+    assert faults.settle(spec, provider, book) == []  # the new stop is in effect
+
+
+def test_inject_and_clear_settle_first_without_undoing_twice(spec, tmp_path):
+    book, provider = FaultBook(tmp_path), SeesRestarts()
+    stopped = faults.inject(spec, provider, book, FaultSpec("stop", "a"))
+    provider.runs["a"] = 1
+    assert faults.clear(spec, provider, book, [stopped.id]) == []  # already undone
+    assert ("clear", "stop", "a") not in [c[:3] for c in provider.calls]
+    (kept,) = book.read()
+    assert kept.state == "cleared" and kept.cleared_by.startswith("another command")
+    faults.inject(spec, provider, book, FaultSpec("kill", "b"))
+    provider.runs["b"] = 1
+    again = faults.inject(spec, provider, book, FaultSpec("kill", "b"))
+    assert [r.id for r in book.live()] == [again.id]
+
+
+def test_a_duration_past_the_cap_is_refused_before_anything_is_done(spec, tmp_path):
+    book, provider = FaultBook(tmp_path / "fleet"), Recorder()
+    with pytest.raises(UsageError, match="at most 168h"):
+        faults.inject(spec, provider, book, FaultSpec("partition", "a"), duration=3.6e11)
+    assert provider.calls == [] and not book.directory.exists()
+
+
+@pytest.mark.parametrize("until", [3.6e11, float("inf"), "tomorrow", -5, True])
+def test_a_time_no_datetime_holds_never_breaks_later_commands(spec, tmp_path, until):
+    """A record written before `--for` was capped (`--for 100000000h`: year 13434), or
+    edited by hand: read as held until cleared, and said so."""
+    book, provider = FaultBook(tmp_path), Recorder()
+    cut = faults.inject(spec, provider, book, FaultSpec("partition", "a"))
+    data = json.loads(book.path.read_text())
+    data["faults"][0].update(until=until, holder={"pid": 2**22 + 17, "started": 1.0})
+    book.path.write_text(json.dumps(data))
+    (record,) = book.read()
+    assert record.until is None and "`--for` end could not be read" in record.note()
+    assert faults.report("fb", book.read()).faults[0].until is None
+    faults.inject(spec, provider, book, FaultSpec("kill", "b"), duration=60)
+    assert {r.id for r in faults.clear(spec, provider, book)} >= {cut.id}
+    assert faults.report("fb", book.read()) and book.live() == []
 
 
 def test_a_holder_that_died_is_told_apart(tmp_path):

@@ -82,7 +82,21 @@ class LocalFaults:
         else:  # pause
             frozen = _signal_tree(handle.pid, signal.SIGSTOP)
             return {"pids": frozen}
-        return {}
+        return {"pid": handle.pid, "started": handle.started}  # to tell a restart (`up`)
+
+    def fault_undone(
+        self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec, undo: Mapping[str, Any]
+    ) -> str | None:
+        """A stop or kill is undone once the cluster runs again as another process (`up`
+        starts what is down). Not a pause (`up` leaves a frozen process as it is), nor a
+        partition or slow (a link proxy `up` starts again reads its mode from its control
+        file): those stay until cleared."""
+        if fault.action not in ("stop", "kill"):
+            return None
+        now = processes.running(self.layout(fleet).pidfile(cluster.name))
+        if now is None or (now.pid, now.started) == (undo.get("pid"), undo.get("started")):
+            return None
+        return f"{cluster.name} was started again (pid {now.pid}), e.g. by `kindfleet up`"
 
     def clear_fault(
         self, fleet: FleetSpec, cluster: Cluster, fault: FaultSpec, undo: Mapping[str, Any]
