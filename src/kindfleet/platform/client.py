@@ -285,18 +285,23 @@ class HubClient:
         since: datetime | None = None,
         limit: int = 1000,
     ) -> list[TelemetrySeries]:
+        """Telemetry by series; of `workload`, a workload the hub knows (NotFoundError
+        when it does not: an empty answer would say it sent nothing yet)."""
         params = [("limit", str(limit))]
         if workload is not None:
-            params.append(("workload", workload))
+            params.append(("workload", _workload(workload)))
         if spoke is not None:
             params.append(("spoke", _spoke_name(spoke)))
         if since is not None:
             params.append(("since", since.isoformat()))
         response = self._get(f"{API_PREFIX}/telemetry", params)
         try:
-            return _SERIES.validate_json(response.content)
+            series = _SERIES.validate_json(response.content)
         except ValidationError as exc:
             raise _unexpected(response) from exc
+        if workload is not None and not series:
+            self.get(workload)  # none sent yet, or no such workload: NotFoundError says which
+        return series
 
     def metrics(self) -> str:
         return self._get("/metrics").text

@@ -61,9 +61,11 @@ def test_workload_calls(client):
 
 
 def test_errors_say_what_happened(client, hub):
-    with pytest.raises(NotFoundError) as nf:
-        client.get("wl-00000000000000000000")
-    assert nf.value.exit_code == EXIT_BAD_INPUT and "no workload" in str(nf.value)
+    for call in (client.get, lambda w: client.telemetry(workload=w)):  # telemetry: "none"
+        with pytest.raises(NotFoundError) as nf:
+            call("wl-00000000000000000000")
+        assert nf.value.exit_code == EXIT_BAD_INPUT and "no workload" in str(nf.value)
+    assert client.telemetry(workload=client.submit(SPEC).workload.id) == []  # known, none yet
     client.submit(SPEC, idempotency_key="client-c")
     with pytest.raises(ConflictError, match="different spec"):
         client.submit({**SPEC, "command": ["other"]}, idempotency_key="client-c")
@@ -99,6 +101,8 @@ def test_a_spec_that_cannot_be_sent_is_refused_locally(client):
                 action(name)
         with pytest.raises(UsageError, match="is not a spoke name"):
             client.telemetry(spoke=name)
+    with pytest.raises(UsageError, match="is not a workload id"):
+        client.telemetry(workload="wl-x")
     for ttl in (8 * 86400, 0, float("nan")):  # a week and more was pydantic's, "a bug"
         with pytest.raises(UsageError, match="at most 604800 s"):
             client.join_token("s1", ttl_seconds=ttl)
