@@ -10,7 +10,7 @@ import typer
 from kindfleet.checks.model import FAILED, PASSED, CheckResult
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import EXIT_FAILED
+from kindfleet.errors import EXIT_FAILED, UsageError
 from kindfleet.faults import parse_duration
 
 _ICON = {PASSED: "[green]✓[/]", FAILED: "[red]✗[/]"}
@@ -66,8 +66,15 @@ def check(
     when every check passed or was skipped (with its reason), 1 when one failed.
     """
     names = [n.strip() for item in suite or [] for n in item.split(",") if n.strip()]
+    if suite is not None and not names:  # it ran every suite, the failover drills included
+        raise UsageError(
+            f"--suite {','.join(suite)!r} names no suite",
+            hint="e.g. --suite comms,routing; leave --suite out to run them all",
+        )
     window = parse_duration(lost_after, what="--lost-after") if lost_after else None
     limit = parse_duration(timeout, what="--timeout")
+    if junit is not None:
+        output.writable(junit, "--junit")
     fleet = options.fleet(file)
     report = fleet.check(
         names or None,
@@ -77,15 +84,14 @@ def check(
         progress=_line,
         starting=lambda name: output.info(f" • {name} ...") if output.err.is_terminal else None,
     )
-    if junit is not None:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(report.junit(), encoding="utf-8")
     if fmt is not output.Format.table:
         output.emit(report.to_dict(), fmt)
     counts = report.counts()
     summary = f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
-    if report.ok:
+    written = junit is None or output.write_file(junit, report.junit(), "--junit")
+    if report.ok and written:
         output.success(f"{summary} in {report.seconds:.0f}s")
         return
-    output.error(f"{summary} in {report.seconds:.0f}s")
+    if not report.ok:
+        output.error(f"{summary} in {report.seconds:.0f}s")
     raise typer.Exit(EXIT_FAILED)

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     out: Console  # data, to stdout
@@ -153,3 +155,34 @@ def error(message: str, hint: str | None = None) -> None:
     _say(f"{_paint('error:', 'red')} {_clean(message)}")
     if hint:
         _say(f"  {_paint('hint:', 'dim')} {_clean(hint)}")
+
+
+def writable(path: Path, option: str) -> None:
+    """Refuse, before the work begins, a file its results could not be written to: a
+    directory, or a place no file can be made (`check --junit DIR` ran every suite first
+    and then failed as "a bug", its results lost)."""
+    from kindfleet.errors import UsageError
+
+    hint = f"give a file in a directory you can write, e.g. {option} results/{path.name or 'out'}"
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a directory", hint=hint)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {path}: cannot make {path.parent} ({exc.strerror or exc})", hint=hint
+        ) from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path} cannot be written here", hint=hint)
+
+
+def write_file(path: Path, text: str, option: str) -> bool:
+    """Write a result file once the results are shown; a failure is said (they are above)
+    and is False, not a traceback that hides them."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        error(f"{option} {path}: cannot write it ({exc.strerror or exc})", "the results are above")
+        return False
+    return True
