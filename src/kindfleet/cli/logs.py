@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from kindfleet.cli import options, output, workloads
 from kindfleet.cli.options import FleetFileOption
 from kindfleet.cli.progress import progress
+from kindfleet.errors import UsageError
 
 DEFAULT = "show"
 HELP = "Print a run's log, or export every cluster's and the platform's logs."
@@ -66,6 +67,8 @@ def export(
     logs, descriptions and events, in one folder: what to attach to a bug report or keep as
     a CI artifact. Best effort: what could not be had is listed in DIR/summary.txt.
     """
+    if out is not None:
+        _new_folder(out)
     fleet = options.fleet(file)
     names = [fleet.spec.cluster(n).name for n in cluster] if cluster else None
     with progress(names or [c.name for c in fleet.spec.clusters]) as report:
@@ -74,3 +77,21 @@ def export(
         output.warn(problem)
     output.success(f"logs of {len(result.clusters)} clusters in {result.directory}")
     typer.echo(str(result.directory))
+
+
+def _new_folder(out: Path) -> None:
+    """`--out` is a folder of the export's own: made here, or one that is empty. A folder
+    with files in it had them replaced without a word (its `summary.txt`, a node's logs),
+    `--out ""` meant the current directory, and one that cannot be made was "a bug"."""
+    hint = "give a new folder (it is made) or an empty one, e.g. --out logs/$(date +%s)"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is a file, not a folder", hint=hint)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        used = any(out.iterdir())
+    except OSError as exc:
+        raise UsageError(f"--out {str(out)!r}: {exc.strerror or exc}", hint=hint) from None
+    if used:
+        raise UsageError(
+            f"--out {str(out)!r} is not empty: the export would replace its files", hint=hint
+        )
