@@ -204,7 +204,15 @@ def _wait_rejoined(job: ClusterJob) -> str | None:
     return ctx.provider.wait_rejoined(ctx.fleet, job.cluster, ctx.options.wait_seconds)
 
 
-REJOIN = Step("rejoin", lambda job: "waiting for the hub to hear it", _rejoins, _wait_rejoined)
+def _rejoin_title(job: ClusterJob) -> str:
+    return (
+        "waiting for it to answer"
+        if job.cluster.role == "hub"
+        else "waiting for the hub to hear it"
+    )
+
+
+REJOIN = Step("rejoin", _rejoin_title, _rejoins, _wait_rejoined)
 
 
 # --- kubeconfig ----------------------------------------------------------------------
@@ -242,7 +250,7 @@ KUBECONFIG = Step("kubeconfig", lambda job: "merging kubeconfig", _merges, _merg
 PIPELINES: Mapping[Action, Sequence[Step]] = {
     "create": (CREATE, CNI, REGISTRY, READY, KUBECONFIG),
     "recreate": (REMOVE, CREATE, CNI, REGISTRY, READY, KUBECONFIG),
-    "repair": (CNI, REGISTRY, READY, KUBECONFIG),
+    "repair": (CNI, REGISTRY, READY, REJOIN, KUBECONFIG),
     "rejoin": (REJOIN,),
     "keep": (REGISTRY, KUBECONFIG),
     "check": (CHECK,),

@@ -229,15 +229,27 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
                 hint=f"full log: {log}",
             )
         raise KindfleetError(
-            f"{name} runs, but the hub has not heard it within {seconds:.0f}s; what it "
+            f"{name} runs, but is not ready in the hub's eyes within {seconds:.0f}s; what it "
             f"says:\n{processes.log_tail(log)}",
             hint=f"its runs go on; full log: {log}",
         )
 
     def wait_rejoined(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> str:
-        """A spoke left running while its hub was down: Ready again once the restarted
-        hub hears it. Never stopped here: its runs go on whatever the hub says."""
+        """A spoke that runs and that the hub does not hear (left running while its hub was
+        down; frozen; its link to the hub gone): Ready again once the hub hears it, its
+        link started again if it died. A hub that runs and does not answer: once it does.
+        Never stopped here: its runs go on whatever the hub says. `up` said such a spoke
+        was "repaired" while nothing was done or checked."""
         layout = self.layout(fleet)
+        if cluster.role == "hub":
+            self._wait(
+                layout, cluster.name, timeout, partial(self._hub_ready, layout, cluster.name),
+                starting=False,
+            )  # fmt: skip
+            return "ready again"
+        link.start(
+            self._python, self.link_files(fleet, cluster.name), layout.port_file(fleet.hub.name)
+        )
         ready = partial(self._spoke_ready, layout, fleet, cluster.name)
         self._wait(layout, cluster.name, timeout, ready, starting=False)
         return "Ready again in the hub's eyes; its runs went on"
@@ -302,6 +314,22 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             _discard(layout.root)
         else:
             _discard(layout.dir(cluster))
+
+    def tidy(self, fleet: FleetSpec) -> list[str]:
+        """Once the whole fleet is down: what no pid file leads to any more is stopped (a
+        `down` killed half-way left link proxies running and the fleet's data in place, and
+        the next `down` said "0 clusters deleted"; a hub whose state directory was removed
+        ran on, out of sight), and the fleet's state goes, its lock file included."""
+        layout = self.layout(fleet)
+        done = []
+        left = processes.left_in(layout.root)
+        if left:
+            processes.stop_all(left)
+            done.append(f"{len(left)} process(es) of the fleet that no pid file named")
+        if layout.root.exists():
+            _discard(layout.root)
+            done.append(f"the fleet's state ({layout.root})")
+        return done
 
     def has_data(self, fleet: FleetSpec, cluster: Cluster) -> bool:
         """A hub's store or a spoke's journal is there: a stopped one is started again."""

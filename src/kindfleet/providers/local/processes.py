@@ -7,6 +7,7 @@ so a stale file is recognised as stale instead of a stranger being signalled.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -142,6 +143,51 @@ def stop(pidfile: Path, *, grace_seconds: float = 10.0) -> bool:
     _reap(handle.pid)
     pidfile.unlink(missing_ok=True)
     return True
+
+
+# What kindfleet starts for a local fleet (the hub, the agents, their launchers and
+# keepers, the link proxies), told from anything else by what it runs.
+OURS = ("kindfleet.platform.hub", "kindfleet.platform.agent", "netproxy.py", "launcher import main")
+
+
+def left_in(root: Path) -> list[Handle]:
+    """Our processes whose command line names a path under `root` (a fleet's state), found
+    by what they run and not by pid file: a `down` killed half-way, or a state directory
+    removed under a running fleet, took the pid files and left the processes running,
+    out of every later command's sight."""
+    mark, me, found = f"{root}{os.sep}", os.getuid(), []
+    for proc in psutil.process_iter(["cmdline", "uids", "create_time"]):
+        try:
+            text = " ".join(proc.info["cmdline"] or ())
+            uids = proc.info["uids"]
+        except psutil.Error:
+            continue
+        if uids is None or uids.real != me or proc.pid == os.getpid():
+            continue
+        if mark in text and any(ours in text for ours in OURS):
+            found.append(Handle(proc.pid, float(proc.info["create_time"])))
+    return found
+
+
+def stop_all(handles: Sequence[Handle], *, grace_seconds: float = 5.0) -> None:
+    """SIGTERM each (its group too when it leads one), wait, then SIGKILL what is left."""
+    for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
+        left = [h for h in handles if alive(h)]
+        for handle in left:
+            _signal_process(handle.pid, sig)
+        deadline = time.monotonic() + wait
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = [h for h in left if alive(h)]
+    for handle in handles:
+        _reap(handle.pid)
+
+
+def _signal_process(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        os.kill(pid, sig)
 
 
 def kill(pidfile: Path) -> bool:
