@@ -7,21 +7,98 @@ from __future__ import annotations
 import html
 import io
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from kindfleet.errors import PrerequisiteError
+from kindfleet.errors import (
+    EXIT_FAILED,
+    KindfleetError,
+    PrerequisiteError,
+    UsageError,
+    machine_error,
+    writing,
+)
 from kindfleet.load.run import LoadResult
+
+FILES = ("report.json", "report.html")
+
+
+class ReportError(KindfleetError):
+    """The run went to its end and its report could not be written: `result` is the run's
+    all the same, for the caller to show (a run of many minutes is not lost to a disk)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None,
+        result: LoadResult,
+        written: list[Path],
+        exit_code: int,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
+        self.written = written
+        self.exit_code = exit_code
+
+
+def ready(directory: Path) -> None:
+    """Refuse, before the run, a report folder that cannot be written: the report is
+    written after it, and `--report /etc/passwd/x` cost a whole run and its results.
+    The folder is made now if missing, as the report would make it."""
+    hint = "give a folder you can write to (it is made if missing), or leave out --report"
+    in_the_way = next((p for p in (directory, *directory.parents) if p.is_file()), None)
+    if in_the_way is not None:
+        raise UsageError(
+            f"--report {directory}: {in_the_way} is a file; the report is a folder "
+            f"({' and '.join(FILES)})",
+            hint=hint,
+        )
+    for name in FILES:
+        if (directory / name).is_dir():
+            raise UsageError(
+                f"--report {directory}: {directory / name} is a folder, not a file", hint=hint
+            )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"--report {directory}: cannot write there ({exc.strerror or exc})", hint=hint
+        ) from None
 
 
 def write(result: LoadResult, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    data = {**result.summary(), "timeline": result.timeline}
-    json_path = directory / "report.json"
-    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    html_path = directory / "report.html"
-    html_path.write_text(page(result), encoding="utf-8")
-    return [json_path, html_path]
+    """report.json, then report.html; a failure of either is a `ReportError` that keeps
+    the result and names what was written."""
+    json_path, html_path = (directory / name for name in FILES)
+    written: list[Path] = []
+    where = directory
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        where = json_path
+        data = {**result.summary(), "timeline": result.timeline}
+        with writing(json_path):
+            json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        written.append(json_path)
+        where = html_path
+        text = page(result)
+        with writing(html_path):
+            html_path.write_text(text, encoding="utf-8")
+        written.append(html_path)
+    except (OSError, KindfleetError) as exc:
+        known = exc if isinstance(exc, KindfleetError) else machine_error(exc)
+        why = known.message if known else exc.strerror if isinstance(exc, OSError) else exc
+        raise ReportError(
+            f"report not written: {where}: {why or exc}",
+            hint=known.hint if known else None,
+            result=result,
+            written=written,
+            exit_code=known.exit_code if known else EXIT_FAILED,
+        ) from exc
+    return written
 
 
 def _svg(figure: Any) -> str:

@@ -24,7 +24,7 @@ from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.load import submitter
 from kindfleet.platform.client import HubClient
-from kindfleet.platform.wire import Selector, Workload, WorkloadSpec, WorkloadState
+from kindfleet.platform.wire import MAX_LABELS, Selector, Workload, WorkloadSpec, WorkloadState
 
 
 class Target(Protocol):
@@ -43,6 +43,13 @@ class Target(Protocol):
 # of a core at two reads a second during the load it measures.
 WATCH_EVERY = 2.0
 MAX_REQUESTS = 10_000_000  # the run keeps every latency and id in memory
+# Every workload of a run carries this label, the run's id its value: what the hub holds
+# of a run is found by it, its answers read or not (an interrupted run counts by it).
+LOAD_LABEL = "kindfleet.dev/load"
+# After a stop, submissions the hub had read may still be stored: the count is taken
+# again this often until two agree, for this long at most.
+SETTLE_EVERY = 0.5
+SETTLE_FOR = 5.0
 
 
 @dataclass
@@ -62,6 +69,13 @@ class Progress:
     accepted: int = 0
     finished: int = 0
     target: int = 0
+    # After a stop: `accepted` and `finished` are the hub's own count of the run's
+    # workloads. Before, or when the hub could not be asked, they are the command's view:
+    # answers it read (a submission in flight may be stored all the same) and the hub's
+    # per-state gauge, which lags by up to 10 s.
+    exact: bool = False
+    in_flight: int = 0  # after a stop the hub could not be asked about: sent, unanswered
+    label: str = ""  # KEY=VALUE: the label the run's workloads carry
 
 
 @dataclass
@@ -142,6 +156,7 @@ class _Tally:
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
     peak: dict[str, int] = field(default_factory=dict)
     before: int = 0  # workloads the hub had finished when the run began
+    sending: bool = False  # submissions may be in flight
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -182,14 +197,15 @@ def run(
     progress: Callable[[Progress], None] = lambda p: None,
 ) -> LoadResult:
     chosen = _check(target, options)
-    work = options.spec or _default_spec(python)
-    if len(chosen) < len(target.spec.spokes):
-        work = _pinned(target, work, chosen)
-    tally = _Tally(time.monotonic(), Progress(target=options.requests))
-    progress(tally.state)  # the live tally, from the start: what an interrupted run says
     # Keys of this run alone: two runs at once, or a run on a machine whose clock starts
     # where another's did, must not have their work taken for replays of the other's.
     run_id = secrets.token_hex(8)
+    work = _labelled(options.spec or _default_spec(python), run_id)
+    if len(chosen) < len(target.spec.spokes):
+        work = _pinned(target, work, chosen)
+    tally = _Tally(time.monotonic(), Progress(target=options.requests))
+    tally.state.label = f"{LOAD_LABEL}={run_id}"
+    progress(tally.state)  # the live tally, from the start: what an interrupted run says
     plan = submitter.Plan(
         requests=options.requests,
         concurrency=options.concurrency,
@@ -218,25 +234,77 @@ def run(
                 progress(tally.state)
                 watching.wait(WATCH_EVERY)
 
-    url, token = target.hub_address()
-    with target.hub(timeout=60) as hub:
-        tally.before = _finished(hub) or 0  # what the hub had finished before this run
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    _in_a_loop(submitter.submit_all(url, token, work.model_dump_json().encode(), plan, done))
-    submit_seconds = time.monotonic() - tally.began
-    deadline = time.monotonic() + options.timeout
-    while tally.state.finished < len(tally.accepted) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    watching.set()
-    watcher.join(30)
-    # The gauge counts the whole hub's work: another run's, finishing meanwhile, counts
-    # too. Ours are looked at one by one until every one has ended (or time is up).
-    ours = _ours(target, tally)
-    while any(not w.state.terminal for w in ours) and time.monotonic() < deadline:
-        time.sleep(1.0)
+    try:
+        url, token = target.hub_address()
+        with target.hub(timeout=60) as hub:
+            tally.before = _finished(hub) or 0  # what the hub had finished before this run
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        body = work.model_dump_json().encode()
+        tally.sending = True
+        _in_a_loop(submitter.submit_all(url, token, body, plan, done))
+        tally.sending = False
+        submit_seconds = time.monotonic() - tally.began
+        deadline = time.monotonic() + options.timeout
+        while tally.state.finished < len(tally.accepted) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        watching.set()
+        watcher.join(30)
+        # The gauge counts the whole hub's work: another run's, finishing meanwhile, counts
+        # too. Ours are looked at one by one until every one has ended (or time is up).
         ours = _ours(target, tally)
+        while any(not w.state.terminal for w in ours) and time.monotonic() < deadline:
+            time.sleep(1.0)
+            ours = _ours(target, tally)
+    except KeyboardInterrupt:
+        watching.set()
+        _count_after_stop(target, run_id, tally, options.concurrency)
+        progress(tally.state)
+        raise
     return _collect(target, tally, options, submit_seconds, ours)
+
+
+def _labelled(work: WorkloadSpec, run_id: str) -> WorkloadSpec:
+    """`work` with the run's label, by which the hub lists what it holds of the run."""
+    if LOAD_LABEL not in work.labels and len(work.labels) >= MAX_LABELS:
+        raise UsageError(
+            f"--spec: the workload has {len(work.labels)} labels, the most a workload may "
+            f"have, and the load adds one ({LOAD_LABEL})",
+            hint="give the workload one label fewer",
+        )
+    return work.model_copy(update={"labels": {**work.labels, LOAD_LABEL: run_id}})
+
+
+def _count_after_stop(target: Target, run_id: str, tally: _Tally, concurrency: int) -> None:
+    """What an interrupted run leaves on the fleet, as the hub counts it: the run's own
+    tally misses submissions whose answer was never read (the hub stored them all the
+    same) and its finished figure is a gauge 10 s old. When the hub cannot be asked (or a
+    second Ctrl-C stops the asking), the tally stays, with how many may be missing."""
+    in_flight = min(concurrency, tally.state.target - tally.state.submitted)
+    try:
+        with target.hub(timeout=10) as hub:
+            ours = _labelled_on(hub, run_id)
+            # a submission the hub had read when the connection closed may still be stored
+            settle = time.monotonic() + SETTLE_FOR
+            while tally.sending and time.monotonic() < settle:
+                time.sleep(SETTLE_EVERY)
+                again = _labelled_on(hub, run_id)
+                if len(again) == len(ours):
+                    break
+                ours = again
+    except (KeyboardInterrupt, KindfleetError):  # the hub's trouble, or a second Ctrl-C
+        with tally.lock:
+            tally.state.in_flight = in_flight if tally.sending else 0
+        return
+    with tally.lock:
+        tally.state.accepted = len({w.id for w in ours})
+        tally.state.finished = len({w.id for w in ours if w.state.terminal})
+        tally.state.in_flight = 0
+        tally.state.exact = True
+
+
+def _labelled_on(hub: HubClient, run_id: str) -> list[Workload]:
+    return list(hub.iter_workloads(labels={LOAD_LABEL: run_id}, limit=1000))
 
 
 def _in_a_loop(work: Coroutine[Any, Any, None]) -> None:
@@ -281,10 +349,13 @@ def _sample(hub: HubClient, tally: _Tally, memory: Callable[[], dict[str, int]])
     finished = _finished(hub)
     if finished is None:
         return
-    tally.state.finished = max(0, finished - tally.before)
-    tally.timeline.append(
-        (time.monotonic() - tally.began, tally.state.accepted, tally.state.finished)
-    )
+    with tally.lock:
+        if tally.state.exact:  # counted on the hub after a stop: the gauge is older
+            return
+        tally.state.finished = max(0, finished - tally.before)
+        tally.timeline.append(
+            (time.monotonic() - tally.began, tally.state.accepted, tally.state.finished)
+        )
     for name, value in memory().items():
         tally.peak[name] = max(tally.peak.get(name, 0), value)
 

@@ -142,6 +142,17 @@ def test_a_load_stopped_midway_says_what_it_left_on_the_fleet(fleet_file: Path):
     finally:
         load.kill()
     assert load.returncode == 130, err
-    said = re.search(r"interrupted: (\d+) of 100000 workloads accepted", err)
+    said = re.search(
+        r"interrupted: (\d+) of 100000 workloads accepted, (\d+) finished \(counted", err
+    )
     assert said and int(said.group(1)) >= 5, err
     assert "stays on the fleet" in err and "Traceback" not in err
+    # what it said is what the hub holds of it (answers never read included), found by
+    # the label the hint names
+    label = re.search(r"-l (kindfleet\.dev/load=\w+)", err)
+    assert label, err
+    key, value = label.group(1).split("=")
+    with fleet.hub() as hub:
+        ours = list(hub.iter_workloads(labels={key: value}, limit=1000))
+    assert len(ours) == int(said.group(1))
+    assert int(said.group(2)) <= sum(w.state.terminal for w in ours)
