@@ -18,14 +18,19 @@ from pydantic import ValidationError
 from kindfleet.errors import Problem, UsageError, WorkloadSpecError
 from kindfleet.fleetspec import k8snames
 from kindfleet.fleetspec.errors import problems_from
-from kindfleet.platform.wire import MAX_IDEMPOTENCY_KEY, WorkloadSpec, idempotency_key_problem
+from kindfleet.platform.wire import (
+    MAX_IDEMPOTENCY_KEY,
+    PATTERN_WORDS,
+    WorkloadSpec,
+    idempotency_key_problem,
+)
 
 
 def validate(raw: Mapping[str, Any], *, source: str = "workload") -> WorkloadSpec:
     try:
         return WorkloadSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = problems_from(exc, WorkloadSpec)
+        problems = problems_from(exc, WorkloadSpec, patterns=PATTERN_WORDS)
         raise WorkloadSpecError(problems or [Problem("", str(exc))], source=source) from None
 
 

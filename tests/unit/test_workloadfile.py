@@ -154,3 +154,12 @@ def test_good_keys_are_the_key_or_one_derived_per_workload():
     assert workloadfile.idempotency_keys("train-1", 1) == ["train-1"]
     assert workloadfile.idempotency_keys("k" * 198, 3) == [f"{'k' * 198}-{i}" for i in range(3)]
     assert workloadfile.idempotency_keys(None, 2) == [None, None]
+
+
+def test_a_value_of_the_wrong_form_is_said_in_words_not_as_its_pattern():
+    with pytest.raises(KindfleetError) as caught:
+        workloadfile.from_flags(name="Bad_Name", command=["x"], cpu="lots", memory="1Zi")
+    said = str(caught.value)
+    assert "'lots' is not a CPU quantity (cores or millicores, e.g. 500m" in said
+    assert "'1Zi' is not a memory quantity" in said and "'Bad_Name' is not a name" in said
+    assert "(?:" not in said and "^" not in said  # the regular expressions were shown

@@ -243,9 +243,12 @@ def problems_from(
     prefix: Sequence[str | int] = (),
     *,
     texts: Mapping[tuple[str | int, ...], str] | None = None,
+    patterns: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Problem]:
     """Every error of `exc` as a Problem, `prefix` before each path; `texts` (path -> the
-    literal text of a plain scalar) lets messages quote what was written."""
+    literal text of a plain scalar) lets messages quote what was written; `patterns`
+    (pattern -> what it asks for, an example) says a value's form in words, not in the
+    regular expression."""
     out: list[Problem] = []
     seen: set[tuple[str, str]] = set()
     errors = exc.errors(include_url=False)
@@ -255,7 +258,14 @@ def problems_from(
             break
         loc = _strip_tags(error["loc"], root)
         full = (*prefix, *loc)
-        problem = _message(error, root, loc, texts.get(full) if texts else None)
+        text = texts.get(full) if texts else None
+        words = (patterns or {}).get(str(error.get("ctx", {}).get("pattern")))
+        if error["type"] == "string_pattern_mismatch" and words is not None:
+            problem = Problem(
+                format_path(loc), f"{_shown(error['input'], text)} {words[0]}", words[1]
+            )
+        else:
+            problem = _message(error, root, loc, text)
         if prefix:
             problem = Problem(format_path(full), problem.message, problem.fix)
         if (problem.path, problem.message) not in seen:

@@ -67,6 +67,18 @@ MEMORY_QUANTITY = (
     + f"|(?:[1-3]{_FRAC}|{_ZFRAC})(?:E|Ei))$"
 )
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# What a pattern asks for, in words, with an example: for the messages people read (the
+# hub's 422s, the CLI's), which showed the regular expression itself.
+PATTERN_WORDS = {
+    CPU_QUANTITY: ("is not a CPU quantity", "cores or millicores, e.g. 500m, 2 or 1.5"),
+    MEMORY_QUANTITY: ("is not a memory quantity", "bytes, or with a unit: e.g. 512Mi, 2Gi, 1G"),
+    NAME: (
+        "is not a name",
+        "lowercase letters, digits and '-', a letter or digit at each end, e.g. train-1",
+    ),
+    ENV_NAME: ("is not a variable name", "letters, digits and _, no digit first, e.g. BATCH"),
+    NO_NUL: ("holds a NUL character", "remove it"),
+}
 IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
 MAX_IDEMPOTENCY_KEY = 200
 MAX_JOIN_TTL = 7 * 86400  # a join token's life, at most: a week

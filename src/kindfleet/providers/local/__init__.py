@@ -488,7 +488,8 @@ def require_running_hub(layout: LocalLayout, fleet: FleetSpec) -> str:
     if url is None or not processes.running(layout.pidfile(fleet.hub.name)):
         raise PrerequisiteError(
             f"the hub of local fleet {fleet.name!r} is not running",
-            hint=f"start it with `kindfleet up -f {fleet.source or 'FILE'}`",
+            hint=f"start it with `kindfleet up -f {fleet.source or 'FILE'}`; one a fault "
+            f"stopped, with `kindfleet fault clear -f {fleet.source or 'FILE'}`",
         )
     return url
 

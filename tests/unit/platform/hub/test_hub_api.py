@@ -117,6 +117,18 @@ async def test_a_refused_idempotency_key_says_why(api_both, key, says):
     assert says in error["message"] and "required" not in error["message"]
 
 
+async def test_a_value_of_the_wrong_form_is_said_in_words(api_both):
+    response = await api_both.http.post(
+        "/v1/workloads",
+        json={"name": "a", "command": ["x"], "resources": {"cpu": "lots"}},
+        headers={**api_both.client, "Idempotency-Key": "k-words"},
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["path"] == "resources.cpu"
+    assert error["message"].startswith("is not a CPU quantity: cores or millicores, e.g.")
+
+
 @pytest.mark.parametrize(
     ("patch", "path"),
     [

@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException
 
 from kindfleet.platform.hub.service.refusals import HubError, StoreUnavailable
 from kindfleet.platform.repeats import Repeats
-from kindfleet.platform.wire import KEY_NOT_PRINTABLE, KEY_REQUIRED, KEY_TOO_LONG, ProblemDetail
+from kindfleet.platform.wire import (
+    KEY_NOT_PRINTABLE,
+    KEY_REQUIRED,
+    KEY_TOO_LONG,
+    PATTERN_WORDS,
+    ProblemDetail,
+)
 
 log = logging.getLogger("kindfleet.hub")
 
@@ -74,6 +80,9 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str
             message = "the body is not valid JSON"
         elif tuple(err.get("loc", ())) == ("header", "Idempotency-Key"):
             message = _KEY_PROBLEMS.get(str(err.get("type")), KEY_REQUIRED)
+        elif err.get("type") == "string_pattern_mismatch":
+            words = PATTERN_WORDS.get(str(err.get("ctx", {}).get("pattern")))
+            message = f"{words[0]}: {words[1]}" if words else message
         found.append({"path": field_path(err.get("loc", ())), "message": message})
     return found
 
