@@ -55,7 +55,9 @@ def export(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", metavar="DIR", help="The folder (default: a new one in the temp directory)."
+            "--out",
+            metavar="DIR",
+            help="A new or empty folder (default: a new one in the temp directory).",
         ),
     ] = None,
     cluster: Annotated[
