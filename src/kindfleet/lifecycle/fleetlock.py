@@ -3,10 +3,10 @@
 Two `kindfleet up` of one fleet at once would both see a cluster missing and both create
 it (the second fails half-way with "node(s) already exist", and its cleanup removes the
 first one's cluster). So each change takes an exclusive `flock` on the fleet's lock file
-in its state directory; a second one is refused at once, naming the holder (what it runs,
-its pid, since when). The kernel releases the lock with the process, so a `kill -9`'d
-kindfleet leaves nothing to clean up: the next run takes over (and `up` then makes anew
-what the killed one left half-made).
+(beside its state directory, which `down` removes); a second one is refused at once,
+naming the holder (what it runs, its pid, since when). The kernel releases the lock with
+the process, so a `kill -9`'d kindfleet leaves nothing to clean up: the next run takes
+over (and `up` then makes anew what the killed one left half-made).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ try:
 except ImportError:  # Windows: no flock; kindfleet's KIND fleets run where it exists
     fcntl = None  # type: ignore[assignment]
 
-LOCK_FILE = "lock"
+LOCKS = ".locks"  # beside the fleets' state directories, not in one
 
 
 class FleetBusy(PrerequisiteError):
@@ -43,13 +43,22 @@ def _holder(fd: int) -> str:
         return "another kindfleet"
 
 
+def lock_path(fleet: str, root: Path | None = None) -> Path:
+    """Outside the fleet's state directory, which `down` removes while it holds the lock: a
+    lock file removed under its holder let a second `up` take a new one and start, and the
+    `down` then removed what that `up` made (and, since it stops what it finds of the fleet
+    by command line, stopped its hub)."""
+    state = fleet_dir(fleet, root)
+    return state.parent / LOCKS / f"{state.name}.lock"
+
+
 @contextlib.contextmanager
 def hold(fleet: str, what: str, root: Path | None = None) -> Iterator[None]:
     """Hold the fleet's lock while the block runs; FleetBusy (exit 3) when another has it."""
     if fcntl is None:
         yield
         return
-    path = fleet_dir(fleet, root) / LOCK_FILE
+    path = lock_path(fleet, root)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -1,6 +1,7 @@
 """One kindfleet at a time changes a fleet; a killed one leaves no lock behind."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,3 +50,16 @@ def test_a_killed_holder_leaves_nothing_to_clean_up(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_lock_outlives_the_removal_of_the_fleets_state(tmp_path):
+    """`down` removes the state directory while it holds the lock: a lock file inside it
+    was removed under its holder, and a second `up` then took a new one and started."""
+    state = tmp_path / "f"
+    with fleetlock.hold("f", "down", tmp_path):
+        state.mkdir(exist_ok=True)
+        (state / "x").write_text("")
+        shutil.rmtree(state)
+        with pytest.raises(fleetlock.FleetBusy), fleetlock.hold("f", "up", tmp_path):
+            pass
+    assert not fleetlock.lock_path("f", tmp_path).is_relative_to(state)

@@ -64,25 +64,31 @@ def test_a_link_left_by_a_down_killed_half_way_is_stopped_with_the_data(fleet):
     assert not ours(layout.root) and not layout.root.exists(), result
 
 
-def test_a_frozen_spoke_is_waited_for_and_named_not_called_repaired(fleet):
+def test_a_spoke_that_cannot_be_heard_is_named_with_why_not_called_repaired(fleet):
     running, layout = fleet
     spoke = running.spec.spokes[0]
     agent = processes.running(layout.pidfile(spoke.name))
     assert agent is not None
     os.kill(agent.pid, signal.SIGSTOP)
     try:
-        with running.hub() as hub:  # the hub's word: not Ready (its lease ran out)
-            _until(lambda: next(s for s in hub.spokes() if s.name == spoke.name).health != "Ready")
-        with pytest.raises(KindfleetError) as failed:
-            running.up(preflight=False, wait=2.0)
-        assert spoke.name in str(failed.value) and "not ready in the hub's eyes" in str(
-            failed.value
-        )
+        _until_not_ready(running, spoke.name)
+        with pytest.raises(KindfleetError, match="is stopped \\(SIGSTOP") as failed:
+            running.up(preflight=False, wait=60.0)  # said at once, not after the wait
+        assert f"{spoke.name} runs but" in str(failed.value) and "kill -CONT" in str(failed.value)
     finally:
         os.kill(agent.pid, signal.SIGCONT)
     result = running.up(preflight=False)  # heard again once it runs: repaired, truly
     assert {o.name: o.action for o in result.outcomes}[spoke.name] in ("repair", "keep")
     assert processes.alive(agent)  # never stopped: its runs go on
+    with running.faulted("partition", spoke.name):
+        _until_not_ready(running, spoke.name)
+        with pytest.raises(KindfleetError, match="cut off from the hub by a partition fault"):
+            running.up(preflight=False, wait=60.0)
+
+
+def _until_not_ready(running: Fleet, name: str) -> None:
+    with running.hub() as hub:  # the hub's word: not Ready (its lease ran out)
+        _until(lambda: next(s for s in hub.spokes() if s.name == name).health != "Ready")
 
 
 def _until(condition, seconds: float = 30.0) -> None:

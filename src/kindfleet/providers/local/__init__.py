@@ -250,9 +250,24 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         link.start(
             self._python, self.link_files(fleet, cluster.name), layout.port_file(fleet.hub.name)
         )
+        self._held(fleet, layout, cluster.name)
         ready = partial(self._spoke_ready, layout, fleet, cluster.name)
         self._wait(layout, cluster.name, timeout, ready, starting=False)
         return "Ready again in the hub's eyes; its runs went on"
+
+    def _held(self, fleet: FleetSpec, layout: LocalLayout, name: str) -> None:
+        """A spoke that cannot be heard until something is undone: said at once, with how
+        to undo it, not after `up` waited its whole `--wait` for it (a drill's fault, or a
+        frozen process)."""
+        clear = f"`kindfleet fault clear -f {fleet.source or 'FILE'}`"
+        if self.link_state(fleet, name).mode == "partition":
+            raise KindfleetError(f"{name} is cut off from the hub by a partition fault: {clear}")
+        handle = processes.running(layout.pidfile(name))
+        if handle is not None and processes.stopped(handle):
+            raise KindfleetError(
+                f"{name} runs but is stopped (SIGSTOP): {clear} ends a pause fault, "
+                f"`kill -CONT {handle.pid}` any other stop"
+            )
 
     def _hub_ready(self, layout: LocalLayout, hub: str) -> bool:
         from kindfleet.platform.client import HubClient

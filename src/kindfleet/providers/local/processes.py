@@ -108,6 +108,14 @@ def running(pidfile: Path) -> Handle | None:
     return handle if alive(handle) else None
 
 
+def stopped(handle: Handle) -> bool:
+    """Stopped by a signal (SIGSTOP, SIGTSTP): alive, and doing nothing until continued."""
+    try:
+        return bool(psutil.Process(handle.pid).status() == psutil.STATUS_STOPPED)
+    except psutil.Error:
+        return False
+
+
 def rss_bytes(handle: Handle) -> int | None:
     """Resident memory of the process and its children (a spoke's runs count too)."""
     try:
@@ -145,32 +153,40 @@ def stop(pidfile: Path, *, grace_seconds: float = 10.0) -> bool:
     return True
 
 
-# What kindfleet starts for a local fleet (the hub, the agents, their launchers and
-# keepers, the link proxies), told from anything else by what it runs.
-OURS = ("kindfleet.platform.hub", "kindfleet.platform.agent", "netproxy.py", "launcher import main")
-
-
 def left_in(root: Path) -> list[Handle]:
-    """Our processes whose command line names a path under `root` (a fleet's state), found
-    by what they run and not by pid file: a `down` killed half-way, or a state directory
-    removed under a running fleet, took the pid files and left the processes running,
-    out of every later command's sight."""
-    mark, me, found = f"{root}{os.sep}", os.getuid(), []
-    for proc in psutil.process_iter(["cmdline", "uids", "create_time"]):
+    """Our processes (the hub, agents, their launchers and keepers, link proxies: told by
+    what they run) with a path argument under `root` (a fleet's state), found by command
+    line and not by pid file: a `down` killed half-way, or a state directory removed under
+    a running fleet, took the pid files and left the processes running, out of every later
+    command's sight."""
+    where, me, found = os.path.abspath(root) + os.sep, os.getuid(), []
+    for proc in psutil.process_iter(["cmdline", "uids", "create_time", "cwd"]):
         try:
-            text = " ".join(proc.info["cmdline"] or ())
-            uids = proc.info["uids"]
+            argv, uids, cwd = proc.info["cmdline"] or [], proc.info["uids"], proc.info["cwd"]
         except psutil.Error:
             continue
-        if uids is None or uids.real != me or proc.pid == os.getpid():
+        if uids is None or uids.real != me or proc.pid == os.getpid() or not _ours(argv):
             continue
-        if mark in text and any(ours in text for ours in OURS):
+        paths = (a.removeprefix("sqlite:///") for a in argv[1:])
+        if any(os.path.abspath(os.path.join(cwd or "/", a)).startswith(where) for a in paths):
             found.append(Handle(proc.pid, float(proc.info["create_time"])))
     return found
 
 
+def _ours(argv: Sequence[str]) -> bool:
+    """A Python running the hub, an agent, a launcher (a keeper is its fork) or a link."""
+    if len(argv) < 2 or not os.path.basename(argv[0]).startswith("python"):
+        return False
+    if argv[1] == "-m":
+        return len(argv) > 2 and argv[2] in ("kindfleet.platform.hub", "kindfleet.platform.agent")
+    if argv[1].endswith(os.sep + "netproxy.py"):
+        return True
+    return "-c" in argv[1:4] and any("launcher import main" in a for a in argv[1:5])
+
+
 def stop_all(handles: Sequence[Handle], *, grace_seconds: float = 5.0) -> None:
-    """SIGTERM each (its group too when it leads one), wait, then SIGKILL what is left."""
+    """SIGTERM each (its group too when it leads a session of its own, as `spawn` makes
+    them), wait, then SIGKILL what is left."""
     for sig, wait in ((signal.SIGTERM, grace_seconds), (signal.SIGKILL, 5.0)):
         left = [h for h in handles if alive(h)]
         for handle in left:
@@ -185,7 +201,7 @@ def stop_all(handles: Sequence[Handle], *, grace_seconds: float = 5.0) -> None:
 
 def _signal_process(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(pid) == pid:
+        if os.getsid(pid) == pid:
             os.killpg(pid, sig)
         os.kill(pid, sig)
 
