@@ -202,6 +202,8 @@ def idempotency_keys(key: str | None, count: int) -> list[str | None]:
     key, none (the client makes a fresh one per workload, kept across its own retries)."""
     if key is None:
         return [None] * count
+    if not key.strip():  # `-0`, `-1`... would be keys all the same, shared by every such run
+        raise UsageError("--key must not be empty", hint="e.g. --key train-2026-01-17")
     keys: list[str] = [key] if count == 1 else [f"{key}-{i}" for i in range(count)]
     problem = next((p for k in keys if (p := idempotency_key_problem(k)) is not None), None)
     if problem is not None:  # what the hub would refuse, said before anything is sent

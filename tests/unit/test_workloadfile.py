@@ -137,6 +137,7 @@ def test_label_flags_are_their_labels():
     ("key", "count", "says"),
     [
         ("", 1, "must not be empty"),  # was dropped: each submit made another workload
+        (" ", 3, "must not be empty"),  # was `-0`, `-1`, `-2`: shared by every such run
         ("naïve", 1, "must be printable ASCII"),  # was a UnicodeEncodeError, "a bug"
         ("a\nb", 1, "must be printable ASCII"),  # was "cannot reach the hub"
         ("k" * 201, 1, "at most 200 characters"),  # was "an Idempotency-Key ... is required"

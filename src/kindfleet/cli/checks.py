@@ -63,7 +63,8 @@ def check(
     """Run check suites against the fleet's platform (the article's integration tests).
 
     `kindfleet check --suite failover` is the article's `make test-failover`. Exit code 0
-    when every check passed or was skipped (with its reason), 1 when one failed.
+    when every check passed or was skipped (with its reason), 1 when one failed (or
+    the `--junit` file could not be written: said after the results).
     """
     names = [n.strip() for item in suite or [] for n in item.split(",") if n.strip()]
     if suite is not None and not names:  # it ran every suite, the failover drills included
@@ -88,10 +89,10 @@ def check(
         output.emit(report.to_dict(), fmt)
     counts = report.counts()
     summary = f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
-    written = junit is None or output.write_file(junit, report.junit(), "--junit")
-    if report.ok and written:
+    if report.ok:
         output.success(f"{summary} in {report.seconds:.0f}s")
-        return
-    if not report.ok:
+    else:
         output.error(f"{summary} in {report.seconds:.0f}s")
-    raise typer.Exit(EXIT_FAILED)
+    written = junit is None or output.write_file(junit, report.junit(), "--junit")
+    if not (report.ok and written):
+        raise typer.Exit(EXIT_FAILED)

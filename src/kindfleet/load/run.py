@@ -50,6 +50,7 @@ LOAD_LABEL = "kindfleet.dev/load"
 # again this often until two agree, for this long at most.
 SETTLE_EVERY = 0.5
 SETTLE_FOR = 5.0
+COUNT_FOR = 10.0  # the longest one count of the run's workloads may take
 
 
 @dataclass
@@ -266,7 +267,13 @@ def run(
 
 def _labelled(work: WorkloadSpec, run_id: str) -> WorkloadSpec:
     """`work` with the run's label, by which the hub lists what it holds of the run."""
-    if LOAD_LABEL not in work.labels and len(work.labels) >= MAX_LABELS:
+    if LOAD_LABEL in work.labels:  # it would be replaced: the run's work is found by it
+        raise UsageError(
+            f"--spec: the workload's label {LOAD_LABEL} is the load's own (each run gives its "
+            "workloads their run's id under it)",
+            hint=f"remove the label {LOAD_LABEL} from the workload",
+        )
+    if len(work.labels) >= MAX_LABELS:
         raise UsageError(
             f"--spec: the workload has {len(work.labels)} labels, the most a workload may "
             f"have, and the load adds one ({LOAD_LABEL})",
@@ -304,7 +311,15 @@ def _count_after_stop(target: Target, run_id: str, tally: _Tally, concurrency: i
 
 
 def _labelled_on(hub: HubClient, run_id: str) -> list[Workload]:
-    return list(hub.iter_workloads(labels={LOAD_LABEL: run_id}, limit=1000))
+    """The run's workloads on the hub; a run too large to list in COUNT_FOR is counted as
+    the command saw it (a Ctrl-C must not wait minutes for pages of a million workloads)."""
+    deadline = time.monotonic() + COUNT_FOR
+    found = []
+    for workload in hub.iter_workloads(labels={LOAD_LABEL: run_id}, limit=1000):
+        found.append(workload)
+        if time.monotonic() > deadline:
+            raise KindfleetError(f"more than {len(found)} workloads to count")
+    return found
 
 
 def _in_a_loop(work: Coroutine[Any, Any, None]) -> None:
