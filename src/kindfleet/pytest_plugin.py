@@ -2,8 +2,8 @@
 
 Installed with kindfleet (entry point `pytest11`), off until a fleet is named:
 
-    pytest --kindfleet-file examples/local.yaml            # or [pytest] kindfleet_file = ...
-    pytest --kindfleet-file fleet.yaml --kindfleet-keep    # leave it up for the next run
+    pytest --kindfleet-file=examples/local.yaml            # or [pytest] kindfleet_file = ...
+    pytest --kindfleet-file=fleet.yaml --kindfleet-keep    # leave it up for the next run
 
 Fixtures:
 - `kindfleet_fleet`: the fleet, brought up once per session (`RunningFleet`: `.fleet`,
@@ -73,7 +73,10 @@ def kindfleet_fleet(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningFleet]:
     config = request.config
-    source = config.getoption("--kindfleet-file") or config.getini("kindfleet_file")
+    source = config.getoption("--kindfleet-file")
+    if not source and config.getini("kindfleet_file"):  # relative to the ini file, as pytest's
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        source = str(base / str(config.getini("kindfleet_file")))
     if not source:
         pytest.skip("no fleet: pass --kindfleet-file FILE (or set kindfleet_file in pytest.ini)")
     kubeconfig = config.getoption("--kindfleet-kubeconfig")

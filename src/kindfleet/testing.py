@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kindfleet.errors import KindfleetError
+from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.fleet import Fleet
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Workload, WorkloadSpec, WorkloadState
@@ -55,23 +55,32 @@ def fleet_up(
     unless `keep` (then the next run finds it up: `up` keeps what is healthy). An `up` that
     fails takes down what it brought up too (unless `keep`): `kindfleet up` keeps the
     clusters that came up for the next try, but a test session that failed to start would
-    leave them running (seen: a hub left running for 40 minutes after a failed session)."""
+    leave them running (seen: a hub left running for 40 minutes after a failed session).
+    A fleet that was up already (a developer's `kindfleet up`, an enclosing `fleet_up` of
+    the same file) is used as it is and left up: it is not this block's to take down (it
+    was, and the developer's fleet went with the test)."""
     fleet = load(source, provider=provider, state_dir=state_dir)
-    bring_up(fleet, kubeconfig=kubeconfig, keep=keep, parallel=parallel, wait=wait)
+    try:
+        ours = not keep and not fleet.provider(kubeconfig).list_clusters(fleet.spec)
+    except KindfleetError:  # kind or Docker missing, say: `up` says so, with its fixes
+        ours = not keep
+    bring_up(fleet, kubeconfig=kubeconfig, keep=not ours, parallel=parallel, wait=wait)
     try:
         yield RunningFleet(fleet, kubeconfig)
     finally:
-        if not keep:
+        if ours:
             fleet.down(kubeconfig=kubeconfig)
 
 
 def load(
     source: str | Path, *, provider: str | None = None, state_dir: Path | None = None
 ) -> Fleet:
-    """The fleet of `source`: a fleet file's path, or fleet YAML text."""
-    text = Path(source).read_text() if _is_path(source) else str(source)
-    where = str(source) if _is_path(source) else "<fleet>"
-    return Fleet.from_text(text, source=where, provider=provider, state_dir=state_dir)
+    """The fleet of `source`: a fleet file's path, or fleet YAML text (more than one line).
+    A path that is not a file is said so (a typo read as YAML was "not a valid fleet file",
+    and a missing `Path` a raw FileNotFoundError)."""
+    if _is_path(source):
+        return Fleet.from_path(source, provider=provider, state_dir=state_dir)
+    return Fleet.from_text(str(source), provider=provider, state_dir=state_dir)
 
 
 def bring_up(
@@ -94,7 +103,7 @@ def bring_up(
 
 
 def _is_path(source: str | Path) -> bool:
-    return isinstance(source, Path) or ("\n" not in source and Path(source).exists())
+    return isinstance(source, Path) or "\n" not in source.strip()
 
 
 def submit_and_wait(
@@ -117,15 +126,19 @@ def wait_for(
     timeout: float = 60.0,
     poll: float = 0.2,
 ) -> Workload:
-    """The workload once it reaches one of `states` (default: any final state)."""
+    """The workload once it reaches one of `states` (default: any final state); a
+    KindfleetError once `timeout` has passed (never a `poll` later)."""
+    if not poll > 0:  # NaN too
+        raise UsageError(f"poll must be more than 0 seconds, not {poll}", hint="e.g. poll=0.2")
     deadline = time.monotonic() + timeout
     while True:
         current = hub.get(workload)
         if (current.state in states) if states else current.state.terminal:
             return current
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise KindfleetError(
                 f"workload {workload} is still {current.state.value} after {timeout:.0f}s",
                 hint=f"ask why: kindfleet explain {workload}",
             )
-        time.sleep(poll)
+        time.sleep(min(poll, left))
