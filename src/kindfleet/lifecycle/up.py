@@ -73,8 +73,12 @@ def up(
 
 
 def selected(fleet: FleetSpec, names: Sequence[str] | None) -> list[Cluster]:
+    """The clusters named (all for none); one name given as a string is that name, not
+    its letters (`up(clusters="spoke1")` said "no cluster 's'")."""
     if not names:
         return list(fleet.clusters)
+    if isinstance(names, str):
+        names = [names]
     wanted = {fleet.cluster(n).name for n in names}  # unknown names: UsageError
     return [c for c in fleet.clusters if c.name in wanted]
 

@@ -76,3 +76,12 @@ def test_board_keeps_one_row_per_cluster():
     assert (b.state, b.message) == ("failed", "boom")
     board.apply(Event("a", "up", "done", seconds=3.0, final=True))
     assert board.rows()[0].state == "done"
+
+
+def test_one_cluster_named_as_a_string_is_that_cluster(spec):
+    from kindfleet.lifecycle.up import selected
+
+    name = spec.spokes[0].name
+    assert [c.name for c in selected(spec, name)] == [name]  # was: "no cluster 's'"
+    assert [c.name for c in selected(spec, [name])] == [name]
+    assert selected(spec, None) == list(spec.clusters)
