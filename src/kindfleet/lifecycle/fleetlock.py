@@ -54,24 +54,48 @@ def lock_path(fleet: str, root: Path | None = None) -> Path:
 
 @contextlib.contextmanager
 def hold(fleet: str, what: str, root: Path | None = None) -> Iterator[None]:
-    """Hold the fleet's lock while the block runs; FleetBusy (exit 3) when another has it."""
+    """Hold the fleet's lock while the block runs; FleetBusy (exit 3) when another has it.
+    The lock file goes with its holder (a fleet taken down leaves nothing behind, a demo's
+    directory included): it is removed while still held, and a taker that finds its file
+    gone or replaced once it holds it starts again with the file now there."""
     if fcntl is None:
         yield
         return
     path = lock_path(fleet, root)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _take(path, fleet)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise FleetBusy(
-                f"fleet {fleet} is being changed by {_holder(fd)}",
-                hint="wait for it to finish (or stop it); then run this again",
-            ) from None
         record = {"what": what, "pid": os.getpid(), "since": time.time()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
         yield
     finally:
+        with contextlib.suppress(OSError):
+            path.unlink()  # still held: whoever waits on this file sees it gone, and retries
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # the last lock of this state root: nothing left
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def _take(path: Path, fleet: str) -> int:
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # its folder removed by a holder leaving: again
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise FleetBusy(
+                f"fleet {fleet} is being changed by {holder}",
+                hint="wait for it to finish (or stop it); then run this again",
+            ) from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the file this lock is on was removed by the holder before: again

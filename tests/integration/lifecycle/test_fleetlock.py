@@ -63,3 +63,4 @@ def test_the_lock_outlives_the_removal_of_the_fleets_state(tmp_path):
         with pytest.raises(fleetlock.FleetBusy), fleetlock.hold("f", "up", tmp_path):
             pass
     assert not fleetlock.lock_path("f", tmp_path).is_relative_to(state)
+    assert list(tmp_path.iterdir()) == []  # the lock went with its holder: nothing is left
