@@ -81,8 +81,8 @@ def _take(path: Path, fleet: str) -> int:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except FileNotFoundError:  # its folder removed by a holder leaving: again
-            continue
+        except (FileNotFoundError, FileExistsError):  # its folder, removed by a holder
+            continue  # leaving as it was made or opened in (mkdir's own check): again
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -64,3 +64,37 @@ def test_the_lock_outlives_the_removal_of_the_fleets_state(tmp_path):
             pass
     assert not fleetlock.lock_path("f", tmp_path).is_relative_to(state)
     assert list(tmp_path.iterdir()) == []  # the lock went with its holder: nothing is left
+
+
+RACER = """
+import os, sys, time
+from pathlib import Path
+from kindfleet.lifecycle import fleetlock
+root, inside, held = Path(sys.argv[1]), Path(sys.argv[1]) / "inside", 0
+for _ in range(int(sys.argv[2])):
+    try:
+        with fleetlock.hold("f", "up", root):
+            fd = os.open(inside, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # two at once: raises
+            held += 1
+            time.sleep(0.0005)
+            os.close(fd)
+            os.unlink(inside)
+    except fleetlock.FleetBusy:
+        pass
+print(held)
+"""
+
+
+def test_racing_holders_never_hold_it_together_nor_trip_on_its_removal(tmp_path):
+    """Four processes take and leave the lock 400 times each: never two inside at once,
+    and none fails on a lock file or folder a leaving holder removed (a first version
+    raised FileExistsError from mkdir when the folder went between its two steps)."""
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), "400"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    outcomes = [proc.communicate(timeout=120) for proc in racers]
+    assert [proc.returncode for proc in racers] == [0] * 4, [err for _, err in outcomes]
+    assert sum(int(out) for out, _ in outcomes) > 0
+    assert list(tmp_path.iterdir()) == []
