@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import threading
@@ -42,7 +43,7 @@ from kindfleet.providers.local.declared import DECLARED, agent_flags, difference
 from kindfleet.providers.local.declared import read as read_declared
 from kindfleet.providers.local.faults import LocalFaults, LocalProbes
 from kindfleet.providers.preflight import PreflightOptions, Report
-from kindfleet.statedir import ensure_token, fleet_dir, write_private
+from kindfleet.statedir import ensure_token, fleet_dir, state_root, write_private
 
 NOT_KUBERNETES = "provider local runs the hub and spokes as local processes: it is not Kubernetes"
 NOT_KUBERNETES_HINT = "use provider: kind (or kindfleet up --provider kind) for real clusters"
@@ -501,10 +502,16 @@ def _running_settings(layout: LocalLayout, cluster: Cluster) -> dict[str, Any] |
 def require_running_hub(layout: LocalLayout, fleet: FleetSpec) -> str:
     url = layout.hub_url(fleet.hub.name)
     if url is None or not processes.running(layout.pidfile(fleet.hub.name)):
+        # The commands act on the state where this fleet's is: another (a test session's,
+        # a demo's) is named, or following the hint would act on the user's default one.
+        where = "" if layout.root.parent == state_root() else (
+            f"KINDFLEET_STATE_DIR={shlex.quote(str(layout.root.parent))} "
+        )  # fmt: skip
+        file = fleet.source or "FILE"
         raise PrerequisiteError(
             f"the hub of local fleet {fleet.name!r} is not running",
-            hint=f"start it with `kindfleet up -f {fleet.source or 'FILE'}`; one a fault "
-            f"stopped, with `kindfleet fault clear -f {fleet.source or 'FILE'}`",
+            hint=f"start it with `{where}kindfleet up -f {file}`; one a fault stopped, with "
+            f"`{where}kindfleet fault clear -f {file}`",
         )
     return url
 
