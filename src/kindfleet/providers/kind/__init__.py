@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from kindfleet.errors import KindfleetError
-from kindfleet.exec import CommandError, CommandNotFound, ProcessRunner
+from kindfleet.exec import Command, CommandError, CommandNotFound, ProcessRunner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
@@ -49,6 +49,8 @@ from kindfleet.providers.kind.kindcli import (
     KIND,
     NETWORK_ENV,
     NODE_ROLE_LABEL,
+    PORT_TAKEN,
+    PORT_TRIES,
     api_endpoint,
     cluster_status,
     context_name,
@@ -177,7 +179,7 @@ class KindProvider(
                 cluster.name, to_yaml(config), kubeconfig, retain=options.retain_on_failure
             )
             try:
-                self.runner.run(command)
+                self._run_create(command, retain=options.retain_on_failure)
             except CommandError as exc:
                 if ALREADY_EXISTS in exc.output:
                     raise ClusterExists(
@@ -193,6 +195,19 @@ class KindProvider(
                     ),
                 ) from None
         self._mark_created(cluster)
+
+    def _run_create(self, command: Command, *, retain: bool) -> None:
+        """`kind create cluster`, again (at most PORT_TRIES in all) when Docker refused a host
+        port kind had chosen free: kind asks for a free port, closes it, and something else
+        (another cluster's creation, a test's server) may bind it before Docker does; kind
+        removed the node it began and chooses anew. Not with `--retain` (that node stays)."""
+        for attempt in range(1, PORT_TRIES + 1):
+            try:
+                self.runner.run(command)
+                return
+            except CommandError as exc:
+                if PORT_TAKEN not in exc.output or retain or attempt == PORT_TRIES:
+                    raise
 
     def _mark_created(self, cluster: Cluster) -> None:
         """kind finished creating the cluster: say so inside its first control plane. A

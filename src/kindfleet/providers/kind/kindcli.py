@@ -25,6 +25,8 @@ INSTALL_KIND = (
     "https://kind.sigs.k8s.io/dl/v0.33.0/kind-linux-amd64 to a directory on PATH"
 )
 ALREADY_EXISTS = "node(s) already exist for a cluster with the name"
+PORT_TAKEN = "port is already allocated"  # Docker: a host port bound meanwhile by another
+PORT_TRIES = 3  # `kind create` attempts when that happens
 API_SERVER_PORT = 6443
 DESKTOP_PORT_LABEL = f"desktop.docker.io/ports/{API_SERVER_PORT}/tcp"  # Docker Desktop's own
 _VERSION = re.compile(r"\bv?(\d+\.\d+\.\d+\S*)")
