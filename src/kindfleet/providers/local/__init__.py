@@ -335,7 +335,7 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         """Once the whole fleet is down: what no pid file leads to any more is stopped (a
         `down` killed half-way left link proxies running and the fleet's data in place, and
         the next `down` said "0 clusters deleted"; a hub whose state directory was removed
-        ran on, out of sight), and the fleet's state goes, its lock file included."""
+        ran on, out of sight), and the fleet's state goes."""
         layout = self.layout(fleet)
         done = []
         left = processes.left_in(layout.root)

@@ -139,16 +139,7 @@ def stop(pidfile: Path, *, grace_seconds: float = 10.0) -> bool:
         pidfile.unlink(missing_ok=True)
         return False
     assert handle is not None
-    _signal_group(handle.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline and alive(handle):
-        time.sleep(0.05)
-    if alive(handle):
-        _signal_group(handle.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and alive(handle):
-            time.sleep(0.05)
-    _reap(handle.pid)
+    stop_all([handle], grace_seconds=grace_seconds)
     pidfile.unlink(missing_ok=True)
     return True
 
@@ -200,9 +191,12 @@ def stop_all(handles: Sequence[Handle], *, grace_seconds: float = 5.0) -> None:
 
 
 def _signal_process(pid: int, sig: signal.Signals) -> None:
+    """Its group when it leads a session (`spawn` makes them so), and the process itself
+    (also when the group may not be signalled)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if os.getsid(pid) == pid:
             os.killpg(pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
 
 
@@ -218,15 +212,6 @@ def kill(pidfile: Path) -> bool:
         _reap(handle.pid)
         time.sleep(0.02)
     return True
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)  # spawn() made the process a session (and group) leader
-    except ProcessLookupError:
-        return
-    except PermissionError:
-        os.kill(pid, sig)
 
 
 def _reap(pid: int) -> None:
