@@ -627,7 +627,10 @@ class Fleet:
         import sys
 
         from kindfleet import load as loading
+        from kindfleet.load import report as reporting
 
+        if report is not None:  # written after the run: a report that cannot be, refused now
+            reporting.ready(Path(report), name="report=")
         provider = self.provider(kubeconfig)
         python = "python" if self.spec.rules.kubernetes else sys.executable
         last: dict[str, float] = {"at": 0.0}
@@ -644,8 +647,6 @@ class Fleet:
             self, options or LoadOptions(), python=python, memory=memory, progress=progress
         )
         if report is not None:
-            from kindfleet.load import report as reporting
-
             reporting.write(result, Path(report))
         return result
 

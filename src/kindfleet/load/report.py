@@ -43,30 +43,30 @@ class ReportError(KindfleetError):
         self.exit_code = exit_code
 
 
-def ready(directory: Path) -> None:
-    """Refuse, before the run, a report folder that cannot be written: the report is
-    written after it, and `--report /etc/passwd/x` cost a whole run and its results.
-    The folder is made now if missing, as the report would make it."""
-    hint = "give a folder you can write to (it is made if missing), or leave out --report"
+def ready(directory: Path, *, name: str = "--report") -> None:
+    """Refuse, before the run, a report that cannot be written: it is written after the
+    run, and `--report /etc/passwd/x` (or no matplotlib for its page) cost a whole run and
+    its results. The folder is made now if missing, as the report would make it. `name`:
+    what the caller calls the folder in its messages (`--report`, `report=`)."""
+    hint = f"give a folder you can write to (it is made if missing), or leave out {name}"
+    named = f"{name}{directory}" if name.endswith("=") else f"{name} {directory}"
     in_the_way = next((p for p in (directory, *directory.parents) if p.is_file()), None)
     if in_the_way is not None:
         raise UsageError(
-            f"--report {directory}: {in_the_way} is a file; the report is a folder "
-            f"({' and '.join(FILES)})",
+            f"{named}: {in_the_way} is a file; the report is a folder ({' and '.join(FILES)})",
             hint=hint,
         )
-    for name in FILES:
-        if (directory / name).is_dir():
-            raise UsageError(
-                f"--report {directory}: {directory / name} is a folder, not a file", hint=hint
-            )
+    for file in FILES:
+        if (directory / file).is_dir():
+            raise UsageError(f"{named}: {directory / file} is a folder, not a file", hint=hint)
+    _plotter(also=f", or leave out {name}")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
         raise UsageError(
-            f"--report {directory}: cannot write there ({exc.strerror or exc})", hint=hint
+            f"{named}: cannot write there ({exc.strerror or exc})", hint=hint
         ) from None
 
 
@@ -108,7 +108,8 @@ def _svg(figure: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def plots(result: LoadResult) -> list[tuple[str, str]]:
+def _plotter(also: str = " (report.json needs nothing more)") -> Any:
+    """matplotlib's pyplot, drawing to no screen; a missing matplotlib is a prerequisite."""
     try:
         import matplotlib
 
@@ -116,9 +117,13 @@ def plots(result: LoadResult) -> list[tuple[str, str]]:
         from matplotlib import pyplot as plt
     except ImportError:
         raise PrerequisiteError(
-            "the HTML report needs matplotlib",
-            hint="install kindfleet[report] (report.json needs nothing more)",
+            "the HTML report needs matplotlib", hint=f"install kindfleet[report]{also}"
         ) from None
+    return plt
+
+
+def plots(result: LoadResult) -> list[tuple[str, str]]:
+    plt = _plotter()
     out = []
     times = [t for t, _, _ in result.timeline]
     fig, ax = plt.subplots(figsize=(7, 3))

@@ -5,11 +5,14 @@ report still cannot be written at the end, the summary is printed all the same."
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+import kindfleet
 import kindfleet.load
+from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.load import LoadResult
 
 FLEET = "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: rp\nprovider: local\nspokes: 1\n"
@@ -76,3 +79,35 @@ def test_a_report_that_cannot_be_written_at_the_end_leaves_the_summary(
     assert f"report not written: {report / 'report.html'}" in result.err
     assert f"{report / 'report.json'} written" in result.err and "Traceback" not in result.err
     assert json.loads((report / "report.json").read_text())["accepted"] == 5
+
+
+def test_a_report_without_matplotlib_is_refused_before_the_run(load, tmp_path: Path, monkeypatch):
+    """The page's plots need matplotlib (an extra): found missing after the run, it cost
+    the run's report page and said so only then."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    result = load("--report", str(tmp_path / "rep"))
+    assert result.code == 3, result.err
+    assert "the HTML report needs matplotlib" in result.err, result.err
+    assert "install kindfleet[report], or leave out --report" in result.err
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_the_python_api_refuses_a_report_before_the_run(tmp_path: Path, monkeypatch, missing):
+    """`Fleet.load(report=...)` ran the whole load, then failed on the folder (the CLI
+    alone checked it first)."""
+
+    def sent(*_: object, **__: object) -> None:
+        raise AssertionError("the load was run")
+
+    monkeypatch.setattr(kindfleet.load, "run", sent)
+    (tmp_path / "afile").write_text("")
+    report = tmp_path / ("rep" if missing else "afile/rep")
+    if missing:
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+    fleet = kindfleet.Fleet.from_text(FLEET, state_dir=tmp_path / "state")
+    error = PrerequisiteError if missing else UsageError
+    with pytest.raises(error) as caught:
+        fleet.load(report=report)
+    says = "needs matplotlib" if missing else f"report={report}: {tmp_path / 'afile'} is a file"
+    assert says in caught.value.message, caught.value.message
+    assert "leave out report=" in (caught.value.hint or "")
