@@ -42,7 +42,12 @@ def check(
     ] = None,
     fmt: OutputOption = output.Format.table,
     junit: Annotated[
-        Path | None, typer.Option("--junit", help="Write JUnit XML here (one testcase per check).")
+        Path | None,
+        typer.Option(
+            "--junit",
+            help="Write JUnit XML here (one testcase per check).",
+            parser=options.path_of("--junit"),
+        ),
     ] = None,
     lost_after: Annotated[
         str | None,
@@ -57,7 +62,12 @@ def check(
         str, typer.Option("--timeout", help="The longest one wait of a check may take.")
     ] = "180s",
     kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="Kubeconfig with the clusters' contexts.")
+        Path | None,
+        typer.Option(
+            "--kubeconfig",
+            help="Kubeconfig with the clusters' contexts.",
+            parser=options.path_of("--kubeconfig"),
+        ),
     ] = None,
 ) -> None:
     """Run check suites against the fleet's platform (the article's integration tests).

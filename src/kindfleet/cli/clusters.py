@@ -34,6 +34,7 @@ KubeconfigOption = Annotated[
         help="Kubeconfig file for the clusters' contexts (default: $KUBECONFIG's first "
         "file, else ~/.kube/config). CI: give each run its own file.",
         show_default=False,
+        parser=options.path_of("--kubeconfig"),
     ),
 ]
 TimingsOption = Annotated[
@@ -111,6 +112,7 @@ def up(
             metavar="DIR",
             help="Collect a failed cluster's logs (`kind export logs`) into DIR/CLUSTER "
             "before it is removed.",
+            parser=options.path_of("--logs-dir"),
         ),
     ] = None,
     preload_images: Annotated[

@@ -47,7 +47,11 @@ def dashboard(
     ] = False,
     kubeconfig: Annotated[
         Path | None,
-        typer.Option("--kubeconfig", help="Kubeconfig with the clusters' contexts."),
+        typer.Option(
+            "--kubeconfig",
+            help="Kubeconfig with the clusters' contexts.",
+            parser=options.path_of("--kubeconfig"),
+        ),
     ] = None,
 ) -> None:
     """Open the hub's dashboard (or print its URL when there is no browser).

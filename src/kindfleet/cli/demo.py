@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from kindfleet.cli import output
+from kindfleet.cli import options, output
 from kindfleet.demo.run import DemoResult, run_demo
 from kindfleet.errors import KindfleetError
 from kindfleet.platform.wire import Workload
@@ -122,7 +122,11 @@ def demo(
         bool, typer.Option("--keep", help="Leave the fleet running afterwards.")
     ] = False,
     state_dir: Annotated[
-        Path | None, typer.Option(help="Where the fleet keeps its state (default: a temp dir).")
+        Path | None,
+        typer.Option(
+            help="Where the fleet keeps its state (default: a temp dir).",
+            parser=options.path_of("--state-dir"),
+        ),
     ] = None,
     scale: Annotated[int, typer.Option(min=1, max=20, help="Multiply the plain CPU/GPU work.")] = 1,
     timeout: Annotated[float, typer.Option(help="Stop following after SECONDS.")] = 25.0,

@@ -46,6 +46,7 @@ KubeconfigOption = Annotated[
         help="Where provider existing finds the clusters' contexts (default: kubectl's own "
         "rule). KIND clusters are reached through kind itself.",
         show_default=False,
+        parser=options.path_of("--kubeconfig"),
     ),
 ]
 DataOption = Annotated[
@@ -86,6 +87,7 @@ def deploy(
             metavar="DIR",
             help="Build the image from this directory (default: this installation's source "
             "tree, when it has a Dockerfile).",
+            parser=options.path_of("--build-context"),
         ),
     ] = None,
     build_arg: Annotated[
@@ -195,6 +197,7 @@ def manifests(
             metavar="DIR",
             help="Write DIR/CLUSTER/ with one file per object and a kustomization.yaml "
             "(`kubectl apply -k DIR/CLUSTER`).",
+            parser=options.path_of("--out"),
         ),
     ] = None,
     show_secrets: Annotated[

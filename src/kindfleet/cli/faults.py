@@ -75,7 +75,10 @@ ForOption = Annotated[
 KubeconfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--kubeconfig", help="Kubeconfig with the clusters' contexts.", show_default=False
+        "--kubeconfig",
+        help="Kubeconfig with the clusters' contexts.",
+        show_default=False,
+        parser=options.path_of("--kubeconfig"),
     ),
 ]
 

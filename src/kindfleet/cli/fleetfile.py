@@ -40,6 +40,7 @@ def init(
             help="Also write a Makefile with the article's targets (kind-up, deploy-local, "
             "test-failover, load-test, kind-down) as kindfleet commands.",
             show_default=False,
+            parser=options.path_of("--makefile"),
         ),
     ] = None,
 ) -> None:
@@ -147,7 +148,11 @@ def render(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write one <cluster>.yaml per cluster into this directory."),
+        typer.Option(
+            "--out",
+            help="Write one <cluster>.yaml per cluster into this directory.",
+            parser=options.path_of("--out"),
+        ),
     ] = None,
     fmt: Annotated[
         output.DataFormat,

@@ -31,10 +31,20 @@ def load(
         str | None, typer.Option("--duration", help="Stop submitting after this long (5m).")
     ] = None,
     spec: Annotated[
-        Path | None, typer.Option("--spec", help="A workload file to submit (default: a no-op).")
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="A workload file to submit (default: a no-op).",
+            parser=options.path_of("--spec"),
+        ),
     ] = None,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Folder for report.json and report.html.")
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Folder for report.json and report.html.",
+            parser=options.path_of("--report"),
+        ),
     ] = None,
     fmt: OutputOption = output.Format.table,
 ) -> None:

@@ -58,6 +58,7 @@ def export(
             "--out",
             metavar="DIR",
             help="A new or empty folder (default: a new one in the temp directory).",
+            parser=options.path_of("--out"),
         ),
     ] = None,
     cluster: Annotated[

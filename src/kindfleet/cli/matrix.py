@@ -67,6 +67,7 @@ def matrix(
             metavar="DIR",
             help="Write matrix-VERSION.xml per version (and the default check's "
             "check-VERSION.xml) here.",
+            parser=options.path_of("--junit-dir"),
         ),
     ] = None,
     workdir: Annotated[
@@ -76,6 +77,7 @@ def matrix(
             metavar="DIR",
             help="Each version's fleet file, kubeconfig, command log and logs go to "
             "DIR/VERSION (default: a new folder in the temp directory).",
+            parser=options.path_of("--workdir"),
         ),
     ] = None,
     skip_check: Annotated[
@@ -93,6 +95,7 @@ def matrix(
             metavar="DIR",
             help="Only write each version's fleet file to DIR/LABEL/fleet.yaml (LABEL: "
             "v1-35) and print their paths; nothing is brought up. CI uses it.",
+            parser=options.path_of("--write-fleets"),
         ),
     ] = None,
     timeout: Annotated[

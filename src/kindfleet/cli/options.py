@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,6 +15,26 @@ if TYPE_CHECKING:
     from kindfleet.fleet import Fleet
     from kindfleet.fleetspec import FleetSpec
 
+
+def path_of(option: str) -> Callable[[str | Path], Path]:
+    """A path option's parser: an empty value is refused, not read as the current directory
+    (`--out "$DIR"` with DIR unset wrote into the working directory; `-f ''` was "." in
+    the error)."""
+    from kindfleet.errors import UsageError
+
+    def parse(value: str | Path) -> Path:
+        if isinstance(value, Path):  # the default, converted too
+            return value
+        if not value.strip():
+            raise UsageError(
+                f"{option} {value!r} is not a path",
+                hint="give a path (an empty one is most often a shell variable not set)",
+            )
+        return Path(value)
+
+    return parse
+
+
 FleetFileOption = Annotated[
     Path,
     typer.Option(
@@ -21,6 +42,7 @@ FleetFileOption = Annotated[
         "-f",
         envvar="KINDFLEET_FILE",
         help="The fleet file (default ./fleet.yaml, or $KINDFLEET_FILE).",
+        parser=path_of("--file"),
     ),
 ]
 OutputOption = Annotated[

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from kindfleet import workloadfile
-from kindfleet.cli import output
+from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption, fleet
 from kindfleet.errors import UsageError
 from kindfleet.platform.exclusive import DEFAULT_LEASE, SPOKE_GRACE, margin
@@ -28,7 +28,12 @@ def submit(
     file: FleetFileOption = Path("fleet.yaml"),
     name: Annotated[str | None, typer.Option("--name", "-n", help="Workload name.")] = None,
     spec_file: Annotated[
-        Path | None, typer.Option("--spec", help="A workload spec (YAML), or a list of them.")
+        Path | None,
+        typer.Option(
+            "--spec",
+            help="A workload spec (YAML), or a list of them.",
+            parser=options.path_of("--spec"),
+        ),
     ] = None,
     cpu: Annotated[str, typer.Option(help="cpu per run, e.g. 500m or 2.")] = "100m",
     memory: Annotated[

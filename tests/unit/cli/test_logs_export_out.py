@@ -11,8 +11,8 @@ def test_a_folder_with_files_in_it_is_refused(cli, tmp_path, monkeypatch):
     assert result.code == 2 and "is not empty" in result.err, result.err
     assert (tmp_path / "summary.txt").read_text() == "mine"
     monkeypatch.chdir(tmp_path)
-    result = cli("logs", "export", "--out", "", "-f", "no-such-fleet.yaml")  # the cwd
-    assert result.code == 2 and "is not empty" in result.err, result.err
+    result = cli("logs", "export", "--out", "", "-f", "no-such-fleet.yaml")  # not the cwd
+    assert result.code == 2 and "--out '' is not a path" in result.err, result.err
 
 
 def test_a_folder_that_cannot_be_made_or_is_a_file_is_refused(cli, tmp_path):
