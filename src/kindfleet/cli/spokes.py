@@ -161,16 +161,18 @@ def remove(
         bool,
         typer.Option(
             "--force",
-            help="Remove a live spoke that still runs work (its agent may go on running it "
-            "while the hub places it elsewhere).",
+            help="Remove a spoke that may still run work it was handed (its agent may go "
+            "on running it while the hub places it elsewhere): when it is known to be stopped.",
         ),
     ] = False,
 ) -> None:
     """Remove spoke NAME: its credential is revoked, its unstarted work placed elsewhere,
     its running work retried per each workload's policy. It leaves every health count.
 
-    A live spoke that runs work is refused unless --force: drain it first, or stop its
-    agent. To bring it back later, mint it a new join token.
+    A spoke that may still run work it was handed (live, or silent and not yet Lost, or
+    Lost with exclusive work whose lease has not passed) is refused unless --force: drain
+    it first, or stop its agent, or let the hub move the work of a silent one. To bring
+    it back later, mint it a new join token.
     """
     with fleet(file).hub() as hub:
         removal = hub.remove(name, force=force)

@@ -8,6 +8,7 @@ import time
 
 import pydantic
 import pytest
+from tests.integration.hub.conftest import CLIENT_TOKEN
 
 from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
 from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
@@ -15,6 +16,7 @@ from kindfleet.platform.wire import (
     BatchItem,
     Capacity,
     EventType,
+    RegisterRequest,
     Resources,
     RetryPolicy,
     Selector,
@@ -535,6 +537,25 @@ async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver,
     assert hub.identify(f"Bearer {second.credential}").spoke == "s1"
 
 
+@pytest.mark.parametrize("whose", ["another spoke's", "the client's"])
+async def test_a_rotation_cannot_take_another_token(hub, make_spoke, whose):
+    """A spoke that re-registers with its credential may choose a new one, but not one in
+    use: taking another spoke's made that spoke's every request the first one's (its agent
+    locked out for good, its join token spent); the client's token is nobody's to take."""
+    sa, sb = await make_spoke("sa"), await make_spoke("sb")
+    wanted = sb.credential if whose == "another spoke's" else CLIENT_TOKEN
+    assert sa.credential is not None and wanted is not None
+    rotate = RegisterRequest(name="sa", capacity=sa.capacity, executor="process", credential=wanted)
+    with pytest.raises(Invalid, match="choose another credential"):
+        await hub.register(hub.identify(f"Bearer {sa.credential}"), rotate)
+    assert hub.identify(f"Bearer {sb.credential}").spoke == "sb"
+    assert hub.identify(f"Bearer {CLIENT_TOKEN}").spoke is None
+    await sb.beat()  # still sb's own
+    own = rotate.model_copy(update={"credential": sa.credential})  # its own: a no-op rotation
+    await hub.register(hub.identify(f"Bearer {sa.credential}"), own)
+    assert hub.identify(f"Bearer {sa.credential}").spoke == "sa"
+
+
 # ---------------------------------------------------------------- hostile text
 
 
@@ -609,3 +630,59 @@ async def test_a_spoke_that_offers_no_capacity_gets_no_new_work(hub, make_spoke,
     await spoke.beat()
     await hub.tick()
     assert (await hub.get(sub.workload.id)).state is A
+
+
+# ---------------------------------------------------------------- removal
+
+
+async def test_removing_a_spoke_moves_only_work_it_was_never_handed(
+    hub, make_spoke, make_spec, clock
+):
+    """A plain removal is refused while the spoke may be running work: started, or sent
+    and accepted (its agent starts it before `started` reaches the hub), whether the spoke
+    is live or silent but not Lost: the hub gave that work to a second spoke while the
+    first ran it (a partition looks the same as a stopped agent)."""
+    s1 = await make_spoke("s1", cpu=1000)
+    sub = await hub.submit("accepted", make_spec(resources=Resources(cpu="1")))
+    await hub.tick()
+    [item] = await s1.poll()
+    await s1.report(item.workload, item.generation, EventType.ACCEPTED)
+    with pytest.raises(Conflict, match="s1 is live and may be running 1 workload"):
+        await hub.remove("s1")
+    await keep_alive(clock, hub, 10)  # silent: NotReady, not Lost
+    assert {s.name: s.health for s in (await hub.spokes()).items}["s1"] is SpokeHealth.NOT_READY
+    with pytest.raises(Conflict, match="s1 is silent and may still be running 1"):
+        await hub.remove("s1")
+    wl = await hub.get(sub.workload.id)
+    assert (wl.state, wl.spoke, wl.generation) == (A, "s1", 1)
+
+    removed = await hub.remove("s1", force=True)  # the operator knows it is stopped
+    assert removed.requeued == [wl.id]
+
+
+async def test_a_spoke_whose_work_was_never_sent_is_removed_at_once(hub, make_spoke, make_spec):
+    await make_spoke("s1", cpu=1000)
+    sub = await hub.submit("unsent", make_spec(resources=Resources(cpu="1")))
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).spoke == "s1"
+    removed = await hub.remove("s1")
+    assert removed.requeued == [sub.workload.id]
+    assert (await hub.get(sub.workload.id)).state is P
+
+
+async def test_removal_does_not_cut_an_exclusive_lease_short(hub, make_spoke, make_spec, clock):
+    """Exclusive work is placed again only after its whole lease in silence: a plain
+    removal of its Lost spoke is refused until then, and after it the work has moved."""
+    s1 = await make_spoke("s1")
+    wl = await running_on(
+        hub, s1, make_spec, mode="exclusive", lease_seconds=50, retry=RetryPolicy(max_retries=1)
+    )
+    s2 = await make_spoke("s2")
+    await keep_alive(clock, hub, 32, s2)  # Lost; its exclusive work waits for its lease
+    with pytest.raises(Conflict, match=r"1 exclusive: each once its lease has passed"):
+        await hub.remove("s1")
+    assert (await hub.get(wl.id)).spoke == "s1"
+    await keep_alive(clock, hub, 18, s2)  # 50 s: moved by the hub itself
+    assert (await hub.get(wl.id)).spoke == "s2"
+    removed = await hub.remove("s1")
+    assert removed.requeued == removed.retried == []

@@ -268,7 +268,8 @@ def _operators(app: FastAPI, hub: HubService) -> None:
     )
     async def remove_spoke(name: SpokeName, _: Client, force: bool = False) -> Response:
         """Revoke the spoke's credential; its unstarted work is placed elsewhere, its running
-        work retried per policy. A live spoke running work: 409 unless `force`."""
+        work retried per policy. A spoke that may run work it was handed (live or silent):
+        409 unless `force`."""
         return json_response(await hub.remove(name, force=force))
 
 

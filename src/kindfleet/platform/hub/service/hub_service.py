@@ -357,7 +357,7 @@ class HubService:
         _check_capacity(req.capacity.cpu_millis, req.capacity.memory_bytes, "capacity")
         credential = req.credential or new_credential()
         digest = token_hash(credential)
-        if self.tokens.taken(digest) and who.spoke != req.name:
+        if self.tokens.taken(digest, req.name):
             raise Invalid.at("credential", "choose another credential")
         now, heard = self.clock(), self.ears.now()
         lease = self.settings.lease_seconds

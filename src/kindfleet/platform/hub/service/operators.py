@@ -66,25 +66,49 @@ def remove(
     """Forget the spoke (its credential and unused join tokens with it) and move its work:
     unstarted work back to the queue, running work retried per its policy.
 
-    A live spoke that runs work is refused (409) unless `force`: its agent would go on
-    running that work while the hub placed it elsewhere. Drain it first, or stop it."""
+    Without `force`, a spoke that may be running work it was handed (Running, or Assigned
+    and sent to it: its agent starts what it accepts before the hub hears `started`) is
+    refused (409), live or silent: its agent would go on running that work while the hub
+    placed it elsewhere. A silent spoke's work is the hub's to move, by the rules of
+    silence (Lost, and an exclusive workload's whole lease), not at an operator's call
+    that only says the spoke is gone: drain it, stop its agent, or wait; `force` when it
+    is known to be stopped."""
     row = spoke_store.get(conn, name)
     if row is None:
         raise NotFound(f"no spoke {name!r}")
     active = [record(r) for r in store.active_on(conn, name)]
-    running = [r for r in active if r.state is WorkloadState.RUNNING]
-    known = joining.Known(row.last_heartbeat, bool(row.approved))
-    if running and not force and joining.live(known, now, lease_seconds):
-        raise Conflict(
-            f"spoke {name} is live and runs {len(running)} workload(s): removing it now would "
-            f"run them twice. Drain it (kindfleet spokes drain {name}) and remove it once its "
-            "work is done, stop its agent first, or remove it with --force"
-        )
+    handed = [r for r in active if _handed_out(r)]
+    if handed and not force:
+        known = joining.Known(row.last_heartbeat, bool(row.approved))
+        raise Conflict(_may_run(name, handed, live=joining.live(known, now, lease_seconds)))
     moved = [transitions.spoke_lost(rec, now, why=transitions.SPOKE_REMOVED) for rec in active]
     persist(conn, queue, moved, freed=True)
     join_store.revoke(conn, name)
     spoke_store.remove(conn, name)
     return _removal(name, moved)
+
+
+def _handed_out(rec: WorkloadRecord) -> bool:
+    """Whether the spoke may be running it: started, or sent to it (or acknowledged)."""
+    return rec.state is WorkloadState.RUNNING or rec.accepted or rec.delivered_at is not None
+
+
+def _may_run(name: str, handed: list[WorkloadRecord], *, live: bool) -> str:
+    count = f"{len(handed)} workload(s) it was handed"
+    if live:
+        return (
+            f"spoke {name} is live and may be running {count}: removing it now would run "
+            f"them twice. Drain it (kindfleet spokes drain {name}) and remove it once its "
+            "work is done, stop its agent first, or remove it with --force"
+        )
+    exclusive = sum(1 for r in handed if r.spec.lease is not None)
+    held = f" ({exclusive} exclusive: each once its lease has passed in silence)"
+    return (
+        f"spoke {name} is silent and may still be running {count} (a partition looks the "
+        "same as a stopped agent): the hub moves them itself once the spoke is Lost"
+        + (held if exclusive else "")
+        + ". Remove it then, or with --force if you know its agent is stopped"
+    )
 
 
 def _removal(name: str, moved: list[WorkloadRecord]) -> SpokeRemoval:

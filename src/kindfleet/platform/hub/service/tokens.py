@@ -68,9 +68,12 @@ class Tokens:
         if old is not None:
             self._spoke_by_hash.pop(old, None)
 
-    def taken(self, digest: str) -> bool:
-        """A digest no new credential may have: another token's."""
-        return digest in self._spoke_by_hash or digest in (self._client, self._fleet)
+    def taken(self, digest: str, spoke: str) -> bool:
+        """A digest `spoke`'s new credential may not have: another spoke's credential, the
+        client's or the fleet's token (a rotation to one of them made it `spoke`'s, and
+        locked its owner out for good), but `spoke`'s own current one."""
+        owner = self._spoke_by_hash.get(digest)
+        return (owner is not None and owner != spoke) or digest in (self._client, self._fleet)
 
     def identify(self, authorization: str | None) -> Principal:
         token = bearer(authorization)
