@@ -470,7 +470,8 @@ class StatusEvent(Wire):
     generation: int
     type: EventType
     at: datetime
-    exit_code: int | None = None
+    # A process's code (negative: the signal that ended it) or a container's (an int32).
+    exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
     reason: Annotated[str, StringConstraints(max_length=64)] | None = None
     message: Message | None = None
 

@@ -170,7 +170,25 @@ async def test_invalid_json(api_both):
     headers["Content-Type"] = "application/json"
     response = await api_both.http.post("/v1/workloads", content=b'{"name": ', headers=headers)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["message"] == "the body is not valid JSON"
+    message = response.json()["errors"][0]["message"]
+    assert message == "the body is not valid JSON: EOF while parsing a value at line 1 column 9"
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b'{"name": "a", "command": ["x"], "priority": ' + b"9" * 5000 + b"}", "number out of"),
+        (b'{"name": "\\ud800", "command": ["x"]}', "hex escape at line 1 column"),
+    ],
+)
+async def test_json_that_cannot_be_read_says_why_and_where(api_both, body, why):
+    """A 5,000-digit number or a lone surrogate is JSON the hub cannot take: said as
+    "not valid JSON" alone, the sender had nothing to look for."""
+    headers = {**api_both.client, "Idempotency-Key": "k", "Content-Type": "application/json"}
+    response = await api_both.http.post("/v1/workloads", content=body, headers=headers)
+    assert response.status_code == 422
+    message = response.json()["errors"][0]["message"]
+    assert message.startswith("the body is not valid JSON: ") and why in message, message
 
 
 async def test_batch_errors_have_item_paths(api):
@@ -223,6 +241,24 @@ async def test_idempotent_submission_over_http(api_both, spec_body):
     conflict = await api_both.submit("key-1", {**spec_body, "command": ["other"]})
     assert conflict.status_code == 409
     assert "different spec" in conflict.json()["detail"]
+
+
+async def test_an_exit_code_is_an_int32(api, spec_body):
+    """A 4,000-digit exit code was stored and shown back; exit codes are a process's
+    (negative: its signal) or a container's, an int32 either way."""
+    await api.register("s1")
+    wid = (await api.submit("k", spec_body)).json()["workload"]["id"]
+    await api.hub.tick()
+    now = "2026-01-01T00:00:00Z"
+    for code, status in ((10**40, 422), (2**31, 422), (-(2**31) - 1, 422), (-9, 200)):
+        event = {"seq": 1, "workload": wid, "generation": 1, "type": "failed", "at": now}
+        batch = {"events": [{**event, "exit_code": code}]}
+        sent = await api.http.post("/v1/spokes/s1/events", json=batch, headers=api.spoke("s1"))
+        assert sent.status_code == status, (code, sent.text)
+        if status == 422:
+            assert sent.json()["errors"][0]["path"] == "events[0].exit_code", sent.text
+    attempt = (await api.http.get(f"/v1/workloads/{wid}", headers=api.client)).json()
+    assert attempt["attempts"][-1]["exit_code"] == -9
 
 
 async def test_spoke_protocol_over_http(api, spec_body):

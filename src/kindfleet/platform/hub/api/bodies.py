@@ -72,10 +72,20 @@ def require_json(content_type: str | None) -> None:
         )
 
 
+def once(request: Request, name: str) -> str | None:
+    """A header that may come once, or not at all; repeated, it is refused by name (read
+    as its first line, `Idempotency-Key: k1` and `Idempotency-Key: k2` made k1's workload
+    and left k2 unsaid)."""
+    values = request.headers.getlist(name)
+    if len(values) > 1:
+        raise Invalid.at(name, f"the request repeats it ({len(values)} times): send it once")
+    return values[0] if values else None
+
+
 async def read_model(request: Request, model: type[M]) -> M:
-    headers = request.headers
+    content_type = once(request, "Content-Type")
     return await read_json(
-        model, headers.get("content-type"), headers.get("content-length"), request.receive
+        model, content_type, request.headers.get("content-length"), request.receive
     )
 
 

@@ -76,8 +76,9 @@ def validation_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str
     found = []
     for err in errors:
         message = str(err.get("msg", "invalid"))
-        if err.get("type") == "json_invalid":
-            message = "the body is not valid JSON"
+        if err.get("type") == "json_invalid":  # where and why, never the body's own text
+            reason = str((err.get("ctx") or {}).get("error", "")).split("\n", 1)[0][:200]
+            message = "the body is not valid JSON" + (f": {reason}" if reason else "")
         elif tuple(err.get("loc", ())) == ("header", "Idempotency-Key"):
             message = _KEY_PROBLEMS.get(str(err.get("type")), KEY_REQUIRED)
         elif err.get("type") == "string_pattern_mismatch":

@@ -14,7 +14,13 @@ from pydantic import StringConstraints
 
 from kindfleet.platform.hub.api import fastspokes, openapi, problems
 from kindfleet.platform.hub.api.authn import Client, Joining, SameStore, Spoke
-from kindfleet.platform.hub.api.bodies import json_response, raw_json, read_model, read_optional
+from kindfleet.platform.hub.api.bodies import (
+    json_response,
+    once,
+    raw_json,
+    read_model,
+    read_optional,
+)
 from kindfleet.platform.hub.api.openapi import errors
 from kindfleet.platform.hub.rules.times import epoch
 from kindfleet.platform.hub.service.hub_service import HubService
@@ -108,6 +114,7 @@ def _workloads(app: FastAPI, hub: HubService) -> None:
         ],
     ) -> Response:
         """Submit one workload; durably stored when this answers 2xx."""
+        once(request, "Idempotency-Key")
         spec = await read_model(request, WorkloadSpec)
         result = await hub.submit(idempotency_key, spec)
         return json_response(result, 201 if result.created else 200)
