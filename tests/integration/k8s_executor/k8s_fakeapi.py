@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,47 @@ JOBS = f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs"
 PODS = f"/api/v1/namespaces/{NAMESPACE}/pods"
 
 
+@dataclass
+class Fault:
+    """The API server failing a request: `status` without doing anything (`done=False`), or
+    after doing it, the answer lost (`done=True`); status 0 drops the connection instead,
+    and `hang` never answers at all."""
+
+    method: str
+    path: str
+    status: int
+    done: bool = False
+    times: int | None = None  # None: every time until removed
+    watch: bool | None = None  # None: watches and plain requests alike
+    hang: bool = False
+
+    def matches(self, request: kmock.Request) -> bool:
+        if self.times is not None and self.times <= 0:
+            return False
+        is_watch = request.action == kmock.action.WATCH
+        return (
+            str(request.method).upper().endswith(self.method)
+            and request.url.path == self.path
+            and (self.watch is None or self.watch == is_watch)
+        )
+
+
 class K8sAsyncioEmulator(kmock.KubernetesEmulator):
-    """kubernetes-asyncio sends ?watch=True (Python bool); kmock 0.8 only detects ?watch=true."""
+    """kubernetes-asyncio sends ?watch=True (Python bool); kmock 0.8 only detects ?watch=true.
+
+    Like a real API server (and unlike kmock), a created object gets a `metadata.uid`, a
+    delete with a uid precondition deletes only that object (409 otherwise), and `faults`
+    make requests fail as an overloaded or flaky server makes them fail. `arrived` holds
+    when each request (by its id) came in."""
+
+    faults: list[Fault]
+    arrived: dict[int, float]
+
+    def fail(self, fault: Fault) -> Fault:
+        if not hasattr(self, "faults"):
+            self.faults = []
+        self.faults.append(fault)
+        return fault
 
     @override
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
@@ -29,7 +70,41 @@ class K8sAsyncioEmulator(kmock.KubernetesEmulator):
             # Request is attrs-frozen AND matched by identity against kmock's request log,
             # so attrs.evolve() would match no reaction -> mutate in place.
             object.__setattr__(request, "action", kmock.action.WATCH)
-        return await super()._handle(request)
+        if not hasattr(self, "arrived"):
+            self.arrived = {}
+        self.arrived[request.id] = time.monotonic()
+        if request.action == kmock.action.CREATE and isinstance(request.data, dict):
+            meta = request.data.setdefault("metadata", {})
+            if isinstance(meta, dict) and not meta.get("uid"):
+                meta["uid"] = str(uuid.uuid4())
+        fault = next((f for f in getattr(self, "faults", []) if f.matches(request)), None)
+        if fault is None:
+            if self._precondition_fails(request):
+                body = {"kind": "Status", "code": 409, "message": "Precondition failed: UID"}
+                return aiohttp.web.json_response(body, status=409)
+            return await super()._handle(request)
+        if fault.times is not None:
+            fault.times -= 1
+        if fault.done:
+            await super()._handle(request)
+        if fault.hang:
+            await asyncio.Event().wait()
+        if fault.status == 0 and request._raw_request is not None:
+            transport = request._raw_request.transport
+            if transport is not None:
+                transport.close()
+        status = fault.status or 500
+        body = {"kind": "Status", "code": status, "message": "injected fault"}
+        return aiohttp.web.json_response(body, status=status)
+
+    def _precondition_fails(self, request: kmock.Request) -> bool:
+        if request.action != kmock.action.DELETE or not isinstance(request.data, dict):
+            return False
+        uid = (request.data.get("preconditions") or {}).get("uid")
+        key = (request.resource, request.namespace, request.name)
+        if not uid or key not in self.objects or self.objects[key].deleted:
+            return False
+        return bool(self.objects[key].get("metadata", {}).get("uid") != uid)
 
 
 def prepare(api: kmock.KubernetesEmulator) -> None:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from kubernetes_asyncio.client import ApiClient, BatchV1Api, CoreV1Api, V1Job
+from kubernetes_asyncio.client import ApiClient, BatchV1Api, CoreV1Api, V1DeleteOptions, V1Job
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kindfleet.platform.agent.backoff import Backoff
@@ -65,14 +65,19 @@ class JobCalls:
                 return None
             raise
 
-    async def delete_job(self, name: str, propagation: str) -> None:
-        """Delete the Job and, by `propagation`, its pods; a Job already gone is fine."""
+    async def delete_job(self, name: str, propagation: str, uid: str = "") -> None:
+        """Delete the Job and, by `propagation`, its pods; a Job already gone is fine. With
+        `uid`, only that very Job: the server answers 409 when the name now holds another."""
+        options: dict[str, Any] = {"propagationPolicy": propagation}
+        if uid:
+            options["preconditions"] = {"uid": uid}
         try:
             await read_json(
                 await self.batch.delete_namespaced_job(
                     name,
                     self.namespace,
                     propagation_policy=propagation,
+                    body=cast(V1DeleteOptions, options),  # sent as it is, like `_job_body`
                     _preload_content=False,
                     _request_timeout=self.timeout,
                 )

@@ -28,7 +28,7 @@ from typing import Any
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kindfleet.errors import PrerequisiteError
-from kindfleet.platform.agent import logs
+from kindfleet.platform.agent import logs, paths
 from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.executors.base import (
     RUNNING,
@@ -45,6 +45,8 @@ from kindfleet.platform.agent.executors.kubernetes.calls import JobCalls
 from kindfleet.platform.agent.executors.kubernetes.jobs import (
     job_manifest,
     owns,
+    same_job,
+    spoke_job,
     spoke_selector,
 )
 from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
@@ -87,9 +89,42 @@ class KubernetesExecutor:
     # ------------------------------------------------------------------ the protocol
 
     async def start(self, request: RunRequest) -> RunHandle:
+        """Create the run's Job, or adopt it when it exists. The run's directory is its launch
+        guard, as with the process executor: made here before the first create, so a start
+        that finds it made already (the agent died after creating the Job, before writing
+        down that it had) only adopts, and never creates the Job again once it is gone
+        (removed by its TTL after it ran): a generation never runs twice."""
         calls = await self._watching()
         manifest = job_manifest(request.workload, request.generation, request.spec, self.kube.job)
+        try:
+            request.run_dir.mkdir(mode=paths.PRIVATE_DIR)
+        except FileExistsError:
+            return await self._started_before(calls, str(manifest["metadata"]["name"]), request)
         job = await self._create_or_adopt(calls, manifest, request)
+        self._remember(job)
+        return self._handle(job)
+
+    async def _started_before(self, calls: JobCalls, name: str, request: RunRequest) -> RunHandle:
+        """Adopt the Job of a generation started here before; never create it again."""
+        try:
+            job = await calls.get_job(name)
+        except Exception as exc:
+            if not transient(exc):
+                raise ExecutorError(f"cannot read the Job {name}: {describe(exc)}") from None
+            log.warning("cannot read Job %s now (%s); adopting it", name, describe(exc))
+            self._checked[name] = self.clock()
+            return RunHandle(self.name, {"namespace": self.kube.namespace, "job": name, "uid": ""})
+        if job is None:
+            raise ExecutorError(
+                f"this generation was started on this spoke before and its Job {name} is "
+                "gone (deleted, or removed by its TTL): a generation never runs twice",
+                reason="AlreadyRan",
+            )
+        if not owns(job, request.workload, request.generation, self.kube.job.spoke):
+            raise ExecutorError(
+                f"a Job named {name} already exists in {self.kube.namespace} and is not this run"
+            )
+        log.info("adopted the existing Job %s instead of creating it again", name)
         self._remember(job)
         return self._handle(job)
 
@@ -104,6 +139,8 @@ class KubernetesExecutor:
             return RunStatus(
                 RunPhase.LOST, reason="JobDeleted", message=f"the Job {name} was deleted"
             )
+        if not same_job(job, _uid(handle)):
+            return _replaced(name)
         return await self._status(calls, name, job)
 
     def watch(self, handle: RunHandle, wake: asyncio.Event) -> bool:
@@ -113,21 +150,42 @@ class KubernetesExecutor:
 
     async def stop(self, handle: RunHandle, *, grace_seconds: float) -> RunStatus:
         """Delete the Job in the foreground and wait (a bounded time) until it is gone, so
-        that a reported stop means the pods are gone and their GPUs free for the next run."""
+        that a reported stop means the pods are gone and their GPUs free for the next run.
+        While the API server cannot be reached the delete is tried again, without end: a
+        stop reported with its Job still running would leave that Job running, forgotten.
+        Only that very Job is deleted (its uid): one made under its name since is not ours."""
         calls = await self._watching()
-        name = str(handle.ref["job"])
+        name, uid = str(handle.ref["job"]), _uid(handle)
         pods = self._pods_of(name)
-        try:
-            await calls.retrying(lambda: calls.delete_job(name, "Foreground"))
-        except Exception as exc:
-            log.warning("could not delete Job %s: %s", name, describe(exc))
-            return RunStatus(
-                RunPhase.LOST,
-                reason="DeleteFailed",
-                message=f"the Job {name} could not be deleted and may still run",
-            )
+        cached = self._jobs.objects.get(name) if self._jobs else None
+        if cached is not None and not same_job(cached, uid):
+            return _replaced(name)  # ours is gone; the one of its name now is not ours to stop
+        backoff = Backoff(base=0.2, cap=self.kube.backoff_max)
+        while True:
+            try:
+                await calls.delete_job(name, "Foreground", uid)
+                break
+            except Exception as exc:
+                if isinstance(exc, ApiException) and exc.status == 409:
+                    return _replaced(name)  # the uid precondition: not ours any more
+                if not transient(exc):
+                    log.warning("could not delete Job %s: %s", name, describe(exc))
+                    return RunStatus(
+                        RunPhase.LOST,
+                        reason="DeleteFailed",
+                        message=f"the Job {name} could not be deleted and may still run",
+                    )
+                # Not reported stopped while it runs on: it would be forgotten, running, and
+                # the hub may place the work again meanwhile.
+                if backoff.attempt == 0:
+                    log.warning(
+                        "cannot delete Job %s now (%s); trying until the API server answers",
+                        name,
+                        describe(exc),
+                    )
+            await asyncio.sleep(backoff.next_delay())
         log.info("deleting Job %s and its pods", name)
-        await self._wait_gone(calls, name, grace_seconds + self.kube.request_timeout)
+        await self._wait_gone(calls, name, uid, grace_seconds + self.kube.request_timeout)
         term = terminated(self._pods_of(name) or pods)
         code = term.get("exitCode") if term else None
         return RunStatus(RunPhase.EXITED, code if isinstance(code, int) else None, "JobDeleted")
@@ -167,6 +225,8 @@ class KubernetesExecutor:
             return RunStatus(
                 RunPhase.LOST, reason="JobReplaced", message=f"the Job {name} is not this run's"
             )
+        if not same_job(job, _uid(handle)):
+            return _replaced(name)
         self._remember(job)
         log.info("re-adopted Job %s", name)
         return await self._status(calls, name, job)
@@ -175,12 +235,13 @@ class KubernetesExecutor:
         """A finished Job is left to `ttlSecondsAfterFinished`: until then its pod, and so the
         run's logs, stay readable on the spoke (`kubectl logs job/<name>`), which is where
         logs belong. A Job that has not finished (a fenced copy, a failed stop) is deleted:
-        nothing watches it any more. Never raises: the run is already reported."""
-        name = str(handle.ref["job"])
+        nothing watches it any more; but only while it is still this run's very Job (one made
+        under its name since, by anyone, is left alone). Never raises: the run is reported."""
+        name, uid = str(handle.ref["job"]), _uid(handle)
         try:
-            job = self._jobs.objects.get(name) if self._jobs else None
-            if self._calls and name not in self._gone and (job is None or not finished(job)):
-                await self._calls.delete_job(name, "Background")
+            job = await self._own_job(handle) if name not in self._gone else None
+            if self._calls and job is not None and not finished(job):
+                await self._calls.delete_job(name, "Background", uid)
                 log.info("deleted unfinished Job %s", name)
         except Exception as exc:
             log.warning("could not clean up Job %s: %s", name, describe(exc))
@@ -190,6 +251,20 @@ class KubernetesExecutor:
             self._gone.discard(name)
             if self._jobs is not None:
                 self._jobs.forget(name)
+
+    async def _own_job(self, handle: RunHandle) -> Obj | None:
+        """The Job `handle` names if it is still that very Job, of this spoke, else None: a
+        Job made in its place, by anyone, is never this agent's to delete."""
+        namespace = handle.ref.get("namespace", self.kube.namespace)
+        if self._calls is None or namespace != self.kube.namespace:
+            return None
+        name, uid = str(handle.ref["job"]), _uid(handle)
+        job = self._jobs.objects.get(name) if self._jobs else None
+        if job is None or not same_job(job, uid):
+            job = await self._calls.get_job(name)
+        if job is None or not same_job(job, uid) or not spoke_job(job, self.kube.job.spoke):
+            return None
+        return job
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -344,11 +419,12 @@ class KubernetesExecutor:
     def _pods_of(self, name: str) -> list[Obj]:
         return self._pods.indexed(name) if self._pods is not None else []
 
-    async def _wait_gone(self, calls: JobCalls, name: str, timeout: float) -> bool:
+    async def _wait_gone(self, calls: JobCalls, name: str, uid: str, timeout: float) -> bool:
         deadline = self.clock() + timeout
         while True:
             try:
-                if await calls.get_job(name) is None:
+                job = await calls.get_job(name)
+                if job is None or not same_job(job, uid):
                     self._gone.add(name)
                     return True
             except Exception as exc:
@@ -361,3 +437,15 @@ class KubernetesExecutor:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _uid(handle: RunHandle) -> str:
+    return str(handle.ref.get("uid") or "")
+
+
+def _replaced(name: str) -> RunStatus:
+    return RunStatus(
+        RunPhase.LOST,
+        reason="JobReplaced",
+        message=f"the Job {name} was deleted and another Job made under its name",
+    )

@@ -84,6 +84,24 @@ def owns(job: Mapping[str, Any], workload: str, generation: int, spoke: str) -> 
     )
 
 
+def uid_of(job: Mapping[str, Any]) -> str:
+    """The Job's `metadata.uid` ("" when the server gave none)."""
+    return str((job.get("metadata") or {}).get("uid") or "")
+
+
+def same_job(job: Mapping[str, Any], uid: str) -> bool:
+    """False when `job` is not the Job whose uid is `uid` but another made under its name
+    since (deleted and created again); True when either uid is unknown."""
+    found = uid_of(job)
+    return not uid or not found or found == uid
+
+
+def spoke_job(job: Mapping[str, Any], spoke: str) -> bool:
+    """True when `job` carries the labels of a Job this spoke's agent runs."""
+    labels = (job.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY) == "kindfleet" and labels.get(SPOKE_LABEL) == spoke
+
+
 def job_manifest(
     workload: str, generation: int, spec: WorkloadSpec, options: JobOptions
 ) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class Informer:
         self._keyed: dict[str, dict[str, Obj]] = {}  # index key -> name -> object
         self.healthy = False
         self.synced = asyncio.Event()  # set once the first list has been applied
+        self._learnt = 0  # events (bookmarks too) read since the last list
 
     def indexed(self, key: str) -> list[Obj]:
         return list(self._keyed.get(key, {}).values())
@@ -91,6 +92,7 @@ class Informer:
     async def run(self) -> None:
         """List and watch until cancelled; never raises anything else."""
         backoff = Backoff(cap=self.backoff_max)
+        relist = Backoff(base=0.2, cap=self.backoff_max)
         failing = False
         while True:
             try:
@@ -106,6 +108,10 @@ class Informer:
                 raise
             except Expired:
                 log.debug("%s: resourceVersion expired, listing again", self.what)
+                if self._learnt:  # the watch worked a while: list again at once
+                    relist.reset()
+                else:  # expired straight after a list: a server that says so every time
+                    await asyncio.sleep(relist.next_delay())  # is not asked in a tight loop
                 continue
             except Exception as exc:
                 self.healthy = False
@@ -122,6 +128,7 @@ class Informer:
             _request_timeout=self.connect_timeout * 3,
         )
         body = await read_json(response)
+        self._learnt = 0
         items = [obj for obj in body.get("items") or [] if _selected(obj, self.selector)]
         self.objects, self._keyed = {}, {}
         for obj in items:
@@ -171,6 +178,7 @@ class Informer:
             if obj.get("code") == 410:
                 raise Expired
             raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+        self._learnt += 1
         version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
         name = _name(obj)
         if kind == "BOOKMARK" or not name or not _selected(obj, self.selector):

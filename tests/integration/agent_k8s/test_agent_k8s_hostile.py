@@ -1,0 +1,101 @@
+"""The real agent with `--executor kubernetes` where the cluster does not play along: killed
+with -9 while its Job's create is on its way (the Job made, nothing of it written down),
+that Job then gone by its TTL before the agent is back, and a Job deleted and made again
+by someone else while the agent was away. Checked in what the
+emulator holds and in what the hub double was told."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+
+import pytest
+from agent_it_helpers import spec
+from k8s_fakeapi import (
+    JOBS,
+    Fault,
+    complete,
+    eventually,
+    http,
+    job,
+    jobs,
+    requests,
+    watches,
+    watching,
+)
+from test_agent_k8s_e2e import _registered, _restarted, _types
+
+from kindfleet.platform.wire import EventType
+
+pytestmark = pytest.mark.slow
+
+ACCEPTED, STARTED = EventType.ACCEPTED, EventType.STARTED
+
+
+async def test_killed_while_its_job_was_being_created_it_adopts_that_job(hub, cluster, start_agent):
+    agent = start_agent()
+    await _registered(hub)
+    cluster.fail(Fault("POST", JOBS, 0, done=True, hang=True, times=1))  # made, never answered
+    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
+    name = f"{wid}-g1"
+    await eventually(lambda: name in jobs(cluster), what="the Job")
+    agent.kill9()  # between the Job's create and the agent's record of it
+    assert STARTED not in _types(hub, wid)
+
+    opened = watches(cluster, JOBS)
+    await _restarted(hub, agent)
+    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    assert jobs(cluster) == [name]
+    assert len(requests(cluster, "POST", JOBS)) == 1  # adopted, never created again
+    await watching(cluster, JOBS, after=opened)
+    await complete(cluster, name)
+    await eventually(lambda: hub.double.workload(wid).state == "Succeeded", what="success")
+    assert _types(hub, wid) == [ACCEPTED, STARTED, EventType.SUCCEEDED]
+    assert await asyncio.to_thread(agent.terminate) == 0
+
+
+async def test_a_job_made_again_by_someone_else_is_reported_lost_and_left_alone(
+    hub, cluster, start_agent
+):
+    agent = start_agent()
+    await _registered(hub)
+    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
+    name = f"{wid}-g1"
+    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    agent.kill9()
+    stranger = copy.deepcopy(job(cluster, name).raw)  # the same Job, as another spoke's
+    del stranger["metadata"]["uid"]
+    stranger["metadata"]["labels"]["kindfleet.dev/spoke"] = "spoke2"
+    await http(cluster, "DELETE", f"{JOBS}/{name}")
+    await http(cluster, "POST", JOBS, stranger)
+    uid = job(cluster, name)["metadata"]["uid"]
+
+    await _restarted(hub, agent)
+    await eventually(lambda: hub.double.workload(wid).state == "Failed", what="failed")
+    assert hub.double.workload(wid).reason == "JobReplaced"
+    assert _types(hub, wid) == [ACCEPTED, STARTED, EventType.FAILED]
+    assert await asyncio.to_thread(agent.terminate) == 0
+    assert jobs(cluster) == [name]  # the other spoke's Job was not deleted
+    assert job(cluster, name)["metadata"]["uid"] == uid
+    assert requests(cluster, "DELETE", f"{JOBS}/{name}")[1:] == []  # only the test's own
+
+
+async def test_killed_while_creating_a_job_that_then_ran_and_went_it_does_not_run_it_again(
+    hub, cluster, start_agent
+):
+    agent = start_agent()
+    await _registered(hub)
+    cluster.fail(Fault("POST", JOBS, 0, done=True, hang=True, times=1))
+    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
+    name = f"{wid}-g1"
+    await eventually(lambda: name in jobs(cluster), what="the Job")
+    agent.kill9()
+    await complete(cluster, name)  # it ran to its end while the agent was away...
+    await http(cluster, "DELETE", f"{JOBS}/{name}")  # ...and its TTL removed it
+
+    await _restarted(hub, agent)
+    await eventually(lambda: hub.double.workload(wid).state == "Failed", what="failed")
+    assert hub.double.workload(wid).reason == "AlreadyRan"
+    assert len(requests(cluster, "POST", JOBS)) == 1  # the generation was not run again
+    assert jobs(cluster) == []
+    assert await asyncio.to_thread(agent.terminate) == 0
