@@ -99,3 +99,25 @@ async def test_killed_while_creating_a_job_that_then_ran_and_went_it_does_not_ru
     assert len(requests(cluster, "POST", JOBS)) == 1  # the generation was not run again
     assert jobs(cluster) == []
     assert await asyncio.to_thread(agent.terminate) == 0
+
+
+async def test_an_api_server_down_at_start_does_not_keep_the_agent_from_the_hub(
+    hub, cluster, start_agent
+):
+    """The cluster's nodes could not be read at start: the agent exited (3), a crash loop
+    in a pod, so the hub heard nothing and declared the spoke Lost while its Jobs ran on.
+    Now it joins and heartbeats offering nothing, and offers the nodes once they answer."""
+    down = cluster.fail(Fault("GET", "/api/v1/nodes", 503))
+    agent = start_agent()
+    await _registered(hub)
+    spoke = hub.double.spokes["spoke1"]
+    await eventually(lambda: spoke.heartbeats >= 2, timeout=20, what="heartbeats")
+    assert spoke.capacity == {"cpu_millis": 0, "memory_bytes": 0, "gpus": 0}
+    assert agent.proc is not None and agent.proc.poll() is None  # still running
+
+    down.times = 0  # the API server answers again
+    offered = {"cpu_millis": 4000, "memory_bytes": 8 * 2**30, "gpus": 2}
+    await eventually(lambda: spoke.capacity == offered, timeout=60, what="the nodes offered")
+    wid = hub.double.run(spec("python", "-c", "print('hi')", resources={"gpu": 1}), "spoke1")
+    await eventually(lambda: f"{wid}-g1" in jobs(cluster), timeout=20, what="the Job")
+    assert await asyncio.to_thread(agent.terminate) == 0

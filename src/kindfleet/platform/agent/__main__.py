@@ -5,19 +5,24 @@ one line that says what to fix; no traceback for bad input."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from kindfleet.errors import EXIT_FAILED, KindfleetError, UsageError
+from kindfleet.errors import EXIT_FAILED, KindfleetError, PrerequisiteError, UsageError
 from kindfleet.platform import collector
 from kindfleet.platform.agent import logs
-from kindfleet.platform.agent.executors.base import Executor
+from kindfleet.platform.agent.backoff import Backoff
+from kindfleet.platform.agent.executors.base import ClusterUnreachable, Executor
 from kindfleet.platform.agent.executors.factory import ReportsCapacity, make_executor
-from kindfleet.platform.agent.loop import Agent
+from kindfleet.platform.agent.loop import NO_CAPACITY, Agent
 from kindfleet.platform.agent.settings import AgentSettings, parse_args
+from kindfleet.platform.wire import Capacity
 from kindfleet.units import format_cpu, format_memory
+
+log = logs.get("main")
 
 
 async def _serve(settings: AgentSettings, executor: Executor) -> None:
@@ -26,25 +31,64 @@ async def _serve(settings: AgentSettings, executor: Executor) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        settings = await _with_capacity(settings, executor)
+        settings, unread = await _with_capacity(settings, executor)
     except BaseException:
         await executor.close()
         raise
-    await Agent(settings, executor=executor).run(stop)
+    agent = Agent(settings, executor=executor)
+    later = asyncio.create_task(_capacity_later(agent, executor)) if unread else None
+    try:
+        await agent.run(stop)
+    finally:
+        if later is not None:
+            later.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await later
 
 
-async def _with_capacity(settings: AgentSettings, executor: Executor) -> AgentSettings:
-    """On a cluster, the spoke offers what its nodes can allocate (read once, at start)."""
+async def _with_capacity(settings: AgentSettings, executor: Executor) -> tuple[AgentSettings, bool]:
+    """On a cluster, the spoke offers what its nodes can allocate, read at start; and
+    whether it could not be read now (the API server down): then the agent starts all
+    the same, offering nothing until it can. Exiting instead (a crash loop in a pod) left
+    the hub without heartbeats, so it declared the spoke Lost while its Jobs ran on."""
     if not settings.capacity_from_cluster or not isinstance(executor, ReportsCapacity):
-        return settings
-    capacity = await executor.capacity()
-    logs.get("main").info(
+        return settings, False
+    try:
+        capacity = await executor.capacity()
+    except ClusterUnreachable as exc:
+        log.warning(
+            "%s: offering the hub no capacity until they can be read (this spoke heartbeats "
+            "and keeps the Jobs it holds meanwhile); asking again",
+            exc,
+        )
+        return replace(settings, capacity=NO_CAPACITY), True
+    _offered(capacity)
+    return replace(settings, capacity=capacity), False
+
+
+async def _capacity_later(agent: Agent, executor: ReportsCapacity | Executor) -> None:
+    """Ask the cluster again, backing off, until its nodes can be read; then offer them."""
+    assert isinstance(executor, ReportsCapacity)
+    backoff = Backoff(base=1.0, cap=30.0)
+    while True:
+        await asyncio.sleep(backoff.next_delay())
+        try:
+            capacity = await executor.capacity()
+        except PrerequisiteError as exc:  # a refusal too may be put right meanwhile (RBAC)
+            log.debug("still cannot read the cluster's nodes: %s", exc)
+            continue
+        _offered(capacity)
+        agent.offer(capacity)
+        return
+
+
+def _offered(capacity: Capacity) -> None:
+    log.info(
         "capacity from the cluster's nodes: cpu %s, memory %s, gpus %d",
         format_cpu(capacity.cpu_millis),
         format_memory(capacity.memory_bytes),
         capacity.gpus,
     )
-    return replace(settings, capacity=capacity)
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

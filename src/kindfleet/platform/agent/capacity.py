@@ -36,7 +36,16 @@ class Ledger:
         self.capacity = capacity
         self.gpus = GpuPool(capacity.gpus)
         self._needs: dict[str, Need] = {}
+        self._ids: dict[str, tuple[int, ...]] = {}  # GPU ids by owner, forced ones too
         self.allocated = Need(0, 0, 0)  # the sum of the needs, kept as they come and go
+
+    def resize(self, capacity: Capacity) -> None:
+        """Capacity learnt late (a cluster's nodes could not be read at start): the runs
+        reserved keep what they hold, their GPU ids too, so none is handed out twice."""
+        self.capacity = capacity
+        self.gpus = GpuPool(capacity.gpus)
+        for owner, ids in self._ids.items():
+            self.gpus.claim(owner, ids)  # ids past the new count stay the run's own
 
     def shortfall(self, need: Need) -> str | None:
         """Why `need` does not fit in what is free now, or None when it does."""
@@ -78,11 +87,14 @@ class Ledger:
         if ids is None:
             return None
         self._needs[owner] = need
+        if ids:
+            self._ids[owner] = ids
         self.allocated = _add(self.allocated, need, 1)
         return ids
 
     def release(self, owner: str) -> None:
         need = self._needs.pop(owner, None)
+        self._ids.pop(owner, None)
         if need is not None:
             self.allocated = _add(self.allocated, need, -1)
         self.gpus.release(owner)

@@ -15,6 +15,7 @@ import asyncio
 import os
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from kindfleet.errors import KindfleetError, PrerequisiteError, UsageError
@@ -91,6 +92,14 @@ class Agent:
         self._stop = asyncio.Event()
         self._state_lost = False
         self._cordoned = False
+
+    def offer(self, capacity: Capacity) -> None:
+        """Capacity learnt after the start (a cluster's nodes unreadable then): offered
+        from the next heartbeat on; the runs held keep what they hold."""
+        self.settings = replace(self.settings, capacity=capacity)
+        runs: RunManager | None = getattr(self, "runs", None)
+        if runs is not None:
+            runs.ledger.resize(capacity)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Recover, work until `stop` is set, then shut down gracefully. Raises StateLost

@@ -42,3 +42,16 @@ def test_gpu_ids_kept_across_a_restart_and_forced_reservations():
     # A run that is already running is counted even when it no longer fits.
     assert ledger.reserve("c", Need(5000, 1, 1), gpu_ids=(1,), force=True) == (1,)
     assert ledger.allocated.cpu_millis == 5200
+
+
+def test_capacity_learnt_late_keeps_what_runs_hold():
+    """Started before the cluster's nodes could be read (no capacity), a Job re-adopted
+    with GPU 1 keeps it once the real capacity is known: it is not handed out again."""
+    ledger = Ledger(Capacity(cpu_millis=0, memory_bytes=0, gpus=0))
+    assert ledger.reserve("old", Need(1000, 1, 1), gpu_ids=(1,), force=True) == (1,)
+    assert ledger.reserve("new", Need(1000, 1, 1)) is None  # nothing offered yet
+    ledger.resize(Capacity(cpu_millis=4000, memory_bytes=2**30, gpus=2))
+    assert ledger.reserve("new", Need(1000, 1, 1)) == (0,)
+    assert ledger.reserve("third", Need(1000, 1, 1)) is None  # GPU 1 is still old's
+    ledger.release("old")
+    assert ledger.reserve("third", Need(1000, 1, 1)) == (1,)

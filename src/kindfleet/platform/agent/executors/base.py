@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from kindfleet.errors import KindfleetError
+from kindfleet.errors import KindfleetError, PrerequisiteError
 from kindfleet.platform.agent import paths
 from kindfleet.platform.wire import WorkloadSpec
 
@@ -34,6 +34,11 @@ class ExecutorError(KindfleetError):
         super().__init__(message)
         self.reason = reason
         self.code: int | None = exit_code
+
+
+class ClusterUnreachable(PrerequisiteError):
+    """The cluster cannot be asked now (its API server unreachable, overloaded, timing
+    out): worth asking again, unlike a refusal (no right to list nodes)."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from kindfleet.platform.agent import logs, paths
 from kindfleet.platform.agent.backoff import Backoff
 from kindfleet.platform.agent.executors.base import (
     RUNNING,
+    ClusterUnreachable,
     ExecutorError,
     RefValue,
     RunHandle,
@@ -284,6 +285,11 @@ class KubernetesExecutor:
         try:
             nodes = await calls.retrying(calls.nodes)
         except Exception as exc:
+            if transient(exc):
+                raise ClusterUnreachable(
+                    f"cannot read the cluster's nodes now: {describe(exc)}",
+                    hint="is the cluster's API server up and reachable from the agent?",
+                ) from None
             raise PrerequisiteError(
                 f"cannot read the cluster's nodes: {describe(exc)}",
                 hint="check --kubeconfig/--context and that this agent may list nodes "
