@@ -45,6 +45,7 @@ from kindfleet.platform.health import mark_alive
 from kindfleet.platform.wire import Capacity, HeartbeatRequest, SpokeHealth
 
 NO_CAPACITY = Capacity(cpu_millis=0, memory_bytes=0, gpus=0)
+LEAVING_SECONDS = 3.0  # how long a stopping agent tries to tell the hub it takes no more work
 
 log = logs.get("loop")
 
@@ -154,6 +155,7 @@ class Agent:
         await stop.wait()
         log.info("stopping: runs are stopped and reported, then the outbox is flushed")
         await cancel_all(duties)
+        await self._leaving()
         await self.runs.shutdown(timeout=self.settings.stop_grace_seconds + 15)
         await cancel_all([flusher])
         await self._final_flush()
@@ -335,6 +337,21 @@ class Agent:
             except Exception:
                 log.exception("removing old run directories failed")
             await asyncio.sleep(prune.every(retention))
+
+    async def _leaving(self) -> None:
+        """Tell the hub, before the runs are stopped and reported, that this spoke takes no
+        more work: their retries were placed back here, on a spoke still Ready, and sent to
+        the poll the agent had just closed, so the stopped spoke held work it was "handed"
+        and could not be removed. Bounded: a hub that does not answer is not waited for."""
+        credential = self.session.credential
+        if credential is None:
+            return
+        request = HeartbeatRequest(capacity=NO_CAPACITY, held=self.runs.held())
+        try:
+            async with asyncio.timeout(LEAVING_SECONDS):
+                await self.client.heartbeat(self.settings.name, credential, request)
+        except (HubError, TimeoutError) as exc:
+            log.info("could not tell the hub this spoke is stopping (%s)", str(exc) or "no answer")
 
     async def _final_flush(self) -> None:
         # What the cancelled duties submitted (a telemetry sample, an answer) is committed
