@@ -20,6 +20,7 @@ from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
+    ClusterExists,
     ClusterStatus,
     CreateOptions,
     HostsRegistry,
@@ -141,6 +142,9 @@ class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tid
                 self.on_create(cluster.name)
             if self.fail.get(cluster.name) == "create":
                 raise KindfleetError(f"kind could not create {cluster.name}: boom")
+            if self.fail.get(cluster.name) == "exists":  # somebody made it meanwhile
+                self.clusters[cluster.name]["foreign"] = "plain kind create"
+                raise ClusterExists(f"a KIND cluster named {cluster.name} appeared")
             if options.kubeconfig is not None:
                 options.kubeconfig.write_text(kind_kubeconfig(cluster.name))
             if options.report:
@@ -164,8 +168,18 @@ class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tid
         nodes = [NodeInfo(n.name, n.role, ready=state["ready"]) for n in cluster.nodes]
         broken = str(state.get("broken", ""))
         return ClusterStatus(
-            cluster.name, cluster.role, True, state["ready"], nodes=nodes, broken=broken
+            cluster.name,
+            cluster.role,
+            True,
+            state["ready"],
+            nodes=nodes,
+            broken=broken,
+            foreign=self.not_ours(fleet, cluster.name),
         )
+
+    def not_ours(self, fleet: FleetSpec, name: str) -> str:
+        """Why a cluster of that name is somebody else's ("foreign" in its state)."""
+        return str((self.clusters.get(name) or {}).get("foreign", ""))
 
     def kubeconfig(self, fleet: FleetSpec, cluster: str, *, internal: bool = False) -> str:
         return kind_kubeconfig(cluster, 6443 if internal else 40000)

@@ -23,7 +23,7 @@ from kindfleet.cli.progress import progress
 from kindfleet.errors import EXIT_INTERRUPTED
 from kindfleet.fleet import Fleet
 from kindfleet.lifecycle import FleetStatus
-from kindfleet.lifecycle.results import NOT_THERE, WORDS
+from kindfleet.lifecycle.results import NOT_OURS, NOT_THERE, WORDS
 from kindfleet.providers.base import traits
 from kindfleet.providers.preflight import CHECKS
 
@@ -326,7 +326,13 @@ def down(
     extra += list(result.tidied)
     more = f", {', '.join(extra)}" if extra else ""
     what = f"cluster {cluster}" if cluster else f"fleet {fleet.name}"
-    if all(o.action == "leave" for o in result.outcomes):
+    left = [o.name for o in result.outcomes if NOT_OURS in o.notes]
+    if left:
+        output.warn(
+            f"left alone, not this fleet's though named like its clusters: {', '.join(left)} "
+            "(`kindfleet status` says whose; `kind delete cluster --name NAME` if unneeded)"
+        )
+    if all(o.action == "leave" and NOT_OURS not in o.notes for o in result.outcomes):
         output.info(
             f"{what}: nothing removed (provider {fleet.spec.provider} clusters are not ours)"
         )

@@ -20,6 +20,7 @@ from kindfleet.lifecycle.events import FLEET, Event, Reporter, ignore
 from kindfleet.lifecycle.parallel import run_parallel
 from kindfleet.lifecycle.results import (
     NOT_IN_FILE,
+    NOT_OURS,
     NOT_THERE,
     ClusterOutcome,
     ClustersFailed,
@@ -29,7 +30,7 @@ from kindfleet.lifecycle.results import (
 )
 from kindfleet.lifecycle.timings import Timings
 from kindfleet.lifecycle.up import selected
-from kindfleet.providers.base import HostsRegistry, Provider, Tidies, strays, traits
+from kindfleet.providers.base import HostsRegistry, Provider, Tidies, not_ours, strays, traits
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,10 @@ def down(
         if name not in existing:
             report(Event(name, "not there", "done", final=True, seconds=0.0))
             return ClusterOutcome(name, "delete", True, 0.0, notes=(NOT_THERE,))
+        foreign = not_ours(provider, fleet, name)
+        if foreign:  # a user's own `kind create cluster --name X`, another fleet's X
+            report(Event(name, "left alone", "note", f"not this fleet's: {foreign}", final=True))
+            return ClusterOutcome(name, "leave", True, clock() - began, notes=(NOT_OURS,))
         report(Event(name, "deleting", "start"))
         try:
             provider.delete(fleet, name)
@@ -109,7 +114,7 @@ def down(
         r if isinstance(r, ClusterOutcome) else ClusterOutcome(n, "delete", False, 0.0, str(r))
         for n, r in results.items()
     )
-    gone = [c for c in clusters if results[c.name] is not None and _ok(results[c.name])]
+    gone = [c for c in clusters if _gone(results[c.name])]
     contexts = _forget(fleet, provider, gone, options.kubeconfig, report)
     registry_removed, tidied = False, tuple[str, ...]()
     if whole and not any(not o.ok for o in outcomes):
@@ -119,8 +124,10 @@ def down(
     return result
 
 
-def _ok(outcome: object) -> bool:
-    return isinstance(outcome, ClusterOutcome) and outcome.ok
+def _gone(outcome: object) -> bool:
+    """Deleted by this `down`, or not there: its context may go (a cluster left alone as
+    somebody else's keeps its own)."""
+    return isinstance(outcome, ClusterOutcome) and outcome.ok and outcome.action == "delete"
 
 
 def _forget(
@@ -134,8 +141,8 @@ def _forget(
     if kubeconfig is None or not traits(provider).manages_kubeconfig or not kubeconfig.exists():
         return ()
     target = kc.KubeconfigFile(kubeconfig)
-    present = set(kc.context_names(target.read()))
-    names = tuple(c.context for c in clusters if c.context in present)
+    config = target.read()  # a context of that name pointing elsewhere is the user's: kept
+    names = tuple(c.context for c in clusters if kc.is_kind_context(config, c.context))
     if not names:
         return ()
 

@@ -38,6 +38,7 @@ WORDS: Mapping[str, Words] = {
 
 NOT_THERE = "did not exist"  # a delete's note: nothing was removed
 NOT_IN_FILE = "not in the fleet file"  # a delete's note: removed with the fleet all the same
+NOT_OURS = "not this fleet's: left alone"  # a cluster of its name that is somebody else's
 
 
 def strays_message(fleet: str, names: Sequence[str], *, removing: bool = False) -> str:

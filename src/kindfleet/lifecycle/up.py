@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kindfleet import kubeconfig as kc
@@ -37,6 +37,7 @@ from kindfleet.lifecycle.results import (
 from kindfleet.lifecycle.steprunner import run_steps
 from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
 from kindfleet.providers.base import (
+    ClusterExists,
     ClusterStatus,
     ExportsLogs,
     HostsRegistry,
@@ -88,14 +89,14 @@ def run(ctx: UpContext) -> UpResult:
     clusters = selected(ctx.fleet, ctx.options.clusters)
     checking = ctx.options.preflight
     try:
-        existing, healthy, broken, drift = _observe(ctx, clusters)
+        existing, healthy, broken, drift, foreign = _observe(ctx, clusters)
     except KindfleetError:
         if checking:  # kind or Docker missing, the engine down: say all that is wrong
             _preflight(ctx, set())
         raise
     versions = _preflight(ctx, existing - set(broken)) if checking else {}
     plans = plan_up(
-        clusters,
+        [c for c in clusters if c.name not in foreign],
         existing=existing,
         healthy=healthy,
         owns_clusters=ctx.traits.owns_clusters,
@@ -110,7 +111,7 @@ def run(ctx: UpContext) -> UpResult:
         ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
     try:
         _registry(ctx)
-        outcomes = _clusters(ctx, plans)
+        outcomes = _clusters(ctx, plans, foreign)
         if ctx.cancelled.is_set():
             raise KeyboardInterrupt
     except KeyboardInterrupt:
@@ -133,11 +134,12 @@ def run(ctx: UpContext) -> UpResult:
 
 def _observe(
     ctx: UpContext, clusters: list[Cluster]
-) -> tuple[set[str], dict[str, bool], dict[str, str], dict[str, str]]:
+) -> tuple[set[str], dict[str, bool], dict[str, str], dict[str, str], dict[str, str]]:
     """Which clusters exist already, which of those are healthy, which are broken beyond
-    repair (and why), and which run otherwise than the fleet file says (and how)."""
+    repair (and why), which run otherwise than the fleet file says (and how), and which
+    have a name of the fleet's but are not its own (and why)."""
     if not ctx.traits.owns_clusters:
-        return set(), {}, {}, {}
+        return set(), {}, {}, {}, {}
     existing = set(ctx.provider.list_clusters(ctx.fleet)) & {c.name for c in clusters}
     present = [c for c in clusters if c.name in existing]
     results = run_parallel(
@@ -154,13 +156,16 @@ def _observe(
     healthy = {s.name: s.ready for s in statuses}
     broken = {s.name: s.broken for s in statuses if s.broken and not s.ready}
     drift = {s.name: s.drift for s in statuses if s.drift}
+    foreign = {s.name: s.foreign for s in statuses if s.foreign}
     if present:
         state = ", ".join(_state(s) for s in statuses)
         ctx.emit(FLEET, "existing clusters", "note", f"already there: {state}")
-    return existing, healthy, broken, drift
+    return existing, healthy, broken, drift, foreign
 
 
 def _state(status: ClusterStatus) -> str:
+    if status.foreign:
+        return f"{status.name} (not this fleet's: {status.foreign})"
     if status.drift:
         return f"{status.name} ({status.drift})"
     if status.ready:
@@ -215,9 +220,11 @@ def _registry(ctx: UpContext) -> None:
     ctx.emit(FLEET, title, "done", message, seconds=ctx.clock() - start)
 
 
-def _clusters(ctx: UpContext, plans: list[ClusterPlan]) -> list[ClusterOutcome]:
-    outcomes: list[ClusterOutcome] = []
-    hub_failed = False
+def _clusters(
+    ctx: UpContext, plans: list[ClusterPlan], foreign: Mapping[str, str]
+) -> list[ClusterOutcome]:
+    outcomes = [_not_ours(ctx, name, why) for name, why in foreign.items()]
+    hub_failed = ctx.fleet.hub.name in foreign and ctx.traits.creates_hub_first
     for wave in waves(plans, hub_first=ctx.traits.creates_hub_first):
         if hub_failed:
             for plan in wave:
@@ -242,6 +249,18 @@ def _clusters(ctx: UpContext, plans: list[ClusterPlan]) -> list[ClusterOutcome]:
             if plan.cluster.role == "hub" and not outcome.ok:
                 hub_failed = ctx.traits.creates_hub_first
     return outcomes
+
+
+def _not_ours(ctx: UpContext, name: str, why: str) -> ClusterOutcome:
+    """A cluster of the fleet's name that is somebody else's: neither taken over (wired to
+    this fleet's registry, its context merged) nor made anew (deleted) by this `up`."""
+    error = (
+        f"a KIND cluster named {name} exists and is not this fleet's ({why}): left alone. "
+        f"Give the cluster another name in the fleet file, or remove that one yourself if it "
+        f"is not needed (kind delete cluster --name {name})"
+    )
+    ctx.emit(name, "not this fleet's", "fail", why, final=True)
+    return ClusterOutcome(name, "keep", False, 0.0, error)
 
 
 def run_cluster(ctx: UpContext, plan: ClusterPlan) -> ClusterOutcome:
@@ -275,7 +294,9 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     cluster = plan.cluster
     removed = False
     error = str(exc)
-    if plan.action in ("create", "recreate") and cluster.name in ctx.started:
+    if isinstance(exc, ClusterExists):  # somebody else's, made while this run made it
+        pass
+    elif plan.action in ("create", "recreate") and cluster.name in ctx.started:
         error += _collect_logs(ctx, cluster)
         if ctx.options.retain:
             error += (

@@ -61,6 +61,18 @@ def traits(provider: object) -> Traits:
     )
 
 
+class ClusterExists(KindfleetError):
+    """A cluster of that name appeared while this run created it (its create found it):
+    somebody else's, never removed as a failed create of ours would be."""
+
+
+def not_ours(provider: object, fleet: FleetSpec, name: str) -> str:
+    """Why the existing cluster `name` is not this fleet's though the fleet names it, or ""
+    (as far as the provider can tell: KIND names clusters machine-wide)."""
+    found = getattr(provider, "not_ours", None)
+    return str(found(fleet, name)) if callable(found) else ""
+
+
 def strays(provider: object, fleet: FleetSpec) -> list[str]:
     """Clusters of the fleet that exist and that its file does not name (a spoke removed
     from the file, or one brought up from another fleet file of the same name), as far as
@@ -111,6 +123,9 @@ class ClusterStatus:
     # How it runs otherwise than the fleet file now says (local: a spoke's labels or
     # capacity, edited since it was made); `up` says so and how to make it anew. "" if not.
     drift: str = ""
+    # Why it is not this fleet's though it has one of its clusters' names (kind: made with
+    # plain `kind create`, or by another fleet file); `up` and `down` leave it alone.
+    foreign: str = ""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from kindfleet.fleetspec.internal import Cluster, FleetSpec
 from kindfleet.providers.base import (
     AppliesManifests,
     Availability,
+    ClusterExists,
     ClusterStatus,
     CreateOptions,
     ExportsLogs,
@@ -72,16 +73,15 @@ from kindfleet.providers.kubectl import Kubectl
 from kindfleet.providers.kubectl.parsing import NodeState
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.render.kindconfig import render_cluster, to_yaml
+from kindfleet.statedir import fleet_dir
 
 # --- provider ------------------------------------------------------------------------
 
 
 NO_KUBECONFIG = "no kubeconfig: kind found no admin.conf in the control plane"
 CREATED_MARK = "/kind/kindfleet-created"  # written once `kind create` finished
-
-
-class ClusterExists(KindfleetError):
-    """`kind create` found nodes of a cluster with this name already."""
+_FOR_FLEET = " for fleet "  # in the mark: "<cluster> created by kindfleet for fleet <name>"
+RECORDS = "kind-clusters"  # <fleet state>/kind-clusters/<cluster>: this fleet's `up` made it
 
 
 class KindProvider(
@@ -117,6 +117,7 @@ class KindProvider(
         self._network_seen = False
         self._network_first: threading.Event | None = None
         self.poll_seconds = settings.poll_seconds / 4
+        self.state_dir = settings.state_dir
 
     # -- availability -----------------------------------------------------------------
 
@@ -164,6 +165,9 @@ class KindProvider(
 
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         mine = self._network_turn()
+        if mine is not None:  # kind makes the network with this create: the fleet's to remove
+            self._network_record(fleet).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._network_record(fleet).write_text(f"{self.network}\n", encoding="utf-8")
         try:
             self._create(fleet, cluster, options)
         finally:
@@ -174,6 +178,8 @@ class KindProvider(
 
     def _create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         config = options.kind_config or render_cluster(cluster, fleet.registry)
+        self._record(fleet, cluster.name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._record(fleet, cluster.name).write_text("creating\n", encoding="utf-8")
         with _kubeconfig_target(options.kubeconfig) as kubeconfig:
             command = create_cmd(
                 cluster.name, to_yaml(config), kubeconfig, retain=options.retain_on_failure
@@ -182,9 +188,12 @@ class KindProvider(
                 self._run_create(command, retain=options.retain_on_failure)
             except CommandError as exc:
                 if ALREADY_EXISTS in exc.output:
+                    self._record(fleet, cluster.name).unlink(missing_ok=True)
                     raise ClusterExists(
-                        f"kind already has nodes for a cluster named {cluster.name}",
-                        hint=f"`kindfleet down --cluster {cluster.name}` removes it",
+                        f"a KIND cluster named {cluster.name} appeared while this run created "
+                        "it: somebody else's, left alone",
+                        hint=f"give the cluster another name in the fleet file, or remove it "
+                        f"yourself if it is not needed (kind delete cluster --name {cluster.name})",
                     ) from None
                 raise CommandError(
                     exc.result,
@@ -194,7 +203,7 @@ class KindProvider(
                         f"to keep its nodes, then `kindfleet logs export -c {cluster.name}`)"
                     ),
                 ) from None
-        self._mark_created(cluster)
+        self._mark_created(fleet, cluster)
 
     def _run_create(self, command: Command, *, retain: bool) -> None:
         """`kind create cluster`, again (at most PORT_TRIES in all) when Docker refused a host
@@ -209,21 +218,49 @@ class KindProvider(
                 if PORT_TAKEN not in exc.output or retain or attempt == PORT_TRIES:
                     raise
 
-    def _mark_created(self, cluster: Cluster) -> None:
-        """kind finished creating the cluster: say so inside its first control plane. A
-        cluster that is not ready and lacks the mark is one a killed or interrupted run
-        left half-made (kind's own steps after kubeadm init never ran): `up` makes it anew
-        rather than waiting on nodes that will never turn Ready."""
+    def _mark_created(self, fleet: FleetSpec, cluster: Cluster) -> None:
+        """kind finished creating the cluster: say so, and for which fleet, inside its
+        first control plane. A cluster of ours that is not ready and lacks the mark is one
+        a killed or interrupted run left half-made (kind's own steps after kubeadm init
+        never ran): `up` makes it anew rather than waiting on nodes that never turn Ready."""
         node = cluster.control_planes[0].name
-        self.docker.write_file(node, CREATED_MARK, f"{cluster.name} created by kindfleet\n")
+        mark = f"{cluster.name} created by kindfleet{_FOR_FLEET}{fleet.name}\n"
+        self.docker.write_file(node, CREATED_MARK, mark)
+        self._record(fleet, cluster.name).write_text("created\n", encoding="utf-8")
+
+    def _mark(self, cluster: str) -> str | None:
+        """The mark's text inside the cluster's first control plane, None without one (or
+        when that node is not running: `docker exec` cannot look)."""
+        node = f"{cluster}-control-plane"
+        result = self.runner.run(dk.exec_cmd(node, ["cat", CREATED_MARK]), check=False)
+        return result.stdout if result.ok else None
 
     def _created(self, cluster: Cluster) -> bool:
-        node = cluster.control_planes[0].name
-        return self.runner.run(dk.exec_cmd(node, ["test", "-f", CREATED_MARK]), check=False).ok
+        return self._mark(cluster.name) is not None
+
+    def _record(self, fleet: FleetSpec, cluster: str) -> Path:
+        return fleet_dir(fleet.name, self.state_dir) / RECORDS / cluster
+
+    def not_ours(self, fleet: FleetSpec, name: str) -> str:
+        """Why the KIND cluster `name` is not this fleet's, or "": kind names clusters
+        machine-wide, and a user's own `kind create cluster --name X`, or another fleet
+        file's cluster X, was taken over by `up` (wired to this registry, made anew when
+        not Ready) and deleted by `down`. Ours: this fleet's `up` began it (on record in its
+        state), or its mark names this fleet (or no fleet: made before marks did)."""
+        if self._record(fleet, name).exists():
+            return ""
+        mark = self._mark(name)
+        if mark is not None:
+            other = mark.partition(_FOR_FLEET)[2].strip()
+            return f"made by kindfleet for fleet {other}" if other and other != fleet.name else ""
+        if any(c.running for c in self._containers(name)):
+            return "not made by kindfleet (plain `kind create cluster`?)"
+        return "not on this fleet's record, and stopped: kindfleet cannot tell whose it is"
 
     def delete(self, fleet: FleetSpec, cluster: str) -> None:
         with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
             self.runner.run(delete_cmd(cluster, Path(tmp) / "kubeconfig"))
+        self._record(fleet, cluster).unlink(missing_ok=True)
 
     def list_clusters(self, fleet: FleetSpec) -> list[str]:
         found = set(self.runner.run(get_clusters_cmd()).stdout.split())
@@ -292,6 +329,16 @@ class KindProvider(
         nodes, containers, problem = self._nodes(cluster.name)
         if not containers:
             return cluster_status(cluster, exists=False, ready=False, message="not created")
+        foreign = self.not_ours(fleet, cluster.name)
+        if foreign:
+            return cluster_status(
+                cluster,
+                exists=True,
+                ready=False,
+                nodes=nodes,
+                message=f"not this fleet's ({foreign}): left alone",
+                foreign=foreign,
+            )
         ready, message, broken = self._diagnose(cluster, nodes, containers, problem)
         roles = {c.labels.get(NODE_ROLE_LABEL): c for c in reversed(containers)}
         front = roles.get("external-load-balancer") or roles.get("control-plane")
@@ -394,9 +441,22 @@ class KindProvider(
 
     # -- after down -------------------------------------------------------------------
 
+    def _network_record(self, fleet: FleetSpec) -> Path:
+        """Where it is written that kindfleet (a `kind create` of any fleet's `up`) made the
+        network: beside the fleets' state, so that whichever fleet goes down last removes it."""
+        return fleet_dir(fleet.name, self.state_dir).parent / ".kind-networks" / self.network
+
     def tidy(self, fleet: FleetSpec) -> list[str]:
-        """Remove the kind network once nothing at all is on it; what was removed."""
+        """Remove the kind network once nothing at all is on it, if kindfleet made it; what
+        was removed. One that was there before (the user's own, given as KIND's
+        network, or kind's made by another cluster's create) is not the fleet's: removing
+        it broke a `kind create` running meanwhile ("network not found")."""
+        record = self._network_record(fleet)
+        if not record.exists():
+            return []
         removed = self.docker.remove_network_if_unused(self.network)
+        if removed or self.docker.network(self.network) is None:
+            record.unlink(missing_ok=True)
         if removed:
             with self._network_lock:
                 self._network_seen = False

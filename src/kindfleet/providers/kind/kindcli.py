@@ -116,6 +116,7 @@ def cluster_status(
     kubernetes_version: str | None = None,
     nodes: Sequence[NodeInfo] = (),
     broken: str = "",
+    foreign: str = "",
 ) -> ClusterStatus:
     return ClusterStatus(
         name=cluster.name,
@@ -129,6 +130,7 @@ def cluster_status(
         context=cluster.context,
         provider="kind",
         broken=broken,
+        foreign=foreign,
     )
 
 
