@@ -2,10 +2,11 @@
 
 A kubeconfig is usually the user's own (`~/.kube/config`), shared with kubectl, kind and
 every other tool, so changes are surgical: entries are merged by name (replaced in place
-or appended), keys kindfleet does not know are kept, and removal takes only what names
-the cluster. The writer takes the same `<file>.lock` that kubectl and kind take, writes a
-temporary file with mode 0600 and renames it over the original, so a reader never sees a
-half-written file and a parallel writer never loses an update.
+or appended), keys kindfleet does not know are kept, and removal takes only a context as
+kind writes it (its cluster and user named like it) with those entries. The writer takes
+the same `<file>.lock` that kubectl and kind take, writes a temporary file with mode 0600
+and renames it over the original, so a reader never sees a half-written file and a
+parallel writer never loses an update. YAML is read as kubectl reads it (see below).
 
 Which file to touch is the caller's decision (`target_path` gives the usual rule); nothing
 here reaches for `~/.kube/config` on its own.
@@ -14,7 +15,9 @@ here reaches for `~/.kube/config` on its own.
 from __future__ import annotations
 
 import copy
+import math
 import os
+import re
 import tempfile
 import threading
 import time
@@ -47,9 +50,141 @@ def empty() -> Config:
     }
 
 
+# --- YAML as kubectl reads it ---------------------------------------------------------
+#
+# kubectl, kind and every client-go program read a kubeconfig with sigs.k8s.io/yaml, that
+# is Go's yaml.v2 turned into JSON. Its plain scalars are neither PyYAML's YAML 1.1 nor the
+# YAML 1.2 core schema: `10:30` and `2026-12-03T10:00:00Z` are strings (PyYAML read the
+# integer 630 and a datetime, and wrote back what kubectl then refused or read otherwise),
+# `y`, `yes`, `on` are booleans, `0777` is octal, `0o17`, `0x1F`, `0b11`, `1_000` and `1e3`
+# are numbers, an integer out of range is a float and a float out of range a string. So a
+# file is read here as kubectl reads it, and every string is written so that neither kubectl
+# nor a YAML 1.1 reader takes it for anything else: a round trip keeps each value's meaning.
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+_MERGE = _TAG + "merge"
+_WORDS: dict[str, tuple[str, Any]] = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), (_BOOL, True)),
+    **dict.fromkeys(("true", "True", "TRUE"), (_BOOL, True)),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), (_BOOL, False)),
+    **dict.fromkeys(("false", "False", "FALSE"), (_BOOL, False)),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), (_NULL, None)),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), (_FLOAT, math.nan)),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), (_FLOAT, math.inf)),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), (_FLOAT, -math.inf)),
+}
+# strconv.ParseInt(s, 0, 64) once yaml.v2 has dropped every `_`: a sign, then a 0x, 0o or
+# 0b prefix (either case), a leading 0 (octal) or decimal digits.
+_GO_INT = re.compile(
+    r"([-+]?)(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|0([0-7]+)|([1-9][0-9]*|0))"
+)
+_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_GO_DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?")
+_SIGNED_BINARY = re.compile(r"0b([-+][01]+)")
+_DECIMAL = re.compile(r"[-+]?[1-9][0-9]*")
+_NUMBER_STARTS = frozenset("0123456789+-")
+_INT64 = range(-(2**63), 2**63)
+_UINT64 = range(2**64)
+
+
+def _go_int(plain: str) -> int | None:
+    """strconv.ParseInt(plain, 0, 64), else ParseUint(plain, 0, 64); None when both fail."""
+    found = _GO_INT.fullmatch(plain)
+    if found is None:
+        return None
+    sign, hexa, octo, bina, octal, decimal = found.groups()
+    if decimal is not None:
+        value = int(decimal)
+    elif octal is not None:
+        value = int(octal, 8)
+    else:
+        value = int(hexa or octo or bina, 16 if hexa else 8 if octo else 2)
+    value = -value if sign == "-" else value
+    return value if value in _INT64 or (not sign and value in _UINT64) else None
+
+
+def _go_number(text: str) -> tuple[str, Any] | None:
+    """A plain scalar starting with a digit or a sign, as yaml.v2 resolves it: an integer
+    (`_` dropped), else a float in range, else `0b`, a sign and base-2 digits; None for a
+    string (a timestamp too: yaml.v2 gives its text, as written, to an interface{})."""
+    plain = text.replace("_", "")
+    value = _go_int(plain)
+    if value is not None:
+        return _INT, value
+    if _DECIMAL.fullmatch(plain):  # out of 64-bit range: a float to kubectl, kept as written
+        return _INT, int(plain)
+    if _GO_FLOAT.fullmatch(plain) and math.isfinite(number := float(plain)):
+        return _FLOAT, number
+    signed = _SIGNED_BINARY.fullmatch(plain)  # ParseInt(plain[2:], 2, 64): `0b-101` is -5
+    if signed and (value := int(signed[1], 2)) in _INT64:
+        return _INT, value
+    return None
+
+
+def _go_scalar(text: str) -> tuple[str, Any]:
+    """The tag and value yaml.v2, so kubectl, gives a plain scalar (its resolve.go)."""
+    found: tuple[str, Any] | None = _WORDS.get(text)
+    if found is None and text[:1] == "." and _GO_DOT_FLOAT.fullmatch(text):
+        number = float(text)  # strconv.ParseFloat: `_` between digits only, in range only
+        found = (_FLOAT, number) if math.isfinite(number) else None
+    elif found is None and text[:1] in _NUMBER_STARTS:
+        found = _go_number(text)
+    return found or (_STR, text)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading plain scalars as kubectl does (see `_go_scalar`)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _MERGE if value == "<<" else _go_scalar(value)[0]
+        return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+
+
+def _typed(*tags: str) -> Callable[[_Loader, yaml.Node], Any]:
+    """The constructor of a tag, plain or explicit (`!!int 0777` is 511 to yaml.v2 too)."""
+
+    def construct(loader: _Loader, node: yaml.Node) -> Any:
+        text = loader.construct_scalar(node)  # type: ignore[arg-type]
+        tag, value = _go_scalar(text)
+        if tag not in tags:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r} is not a valid {node.tag}", node.start_mark
+            )
+        return float(value) if node.tag == _FLOAT else value
+
+    return construct
+
+
+for _tags in ((_INT,), (_FLOAT, _INT), (_BOOL,), (_NULL,)):
+    _Loader.add_constructor(_tags[0], _typed(*_tags))
+
+
+# An explicit !!timestamp is its text to yaml.v2; `<<` anywhere but as a key is a string.
+def _text(loader: _Loader, node: yaml.Node) -> str:
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor(_TAG + "timestamp", _text)
+_Loader.add_constructor(_MERGE, _text)
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, also quoting the strings kubectl would read as something else
+    (`y`, `0o17`, `08`, `1e3`, ...): PyYAML quotes only what YAML 1.1 would retype (`10:30`,
+    `2026-12-03T10:00:00Z`, `yes`), which stays quoted."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        if kind is yaml.ScalarNode and implicit[0] and tag == _STR:
+            return _go_scalar(value)[0]
+        return tag
+
+
 def parse(text: str, *, source: str = "<kubeconfig>") -> Config:
     try:
-        data = yaml.safe_load(text) if text.strip() else None
+        data = yaml.load(text, Loader=_Loader) if text.strip() else None
     except yaml.YAMLError as exc:
         raise KubeconfigError(f"{source} is not valid YAML: {exc}") from None
     except RecursionError:  # PyYAML's composer recurses once per level of nesting
@@ -69,7 +204,7 @@ def parse(text: str, *, source: str = "<kubeconfig>") -> Config:
 
 def dump(config: Mapping[str, Any]) -> str:
     try:
-        return yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False)
+        return yaml.dump(dict(config), Dumper=_Dumper, sort_keys=False, default_flow_style=False)
     except RecursionError:  # read, but nested too deeply for PyYAML to write back
         raise KubeconfigError("the kubeconfig is nested too deeply to be written") from None
 
@@ -141,22 +276,40 @@ def server(config: Mapping[str, Any], context: str) -> str | None:
     return None
 
 
+def _written_by_kind(entry: Any, name: str) -> bool:
+    """A context entry `name` as kind (and kindfleet, renaming all three) writes it: its
+    cluster and its user are the entries of the same name."""
+    body = entry.get("context") if isinstance(entry, dict) else None
+    return (
+        _name(entry) == name
+        and isinstance(body, dict)
+        and body.get("cluster") == name
+        and body.get("user") == name
+    )
+
+
+def is_kind_context(config: Mapping[str, Any], name: str) -> bool:
+    """Whether the file holds context `name` as kind writes it, so `remove_context` takes
+    it; a context of that name pointing at other entries is the user's and stays."""
+    return any(_written_by_kind(e, name) for e in config.get("contexts") or [])
+
+
 def remove_context(config: Mapping[str, Any], name: str) -> Config:
-    """Without the context, and without its cluster and user unless another context uses them.
+    """Without the context as kind writes it (see `is_kind_context`), and without its
+    cluster and user, both also called `name`, unless another context still uses them.
 
     The current context is cleared when it was this one (what `kind delete cluster` does).
+    A context of that name pointing at other entries is the user's: nothing is changed.
     """
     out: Config = copy.deepcopy(dict(config))
-    body = _context(out, name)
-    if body is None:
+    if not is_kind_context(out, name):
         return out
-    out["contexts"] = [e for e in out.get("contexts") or [] if _name(e) != name]
-    still = [c for c in _named(out["contexts"]) if isinstance(c.get("context"), dict)]
+    out["contexts"] = [e for e in out.get("contexts") or [] if not _written_by_kind(e, name)]
+    still = [c["context"] for c in _named(out["contexts"]) if isinstance(c.get("context"), dict)]
     for section, key in (("clusters", "cluster"), ("users", "user")):
-        target = body.get(key)
-        if target and not any(c["context"].get(key) == target for c in still):
-            out[section] = [e for e in out.get(section) or [] if _name(e) != target]
-    if out.get("current-context") == name:
+        if not any(body.get(key) == name for body in still):
+            out[section] = [e for e in out.get(section) or [] if _name(e) != name]
+    if out.get("current-context") == name and not has_context(out, name):
         out["current-context"] = ""
     return out
 

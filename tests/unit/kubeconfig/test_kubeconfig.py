@@ -112,12 +112,14 @@ def test_remove_context_takes_its_cluster_and_user_and_clears_current():
     assert kc.remove_context(out, "absent") == out
 
 
-def test_remove_context_keeps_a_user_another_context_still_uses():
-    config = kc.parse(USER_FILE)
-    config["contexts"].append({"name": "prod-admin", "context": {"cluster": "prod", "user": "me"}})
-    out = kc.remove_context(config, "prod")
-    assert kc.context_names(out) == ["prod-admin"]
-    assert [c["name"] for c in out["clusters"]] == ["prod"]
+def test_remove_context_keeps_a_cluster_another_context_still_uses():
+    config = kc.merge(kc.parse(USER_FILE), entry("hub"))
+    config["contexts"].append(
+        {"name": "me-on-hub", "context": {"cluster": "kind-hub", "user": "me"}}
+    )
+    out = kc.remove_context(config, "kind-hub")
+    assert kc.context_names(out) == ["prod", "me-on-hub"]
+    assert [c["name"] for c in out["clusters"]] == ["prod", "kind-hub"]
     assert [u["name"] for u in out["users"]] == ["me"]
 
 
