@@ -464,6 +464,9 @@ class EventType(enum.StrEnum):
     REJECTED = "rejected"  # the spoke cannot run it (e.g. not enough GPUs after all)
 
 
+EXIT_CODES = range(-(2**31), 2**31)  # what a status event may carry as an exit code
+
+
 class StatusEvent(Wire):
     seq: Annotated[int, Field(ge=1)]  # per-spoke outbox sequence number
     workload: str
@@ -471,7 +474,7 @@ class StatusEvent(Wire):
     type: EventType
     at: datetime
     # A process's code (negative: the signal that ended it) or a container's (an int32).
-    exit_code: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | None = None
+    exit_code: Annotated[int, Field(ge=EXIT_CODES.start, le=EXIT_CODES.stop - 1)] | None = None
     reason: Annotated[str, StringConstraints(max_length=64)] | None = None
     message: Message | None = None
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+from kindfleet.platform.agent import reports
 from kindfleet.platform.agent.executors.base import RunPhase, RunStatus
 from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
     finished,
@@ -11,6 +13,8 @@ from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
     needs_pods,
     pod_metrics,
 )
+from kindfleet.platform.agent.outbox import Entry
+from kindfleet.platform.wire import EventType
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -65,6 +69,19 @@ def test_failed_takes_the_exit_code_from_the_pod():
     assert not needs_pods(j, [p])
     s = status(j, [p])
     assert (s.phase, s.exit_code, s.reason) == (RunPhase.EXITED, 3, None)  # NonZeroExitCode
+
+
+def test_an_exit_code_the_hub_would_refuse_is_not_reported():
+    """An exit code out of int32 (or not a number) from the API server: reported as it
+    came, the hub refused the report (422) and every later one waited behind it in the
+    agent's outbox, for ever."""
+    j = job(("Failed", "BackoffLimitExceeded"), failed=1)
+    for code in (2**32 - 1, -(2**31) - 1, True, "3", 1.5):
+        s = status(j, [pod(terminated={"exitCode": code, "reason": "Error"})])
+        assert (s.phase, s.exit_code) == (RunPhase.EXITED, None), code
+        event = reports.status("w", 1, EventType.FAILED, exit_code=s.exit_code)
+        reports.batch([Entry(1, "event", json.dumps(event))])  # valid on the wire: sent
+    assert status(j, [pod(terminated={"exitCode": -(2**31)})]).exit_code == -(2**31)
 
 
 def test_oom_is_named_and_the_workload_s_own_message_stays_on_the_spoke():

@@ -51,6 +51,7 @@ from kindfleet.platform.agent.executors.kubernetes.jobs import (
     spoke_selector,
 )
 from kindfleet.platform.agent.executors.kubernetes.jobstatus import (
+    exit_code,
     finished,
     job_status,
     needs_pods,
@@ -187,9 +188,8 @@ class KubernetesExecutor:
             await asyncio.sleep(backoff.next_delay())
         log.info("deleting Job %s and its pods", name)
         await self._wait_gone(calls, name, uid, grace_seconds + self.kube.request_timeout)
-        term = terminated(self._pods_of(name) or pods)
-        code = term.get("exitCode") if term else None
-        return RunStatus(RunPhase.EXITED, code if isinstance(code, int) else None, "JobDeleted")
+        code = exit_code(terminated(self._pods_of(name) or pods))
+        return RunStatus(RunPhase.EXITED, code, "JobDeleted")
 
     async def sample(self, handle: RunHandle) -> Usage | None:
         """What the API offers for free: restarts and how long the pods wait. No cpu or

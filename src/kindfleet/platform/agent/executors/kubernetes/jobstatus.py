@@ -19,6 +19,7 @@ from typing import Any
 
 from kindfleet.platform.agent.executors.base import RUNNING, RunPhase, RunStatus
 from kindfleet.platform.agent.executors.kubernetes.jobs import CONTAINER
+from kindfleet.platform.wire import EXIT_CODES
 
 Obj = Mapping[str, Any]
 
@@ -92,10 +93,21 @@ def job_status(
     return _while_running(pods, now, unschedulable_after)
 
 
+def exit_code(term: Obj | None) -> int | None:
+    """The container's exit code as the hub takes it (an int32), else None: a value the
+    API server sent out of range, reported as it was, was refused by the hub, and that
+    report then held up every later one in the agent's outbox."""
+    code = term.get("exitCode") if term else None
+    return (
+        code
+        if isinstance(code, int) and not isinstance(code, bool) and code in EXIT_CODES
+        else None
+    )
+
+
 def _failed(job: Obj, failed: Obj, pods: Sequence[Obj]) -> RunStatus:
     term = terminated(pods)
-    code = term.get("exitCode") if term else None
-    code = int(code) if isinstance(code, int) else None
+    code = exit_code(term)
     why = failed.get("reason") or "JobFailed"
     if why == "DeadlineExceeded":
         limit = (job.get("spec") or {}).get("activeDeadlineSeconds")
