@@ -556,6 +556,25 @@ async def test_a_rotation_cannot_take_another_token(hub, make_spoke, whose):
     assert hub.identify(f"Bearer {sa.credential}").spoke == "sa"
 
 
+async def test_two_registrations_at_once_cannot_share_a_credential(hub, make_spoke):
+    """Both passed the check before either committed, and the second to commit took the
+    credential from the first (its every request then the other's)."""
+    sa = await make_spoke("sa")
+    assert sa.credential is not None
+    wanted = "x" * 40
+    rotate = RegisterRequest(name="sa", capacity=sa.capacity, executor="process", credential=wanted)
+    token = await hub.mint_join_token("sb", None)
+    join = RegisterRequest(name="sb", capacity=sa.capacity, executor="process", credential=wanted)
+    results = await asyncio.gather(
+        hub.register(hub.identify(f"Bearer {sa.credential}"), rotate),
+        hub.register(hub.identify(f"Bearer {token.token}"), join),
+        return_exceptions=True,
+    )
+    won = [r for r in results if not isinstance(r, BaseException)]
+    assert len(won) == 1 and isinstance(next(r for r in results if r not in won), Invalid)
+    assert hub.identify(f"Bearer {wanted}").spoke == won[0].spoke
+
+
 # ---------------------------------------------------------------- hostile text
 
 

@@ -357,8 +357,16 @@ class HubService:
         _check_capacity(req.capacity.cpu_millis, req.capacity.memory_bytes, "capacity")
         credential = req.credential or new_credential()
         digest = token_hash(credential)
-        if self.tokens.taken(digest, req.name):
+        if not self.tokens.reserve(digest, req.name):
             raise Invalid.at("credential", "choose another credential")
+        try:
+            return await self._register(who, req, credential, digest)
+        finally:
+            self.tokens.unreserve(digest, req.name)
+
+    async def _register(
+        self, who: Principal, req: RegisterRequest, credential: str, digest: str
+    ) -> RegisterResponse:
         now, heard = self.clock(), self.ears.now()
         lease = self.settings.lease_seconds
 

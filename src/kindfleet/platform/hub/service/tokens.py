@@ -56,6 +56,7 @@ class Tokens:
         self._fleet = token_hash(fleet_token) if fleet_token else None
         self._spoke_by_hash: dict[str, str] = {}
         self._hash_by_spoke: dict[str, str] = {}
+        self._taking: dict[str, str] = {}  # digest -> spoke, registrations on their way
 
     def set_spoke(self, name: str, digest: str) -> None:
         """Install a spoke's credential; the previous one stops working at once."""
@@ -71,9 +72,28 @@ class Tokens:
     def taken(self, digest: str, spoke: str) -> bool:
         """A digest `spoke`'s new credential may not have: another spoke's credential, the
         client's or the fleet's token (a rotation to one of them made it `spoke`'s, and
-        locked its owner out for good), but `spoke`'s own current one."""
+        locked its owner out for good), or one another registration is taking now; but
+        `spoke`'s own current one."""
         owner = self._spoke_by_hash.get(digest)
-        return (owner is not None and owner != spoke) or digest in (self._client, self._fleet)
+        taking = self._taking.get(digest)
+        return (
+            (owner is not None and owner != spoke)
+            or (taking is not None and taking != spoke)
+            or digest in (self._client, self._fleet)
+        )
+
+    def reserve(self, digest: str, spoke: str) -> bool:
+        """Hold `digest` for `spoke` while its registration commits (False: taken): two
+        registrations choosing one credential at once both passed `taken`, and the second
+        to commit took it from the first."""
+        if self.taken(digest, spoke):
+            return False
+        self._taking[digest] = spoke
+        return True
+
+    def unreserve(self, digest: str, spoke: str) -> None:
+        if self._taking.get(digest) == spoke:
+            del self._taking[digest]
 
     def identify(self, authorization: str | None) -> Principal:
         token = bearer(authorization)
