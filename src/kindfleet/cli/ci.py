@@ -101,6 +101,8 @@ def github(
     from kindfleet import ci
     from kindfleet.matrix import parse_versions
 
+    if out is not None:
+        options.path_of("--out")(out)  # '' is refused (not the default), before any work
     spec = options.spec(file)
     chosen = parse_versions(versions) if versions else _own(spec.clusters)
     settings = ci.CiOptions(
@@ -116,8 +118,6 @@ def github(
         timeout_minutes=timeout_minutes,
         runner_tag=runner_tag,
     )
-    if out is not None:
-        options.path_of("--out")(out)  # '' is refused, not the default
     target = out or str(GITLAB_OUT if gitlab else GITHUB_OUT)
     data = ci.gitlab(settings) if gitlab else ci.github(settings)
     text = ci.to_yaml(data, settings, gitlab_ci=gitlab, out=target)

@@ -22,9 +22,10 @@ def _template(name: str) -> str:
 
 
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the fleet file.")] = Path(
-        "fleet.yaml"
-    ),
+    path: Annotated[
+        Path,
+        typer.Argument(help="Where to write the fleet file.", parser=options.path_of("PATH")),
+    ] = Path("fleet.yaml"),
     minimal: Annotated[
         bool,
         typer.Option("--minimal", help="A name and `spokes: 2`, every default left to kindfleet."),

@@ -22,7 +22,7 @@ def path_of(option: str) -> Callable[[str | Path], Path]:
     the error)."""
     from kindfleet.errors import UsageError
 
-    def parse(value: str | Path) -> Path:
+    def path(value: str | Path) -> Path:  # its name is the help's metavar: <path>
         if isinstance(value, Path):  # the default, converted too
             return value
         if not value.strip():
@@ -32,7 +32,7 @@ def path_of(option: str) -> Callable[[str | Path], Path]:
             )
         return Path(value)
 
-    return parse
+    return path
 
 
 FleetFileOption = Annotated[

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import typer
 from typer import _click
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 from typer.main import TyperPath
 
 from kindfleet.cli import app
@@ -32,10 +32,12 @@ def _path_options() -> list[tuple[list[str], str]]:
         for param in command.params:
             kind = param.type
             parser = getattr(getattr(kind, "func", None), "__qualname__", "")
-            if isinstance(param, TyperOption) and (
-                isinstance(kind, TyperPath) or parser.startswith("path_of")
-            ):
+            if not (isinstance(kind, TyperPath) or parser.startswith("path_of")):
+                continue
+            if isinstance(param, TyperOption):
                 found.append((words, max(param.opts, key=len)))
+            elif isinstance(param, TyperArgument):  # given alone: its name is its metavar
+                found.append((words, str(param.name).upper()))
 
     walk(root, [])
     return found
@@ -47,7 +49,7 @@ OPTIONS = _path_options()
 def test_the_commands_with_path_options_are_all_found():
     named = {f"{' '.join(words)} {option}" for words, option in OPTIONS}
     for known in ("validate --file", "render --out", "check --junit", "load --report",
-                  "logs export --out", "up --kubeconfig", "submit --spec"):  # fmt: skip
+                  "logs export --out", "up --kubeconfig", "submit --spec", "init PATH"):  # fmt: skip
         assert known in named, sorted(named)
 
 
@@ -57,7 +59,8 @@ def test_the_commands_with_path_options_are_all_found():
 def test_an_empty_path_is_refused_by_name(cli, tmp_path: Path, monkeypatch, words, option):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("KINDFLEET_STATE_DIR", str(tmp_path / "state"))
-    result = cli(*words, option, "")
+    given = [option, ""] if option.startswith("-") else [""]  # an option, or an argument
+    result = cli(*words, *given)
     assert result.code == 2, (result.code, result.err)
     assert f"{option} '' is not a path" in result.err, result.err
     assert "Traceback" not in result.err
