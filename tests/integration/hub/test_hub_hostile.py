@@ -225,25 +225,30 @@ def test_a_body_that_is_not_json_is_415(hub, headers):
         assert response.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize("header", ["Idempotency-Key", "Content-Type"])
+@pytest.mark.parametrize("header", ["Idempotency-Key", "Content-Type", "Authorization"])
 def test_a_repeated_header_is_refused_by_name(hub, header):
     """Two Idempotency-Key lines were read as the first (k1's workload made, k2 unsaid);
-    two Content-Types likewise. Raw lines: an HTTP client would merge them."""
-    lines = {"Idempotency-Key": ["k1", "k2"], "Content-Type": ["application/json"] * 2}
-    others = {"Idempotency-Key": ["k3"], "Content-Type": ["application/json"]}
-    sent = [(header, v) for v in lines[header]]
-    sent += [(h, v) for h, vs in others.items() if h != header for v in vs]
+    two Content-Types, two Authorizations (the client's, then anything) likewise. Raw
+    lines: an HTTP client would merge them."""
+    lines = {
+        "Idempotency-Key": ["k1", "k2"],
+        "Content-Type": ["application/json"] * 2,
+        "Authorization": [f"Bearer {hub.client_token}", "Bearer not-a-token"],
+    }
+    sent = [(h, v[0]) for h, v in lines.items() if h != header]
+    sent += [(header, v) for v in lines[header]]
     body = b'{"name": "train", "command": ["x"]}'
     head = "".join(f"{h}: {v}\r\n" for h, v in sent)
     request = (
-        f"POST /v1/workloads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hub.client_token}"
-        f"\r\n{head}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"POST /v1/workloads HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {len(body)}"
+        "\r\nConnection: close\r\n\r\n"
     ).encode() + body
     host, port = hub.url.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(request)
         answer = b"".join(iter(lambda: conn.recv(65536), b""))
-    assert answer.startswith(b"HTTP/1.1 422"), answer[:300]
+    status = b"401" if header == "Authorization" else b"422"
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:300]
     assert f"{header}: the request repeats it (2 times): send it once".encode() in answer
     listed = httpx2.get(f"{hub.url}/v1/workloads", headers=bearer(hub.client_token)).json()
     assert listed["items"] == []  # nothing stored under either key

@@ -12,13 +12,20 @@ from fastapi import Depends, Request
 
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
+from kindfleet.platform.hub.service.refusals import Unauthorized
 from kindfleet.platform.hub.service.tokens import Principal
 from kindfleet.platform.wire import STORE_HEADER
 
 
 async def _who(request: Request) -> Principal:
+    """The caller of one Authorization header: two were read as the first (the client's
+    token, then anything, was the client)."""
     hub: HubService = request.app.state.hub
-    return hub.identify(request.headers.get("authorization"))
+    given = request.headers.getlist("authorization")
+    if len(given) > 1:
+        message = f"the request repeats it ({len(given)} times): send it once"
+        raise Unauthorized(f"Authorization: {message}")
+    return hub.identify(given[0] if given else None)
 
 
 async def _same_store(request: Request) -> None:
