@@ -11,12 +11,12 @@ the interrupt through.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kindfleet import kubeconfig as kc
+from kindfleet import scratch
 from kindfleet.errors import KindfleetError, unexpected
 from kindfleet.exec import Interrupted
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
@@ -60,7 +60,8 @@ def up(
     manifests: CalicoManifests | None = None,
 ) -> UpResult:
     options = options or UpOptions()
-    with tempfile.TemporaryDirectory(prefix="kindfleet-up-") as workdir:
+    scratch.sweep()  # what a killed run left: its clusters' admin kubeconfigs among it
+    with scratch.folder("up") as workdir:
         ctx = UpContext(
             fleet=fleet,
             provider=provider,

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from kindfleet import scratch
 from kindfleet.errors import KindfleetError
 from kindfleet.exec import Command, CommandError, CommandNotFound, ProcessRunner
 from kindfleet.fleetspec.internal import Cluster, FleetSpec
@@ -258,7 +258,7 @@ class KindProvider(
         return "not on this fleet's record, and stopped: kindfleet cannot tell whose it is"
 
     def delete(self, fleet: FleetSpec, cluster: str) -> None:
-        with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
+        with scratch.folder("kind") as tmp:
             self.runner.run(delete_cmd(cluster, Path(tmp) / "kubeconfig"))
         self._record(fleet, cluster).unlink(missing_ok=True)
 
@@ -473,7 +473,7 @@ def _last_line(text: str) -> str:
 
 @contextlib.contextmanager
 def _private_file(text: str) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
+    with scratch.folder("kind") as tmp:
         path = Path(tmp) / "kubeconfig"
         path.touch(mode=0o600)
         path.write_text(text, encoding="utf-8")
@@ -487,5 +487,5 @@ def _kubeconfig_target(path: Path | None) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="kindfleet-") as tmp:
+    with scratch.folder("kind") as tmp:
         yield Path(tmp) / "kubeconfig"
