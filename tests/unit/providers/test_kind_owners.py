@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from kindfleet.errors import PrerequisiteError
 from kindfleet.exec import Command, Result
 from kindfleet.fleetspec import from_text
-from kindfleet.providers.base import ProviderSettings
+from kindfleet.providers.base import FLEET_LABEL, ProviderSettings
 from kindfleet.providers.kind import KindProvider
+from kindfleet.providers.kind import docker as dk
 
 FLEET = """apiVersion: kindfleet.dev/v1alpha1
 kind: Fleet
@@ -109,3 +111,30 @@ def test_down_removes_only_a_network_kindfleet_made(tmp_path: Path):
     assert kind.tidy(spec) == ["network kind"]
     assert ["docker", "network", "rm", "abc123"] in [a[:4] for a in docker.ran]
     assert not record.exists()
+
+
+REGISTRY_FLEET = FLEET + "registry: {name: own-registry, hostPort: 45010}\n"
+
+
+@pytest.mark.parametrize(("published", "refused"), [(45008, True), (45010, False), (None, False)])
+def test_a_registry_publishing_another_port_than_the_file_says_is_refused(
+    tmp_path: Path, published, refused
+):
+    """hostPort changed in the file: `up` said "already running; push to localhost:45010"
+    while the container still published 45008, and every push to 45010 failed."""
+    spec = from_text(REGISTRY_FLEET)
+    kind = KindProvider(ProviderSettings(env={}, state_dir=tmp_path))
+    ports = {"5000/tcp": ("127.0.0.1", published)} if published else {}
+    container = dk.Container(
+        name="own-registry", image="registry:3", state="running" if published else "exited",
+        labels={FLEET_LABEL: "own"}, networks={}, ports=ports,
+    )  # fmt: skip
+    started: list[str] = []
+    kind.docker.container = lambda name: container  # type: ignore[method-assign]
+    kind.docker.start = started.append  # type: ignore[method-assign]
+    if refused:
+        with pytest.raises(PrerequisiteError, match="publishes port 45008, the fleet file says"):
+            kind.ensure_registry(spec)
+    else:
+        assert kind.ensure_registry(spec) is False  # there already: kept
+    assert started == ([] if published or refused else ["own-registry"])

@@ -44,6 +44,15 @@ class KindRegistry(HostsRegistry):
                     "registry",
                     hint=f"remove it (`docker rm -f {registry.name}`) or set registry.name",
                 )
+            published = existing.ports.get("5000/tcp")  # none while it is stopped
+            if published is not None and published[1] != registry.host_port:
+                raise PrerequisiteError(
+                    f"registry {registry.name} publishes port {published[1]}, the fleet file "
+                    f"says {registry.host_port}: a running container's ports cannot change "
+                    "(pushes to the new port found nothing)",
+                    hint="`kindfleet down` then `up` make it anew there (its images go with "
+                    f"it), or put registry.hostPort back to {published[1]}",
+                )
             if not existing.running:
                 self.docker.start(registry.name)
             return False
