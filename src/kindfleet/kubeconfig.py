@@ -18,6 +18,7 @@ import copy
 import math
 import os
 import re
+import stat
 import tempfile
 import threading
 import time
@@ -390,9 +391,25 @@ class KubeconfigFile:
     def _file_lock(self) -> _LockFile:
         return _LockFile(self._lock_path(), self.lock_timeout)
 
+    def refuse_read_only(self) -> None:
+        """A file its owner made read-only is not replaced: it was, with a 0600 file (as
+        root, for whom no mode stops a write), undoing what the owner meant."""
+        target = Path(os.path.realpath(self.path))
+        try:
+            mode = target.stat().st_mode
+        except OSError:
+            return  # not there yet (made 0600), or unreadable (said when it is read)
+        if not mode & stat.S_IWUSR:
+            raise KubeconfigError(
+                f"{target} is read-only (mode {stat.S_IMODE(mode):04o}): kindfleet does not "
+                "replace it",
+                hint=f"make it writable (chmod u+w {target}) or give --kubeconfig another file",
+            )
+
     def _write(self, config: Mapping[str, Any]) -> None:
         # Through a symlink (a kubeconfig kept in a dotfiles repository), as kubectl and
         # kind write: replacing the link by a file cut the user's file off from then on.
+        self.refuse_read_only()
         target = Path(os.path.realpath(self.path))
         try:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

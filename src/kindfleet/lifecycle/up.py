@@ -110,6 +110,8 @@ def run(ctx: UpContext) -> UpResult:
     for name, how in drift.items():  # kept: making it anew would stop the work it runs
         hint = f"`kindfleet down -f {ctx.fleet.source or 'FILE'} --cluster {name}`, then `up`"
         ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
+    if ctx.kubeconfig_file is not None:  # before anything is made that it would hold
+        ctx.kubeconfig_file.refuse_read_only()
     try:
         _registry(ctx)
         outcomes = _clusters(ctx, plans, foreign)
