@@ -391,6 +391,15 @@ class KubeconfigFile:
     def _file_lock(self) -> _LockFile:
         return _LockFile(self._lock_path(), self.lock_timeout)
 
+    def check_writable(self) -> None:
+        """Before work whose end is written here (`up`'s clusters): refuse a read-only file
+        and a lock nobody lets go of (a crashed kubectl's `<file>.lock`), waiting for it as
+        a write would. Found at the end, every cluster was built and then removed."""
+        self.refuse_read_only()
+        if self._lock_path().exists():
+            with self._thread_lock, self._file_lock():
+                pass
+
     def refuse_read_only(self) -> None:
         """A file its owner made read-only is not replaced: it was, with a 0600 file (as
         root, for whom no mode stops a write), undoing what the owner meant."""

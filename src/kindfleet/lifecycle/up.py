@@ -111,7 +111,7 @@ def run(ctx: UpContext) -> UpResult:
         hint = f"`kindfleet down -f {ctx.fleet.source or 'FILE'} --cluster {name}`, then `up`"
         ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
     if ctx.kubeconfig_file is not None:  # before anything is made that it would hold
-        ctx.kubeconfig_file.refuse_read_only()
+        ctx.kubeconfig_file.check_writable()
     try:
         _registry(ctx)
         outcomes = _clusters(ctx, plans, foreign)
