@@ -160,7 +160,7 @@ class Fleet:
         """Create what is missing, keep what is healthy, repair what is not; in parallel.
 
         `kubeconfig`: the file to merge contexts into (None: none; the CLI passes
-        --kubeconfig, else $KUBECONFIG's first file, else ~/.kube/config).
+        --kubeconfig, else $KUBECONFIG's first existing file, else ~/.kube/config).
         `preload_images`: pull Calico's images once here and load them into the nodes
         (the nodes pull them themselves when this machine cannot). `logs_dir`: a cluster
         whose creation fails has its logs collected under `<logs_dir>/<cluster>` before

@@ -349,12 +349,15 @@ def use_context(config: Mapping[str, Any], name: str, *, source: str = "kubeconf
 def target_path(
     explicit: str | os.PathLike[str] | None, env: Mapping[str, str], home: Path
 ) -> Path:
-    """Where kubectl writes: the explicit file, else $KUBECONFIG's first, else ~/.kube/config."""
+    """Where kubectl writes a new context (client-go's `GetDefaultFilename`): the explicit
+    file, else $KUBECONFIG's first file that exists (its first when none does), else
+    ~/.kube/config. Writing the first listed when it was missing made a file kubectl
+    would not have written, beside the one it reads."""
     if explicit:
         return Path(explicit).expanduser()
-    paths = [p for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
+    paths = [Path(p).expanduser() for p in env.get("KUBECONFIG", "").split(os.pathsep) if p]
     if paths:
-        return Path(paths[0]).expanduser()
+        return next((p for p in paths if p.exists()), paths[0])
     return home / ".kube" / "config"
 
 

@@ -2,8 +2,8 @@
 
 Flags become keyword arguments of `Fleet` methods; progress events become one live line
 per cluster on a terminal, or plain ` ✓ cluster: step` lines in logs and pipes. This is
-also where the kubeconfig file is chosen: --kubeconfig, else $KUBECONFIG's first file,
-else ~/.kube/config.
+also where the kubeconfig file is chosen as kubectl chooses it: --kubeconfig, else
+$KUBECONFIG's first existing file, else ~/.kube/config.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ KubeconfigOption = Annotated[
     Path | None,
     typer.Option(
         "--kubeconfig",
-        help="Kubeconfig file for the clusters' contexts (default: $KUBECONFIG's first "
-        "file, else ~/.kube/config). CI: give each run its own file.",
+        help="Kubeconfig file for the clusters' contexts (default, as kubectl: $KUBECONFIG's "
+        "first existing file, else ~/.kube/config). CI: give each run its own file.",
         show_default=False,
         parser=options.path_of("--kubeconfig"),
     ),

@@ -159,6 +159,16 @@ def test_target_path(explicit, env, expected):
     assert kc.target_path(explicit, env, Path("/home/u")) == Path(expected)
 
 
+def test_target_path_is_kubectls_first_existing_file(tmp_path):
+    """KUBECONFIG=missing:existing: kubectl writes new contexts into `existing` (the first
+    file that exists; the first listed only when none does); kindfleet made `missing`."""
+    missing, existing = tmp_path / "missing", tmp_path / "existing"
+    env = {"KUBECONFIG": f"{missing}{os.pathsep}{existing}"}
+    assert kc.target_path(None, env, tmp_path) == missing  # none exists: the first
+    existing.write_text("")
+    assert kc.target_path(None, env, tmp_path) == existing
+
+
 names = st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True)
 
 
