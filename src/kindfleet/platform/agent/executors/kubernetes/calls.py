@@ -2,7 +2,8 @@
 JSON: create, read and delete a Job, list a Job's pods and the cluster's nodes, and the two
 watches. Kept apart from the executor so that what it decides (adopt, lost, wait) reads
 without the client's keyword noise, and the retry rule is written once: only what is worth
-retrying (unreachable, overloaded, timed out) is retried, a few times, with backoff.
+retrying (unreachable, overloaded, timed out) is retried, a few times (or, for what must
+not be given up, until the API server answers), with backoff.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any, TypeVar, cast
 from kubernetes_asyncio.client import ApiClient, BatchV1Api, CoreV1Api, V1DeleteOptions, V1Job
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from kindfleet.platform.agent import logs
 from kindfleet.platform.agent.backoff import Backoff
-from kindfleet.platform.agent.executors.kubernetes.api import read_json, transient
+from kindfleet.platform.agent.executors.kubernetes.api import describe, read_json, transient
 from kindfleet.platform.agent.executors.kubernetes.jobs import JOB_LABEL
 from kindfleet.platform.agent.executors.kubernetes.watch import Informer, Obj
 
 T = TypeVar("T")
+log = logs.get("kubernetes")
 _POD_JOB_LABELS = (JOB_LABEL, "batch.kubernetes.io/job-name", "job-name")
 
 
@@ -117,17 +120,29 @@ class JobCalls:
         )
         return jobs, pods
 
-    async def retrying(self, call: Callable[[], Awaitable[T]]) -> T:
-        """`call()`, again after a transient failure, up to `attempts` times."""
+    async def retrying(
+        self, call: Callable[[], Awaitable[T]], *, until_answered: str | None = None
+    ) -> T:
+        """`call()`, again after a transient failure, up to `attempts` times; with
+        `until_answered` (what the call does, for the log), for as long as the API server
+        cannot be reached: what must not be given up (a stop reported with its Job still
+        running leaves that Job running, forgotten)."""
         backoff = Backoff(base=0.2, cap=self.backoff_max)
-        for attempt in range(1, self.attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return await call()
             except Exception as exc:
-                if attempt == self.attempts or not transient(exc):
+                if not transient(exc) or (until_answered is None and attempt == self.attempts):
                     raise
+                if until_answered is not None and attempt == 1:
+                    log.warning(
+                        "cannot %s now (%s); trying until the API server answers",
+                        until_answered,
+                        describe(exc),
+                    )
             await asyncio.sleep(backoff.next_delay())
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 def job_of(pod: Mapping[str, Any]) -> str | None:

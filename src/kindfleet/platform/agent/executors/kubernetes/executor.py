@@ -162,30 +162,20 @@ class KubernetesExecutor:
         cached = self._jobs.objects.get(name) if self._jobs else None
         if cached is not None and not same_job(cached, uid):
             return _replaced(name)  # ours is gone; the one of its name now is not ours to stop
-        backoff = Backoff(base=0.2, cap=self.kube.backoff_max)
-        while True:
-            try:
-                await calls.delete_job(name, "Foreground", uid)
-                break
-            except Exception as exc:
-                if isinstance(exc, ApiException) and exc.status == 409:
-                    return _replaced(name)  # the uid precondition: not ours any more
-                if not transient(exc):
-                    log.warning("could not delete Job %s: %s", name, describe(exc))
-                    return RunStatus(
-                        RunPhase.LOST,
-                        reason="DeleteFailed",
-                        message=f"the Job {name} could not be deleted and may still run",
-                    )
-                # Not reported stopped while it runs on: it would be forgotten, running, and
-                # the hub may place the work again meanwhile.
-                if backoff.attempt == 0:
-                    log.warning(
-                        "cannot delete Job %s now (%s); trying until the API server answers",
-                        name,
-                        describe(exc),
-                    )
-            await asyncio.sleep(backoff.next_delay())
+        try:  # not reported stopped while it may run on: until the API server answers
+            await calls.retrying(
+                lambda: calls.delete_job(name, "Foreground", uid),
+                until_answered=f"delete Job {name}",
+            )
+        except Exception as exc:
+            if isinstance(exc, ApiException) and exc.status == 409:
+                return _replaced(name)  # the uid precondition: not ours any more
+            log.warning("could not delete Job %s: %s", name, describe(exc))
+            return RunStatus(
+                RunPhase.LOST,
+                reason="DeleteFailed",
+                message=f"the Job {name} could not be deleted and may still run",
+            )
         log.info("deleting Job %s and its pods", name)
         await self._wait_gone(calls, name, uid, grace_seconds + self.kube.request_timeout)
         code = exit_code(terminated(self._pods_of(name) or pods))
