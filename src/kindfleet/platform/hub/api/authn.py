@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kindfleet.platform.hub.api.bodies import once
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
 from kindfleet.platform.hub.service.refusals import Unauthorized
@@ -21,11 +22,11 @@ async def _who(request: Request) -> Principal:
     """The caller of one Authorization header: two were read as the first (the client's
     token, then anything, was the client)."""
     hub: HubService = request.app.state.hub
-    given = request.headers.getlist("authorization")
-    if len(given) > 1:
-        message = f"the request repeats it ({len(given)} times): send it once"
-        raise Unauthorized(f"Authorization: {message}")
-    return hub.identify(given[0] if given else None)
+    return hub.identify(once(request, "Authorization", _unauthorized))
+
+
+def _unauthorized(name: str, why: str) -> Unauthorized:
+    return Unauthorized(f"{name}: {why}")
 
 
 async def _same_store(request: Request) -> None:

@@ -7,6 +7,7 @@ and the hot submission path pays for one JSON parse.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.types import Receive
 
 from kindfleet.platform.hub.api import problems
-from kindfleet.platform.hub.service.refusals import Invalid, TooLarge, UnsupportedMedia
+from kindfleet.platform.hub.service.refusals import HubError, Invalid, TooLarge, UnsupportedMedia
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY = 32 * 2**20
@@ -72,13 +73,15 @@ def require_json(content_type: str | None) -> None:
         )
 
 
-def once(request: Request, name: str) -> str | None:
+def once(
+    request: Request, name: str, refused: Callable[[str, str], HubError] = Invalid.at
+) -> str | None:
     """A header that may come once, or not at all; repeated, it is refused by name (read
     as its first line, `Idempotency-Key: k1` and `Idempotency-Key: k2` made k1's workload
-    and left k2 unsaid)."""
+    and left k2 unsaid). `refused(name, why)`: the refusal (422 unless the caller says)."""
     values = request.headers.getlist(name)
     if len(values) > 1:
-        raise Invalid.at(name, f"the request repeats it ({len(values)} times): send it once")
+        raise refused(name, f"the request repeats it ({len(values)} times): send it once")
     return values[0] if values else None
 
 
