@@ -297,9 +297,8 @@ def _failed(ctx: UpContext, plan: ClusterPlan, exc: KindfleetError, start: float
     cluster = plan.cluster
     removed = False
     error = str(exc)
-    if isinstance(exc, ClusterExists):  # somebody else's, made while this run made it
-        pass
-    elif plan.action in ("create", "recreate") and cluster.name in ctx.started:
+    ours = not isinstance(exc, ClusterExists)  # else somebody else's, made meanwhile
+    if plan.action in ("create", "recreate") and cluster.name in ctx.started and ours:
         error += _collect_logs(ctx, cluster)
         if ctx.options.retain:
             error += (

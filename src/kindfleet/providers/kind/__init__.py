@@ -73,7 +73,7 @@ from kindfleet.providers.kubectl import Kubectl
 from kindfleet.providers.kubectl.parsing import NodeState
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.render.kindconfig import render_cluster, to_yaml
-from kindfleet.statedir import fleet_dir
+from kindfleet.statedir import fleet_dir, write_private
 
 # --- provider ------------------------------------------------------------------------
 
@@ -166,8 +166,7 @@ class KindProvider(
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         mine = self._network_turn()
         if mine is not None:  # kind makes the network with this create: the fleet's to remove
-            self._network_record(fleet).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self._network_record(fleet).write_text(f"{self.network}\n", encoding="utf-8")
+            write_private(self._network_record(fleet), f"{self.network}\n")
         try:
             self._create(fleet, cluster, options)
         finally:
@@ -178,8 +177,7 @@ class KindProvider(
 
     def _create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
         config = options.kind_config or render_cluster(cluster, fleet.registry)
-        self._record(fleet, cluster.name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._record(fleet, cluster.name).write_text("creating\n", encoding="utf-8")
+        write_private(self._record(fleet, cluster.name), "creating\n")
         with _kubeconfig_target(options.kubeconfig) as kubeconfig:
             command = create_cmd(
                 cluster.name, to_yaml(config), kubeconfig, retain=options.retain_on_failure
@@ -226,7 +224,7 @@ class KindProvider(
         node = cluster.control_planes[0].name
         mark = f"{cluster.name} created by kindfleet{_FOR_FLEET}{fleet.name}\n"
         self.docker.write_file(node, CREATED_MARK, mark)
-        self._record(fleet, cluster.name).write_text("created\n", encoding="utf-8")
+        write_private(self._record(fleet, cluster.name), "created\n")
 
     def _mark(self, cluster: str) -> str | None:
         """The mark's text inside the cluster's first control plane, None without one (or
