@@ -26,6 +26,15 @@ async def _registered(hub) -> None:
     await eventually(lambda: hub.double.spokes.get("spoke1"), timeout=20, what="registration")
 
 
+async def _sleeping(hub, start_agent):
+    """An agent up, and a long run of its started: (agent, workload id, its Job's name)."""
+    agent = start_agent()
+    await _registered(hub)
+    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
+    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    return agent, wid, f"{wid}-g1"
+
+
 async def _restarted(hub, agent) -> None:
     """Start the agent again and wait until it is up: a fresh interpreter on a starved CPU
     takes its time. It keeps its credential (no new registration), so its first heartbeat
@@ -70,11 +79,7 @@ async def test_a_workload_runs_as_a_job_and_is_reported_for_its_generation(
 
 
 async def test_a_cancel_deletes_the_job(hub, cluster, start_agent):
-    agent = start_agent()
-    await _registered(hub)
-    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
-    name = f"{wid}-g1"
-    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    agent, wid, name = await _sleeping(hub, start_agent)
     hub.double.cancel(wid)
     await eventually(lambda: hub.double.workload(wid).state == "Cancelled", what="cancelled")
     assert name not in jobs(cluster)
@@ -86,11 +91,7 @@ async def test_a_cancel_deletes_the_job(hub, cluster, start_agent):
 async def test_a_killed_agent_adopts_its_job_instead_of_starting_it_twice(
     hub, cluster, start_agent
 ):
-    agent = start_agent()
-    await _registered(hub)
-    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
-    name = f"{wid}-g1"
-    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    agent, wid, name = await _sleeping(hub, start_agent)
     agent.kill9()  # no goodbye: the Job runs on in the cluster
     assert jobs(cluster) == [name]
 
@@ -109,11 +110,7 @@ async def test_a_gracefully_restarted_agent_leaves_its_job_running_and_adopts_it
     hub, cluster, start_agent
 ):
     """A rolling restart of the orchestrator (SIGTERM) must not kill the spoke's work."""
-    agent = start_agent()
-    await _registered(hub)
-    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
-    name = f"{wid}-g1"
-    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    agent, wid, name = await _sleeping(hub, start_agent)
     assert await asyncio.to_thread(agent.terminate) == 0
     assert jobs(cluster) == [name]  # still there: not deleted on the way out
     assert requests(cluster, "DELETE", f"{JOBS}/{name}") == []

@@ -23,7 +23,7 @@ from k8s_fakeapi import (
     watches,
     watching,
 )
-from test_agent_k8s_e2e import _registered, _restarted, _types
+from test_agent_k8s_e2e import _registered, _restarted, _sleeping, _types
 
 from kindfleet.platform.wire import EventType
 
@@ -57,11 +57,7 @@ async def test_killed_while_its_job_was_being_created_it_adopts_that_job(hub, cl
 async def test_a_job_made_again_by_someone_else_is_reported_lost_and_left_alone(
     hub, cluster, start_agent
 ):
-    agent = start_agent()
-    await _registered(hub)
-    wid = hub.double.run(spec("sleep", "3600"), "spoke1")
-    name = f"{wid}-g1"
-    await eventually(lambda: STARTED in _types(hub, wid), what="started")
+    agent, wid, name = await _sleeping(hub, start_agent)
     agent.kill9()
     stranger = copy.deepcopy(job(cluster, name).raw)  # the same Job, as another spoke's
     del stranger["metadata"]["uid"]
