@@ -48,9 +48,20 @@ print(time.perf_counter() - t)
 SPEC = {"name": "tick", "command": ["/bin/true"], "resources": {"cpu": "100m", "memory": "16Mi"}}
 
 
-def bare(loops: int, per_loop: int) -> tuple[float, float]:
-    """(spawns/s over all loops, CPU ms per spawn incl. the spawned process)."""
+def machine() -> tuple[float, float]:
+    """(busy, idle) CPU seconds of the whole machine so far (/proc/stat): what every
+    process spent, those that came and went unseen included (keepers, runs before exec)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, idle, iowait, irq, softirq = fields
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, (idle + iowait) / tick
+
+
+def bare(loops: int, per_loop: int) -> tuple[float, float, float]:
+    """(spawns/s over all loops, CPU ms per spawn incl. the spawned process, the machine's
+    CPU ms per spawn)."""
     before = os.times()
+    busy0, _ = machine()
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen([sys.executable, "-c", BARE_LOOP, str(per_loop)], stdout=subprocess.PIPE)
@@ -64,7 +75,7 @@ def bare(loops: int, per_loop: int) -> tuple[float, float]:
         after.children_system - before.children_system
     )
     total = loops * per_loop
-    return total / wall, cpu / total * 1e3
+    return total / wall, cpu / total * 1e3, (machine()[0] - busy0) / total * 1e3
 
 
 def run_dirs(root: Path, count: int = 300) -> float:
@@ -262,10 +273,12 @@ async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         ]  # fmt: skip
         procs.append(subprocess.Popen(argv))
     hub_cpu0 = time.process_time()
+    busy0, idle0 = machine()
     try:
         async with asyncio.timeout(args.timeout):
             await hub.finished.wait()
     finally:
+        busy1, idle1 = machine()
         agent_own = sum(_own_cpu(p.pid) for p in procs)
         parts = [below_cpu(p.pid) for p in procs]
         agent_all = sum(tree_cpu(p.pid) for p in procs)
@@ -291,6 +304,9 @@ async def agents(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "agent_ms": agent_own / done * 1e3,
         "below_ms": (agent_all - agent_own) / done * 1e3,
         "hub_ms": hub_cpu / done * 1e3,
+        # From the agents' start to the last report: their start-up is in it, a small share.
+        "machine_ms": (busy1 - busy0) / done * 1e3,
+        "machine_busy": (busy1 - busy0) / max(1e-9, busy1 - busy0 + idle1 - idle0),
         "parts_ms": [sum(x[i] for x in parts) / done * 1e3 for i in range(3)],
         "requests": {k: v / done for k, v in hub.requests.items() if k != "register"},
     }
@@ -322,8 +338,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    rate, cpu = bare(args.spokes, args.bare_per_loop)
-    print(f"bare: {args.spokes} loops spawn /bin/true at {rate:,.0f}/s ({cpu:.2f} ms CPU each)")
+    rate, cpu, bare_machine = bare(args.spokes, args.bare_per_loop)
+    print(
+        f"bare: {args.spokes} loops spawn /bin/true at {rate:,.0f}/s ({cpu:.2f} ms CPU each, "
+        f"the machine {bare_machine:.2f} ms)"
+    )
     with tempfile.TemporaryDirectory(prefix="kindfleet-agents-", dir=args.state_root) as tmp:
         print(f"a run's directory under {tmp}: {run_dirs(Path(tmp)):.2f} ms of kernel CPU")
         got = asyncio.run(agents(args, Path(tmp)))
@@ -342,6 +361,10 @@ def main() -> None:
     print(
         f"CPU per run: agent {got['agent_ms']:.2f} ms, launcher + keepers + the run "
         f"{got['below_ms']:.2f} ms (bare spawn {cpu:.2f} ms), fake hub {got['hub_ms']:.2f} ms"
+    )
+    print(
+        f"the machine's CPU per run, every process: {got['machine_ms']:.2f} ms against the bare "
+        f"loops' {bare_machine:.2f} ms; busy {got['machine_busy']:.0%} of the time"
     )
     launcher_ms, keepers_ms, runs_ms = got["parts_ms"]
     print(
