@@ -32,8 +32,10 @@ def run_parallel(
     if not items:
         return {}
     pool = cf.ThreadPoolExecutor(max_workers=max(1, min(limit, len(items))))
-    futures = {pool.submit(work, item): key(item) for item in items}
-    try:
+    futures: dict[cf.Future[R], str] = {}
+    try:  # from the first submission: a Ctrl-C while the rest are handed out waits too
+        for item in items:
+            futures[pool.submit(work, item)] = key(item)
         pending = set(futures)
         while pending:
             _, pending = cf.wait(pending, timeout=_SLICE_SECONDS)
