@@ -8,7 +8,7 @@ import time
 
 import pydantic
 import pytest
-from tests.integration.hub.conftest import CLIENT_TOKEN
+from tests.integration.hub.conftest import BOOTSTRAP_TOKEN, CLIENT_TOKEN
 
 from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
 from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
@@ -535,6 +535,71 @@ async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver,
     with pytest.raises(Unauthorized):
         hub.identify(f"Bearer {first.credential}")
     assert hub.identify(f"Bearer {second.credential}").spoke == "s1"
+
+
+async def test_a_new_agent_under_a_known_name_moves_what_the_old_one_was_handed(
+    hub, make_spoke, make_spec, driver, clock
+):
+    """Found from outside: an agent died with its state directory, a new one joined under
+    the same name and heartbeat holding nothing, and the old one's Running work stayed
+    Running for ever (nobody could report it; the name never went Lost)."""
+    s1 = await make_spoke("s1")
+    ran = await running_on(hub, s1, make_spec, retry=RetryPolicy(max_retries=2))
+    handed = await hub.submit("handed", make_spec())
+    await hub.tick()
+    assert (await hub.get(handed.workload.id)).state is A
+    clock.advance(7)  # the lease ran out: the name may be joined again
+    again = await driver(hub, "s1").register()
+    retried, requeued = await hub.get(ran.id), await hub.get(handed.workload.id)
+    assert (retried.state, retried.retries_used) == (P, 1)
+    assert retried.attempts[-1].reason == "SpokeReplaced"
+    assert "joined again by a new agent" in (retried.message or "")
+    assert (requeued.state, requeued.retries_used) == (P, 0)
+    await again.beat()
+    await hub.tick()  # placed again, on the new agent: generation 2, not the old copies
+    assert {(w.workload, w.generation) for w in await again.poll()} == {
+        (ran.id, 2),
+        (handed.workload.id, 2),
+    }
+
+
+async def test_a_new_agent_waits_while_the_old_one_may_run_exclusive_work(
+    hub, make_spoke, make_spec, driver, clock
+):
+    """Exclusive work is never moved before its lease has passed in silence: a new agent
+    under the name is refused (409, saying why) until the hub has moved it."""
+    s1 = await make_spoke("s1")
+    wl = await running_on(
+        hub, s1, make_spec, mode="exclusive", lease_seconds=50, retry=RetryPolicy(max_retries=1)
+    )
+    clock.advance(7)
+    with pytest.raises(Conflict, match=f"exclusive work it may still be running \\({wl.id}\\)"):
+        await driver(hub, "s1").register()
+    assert (await hub.get(wl.id)).state is R
+    await keep_alive(clock, hub, 50)  # Lost, and the whole lease in silence: moved
+    assert (await hub.get(wl.id)).state is P
+    await driver(hub, "s1").register()
+
+
+async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):
+    """Found from outside: a name joined with a join token held work; a stranger with the
+    fleet token joined it again once its lease ran out (awaiting approval) and its poll
+    got the work, secrets in its env included."""
+    hub = await hubs.start(fleet_token=BOOTSTRAP_TOKEN)
+    s1 = await driver(hub, "s1").register()
+    sub = await hub.submit("secret", make_spec(env={"DB_PASSWORD": "hunter2"}))
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).spoke == "s1"
+    clock.advance(7)
+    fleet = hub.identify(f"Bearer {BOOTSTRAP_TOKEN}")
+    joined = await hub.register(
+        fleet, RegisterRequest(name="s1", capacity=s1.capacity, executor="process")
+    )
+    assert not joined.approved
+    assert (await hub.poll("s1", 0)).items == []
+    assert (await hub.get(sub.workload.id)).state is P  # back in the queue, not on s1
+    await hub.tick()
+    assert (await hub.poll("s1", 0)).items == []
 
 
 @pytest.mark.parametrize("whose", ["another spoke's", "the client's"])

@@ -210,6 +210,19 @@ def test_a_failure_after_cancel_is_a_cancellation_not_a_retry():
     assert report(rec, EventType.FAILED, exit_code=137).record.state is WorkloadState.CANCELLED
 
 
+def test_a_rejection_after_cancel_is_a_cancellation_not_a_requeue():
+    """Found from outside: a spoke that had not yet seen the cancel rejected the work, and
+    it went back to the queue, cancel forgotten, and ran on another spoke."""
+    rec = report(lc.cancel(assigned(), T0 + 1), EventType.REJECTED, message="no GPU").record
+    assert (rec.state, rec.reason, rec.cancel_requested) == (
+        WorkloadState.CANCELLED,
+        lc.CANCELLED,
+        True,
+    )
+    assert rec.attempts[-1].reason == lc.REJECTED
+    assert "rejected it: no GPU" in (rec.message or "")
+
+
 # ---------------------------------------------------------------- lost spokes
 
 
@@ -238,6 +251,12 @@ def test_lost_spoke_retry_on_spoke_lost_off():
 def test_lost_spoke_with_a_cancel_requested_ends_cancelled(make):
     rec = lc.spoke_lost(lc.cancel(make(), T0 + 5), T0 + 40)
     assert rec.state is WorkloadState.CANCELLED
+
+
+def test_replaced_spoke_says_so():
+    rec = lc.spoke_lost(running(), T0 + 40, why=lc.SPOKE_REPLACED)
+    assert (rec.state, rec.reason) == (WorkloadState.FAILED, lc.SPOKE_REPLACED)
+    assert "joined again by a new agent" in (rec.message or "")
 
 
 def test_lost_spoke_leaves_settled_work_alone():

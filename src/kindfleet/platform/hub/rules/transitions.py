@@ -24,6 +24,7 @@ ACTIVE = frozenset({WorkloadState.ASSIGNED, WorkloadState.RUNNING})
 REJECTED = "Rejected"
 SPOKE_LOST = "SpokeLost"
 SPOKE_REMOVED = "SpokeRemoved"
+SPOKE_REPLACED = "SpokeReplaced"  # a new agent joined under the spoke's name
 RETRYING = "Retrying"
 CANCELLED = "Cancelled"
 EXPIRED = "PendingDeadlineExceeded"
@@ -163,7 +164,8 @@ def spoke_lost(rec: WorkloadRecord, now: float, *, why: str = SPOKE_LOST) -> Wor
     cancelling."""
     if rec.state not in ACTIVE:
         return rec
-    lost = f"spoke {rec.spoke} was {'removed' if why == SPOKE_REMOVED else 'lost'}"
+    what = {SPOKE_REMOVED: "removed", SPOKE_REPLACED: "joined again by a new agent"}
+    lost = f"spoke {rec.spoke} was {what.get(why, 'lost')}"
     if rec.cancel_requested:
         attempt = _close(rec, WorkloadState.CANCELLED, now, reason=why)
         return _end(rec, WorkloadState.CANCELLED, now, CANCELLED, lost, attempt=attempt)
@@ -203,12 +205,22 @@ def apply_event(
         done = _end(rec, WorkloadState.SUCCEEDED, now, None, event.message, attempt=attempt)
         return EventOutcome(done, "succeeded")
     if kind is EventType.REJECTED:
-        attempt = _close(rec, WorkloadState.PENDING, at, reason=REJECTED)
-        text = f"spoke {spoke} rejected it: {event.message or event.reason or 'no reason given'}"
-        return EventOutcome(
-            _requeue(rec, now, REJECTED, text, attempt=attempt, retries=0), "rejected"
-        )
+        return _rejected(rec, spoke, event, at, now)
     return _stopped(rec, event, at, now)
+
+
+def _rejected(
+    rec: WorkloadRecord, spoke: str, event: StatusEvent, at: float, now: float
+) -> EventOutcome:
+    """The spoke cannot run it: back to the queue, avoiding that spoke; but a cancel asked
+    for meanwhile is not undone by a rejection (the work would run elsewhere)."""
+    text = f"spoke {spoke} rejected it: {event.message or event.reason or 'no reason given'}"
+    if rec.cancel_requested:
+        attempt = _close(rec, WorkloadState.CANCELLED, at, reason=REJECTED)
+        done = _end(rec, WorkloadState.CANCELLED, now, CANCELLED, text, attempt=attempt)
+        return EventOutcome(done, "cancelled")
+    attempt = _close(rec, WorkloadState.PENDING, at, reason=REJECTED)
+    return EventOutcome(_requeue(rec, now, REJECTED, text, attempt=attempt, retries=0), "rejected")
 
 
 def _stopped(rec: WorkloadRecord, event: StatusEvent, at: float, now: float) -> EventOutcome:

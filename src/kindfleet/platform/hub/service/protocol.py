@@ -76,8 +76,10 @@ def register(
         verdict = joining.decide(who.proof(bound), req.name, known, now, lease_seconds)
     except joining.JoinRefused as exc:
         raise _refusal(exc) from None
+    taken = [] if verdict.rotation or row is None else _taken_over(conn, req.name, now)
     if who.kind == "join" and not join_store.spend(conn, str(who.token_id), now):
         raise Unauthorized("this join token was already used (they are single use)")
+    persist(conn, queue, taken, freed=True)
     values: dict[str, Any] = {
         "name": req.name,
         "labels": json.dumps(dict(req.labels), sort_keys=True),
@@ -98,6 +100,25 @@ def register(
     spoke_store.upsert(conn, values)
     after_commit(conn, queue.fleet_changed)
     return Joined(known=row is not None, rotation=verdict.rotation, approved=verdict.approved)
+
+
+def _taken_over(conn: Connection, name: str, now: float) -> list[WorkloadRecord]:
+    """A new agent takes a known name: the work handed to the one before can no longer be
+    reported by anyone (its credential is replaced), and the new agent's heartbeats keep
+    the name from ever going Lost, so that work would stay Running for ever. It moves now
+    as a lost spoke's does (`SpokeReplaced`). Exclusive work cannot: the agent before may
+    run it until its lease has passed in silence, so the join is refused (409) until the
+    hub has moved it by the rules of silence."""
+    active = [record(row) for row in store.active_on(conn, name)]
+    held = [rec.id for rec in active if rec.spec.lease is not None]
+    if held:
+        raise Conflict(
+            f"spoke {name}'s previous agent was handed exclusive work it may still be running "
+            f"({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}): the hub moves it once "
+            f"{name} is Lost and the work's lease has passed in silence; join again then, or "
+            f"remove the spoke with --force if that agent is known to be stopped"
+        )
+    return [transitions.spoke_lost(rec, now, why=transitions.SPOKE_REPLACED) for rec in active]
 
 
 def _join_token(conn: Connection, who: Principal, now: float) -> str:
@@ -192,7 +213,11 @@ class Due:
 
 
 def take_due(conn: Connection, name: str, now: float, redeliver_seconds: float) -> Due:
-    """Assignments and cancellations for this spoke that are due to go out now."""
+    """Assignments and cancellations for this spoke that are due to go out now: none to
+    a spoke awaiting approval (it is never placed on, nor handed what its name held)."""
+    row = spoke_store.get(conn, name)
+    if row is None or not row.approved:
+        return Due([], None)
     items: list[Assignment] = []
     sent: list[WorkloadRecord] = []
     next_times: list[float] = []
