@@ -18,10 +18,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -593,6 +594,19 @@ MAX_FAULTS = 500
 FaultText = Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
 
 
+def _in_utc_range(moment: datetime) -> datetime:
+    try:
+        moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 at +14:00 is year 0 in UTC
+        why = "is out of range: give a time between the years 1 and 9999 in UTC"
+        raise ValueError(why) from None
+    return moment
+
+
+# A time the hub shows: one that UTC can hold (the dashboard answered 500 on year 1 +14:00).
+ShownTime = Annotated[datetime, AfterValidator(_in_utc_range)]
+
+
 class FaultNote(Wire):
     """One fault of the fleet as its records say: what, where, since when, whether live."""
 
@@ -601,9 +615,9 @@ class FaultNote(Wire):
     cluster: FaultText
     role: FaultText = ""
     state: Literal["injecting", "active", "cleared"]
-    injected_at: datetime
-    until: datetime | None = None  # when its `--for` holder clears it
-    cleared_at: datetime | None = None
+    injected_at: ShownTime
+    until: ShownTime | None = None  # when its `--for` holder clears it
+    cleared_at: ShownTime | None = None
     detail: FaultText = ""  # e.g. "200ms, 5% loss"
     note: Annotated[str, StringConstraints(max_length=1024, pattern=NO_NUL)] = ""
 

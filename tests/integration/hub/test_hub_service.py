@@ -98,6 +98,24 @@ async def test_batch_is_all_or_nothing(hub, make_spec):
     assert [r.created for r in ok] == [True] * 5
 
 
+async def test_a_batch_repeating_a_key_names_the_earlier_item_not_an_unstored_id(
+    hub, make_spec
+):
+    """Found from outside: the 409 named the id the first item would have had, which the
+    refused batch never stored (GET answered 404)."""
+    items = [
+        BatchItem(idempotency_key="twice", spec=make_spec()),
+        BatchItem(idempotency_key="twice", spec=make_spec(command=["different"])),
+    ]
+    with pytest.raises(Conflict) as refused:
+        await hub.submit_batch(items)
+    assert "items[1].idempotency key was already used for items[0] of this batch" in str(
+        refused.value
+    )
+    assert "wl-" not in str(refused.value)
+    assert (await hub.list_workloads(ListQuery())).items == []
+
+
 async def test_selector_without_values_is_refused(hub, make_spec):
     bad = make_spec(
         selector=Selector.model_validate({"match_expressions": [{"key": "zone", "operator": "In"}]})

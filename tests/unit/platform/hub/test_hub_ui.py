@@ -232,6 +232,19 @@ async def test_fault_reports_need_the_client_token_and_replace_the_last(api):
     assert (await api.http.put("/v1/faults", json=too_many, headers=api.client)).status_code == 422
 
 
+@pytest.mark.parametrize("field", ["injected_at", "until", "cleared_at"])
+async def test_a_fault_time_utc_cannot_hold_is_refused_and_the_board_stays_up(api, field):
+    """Found from outside: year 1 at +14:00 was taken, and every dashboard page answered
+    500 (it is year 0 in UTC) until the next report."""
+    fault = {"id": "f-1", "action": "pause", "cluster": "a", "state": "active",
+             "injected_at": "2030-01-01T00:00:00Z", field: "0001-01-01T00:00:00+14:00"}  # fmt: skip
+    put = await api.http.put("/v1/faults", json={"faults": [fault]}, headers=api.client)
+    assert put.status_code == 422
+    assert f"faults[0].{field}" in put.text and "between the years 1 and 9999" in put.text
+    await login(api)
+    assert (await api.http.get("/ui/")).status_code == 200
+
+
 async def test_activity_counts_submissions_between_samples(api):
     board = api.app.state.dashboard
     board.sample()

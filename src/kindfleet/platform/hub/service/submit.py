@@ -198,7 +198,7 @@ def submit_many(
     for item in items:
         spec_hash, rec = known[item.idem_hash]
         if spec_hash != item.spec_hash:
-            out.append(_conflict(item, rec.id))
+            out.append(_conflict(item, f"workload {rec.id}"))
         else:  # created by the first of its key in this group, a repeat answers it as a retry
             out.append(
                 Submitted(rec, created=firsts.get(item.idem_hash) is item and rec.id in stored)
@@ -215,17 +215,20 @@ def _refuse_conflicts(
     items: Sequence[Submission], known: dict[str, tuple[str, WorkloadRecord]]
 ) -> None:
     """Raise the first submission whose key names other work, stored or earlier in `items`."""
-    seen = {h: (spec_hash, rec.id) for h, (spec_hash, rec) in known.items()}
+    seen = {h: (spec_hash, f"workload {rec.id}") for h, (spec_hash, rec) in known.items()}
     for item in items:
-        spec_hash, wid = seen.setdefault(item.idem_hash, (item.spec_hash, item.workload_id))
+        earlier = f"{item.path.rstrip('.') or 'an earlier item'} of this batch"
+        spec_hash, used = seen.setdefault(item.idem_hash, (item.spec_hash, earlier))
         if spec_hash != item.spec_hash:
-            raise _conflict(item, wid)
+            raise _conflict(item, used)
 
 
-def _conflict(item: Submission, workload_id: str) -> Conflict:
+def _conflict(item: Submission, used: str) -> Conflict:
+    """`used`: what the key names ("workload wl-..." stored, or an earlier item's path in
+    the same atomic batch, whose id is never stored)."""
     return Conflict(
-        f"{item.path}idempotency key was already used for workload {workload_id} with a "
-        "different spec; use a new key for new work"
+        f"{item.path}idempotency key was already used for {used} with a different spec; use "
+        "a new key for new work"
     )
 
 
