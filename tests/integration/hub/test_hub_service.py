@@ -98,9 +98,7 @@ async def test_batch_is_all_or_nothing(hub, make_spec):
     assert [r.created for r in ok] == [True] * 5
 
 
-async def test_a_batch_repeating_a_key_names_the_earlier_item_not_an_unstored_id(
-    hub, make_spec
-):
+async def test_a_batch_repeating_a_key_names_the_earlier_item_not_an_unstored_id(hub, make_spec):
     """Found from outside: the 409 named the id the first item would have had, which the
     refused batch never stored (GET answered 404)."""
     items = [
