@@ -415,3 +415,57 @@ async def test_a_report_or_beat_that_waited_out_its_spokes_removal_is_a_401(api,
         with pytest.raises(Unauthorized, match="s1 was removed"):
             await late
     assert "unexpected" not in caplog.text
+
+
+async def test_one_spokes_heartbeats_are_handled_one_at_a_time_others_alongside(api, monkeypatch):
+    """Found from outside: one credential sending 100,000-entry heartbeats on four
+    connections held an honest spoke's heartbeat for 6 s (its lease) and submissions for
+    13 s. A spoke's heartbeats now wait their turn behind each other, not beside them;
+    other spokes' go on alongside."""
+    await api.register("s1")
+    await api.register("s2")
+    inside: dict[str, int] = {"s1": 0, "s2": 0}
+    most: dict[str, int] = {"s1": 0, "s2": 0}
+    s2_in = asyncio.Event()
+    real = api.hub.heartbeat
+
+    async def slow(name, req):
+        inside[name] += 1
+        most[name] = max(most[name], inside[name])
+        try:
+            if name == "s1":  # s1's first heartbeat keeps its turn until s2 got in beside it
+                await asyncio.wait_for(s2_in.wait(), 10)
+            else:
+                s2_in.set()
+            return await real(name, req)
+        finally:
+            inside[name] -= 1
+
+    monkeypatch.setattr(api.hub, "heartbeat", slow)
+    beat = {"capacity": {"cpu_millis": 4000, "memory_bytes": 2**33}, "held": []}
+
+    async def send(name):
+        url = f"/v1/spokes/{name}/heartbeat"
+        return await api.http.post(url, json=beat, headers=api.spoke(name))
+
+    answers = await asyncio.gather(*(send("s1") for _ in range(6)), send("s2"), send("s2"))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert most["s1"] == 1  # one at a time, the other five waiting their turn
+    assert s2_in.is_set()  # and s2 not held behind s1's queue
+
+
+async def test_the_turns_keep_no_spoke_name_once_nobody_waits():
+    from kindfleet.platform.hub.api.oneatatime import PerSpoke
+
+    turns = PerSpoke()
+
+    async def one(name):
+        async with turns.turn(name):
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(one(f"s{i % 5}") for i in range(50)))
+    assert len(turns) == 0
+    with pytest.raises(RuntimeError):
+        async with turns.turn("s1"):
+            raise RuntimeError("a failed heartbeat gives its turn back")
+    assert len(turns) == 0

@@ -21,6 +21,7 @@ from kindfleet.platform.hub.api.bodies import (
     read_model,
     read_optional,
 )
+from kindfleet.platform.hub.api.oneatatime import PerSpoke
 from kindfleet.platform.hub.api.openapi import errors
 from kindfleet.platform.hub.rules.times import epoch
 from kindfleet.platform.hub.service.hub_service import HubService
@@ -282,6 +283,7 @@ def _operators(app: FastAPI, hub: HubService) -> None:
 
 def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
     v1 = API_PREFIX
+    beats = PerSpoke()
 
     @app.post(
         f"{v1}/spokes/register",
@@ -304,8 +306,11 @@ def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
         tags=["spoke protocol"],
     )
     async def heartbeat(name: SpokeName, request: Request, _: Spoke) -> Response:
-        req = await read_model(request, HeartbeatRequest)
-        return json_response(await hub.heartbeat(name, req))
+        """Renews the spoke's lease; `held` fences stale copies. One at a time per spoke
+        (`oneatatime.py`): more wait their turn, so a flood stalls only its own spoke."""
+        async with beats.turn(name):
+            req = await read_model(request, HeartbeatRequest)
+            return json_response(await hub.heartbeat(name, req))
 
     @app.get(
         f"{v1}/spokes/{{name}}/assignments",
