@@ -9,6 +9,7 @@ highest and last point, so a spike survives and a 2,000-point run draws fast.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -76,8 +77,23 @@ def downsample(points: Sequence[tuple[float, float]]) -> list[tuple[float, float
 def _scale(lo: float, hi: float) -> tuple[float, float]:
     if hi <= lo:
         pad = abs(lo) * 0.1 or 1.0
-        return lo - pad, hi + pad
+        return max(lo - pad, -_LARGEST), min(hi + pad, _LARGEST)
     return lo, hi
+
+
+# Axes are computed on halves: a spoke may report any finite float, and 1e308 - (-1e308)
+# is inf, which drew y="nan" (found from outside).
+_LARGEST = sys.float_info.max
+
+
+def _share(v: float, lo: float, hi: float) -> float:
+    """Where `v` is between `lo` and `hi`, 0 to 1, for any finite floats."""
+    span = hi / 2 - lo / 2
+    return (v / 2 - lo / 2) / span if span else 0.0
+
+
+def _mid(lo: float, hi: float) -> float:
+    return lo / 2 + hi / 2
 
 
 def line_chart(
@@ -144,10 +160,10 @@ def _axes(
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def px(x: float) -> float:
-        return LEFT + (x - x0) / ((x1 - x0) or 1.0) * inner_w
+        return LEFT + _share(x, x0, x1) * inner_w
 
     def py(y: float) -> float:
-        return TOP + (1 - (y - y0) / ((y1 - y0) or 1.0)) * inner_h
+        return TOP + (1 - _share(y, y0, y1)) * inner_h
 
     return px, py
 
@@ -155,14 +171,14 @@ def _axes(
 def _y_ticks(
     py: Callable[[float], float], y0: float, y1: float, fmt: Callable[[float], str]
 ) -> list[Tick]:
-    return [Tick(py(v), fmt(v)) for v in (y0, (y0 + y1) / 2, y1)]
+    return [Tick(py(v), fmt(v)) for v in (y0, _mid(y0, y1), y1)]
 
 
 def _x_ticks(
     px: Callable[[float], float], x0: float, x1: float, *, from_start: bool = False
 ) -> list[Tick]:
     """Seconds since the first point, or before the latest ("now")."""
-    at = (x0, (x0 + x1) / 2, x1)
+    at = (x0, _mid(x0, x1), x1)
     if from_start:
         return [Tick(px(v), f"{v - x0:.0f}s") for v in at]
     return [Tick(px(v), "latest" if v == x1 else f"-{x1 - v:.0f}s") for v in at]

@@ -53,6 +53,6 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 def number(value: float) -> str:
     """A metric value, short: 12, 0.4123, 1.2e+06."""
-    if value == int(value) and abs(value) < 1e12:
+    if abs(value) < 1e12 and value == int(value):  # inf and nan are not below 1e12
         return str(int(value))
     return f"{value:.4g}"
