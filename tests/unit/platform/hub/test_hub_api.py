@@ -469,3 +469,29 @@ async def test_the_turns_keep_no_spoke_name_once_nobody_waits():
         async with turns.turn("s1"):
             raise RuntimeError("a failed heartbeat gives its turn back")
     assert len(turns) == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "path", "message"),
+    [
+        ("state=Pending&state=Running", "query.state", "is given 2 times: give it once"),
+        ("stat=Running", "query.stat", "is not a parameter of this route (takes cursor, label"),
+        ("limit=1&limit=2", "query.limit", "is given 2 times"),
+    ],
+)
+async def test_a_query_parameter_repeated_or_unknown_is_refused_by_name(api, query, path, message):
+    """Found from outside: the last of two `state`s was used (the reverse order another
+    answer), and a typo (`stat`) answered every workload as if no filter was asked for."""
+    answer = await api.http.get(f"/v1/workloads?{query}", headers=api.client)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["path"] == path
+    assert message in answer.json()["errors"][0]["message"]
+
+
+async def test_strict_queries_leave_lists_alone_and_tell_strangers_nothing(api):
+    both = "/v1/workloads?label=a=b&label=c=d"
+    assert (await api.http.get(both, headers=api.client)).status_code == 200
+    assert (await api.http.get("/v1/workloads?stat=x")).status_code == 401
+    await api.register("s1")
+    twice = await api.http.get("/v1/spokes/s1/assignments?wait=0&wait=1", headers=api.spoke("s1"))
+    assert twice.status_code == 422 and "query.wait" in twice.text

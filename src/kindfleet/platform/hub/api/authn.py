@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from kindfleet.platform.hub.api import queries
 from kindfleet.platform.hub.api.bodies import once
 from kindfleet.platform.hub.service import tokens
 from kindfleet.platform.hub.service.hub_service import HubService
@@ -36,18 +37,21 @@ async def _same_store(request: Request) -> None:
     hub.same_store(request.headers.get(STORE_HEADER))
 
 
-async def _client(p: Annotated[Principal, Depends(_who)]) -> Principal:
+async def _client(request: Request, p: Annotated[Principal, Depends(_who)]) -> Principal:
     tokens.require_client(p)
+    queries.check(request)
     return p
 
 
-async def _joining(p: Annotated[Principal, Depends(_who)]) -> Principal:
+async def _joining(request: Request, p: Annotated[Principal, Depends(_who)]) -> Principal:
     tokens.require_joining(p)
+    queries.check(request)
     return p
 
 
-async def _spoke(name: str, p: Annotated[Principal, Depends(_who)]) -> Principal:
+async def _spoke(name: str, request: Request, p: Annotated[Principal, Depends(_who)]) -> Principal:
     tokens.require_spoke(p, name)
+    queries.check(request)
     return p
 
 
