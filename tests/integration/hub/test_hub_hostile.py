@@ -150,6 +150,45 @@ def test_slow_and_idle_clients_are_closed(hub):
     assert httpx2.get(f"{hub.url}/healthz").status_code == 200
 
 
+def _exchange(hub: HubProcess, request: bytes) -> bytes:
+    """Send raw bytes, read until the hub closes or a whole answer came."""
+    with socket.create_connection(("127.0.0.1", hub.port)) as s:
+        s.sendall(request)
+        s.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 20:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_an_upgrade_with_a_body_is_refused_not_read_as_empty(hub):
+    """Found from outside: `curl --http2` on plain HTTP sends Upgrade: h2c; the parser stopped
+    at the head and the submission was answered "the body is not valid JSON: EOF". A body
+    with an Upgrade is now refused, saying what to send; a GET with one is answered."""
+    body = b'{"name": "a", "command": ["true"]}'
+    head = (
+        b"POST /v1/workloads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + hub.client_token.encode()
+        + b"\r\nIdempotency-Key: h2c-1\r\nContent-Type: application/json\r\n"
+        b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n"
+    )
+    answer = _exchange(hub, head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"send the request as plain HTTP/1.1, without Upgrade" in answer
+    with HubClient(hub.url, hub.client_token) as client:
+        assert client.list_workloads().items == []  # nothing was made of it
+    get = _exchange(
+        hub,
+        b"GET /v1/workloads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+        + hub.client_token.encode()
+        + b"\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+    )
+    assert get.startswith(b"HTTP/1.1 200"), get[:200]
+
+
 def test_a_long_poll_is_not_cut_by_the_deadlines(hub):
     token = hub.join_token("poller")
     credential = register(hub, "poller", token).json()["credential"]

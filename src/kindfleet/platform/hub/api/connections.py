@@ -78,9 +78,24 @@ class GuardedProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
+        if self._upgrade_with_body():
+            # The parser stops at an Upgrade (h2c here): the body would never be read, and
+            # the request was answered as if it had none ("not valid JSON: EOF").
+            self.send_400_response(
+                "Upgrade is not supported with a request body: send the request as plain "
+                "HTTP/1.1, without Upgrade (curl: --http1.1)"
+            )
+            return
         super().on_headers_complete()
         if self._reading:
             self._arm(self.limits.body_timeout)
+
+    def _upgrade_with_body(self) -> bool:
+        upgrade = self._get_upgrade()
+        if upgrade is None or (upgrade == b"websocket" and self._should_upgrade_to_ws()):
+            return False
+        sized = dict(self.headers).get(b"content-length", b"0").strip() not in (b"", b"0")
+        return sized or any(name == b"transfer-encoding" for name, _ in self.headers)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
