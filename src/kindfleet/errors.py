@@ -127,6 +127,10 @@ _MACHINE: dict[int, tuple[str, str]] = {
         "too many open files on this machine",
         "close what holds them, or raise fs.file-max, and run the command again",
     ),
+    errno.ENAMETOOLONG: (
+        "a name is too long for the file system: {path}",
+        "set $KINDFLEET_STATE_DIR to a shorter path (each name at most 255 bytes)",
+    ),
 }
 _PATHS = {errno.EACCES, errno.EPERM}  # only about a path: without one, they may be ours
 _IN_THE_WAY = {errno.EEXIST, errno.ENOTDIR}  # a directory to make or to pass through, a file

@@ -83,3 +83,13 @@ def test_init_on_a_full_disk_says_so_with_exit_3(cli, tmp_path: Path):
     assert result.code == EXIT_PREREQUISITE
     assert f"no space left on the disk of {disk / 'fleet.yaml'}" in result.err
     assert "bug" not in result.err and "Traceback" not in result.err
+
+
+def test_a_name_too_long_is_the_machines_refusal_not_a_bug():
+    """Found from outside: a KINDFLEET_STATE_DIR with a 300-character name was "unexpected
+    OSError ... this is a bug"."""
+    long = "/tmp/" + "x" * 300
+    known = machine_error(OSError(errno.ENAMETOOLONG, "File name too long", long))
+    assert known is not None and known.exit_code == EXIT_PREREQUISITE
+    assert known.message == f"a name is too long for the file system: {long}"
+    assert "KINDFLEET_STATE_DIR" in (known.hint or "")

@@ -234,8 +234,15 @@ def main() -> None:
             signal.signal(sig, handler)
 
 
+def debugging(flag: str | None, argv: list[str]) -> bool:
+    """--debug, or KINDFLEET_DEBUG set to anything but 0, false, no or off (any text at
+    all turned tracebacks on, KINDFLEET_DEBUG=0 too)."""
+    on = (flag or "").strip().lower() not in ("", "0", "false", "no", "off")
+    return on or "--debug" in argv
+
+
 def _main() -> None:
-    debug = bool(os.environ.get("KINDFLEET_DEBUG")) or "--debug" in sys.argv
+    debug = debugging(os.environ.get("KINDFLEET_DEBUG"), sys.argv)
     try:
         app()
     except SpecError as exc:

@@ -76,13 +76,24 @@ def hold(fleet: str, what: str, root: Path | None = None) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the flock
 
 
+_RETRIES = 50  # a holder removing the folder as it goes is a race of an instant
+
+
 def _take(path: Path, fleet: str) -> int:
+    failed = 0
     while True:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except (FileNotFoundError, FileExistsError):  # its folder, removed by a holder
-            continue  # leaving as it was made or opened in (mkdir's own check): again
+        except (FileNotFoundError, FileExistsError) as exc:  # its folder, removed by a holder
+            failed += 1  # leaving as it was made or opened in (mkdir's own check): again;
+            if failed < _RETRIES:  # but not for ever: a dangling link or /proc in the state
+                continue  # path fails every time (up and down spun at 100% CPU, silent)
+            raise PrerequisiteError(
+                f"cannot create {path.parent}: {exc.strerror} ({exc.filename})",
+                hint="set $KINDFLEET_STATE_DIR to a directory you can write, or remove what "
+                "stands in its way (a dangling symlink on the path?)",
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

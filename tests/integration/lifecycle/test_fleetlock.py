@@ -6,6 +6,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,32 @@ def test_racing_holders_never_hold_it_together_nor_trip_on_its_removal(tmp_path)
     assert [proc.returncode for proc in racers] == [0] * 4, [err for _, err in outcomes]
     assert sum(int(out) for out, _ in outcomes) > 0
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["dangling link", "under /proc"])
+def test_a_state_path_that_can_never_be_made_is_said_not_spun_on(tmp_path, where):
+    """Found from outside: with a dangling symlink on the state path (or the state under
+    /proc), `up` and `down` retried the lock's mkdir for ever, at 100% CPU, saying
+    nothing."""
+    root = tmp_path / "state"
+    if where == "dangling link":
+        root.symlink_to(tmp_path / "gone" / "disk")
+    else:
+        root = Path("/proc/kindfleet-nope")
+    raised: list[BaseException] = []
+
+    def take() -> None:
+        try:
+            with fleetlock.hold("f", "up", root):
+                pass
+        except BaseException as exc:
+            raised.append(exc)
+
+    taker = threading.Thread(target=take, daemon=True)
+    taker.start()
+    taker.join(60)  # a bound on a regression (it spun for ever), not a wait for a pass
+    assert not taker.is_alive(), "still retrying"
+    [error] = raised
+    assert isinstance(error, fleetlock.PrerequisiteError) and error.exit_code == 3
+    assert error.message.startswith("cannot create ")
+    assert "KINDFLEET_STATE_DIR" in (error.hint or "")

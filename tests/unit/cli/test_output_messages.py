@@ -95,3 +95,23 @@ def test_a_checks_words_are_shown_as_written(capsys):
 def test_an_emoji_code_in_what_a_run_said_stays_text(capsys):
     output.console("err").print(":100: done", markup=False, highlight=False)
     assert capsys.readouterr().err == ":100: done\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "argv", "on"),
+    [
+        (None, [], False),
+        ("0", [], False),
+        ("false", [], False),
+        (" Off ", [], False),
+        ("no", [], False),
+        ("1", [], True),
+        ("yes", [], True),
+        (None, ["kindfleet", "up", "--debug"], True),
+    ],
+)
+def test_kindfleet_debug_reads_as_written(flag, argv, on):
+    """Found from outside: KINDFLEET_DEBUG=0 (and =false) turned tracebacks on."""
+    from kindfleet.cli import debugging
+
+    assert debugging(flag, argv) is on
