@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
-from kindfleet.errors import Problem, UsageError, WorkloadSpecError
-from kindfleet.fleetspec import k8snames
+from kindfleet.errors import Problem, SpecError, UsageError, WorkloadSpecError
+from kindfleet.fleetspec import k8snames, yamlread
 from kindfleet.fleetspec.errors import problems_from
+from kindfleet.fleetspec.load import MAX_FILE_BYTES
 from kindfleet.platform.wire import (
     MAX_IDEMPOTENCY_KEY,
     PATTERN_WORDS,
@@ -26,47 +26,72 @@ from kindfleet.platform.wire import (
 )
 
 
-def validate(raw: Mapping[str, Any], *, source: str = "workload") -> WorkloadSpec:
+def validate(
+    raw: Mapping[str, Any],
+    *,
+    source: str = "workload",
+    prefix: tuple[str | int, ...] = (),
+    texts: Mapping[tuple[str | int, ...], str] | None = None,
+) -> WorkloadSpec:
+    """`raw` as a workload; `texts` (path -> a plain scalar's text as written, from the
+    file) lets a message quote what the user typed (`"1.10"`, not 1.1)."""
     try:
         return WorkloadSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = problems_from(exc, WorkloadSpec, patterns=PATTERN_WORDS)
+        problems = problems_from(exc, WorkloadSpec, prefix, texts=texts, patterns=PATTERN_WORDS)
         raise WorkloadSpecError(problems or [Problem("", str(exc))], source=source) from None
 
 
 def from_path(path: str | Path) -> list[WorkloadSpec]:
-    """Every workload in a YAML file holding one spec (a map) or a list of them."""
+    """Every workload in a YAML file holding one spec (a map) or a list of them, read as a
+    fleet file is (`fleetspec.yamlread`): at most 16 MiB, YAML 1.2 (`no` is text), a
+    repeated key refused. PyYAML's `safe_load` read `--spec /dev/zero` until the memory
+    ran out, made `VER: 1.10` 1.1 and then told to quote it as "1.1", and let the second of
+    two `resources:` win in silence."""
     path = Path(path)
+    source = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # /dev/zero is a "file" too
     except FileNotFoundError:
         raise UsageError(f"workload file {path} does not exist") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a workload file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"workload file {path} cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
-        problem = Problem("", f"is not valid YAML: {exc}")
-        raise WorkloadSpecError([problem], source=str(path)) from None
-    except RecursionError:  # PyYAML's composer recurses once per level of nesting
-        problem = Problem("", "is nested too deeply to be a workload")
-        raise WorkloadSpecError([problem], source=str(path)) from None
+    except OSError as exc:
+        raise UsageError(f"workload file {path} cannot be read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        too_big = f"is larger than {MAX_FILE_BYTES // 2**20} MiB: no workload file is that large"
+        fix = "check that --spec names your workload file"
+        raise WorkloadSpecError([Problem("", too_big, fix)], source=source)
+    try:
+        document = yamlread.read(raw, source=source)
+    except SpecError as exc:
+        raise WorkloadSpecError([_as_workload(p) for p in exc.problems], source=source) from None
+    data = document.data
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(i, dict) for i in items):
         problem = Problem("", "must hold a workload (a map) or a list of them")
-        raise WorkloadSpecError([problem], source=str(path))
+        raise WorkloadSpecError([problem], source=source)
     problems: list[Problem] = []
     specs: list[WorkloadSpec] = []
-    for index, raw in enumerate(items):
+    for index, item in enumerate(items):
+        prefix: tuple[str | int, ...] = (index,) if isinstance(data, list) else ()
         try:
-            specs.append(validate(raw, source=str(path)))
+            specs.append(validate(item, source=source, prefix=prefix, texts=document.texts))
         except WorkloadSpecError as exc:
-            prefix = f"[{index}]" if len(items) > 1 else ""
-            problems += [Problem(f"{prefix}{'.' if prefix and p.path else ''}{p.path}",
-                                 p.message, p.fix) for p in exc.problems]  # fmt: skip
+            problems += exc.problems
     if problems:
-        raise WorkloadSpecError(problems, source=str(path))
+        raise WorkloadSpecError(problems, source=source)
     return specs
+
+
+def _as_workload(problem: Problem) -> Problem:
+    """A problem the fleet file's reader found, with a fleet file's advice made a
+    workload file's."""
+    if problem.fix and "kindfleet init" in problem.fix:
+        return Problem(problem.path, problem.message, "write a workload (name, command) or a list")
+    message = problem.message.replace("; kind refuses repeated keys", ": keys may not repeat")
+    return Problem(problem.path, message, problem.fix)
 
 
 def pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:

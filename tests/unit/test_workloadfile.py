@@ -17,7 +17,7 @@ def _laughs(levels: int) -> str:
 
 
 HOSTILE = {
-    "deep nesting": ("name: x\ncommand: " + "[" * 3000 + "]" * 3000, "nested too deeply"),
+    "deep nesting": ("name: x\ncommand: " + "[" * 3000 + "]" * 3000, "nesting depth"),
     "not YAML": ("name: [", "is not valid YAML"),
     "a scalar": ("42", "must hold a workload"),
     "an empty list": ("[]", "must hold a workload"),
@@ -28,10 +28,20 @@ HOSTILE = {
     ),
     "a billion laughs": (
         "- " + _laughs(8).replace("\n", "\n  ") + "\n  name: w\n  command: *x7",
-        "unknown field",
+        "an alias bomb?",
     ),
     "NUL in a label": ('name: w\ncommand: ["true"]\nlabels: {a: "b\\0c"}', "labels.a"),
     "binary": ("\x00\x01\x02", "is not valid YAML"),
+    # Found from outside: PyYAML's safe_load let the second of two keys win in silence.
+    "a repeated key": (
+        "name: a\ncommand: [x]\nresources: {gpu: 1}\nresources: {cpu: 100m}",
+        "resources: is written twice (lines 3 and 4): keys may not repeat (keep one of them)",
+    ),
+    # ... and read 1.10 as 1.1, then told to quote it as "1.1": a value the user never wrote.
+    "a number where text goes": (
+        "name: a\ncommand: [x]\nenv: {FLAG: no, VER: 1.10, HEX: 0x1F}",
+        'env.VER: must be a string, not the number 1.10 (quote it: "1.10")',
+    ),
 }
 
 
@@ -44,6 +54,18 @@ def test_a_hostile_file_is_one_clear_error(tmp_path, case):
         workloadfile.from_path(path)
     assert says in str(caught.value), str(caught.value)
     assert len(str(caught.value)) < 4000  # the problems named, not the file echoed
+
+
+def test_no_file_is_read_past_16_mib():
+    """Found from outside: `--spec /dev/zero` was read until the memory ran out."""
+    with pytest.raises(KindfleetError, match="is larger than 16 MiB"):
+        workloadfile.from_path("/dev/zero")
+
+
+def test_yaml_1_1_words_are_text(tmp_path):
+    path = tmp_path / "work.yaml"
+    path.write_text("name: a\ncommand: [x]\nenv: {FLAG: no, ON: on}\n")
+    assert workloadfile.from_path(path)[0].env == {"FLAG": "no", "ON": "on"}
 
 
 def test_a_directory_or_nothing_there_says_so(tmp_path):

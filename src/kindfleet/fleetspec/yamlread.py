@@ -21,6 +21,8 @@ that messages can quote what the user typed (`"1.30"`, not 1.3).
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +57,7 @@ class Document:
 def read(text: str | bytes, *, source: str | None = None) -> Document:
     """The one document of a fleet file (text, or bytes in any encoding YAML allows);
     raises `SpecError` naming every problem."""
+    text = _utf32_decoded(text, source)
     reader = EventReader()
     loader = _Loader(text)
     feed, get_event = reader.feed, loader.get_event
@@ -76,6 +79,19 @@ def read(text: str | bytes, *, source: str | None = None) -> Document:
             [Problem("", "is empty", "run `kindfleet init` for an example")], source=source
         )
     return Document(docs[0], reader.texts)
+
+
+def _utf32_decoded(text: str | bytes, source: str | None) -> str | bytes:
+    """libyaml reads UTF-8 and UTF-16 only; YAML allows UTF-32 with its BOM too (and the
+    fleet file's docs say so): such a file was refused as "unacceptable character #x0000"."""
+    if not isinstance(text, bytes) or text[:4] not in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        return text
+    try:
+        return text.decode("utf-32")
+    except UnicodeDecodeError as exc:
+        problem = Problem(f"byte {exc.start}", "is not valid UTF-32 (the file starts with its BOM)",
+                          "save the file as UTF-8 text")  # fmt: skip
+        raise SpecError([problem], source=source) from None
 
 
 def _syntax_problem(exc: yaml.YAMLError, source: str | bytes, reader: EventReader) -> Problem:
@@ -109,7 +125,9 @@ def _reader_position(exc: yaml.YAMLError, source: str | bytes) -> str:
 
 
 def _syntax_fix(problem: str, line: str) -> str | None:
-    if "tab" in problem or "\t" in line[: len(line) - len(line.lstrip())]:
+    # A word, not a part of one: "unacceptable character" (bytes not UTF-8) was told to
+    # indent with spaces (found from outside).
+    if re.search(r"\btabs?\b", problem) or "\t" in line[: len(line) - len(line.lstrip())]:
         return "indent with spaces; YAML does not allow tabs for indentation"
     if "nesting depth" in problem:
         return "flatten the structure"

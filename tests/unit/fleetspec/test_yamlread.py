@@ -170,6 +170,8 @@ def test_alias_and_key_misuse(text, words):
         ("\ufeff" + HEAD, "t"),  # a BOM
         (HEAD.replace("\n", "\r\n"), "t"),  # CRLF
         ((HEAD).encode("utf-16"), "t"),  # UTF-16 with its BOM, as YAML allows
+        ((HEAD).encode("utf-32"), "t"),  # UTF-32 too (libyaml alone refused it)
+        (b"\x00\x00\xfe\xff" + (HEAD).encode("utf-32-be"), "t"),
     ],
 )
 def test_encodings_and_line_ends(raw, expect):
@@ -192,6 +194,14 @@ def test_broken_files_are_one_clean_problem(raw, words):
         from_text(raw)
     assert words in caught.value.message
     assert caught.value.exit_code == 2
+
+
+def test_bytes_not_utf8_are_told_to_be_utf8_not_to_indent_with_spaces():
+    """Found from outside: "unacceptable character" holds "tab", and got the tab advice."""
+    with pytest.raises(SpecError) as caught:
+        from_text(HEAD.encode() + "hub: {name: j\u00f6rg}\n".encode("latin-1"))
+    assert "save the file as UTF-8" in caught.value.message
+    assert "spaces" not in caught.value.message
 
 
 def test_tabs_get_a_fix():
