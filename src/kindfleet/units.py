@@ -30,7 +30,10 @@ def parse_memory(value: str | int) -> int:
         raise ValueError(f"memory {value!r} is not a quantity; write e.g. 512Mi, 8Gi or 1G")
     number, suffix = match.groups()
     factor = _BINARY.get(suffix or "") or _DECIMAL.get(suffix or "") or 1
-    return int(float(number) * factor)
+    size = float(number) * factor
+    if not size < _LARGEST:  # inf too (400 digits of Ei): int() raised OverflowError
+        raise ValueError(f"memory {_short(value)} is larger than any machine's: at most 8Ei")
+    return int(size)
 
 
 @lru_cache(maxsize=4096, typed=True)
@@ -39,12 +42,24 @@ def parse_cpu(value: str | float) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"cpu {value} must not be negative")
-        return round(value * 1000)
-    match = _CPU.match(str(value).strip())
-    if not match:
-        raise ValueError(f"cpu {value!r} is not a quantity; write e.g. 500m, 2 or 0.5")
-    number, milli = match.groups()
-    return round(float(number)) if milli else round(float(number) * 1000)
+        millis = float(value) * 1000
+    else:
+        match = _CPU.match(str(value).strip())
+        if not match:
+            raise ValueError(f"cpu {value!r} is not a quantity; write e.g. 500m, 2 or 0.5")
+        number, milli = match.groups()
+        millis = float(number) * (1 if milli else 1000)
+    if not millis < _LARGEST:  # inf and nan too: round() raised OverflowError
+        raise ValueError(f"cpu {_short(value)} is more than any machine has")
+    return round(millis)
+
+
+_LARGEST = float(2**63)  # bytes or millicores: what an int64 (Kubernetes' too) holds
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def format_memory(size: int) -> str:

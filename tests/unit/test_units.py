@@ -1,3 +1,5 @@
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -62,3 +64,23 @@ def test_kept_values_keep_their_type():
     for _ in range(2):
         with pytest.raises(ValueError, match="not a quantity"):
             parse_memory("8 GB")
+
+
+@pytest.mark.parametrize("huge", ["9" * 400 + "Ei", "10Ei", "1" + "0" * 30])
+def test_memory_past_any_machine_is_said_not_an_overflow(huge):
+    """Found from outside: 400 digits of Ei raised OverflowError ("this is a bug")."""
+    with pytest.raises(ValueError, match="larger than any machine's: at most 8Ei"):
+        parse_memory(huge)
+
+
+@pytest.mark.parametrize("huge", [float("inf"), float("nan"), 1e400, 1e300, "9" * 400])
+def test_cpu_past_any_machine_is_said_not_an_overflow(huge):
+    with pytest.raises(ValueError, match="more than any machine has"):
+        parse_cpu(huge)
+
+
+@given(st.floats() | st.integers() | st.text(max_size=50))
+def test_parsing_a_quantity_raises_nothing_but_value_error(value):
+    for parse in (parse_cpu, parse_memory):
+        with contextlib.suppress(ValueError):
+            assert parse(value) >= 0

@@ -251,7 +251,8 @@ class Networking(FileModel):
 class Capacity(FileModel):
     """What a spoke offers when nothing can measure it (the local provider)."""
 
-    cpu: Annotated[float, Field(gt=0)] = 4
+    # At least a millicore (0.0000001 passed `> 0` and offered none), and finite.
+    cpu: Annotated[float, Field(ge=0.001, allow_inf_nan=False)] = 4
     memory: str = "8Gi"
     gpu: Annotated[int, Field(ge=0)] | None = None
 
@@ -288,7 +289,9 @@ class Runs(FileModel):
 
         try:
             size = parse_memory(value)
-        except ValueError:
+        except ValueError as exc:
+            if "larger than" in str(exc):
+                raise
             raise ValueError(f"{value!r} is not a size: write e.g. 10Mi or 500Ki, or 0") from None
         if 0 < size < kubelet.LOG_MIN_BYTES:
             raise ValueError("a run's log cap must be at least 16Ki, or 0 for no cap")

@@ -213,3 +213,19 @@ def test_a_template_subnet_is_one_problem_not_one_per_spoke():
     found = problems("spokes: {count: 30, template: {networking: {podSubnet: 10.50.0.0/16}}}\n")
     assert list(found) == ["spokes.template.networking.podSubnet"]
     assert "every spoke made from it" in found["spokes.template.networking.podSubnet"]
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("{cpu: .inf}", "hub.capacity.cpu: must be a finite number"),
+        ("{cpu: 1e400}", "hub.capacity.cpu: must be a finite number"),
+        ("{cpu: 0.0000001}", "hub.capacity.cpu: must be at least 0.001"),
+        ("{memory: '" + "9" * 400 + "Ei'}", "larger than any machine's: at most 8Ei"),
+    ],
+)
+def test_a_capacity_no_machine_has_is_one_clear_problem(written, says):
+    """Found from outside: these were "unexpected OverflowError ... this is a bug" (exit 1),
+    or a cpu of 0 millicores that passed."""
+    found = problems(f"provider: local\nhub: {{capacity: {written}}}\n")
+    assert any(says in message for message in found.values()), found
