@@ -9,9 +9,11 @@ state; `up` waits for the hub to hear the spoke and fails, naming it, when it do
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from tests.integration.lifecycle.test_local_strays import fleet_file
@@ -96,3 +98,25 @@ def _until(condition, seconds: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "not within the time"
         time.sleep(0.2)
+
+
+def test_a_cluster_that_fails_to_start_keeps_the_log_its_hint_names(tmp_path):
+    """Found from outside: `up --wait 0.3` said "full log: .../clusters/<hub>/log", and
+    `up`'s removal of what it began had removed that file: the one evidence gone."""
+    name = f"late{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "fleet.yaml"
+    path.write_text(fleet_file(name, f"{name}-a"))
+    state = tmp_path / "state"
+    running = Fleet(from_path(path), provider=LocalProvider(state), state_dir=state)
+    try:
+        with pytest.raises(KindfleetError) as caught:
+            running.up(preflight=False, wait=0.01)
+        text = f"{caught.value.message}\n{caught.value.hint}"
+        named = re.search(r"full log: (\S+)", text)
+        assert named is not None, text
+        kept = Path(named.group(1))
+        assert kept.is_file() and kept.stat().st_mode & 0o777 == 0o600, text
+        assert not kept.is_relative_to(LocalLayout(name, state).root)  # beside, not in it
+        assert not LocalLayout(name, state).dir(f"{name}-hub").exists()  # removed, as before
+    finally:
+        running.down()

@@ -45,6 +45,7 @@ from kindfleet.providers.local.faults import LocalFaults, LocalProbes
 from kindfleet.providers.preflight import PreflightOptions, Report
 from kindfleet.statedir import ensure_token, fleet_dir, state_root, write_private
 
+FAILED_LOGS = ".failed-logs"  # under the state root, beside the fleets
 NOT_KUBERNETES = "provider local runs the hub and spokes as local processes: it is not Kubernetes"
 NOT_KUBERNETES_HINT = "use provider: kind (or kindfleet up --provider kind) for real clusters"
 
@@ -71,6 +72,23 @@ class LocalLayout:
 
     def logfile(self, cluster: str) -> Path:
         return self.dir(cluster) / "log"
+
+    def kept_log(self, cluster: str) -> Path:
+        """Where a cluster's log is kept when it failed to start: beside the fleet's state,
+        not in it, since `up` removes what it began and failed (and the log with it)."""
+        return self.root.parent / FAILED_LOGS / f"{self.root.name}-{cluster}.log"
+
+    def keep_log(self, cluster: str) -> Path:
+        """The log of a cluster that failed to start, copied where its removal leaves it;
+        the original where no copy can be made."""
+        log, kept = self.logfile(cluster), self.kept_log(cluster)
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            shutil.copyfile(log, kept)
+            kept.chmod(0o600)
+        except OSError:
+            return log
+        return kept
 
     def port_file(self, hub: str) -> Path:
         return self.dir(hub) / "port"
@@ -219,15 +237,16 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
             if not processes.running(pidfile):
                 how = "exited while starting" if starting else "exited"
                 tail = processes.log_tail(log)
-                raise KindfleetError(f"{name} {how}:\n{tail}", hint=f"full log: {log}")
+                kept = layout.keep_log(name) if starting else log
+                raise KindfleetError(f"{name} {how}:\n{tail}", hint=f"full log: {kept}")
             if ready():
                 return
             time.sleep(0.1)
         if starting:
             processes.stop(pidfile, grace_seconds=2)
             raise KindfleetError(
-                f"{name} did not become ready within {seconds:.0f}s:\n{processes.log_tail(log)}",
-                hint=f"full log: {log}",
+                f"{name} did not become ready within {seconds:g}s:\n{processes.log_tail(log)}",
+                hint=f"full log: {layout.keep_log(name)}",
             )
         raise KindfleetError(
             f"{name} runs, but is not ready in the hub's eyes within {seconds:.0f}s; what it "
