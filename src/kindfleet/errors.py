@@ -185,9 +185,19 @@ def _state_disk() -> str:
 @contextmanager
 def writing(path: str | Path) -> Iterator[None]:
     """An OSError of a write names no path (ENOSPC from write()): give it `path`, so the
-    message names the file and its disk."""
+    message names the file and its disk. A path that is a folder, or whose folder cannot
+    be (/proc), is the user's to fix: said so (init and ci called it a bug)."""
     try:
         yield
+    except IsADirectoryError:
+        raise UsageError(
+            f"{path} is a directory", hint="name a file to write (a path that ends in a name)"
+        ) from None
+    except FileNotFoundError as exc:
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror}",
+            hint="name a file in a folder that exists and can hold files",
+        ) from None
     except OSError as exc:
         if exc.filename is None and exc.errno is not None:
             raise OSError(exc.errno, exc.strerror, str(path)) from exc

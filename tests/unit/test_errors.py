@@ -71,8 +71,8 @@ def test_writing_gives_a_write_error_its_path(tmp_path: Path):
     with pytest.raises(OSError, match="No space") as raised, writing(tmp_path / "out.yaml"):
         raise OSError(errno.ENOSPC, "No space left on device")
     assert raised.value.filename == str(tmp_path / "out.yaml")
-    with pytest.raises(OSError, match="No such file") as raised, writing(tmp_path / "out.yaml"):
-        raise OSError(errno.ENOENT, "No such file", "/elsewhere")
+    with pytest.raises(OSError, match="denied") as raised, writing(tmp_path / "out.yaml"):
+        raise OSError(errno.EACCES, "Permission denied", "/elsewhere")
     assert raised.value.filename == "/elsewhere"  # a path it had is kept
 
 

@@ -127,8 +127,8 @@ def github(
     path = Path(target)
     if not force:
         _refuse_theirs(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     output.success(f"wrote {path} ({len(chosen)} Kubernetes versions: {', '.join(chosen)})")
 

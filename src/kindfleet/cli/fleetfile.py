@@ -55,6 +55,7 @@ def init(
         if makefile.exists() and not force:
             raise UsageError(f"{makefile} already exists", hint="pass --force to overwrite it")
         with writing(makefile):
+            makefile.parent.mkdir(parents=True, exist_ok=True)  # as `ci` makes its folder
             makefile.write_text(
                 _template("article.mk").replace("{fleet}", str(path)), encoding="utf-8"
             )
@@ -67,6 +68,7 @@ def init(
         raise UsageError(f"{path} already exists", hint="pass --force to overwrite it")
     name = "minimal.yaml" if minimal else "local.yaml" if local else "article.yaml"
     with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_template(name), encoding="utf-8")
     output.success(f"wrote {path}")
     output.info(f"next: kindfleet validate -f {path}")

@@ -27,6 +27,20 @@ def test_init_variants(cli, tmp_path, flag, example):
     assert path.read_text() == (EXAMPLES / f"{example}.yaml").read_text()
 
 
+def test_init_makes_the_folder_and_says_what_it_cannot_write(cli, tmp_path):
+    """Found from outside: a folder not there yet, a folder given as the file and a path
+    under /proc were "unexpected ... this is a bug" (exit 1)."""
+    made = cli("init", str(tmp_path / "new" / "fleet.yaml"))
+    assert made.code == 0 and (tmp_path / "new" / "fleet.yaml").is_file()
+    (tmp_path / "adir").mkdir()
+    folder = cli("init", "--force", str(tmp_path / "adir"))
+    assert folder.code == 2 and f"{tmp_path / 'adir'} is a directory" in folder.err
+    nowhere = cli("init", "/proc/kindfleet-fleet.yaml")
+    assert nowhere.code == 2
+    assert "cannot write /proc/kindfleet-fleet.yaml" in nowhere.err
+    assert "bug" not in folder.err + nowhere.err
+
+
 def test_init_refuses_to_overwrite(cli, tmp_path):
     path = tmp_path / "fleet.yaml"
     path.write_text("mine")
