@@ -81,7 +81,10 @@ def up(
     cluster: ClusterOption = None,
     wait: Annotated[
         float,
-        typer.Option(help="Seconds to wait, per cluster, for Calico and for nodes to be Ready."),
+        typer.Option(
+            parser=options.positive_of("--wait"),
+            help="Seconds to wait, per cluster, for Calico and for nodes to be Ready.",
+        ),
     ] = 300.0,
     retain: Annotated[
         bool, typer.Option("--retain", help="Keep the nodes of a cluster whose creation failed.")

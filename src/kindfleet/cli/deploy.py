@@ -120,7 +120,11 @@ def deploy(
         ),
     ] = True,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for each cluster's pods and for the spokes.")
+        float,
+        typer.Option(
+            parser=options.positive_of("--timeout"),
+            help="Seconds to wait for each cluster's pods and for the spokes.",
+        ),
     ] = 300.0,
     parallel: Annotated[
         int, typer.Option("--parallel", "-p", min=1, help="Clusters worked on at the same time.")

@@ -25,7 +25,12 @@ def load(
         int, typer.Option("--concurrency", "-c", min=1, help="Submissions in flight at once.")
     ] = 16,
     rate: Annotated[
-        float | None, typer.Option("--rate", help="Submissions per second at most.")
+        float | None,
+        typer.Option(
+            "--rate",
+            parser=options.positive_of("--rate", "submissions per second"),
+            help="Submissions per second at most.",
+        ),
     ] = None,
     duration: Annotated[
         str | None, typer.Option("--duration", help="Stop submitting after this long (5m).")

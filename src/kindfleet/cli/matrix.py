@@ -102,7 +102,11 @@ def matrix(
         str, typer.Option("--timeout", help="The longest the command may run, per version.")
     ] = "1h",
     wait: Annotated[
-        float, typer.Option(help="Seconds `up` waits, per cluster, for nodes to be Ready.")
+        float,
+        typer.Option(
+            parser=options.positive_of("--wait"),
+            help="Seconds `up` waits, per cluster, for nodes to be Ready.",
+        ),
     ] = 300.0,
 ) -> None:
     """Bring the fleet up at each Kubernetes version, run a command on it, keep its logs

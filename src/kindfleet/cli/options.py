@@ -35,6 +35,30 @@ def path_of(option: str) -> Callable[[str | Path], Path]:
     return path
 
 
+def positive_of(option: str, unit: str = "seconds") -> Callable[[str | float], float]:
+    """A number option's parser: more than 0 and finite. `--wait nan` (or -1, or 0) was
+    taken, every cluster started and then removed as "not ready within nans"."""
+    import math
+
+    from kindfleet.errors import UsageError
+
+    def number(value: str | float) -> float:  # its name is the help's metavar: <number>
+        if isinstance(value, int | float):  # the default, converted too
+            return float(value)
+        try:
+            found = float(value)
+        except ValueError:
+            found = math.nan
+        if not 0 < found < math.inf:
+            raise UsageError(
+                f"{option} {value!r} is not a number of {unit} more than 0",
+                hint=f"e.g. {option} 300" if unit == "seconds" else f"e.g. {option} 50",
+            )
+        return found
+
+    return number
+
+
 FleetFileOption = Annotated[
     Path,
     typer.Option(

@@ -34,3 +34,22 @@ def test_a_result_file_that_cannot_be_written_is_said_not_raised(tmp_path, capsy
     assert (tmp_path / "a" / "b.xml").read_text() == "<x/>"
     assert not output.write_file(tmp_path, "<x/>", "--junit")  # a directory by now
     assert f"--junit {tmp_path}: cannot write it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["up", "--wait"],
+        ["matrix", "--wait"],
+        ["deploy", "--timeout"],
+        ["load", "--rate"],
+    ],
+)
+@pytest.mark.parametrize("value", ["nan", "-1", "0", "inf", "1e400", "soon"])
+def test_a_number_option_no_wait_can_have_is_refused_before_anything_starts(cli, words, value):
+    """Found from outside: `up --wait nan` started every cluster, then removed each as
+    "did not become ready within nans" (exit 1)."""
+    result = cli(*words, value, "-f", "/nonexistent/fleet.yaml")
+    assert result.code == 2, result.err
+    assert f"{words[-1]} '{value}' is not a number of" in result.err
+    assert "does not exist" not in result.err  # said before the fleet file is even read
