@@ -161,6 +161,13 @@ class Mount(FileModel):
     selinux_relabel: bool = False
     propagation: Literal["None", "HostToContainer", "Bidirectional"] | None = None
 
+    @field_validator("host_path", "container_path")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:  # no file system has one; render wrote it into kind's config
+            raise ValueError("a path cannot hold a NUL character (\\0): remove it")
+        return value
+
     @field_validator("container_path")
     @classmethod
     def _absolute(cls, value: str) -> str:

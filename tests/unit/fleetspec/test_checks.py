@@ -92,6 +92,15 @@ def test_absolute_paths_are_kept_without_a_note():
     assert spec.notes == ()
 
 
+def test_a_nul_in_a_path_is_a_problem():
+    """Found from outside: validate passed it and render wrote it into kind's config."""
+    body = (
+        'hub: {nodes: [{role: control-plane, mounts: [{hostPath: "/x\\0", containerPath: /d}]}]}\n'
+    )
+    found = problems(body)
+    assert "cannot hold a NUL" in found["hub.nodes[0].mounts[0].hostPath"]
+
+
 def test_unknown_user_home_is_a_problem():
     found = problems(_mount("~no-such-user-kf/x"))
     assert "names no user" in found["hub.nodes[0].mounts[0].hostPath"]
