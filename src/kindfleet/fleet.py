@@ -509,7 +509,13 @@ class Fleet:
 
     def use(self, cluster: str, *, kubeconfig: str | Path) -> str:
         """Make the cluster's context the current one in `kubeconfig`; returns the context."""
-        context = self.spec.cluster(cluster).context
+        found = self.spec.cluster(cluster)
+        provider = self.provider(kubeconfig)
+        if not getattr(provider, "manages_kubeconfig", False):
+            # A local fleet is not Kubernetes: said as `kubeconfig` says it, not "bring the
+            # cluster up first" of a cluster that is up (found from outside).
+            provider.kubeconfig(self.spec, found.name)
+        context = found.context
         target = kc.KubeconfigFile(kubeconfig)
         if not kc.has_context(target.read(), context):
             raise UsageError(

@@ -8,6 +8,7 @@ import yaml
 
 import kindfleet.fleet
 from kindfleet.cli import main
+from tests.conftest import EXAMPLES
 from tests.doubles.fakeprovider import FakeProvider, GoodProbes
 from tests.unit.lifecycle.conftest import CALICO, FLEET
 
@@ -113,6 +114,16 @@ def test_kubeconfig_use_and_down(world, cli):
     assert code == 0 and "✓ fleet t is down in" in err and "4 clusters deleted, registry" in err
     assert provider.clusters == {}
     assert yaml.safe_load(kubeconfig.read_text())["contexts"] == []
+
+
+def test_use_on_a_local_fleet_says_it_is_not_kubernetes(cli, tmp_path):
+    """Found from outside: `use` of a local fleet's cluster said "bring the cluster up
+    first" while it was up; `kubeconfig` said the truth, and now `use` says it too."""
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text((EXAMPLES / "local.yaml").read_text())
+    code, _, err = cli("use", "local-hub", "-f", str(fleet))
+    assert code == 2 and "it is not Kubernetes: there is no kubeconfig" in err, err
+    assert "bring the cluster up" not in err
 
 
 def test_help_teaches(cli):
