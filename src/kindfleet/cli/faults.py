@@ -152,7 +152,8 @@ def slow(
     fmt: OutputOption = output.Format.table,
 ) -> None:
     """Latency and loss between the spoke (on the hub: every spoke) and the hub."""
-    latency_ms = round(parse_duration(latency, what="--latency") * 1000)
+    # At most an hour each way: 99999999999999h was taken (a partition in all but name).
+    latency_ms = round(parse_duration(latency, what="--latency", most=3600.0) * 1000)
     loss_percent = parse_percent(loss)
     _inject(
         "slow",

@@ -29,9 +29,10 @@ def parse_duration(text: str, *, what: str = "--for", most: float | None = None)
     if seconds <= 0:
         raise UsageError(f"{what} {text!r} must be more than 0", hint=HOW)
     if most is not None and not seconds <= most:  # `not <=`: an overflow to inf is too long
+        held = "; a fault without --for stays until `kindfleet fault clear`"
         raise UsageError(
             f"{what} {text!r} is out of range: it must be more than 0 and at most {most / 3600:g}h",
-            hint=f"{HOW}; a fault without {what} stays until `kindfleet fault clear`",
+            hint=HOW + (held if what == "--for" else ""),
         )
     return seconds
 

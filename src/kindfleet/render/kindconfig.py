@@ -129,7 +129,8 @@ def render_cluster(cluster: Cluster, registry: Registry | None = None) -> dict[s
 
 def render_fleet(spec: FleetSpec, cluster: str | None = None) -> dict[str, dict[str, Any]]:
     """Every cluster's config by name, hub first; or just the one named."""
-    chosen = [spec.cluster(cluster)] if cluster else list(spec.clusters)
+    # `is not None`: `-c ''` (a variable not set) rendered every cluster, not an error.
+    chosen = [spec.cluster(cluster)] if cluster is not None else list(spec.clusters)
     return {c.name: render_cluster(c, spec.registry) for c in chosen}
 
 

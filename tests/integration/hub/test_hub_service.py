@@ -114,6 +114,18 @@ async def test_a_batch_repeating_a_key_names_the_earlier_item_not_an_unstored_id
     assert (await hub.list_workloads(ListQuery())).items == []
 
 
+@pytest.mark.parametrize("program", ["", "  "])
+async def test_an_empty_program_is_refused(hub, make_spec, program):
+    """Found from outside: `submit -- ''` was taken, and failed on its spoke."""
+    with pytest.raises(Invalid) as err:
+        await hub.submit("k", make_spec(command=[program, "arg"]))
+    assert err.value.errors[0] == {
+        "path": "command[0]",
+        "message": "the program to run must not be empty",
+    }
+    assert (await hub.submit("k2", make_spec(command=["echo", ""]))).created  # an arg may be
+
+
 async def test_selector_without_values_is_refused(hub, make_spec):
     bad = make_spec(
         selector=Selector.model_validate({"match_expressions": [{"key": "zone", "operator": "In"}]})

@@ -252,3 +252,17 @@ def test_messages_quoting_markup_like_text_print_as_written(cli, tmp_path):
     result = cli("validate", "-f", str(bad))
     assert result.code == 2
     assert "unknown field '[/x]'" in result.err
+
+
+def test_render_of_an_empty_cluster_name_is_refused_not_every_cluster(cli):
+    """Found from outside: `render -c ''` (a variable not set) printed every config."""
+    result = cli("render", "-f", ARTICLE, "-c", "")
+    assert result.code == 2 and "has no cluster ''" in result.err
+
+
+def test_a_latency_past_an_hour_is_refused(cli):
+    """Found from outside: 99999999999999h was taken, a partition in all but name."""
+    result = cli("fault", "slow", "local-gpu", "--latency", "99999999999999h", "-f",
+                 str(EXAMPLES / "local.yaml"))  # fmt: skip
+    assert result.code == 2 and "--latency '99999999999999h' is out of range" in result.err
+    assert "without --latency" not in result.err

@@ -122,6 +122,8 @@ def prepare(key: str | None, spec: WorkloadSpec, now: float, *, path: str = "") 
 def spec_problems(spec: WorkloadSpec) -> list[tuple[str, str]]:
     """What the wire schema cannot say: sane sizes, well-formed selector expressions."""
     problems = []
+    if not spec.command[0].strip():  # taken, then failed on its spoke: "command not found"
+        problems.append(("command[0]", "the program to run must not be empty"))
     request = request_of(spec)
     if request.cpu_millis > MAX_CPU_MILLIS:
         problems.append(("resources.cpu", "is larger than any spoke can offer"))
