@@ -96,7 +96,11 @@ def write(result: LoadResult, directory: Path) -> list[Path]:
             hint=known.hint if known else None,
             result=result,
             written=written,
-            exit_code=known.exit_code if known else EXIT_FAILED,
+            # The run happened: a path refused now is this run's failure (1), not input
+            # refused before anything ran (2); a full disk stays the machine's (3).
+            exit_code=EXIT_FAILED
+            if known is None or isinstance(known, UsageError)
+            else known.exit_code,
         ) from exc
     return written
 

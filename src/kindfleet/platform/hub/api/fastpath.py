@@ -12,8 +12,9 @@ It answers only requests it is certain about: authenticated as a client (as the 
 named in the path, for the spoke routes), by exactly one Authorization header; for a
 submission, exactly one Idempotency-Key the route's header constraints accept and at most
 one Content-Type; for a list, a query `fastreads` can read; for a long poll, a `wait`
-`fastspokes` can. Everything else (401, 403, a missing or odd key, a doubtful query, a
-repeated header, which FastAPI would read the first of) goes to the route, so the errors
+`fastspokes` can. Everything else (401, 403, a missing or odd key, a doubtful query, any
+query on a route that takes none, a repeated header, which FastAPI would read the first
+of) goes to the route, so the errors
 of authentication and of headers are the route's own. The FastAPI routes stay registered:
 they document the endpoints in the OpenAPI and are the reference the tests compare these
 with, byte for byte.
@@ -87,7 +88,7 @@ class FastPaths:
         headers = _headers(scope)
         if headers is None or not self._spoke(headers, name):
             return None
-        if route == fastspokes.EVENTS and method == "POST":
+        if route == fastspokes.EVENTS and method == "POST" and not scope["query_string"]:
             scope["route"] = _EVENTS
             return self._events(name, headers, receive)
         wait = fastspokes.poll_wait(scope["query_string"])
@@ -101,6 +102,8 @@ class FastPaths:
         key = headers.get(b"idempotency-key") if headers is not None else None
         if headers is None or key is None or not valid_key(key) or not self._client(headers):
             return None
+        if scope["query_string"]:  # the route takes none: it refuses them by name
+            return None
         scope["route"] = _LIST
         return self._submit(key, headers, receive)
 
@@ -112,7 +115,7 @@ class FastPaths:
             scope["route"] = _LIST
             return _ok(self.hub.list_json(q))
         wid = fastreads.workload_id(path)
-        if wid is None or not self._client(_headers(scope)):
+        if wid is None or scope["query_string"] or not self._client(_headers(scope)):
             return None
         scope["route"] = _GET
         return _ok(self.hub.get_json(wid))
