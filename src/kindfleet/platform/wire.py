@@ -50,6 +50,7 @@ NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"  # a DNS label: a spoke's, a workload'
 Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NAME)]
 # ---- hub (issue 9): text that reaches a spoke's process or a database holds no NUL ----
 NO_NUL = r"^[^\x00]*$"
+PROGRAM = r"^[^\x00]*[^\x00\s][^\x00]*$"  # no NUL, and not only white space
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=NO_NUL)]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)]
 # Quantities as the hub accepts them, stated in the schema itself (so the published API and
@@ -259,7 +260,15 @@ class WorkloadSpec(Wire):
     name: Name
     command: Annotated[
         list[Annotated[str, StringConstraints(max_length=4096, pattern=NO_NUL)]],
-        Field(min_length=1, max_length=MAX_COMMAND_ARGS),
+        Field(
+            min_length=1,
+            max_length=MAX_COMMAND_ARGS,
+            # What the hub refuses at submission (`submit.spec_problems`), said in the
+            # schema too: the program, command[0], is not empty or blank.
+            json_schema_extra={
+                "prefixItems": [{"type": "string", "maxLength": 4096, "pattern": PROGRAM}]
+            },
+        ),
     ]
     image: Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)] | None = None
     env: Annotated[

@@ -34,6 +34,7 @@ from kindfleet.platform.wire import (
     IDEMPOTENCY_KEY,
     KEY_REQUIRED,
     MAX_IDEMPOTENCY_KEY,
+    PROGRAM,
     WORKLOAD_ID,
     SelectorOp,
     WorkloadSpec,
@@ -43,6 +44,7 @@ from kindfleet.platform.wire import (
 MAX_KEY = MAX_IDEMPOTENCY_KEY
 _KEY = re.compile(IDEMPOTENCY_KEY[1:-1])
 _ID = re.compile(WORKLOAD_ID[1:-1])
+_PROGRAM = re.compile(PROGRAM[1:-1])  # as the schema says it (fullmatch: no ^ and $)
 # Far beyond any machine, and within a signed 64-bit column in both databases.
 MAX_CPU_MILLIS = 10**12
 MAX_MEMORY_BYTES = 2**62
@@ -122,7 +124,7 @@ def prepare(key: str | None, spec: WorkloadSpec, now: float, *, path: str = "") 
 def spec_problems(spec: WorkloadSpec) -> list[tuple[str, str]]:
     """What the wire schema cannot say: sane sizes, well-formed selector expressions."""
     problems = []
-    if not spec.command[0].strip():  # taken, then failed on its spoke: "command not found"
+    if not _PROGRAM.fullmatch(spec.command[0]):  # taken, then failed on its spoke
         problems.append(("command[0]", "the program to run must not be empty"))
     request = request_of(spec)
     if request.cpu_millis > MAX_CPU_MILLIS:
