@@ -51,6 +51,7 @@ from kindfleet.providers.base import (
     ProbesSpokes,
     Provider,
     ProviderSettings,
+    traits,
 )
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
@@ -511,7 +512,7 @@ class Fleet:
         """Make the cluster's context the current one in `kubeconfig`; returns the context."""
         found = self.spec.cluster(cluster)
         provider = self.provider(kubeconfig)
-        if not getattr(provider, "manages_kubeconfig", False):
+        if not traits(provider).manages_kubeconfig:
             # A local fleet is not Kubernetes: said as `kubeconfig` says it, not "bring the
             # cluster up first" of a cluster that is up (found from outside).
             provider.kubeconfig(self.spec, found.name)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from kindfleet.errors import Problem, SpecError, UsageError, WorkloadSpecError
 from kindfleet.fleetspec import k8snames, yamlread
 from kindfleet.fleetspec.errors import problems_from
-from kindfleet.fleetspec.load import MAX_FILE_BYTES
+from kindfleet.fleetspec.load import MAX_FILE_BYTES, read_capped
 from kindfleet.platform.wire import (
     MAX_IDEMPOTENCY_KEY,
     PATTERN_WORDS,
@@ -51,15 +51,14 @@ def from_path(path: str | Path) -> list[WorkloadSpec]:
     path = Path(path)
     source = str(path)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)  # /dev/zero is a "file" too
+        raw = read_capped(path)
     except FileNotFoundError:
         raise UsageError(f"workload file {path} does not exist") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a workload file") from None
     except OSError as exc:
         raise UsageError(f"workload file {path} cannot be read: {exc.strerror}") from None
-    if len(raw) > MAX_FILE_BYTES:
+    if raw is None:
         too_big = f"is larger than {MAX_FILE_BYTES // 2**20} MiB: no workload file is that large"
         fix = "check that --spec names your workload file"
         raise WorkloadSpecError([Problem("", too_big, fix)], source=source)

@@ -23,6 +23,14 @@ from kindfleet.fleetspec.yamlread import DataPath
 MAX_FILE_BYTES = 16 * 2**20
 
 
+def read_capped(path: Path) -> bytes | None:
+    """The file's bytes, or None when it holds more than MAX_FILE_BYTES: no further is
+    read (/dev/zero is a "file" too). Raises the OSError of opening or reading it."""
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    return None if len(raw) > MAX_FILE_BYTES else raw
+
+
 def _check_header(data: Any, source: str) -> None:
     if not isinstance(data, dict):
         raise SpecError(
@@ -94,8 +102,7 @@ def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
     """A fleet file; relative host paths in it are read from the file's own directory."""
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)  # /dev/zero is a "file" too
+        raw = read_capped(path)
     except FileNotFoundError:
         raise UsageError(
             f"fleet file {path} does not exist",
@@ -105,7 +112,7 @@ def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
         raise UsageError(f"{path} is a directory, not a fleet file") from None
     except OSError as exc:
         raise SpecError([Problem("", f"cannot be read: {exc}")], source=str(path)) from None
-    if len(raw) > MAX_FILE_BYTES:
+    if raw is None:
         raise SpecError(
             [
                 Problem(

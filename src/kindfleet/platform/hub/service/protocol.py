@@ -215,13 +215,16 @@ class Due:
 def take_due(conn: Connection, name: str, now: float, redeliver_seconds: float) -> Due:
     """Assignments and cancellations for this spoke that are due to go out now: none to
     a spoke awaiting approval (it is never placed on, nor handed what its name held)."""
-    row = spoke_store.get(conn, name)
-    if row is None or not row.approved:
+    rows = store.deliverable_on(conn, name)
+    if not rows:  # the common poll: nothing due, and nothing more to read
+        return Due([], None)
+    spoke = spoke_store.get(conn, name)
+    if spoke is None or not spoke.approved:
         return Due([], None)
     items: list[Assignment] = []
     sent: list[WorkloadRecord] = []
     next_times: list[float] = []
-    for found in (record(row) for row in store.deliverable_on(conn, name)):
+    for found in (record(row) for row in rows):
         rec = found
         deliver = delivery.delivery_due(rec, now, redeliver_seconds)
         cancel = delivery.cancel_due(rec, now, redeliver_seconds)
