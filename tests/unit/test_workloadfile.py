@@ -186,3 +186,31 @@ def test_a_value_of_the_wrong_form_is_said_in_words_not_as_its_pattern():
     assert "'lots' is not a CPU quantity (cores or millicores, e.g. 500m" in said
     assert "'1Zi' is not a memory quantity" in said and "'Bad_Name' is not a name" in said
     assert "(?:" not in said and "^" not in said  # the regular expressions were shown
+
+
+GOOD_IMAGES = [
+    "busybox",
+    "python:3.11-slim",
+    "library/nginx:latest",
+    "ghcr.io/org/app_x__y--z:v1.2-rc.1",
+    "localhost:5001/kindfleet/platform:0.1.0@sha256:" + "a" * 64,
+    "[::1]:5000/app",
+    "kindest/node:v1.33.1@sha256:" + "0123456789abcdef" * 4,
+]
+BAD_IMAGES = ["@@@", "Nginx", "nginx:", "nginx:-rc", "a//b", "a/", "/a", "nginx@sha256:abc",
+              "nginx latest", "a:b:c", "-a", "a_", "registry:5000/", "x\x00y"]  # fmt: skip
+
+
+@pytest.mark.parametrize("image", GOOD_IMAGES)
+def test_an_image_reference_an_engine_takes_is_taken(image):
+    spec = workloadfile.from_flags(name="a", command=["x"], image=image)
+    assert spec.image == image
+
+
+@pytest.mark.parametrize("image", BAD_IMAGES)
+def test_an_image_no_engine_could_pull_is_refused_by_name_before_anything_runs(image):
+    with pytest.raises(KindfleetError) as caught:
+        workloadfile.from_flags(name="a", command=["x"], image=image)
+    said = str(caught.value)
+    assert "image:" in said and ("is not an image reference" in said or "NUL" in said)
+    assert "(?:" not in said  # said in words, not as the pattern

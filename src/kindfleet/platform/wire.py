@@ -51,6 +51,19 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NAM
 # ---- hub (issue 9): text that reaches a spoke's process or a database holds no NUL ----
 NO_NUL = r"^[^\x00]*$"
 PROGRAM = r"^[^\x00]*[^\x00\s][^\x00]*$"  # no NUL, and not only white space
+# A container image reference as the engines parse it (distribution/reference): a name
+# `[host[:port]/]path` with lowercase path components, then `:tag`, `@digest` or both. A
+# cluster takes any string and then fails the pod (InvalidImageName); the embedded runtime
+# runs no image at all: refused here, both say the same at once.
+_HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,}"
+IMAGE = (
+    rf"^(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
+    rf"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@{_DIGEST})?$"
+)
+Image = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=IMAGE)]
 LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=317, pattern=NO_NUL)]
 LabelValue = Annotated[str, StringConstraints(max_length=63, pattern=NO_NUL)]
 # Quantities as the hub accepts them, stated in the schema itself (so the published API and
@@ -80,6 +93,11 @@ PATTERN_WORDS = {
     ),
     ENV_NAME: ("is not a variable name", "letters, digits and _, no digit first, e.g. BATCH"),
     NO_NUL: ("holds a NUL character", "remove it"),
+    IMAGE: (
+        "is not an image reference",
+        "[registry[:port]/]lowercase/path[:tag][@sha256:digest], e.g. python:3.11-slim; "
+        "leave image out for the runtime's default",
+    ),
 }
 IDEMPOTENCY_KEY = r"^[!-~]([ -~]*[!-~])?$"  # printable ASCII, no space at either end
 MAX_IDEMPOTENCY_KEY = 200
@@ -270,7 +288,7 @@ class WorkloadSpec(Wire):
             },
         ),
     ]
-    image: Annotated[str, StringConstraints(max_length=512, pattern=NO_NUL)] | None = None
+    image: Image | None = None
     env: Annotated[
         dict[
             Annotated[

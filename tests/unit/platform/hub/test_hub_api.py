@@ -129,6 +129,22 @@ async def test_a_value_of_the_wrong_form_is_said_in_words(api_both):
     assert error["message"].startswith("is not a CPU quantity: cores or millicores, e.g.")
 
 
+async def test_an_image_no_engine_could_pull_is_refused_at_submission(api_both):
+    """The embedded runtime runs no image, a cluster fails the pod (InvalidImageName): the
+    hub refuses it for both, before anything is stored."""
+    response = await api_both.http.post(
+        "/v1/workloads",
+        json={"name": "a", "command": ["x"], "image": "@@@"},
+        headers={**api_both.client, "Idempotency-Key": "k-image"},
+    )
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["path"] == "image"
+    assert error["message"].startswith("is not an image reference: [registry[:port]/]")
+    listed = await api_both.http.get("/v1/workloads", headers=api_both.client)
+    assert all(w["spec"]["name"] != "a" for w in listed.json()["items"])
+
+
 @pytest.mark.parametrize(
     ("patch", "path"),
     [
