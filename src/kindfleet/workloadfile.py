@@ -25,6 +25,10 @@ from kindfleet.platform.wire import (
     idempotency_key_problem,
 )
 
+WORKLOAD_FILE = yamlread.FileKind(
+    empty_fix="write a workload (name, command) or a list", repeated="keys may not repeat"
+)
+
 
 def validate(
     raw: Mapping[str, Any],
@@ -63,9 +67,9 @@ def from_path(path: str | Path) -> list[WorkloadSpec]:
         fix = "check that --spec names your workload file"
         raise WorkloadSpecError([Problem("", too_big, fix)], source=source)
     try:
-        document = yamlread.read(raw, source=source)
+        document = yamlread.read(raw, source=source, kind=WORKLOAD_FILE)
     except SpecError as exc:
-        raise WorkloadSpecError([_as_workload(p) for p in exc.problems], source=source) from None
+        raise WorkloadSpecError(exc.problems, source=source) from None
     data = document.data
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(i, dict) for i in items):
@@ -82,15 +86,6 @@ def from_path(path: str | Path) -> list[WorkloadSpec]:
     if problems:
         raise WorkloadSpecError(problems, source=source)
     return specs
-
-
-def _as_workload(problem: Problem) -> Problem:
-    """A problem the fleet file's reader found, with a fleet file's advice made a
-    workload file's."""
-    if problem.fix and "kindfleet init" in problem.fix:
-        return Problem(problem.path, problem.message, "write a workload (name, command) or a list")
-    message = problem.message.replace("; kind refuses repeated keys", ": keys may not repeat")
-    return Problem(problem.path, message, problem.fix)
 
 
 def pairs(items: Sequence[str] | None, flag: str) -> dict[str, str]:

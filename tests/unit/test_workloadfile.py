@@ -35,7 +35,7 @@ HOSTILE = {
     # Found from outside: PyYAML's safe_load let the second of two keys win in silence.
     "a repeated key": (
         "name: a\ncommand: [x]\nresources: {gpu: 1}\nresources: {cpu: 100m}",
-        "resources: is written twice (lines 3 and 4): keys may not repeat (keep one of them)",
+        "resources: is written twice (lines 3 and 4); keys may not repeat (keep one of them)",
     ),
     # ... and read 1.10 as 1.1, then told to quote it as "1.1": a value the user never wrote.
     "a number where text goes": (

@@ -85,7 +85,8 @@ class _Frame:
 class EventReader:
     """Feed it events (`feed`); read `documents`, `problems` and `texts` afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, repeated: str = "kind refuses repeated keys") -> None:
+        self.repeated = repeated  # why a repeated key is refused, in the file's own terms
         self.problems: list[Problem] = []
         self.texts: dict[DataPath, str] = {}  # literal text of plain non-string scalars
         self.documents: list[Any] = []
@@ -233,7 +234,7 @@ class EventReader:
             self.problems.append(
                 Problem(
                     format_path((*frame.path(), key)),
-                    f"is written {times}; kind refuses repeated keys",
+                    f"is written {times}; {self.repeated}",
                     "keep one of them",
                 )
             )

@@ -46,6 +46,17 @@ _Loader: Callable[[str | bytes], Any] = getattr(yaml, "CSafeLoader", yaml.SafeLo
 
 
 @dataclass(frozen=True)
+class FileKind:
+    """What a file read here is, in the words its problems are told in."""
+
+    empty_fix: str  # what to do with an empty file
+    repeated: str  # why a repeated key is refused
+
+
+FLEET_FILE = FileKind("run `kindfleet init` for an example", "kind refuses repeated keys")
+
+
+@dataclass(frozen=True)
 class Document:
     """The file's one document as plain data, and the literal text of its plain scalars
     that are not strings (path -> text), for messages."""
@@ -54,11 +65,11 @@ class Document:
     texts: dict[DataPath, str]
 
 
-def read(text: str | bytes, *, source: str | None = None) -> Document:
-    """The one document of a fleet file (text, or bytes in any encoding YAML allows);
-    raises `SpecError` naming every problem."""
+def read(text: str | bytes, *, source: str | None = None, kind: FileKind = FLEET_FILE) -> Document:
+    """The one document of a fleet file, or a file of another `kind` read the same way
+    (text, or bytes in any encoding YAML allows); raises `SpecError` naming every problem."""
     text = _utf32_decoded(text, source)
-    reader = EventReader()
+    reader = EventReader(kind.repeated)
     loader = _Loader(text)
     feed, get_event = reader.feed, loader.get_event
     try:
@@ -75,9 +86,7 @@ def read(text: str | bytes, *, source: str | None = None) -> Document:
         raise SpecError(capped(reader.problems), source=source)
     docs = [doc for doc in reader.documents if doc is not None]
     if not docs:
-        raise SpecError(
-            [Problem("", "is empty", "run `kindfleet init` for an example")], source=source
-        )
+        raise SpecError([Problem("", "is empty", kind.empty_fix)], source=source)
     return Document(docs[0], reader.texts)
 
 
