@@ -4,6 +4,9 @@ fleet gains room. Random queues, random fleets, random sequences of passes and c
 
 from __future__ import annotations
 
+import json
+import tracemalloc
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -101,6 +104,27 @@ def test_discard_and_requeue_keep_queue_order():
     order = [p.workload for p in queue.plan(fleet, Policy.SPREAD).placements]
     assert order == ["w9", "w0", "w1", "w3", "w4"]
     assert len(queue) == 5 and queue.position("w9") == 1 and queue.position("w1") == 3
+
+
+def test_a_queued_workload_keeps_its_place_not_a_copy_of_its_shape():
+    """What the hub holds per pending workload, measured: 100,000 pending are the hub's
+    memory target (issue 17). Each workload arrives with its own request, selector text and
+    set of spokes to avoid, as a store row is read; the queue keeps its id, seq and
+    priority and refers to its shape's one key (it kept all of them: ~650 bytes each)."""
+    queue = PendingQueue()
+    ids = [f"wl-{i:020x}" for i in range(20_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i, workload in enumerate(ids):
+            selector = Selector.model_validate({"match_labels": {"pool": "gpu"}})
+            queue.add(Queued(workload, i, 0, Amount(100, 2**20, 0), selector,
+                             json.dumps({"match_labels": {"pool": "gpu"}}), frozenset(()),))  # fmt: skip
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(queue) == len(ids) and queue.shapes == 1
+    assert held / len(ids) < 300, f"{held / len(ids):.0f} bytes per queued workload"
 
 
 class IncrementalQueue(RuleBasedStateMachine):
