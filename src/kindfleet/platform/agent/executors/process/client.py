@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kindfleet.platform.agent import logs, paths
 from kindfleet.platform.agent.executors.process import reaper
-from kindfleet.platform.agent.executors.process.framing import Decoder, Message, encode
+from kindfleet.platform.agent.executors.process.framing import MAX_MESSAGE, Decoder, Message, encode
 from kindfleet.platform.agent.executors.process.logcap import KUBELET_LIKE, LogCap
 
 log = logs.get("launcher")
@@ -108,10 +108,18 @@ class LauncherClient:
         self._starting[key] = started
         self._ends[key] = loop.create_future()
         cap = [self.log_cap.max_bytes, self.log_cap.files]
-        self._send(
+        frame = encode(
             {"op": "run", "key": key, "dir": str(run_dir), "argv": argv, "env": env,
              "logs": cap, "memory": memory}
         )  # fmt: skip
+        if len(frame) > MAX_MESSAGE:  # the launcher would take the stream for broken
+            self._starting.pop(key, None)
+            self._ends.pop(key, None)
+            raise LaunchFailed(
+                f"its command and environment take {len(frame) >> 20} MiB, more than a run "
+                f"can be started with ({MAX_MESSAGE >> 20} MiB)"
+            )
+        self._send_frame(frame)
         try:
             return await started
         except BaseException:
@@ -247,6 +255,15 @@ class LauncherClient:
                     reason=str(message.get("reason") or "StartFailed"),
                 )
             )
+        elif event == "exited" and key in self._starting and not self._starting[key].done():
+            # Its keeper died before it said the run started (the launcher reaped it and
+            # what it left): the start failed. Waiting for a `started` would wait for ever.
+            self._starting[key].set_exception(
+                LaunchFailed(
+                    str(message.get("message") or "its keeper died while starting it"),
+                    reason=str(message.get("reason") or "KeeperLost"),
+                )
+            )
         elif event == "exited" and key in self._ends and not self._ends[key].done():
             ended = Ended(
                 message.get("code"),
@@ -299,11 +316,14 @@ class LauncherClient:
             self._writer = None
 
     def _send(self, message: Message) -> None:
+        self._send_frame(encode(message))
+
+    def _send_frame(self, frame: bytes) -> None:
         """Queued, and written with the others of this turn of the event loop: one write
         and one wakeup of the launcher for many runs."""
         if self._writer is None:
             return  # no launcher: nothing runs that a message could be about
-        self._queued.append(encode(message))
+        self._queued.append(frame)
         if len(self._queued) == 1:
             asyncio.get_running_loop().call_soon(self._write)
 

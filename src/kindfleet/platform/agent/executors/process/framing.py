@@ -18,7 +18,9 @@ class FramingError(Exception):
 
 
 def encode(message: Message) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode()
+    """UTF-8, not ASCII escapes: an emoji is 4 bytes, not 12, so that the largest spec the
+    hub takes (256 arguments and 128 variables of 4,096 characters) fits in MAX_MESSAGE."""
+    body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
     return HEADER.pack(len(body)) + body
 
 

@@ -58,6 +58,7 @@ from kindfleet.platform.agent.executors.process.keeper import Keeper
 
 SHUTDOWN_SECONDS = 15.0  # keepers kill their runs at once; this bounds a stuck one
 TELL_AGAIN = 0.05  # seconds between SIGTERMs to keepers not gone yet, at the end
+HAND_OUT_TRIES = 3  # keepers found dead in a row before a run is given up as not started
 
 
 @dataclass(eq=False)
@@ -160,6 +161,19 @@ class Launcher:
     def _from_agent(self, message: Message) -> None:
         op, key = message.get("op"), str(message.get("key"))
         if op == "run":
+            self._hand_out(key, message)
+        elif op in ("term", "kill") and key in self.busy:
+            # A keeper that died an instant ago (its SIGCHLD not handled yet) cannot take
+            # it: its run's end is reported when it is reaped (KeeperLost), not the
+            # launcher's, with every other run on the spoke.
+            with contextlib.suppress(OSError):
+                _send(self.busy[key].sock, {"op": op})
+
+    def _hand_out(self, key: str, message: Message) -> None:
+        """The run to an idle keeper, or a new one. An idle keeper may have died unseen (its
+        SIGCHLD not handled yet: killed, out of memory): its socket refuses the run, which
+        goes to the next keeper; the dead one is reaped as a keeper that held nothing."""
+        for _ in range(HAND_OUT_TRIES):
             try:
                 keeper = self.idle.pop() if self.idle else self._fork_keeper()
             except OSError as exc:  # out of processes, memory or room: this run, not the launcher
@@ -168,11 +182,17 @@ class Launcher:
                      "message": f"could not start a keeper for it: {exc.strerror}"}
                 )  # fmt: skip
                 return
+            try:
+                _send(keeper.sock, message)
+            except OSError:
+                continue
             keeper.key = key
             self.busy[key] = keeper
-            _send(keeper.sock, message)
-        elif op in ("term", "kill") and key in self.busy:
-            _send(self.busy[key].sock, {"op": op})
+            return
+        self._to_agent(
+            {"ev": "failed", "key": key, "code": None, "reason": "StartFailed",
+             "message": f"{HAND_OUT_TRIES} keepers in a row died before they could take it"}
+        )  # fmt: skip
 
     def _from_keeper(self, keeper: _KeeperRef) -> None:
         if keeper.pid not in self.keepers:
@@ -313,7 +333,8 @@ class Launcher:
         self.retired_at = now
         for keeper in [k for k in self.idle if now - k.idle_since > self.idle_seconds]:
             self.idle.remove(keeper)
-            _send(keeper.sock, {"op": "exit"})
+            with contextlib.suppress(OSError):  # gone already: reaped as it is
+                _send(keeper.sock, {"op": "exit"})
 
     def _reap(self) -> None:
         """Reap what ended; a keeper that died with a run: kill what it left, report it."""

@@ -1,0 +1,180 @@
+"""A keeper that dies at the wrong moment, and a run too large to hand over: the run in
+question fails alone, and nothing else on the spoke notices.
+
+Found from outside (an attacker with kill -9 and a hostile spec): a `term` for a run whose
+keeper had just died, or a run handed to an idle keeper that had died unseen (its SIGCHLD
+not handled yet), raised BrokenPipeError in the launcher, which then killed every run of the
+spoke on its way out (LauncherLost); a keeper killed between taking a run and saying it
+started left the agent awaiting `started` for ever (the run Assigned, not even
+cancellable); a spec the hub takes (256 arguments of astral characters, each 12 bytes as a
+JSON escape) made a frame past the launcher's limit, and the launcher died of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kindfleet.platform.agent.executors.process import procfs
+from kindfleet.platform.agent.executors.process.client import LauncherClient, LaunchFailed
+from kindfleet.platform.agent.executors.process.framing import MAX_MESSAGE, encode
+from kindfleet.platform.wire import MAX_COMMAND_ARGS
+
+ENV = {"PATH": "/usr/bin:/bin"}
+
+# A launcher driven by hand, one step at a time, so that "the keeper died and its SIGCHLD
+# was not handled yet" is a fact of the test, not a matter of scheduling.
+BY_HAND = r"""
+import json, os, selectors, signal, socket, sys, time
+from pathlib import Path
+from kindfleet.platform import openfiles
+from kindfleet.platform.agent.executors.process import launcher, linux, procfs
+from kindfleet.platform.agent.executors.process.framing import Decoder
+
+state = Path(sys.argv[1])
+linux.become_subreaper()  # what a dead keeper's run leaves comes here, as to a launcher
+la = launcher.Launcher.__new__(launcher.Launcher)
+la.pid, la.base, la.idle, la.busy, la.news, la.gone, la.keepers = os.getpid(), None, [], {}, [], 0, {}
+la.sel = selectors.DefaultSelector()
+la.sock, _ = socket.socketpair()
+la.wakeup = os.pipe()
+la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
+la.records = os.open(state / "keepers", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+la.torn = False
+
+def run(key, *argv):
+    return {"op": "run", "key": key, "dir": str(state / key), "argv": list(argv),
+            "env": {"PATH": "/usr/bin:/bin"}, "logs": [0, 1], "memory": 0}
+
+def heard(until):
+    for _ in range(500):
+        for key, _ in la.sel.select(timeout=0.01):  # only keepers are registered here
+            la._from_keeper(key.data)
+        news = list(Decoder().feed(b"".join(la.news)))
+        if any(until(m) for m in news):
+            return news
+    raise SystemExit(f"never heard it: {news}")
+
+def dead_unseen(keeper):
+    os.kill(keeper.pid, signal.SIGKILL)
+    for _ in range(500):  # a zombie: dead, and not reaped (no SIGCHLD handled)
+        found = procfs.stat(keeper.pid)
+        if found is not None and found.zombie:
+            return
+        time.sleep(0.01)
+    raise SystemExit("the keeper did not die")
+
+case = sys.argv[2]
+if case == "idle":
+    la._from_agent(run("w1-g1", "true"))
+    heard(lambda m: m.get("ev") == "exited" and m["key"] == "w1-g1")
+    [idle] = la.idle
+    dead_unseen(idle)
+    la._from_agent(run("w2-g1", "true"))  # handed to the dead keeper first
+    news = heard(lambda m: m.get("ev") == "exited" and m["key"] == "w2-g1")
+    la._reap()
+    print(json.dumps({"news": news, "dead": idle.pid, "taken_by": None}))
+else:
+    la._from_agent(run("w1-g1", "sleep", "30"))
+    heard(lambda m: m.get("ev") == "started")
+    keeper = la.busy["w1-g1"]
+    dead_unseen(keeper)
+    la._from_agent({"op": "term", "key": "w1-g1"})  # a cancel, an instant too late
+    la._reap()  # its SIGCHLD, handled at last
+    news = list(Decoder().feed(b"".join(la.news)))
+    print(json.dumps({"news": news, "left": procfs.descendants(os.getpid())}))
+"""
+
+
+def _by_hand(tmp_path: Path, case: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", BY_HAND, str(tmp_path), case],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_run_handed_to_a_keeper_that_died_unseen_starts_in_another(tmp_path: Path) -> None:
+    result = _by_hand(tmp_path, "idle")
+    ends = [m for m in result["news"] if m["key"] == "w2-g1"]
+    assert [m["ev"] for m in ends] == ["started", "exited"], result
+    assert ends[0]["keeper"] != result["dead"] and ends[1]["code"] == 0, result
+
+
+def test_a_stop_for_a_run_whose_keeper_just_died_ends_that_run_alone(tmp_path: Path) -> None:
+    result = _by_hand(tmp_path, "busy")
+    [lost] = [m for m in result["news"] if m["ev"] == "exited"]
+    assert lost["key"] == "w1-g1" and lost["reason"] == "KeeperLost", result
+    assert result["left"] == [], result  # the run's sleep was killed with it
+
+
+async def _until_child_of(pid: int, count: int) -> list[int]:
+    for _ in range(500):
+        children = procfs.children(pid, threads=False)
+        if len(children) >= count:
+            return children
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the launcher {pid} has {procfs.children(pid)} children")
+
+
+async def test_a_keeper_killed_before_its_run_started_fails_that_start(tmp_path: Path) -> None:
+    client = LauncherClient(tmp_path, cgroups="off")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    try:
+        await client.run("w1-g1", runs / "w1-g1", ["true"], ENV)
+        await client.ended("w1-g1")
+        assert client.pid is not None
+        [keeper] = await _until_child_of(client.pid, 1)  # idle now, and the only one
+        os.kill(keeper, signal.SIGSTOP)  # it takes the next run, and cannot start it
+        starting = asyncio.ensure_future(client.run("w2-g1", runs / "w2-g1", ["true"], ENV))
+        await asyncio.sleep(0.3)
+        assert not starting.done()
+        os.kill(keeper, signal.SIGKILL)
+        with pytest.raises(LaunchFailed) as failed:
+            await asyncio.wait_for(starting, 30)  # before: for ever
+        assert failed.value.reason == "KeeperLost"
+        again = await client.run("w3-g1", runs / "w3-g1", ["true"], ENV)  # the spoke goes on
+        assert again.keeper != keeper and (await client.ended("w3-g1")).code == 0
+    finally:
+        await client.close()
+
+
+def test_the_largest_spec_the_hub_takes_fits_in_a_launch_message() -> None:
+    """256 arguments and 128 variables of 4,096 astral characters: 18.8 MB as JSON escapes,
+    past the 16 MiB a frame may hold; in UTF-8 it fits."""
+    big = "\U0001f600" * 4096
+    argv = [big] * MAX_COMMAND_ARGS
+    env = {f"V{i}": big for i in range(128)}
+    frame = encode({"op": "run", "key": "w1-g1", "dir": "/x", "argv": argv, "env": env})
+    assert len(frame) < MAX_MESSAGE
+
+
+async def test_a_run_too_large_to_hand_over_fails_alone(tmp_path: Path) -> None:
+    client = LauncherClient(tmp_path, cgroups="off")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    try:
+        await client.run("w1-g1", runs / "w1-g1", ["sleep", "30"], ENV)
+        huge = ["x" * (1 << 20)] * 17  # past any frame the launcher reads
+        with pytest.raises(LaunchFailed, match="more than a run can be started with"):
+            await client.run("w2-g1", runs / "w2-g1", ["echo", *huge], ENV)
+        ended = client.ended("w1-g1")
+        assert ended is not None
+        await asyncio.sleep(0.3)
+        assert not ended.done()  # the launcher, and the other run, live on
+        client.kill("w1-g1")
+        assert (await asyncio.wait_for(ended, 30)).code == 137
+    finally:
+        await client.close()
