@@ -5,6 +5,7 @@ O_APPEND descriptor as a run's stdout is."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,3 +200,30 @@ def test_at_the_end_a_log_the_run_moved_is_only_emptied(run: Run) -> None:
     run.logs.finish()
     assert (run.dir / "moved.log").stat().st_size == 0
     assert not (run.dir / "stdout.log").exists()
+
+
+def test_after_a_slow_rotation_a_fast_writer_keeps_its_fast_pace(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found from outside (`yes` against a 10Mi cap): copying and truncating a file of
+    gigabytes took half a second; the next look was timed from the start of that one, so it
+    was due at once, found the file just emptied, took the run for quiet and waited 2 s,
+    while `yes` wrote another 1.5 GB. The next look is timed from the end of a rotation."""
+    rotate = RunLogs._rotate
+
+    def slow(self: RunLogs, f: object, size: int) -> None:
+        rotate(self, f, size)  # type: ignore[arg-type]
+        time.sleep(0.3)  # as a truncation of gigabytes takes
+
+    monkeypatch.setattr(RunLogs, "_rotate", slow)
+    run.logs.check()  # the first look: quiet
+    run.write_lines(5000)  # then a burst, far past the cap
+    run.logs.check()
+    assert run.logs.rotations == 1
+    assert run.logs.due > time.monotonic()  # not due before the rotation even ended
+    while (left := run.logs.due - time.monotonic()) > 0:
+        time.sleep(left)
+        run.write_lines(300)  # the run writes on, fast, until the next look
+    run.logs.check()
+    assert run.logs.rotations == 2
+    assert run.logs.due - time.monotonic() <= MIN_WAIT  # still looked at at the fast pace

@@ -78,7 +78,8 @@ class RunLogs:
 
     def check(self, now: float | None = None) -> None:
         """Rotate every file past its cap; set when to look again."""
-        now = time.monotonic() if now is None else now
+        started = time.monotonic()
+        now = started if now is None else now
         waits = [MAX_WAIT]
         for f in self.files:
             found = self._used(f)
@@ -91,6 +92,10 @@ class RunLogs:
                 used = 0
             f.size = used
             waits.append(next_wait(self.cap.max_bytes - used, grown, now - self.looked))
+        # The next look is timed from the end of this one: copying and truncating a file
+        # of gigabytes takes a while, the run writes on meanwhile, and a look due "now"
+        # found the file just emptied, took the run for quiet and waited the longest.
+        now += time.monotonic() - started
         self.due = now + min(waits)  # the file nearest its cap, at its own pace
         self.looked = now
 
