@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kindfleet.platform.agent import runlogs
 from kindfleet.platform.agent.executors.process import procfs
 from kindfleet.platform.agent.lock import StateLock
 
@@ -175,6 +176,25 @@ def test_tail_gives_the_last_lines_across_the_rotated_copy(state: Path):
     assert logs(state, "--generation", "2", "--tail", "0").stdout == b""
     (run / "stdout.log").write_bytes(b"".join(b"%d\n" % i for i in range(100_000)))  # chunks
     assert logs(state, "--generation", "2", "--tail", "2").stdout == b"99998\n99999\n"
+
+
+def test_a_log_of_any_size_is_given_out_within_a_bound(state: Path):
+    """Found from outside: a run replaced its log with a sparse file of 64 GiB (no disk
+    used, one link, its owner's): `--tail 3` read it back towards its start until memory
+    ran out (no newline in zeros), and a plain `logs` streamed all of it into `kindfleet
+    logs`, which held it in memory. Each file gives out its last READ_MAX bytes at most."""
+    log = state / "runs" / "w_1-g2" / "stdout.log"
+    with open(log, "wb") as f:
+        f.truncate(64 << 30)  # a hole: 64 GiB that take no disk
+        f.seek(0, os.SEEK_END)
+        f.write(b"last line\n")
+    tail = logs(state, "--generation", "2", "--tail", "3")
+    assert tail.returncode == 0 and tail.stdout.endswith(b"last line\n")
+    assert len(tail.stdout) <= runlogs.READ_MAX
+    whole = logs(state, "--generation", "2")
+    assert whole.returncode == 0 and whole.stdout.endswith(b"last line\n")
+    assert len(whole.stdout) == runlogs.READ_MAX
+    assert b"only its last 64 MiB are given out" in whole.stderr
 
 
 def test_follow_prints_what_the_run_writes_across_a_rotation_until_sigterm(state: Path):

@@ -17,22 +17,28 @@ from kindfleet.platform.agent.executors.process.tails import Position
 
 CHUNK = 1 << 16
 PAUSE = 0.2  # seconds between two looks at a log that has nothing new
+# What is given out of one file at most: its last 64 MiB. A capped log holds far less (the
+# kubelet's 10Mi); a run can still put a file of any size there (a sparse one of 64 GiB takes
+# no disk), and `kindfleet logs` held all of it in memory, a tail read back to its start.
+READ_MAX = 64 << 20
 
 
-def last_lines(files: list[tuple[int, int]], n: int) -> bytes:
+def last_lines(files: list[tuple[int, int]], n: int, *, limit: int = READ_MAX) -> bytes:
     """The last `n` lines of `files` ((descriptor, end) pairs: the newest rotated copy, then
-    the log) read one after the other, reading from their ends only as far as needed. A line
-    ends at a newline, and only there (as kubectl counts): a progress bar's carriage returns
-    are inside its line."""
+    the log) read one after the other, reading from their ends only as far as needed, and no
+    more than `limit` bytes in all. A line ends at a newline, and only there (as kubectl
+    counts): a progress bar's carriage returns are inside its line."""
     if n <= 0:
         return b""
     chunks: list[bytes] = []
     newlines = 0
+    left = limit
     for fd, end in reversed(files):
         upto = end
-        while upto > 0 and newlines <= n:  # n + 1 newlines: the n lines after them are whole
-            start = max(0, upto - CHUNK)
+        while upto > 0 and newlines <= n and left > 0:  # n + 1 newlines: the n lines are whole
+            start = max(0, upto - min(CHUNK, left))
             chunk = os.pread(fd, upto - start, start)
+            left -= len(chunk)
             chunks.append(chunk)
             newlines += chunk.count(b"\n")
             upto = start

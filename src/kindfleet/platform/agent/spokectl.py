@@ -93,9 +93,8 @@ def _open(name: str, flags: int, dir_fd: int, missing: str) -> int:
         raise NotFound(f"{missing}: {exc.strerror}") from None
 
 
-def copy_out(fd: int, out: int, end: int) -> None:
-    """The file of `fd` up to `end` (where it ended when it was looked at)."""
-    offset = 0
+def copy_out(fd: int, out: int, end: int, offset: int = 0) -> None:
+    """The file of `fd` from `offset` up to `end` (where it ended when it was looked at)."""
     while offset < end and (chunk := os.pread(fd, min(1 << 16, end - offset), offset)):
         offset += len(chunk)
         write_out(chunk, out)
@@ -134,7 +133,14 @@ def logs(args: argparse.Namespace) -> int:
             write_out(runlogs.last_lines(list(zip(fds, ends, strict=True)), args.tail), out)
         else:
             for f, end in zip(fds, ends, strict=True):
-                copy_out(f, out, end)
+                start = max(0, end - runlogs.READ_MAX)
+                if start:
+                    print(
+                        f"spokectl: {args.stream}: {end} bytes, past any capped log: only its "
+                        f"last {runlogs.READ_MAX >> 20} MiB are given out",
+                        file=sys.stderr,
+                    )
+                copy_out(f, out, end, start)
         if args.follow:
             runlogs.follow(
                 fd, given, lambda data: write_out(data, out), stop,
