@@ -7,10 +7,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from agent_unit_helpers import py
 from runmanager_helpers import SLEEP, assignment, close, events, manager, settled, until
 
-from kindfleet.platform.agent import prune
+from kindfleet.errors import PrerequisiteError
+from kindfleet.platform.agent import loop, prune
 from kindfleet.platform.agent.prune import TRASH, Pruner
 from kindfleet.platform.agent.runs import RunManager
 
@@ -98,6 +100,34 @@ async def test_what_a_run_links_to_outside_its_directory_is_left_alone(settings,
         assert (outside / "keep" / "data").read_text() == "precious"
     finally:
         await close(m)
+
+
+async def test_a_runs_directory_swapped_for_a_link_is_not_pruned_through(settings, tmp_path):
+    """Found from outside: a run reached its agent's `runs` directory ("$HOME/..") and put a
+    link to elsewhere in its place; a day later the pruner removed every old directory
+    there, as if they were runs. The pruner prunes only the directory the agent started
+    with, and the agent does not start on a link there."""
+    outside = tmp_path / "outside"
+    for name in ("project-a", "project-b"):
+        (outside / name).mkdir(parents=True)
+        (outside / name / "data").write_text("precious")
+        _age(outside / name, 2 * RETENTION)
+    runs = settings.runs_dir
+    m = manager(settings)
+    try:
+        pruner = Pruner(runs, RETENTION, m.records, m.holds)
+        swap = f"import os; os.chdir('../..'); os.rename('runs', 'runs.real'); os.symlink({str(outside)!r}, 'runs')"
+        await _ended_and_acknowledged(m, "w1", py(swap))
+        assert (runs.parent / "runs").is_symlink()
+        assert await pruner.run_once() == 0
+        assert sorted(p.name for p in outside.iterdir()) == ["project-a", "project-b"]
+        assert (outside / "project-a" / "data").read_text() == "precious"
+    finally:
+        await close(m)
+    outside.chmod(0o755)
+    with pytest.raises(PrerequisiteError, match="is a symbolic link"):
+        loop._prepare(settings)  # the next start of the agent
+    assert outside.stat().st_mode & 0o777 == 0o755  # not made the agent's (chmod 0700)
 
 
 async def test_a_backlog_is_taken_a_pass_at_a_time_and_said_to_be_one(settings, monkeypatch):

@@ -411,6 +411,11 @@ def _prepare(settings: AgentSettings) -> None:
         settings.state_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         os.chmod(settings.state_dir, PRIVATE_DIR)
         settings.runs_dir.mkdir(exist_ok=True, mode=PRIVATE_DIR)
+        if settings.runs_dir.is_symlink():  # a run's doing: chmod, runs, pruning would follow it
+            raise PrerequisiteError(
+                f"{settings.runs_dir} is a symbolic link, not the agent's own directory of runs",
+                hint=f"remove the link (and put back what it replaced) under {settings.state_dir}",
+            )
         os.chmod(settings.runs_dir, PRIVATE_DIR)
     except OSError as exc:
         raise PrerequisiteError(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -61,9 +62,15 @@ class Pruner:
         self.held = held
         self.trash = runs_dir / TRASH
         self.behind = False  # the last pass found as many as it takes: more may be waiting
+        self.identity = _identity(runs_dir)  # the directory the agent made, not a stand-in
+        self.refused = False
 
     async def run_once(self) -> int:
-        """One pass; how many run directories it removed."""
+        """One pass; how many run directories it removed. None at all once the runs
+        directory is no longer the one the agent started with: a run can reach it and put a
+        symbolic link to elsewhere in its place, and a pass would remove what is there."""
+        if not self._same():
+            return 0
         now = time.time()
         before = now - self.retention
         keys = await asyncio.to_thread(_stale, self.runs_dir, before, PER_PASS, self.held)
@@ -77,10 +84,28 @@ class Pruner:
             log.info("run directories removed: %d (unchanged for %gs)", moved, self.retention)
         return moved
 
+    def _same(self) -> bool:
+        """The runs directory (and its trash, if there) are still the agent's own."""
+        same = self.identity is not None and _identity(self.runs_dir) == self.identity
+        if same and (not os.path.lexists(self.trash) or _identity(self.trash) is not None):
+            return True
+        if not self.refused:
+            log.error(
+                "run directories are no longer pruned: %s (or its %s) was replaced, by a run "
+                "or by hand, and is not the directory this agent started with; restart the "
+                "agent once it is put back",
+                self.runs_dir,
+                TRASH,
+            )
+        self.refused = True
+        return False
+
     async def _move(self, keys: Sequence[str]) -> int:
         self.trash.mkdir(mode=paths.PRIVATE_DIR, exist_ok=True)
         moved = 0
         for i, key in enumerate(keys, 1):
+            if i % _YIELD_EVERY == 1 and not self._same():
+                break  # checked again after every turn of the loop another task may take
             if not self.held(key):  # and renamed in the same step of the event loop
                 try:
                     os.rename(self.runs_dir / key, self.trash / key)
@@ -95,6 +120,8 @@ class Pruner:
 
     def empty_trash(self) -> None:
         """Remove what earlier passes moved aside (a pass, or a crash, may have left some)."""
+        if not self._same():
+            return
         try:
             entries = os.scandir(self.trash)
         except FileNotFoundError:
@@ -106,6 +133,16 @@ class Pruner:
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the real directory at `path` (a link is not followed); None when
+    something else is there, or nothing."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino) if stat.S_ISDIR(found.st_mode) else None
 
 
 def _stale(runs_dir: Path, before: float, limit: int, held: Callable[[str], bool]) -> list[str]:
