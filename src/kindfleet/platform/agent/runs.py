@@ -111,10 +111,13 @@ class RunManager:
         key = run_key(item.workload, item.generation)
         if key in self.runs or key in self.done or key in self._answered:
             return False
+        older: list[asyncio.Task[None]] = []
         for run in list(self._of_workload.get(item.workload, ())):
             if run.held.generation > item.generation:
                 return False  # an older generation, delivered late
             run.request_stop(Stop.FENCE)  # superseded by the new one
+            if run.task is not None:
+                older.append(run.task)
         lease = item.spec.lease
         grace = self.settings.stop_grace_seconds
         if lease is not None and exclusive.stop_after(lease, grace) < exclusive.MIN_RUN:
@@ -132,7 +135,7 @@ class RunManager:
             return True
         held = Held(item.workload, item.generation, item.spec, Phase.ACCEPTED, gpu_ids)
         body = reports.status(held.workload, held.generation, EventType.ACCEPTED)
-        run = Run(held, accepted=self.records.accepted(held, body))
+        run = Run(held, accepted=self.records.accepted(held, body), after=older)
         self._hold(run)
         self.supervisor.supervise(run)
         log.debug("accepted %s generation %d", item.workload, item.generation)

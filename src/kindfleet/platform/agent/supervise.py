@@ -48,6 +48,23 @@ _NO_POLL = 3600.0  # how long to sleep between checks when the executor pushes a
 NO_ROOM_RETRY_MAX = 2.0  # seconds, at most, between tries to start a run the disk refused
 
 
+async def _older_gone(run: Run) -> None:
+    """Until the older generations this run fenced have ended, or the run is stopped: one
+    generation of a workload at a time on a spoke. Fenced, an older run still has its stop
+    grace to end (a trainer saving a checkpoint ignores SIGTERM): started at once, the new
+    one ran beside it for as long, exclusive work included."""
+    while run.stop is None:
+        older = [task for task in run.after if not task.done()]
+        if not older:
+            return
+        run.wake.clear()
+        stopped = asyncio.ensure_future(run.wake.wait())
+        try:
+            await asyncio.wait([*older, stopped], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+
+
 class Stop(enum.IntEnum):
     """Why a run is being stopped; a stronger reason replaces a weaker one."""
 
@@ -67,6 +84,9 @@ class Run:
     task: asyncio.Task[None] | None = None
     no_room: bool = False  # unstarted: the disk had no room for it at its last try
     heard: asyncio.Event | None = None  # recovered unstarted: starts once the hub was asked
+    # The tasks of older generations of its workload held here, fenced by this one: it
+    # starts once they are over (a fenced run may take its stop grace to end).
+    after: list[asyncio.Task[None]] = field(default_factory=list)
 
     def request_stop(self, why: Stop) -> bool:
         """Ask the run to stop; False when it was already asked for as strong a reason."""
@@ -171,6 +191,7 @@ class Supervisor:
         waiting = Backoff(base=self.timing.supervise_interval, cap=NO_ROOM_RETRY_MAX)
         if run.heard is not None:
             await _either(run.heard, run.wake)  # a stop (the hub's fence) ends the wait
+        await _older_gone(run)
         while True:
             if run.stop is None:
                 await self._lease_to_start(run)
@@ -240,8 +261,7 @@ class Supervisor:
                 await self.conclude(run, status, natural=True)
                 return
             if run.stop is not None:
-                grace = self.timing.stop_grace_seconds
-                status = await self.executor.stop(handle, grace_seconds=grace)
+                status = await self.executor.stop(handle, grace_seconds=self._grace(run))
                 await self.conclude(run, status)
                 return
             wait = _NO_POLL if pushed else self.timing.supervise_interval
@@ -258,6 +278,14 @@ class Supervisor:
                     continue
                 wait = min(wait, left)
             await wait_event(run.wake, wait)
+
+    def _grace(self, run: Run) -> float:
+        """How long a run being stopped may take to end: the stop grace, but exclusive work
+        never past its lease (a spoke thawed after its lease ran out kills it at once: the
+        hub may have placed it again already)."""
+        grace = self.timing.stop_grace_seconds
+        left = self.answers.time_left(run.held.spec, grace)
+        return grace if left is None else max(0.0, min(grace, left + grace))
 
     async def conclude(self, run: Run, status: RunStatus, *, natural: bool = False) -> None:
         if run.stop is Stop.FENCE:
