@@ -180,6 +180,23 @@ async def test_placement_delivery_and_redelivery(hub, make_spoke, make_spec, clo
     assert await spoke.poll() == []
 
 
+async def test_work_stored_by_a_commit_the_hub_saw_fail_is_placed_all_the_same(
+    hub, make_spoke, make_spec
+):
+    """Found from outside (PostgreSQL behind a proxy killed at random): a submission whose
+    COMMIT was durable while the hub saw it fail was never queued, its retry found it
+    stored (created: false), and it stayed Pending until the hub restarted. After a commit
+    whose outcome is unknown, the hub reads its queue from the store again."""
+    await make_spoke("s1")
+    sub = await hub.submit("k1", make_spec())
+    await hub.db.writer.run(lambda conn: hub.queue.discard(sub.workload.id))  # as it was lost
+    hub.db.writer.unsure = True  # the connection dropped while that commit was on its way
+    again = await hub.submit("k1", make_spec())
+    assert not again.created and again.workload.id == sub.workload.id
+    report = await hub.tick()
+    assert [r.id for r in report.placed] == [sub.workload.id]
+
+
 async def test_long_poll_wakes_up_on_placement(hub, make_spoke, make_spec):
     spoke = await make_spoke("s1")
     started = time.monotonic()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,45 @@ async def test_a_failing_step_of_the_writer_is_said_and_the_next_writes_go_on(
             rows = await writer.run(lambda c: c.execute(text("SELECT v FROM t")).all())
         assert [r[0] for r in rows] == ["a"]
         assert f"{step} failed" in caplog.text
+    finally:
+        writer.close()
+        engine.dispose()
+
+
+async def test_a_commit_lost_on_its_way_has_the_state_in_memory_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Found from outside (PostgreSQL behind a proxy killed at random): a COMMIT that
+    reached the server while the connection dropped before its answer was durable, and
+    the hub, told it failed, had dropped its after-commit steps: the workload was stored
+    and never queued. After such a commit the writer has `resync` read the state again,
+    before its next group."""
+    engine = dialect.make_engine(dialect.parse_url(f"sqlite:///{tmp_path / 'hub.db'}"))
+    writer = Writer(engine)
+    seen: list[list[str]] = []
+    writer.resync = lambda c: seen.append([r[0] for r in c.execute(text("SELECT v FROM t"))])
+    real = engine.dialect.do_commit
+    lost: list[str] = []
+
+    def durable_then_lost(dbapi_connection: Any) -> None:
+        real(dbapi_connection)
+        if lost == ["arm"]:
+            lost.append("lost")
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+
+    monkeypatch.setattr(engine.dialect, "do_commit", durable_then_lost)
+    writer.start()
+    try:
+        async with asyncio.timeout(30):
+            await writer.run(lambda c: c.execute(text("CREATE TABLE t (v TEXT)")))
+            lost.append("arm")
+            with pytest.raises(StoreUnavailable):
+                await writer.run(_insert("a"))  # stored, and said to have failed
+            assert seen == []
+            assert await writer.run(_insert("b")) == "b"
+            assert seen == [["a"]]  # read again once, before the next group
+            await writer.run(_insert("c"))
+            assert seen == [["a"]]
     finally:
         writer.close()
         engine.dispose()

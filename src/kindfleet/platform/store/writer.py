@@ -119,6 +119,12 @@ class Writer:
         # the store may have changed since (hub/service/bodies.py). Raised once the end is
         # visible to other connections and before any job of the group is answered.
         self.transactions = 0
+        # A commit whose outcome is unknown (the connection dropped while it was on its
+        # way: PostgreSQL may have made it durable): what the after-commit hooks keep in
+        # memory (the pending queue, credentials) may now differ from the store. `resync`
+        # rebuilds it from the store, in a transaction of its own, before the next group.
+        self.resync: Callable[[Connection], None] | None = None
+        self.unsure = False
         self._closed = False  # closing: no new job
         self._ended = False  # the thread has ended (closed, or failed): no new job
         self._gate = threading.Lock()
@@ -259,6 +265,11 @@ class Writer:
     def _transact(self, jobs: list[_Job]) -> None:
         """The jobs in one transaction, then their after-commit hooks. Raises what failed."""
         conn = self._connection()
+        if self.unsure and self.resync is not None:
+            with conn.begin():
+                self.resync(conn)
+            self.unsure = False
+            log.warning("the store's state in memory was read again after a lost commit")
         conn.info[_HOOKS] = []
         try:
             with conn.begin():
@@ -277,6 +288,8 @@ class Writer:
         tells the observer that the store cannot commit."""
         conn = self._conn
         lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if lost:
+            self.unsure = True
         if conn is not None and (lost or conn.invalidated):
             # Not a word to it: an invalidated connection's `info` connects again, without
             # the hub's lock and schema check, and raises while the server is down (which

@@ -126,6 +126,13 @@ class PendingQueue:
     def __len__(self) -> int:
         return len(self._where)
 
+    def clear(self) -> None:
+        """Forget every workload (to be rebuilt from the store)."""
+        self._shapes.clear()
+        self._where.clear()
+        self._selectors.clear()
+        self.version += 1
+
     def __contains__(self, workload: object) -> bool:
         return workload in self._where
 

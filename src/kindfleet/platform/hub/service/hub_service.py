@@ -112,6 +112,7 @@ class HubService:
         self.notifier = Notifier()
         self.metrics.long_polls.set_function(self.notifier.waiting)
         self.queue = PendingQueue()  # touched on the store's writer thread only
+        self.db.writer.resync = self._resync
         self.json = WorkloadJson()  # rendered workloads, shared by the reader threads
         self.bodies = Bodies(lambda: self.db.writer.transactions)  # read bodies, on the loop
         self._submit_many = partial(submit_many, queue=self.queue)
@@ -156,6 +157,15 @@ class HubService:
     def _rebuild_queue(self, conn: Connection) -> None:
         for row in store.queued(conn):
             self.queue.add(queued_row(row))
+
+    def _resync(self, conn: Connection) -> None:
+        """After a commit whose outcome is unknown (writer.py): a submission committed while
+        the hub saw its commit fail was stored and never queued (its retry found it stored
+        and queued nothing): Pending until the hub restarted. The queue and the spokes'
+        credentials are read again from the store."""
+        self.queue.clear()
+        self._rebuild_queue(conn)
+        self.tokens.set_spokes(spoke_store.credentials(conn))
 
     def serving(self) -> None:
         """The HTTP server listens and answers: from now on a spoke's silence counts."""

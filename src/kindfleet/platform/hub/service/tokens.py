@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,6 +64,15 @@ class Tokens:
         self.drop_spoke(name)
         self._hash_by_spoke[name] = digest
         self._spoke_by_hash[digest] = name
+
+    def set_spokes(self, credentials: Iterable[tuple[str, str]]) -> None:
+        """Every spoke's credential as the store has them; any other spoke's is dropped."""
+        wanted = dict(credentials)
+        for name in [n for n in self._hash_by_spoke if n not in wanted]:
+            self.drop_spoke(name)
+        for name, digest in wanted.items():
+            if self._hash_by_spoke.get(name) != digest:
+                self.set_spoke(name, digest)
 
     def drop_spoke(self, name: str) -> None:
         old = self._hash_by_spoke.pop(name, None)
