@@ -11,6 +11,7 @@ only.
 
 from __future__ import annotations
 
+import errno
 import os
 from io import TextIOWrapper
 from logging.handlers import WatchedFileHandler
@@ -23,8 +24,16 @@ class PrivateLog(WatchedFileHandler):
         super().__init__(path, encoding="utf-8")
 
     def _open(self) -> TextIOWrapper:
-        fd = os.open(
-            self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
-        )
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        try:
+            fd = os.open(self.baseFilename, flags, 0o600)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            # A link where the log should be (an agent's runs can reach its state
+            # directory): the file it names is not ours to append to and chmod; the link
+            # goes, and the log is made anew.
+            os.unlink(self.baseFilename)
+            fd = os.open(self.baseFilename, flags | os.O_EXCL, 0o600)
         os.fchmod(fd, 0o600)  # an older log may be wider
         return open(fd, "a", encoding="utf-8")

@@ -22,6 +22,7 @@ not yet killed would go to init, out of anyone's reach (seen: a setsid'd process
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import time
@@ -70,8 +71,21 @@ def reap(
             killed.update(cgroups.kill(group, wait_seconds=wait_seconds))
             cgroups.remove(group)
     killed.update(_kill_sessions(sessions, wait_seconds))
-    records.write_text("")
+    _empty(records)
     return sorted(killed - {os.getpid()})
+
+
+def _empty(records: Path) -> None:
+    """The records emptied, never through a link: a run can reach the state directory and
+    put one there, and the file it names is not ours to truncate (the link goes)."""
+    try:
+        os.close(os.open(records, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        os.unlink(records)
 
 
 def _kill_sessions(sessions: dict[int, int], wait_seconds: float) -> list[int]:
