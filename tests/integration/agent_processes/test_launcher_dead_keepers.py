@@ -89,7 +89,9 @@ else:
     la._from_agent({"op": "term", "key": "w1-g1"})  # a cancel, an instant too late
     la._reap()  # its SIGCHLD, handled at last
     news = list(Decoder().feed(b"".join(la.news)))
-    print(json.dumps({"news": news, "left": procfs.descendants(os.getpid())}))
+    living = [p for p in procfs.descendants(os.getpid())
+              if (found := procfs.stat(p)) is not None and not found.zombie]
+    print(json.dumps({"news": news, "left": living}))  # a killed one may await its reaping
 """
 
 
