@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,3 +101,67 @@ async def test_a_commit_lost_on_its_way_has_the_state_in_memory_read_again(
     finally:
         writer.close()
         engine.dispose()
+
+
+class _Proxy:
+    """A TCP relay to the database that can go silent without closing anything (a hung
+    pooler, a middlebox that keeps acknowledging): nothing is relayed while `silent`."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.silent = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                while self.silent.is_set():  # held, not dropped, not closed
+                    time.sleep(0.05)
+                dst.sendall(data)
+
+    def close(self) -> None:
+        self.server.close()
+        for s in self.open:
+            with contextlib.suppress(OSError):
+                s.close()
+
+
+async def test_a_store_that_goes_silent_has_the_writer_cut_its_connection(pg_url: str):
+    """Found from outside (PostgreSQL behind a proxy that went silent for 10 s): the
+    writer waited on its connection for ever, and every write of the hub behind it
+    (`/readyz` still 503 a minute after the path healed). A transaction that waits past
+    the stall limit has its connection cut; the write fails, the next one reconnects."""
+    url = dialect.parse_url(pg_url)
+    proxy = _Proxy((url.host or "127.0.0.1", url.port or 5432))
+    engine = dialect.make_engine(url.set(port=proxy.port))
+    writer = Writer(engine, stall_seconds=1.0)
+    writer.start()
+    try:
+        async with asyncio.timeout(60):  # before: for ever
+            await writer.run(lambda c: c.execute(text("CREATE TABLE t (v TEXT)")))
+            proxy.silent.set()
+            stuck = asyncio.ensure_future(writer.run(_insert("a")))
+            await asyncio.sleep(0.5)
+            assert not stuck.done()
+            with pytest.raises(StoreUnavailable):
+                await stuck  # cut, and answered
+            proxy.silent.clear()
+            assert await writer.run(_insert("b")) == "b"  # a new connection
+    finally:
+        writer.close(timeout=5)
+        engine.dispose()
+        proxy.close()

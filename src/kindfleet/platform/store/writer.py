@@ -24,7 +24,9 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +40,9 @@ from kindfleet.platform.repeats import Repeats, first_line
 from kindfleet.platform.store.engine import WROTE, StoreUnavailable
 
 log = logging.getLogger("kindfleet.hub.store")
+# A PostgreSQL transaction of the writer that has waited this long on the server is cut
+# (its connection shut down): the read engine's statements stop at 30 s on the server.
+STALL_SECONDS = 60.0
 _failures = Repeats(log)
 
 I = TypeVar("I")  # noqa: E741 - item
@@ -103,8 +108,19 @@ class Writer:
         before_commit: Callable[[], None] | None = None,
         between_groups: Callable[[Connection], None] | None = None,
         max_group: int = 2000,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self._engine = engine
+        self._stall = stall_seconds
+        self._busy_since: float | None = None  # when the transaction on its way began
+        # A server's connection can go silent without closing (a proxy or pooler that
+        # hangs, a middlebox that keeps acknowledging): the writer then waited for ever, and
+        # every write of the hub behind it. The watchdog cuts such a connection.
+        self._watchdog = (
+            threading.Thread(target=self._watch, name="kf-store-watchdog", daemon=True)
+            if engine.dialect.name == "postgresql"
+            else None
+        )
         self._on_connect = on_connect
         self._on_group = on_group
         self._on_health = on_health
@@ -131,6 +147,8 @@ class Writer:
 
     def start(self) -> None:
         self._thread.start()
+        if self._watchdog is not None:
+            self._watchdog.start()
 
     async def run(self, fn: Callable[[Connection], R], *, urgent: bool = False) -> R:
         """Run `fn` in the next group; return once its transaction is committed."""
@@ -271,11 +289,13 @@ class Writer:
             self.unsure = False
             log.warning("the store's state in memory was read again after a lost commit")
         conn.info[_HOOKS] = []
+        self._busy_since = time.monotonic()
         try:
             with conn.begin():
                 self._execute(conn, jobs)
                 self._check()
         finally:
+            self._busy_since = None
             self.transactions += 1
         self._committed(conn)
 
@@ -348,6 +368,26 @@ class Writer:
             self._conn = conn
         return self._conn
 
+    def _watch(self) -> None:
+        """Cut the connection of a transaction that has waited on the server past the
+        stall limit: the writer's call then fails as on a lost connection (the group is
+        answered, the connection made again, the state in memory read again)."""
+        cut: float | None = None
+        while not self._closed:
+            time.sleep(max(0.05, min(1.0, self._stall / 4)))
+            since, conn = self._busy_since, self._conn
+            if since is None or since == cut or conn is None:
+                continue
+            if time.monotonic() - since < self._stall:
+                continue
+            cut = since
+            log.error(
+                "the store has not answered the writer for %.0fs: its connection is cut and "
+                "made again (check the database server and the network to it)",
+                time.monotonic() - since,
+            )
+            _shut(conn)
+
     def _healthy(self) -> bool:
         return self._conn is not None
 
@@ -382,3 +422,14 @@ def _as_store_error(exc: BaseException) -> BaseException:
         _failures.warning(f"store operation failed: {first_line(exc)}")
         return StoreUnavailable(f"the store refused the operation: {first_line(exc)}")
     return exc
+
+
+def _shut(conn: Connection) -> None:
+    """Shut the connection's socket down under whoever waits on it (from another thread)."""
+    try:
+        fd = conn.connection.dbapi_connection.fileno()  # type: ignore[union-attr]
+        dup = socket.socket(fileno=os.dup(fd))
+    except Exception:  # closed meanwhile, or a driver without a socket to give
+        return
+    with contextlib.suppress(OSError), dup:
+        dup.shutdown(socket.SHUT_RDWR)
