@@ -95,7 +95,9 @@ def run(ctx: UpContext) -> UpResult:
         if checking:  # kind or Docker missing, the engine down: say all that is wrong
             _preflight(ctx, set())
         raise
-    versions = _preflight(ctx, existing - set(broken)) if checking else {}
+    # A broken cluster is ours too: what it holds (its host ports) is freed when it is
+    # made anew, so it is no stranger's port in use.
+    versions = _preflight(ctx, existing) if checking else {}
     plans = plan_up(
         [c for c in clusters if c.name not in foreign],
         existing=existing,

@@ -13,7 +13,7 @@ from kindfleet.errors import PartialFailure, PrerequisiteError
 from kindfleet.fleetspec import from_text
 from kindfleet.lifecycle import ClustersFailed, UpOptions, up
 from kindfleet.lifecycle.events import Event
-from tests.doubles.fakeprovider import BareProvider, FakeProvider, Interrupter
+from tests.doubles.fakeprovider import BareProvider, FakeProvider, GoodProbes, Interrupter
 from tests.unit.lifecycle.conftest import FLEET
 
 
@@ -130,6 +130,27 @@ def test_a_broken_cluster_is_removed_and_made_anew(spec, tmp_path, calico_manife
     notes = [e.message for e in events if e.cluster == "t-spoke1" and e.phase == "note"]
     assert "exists but node containers missing: t-spoke1-worker: made anew" in notes
     assert "kind-t-spoke1" in kc.context_names(kc.KubeconfigFile(tmp_path / "kubeconfig").read())
+
+
+def test_a_half_made_cluster_holding_its_own_host_port_is_made_anew(tmp_path, calico_manifest):
+    """Found from outside: `up` killed while it created a hub with a fixed host port left
+    the half-made hub holding that port; the next `up`, which was to make it anew, failed
+    its preflight on the port (exit 3) and did nothing: `down` by hand was the way out."""
+    fleet = from_text(
+        "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: t\n"
+        "hub:\n  nodes:\n    - role: control-plane\n      portMappings:\n"
+        "        - {containerPort: 30080, hostPort: 18080}\n"
+        "spokes: {count: 1}\n"
+    )
+
+    class PortHeld(GoodProbes):
+        def port_free(self, address, port, protocol):
+            return port != 18080  # held by the half-made hub's node
+
+    provider = FakeProvider(existing={"t-hub": False}, probes=PortHeld())
+    provider.clusters["t-hub"]["broken"] = "its API server was never set up"
+    result, _ = run(fleet, provider, tmp_path, calico_manifest)
+    assert [o.action for o in result.outcomes] == ["recreate", "create"]
 
 
 def test_a_failed_creation_is_removed_and_named(spec, tmp_path, calico_manifest):
