@@ -14,6 +14,7 @@ here reaches for `~/.kube/config` on its own.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -397,11 +398,13 @@ class KubeconfigFile:
     def check_writable(self) -> None:
         """Before work whose end is written here (`up`'s clusters): refuse a read-only file
         and a lock nobody lets go of (a crashed kubectl's `<file>.lock`), waiting for it as
-        a write would. Found at the end, every cluster was built and then removed."""
+        a write would, and a file that is no kubeconfig (not YAML, not a map). Found at the
+        end, every cluster was built and then removed."""
         self.refuse_read_only()
         if self._lock_path().exists():
             with self._thread_lock, self._file_lock():
                 pass
+        self.read()  # raises, naming the file and what is wrong with it
 
     def refuse_read_only(self) -> None:
         """A file its owner made read-only is not replaced: it was, with a 0600 file (as
@@ -433,6 +436,7 @@ class KubeconfigFile:
             ) from None
         try:
             os.fchmod(fd, 0o600)
+            _keep_owner(fd, target)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(dump(config))
                 handle.flush()
@@ -441,6 +445,30 @@ class KubeconfigFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _keep_owner(fd: int, target: Path) -> None:
+    """The new file is the old one's owner's, as kubectl's and kind's writes (in place) keep
+    it: written by root (`sudo -E`, `--kubeconfig ~user/.kube/config`), it became root's
+    0600, and its owner could no longer read their own kubeconfig."""
+    try:
+        old = target.stat()
+    except OSError:
+        return  # a new file: the writer's
+    if (old.st_uid, old.st_gid) == (os.geteuid(), os.getegid()):
+        return
+    if old.st_uid == os.geteuid():
+        with contextlib.suppress(OSError):  # its group, where the user may give it
+            os.fchown(fd, -1, old.st_gid)
+        return
+    try:
+        os.fchown(fd, old.st_uid, old.st_gid)
+    except OSError:
+        raise KubeconfigError(
+            f"{target} belongs to uid {old.st_uid}: writing it as uid {os.geteuid()} would "
+            "take it from its owner",
+            hint="run as its owner, or give --kubeconfig a file of your own",
+        ) from None
 
 
 class _LockFile:

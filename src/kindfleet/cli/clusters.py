@@ -159,12 +159,19 @@ def up(
                 timings=timings,
                 progress=report,
             )
-    except KeyboardInterrupt:
-        output.error(
-            "interrupted: clusters it had begun and not finished were removed (named above); "
-            "those up before the interrupt are kept",
-            f"`kindfleet status -f {file}` shows what is up",
-        )
+    except KeyboardInterrupt as exc:
+        left = getattr(exc, "left", None)  # lifecycle.up.InterruptedAgain
+        if left:
+            output.error(
+                f"interrupted again while cleaning up: left half-made: {', '.join(left)}",
+                f"`kindfleet down -f {file}` removes them",
+            )
+        else:
+            output.error(
+                "interrupted: clusters it had begun and not finished were removed (named "
+                "above); those up before the interrupt are kept",
+                f"`kindfleet status -f {file}` shows what is up",
+            )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     took = time.monotonic() - started
     for warning in result.warnings:

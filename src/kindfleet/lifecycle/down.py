@@ -77,6 +77,7 @@ def down(
             report(Event(cluster.name, "left alone", "note", why))
         outcomes = tuple(ClusterOutcome(c.name, "leave", True, 0.0) for c in clusters)
         return DownResult(fleet.name, outcomes, clock() - start)
+    _can_forget(clusters, provider, options.kubeconfig)
     existing = set(provider.list_clusters(fleet))
     others = strays(provider, fleet) if whole else []  # the fleet's too: none left running
     if others:
@@ -128,6 +129,17 @@ def _gone(outcome: object) -> bool:
     """Deleted by this `down`, or not there: its context may go (a cluster left alone as
     somebody else's keeps its own)."""
     return isinstance(outcome, ClusterOutcome) and outcome.ok and outcome.action == "delete"
+
+
+def _can_forget(clusters: list[Cluster], provider: Provider, kubeconfig: Path | None) -> None:
+    """Before anything is deleted: a kubeconfig holding the clusters' contexts can be
+    written. Found after, the clusters were gone and the registry and network left."""
+    if kubeconfig is None or not traits(provider).manages_kubeconfig or not kubeconfig.exists():
+        return
+    target = kc.KubeconfigFile(kubeconfig)
+    config = target.read()
+    if any(kc.is_kind_context(config, c.context) for c in clusters):
+        target.refuse_read_only()
 
 
 def _forget(

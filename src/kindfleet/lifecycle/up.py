@@ -373,7 +373,16 @@ def _clean_after_interrupt(ctx: UpContext) -> None:
         left = ", ".join(ctx.half_made()) or "none"
         message = f"interrupted again; half-made: {left}; run `kindfleet down`"
         ctx.emit(FLEET, "cleanup", "warn", message)
-        raise
+        raise InterruptedAgain(ctx.half_made()) from None
+
+
+class InterruptedAgain(KeyboardInterrupt):
+    """A second interrupt stopped the clean-up of the first: these clusters are left
+    half-made (the summary must not say they were removed)."""
+
+    def __init__(self, left: Sequence[str]) -> None:
+        super().__init__(", ".join(left))
+        self.left = tuple(left)
 
 
 def _remove_late_arrivals(ctx: UpContext, removed: list[str]) -> None:

@@ -312,3 +312,25 @@ def test_a_failing_change_leaves_the_file_alone(tmp_path):
         kc.KubeconfigFile(path).update(boom)
     assert path.read_text() == USER_FILE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config"]
+
+
+def test_a_file_that_is_no_kubeconfig_is_refused_before_work_is_done(tmp_path):
+    """Found from outside: an unparseable kubeconfig was found only once every cluster of
+    `up` was built, which were then removed."""
+    path = tmp_path / "config"
+    path.write_text("clusters: [\n")
+    with pytest.raises(kc.KubeconfigError, match="config"):
+        kc.KubeconfigFile(path).check_writable()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user takes root")
+def test_a_kubeconfig_written_by_root_stays_its_owners(tmp_path):
+    """Found from outside (`sudo -E kindfleet up`): the written file was root's 0600, and
+    its owner could no longer read their own kubeconfig."""
+    path = tmp_path / "config"
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    os.chown(path, 1234, 1234)
+    kc.KubeconfigFile(path).update(lambda config: config)
+    info = path.stat()
+    assert (info.st_uid, info.st_gid) == (1234, 1234)
+    assert stat.S_IMODE(info.st_mode) == 0o600

@@ -79,3 +79,14 @@ def test_status_asks_every_cluster_and_the_registry(spec, running):
     data = state.to_dict()
     assert data["clusters"][0]["nodes"][0]["name"] == "t-hub-control-plane"
     assert data["registry"]["endpoint"] == "localhost:5099"
+
+
+def test_a_read_only_kubeconfig_stops_down_before_anything_is_deleted(spec, running):
+    """Found from outside: the clusters were deleted, then the read-only kubeconfig was
+    refused, and the registry and network were left behind."""
+    provider, target = running
+    target.chmod(0o400)
+    with pytest.raises(kc.KubeconfigError, match="read-only"):
+        down(spec, provider, DownOptions(kubeconfig=target))
+    assert set(provider.clusters) == {c.name for c in spec.clusters}
+    assert provider.registry == "running"

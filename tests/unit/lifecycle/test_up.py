@@ -13,6 +13,7 @@ from kindfleet.errors import PartialFailure, PrerequisiteError
 from kindfleet.fleetspec import from_text
 from kindfleet.lifecycle import ClustersFailed, UpOptions, up
 from kindfleet.lifecycle.events import Event
+from kindfleet.lifecycle.up import InterruptedAgain
 from tests.doubles.fakeprovider import BareProvider, FakeProvider, GoodProbes, Interrupter
 from tests.unit.lifecycle.conftest import FLEET
 
@@ -472,6 +473,28 @@ def test_ctrl_c_before_any_cluster_is_up_removes_the_new_registry(spec, tmp_path
     assert provider.registry is None
     assert ("delete-registry",) in provider.log
     assert any(e.message == "removed (interrupted)" for e in events)
+
+
+def test_a_second_ctrl_c_during_the_clean_up_names_what_is_left_half_made(
+    spec, tmp_path, calico_manifest
+):
+    """Found from outside: after a second Ctrl-C the summary said the half-made clusters
+    were removed, under the warning that named one left running."""
+    interrupter = Interrupter()
+
+    def on_create(name):
+        if name == "t-spoke1":
+            _thread.interrupt_main()
+        interrupter.block()
+
+    class DeleteInterrupted(FakeProvider):
+        def delete(self, fleet, cluster):
+            raise KeyboardInterrupt  # Ctrl-C again, while the first one's clean-up deletes
+
+    provider = DeleteInterrupted(on_create=on_create)
+    with pytest.raises(InterruptedAgain) as caught:
+        up(spec, provider, options(tmp_path, calico_manifest), interrupter=interrupter)
+    assert caught.value.left and set(caught.value.left) <= set(provider.clusters)
 
 
 def test_every_action_up_can_take_has_its_words():

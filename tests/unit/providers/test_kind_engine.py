@@ -3,6 +3,9 @@
 import pytest
 
 from kindfleet.exec import CommandError, CommandNotFound, Result, cmd
+from kindfleet.fleetspec import from_text
+from kindfleet.providers.base import CreateOptions, ProviderSettings
+from kindfleet.providers.kind import KindProvider
 from kindfleet.providers.kind.engine import EngineAwareRunner, EngineDown
 
 KIND_SAYS = (
@@ -59,3 +62,23 @@ def test_other_failures_pass_through_as_they_were():
         runner.run(cmd("docker", "inspect", "x"))
     assert type(caught.value) is CommandError
     assert not runner.run(cmd("docker", "inspect", "x"), check=False).ok
+
+
+def test_the_engine_lost_while_kind_creates_is_said_as_the_engine_down(tmp_path):
+    """Found from outside (dockerd stopped during `up`): the engine's error was wrapped as
+    "kind could not create ..." with exit 1 and a hint about --logs-dir."""
+    fleet = from_text("apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: t\n")
+    kind = KindProvider(ProviderSettings(env={}, state_dir=tmp_path))
+
+    class DiesAtCreate:  # the engine answers until kind creates, then it is gone
+        def run(self, command, *, check=True):
+            if tuple(command.argv[:3]) == ("kind", "create", "cluster"):
+                return EngineAwareRunner(Recorded(1, "", KIND_SAYS)).run(command, check=check)
+            return Result(command, 0, "", "")
+
+    kind.runner = DiesAtCreate()  # type: ignore[assignment]
+    kind._network_turn = lambda: None  # type: ignore[method-assign]  # the network is there
+    with pytest.raises(EngineDown) as caught:
+        kind.create(fleet, fleet.hub, CreateOptions(kubeconfig=None))
+    assert caught.value.exit_code == 3
+    assert caught.value.message.startswith("Docker engine not reachable")

@@ -3,6 +3,7 @@
 import os
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -317,3 +318,22 @@ def test_taint_values_reach_kubeadm_exactly_as_written():
     assert verdict.ok, verdict.errors
     got = _taints_of(verdict.output, "InitConfiguration")
     assert [t["value"] for t in got] == AMBIGUOUS_VALUES
+
+
+def test_configs_written_to_a_directory_replace_a_link_never_write_through_it(tmp_path):
+    """Found from outside (`render --out /tmp/configs` where another user put a link):
+    the file the link named was overwritten with a KIND config."""
+    from kindfleet import Fleet
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    fleet = Fleet.from_path(Path(__file__).resolve().parents[3] / "examples" / "article.yaml")
+    hub = fleet.spec.hub.name
+    (out / f"{hub}.yaml").symlink_to(victim)
+    written = fleet.write_kind_configs(out)
+    assert victim.read_text() == "precious\n"
+    assert not (out / f"{hub}.yaml").is_symlink()
+    assert (out / f"{hub}.yaml") in written and "kind: Cluster" in (out / f"{hub}.yaml").read_text()
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)

@@ -184,6 +184,8 @@ class KindProvider(
             )
             try:
                 self._run_create(command, retain=options.retain_on_failure)
+            except EngineDown:
+                raise  # the engine's own words and fix: not kind's failure to create
             except CommandError as exc:
                 if ALREADY_EXISTS in exc.output:
                     self._record(fleet, cluster.name).unlink(missing_ok=True)
