@@ -62,3 +62,42 @@ def test_if_the_first_create_ends_without_a_network_the_others_go_anyway():
     first.set()  # what create() does when its kind create returns or fails
     thread.join(2)
     assert done.is_set()
+
+
+def test_a_down_does_not_remove_the_network_while_another_fleets_up_creates_on_it(tmp_path):
+    """Found from outside: fleet A's `down` judged the shared kind network unused (no
+    container on it yet) while fleet B's `up` was between its look at the network and its
+    first node, removed it, and every cluster of B failed ("network kind not found")."""
+    from kindfleet.fleetspec import from_text
+    from kindfleet.providers.base import CreateOptions
+
+    class Shared(Docker):
+        removed = 0
+
+        def remove_network_if_unused(self, name):
+            self.removed += 1
+            return True
+
+    docker = Shared(exists=True)
+    a, b = (KindProvider(ProviderSettings(env={}, state_dir=tmp_path)) for _ in range(2))
+    a.docker = b.docker = docker  # type: ignore[assignment]
+    fleet_a = from_text("apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: a\n")
+    fleet_b = from_text("apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: b\n")
+    a._network_record(fleet_a).parent.mkdir(parents=True)
+    a._network_record(fleet_a).write_text("kind\n")  # fleet a made it
+    creating, finish = threading.Event(), threading.Event()
+
+    def b_creates(*_args, **_kw):
+        creating.set()
+        finish.wait(10)
+
+    b._create = b_creates  # type: ignore[method-assign]
+    thread = threading.Thread(target=b.create, args=(fleet_b, fleet_b.hub, CreateOptions()))
+    thread.start()
+    try:
+        assert creating.wait(10)
+        assert a.tidy(fleet_a) == [] and docker.removed == 0  # b is creating on it
+    finally:
+        finish.set()
+        thread.join(10)
+    assert a.tidy(fleet_a) == ["network kind"] and docker.removed == 1  # the last one out

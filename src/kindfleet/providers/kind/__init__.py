@@ -13,6 +13,7 @@ kind#1425), and the fleet orchestration merges the contexts where the caller ask
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
 import time
@@ -164,6 +165,12 @@ class KindProvider(
         return None
 
     def create(self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions) -> None:
+        with self._network_use(fleet, exclusive=False):  # no fleet's `down` removes it now
+            self._create_on_network(fleet, cluster, options)
+
+    def _create_on_network(
+        self, fleet: FleetSpec, cluster: Cluster, options: CreateOptions
+    ) -> None:
         mine = self._network_turn()
         if mine is not None:  # kind makes the network with this create: the fleet's to remove
             write_private(self._network_record(fleet), f"{self.network}\n")
@@ -454,13 +461,39 @@ class KindProvider(
         record = self._network_record(fleet)
         if not record.exists():
             return []
-        removed = self.docker.remove_network_if_unused(self.network)
-        if removed or self.docker.network(self.network) is None:
-            record.unlink(missing_ok=True)
+        with self._network_use(fleet, exclusive=True, wait=False) as alone:
+            if not alone:  # another fleet's `up` is creating on it: the last down removes it
+                return []
+            removed = self.docker.remove_network_if_unused(self.network)
+            if removed or self.docker.network(self.network) is None:
+                record.unlink(missing_ok=True)
         if removed:
             with self._network_lock:
                 self._network_seen = False
         return [f"network {self.network}"] if removed else []
+
+    @contextlib.contextmanager
+    def _network_use(
+        self, fleet: FleetSpec, *, exclusive: bool, wait: bool = True
+    ) -> Iterator[bool]:
+        """A lock on the kind network, beside its record and shared by every fleet of this
+        state root: each `kind create` holds it shared until its nodes are on the network,
+        a `down` that would remove the network takes it alone, or not at all. "Unused" was
+        judged from the containers on it: another fleet's create, between its look at the
+        network and its first node, was not seen, and failed ("network kind not found")."""
+        path = self._network_record(fleet).with_name(f"{self.network}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            how = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | (0 if wait else fcntl.LOCK_NB)
+            try:
+                fcntl.flock(fd, how)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
 
 # --- helpers -------------------------------------------------------------------------
