@@ -26,6 +26,7 @@ from kindfleet.providers.base import (
     KeepsData,
     PreloadsImages,
     Rejoins,
+    StartsNodes,
     WaitsForReady,
 )
 from kindfleet.render import calico
@@ -247,10 +248,24 @@ def _merge_kubeconfig(job: ClusterJob) -> str | None:
 KUBECONFIG = Step("kubeconfig", lambda job: "merging kubeconfig", _merges, _merge_kubeconfig)
 
 
+def _starts_nodes(job: ClusterJob) -> bool:
+    return isinstance(job.ctx.provider, StartsNodes)
+
+
+def _start_nodes(job: ClusterJob) -> str | None:
+    ctx = job.ctx
+    assert isinstance(ctx.provider, StartsNodes)
+    started = ctx.provider.start_nodes(ctx.fleet, job.cluster)
+    return f"started {', '.join(started)}" if started else None
+
+
+START = Step("start", lambda job: "starting stopped nodes", _starts_nodes, _start_nodes)
+
+
 PIPELINES: Mapping[Action, Sequence[Step]] = {
     "create": (CREATE, CNI, REGISTRY, READY, KUBECONFIG),
     "recreate": (REMOVE, CREATE, CNI, REGISTRY, READY, KUBECONFIG),
-    "repair": (CNI, REGISTRY, READY, REJOIN, KUBECONFIG),
+    "repair": (START, CNI, REGISTRY, READY, REJOIN, KUBECONFIG),
     "rejoin": (REJOIN,),
     "keep": (REGISTRY, KUBECONFIG),
     "check": (CHECK,),

@@ -249,6 +249,16 @@ class WaitsForReady(Protocol):
 
 
 @runtime_checkable
+class StartsNodes(Protocol):
+    """A provider whose clusters' nodes can be stopped and started again (KIND's node
+    containers after an engine restart, a reboot, Docker Desktop quit)."""
+
+    def start_nodes(self, fleet: FleetSpec, cluster: Cluster) -> list[str]:
+        """Start the cluster's stopped nodes; the names of those started."""
+        ...
+
+
+@runtime_checkable
 class Rejoins(Protocol):
     """A provider whose spokes are ready only in their hub's eyes (the local runtime): a
     spoke left running while its hub was down is waited for until the hub hears it."""

@@ -245,6 +245,14 @@ class KindProvider(
     def _created(self, cluster: Cluster) -> bool:
         return self._mark(cluster.name) is not None
 
+    def _recorded(self, fleet: FleetSpec, cluster: Cluster) -> bool:
+        """Whether this machine's record says kind finished creating it: what is left to go
+        by when its nodes are stopped (the mark inside cannot be read then)."""
+        try:
+            return self._record(fleet, cluster.name).read_text() == "created\n"
+        except OSError:
+            return False
+
     def _record(self, fleet: FleetSpec, cluster: str) -> Path:
         return fleet_dir(fleet.name, self.state_dir) / RECORDS / cluster
 
@@ -346,7 +354,7 @@ class KindProvider(
                 message=f"not this fleet's ({foreign}): left alone",
                 foreign=foreign,
             )
-        ready, message, broken = self._diagnose(cluster, nodes, containers, problem)
+        ready, message, broken = self._diagnose(fleet, cluster, nodes, containers, problem)
         roles = {c.labels.get(NODE_ROLE_LABEL): c for c in reversed(containers)}
         front = roles.get("external-load-balancer") or roles.get("control-plane")
         versions = [n.kubernetes_version for n in nodes if n.kubernetes_version]
@@ -363,6 +371,7 @@ class KindProvider(
 
     def _diagnose(
         self,
+        fleet: FleetSpec,
         cluster: Cluster,
         nodes: list[NodeInfo],
         containers: list[dk.Container],
@@ -375,18 +384,27 @@ class KindProvider(
         if missing:
             why = f"node containers missing: {', '.join(missing)}"
             return False, why, why
-        if stopped:
-            return False, f"stopped: {', '.join(stopped)}", ""
-        if problem == NO_KUBECONFIG:
+        if problem == NO_KUBECONFIG and not stopped:
             why = "its API server was never set up (kind create did not finish)"
             return False, why, why
-        if not waiting and not problem:
+        if not stopped and not waiting and not problem:
             return True, "", ""
-        message = problem or f"not Ready: {', '.join(waiting)}"
-        if not self._created(cluster):
+        # Stopped nodes are started by `up` (a repair), unless the cluster is half-made.
+        message = f"stopped: {', '.join(stopped)}" if stopped else problem
+        message = message or f"not Ready: {', '.join(waiting)}"
+        if not self._created(cluster) and not (stopped and self._recorded(fleet, cluster)):
             why = "kind create did not finish (a killed or interrupted run)"
             return False, f"{message}; {why}", why
         return False, message, ""
+
+    def start_nodes(self, fleet: FleetSpec, cluster: Cluster) -> list[str]:
+        """`docker start` the cluster's stopped node containers (an engine restart leaves
+        them Exited: kind's restart policy is on-failure), load balancer first."""
+        stopped = [c.name for c in self._containers(cluster.name) if not c.running]
+        stopped.sort(key=lambda name: not name.endswith("-external-load-balancer"))
+        for name in stopped:
+            self.docker.start(name)
+        return stopped
 
     def wait_ready(self, fleet: FleetSpec, cluster: Cluster, timeout: float) -> None:
         with self._api(cluster.name) as path:
