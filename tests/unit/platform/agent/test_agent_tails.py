@@ -61,3 +61,30 @@ def test_a_hole_left_by_a_writer_that_does_not_append_is_skipped(tmp_path: Path)
         assert tail.offset == path.stat().st_size
     finally:
         os.close(fd)
+
+
+def test_a_run_directory_swapped_for_a_link_is_still_read_where_it_was(tmp_path: Path) -> None:
+    """Found from outside: a run that moved its directory away and put a link to another
+    directory in its place had the agent read the files there, and what parsed as metrics
+    reached the hub. The tail reads through the run directory's own descriptor."""
+    run, outside = tmp_path / "run", tmp_path / "outside"
+    run.mkdir()
+    outside.mkdir()
+    (run / "stdout.log").write_text("mine 1\n")
+    (outside / "stdout.log").write_text("theirs 2\n")
+    fd = os.open(run, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        tail = FileTail("stdout.log", fd)
+        run.rename(tmp_path / "moved")
+        run.symlink_to(outside)
+        assert tail.read() == ["mine 1"]
+    finally:
+        os.close(fd)
+
+
+def test_a_log_that_is_another_files_second_name_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside_metric 31337\n")
+    (tmp_path / "run").mkdir()
+    os.link(secret, tmp_path / "run" / "stdout.log")  # a hard link: the same file
+    assert FileTail(str(tmp_path / "run" / "stdout.log")).read() == []

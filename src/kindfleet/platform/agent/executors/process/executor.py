@@ -13,6 +13,8 @@ decides what happens next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +47,15 @@ KILL_WAIT = 20.0  # after SIGKILL: the keeper's own bound on killing leftovers, 
 @dataclass
 class _Live:
     meter: TreeMeter
-    stdout: FileTail
-    metrics: FileTail
+    stdout: FileTail | None  # None: its directory could not be opened as the keeper made it
+    metrics: FileTail | None
+    dir_fd: int | None
+
+    def close(self) -> None:
+        if self.dir_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.dir_fd)
+            self.dir_fd = None
 
 
 class ProcessExecutor:
@@ -76,11 +85,12 @@ class ProcessExecutor:
             )
         except LaunchFailed as exc:
             raise ExecutorError(exc.message, reason=exc.reason, exit_code=exc.code) from None
-        run_dir = str(request.run_dir)
+        dir_fd = _open_dir(request.run_dir)
         self._live[request.key] = _Live(
             TreeMeter(started.keeper, started.keeper_start),
-            FileTail(f"{run_dir}/{paths.STDOUT}"),
-            FileTail(f"{run_dir}/{paths.METRICS}"),
+            FileTail(paths.STDOUT, dir_fd) if dir_fd is not None else None,
+            FileTail(paths.METRICS, dir_fd) if dir_fd is not None else None,
+            dir_fd,
         )
         ref: dict[str, RefValue] = {
             "key": request.key,
@@ -130,8 +140,8 @@ class ProcessExecutor:
         running = ended is not None and not ended.done()
         # Once the run has ended its keeper may already hold the next run: measure no more.
         cpu, rss = live.meter.sample() if running else (0.0, 0)
-        found = [parse_json_line(line) for line in live.metrics.read()]
-        found += [parse_stdout_line(line) for line in live.stdout.read()]
+        found = [parse_json_line(line) for line in _lines(live.metrics)]
+        found += [parse_stdout_line(line) for line in _lines(live.stdout)]
         return Usage(cpu_cores=cpu, rss_bytes=rss, metrics=merge(found))
 
     async def recover(self, handle: RunHandle, request: RunRequest) -> RunStatus:
@@ -145,7 +155,9 @@ class ProcessExecutor:
 
     async def release(self, handle: RunHandle) -> None:
         key = _key(handle)
-        self._live.pop(key, None)
+        live = self._live.pop(key, None)
+        if live is not None:
+            live.close()
         ended = self.launcher.ended(key)
         if ended is not None and not ended.done():  # not expected: stop() ends a run first
             self.launcher.kill(key)
@@ -153,8 +165,22 @@ class ProcessExecutor:
         self.launcher.forget(key)
 
     async def close(self) -> None:
+        for live in self._live.values():
+            live.close()
         self._live.clear()
         await self.launcher.close()
+
+
+def _lines(tail: FileTail | None) -> list[str]:
+    return tail.read() if tail is not None else []
+
+
+def _open_dir(run_dir: Path) -> int | None:
+    """The run's directory, never through a link (a run can put one there at once)."""
+    try:
+        return os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def _key(handle: RunHandle) -> str:

@@ -63,8 +63,14 @@ class Position:
 
 
 class FileTail:
-    def __init__(self, path: str) -> None:
+    """`path` (with `dir_fd`: the name in the directory of that descriptor, the run's own
+    directory opened once, so that a run that puts a link in place of its directory does
+    not have the agent read elsewhere). A link, or a file with another name elsewhere (a
+    hard link to another file), is not read."""
+
+    def __init__(self, path: str, dir_fd: int | None = None) -> None:
         self.path = path
+        self.dir_fd = dir_fd
         self.at = Position()
         self.lines = LineSplitter()
 
@@ -74,7 +80,7 @@ class FileTail:
 
     def read(self) -> list[str]:
         try:  # one cheap look first: most of the time nothing was appended
-            size = os.stat(self.path, follow_symlinks=False).st_size
+            size = os.stat(self.path, dir_fd=self.dir_fd, follow_symlinks=False).st_size
         except OSError:
             return []
         if size < self.offset:
@@ -82,7 +88,8 @@ class FileTail:
         if size <= self.offset:
             return []
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(self.path, flags, dir_fd=self.dir_fd)
         except OSError:  # not there (yet), or replaced by a symlink: nothing to read
             return []
         try:
@@ -96,7 +103,8 @@ class FileTail:
     def _next(self, fd: int) -> bytes:
         """The next chunk of the file, from where this tail is (moved when the file was
         emptied under it, or past a hole)."""
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
             return b""
         if self.at.moved(fd):
             self._again()
