@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from kindfleet.platform.agent.metrics import (
     MAX_PER_POINT,
+    MAX_PER_SAMPLE,
     LineSplitter,
     chunks,
     merge,
@@ -85,3 +86,14 @@ def test_parsed_json_metrics_are_always_finite_numbers(data):
 def test_a_name_with_a_line_break_is_not_a_name():
     """Python's `$` matches before a final newline: names are matched whole."""
     assert parse_json_line('{"loss\\n": 1, "ok": 2}') == {"ok": 2.0}
+
+
+def test_a_run_that_invents_names_sends_a_bounded_sample():
+    """Found from outside: a run writing a new metric name per line had its agent send
+    160,000 values in 8 s. A sample carries at most MAX_PER_SAMPLE names, the same ones
+    (those that sort first) every time."""
+    flood = {f"m{i:06d}": float(i) for i in range(10_000)}
+    parts = chunks(flood)
+    kept = [name for part in parts for name in part]
+    assert len(kept) == MAX_PER_SAMPLE and len(parts) == MAX_PER_SAMPLE // 64
+    assert kept == sorted(flood)[:MAX_PER_SAMPLE]
