@@ -4,6 +4,7 @@ O_APPEND descriptor as a run's stdout is."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import time
 from collections.abc import Iterator
@@ -227,3 +228,21 @@ def test_after_a_slow_rotation_a_fast_writer_keeps_its_fast_pace(
     run.logs.check()
     assert run.logs.rotations == 2
     assert run.logs.due - time.monotonic() <= MIN_WAIT  # still looked at at the fast pace
+
+
+def test_room_taken_past_the_end_of_a_log_counts_against_its_cap(run: Run) -> None:
+    """Found from outside: `fallocate --keep-size -l 1G` on the run's own stdout left the
+    size 0 and a gigabyte held on the state disk, which the cap never saw."""
+    try:
+        os.posix_fallocate(run.fd, 0, 1)  # the file system can preallocate at all
+    except OSError:
+        pytest.skip("no preallocation on this file system")
+    os.ftruncate(run.fd, 0)
+    libc = ctypes.CDLL(None, use_errno=True)  # fallocate(2): Python has only posix_fallocate
+    keep_size = 1
+    if libc.fallocate(run.fd, keep_size, ctypes.c_long(0), ctypes.c_long(4 << 20)) != 0:
+        pytest.skip("no fallocate --keep-size here")
+    assert os.fstat(run.fd).st_size == 0 and os.fstat(run.fd).st_blocks * 512 >= 4 << 20
+    run.logs.check()
+    assert run.logs.rotations == 1
+    assert os.fstat(run.fd).st_blocks * 512 < 1 << 20  # the room is given back

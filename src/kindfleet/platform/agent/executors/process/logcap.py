@@ -28,6 +28,7 @@ from kindfleet import kubelet
 from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
 _ALIGN = 1 << 16  # how far into the copied part a line start is looked for
+_ROUNDING = 1 << 20  # room past a file's end a file system may hold on its own
 _COPY_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -127,13 +128,20 @@ class RunLogs:
     def _used(self, f: _File) -> tuple[int, int] | None:
         """(bytes the file holds on disk, its size): they differ for a writer that does not
         append, which goes on at its own offset after a truncation and leaves a hole
-        before it: the hole takes no disk, and is not counted."""
+        before it (the hole takes no disk, and is not counted), and for a file given room
+        past its end (`fallocate --keep-size`: size 0, a gigabyte held, which the cap did
+        not see): room past the end beyond a whole cap (and a MiB) is counted; less is a
+        file system's own rounding, or XFS's speculative room for an appending writer."""
         try:
             st = os.fstat(f.write_fd)
         except OSError:
             return None
         held = st.st_blocks * 512
-        return (min(st.st_size, held) if held else st.st_size), st.st_size
+        if not held:
+            return st.st_size, st.st_size
+        if held - st.st_size > max(self.cap.max_bytes, _ROUNDING):
+            return held, st.st_size
+        return min(st.st_size, held), st.st_size
 
     def _rotate(self, f: _File, size: int) -> None:
         self.rotations += 1
