@@ -241,8 +241,22 @@ def _merge_kubeconfig(job: ClusterJob) -> str | None:
     if not kc.context_names(kc.parse(text)):
         text = ctx.provider.kubeconfig(ctx.fleet, cluster.name)
     incoming = cluster_entries(text, cluster.context)
-    target.update(lambda base: kc.merge(base, incoming))
+    target.update(lambda base: kc.merge(not_theirs(base, cluster.context, target.path), incoming))
     return f"context {cluster.context} in {target.path}"
+
+
+def not_theirs(base: kc.Config, context: str, path: object) -> kc.Config:
+    """`base`, unless it holds a context of the user's own under the cluster's name (one
+    pointing at other entries than kind writes): merged, it was replaced without a word,
+    and `down` then removed it as the fleet's."""
+    if context in kc.context_names(base) and not kc.is_kind_context(base, context):
+        raise kc.KubeconfigError(
+            f"{path} has a context {context} of its own, pointing at another cluster: "
+            "kindfleet does not replace it",
+            hint=f"rename yours (kubectl config rename-context {context} NEW) or give the "
+            "cluster another `context:` in the fleet file",
+        )
+    return base
 
 
 KUBECONFIG = Step("kubeconfig", lambda job: "merging kubeconfig", _merges, _merge_kubeconfig)

@@ -35,7 +35,7 @@ from kindfleet.lifecycle.results import (
     strays_message,
 )
 from kindfleet.lifecycle.steprunner import run_steps
-from kindfleet.lifecycle.steps import PIPELINES, ClusterJob
+from kindfleet.lifecycle.steps import PIPELINES, ClusterJob, not_theirs
 from kindfleet.providers.base import (
     ClusterExists,
     ClusterStatus,
@@ -114,6 +114,9 @@ def run(ctx: UpContext) -> UpResult:
         ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
     if ctx.kubeconfig_file is not None:  # before anything is made that it would hold
         ctx.kubeconfig_file.check_writable()
+        base = ctx.kubeconfig_file.read()
+        for plan in plans:  # a context of the user's under a cluster's name: said now
+            not_theirs(base, plan.cluster.context, ctx.kubeconfig_file.path)
     try:
         _registry(ctx)
         outcomes = _clusters(ctx, plans, foreign)

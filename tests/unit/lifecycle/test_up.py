@@ -154,6 +154,29 @@ def test_a_half_made_cluster_holding_its_own_host_port_is_made_anew(tmp_path, ca
     assert [o.action for o in result.outcomes] == ["recreate", "create"]
 
 
+def test_a_context_of_the_users_own_under_a_clusters_name_is_not_taken(
+    spec, tmp_path, calico_manifest
+):
+    """Found from outside: the user's context `kind-t-hub` (pointing at their own `prod`
+    cluster) was replaced without a word by `up`, and `down` then removed it as the
+    fleet's. It is refused before anything is made."""
+    target = tmp_path / "kubeconfig"
+    target.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kind-t-hub\n"
+        "clusters: [{name: prod, cluster: {server: 'https://prod:6443'}}]\n"
+        "users: [{name: prod-admin, user: {token: x}}]\n"
+        "contexts: [{name: kind-t-hub, context: {cluster: prod, user: prod-admin, "
+        "namespace: payments}}]\n"
+    )
+    provider = FakeProvider()
+    with pytest.raises(kc.KubeconfigError, match="has a context kind-t-hub of its own"):
+        run(spec, provider, tmp_path, calico_manifest)
+    assert provider.log == []  # nothing made
+    kept = kc.KubeconfigFile(target).read()
+    [context] = kept["contexts"]
+    assert context["context"]["cluster"] == "prod"
+
+
 def test_a_failed_creation_is_removed_and_named(spec, tmp_path, calico_manifest):
     provider = FakeProvider(fail={"t-spoke2": "create"})
     with pytest.raises(PartialFailure) as caught:
