@@ -87,6 +87,9 @@ class GoodProbes:
     def port_free(self, *args):
         return True
 
+    def network_subnets(self, name):
+        return None  # no such network yet: kind makes it
+
 
 class FakeProvider(Provider, WaitsForReady, AppliesManifests, HostsRegistry, Tidies):
     name: ClassVar = "kind"  # type: ignore[misc]

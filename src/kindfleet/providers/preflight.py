@@ -16,7 +16,7 @@ from kindfleet.errors import PrerequisiteError, UsageError
 from kindfleet.exec import CommandError, CommandNotFound
 
 # Every check any provider runs, for `--skip-check`; each provider runs its own subset.
-CHECKS = ("docker", "cgroup", "kind", "kubectl", "memory", "inotify", "ports")
+CHECKS = ("docker", "cgroup", "kind", "kubectl", "memory", "inotify", "ports", "network")
 INSTALL_KUBECTL = "install kubectl: https://kubernetes.io/docs/tasks/tools/#kubectl"
 
 Severity = Literal["error", "warning", "ok"]

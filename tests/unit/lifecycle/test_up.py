@@ -285,6 +285,9 @@ def test_preflight_failures_stop_everything_before_anything_is_made(
         def port_free(self, *args):
             return True
 
+        def network_subnets(self, name):
+            return None
+
     provider = FakeProvider(probes=NoKind())
     events = []
     with pytest.raises(PrerequisiteError, match="kind not found on PATH"):
@@ -314,6 +317,9 @@ def test_without_kind_the_preflight_still_reports_everything(spec, tmp_path, cal
 
         def port_free(self, *args):
             return True
+
+        def network_subnets(self, name):
+            return None
 
     provider = FakeProvider(probes=NoTools())
 

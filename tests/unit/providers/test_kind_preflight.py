@@ -184,6 +184,7 @@ class Probes:
         self.limits = kw.get("limits", (8192, 1048576))
         self.busy = set(kw.get("busy", ()))
         self.local = kw.get("local", True)
+        self.subnets = kw.get("subnets")  # the kind network's, None: not made yet
         self.calls = []
 
     def _maybe(self, value, program):
@@ -213,6 +214,9 @@ class Probes:
 
     def port_free(self, address, port, protocol):
         return port not in self.busy
+
+    def network_subnets(self, name):
+        return self.subnets
 
 
 def test_all_good():
@@ -324,3 +328,22 @@ def test_sysctl_reads_proc(tmp_path):
 def test_engine_is_local(env, info, local):
     probes = preflight.SystemProbes(runner=None, env=env, proc=Path("/proc"))  # type: ignore[arg-type]
     assert probes.engine_is_local(info) is local
+
+
+def test_a_docker_network_that_holds_a_clusters_pod_range_is_refused():
+    """Found from outside: with the kind network made by hand on 10.244.0.0/16 (or Docker's
+    address pools in 10.x), a node got 10.244.0.2, inside its own pod subnet, and neither
+    validate nor up said a word."""
+    spec = fleet()
+    pod = spec.hub.networking.pod_subnet.split(",")[0]
+    report = preflight.run(
+        spec, Probes(subnets=[pod, "fc00:f853:ccd:e793::/64"]), PreflightOptions()
+    )
+    [finding] = [f for f in report.errors if f.check == "network"]
+    assert f"docker network kind uses {pod}, which overlaps {spec.hub.name}'s podSubnet" in (
+        finding.message
+    )
+    assert "KIND_EXPERIMENTAL_DOCKER_NETWORK" in finding.fix
+    fine = preflight.run(spec, Probes(subnets=["172.18.0.0/16"]), PreflightOptions())
+    assert not [f for f in fine.errors if f.check == "network"]
+    assert not preflight.run(spec, Probes(), PreflightOptions()).errors

@@ -138,7 +138,7 @@ class KindProvider(
         return Availability(True, versions=versions)
 
     def preflight(self, fleet: FleetSpec, options: PreflightOptions) -> Report:
-        return preflight.run(fleet, self.probes, options)
+        return preflight.run(fleet, self.probes, options, network=self.network)
 
     # -- clusters ---------------------------------------------------------------------
 

@@ -11,7 +11,9 @@ does the measuring (processes through the runner, /proc, a socket bind).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import ipaddress
 import os
 import socket
 import sys
@@ -36,7 +38,7 @@ from kindfleet.providers.preflight import (
     probe,
 )
 
-CHECKS = ("docker", "cgroup", "kind", "kubectl", "memory", "inotify", "ports")
+CHECKS = ("docker", "cgroup", "kind", "kubectl", "memory", "inotify", "ports", "network")
 MIN_KIND = (0, 32, 0)  # node images from kind v0.32 on need kind >= v0.32 (containerd 2)
 CONTROL_PLANE_BYTES = 768 * 2**20
 WORKER_BYTES = 384 * 2**20
@@ -247,6 +249,37 @@ def port_claims(fleet: FleetSpec) -> list[PortClaim]:
     return claims
 
 
+def network_findings(fleet: FleetSpec, network: str, subnets: Sequence[str]) -> list[Finding]:
+    """The docker network the nodes join against every cluster's pod and service subnet:
+    the fleet file checks its own declared ranges, but an existing network (made by hand,
+    another tool's, Docker's address pools in 10.x) may hold a cluster's pod range, and a
+    node whose address is inside it breaks pod routing without a word."""
+    nets = []
+    for text in subnets:
+        with contextlib.suppress(ValueError):
+            nets.append(ipaddress.ip_network(text, strict=False))
+    found = []
+    for cluster in fleet.clusters:
+        net = cluster.networking
+        ranges = [("podSubnet", v) for v in net.pod_subnet.split(",")]
+        ranges += [("serviceSubnet", v) for v in net.service_subnet.split(",")]
+        for field, value in ranges:
+            try:
+                mine = ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError:
+                continue
+            for used in nets:
+                if used.version == mine.version and used.overlaps(mine):
+                    found.append(Finding(
+                        "network", "error",
+                        f"docker network {network} uses {used}, which overlaps {cluster.name}'s "
+                        f"{field} {mine}: nodes there would get addresses inside it",
+                        f"give the cluster another {field} in the fleet file, or have kind use "
+                        "another network (KIND_EXPERIMENTAL_DOCKER_NETWORK)",
+                    ))  # fmt: skip
+    return found or [Finding("network", "ok", f"docker network {network}: no overlap")]
+
+
 def port_findings(
     claims: list[PortClaim],
     is_free: Callable[[PortClaim], bool],
@@ -282,6 +315,7 @@ class Probes(Protocol):
     def sysctl(self, name: str) -> int | None: ...
     def engine_is_local(self, info: Mapping[str, Any]) -> bool: ...
     def port_free(self, address: str, port: int, protocol: str) -> bool: ...
+    def network_subnets(self, name: str) -> list[str] | None: ...
 
 
 class SystemProbes:
@@ -319,6 +353,13 @@ class SystemProbes:
         host = self.env.get("DOCKER_HOST", "")
         return host == "" or host.startswith("unix://")
 
+    def network_subnets(self, name: str) -> list[str] | None:
+        found = dk.Docker(self.runner).network(name)
+        if found is None:
+            return None
+        configs = (found.get("IPAM") or {}).get("Config") or []
+        return [str(c["Subnet"]) for c in configs if isinstance(c, dict) and c.get("Subnet")]
+
     def port_free(self, address: str, port: int, protocol: str) -> bool:
         if protocol.upper() not in ("TCP", "UDP"):
             return True  # SCTP: no portable test; docker reports a clash itself
@@ -334,7 +375,9 @@ class SystemProbes:
         return True
 
 
-def run(fleet: FleetSpec, probes: Probes, options: PreflightOptions) -> Report:
+def run(
+    fleet: FleetSpec, probes: Probes, options: PreflightOptions, *, network: str = "kind"
+) -> Report:
     """Every KIND check except the skipped ones. Raises nothing for a failed check (see
     `Report.raise_for_errors`); only an unknown check name is an error."""
     wanted = options.wanted(CHECKS)
@@ -378,4 +421,8 @@ def run(fleet: FleetSpec, probes: Probes, options: PreflightOptions) -> Report:
             return probes.port_free(claim.address, claim.port, claim.protocol)
 
         findings += port_findings(port_claims(fleet), free, ours=ours)
+    if "network" in wanted and info is not None:  # the engine answers
+        subnets, _ = probe(lambda: probes.network_subnets(network))
+        if subnets:  # None: no such network yet (kind makes it), or docker would not say
+            findings += network_findings(fleet, network, subnets)
     return Report(tuple(findings), versions)
