@@ -3,6 +3,7 @@ runs twice: the run manager and the pruner over a real journal, with real proces
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -128,6 +129,23 @@ async def test_a_runs_directory_swapped_for_a_link_is_not_pruned_through(setting
     with pytest.raises(PrerequisiteError, match="is a symbolic link"):
         loop._prepare(settings)  # the next start of the agent
     assert outside.stat().st_mode & 0o777 == 0o755  # not made the agent's (chmod 0700)
+
+
+async def test_a_run_that_dated_its_files_in_the_future_is_pruned_all_the_same(settings):
+    """Found from outside: `touch -d 2100-01-01 stdout.log` kept the run's directory for
+    ever. When a file changed is read from its ctime too, which a run cannot set."""
+    runs = settings.runs_dir
+    m = manager(settings)
+    try:
+        await _ended_and_acknowledged(m, "w1", py("pass"))
+        future = time.time() + 75 * 365 * 86400
+        os.utime(runs / "w1-g1" / "stdout.log", (future, future))
+        pruner = Pruner(runs, 0.5, m.records, m.holds)
+        await asyncio.sleep(1.0)  # older than the retention by its ctime
+        assert await pruner.run_once() == 1
+        assert not (runs / "w1-g1").exists()
+    finally:
+        await close(m)
 
 
 async def test_a_backlog_is_taken_a_pass_at_a_time_and_said_to_be_one(settings, monkeypatch):

@@ -165,11 +165,14 @@ def _stale(runs_dir: Path, before: float, limit: int, held: Callable[[str], bool
 
 
 def _changed(path: str) -> float:
-    """When the run directory or one of its own files last changed."""
+    """When the run directory or one of its own files last changed: each file's mtime, but
+    never later than its ctime, which no one can set (`touch -d 2100-01-01` on its log
+    made a run's directory never old enough to remove)."""
     newest = 0.0
     for where in (path, *(f"{path}/{name}" for name in _FILES)):
         try:
-            newest = max(newest, os.stat(where, follow_symlinks=False).st_mtime)
+            found = os.stat(where, follow_symlinks=False)
         except OSError:
             continue
+        newest = max(newest, min(found.st_mtime, found.st_ctime))
     return newest
