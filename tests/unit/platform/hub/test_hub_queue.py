@@ -135,6 +135,7 @@ class IncrementalQueue(RuleBasedStateMachine):
         super().__init__()
         self.queue = PendingQueue()
         self.items: dict[str, Queued] = {}
+        self.gone: dict[str, Queued] = {}  # cancelled while pending (may come back)
         self.allocated = {"s0": 0, "s1": 0}
         self.capacity = {"s0": 2000, "s1": 1000}
         self.seq = 0
@@ -158,6 +159,22 @@ class IncrementalQueue(RuleBasedStateMachine):
             self.allocated[spoke] = 0
             self.queue.fleet_changed()
 
+    @rule(data=st.data())
+    def cancel(self, data):
+        """One leaves from anywhere in the queue (cancelled, expired)."""
+        if self.items:
+            workload = data.draw(st.sampled_from(sorted(self.items)))
+            self.gone[workload] = self.items.pop(workload)
+            self.queue.discard(workload)
+
+    @rule(data=st.data())
+    def back(self, data):
+        """One comes back with its old place (a retry, a rejection)."""
+        if self.gone:
+            workload = data.draw(st.sampled_from(sorted(self.gone)))
+            self.items[workload] = item = self.gone.pop(workload)
+            self.queue.add(item)
+
     @rule()
     def pass_(self):
         views = self.views()
@@ -172,7 +189,14 @@ class IncrementalQueue(RuleBasedStateMachine):
     @invariant()
     def same_members(self):
         assert sorted(self.queue.ids()) == sorted(self.items)
+        assert len(self.queue) == len(self.items)
+
+    @invariant()
+    def queue_order(self):
+        ranked = sorted(self.items.values(), key=lambda i: (-i.priority, i.seq))
+        for rank, item in enumerate(ranked[:4], 1):
+            assert self.queue.position(item.workload) == rank
 
 
 TestIncrementalQueue = IncrementalQueue.TestCase
-TestIncrementalQueue.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+TestIncrementalQueue.settings = settings(max_examples=80, stateful_step_count=40, deadline=None)
