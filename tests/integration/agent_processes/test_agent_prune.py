@@ -123,6 +123,10 @@ async def test_a_runs_directory_swapped_for_a_link_is_not_pruned_through(setting
         assert await pruner.run_once() == 0
         assert sorted(p.name for p in outside.iterdir()) == ["project-a", "project-b"]
         assert (outside / "project-a" / "data").read_text() == "precious"
+        await m.take([assignment("w2", 1, py("pass"))])  # the next run is not made there
+        await until(lambda: "w2-g1" in m.done)
+        assert events(m)[-1][:3] == ("w2", 1, "failed")
+        assert sorted(p.name for p in outside.iterdir()) == ["project-a", "project-b"]
     finally:
         await close(m)
     outside.chmod(0o755)

@@ -16,7 +16,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 
 DB = "agent.db"
 CREDENTIAL = "credential"
@@ -41,3 +44,14 @@ def run_key(workload: str, generation: int) -> str:
         return f"{workload}-g{generation}"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in workload).lstrip(".")
     return f"{safe or '_'}-g{generation}"
+
+
+def dir_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the real directory at `path` (a link is not followed); None when
+    something else is there, or nothing. A run shares its agent's user and can reach the
+    state directory: what the agent does by path there is checked against this."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino) if stat.S_ISDIR(found.st_mode) else None

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,7 +61,7 @@ class Pruner:
         self.held = held
         self.trash = runs_dir / TRASH
         self.behind = False  # the last pass found as many as it takes: more may be waiting
-        self.identity = _identity(runs_dir)  # the directory the agent made, not a stand-in
+        self.identity = paths.dir_identity(runs_dir)  # the directory the agent made, not a stand-in
         self.refused = False
 
     async def run_once(self) -> int:
@@ -86,8 +85,8 @@ class Pruner:
 
     def _same(self) -> bool:
         """The runs directory (and its trash, if there) are still the agent's own."""
-        same = self.identity is not None and _identity(self.runs_dir) == self.identity
-        if same and (not os.path.lexists(self.trash) or _identity(self.trash) is not None):
+        same = self.identity is not None and paths.dir_identity(self.runs_dir) == self.identity
+        if same and (not os.path.lexists(self.trash) or paths.dir_identity(self.trash) is not None):
             return True
         if not self.refused:
             log.error(
@@ -133,16 +132,6 @@ class Pruner:
                 else:
                     with contextlib.suppress(OSError):
                         os.unlink(entry.path)
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of the real directory at `path` (a link is not followed); None when
-    something else is there, or nothing."""
-    try:
-        found = os.lstat(path)
-    except OSError:
-        return None
-    return (found.st_dev, found.st_ino) if stat.S_ISDIR(found.st_mode) else None
 
 
 def _stale(runs_dir: Path, before: float, limit: int, held: Callable[[str], bool]) -> list[str]:

@@ -70,6 +70,7 @@ class ProcessExecutor:
         log_cap: LogCap = KUBELET_LIKE,
         memory_limits: bool = True,
     ) -> None:
+        self._runs: tuple[int, int] | None = None  # the runs directory, as first seen
         self.launcher = LauncherClient(
             state_dir, cgroups=cgroups, idle_seconds=idle_seconds, log_cap=log_cap
         )
@@ -77,6 +78,7 @@ class ProcessExecutor:
         self._live: dict[str, _Live] = {}
 
     async def start(self, request: RunRequest) -> RunHandle:
+        self._check_runs_dir(request.run_dir.parent)
         env = run_environment(request)
         memory = parse_memory(request.spec.resources.memory) if self.memory_limits else 0
         try:
@@ -100,6 +102,19 @@ class ProcessExecutor:
             "group": started.group or "",
         }
         return RunHandle(self.name, ref)
+
+    def _check_runs_dir(self, runs: Path) -> None:
+        """The runs directory is still the one the first run went to: a run can reach it
+        and put a link to elsewhere in its place, and the next runs were made there."""
+        found = paths.dir_identity(runs)
+        if self._runs is None:
+            self._runs = found
+        if found is None or found != self._runs:
+            raise ExecutorError(
+                f"the spoke's runs directory {runs} is not the one its runs went to (replaced, "
+                "by a run or by hand): nothing more starts here until the agent restarts with "
+                "it put back"
+            )
 
     async def poll(self, handle: RunHandle) -> RunStatus:
         ended = self.launcher.ended(_key(handle))
