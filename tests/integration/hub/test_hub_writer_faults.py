@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 
 from kindfleet.platform.store import engine as dialect
 from kindfleet.platform.store.engine import StoreUnavailable
@@ -165,3 +165,26 @@ async def test_a_store_that_goes_silent_has_the_writer_cut_its_connection(pg_url
         writer.close(timeout=5)
         engine.dispose()
         proxy.close()
+
+
+async def test_a_stall_while_the_state_is_read_again_is_cut_too(monkeypatch: pytest.MonkeyPatch):
+    """Found in review: the watchdog watched only the jobs' transaction, not the resync
+    that comes right after a lost connection (on the same flaky path), nor a new
+    connection's first statements: a stall there hung the writer as before."""
+    from kindfleet.platform.store import writer as writer_module
+
+    cuts: list[float] = []
+    monkeypatch.setattr(writer_module, "_shut", lambda conn: cuts.append(time.monotonic()))
+    engine = create_engine("sqlite://")
+    engine.dialect.name = "postgresql"  # the watchdog watches PostgreSQL writers only
+    writer = Writer(engine, stall_seconds=0.2)
+    writer.resync = lambda conn: time.sleep(1.0)  # the server stalls as the state is read
+    writer.unsure = True
+    writer.start()
+    try:
+        async with asyncio.timeout(30):
+            await writer.run(lambda conn: 1)
+        assert cuts  # seen, and cut (here the stand-in cut only counts)
+    finally:
+        writer.close(timeout=5)
+        engine.dispose()

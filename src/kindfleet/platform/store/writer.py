@@ -113,6 +113,7 @@ class Writer:
         self._engine = engine
         self._stall = stall_seconds
         self._busy_since: float | None = None  # when the transaction on its way began
+        self._connecting: Connection | None = None  # a new connection, before it is ready
         # A server's connection can go silent without closing (a proxy or pooler that
         # hangs, a middlebox that keeps acknowledging): the writer then waited for ever, and
         # every write of the hub behind it. The watchdog cuts such a connection.
@@ -281,22 +282,26 @@ class Writer:
             job.outcome = (None, _as_store_error(exc))
 
     def _transact(self, jobs: list[_Job]) -> None:
-        """The jobs in one transaction, then their after-commit hooks. Raises what failed."""
-        conn = self._connection()
-        if self.unsure and self.resync is not None:
-            with conn.begin():
-                self.resync(conn)
-            self.unsure = False
-            log.warning("the store's state in memory was read again after a lost commit")
-        conn.info[_HOOKS] = []
+        """The jobs in one transaction, then their after-commit hooks. Raises what failed.
+        All of it is in the watchdog's sight: a new connection's first statements (lock,
+        schema) and a resync too, which come right after a lost one, on a path as flaky."""
         self._busy_since = time.monotonic()
         try:
-            with conn.begin():
-                self._execute(conn, jobs)
-                self._check()
+            conn = self._connection()
+            if self.unsure and self.resync is not None:
+                with conn.begin():
+                    self.resync(conn)
+                self.unsure = False
+                log.warning("the store's state in memory was read again after a lost commit")
+            conn.info[_HOOKS] = []
+            try:
+                with conn.begin():
+                    self._execute(conn, jobs)
+                    self._check()
+            finally:
+                self.transactions += 1
         finally:
             self._busy_since = None
-            self.transactions += 1
         self._committed(conn)
 
     def _check(self) -> None:
@@ -359,12 +364,15 @@ class Writer:
             except SQLAlchemyError as exc:
                 raise StoreUnavailable(f"cannot connect to the store: {first_line(exc)}") from exc
             event.listen(conn, "after_cursor_execute", _note_write)
+            self._connecting = conn  # the watchdog's to cut while its first statements run
             try:
                 if self._on_connect is not None:
                     self._on_connect(conn)
             except BaseException:
                 conn.close()
                 raise
+            finally:
+                self._connecting = None
             self._conn = conn
         return self._conn
 
@@ -375,7 +383,7 @@ class Writer:
         cut: float | None = None
         while not self._closed:
             time.sleep(max(0.05, min(1.0, self._stall / 4)))
-            since, conn = self._busy_since, self._conn
+            since, conn = self._busy_since, self._conn or self._connecting
             if since is None or since == cut or conn is None:
                 continue
             if time.monotonic() - since < self._stall:
