@@ -106,6 +106,24 @@ def test_discard_and_requeue_keep_queue_order():
     assert len(queue) == 5 and queue.position("w9") == 1 and queue.position("w1") == 3
 
 
+def test_a_workload_back_with_its_old_seq_at_another_priority_goes_where_it_now_belongs():
+    """Found in review: the dead entries of a shape were one set, whatever their priority:
+    a workload back with the same seq at another priority was revived in its old bucket
+    (its old place, its old priority), and its bookkeeping went wrong."""
+    queue = PendingQueue()
+    for name, seq in (("a", 1), ("w", 5), ("b", 9)):
+        queue.add(Queued(name, seq, 0, Amount(100, 1, 0), Selector(), "{}"))
+    queue.discard("w")  # from the middle: marked dead where it is
+    queue.add(Queued("w", 5, 1, Amount(100, 1, 0), Selector(), "{}"))  # higher priority now
+    assert queue.position("w") == 1 and queue.position("a") == 2
+    fleet = [SpokeView("s0", {}, Amount(10_000, 2**30, 0), Amount(), SpokeHealth.READY)]
+    assert [p.workload for p in queue.plan(fleet, Policy.SPREAD).placements] == ["w", "a", "b"]
+    queue.discard("w")
+    queue.discard("a")
+    assert queue.ids() == ["b"] and len(queue) == 1
+    assert [p.workload for p in queue.plan(fleet, Policy.SPREAD).placements] == ["b"]
+
+
 def test_a_queued_workload_keeps_its_place_not_a_copy_of_its_shape():
     """What the hub holds per pending workload, measured: 100,000 pending are the hub's
     memory target (issue 17). Each workload arrives with its own request, selector text and

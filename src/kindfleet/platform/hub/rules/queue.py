@@ -62,7 +62,8 @@ class _Shape:
     buckets: dict[int, deque[_Entry]] = field(default_factory=dict)  # key: -priority
     order: list[int] = field(default_factory=list)  # bucket keys, sorted
     live: dict[int, int] = field(default_factory=dict)  # living members per bucket
-    dead: set[_Entry] = field(default_factory=set)  # removed, still in their bucket
+    dead: dict[int, set[_Entry]] = field(default_factory=dict)  # removed, still in a bucket
+    dead_count: int = 0
     size: int = 0
     unfit_at: int = -1  # the fleet version at which it last fit nowhere
 
@@ -71,9 +72,12 @@ class _Shape:
         if bucket is None:
             bucket = self.buckets[neg_priority] = deque()
             self.live[neg_priority] = 0
+            self.dead[neg_priority] = set()
             bisect.insort(self.order, neg_priority)
-        if entry in self.dead:  # back with its old place, which it still holds
-            self.dead.discard(entry)
+        dead = self.dead[neg_priority]
+        if entry in dead:  # back with its old place, which it still holds
+            dead.discard(entry)
+            self.dead_count -= 1
         elif not bucket or bucket[-1] < entry:
             bucket.append(entry)
         elif entry < bucket[0]:
@@ -84,30 +88,34 @@ class _Shape:
         self.size += 1
 
     def remove(self, neg_priority: int, entry: _Entry) -> None:
-        bucket = self.buckets[neg_priority]
+        bucket, dead = self.buckets[neg_priority], self.dead[neg_priority]
         if bucket[0] == entry:
             bucket.popleft()
-            while bucket and bucket[0] in self.dead:
-                self.dead.discard(bucket.popleft())
+            while bucket and bucket[0] in dead:
+                dead.discard(bucket.popleft())
+                self.dead_count -= 1
         else:
-            self.dead.add(entry)
+            dead.add(entry)
+            self.dead_count += 1
         self.live[neg_priority] -= 1
         self.size -= 1
         if not self.live[neg_priority]:
-            self.dead.difference_update(bucket)
-            del self.buckets[neg_priority], self.live[neg_priority]
+            self.dead_count -= len(dead)
+            del self.buckets[neg_priority], self.live[neg_priority], self.dead[neg_priority]
             self.order.remove(neg_priority)
-        elif len(self.dead) > max(64, self.size):
+        elif self.dead_count > max(64, self.size):
             self._compact()
 
     def _compact(self) -> None:
         for neg_priority, bucket in self.buckets.items():
-            self.buckets[neg_priority] = deque(e for e in bucket if e not in self.dead)
-        self.dead.clear()
+            dead = self.dead[neg_priority]
+            self.buckets[neg_priority] = deque(e for e in bucket if e not in dead)
+            dead.clear()
+        self.dead_count = 0
 
     def walk(self) -> Iterator[tuple[int, int, str]]:
-        dead = self.dead
         for neg_priority in self.order:
+            dead = self.dead[neg_priority]
             for entry in self.buckets[neg_priority]:
                 if entry not in dead:
                     yield neg_priority, entry[0], entry[1]
