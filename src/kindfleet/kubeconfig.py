@@ -401,6 +401,7 @@ class KubeconfigFile:
         a write would, and a file that is no kubeconfig (not YAML, not a map). Found at the
         end, every cluster was built and then removed."""
         self.refuse_read_only()
+        _refuse_foreign(Path(os.path.realpath(self.path)))
         if self._lock_path().exists():
             with self._thread_lock, self._file_lock():
                 pass
@@ -435,9 +436,9 @@ class KubeconfigFile:
                 hint="give --kubeconfig (or $KUBECONFIG) a file in a directory you can write",
             ) from None
         try:
-            os.fchmod(fd, 0o600)
-            _keep_owner(fd, target)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:  # closes fd whatever happens
+                os.fchmod(fd, 0o600)
+                _keep_owner(fd, target)
                 handle.write(dump(config))
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -463,12 +464,27 @@ def _keep_owner(fd: int, target: Path) -> None:
         return
     try:
         os.fchown(fd, old.st_uid, old.st_gid)
-    except OSError:
+    except OSError as exc:
+        _refuse_foreign(target)
         raise KubeconfigError(
-            f"{target} belongs to uid {old.st_uid}: writing it as uid {os.geteuid()} would "
-            "take it from its owner",
-            hint="run as its owner, or give --kubeconfig a file of your own",
+            f"cannot write {target} and leave it its owner's (uid {old.st_uid}): {exc.strerror}",
+            hint="give --kubeconfig a file of your own",
         ) from None
+
+
+def _refuse_foreign(target: Path) -> None:
+    """A kubeconfig another user owns is not taken from them (only root can write it and
+    give it back): said before any work whose end would be written there."""
+    try:
+        owner = target.stat().st_uid
+    except OSError:
+        return
+    if owner != os.geteuid() and os.geteuid() != 0:
+        raise KubeconfigError(
+            f"{target} belongs to uid {owner}: writing it as uid {os.geteuid()} would take it "
+            "from its owner",
+            hint="run as its owner, or give --kubeconfig a file of your own",
+        )
 
 
 class _LockFile:

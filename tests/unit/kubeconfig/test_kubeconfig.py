@@ -1,7 +1,11 @@
 """Kubeconfig as pure functions, and the writer: lock, 0600, atomic replace."""
 
 import os
+import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -334,3 +338,31 @@ def test_a_kubeconfig_written_by_root_stays_its_owners(tmp_path):
     info = path.stat()
     assert (info.st_uid, info.st_gid) == (1234, 1234)
     assert stat.S_IMODE(info.st_mode) == 0o600
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("setpriv") is None, reason="needs another user to be"
+)
+def test_another_users_kubeconfig_is_refused_before_work_is_done():
+    """Found in review: a kubeconfig of another user's (left by `sudo kind ...`) in a
+    directory this user can write was found only when `up` wrote it, after every cluster
+    was built. Checked as a user who does not own the file (root may: it gives it back)."""
+    code = (
+        "import sys; from kindfleet import kubeconfig as kc\n"
+        "try:\n    kc.KubeconfigFile(sys.argv[1]).check_writable()\n"
+        "except kc.KubeconfigError as e:\n    print(e.message)\n"
+    )
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))  # one that user can look into
+    try:
+        folder.chmod(0o755)
+        path = folder / "config"
+        path.write_text("apiVersion: v1\nkind: Config\n")
+        argv = [sys.executable, "-c", code, str(path)]
+        if os.geteuid() == 0:  # as nobody, on a file root owns
+            argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+        else:  # on a file of root's
+            argv[-1] = "/etc/hostname"
+        said = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        assert "belongs to uid 0" in said.stdout, said.stderr
+    finally:
+        shutil.rmtree(folder)
