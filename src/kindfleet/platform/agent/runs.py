@@ -199,13 +199,16 @@ class RunManager:
         hub may have placed them elsewhere while this spoke was away, or had them run
         already (a state directory restored from a copy): that answer fences them before
         they start. They started at once, and ran beside the copy the hub placed instead."""
-        for held in self.records.held():
+        helds = self.records.held()
+        for held in helds:
             if held.phase is Phase.DONE:
                 self.done[held.key] = held
-            elif held.phase is Phase.ACCEPTED:
-                self._recover_accepted(held, heard)
-            else:
+        for held in helds:  # first: an unstarted one waits for the older ones still here
+            if held.phase not in (Phase.DONE, Phase.ACCEPTED):
                 await self._recover_running(held)
+        for held in sorted(helds, key=lambda h: h.generation):
+            if held.phase is Phase.ACCEPTED:
+                self._recover_accepted(held, heard)
 
     def _recover_accepted(self, held: Held, heard: asyncio.Event | None) -> None:
         """Start it now, unless this spoke's capacity changed. If the previous agent had
@@ -221,7 +224,12 @@ class RunManager:
             )
             self.records.answered(body, forget=held)
             return
-        run = Run(held, heard=heard)
+        older = [
+            r.task
+            for r in self._of_workload.get(held.workload, ())
+            if r.held.generation < held.generation and r.task is not None
+        ]
+        run = Run(held, heard=heard, after=older)  # one generation at a time, as in accept
         self._hold(run)
         self.supervisor.supervise(run)
 
