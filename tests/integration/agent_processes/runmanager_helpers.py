@@ -4,6 +4,8 @@ steps its tests take with it."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -58,3 +60,39 @@ def assignment(
     workload: str, generation: int, spec: WorkloadSpec = SLEEP, cancel=False
 ) -> Assignment:
     return Assignment(workload=workload, generation=generation, spec=spec, cancel=cancel)
+
+
+def python_script(code: str, *args: str, timeout: float = 120) -> str:
+    """What a Python script run in a process of its own printed; it must succeed, and say
+    nothing of a traceback (an error said to the caller, not a crash)."""
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    return out.stdout
+
+
+def launcher_by_hand(records: str) -> str:
+    """The first lines of a script that drives a launcher by hand, one step at a time (no
+    loop, no process of its own: `la`), its keepers' records written to `records` (a
+    Python expression, an open descriptor)."""
+    return f"""
+import json, os, selectors, signal, socket, sys, time
+from pathlib import Path
+from kindfleet.platform import openfiles
+from kindfleet.platform.agent.executors.process import launcher, linux, procfs
+from kindfleet.platform.agent.executors.process.framing import Decoder
+
+la = launcher.Launcher.__new__(launcher.Launcher)
+la.pid, la.base, la.idle, la.busy, la.news, la.gone, la.keepers = os.getpid(), None, [], {{}}, [], 0, {{}}
+la.sel = selectors.DefaultSelector()
+la.sock, _ = socket.socketpair()
+la.wakeup = os.pipe()
+la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
+la.records = {records}
+la.torn = False
+"""

@@ -16,11 +16,10 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from runmanager_helpers import launcher_by_hand, python_script
 
 from kindfleet.platform.agent.executors.process import procfs
 from kindfleet.platform.agent.executors.process.client import LauncherClient, LaunchFailed
@@ -31,23 +30,13 @@ ENV = {"PATH": "/usr/bin:/bin"}
 
 # A launcher driven by hand, one step at a time, so that "the keeper died and its SIGCHLD
 # was not handled yet" is a fact of the test, not a matter of scheduling.
-BY_HAND = r"""
-import json, os, selectors, signal, socket, sys, time
-from pathlib import Path
-from kindfleet.platform import openfiles
-from kindfleet.platform.agent.executors.process import launcher, linux, procfs
-from kindfleet.platform.agent.executors.process.framing import Decoder
-
+BY_HAND = (
+    launcher_by_hand(
+        'os.open(Path(sys.argv[1]) / "keepers", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)'
+    )
+    + r"""
 state = Path(sys.argv[1])
 linux.become_subreaper()  # what a dead keeper's run leaves comes here, as to a launcher
-la = launcher.Launcher.__new__(launcher.Launcher)
-la.pid, la.base, la.idle, la.busy, la.news, la.gone, la.keepers = os.getpid(), None, [], {}, [], 0, {}
-la.sel = selectors.DefaultSelector()
-la.sock, _ = socket.socketpair()
-la.wakeup = os.pipe()
-la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
-la.records = os.open(state / "keepers", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-la.torn = False
 
 def run(key, *argv):
     return {"op": "run", "key": key, "dir": str(state / key), "argv": list(argv),
@@ -93,18 +82,11 @@ else:
               if (found := procfs.stat(p)) is not None and not found.zombie]
     print(json.dumps({"news": news, "left": living}))  # a killed one may await its reaping
 """
+)
 
 
 def _by_hand(tmp_path: Path, case: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", BY_HAND, str(tmp_path), case],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return json.loads(python_script(BY_HAND, str(tmp_path), case))
 
 
 def test_a_run_handed_to_a_keeper_that_died_unseen_starts_in_another(tmp_path: Path) -> None:
