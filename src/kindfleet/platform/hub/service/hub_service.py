@@ -112,7 +112,7 @@ class HubService:
         self.notifier = Notifier()
         self.metrics.long_polls.set_function(self.notifier.waiting)
         self.queue = PendingQueue()  # touched on the store's writer thread only
-        self.db.writer.resync = self._resync
+        self.db.writer.resync = self._load
         self.json = WorkloadJson()  # rendered workloads, shared by the reader threads
         self.bodies = Bodies(lambda: self.db.writer.transactions)  # read bodies, on the loop
         self._submit_many = partial(submit_many, queue=self.queue)
@@ -130,9 +130,7 @@ class HubService:
         await self.db.open()
         self.started_at = self.clock()
         self._last_prune = self._last_full = self.started_at
-        for name, digest in await self.db.writer.run(spoke_store.credentials):
-            self.tokens.set_spoke(name, digest)
-        await self.db.writer.run(self._rebuild_queue)
+        await self.db.writer.run(self._load)
         ids_after(await self.db.writer.run(store.greatest_id))
         # Exclusive work a Lost spoke held when the last hub stopped waits its lease
         # again, counted from this hub's serving: look at every Lost spoke once.
@@ -154,17 +152,14 @@ class HubService:
             else "off",
         )
 
-    def _rebuild_queue(self, conn: Connection) -> None:
+    def _load(self, conn: Connection) -> None:
+        """The pending queue and the spokes' credentials as the store has them: at the
+        start, and again after a commit whose outcome is unknown (writer.py `resync`): a
+        submission committed while the hub saw its commit fail was stored and never queued
+        (its retry found it stored and queued nothing), Pending until the hub restarted."""
+        self.queue.clear()
         for row in store.queued(conn):
             self.queue.add(queued_row(row))
-
-    def _resync(self, conn: Connection) -> None:
-        """After a commit whose outcome is unknown (writer.py): a submission committed while
-        the hub saw its commit fail was stored and never queued (its retry found it stored
-        and queued nothing): Pending until the hub restarted. The queue and the spokes'
-        credentials are read again from the store."""
-        self.queue.clear()
-        self._rebuild_queue(conn)
         self.tokens.set_spokes(spoke_store.credentials(conn))
 
     def serving(self) -> None:
