@@ -111,13 +111,10 @@ class RunManager:
         key = run_key(item.workload, item.generation)
         if key in self.runs or key in self.done or key in self._answered:
             return False
-        older: list[asyncio.Task[None]] = []
         for run in list(self._of_workload.get(item.workload, ())):
             if run.held.generation > item.generation:
                 return False  # an older generation, delivered late
             run.request_stop(Stop.FENCE)  # superseded by the new one
-            if run.task is not None:
-                older.append(run.task)
         lease = item.spec.lease
         grace = self.settings.stop_grace_seconds
         if lease is not None and exclusive.stop_after(lease, grace) < exclusive.MIN_RUN:
@@ -135,7 +132,8 @@ class RunManager:
             return True
         held = Held(item.workload, item.generation, item.spec, Phase.ACCEPTED, gpu_ids)
         body = reports.status(held.workload, held.generation, EventType.ACCEPTED)
-        run = Run(held, accepted=self.records.accepted(held, body), after=older)
+        after = self._older(held)
+        run = Run(held, accepted=self.records.accepted(held, body), after=after)
         self._hold(run)
         self.supervisor.supervise(run)
         log.debug("accepted %s generation %d", item.workload, item.generation)
@@ -224,14 +222,18 @@ class RunManager:
             )
             self.records.answered(body, forget=held)
             return
-        older = [
+        run = Run(held, heard=heard, after=self._older(held))
+        self._hold(run)
+        self.supervisor.supervise(run)
+
+    def _older(self, held: Held) -> list[asyncio.Task[None]]:
+        """The tasks of the older generations of its workload held here: it starts once
+        they are over (one generation of a workload at a time on a spoke)."""
+        return [
             r.task
             for r in self._of_workload.get(held.workload, ())
             if r.held.generation < held.generation and r.task is not None
         ]
-        run = Run(held, heard=heard, after=older)  # one generation at a time, as in accept
-        self._hold(run)
-        self.supervisor.supervise(run)
 
     async def _recover_running(self, held: Held) -> None:
         assert held.handle is not None
