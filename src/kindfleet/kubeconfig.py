@@ -395,17 +395,17 @@ class KubeconfigFile:
     def _file_lock(self) -> _LockFile:
         return _LockFile(self._lock_path(), self.lock_timeout)
 
-    def check_writable(self) -> None:
+    def check_writable(self) -> Config:
         """Before work whose end is written here (`up`'s clusters): refuse a read-only file
         and a lock nobody lets go of (a crashed kubectl's `<file>.lock`), waiting for it as
-        a write would, and a file that is no kubeconfig (not YAML, not a map). Found at the
-        end, every cluster was built and then removed."""
+        a write would, and a file that is no kubeconfig (not YAML, not a map): found at the
+        end, every cluster was built and then removed. What the file holds now."""
         self.refuse_read_only()
         _refuse_foreign(Path(os.path.realpath(self.path)))
         if self._lock_path().exists():
             with self._thread_lock, self._file_lock():
                 pass
-        self.read()  # raises, naming the file and what is wrong with it
+        return self.read()  # raises, naming the file and what is wrong with it
 
     def refuse_read_only(self) -> None:
         """A file its owner made read-only is not replaced: it was, with a 0600 file (as

@@ -113,8 +113,7 @@ def run(ctx: UpContext) -> UpResult:
         hint = f"`kindfleet down -f {ctx.fleet.source or 'FILE'} --cluster {name}`, then `up`"
         ctx.emit(name, "differs from the fleet file", "warn", f"{how}; {hint} makes it anew")
     if ctx.kubeconfig_file is not None:  # before anything is made that it would hold
-        ctx.kubeconfig_file.check_writable()
-        base = ctx.kubeconfig_file.read()
+        base = ctx.kubeconfig_file.check_writable()
         for plan in plans:  # a context of the user's under a cluster's name: said now
             not_theirs(base, plan.cluster.context, ctx.kubeconfig_file.path)
     try:
