@@ -3,7 +3,9 @@ and waited for before the interrupt goes on to the clean-up."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import threading
+import time
 
 import pytest
 
@@ -51,3 +53,27 @@ def test_a_ctrl_c_while_work_is_handed_out_still_stops_and_waits_for_what_starte
         run_parallel([0, 1], work, limit=2, key=key, on_interrupt=release.set)
     assert release.is_set()  # told to stop
     assert finished == [0]  # and waited for
+
+
+def test_a_ctrl_c_inside_the_submission_waits_for_the_item_it_started(monkeypatch):
+    """Found under a starved CPU (`up`'s Ctrl-C test, 7 runs in 25): the Ctrl-C landed
+    inside `submit`, after the item was queued and before its future was known here; the
+    item ran on while `up` went on to its clean-up. The workers' own count is waited for."""
+    real = cf.ThreadPoolExecutor.submit
+    started, finished = threading.Event(), threading.Event()
+
+    def submit_then_interrupted(pool, fn, *args, **kwargs):
+        real(pool, fn, *args, **kwargs)
+        assert started.wait(10)  # it runs
+        raise KeyboardInterrupt
+
+    def work(item: str) -> str:
+        started.set()
+        time.sleep(0.3)
+        finished.set()
+        return item
+
+    monkeypatch.setattr(cf.ThreadPoolExecutor, "submit", submit_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel(["a", "b"], work, limit=2, key=str)
+    assert finished.is_set()  # waited for, not left running
