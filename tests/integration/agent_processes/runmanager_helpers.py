@@ -78,10 +78,11 @@ def python_script(code: str, *args: str, timeout: float = 120) -> str:
 
 def launcher_by_hand(records: str) -> str:
     """The first lines of a script that drives a launcher by hand, one step at a time (no
-    loop, no process of its own: `la`), its keepers' records written to `records` (a
-    Python expression, an open descriptor)."""
+    loop, no process of its own: `la`; `take` for a message from the agent), its keepers'
+    records written to `records` (a Python expression, an open descriptor)."""
     return f"""
 import json, os, selectors, signal, socket, sys, time
+from collections import OrderedDict
 from pathlib import Path
 from kindfleet.platform import openfiles
 from kindfleet.platform.agent.executors.process import launcher, linux, procfs
@@ -95,4 +96,9 @@ la.wakeup = os.pipe()
 la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
 la.records = {records}
 la.torn = False
+la.waiting = OrderedDict()
+
+def take(message):  # one round of events in which the agent sent `message`
+    la._from_agent(message)
+    la._start_waiting()
 """

@@ -267,13 +267,16 @@ def test_a_session_whose_id_was_reused_by_a_new_leader_is_left_alone(tmp_path):
 async def test_the_keepers_file_stays_small_as_keepers_come_and_go(tmp_path):
     (tmp_path / "state" / "runs").mkdir(parents=True)
     ex = ProcessExecutor(tmp_path / "state", idle_seconds=0.1)
+    gate = tmp_path / "gate"
+    hold = f"import os, time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.01)"
     try:
-        burst = [ex.start(_request(tmp_path, py("import time; time.sleep(0.5)"), key=f"b{i}"))
-                 for i in range(70)]  # fmt: skip
-        for handle in await asyncio.gather(*burst):  # seventy keepers at once
-            await _wait_exit(ex, handle)
+        burst = [ex.start(_request(tmp_path, py(hold), key=f"b{i}")) for i in range(70)]
+        handles = await asyncio.gather(*burst)  # seventy keepers at once: none ends before
         records = tmp_path / "state" / "keepers"
         assert len(records.read_text().splitlines()) >= 71
+        gate.touch()
+        for handle in handles:
+            await _wait_exit(ex, handle)
         for i in range(40):  # the idle ones retire (and are reaped) while these run
             await _wait_exit(ex, await ex.start(_request(tmp_path, py("pass"), key=f"a{i}")))
             if len(records.read_text().splitlines()) < 10:

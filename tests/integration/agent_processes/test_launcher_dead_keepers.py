@@ -62,20 +62,20 @@ def dead_unseen(keeper):
 
 case = sys.argv[2]
 if case == "idle":
-    la._from_agent(run("w1-g1", "true"))
+    take(run("w1-g1", "true"))
     heard(lambda m: m.get("ev") == "exited" and m["key"] == "w1-g1")
     [idle] = la.idle
     dead_unseen(idle)
-    la._from_agent(run("w2-g1", "true"))  # handed to the dead keeper first
+    take(run("w2-g1", "true"))  # handed to the dead keeper first
     news = heard(lambda m: m.get("ev") == "exited" and m["key"] == "w2-g1")
     la._reap()
     print(json.dumps({"news": news, "dead": idle.pid, "taken_by": None}))
 else:
-    la._from_agent(run("w1-g1", "sleep", "30"))
+    take(run("w1-g1", "sleep", "30"))
     heard(lambda m: m.get("ev") == "started")
     keeper = la.busy["w1-g1"]
     dead_unseen(keeper)
-    la._from_agent({"op": "term", "key": "w1-g1"})  # a cancel, an instant too late
+    take({"op": "term", "key": "w1-g1"})  # a cancel, an instant too late
     la._reap()  # its SIGCHLD, handled at last
     news = list(Decoder().feed(b"".join(la.news)))
     living = [p for p in procfs.descendants(os.getpid())

@@ -22,7 +22,7 @@ from kindfleet.platform.agent import diskroom
 FORK_A_KEEPER = (
     launcher_by_hand('os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC')
     + r"""
-la._from_agent({"op": "run", "key": "w1-g1"})
+take({"op": "run", "key": "w1-g1"})
 for _ in range(200):  # as on its SIGCHLD: the killed keeper is reaped
     la._reap()
     children = open(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read().split()

@@ -1,0 +1,71 @@
+"""Runs the agent sends in a burst are handed out at the end of the launcher's round of
+events, to the keepers idle then and to at most FORKS_PER_ROUND new ones per round: a
+keeper's life costs ten times what serving one more run costs, so runs of a burst go to
+keepers freed in the same round rather than each forking its own. What must not change:
+every run of a burst of long runs gets a keeper of its own, and a stop for a run still
+waiting for one reaches it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runmanager_helpers import launcher_by_hand, python_script
+
+from kindfleet.platform.agent.executors.process.launcher import FORKS_PER_ROUND
+
+BURST = (
+    launcher_by_hand(
+        'os.open(Path(sys.argv[1]) / "keepers", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)'
+    )
+    + r"""
+state, size = Path(sys.argv[1]), int(sys.argv[2])
+linux.become_subreaper()
+
+def run(key, *argv):
+    return {"op": "run", "key": key, "dir": str(state / key), "argv": list(argv),
+            "env": {"PATH": "/usr/bin:/bin"}, "logs": [0, 1], "memory": 0}
+
+# One round: the agent sends a burst of long runs, then stops the last one.
+for n in range(size):
+    la._from_agent(run(f"w{n}-g1", "sleep", "30"))
+la._from_agent({"op": "term", "key": f"w{size - 1}-g1"})
+la._start_waiting()
+first_round = len(la.keepers)
+rounds = 1
+while la.waiting:
+    la._start_waiting()
+    rounds += 1
+news = []
+for _ in range(1000):  # what the keepers say, as the loop would read it
+    for key, _ in la.sel.select(timeout=0.01):
+        la._from_keeper(key.data)
+    news = list(Decoder().feed(b"".join(la.news)))
+    if sum(m["ev"] == "started" for m in news) == size and any(
+        m["ev"] == "exited" for m in news
+    ):
+        break
+keepers = {m["key"]: m["keeper"] for m in news if m["ev"] == "started"}
+la._shutdown()
+print(json.dumps({"first_round": first_round, "rounds": rounds, "news": news,
+                  "keepers": keepers}))
+"""
+)
+
+
+def test_a_burst_of_long_runs_gets_a_keeper_each_a_few_forks_a_round(tmp_path: Path) -> None:
+    size = 3 * FORKS_PER_ROUND + 2
+    result = json.loads(python_script(BURST, str(tmp_path), str(size)))
+    # The stopped run was handed out at once, beside FORKS_PER_ROUND others.
+    assert result["first_round"] == FORKS_PER_ROUND + 1, result
+    assert result["rounds"] == 4, result  # 14 runs: 5, then 4 a round
+    keepers = result["keepers"]
+    assert len(keepers) == size and len(set(keepers.values())) == size, result
+
+
+def test_a_stop_for_a_run_still_waiting_for_a_keeper_reaches_it(tmp_path: Path) -> None:
+    size = 3 * FORKS_PER_ROUND + 2
+    result = json.loads(python_script(BURST, str(tmp_path), str(size)))
+    [exited] = [m for m in result["news"] if m["ev"] == "exited"]
+    assert exited["key"] == f"w{size - 1}-g1", result  # the others sleep on
+    assert exited["code"] == 128 + 15, result  # its SIGTERM, not its 30 s
