@@ -25,6 +25,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1024 * 1024
+SPOKE = "bench"
 
 
 class RealHub:
@@ -35,7 +36,6 @@ class RealHub:
 
         (tmp / "client").write_text("bench-client-" + uuid.uuid4().hex)
         (tmp / "boot").write_text("bench-boot-" + uuid.uuid4().hex)
-        self.token_file = tmp / "boot"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -65,6 +65,12 @@ class RealHub:
         self.http = httpx2.Client(
             base_url=self.url + "/v1", headers={"Authorization": f"Bearer {token}"}
         )
+        # A spoke that joins with the fleet token waits for an operator's approval (and gets
+        # no work meanwhile); one with its own join token is trusted at once, as `up` does.
+        minted = self.http.post(f"/spokes/{SPOKE}/join-tokens")
+        minted.raise_for_status()
+        self.token_file = tmp / "join"
+        self.token_file.write_text(minted.json()["token"])
 
     def submit(self, command: list[str]) -> str:
         spec = {"name": "bench", "command": command}
@@ -160,7 +166,7 @@ def main() -> None:
                 "--hub",
                 hub.url,
                 "--name",
-                "bench",
+                SPOKE,
                 "--state-dir",
                 str(tmp / "state"),
                 "--bootstrap-token-file",
@@ -174,15 +180,17 @@ def main() -> None:
             ]
         )
         try:
-            measure(hub, psutil.Process(agent.pid), args.runs, args.seconds)
+            ok = measure(hub, psutil.Process(agent.pid), args.runs, args.seconds)
         finally:
             agent.terminate()
             code = agent.wait(30)
             hub.close()
         print(f"agent exit code after SIGTERM: {code}")
+    sys.exit(0 if ok and code == 0 else 1)
 
 
-def measure(hub: RealHub | DoubleHub, agent: psutil.Process, runs: int, seconds: float) -> None:
+def measure(hub: RealHub | DoubleHub, agent: psutil.Process, runs: int, seconds: float) -> bool:
+    """Prints the figures; False when not every run succeeded (then they measure nothing)."""
     print(f"hub: {hub.name}")
     time.sleep(3.0)  # registered, heartbeating, long-polling
     idle = [rss_mb(agent)]
@@ -220,6 +228,7 @@ def measure(hub: RealHub | DoubleHub, agent: psutil.Process, runs: int, seconds:
     took = time.monotonic() - started
     print(f"runs succeeded: {states.count('Succeeded')}/{runs} in {took:.1f}s")
     print("target: < 80 MB")
+    return states.count("Succeeded") == runs
 
 
 if __name__ == "__main__":

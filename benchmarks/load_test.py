@@ -93,7 +93,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    bare_rate, bare_cpu = bare(args.spokes, args.bare_per_loop)
+    bare_rate, bare_cpu, _ = bare(args.spokes, args.bare_per_loop)
     print(
         f"bare: {args.spokes} loops spawn /bin/true at {bare_rate:.0f}/s ({bare_cpu:.2f} ms CPU each)"
     )
