@@ -626,10 +626,11 @@ async def test_a_new_agent_waits_while_the_old_one_may_run_exclusive_work(
     await driver(hub, "s1").register()
 
 
-async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):
+async def test_the_fleet_token_cannot_take_an_approved_spokes_name(hubs, driver, make_spec, clock):
     """Found from outside: a name joined with a join token held work; a stranger with the
-    fleet token joined it again once its lease ran out (awaiting approval) and its poll
-    got the work, secrets in its env included."""
+    fleet token joined it again once its lease ran out (awaiting approval) and its poll got
+    the work, secrets in its env included. Then (that fixed) the stranger still replaced the
+    spoke's credential: the spoke's agent, back, was locked out. Now it is refused."""
     hub = await hubs.start(fleet_token=BOOTSTRAP_TOKEN)
     s1 = await driver(hub, "s1").register()
     sub = await hub.submit("secret", make_spec(env={"DB_PASSWORD": "hunter2"}))
@@ -637,14 +638,32 @@ async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_sp
     assert (await hub.get(sub.workload.id)).spoke == "s1"
     clock.advance(7)
     fleet = hub.identify(f"Bearer {BOOTSTRAP_TOKEN}")
+    with pytest.raises(Conflict, match="the fleet token cannot take its name"):
+        await hub.register(
+            fleet, RegisterRequest(name="s1", capacity=s1.capacity, executor="process")
+        )
+    assert hub.identify(f"Bearer {s1.credential}").spoke == "s1"  # not locked out
+    await s1.beat()
+    assert [i.workload for i in (await hub.poll("s1", 0)).items] == [sub.workload.id]
+
+
+async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):
+    """A name the fleet token registered (awaiting approval) is never placed on, until an
+    operator approves it."""
+    hub = await hubs.start(fleet_token=BOOTSTRAP_TOKEN)
+    fleet = hub.identify(f"Bearer {BOOTSTRAP_TOKEN}")
+    capacity = driver(hub, "s9").capacity
     joined = await hub.register(
-        fleet, RegisterRequest(name="s1", capacity=s1.capacity, executor="process")
+        fleet, RegisterRequest(name="s9", capacity=capacity, executor="process")
     )
     assert not joined.approved
-    assert (await hub.poll("s1", 0)).items == []
-    assert (await hub.get(sub.workload.id)).state is P  # back in the queue, not on s1
+    sub = await hub.submit("secret", make_spec(env={"DB_PASSWORD": "hunter2"}))
     await hub.tick()
-    assert (await hub.poll("s1", 0)).items == []
+    assert (await hub.poll("s9", 0)).items == []
+    assert (await hub.get(sub.workload.id)).state is P
+    await hub.approve("s9")
+    await hub.tick()
+    assert [i.workload for i in (await hub.poll("s9", 0)).items] == [sub.workload.id]
 
 
 @pytest.mark.parametrize("whose", ["another spoke's", "the client's"])

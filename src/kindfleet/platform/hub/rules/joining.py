@@ -10,7 +10,9 @@ Three proofs open `POST /v1/spokes/register`, each for a different situation:
 
 Whatever the proof, a live spoke cannot be taken over: re-registering a name whose lease
 is current needs that spoke's own credential. Once the lease has run out (the agent is
-gone or restarting), a valid join token for that name brings it back without a human.
+gone or restarting), a valid join token for that name brings it back without a human; the
+fleet token never takes an approved spoke's name, live or not (it would replace the
+spoke's credential and lock it out).
 """
 
 from __future__ import annotations
@@ -112,6 +114,16 @@ def decide(
             f"spoke {name} is live (last heartbeat {age:.1f}s ago): re-registering it needs its "
             f"own credential. If its agent is gone, wait until its lease runs out "
             f"({max(lease_seconds - age, 0.0):.1f}s) or remove it (`kindfleet spokes remove "
+            f"{name}`)",
+        )
+    if proof.kind == "fleet" and known is not None and known.approved:
+        # Its lease ran out (an agent restarting, a node rebooting): the name is still an
+        # approved spoke's, and a new credential would lock that spoke out when it returns.
+        raise JoinRefused(
+            409,
+            f"spoke {name} is registered and approved: the fleet token cannot take its name "
+            f"(its agent would be locked out when it returns). Give it a join token "
+            f"(`kindfleet spokes token {name}`) or remove it first (`kindfleet spokes remove "
             f"{name}`)",
         )
     return Verdict(approved=proof.kind == "join", rotation=False)
