@@ -10,6 +10,7 @@ import pydantic
 import pytest
 from tests.integration.hub.conftest import BOOTSTRAP_TOKEN, CLIENT_TOKEN
 
+from kindfleet.platform.hub.service import hub_service
 from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
 from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
 from kindfleet.platform.wire import (
@@ -208,6 +209,31 @@ async def test_long_poll_wakes_up_on_placement(hub, make_spoke, make_spec):
     items = await asyncio.wait_for(waiting, 5)
     assert len(items) == 1
     assert time.monotonic() - started < 5
+
+
+async def test_a_spokes_long_polls_are_spaced_and_what_comes_meanwhile_goes_together(
+    hub, make_spoke, make_spec, monkeypatch
+):
+    """Under load a spoke that polled again the instant it was answered took one or two
+    workloads a request. Its first poll is answered at once; the next, no sooner than the
+    spacing after it, with everything placed meanwhile."""
+    monkeypatch.setattr(hub_service, "POLL_SPACING", 2.0)  # far longer than the steps below
+    spoke = await make_spoke("s1")
+    await hub.submit("k1", make_spec())
+    await hub.tick()
+    started = time.monotonic()
+    assert len(await spoke.poll(wait=10)) == 1
+    answered = time.monotonic()
+    assert answered - started < 2.0  # the first: no spacing to wait for
+    waiting = asyncio.create_task(spoke.poll(wait=10))
+    ids = []
+    for key in ("k2", "k3"):
+        ids.append((await hub.submit(key, make_spec())).workload.id)
+        await hub.tick()
+    assert not waiting.done()
+    items = await asyncio.wait_for(waiting, 10)
+    assert sorted(i.workload for i in items) == sorted(ids)  # one answer, not two
+    assert time.monotonic() - answered >= 2.0
 
 
 async def test_long_poll_times_out_empty(hub, make_spoke):

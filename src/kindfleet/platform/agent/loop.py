@@ -32,7 +32,7 @@ from kindfleet.platform.agent.hubclient import (
     HubUnauthorized,
 )
 from kindfleet.platform.agent.lock import StateLock
-from kindfleet.platform.agent.outbox import FLUSH_BATCH
+from kindfleet.platform.agent.outbox import FLUSH_BATCH, FLUSH_SPACING
 from kindfleet.platform.agent.paths import PRIVATE_DIR, SPOKE_NAME
 from kindfleet.platform.agent.prune import Pruner
 from kindfleet.platform.agent.records import Records, journal
@@ -250,8 +250,13 @@ class Agent:
 
     async def _flushes(self) -> None:
         backoff = Backoff(cap=self.settings.backoff_max)
+        loop = asyncio.get_running_loop()
+        last = -FLUSH_SPACING
         while True:
             await wait_event(self._flush_wake, self.settings.flush_interval)
+            if (pause := last + FLUSH_SPACING - loop.time()) > 0:
+                await asyncio.sleep(pause)  # what is committed meanwhile goes in this post
+            last = loop.time()
             self._flush_wake.clear()
             await self.session.ready.wait()
             credential = self.session.credential

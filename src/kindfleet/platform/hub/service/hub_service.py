@@ -78,6 +78,10 @@ from kindfleet.platform.wire import Guard as WireGuard
 log = logging.getLogger("kindfleet.hub")
 
 MAX_WAIT = 30.0
+# A long poll answers a spoke at most this often (its first poll after a quiet spell at
+# once): under load, a spoke that polls again the instant it was answered took one or two
+# workloads a request, each request costing both sides more than the work it carried.
+POLL_SPACING = 0.1
 COUNT_EVERY = 10.0  # seconds between refreshes of the per-state gauges
 PRUNE_EVERY = 60.0
 FULL_PASS_EVERY = 30.0  # every shape is looked at again at least this often
@@ -110,6 +114,7 @@ class HubService:
         )
         self.tokens = Tokens(settings.client_token, settings.fleet_token)
         self.notifier = Notifier()
+        self._answered: dict[str, float] = {}  # a spoke's last poll answered (loop time)
         self.metrics.long_polls.set_function(self.notifier.waiting)
         self.queue = PendingQueue()  # touched on the store's writer thread only
         self.db.writer.resync = self._load
@@ -471,11 +476,30 @@ class HubService:
         )
 
     async def poll(self, name: str, wait: float) -> AssignmentBatch:
-        """Due assignments now, or wait (at most 30 s) for some to appear."""
+        """Due assignments now, or wait (at most 30 s) for some to appear. A long poll
+        (`wait` > 0) answers no sooner than POLL_SPACING after the spoke's last answer: what
+        comes meanwhile goes in the same answer."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(max(wait, 0.0), MAX_WAIT)
         redeliver = self.settings.redeliver_seconds
+        try:
+            return await self._poll(name, loop, deadline, redeliver, spaced=wait > 0)
+        finally:
+            self._answered[name] = loop.time()
+
+    async def _poll(
+        self,
+        name: str,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float,
+        redeliver: float,
+        *,
+        spaced: bool,
+    ) -> AssignmentBatch:
         while True:
+            last = self._answered.get(name) if spaced else None
+            if last is not None and (pause := min(last + POLL_SPACING, deadline) - loop.time()) > 0:
+                await asyncio.sleep(pause)
             seen = self.notifier.version(name)
             now = self.clock()
             due = await self._take_due(name, now, redeliver)
