@@ -234,6 +234,14 @@ async def test_a_spokes_long_polls_are_spaced_and_what_comes_meanwhile_goes_toge
     items = await asyncio.wait_for(waiting, 10)
     assert sorted(i.workload for i in items) == sorted(ids)  # one answer, not two
     assert time.monotonic() - answered >= 2.0
+    # An answer with nothing in it starts a quiet spell: the next is not held back.
+    await asyncio.sleep(2.0)
+    assert await spoke.poll(wait=0.05) == []
+    await hub.submit("k4", make_spec())
+    await hub.tick()
+    started = time.monotonic()
+    assert len(await spoke.poll(wait=10)) == 1
+    assert time.monotonic() - started < 2.0
 
 
 async def test_long_poll_times_out_empty(hub, make_spoke):
@@ -671,6 +679,31 @@ async def test_the_fleet_token_cannot_take_an_approved_spokes_name(hubs, driver,
     assert hub.identify(f"Bearer {s1.credential}").spoke == "s1"  # not locked out
     await s1.beat()
     assert [i.workload for i in (await hub.poll("s1", 0)).items] == [sub.workload.id]
+
+
+async def test_a_fleet_token_agent_whose_answer_was_lost_is_taken_back(hubs, driver, clock):
+    """Found from outside: an agent joined with the fleet token and the credential it chose,
+    the answer was lost (or the agent died before it kept it), and an operator approved the
+    spoke meanwhile: every retry was refused for good (409, live, then approved), while the
+    credential it holds worked. Knowing the credential is being the spoke: its own retry."""
+    hub = await hubs.start(fleet_token=BOOTSTRAP_TOKEN)
+    fleet = hub.identify(f"Bearer {BOOTSTRAP_TOKEN}")
+    chosen = "own-credential-" + "x" * 32
+    req = RegisterRequest(
+        name="s1", capacity=driver(hub, "s1").capacity, executor="process", credential=chosen
+    )
+    await hub.register(fleet, req)  # its answer lost
+    await hub.approve("s1")
+    again = await hub.register(fleet, req)  # at once, within the lease
+    assert again.approved and again.credential == chosen
+    clock.advance(60)  # and once the lease has run out
+    again = await hub.register(fleet, req)
+    assert again.approved and hub.identify(f"Bearer {chosen}").spoke == "s1"
+    stranger = req.model_copy(update={"credential": "a-stranger-" + "y" * 32})
+    clock.advance(60)
+    with pytest.raises(Conflict, match="the fleet token cannot take its name"):
+        await hub.register(fleet, stranger)
+    assert hub.identify(f"Bearer {chosen}").spoke == "s1"
 
 
 async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):

@@ -348,6 +348,7 @@ class HubService:
             lambda conn: operators.remove(conn, name, now, lease, self.queue, force=force)
         )
         self.tokens.drop_spoke(name)
+        self._answered.pop(name, None)
         log.warning(
             "spoke %s removed (credential revoked): %d unstarted re-queued, %d retried, "
             "%d failed, %d cancelled",
@@ -477,15 +478,15 @@ class HubService:
 
     async def poll(self, name: str, wait: float) -> AssignmentBatch:
         """Due assignments now, or wait (at most 30 s) for some to appear. A long poll
-        (`wait` > 0) answers no sooner than POLL_SPACING after the spoke's last answer: what
-        comes meanwhile goes in the same answer."""
+        (`wait` > 0) answers no sooner than POLL_SPACING after the spoke's last answer that
+        carried work: what comes meanwhile goes in the same answer."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(max(wait, 0.0), MAX_WAIT)
         redeliver = self.settings.redeliver_seconds
-        try:
-            return await self._poll(name, loop, deadline, redeliver, spaced=wait > 0)
-        finally:
+        batch = await self._poll(name, loop, deadline, redeliver, spaced=wait > 0)
+        if batch.items:  # an empty answer starts a quiet spell: the next is not held back
             self._answered[name] = loop.time()
+        return batch
 
     async def _poll(
         self,
@@ -497,7 +498,7 @@ class HubService:
         spaced: bool,
     ) -> AssignmentBatch:
         while True:
-            last = self._answered.get(name) if spaced else None
+            last = self._answered.get(name) if spaced and not self.notifier.closed else None
             if last is not None and (pause := min(last + POLL_SPACING, deadline) - loop.time()) > 0:
                 await asyncio.sleep(pause)
             seen = self.notifier.version(name)
