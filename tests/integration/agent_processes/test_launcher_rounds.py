@@ -69,3 +69,50 @@ def test_a_stop_for_a_run_still_waiting_for_a_keeper_reaches_it(tmp_path: Path) 
     [exited] = [m for m in result["news"] if m["ev"] == "exited"]
     assert exited["key"] == f"w{size - 1}-g1", result  # the others sleep on
     assert exited["code"] == 128 + 15, result  # its SIGTERM, not its 30 s
+
+
+TWICE = (
+    launcher_by_hand("os.open(os.devnull, os.O_WRONLY)")
+    + r"""
+state = Path(sys.argv[1])
+linux.become_subreaper()
+
+def run(key):
+    return {"op": "run", "key": key, "dir": str(state / key), "argv": ["sleep", "30"],
+            "env": {"PATH": "/usr/bin:/bin"}, "logs": [0, 1], "memory": 0}
+
+la._from_agent(run("w1-g1"))
+la._from_agent(run("w1-g1"))  # again, while the first still waits for a keeper
+la._start_waiting()
+for _ in range(500):
+    for key, _ in la.sel.select(timeout=0.01):
+        la._from_keeper(key.data)
+    if any(m["ev"] == "started" for m in Decoder().feed(b"".join(la.news))):
+        break
+take(run("w1-g1"))  # and again, while it runs
+news = list(Decoder().feed(b"".join(la.news)))
+held = len(la.keepers)
+la._from_agent({"op": "term", "key": "w1-g1"})
+for _ in range(500):
+    for key, _ in la.sel.select(timeout=0.01):
+        la._from_keeper(key.data)
+    news = list(Decoder().feed(b"".join(la.news)))
+    if any(m["ev"] == "exited" for m in news):
+        break
+la._shutdown()
+print(json.dumps({"news": news, "keepers": held}))
+"""
+)
+
+
+def test_a_second_run_with_the_same_key_is_refused_and_the_first_goes_on(tmp_path: Path) -> None:
+    """Found from outside: a second `run` of a key still waiting replaced the first, which
+    was never answered (its start awaited for ever); of a key running, it was started beside
+    the first, and a stop reached only one of them."""
+    result = json.loads(python_script(TWICE, str(tmp_path)))
+    events = [(m["ev"], m.get("message", "")) for m in result["news"]]
+    assert [e for e, _ in events] == ["failed", "started", "failed", "exited"], events
+    assert all("already held" in why for e, why in events if e == "failed"), events
+    assert result["keepers"] == 1, result  # the sleep ran once
+    [exited] = [m for m in result["news"] if m["ev"] == "exited"]
+    assert exited["code"] == 128 + 15, exited  # the one stop reached the one run

@@ -175,6 +175,14 @@ class Launcher:
 
     def _from_agent(self, message: Message) -> None:
         op, key = message.get("op"), str(message.get("key"))
+        if op == "run" and (key in self.waiting or key in self.busy):
+            # One run per key: a second would be started beside the first (and a stop reach
+            # only one), or, still waiting, replace it and leave it unanswered for ever.
+            self._to_agent(
+                {"ev": "failed", "key": key, "code": None, "reason": "StartFailed",
+                 "message": "a run with this key is already held by this launcher"}
+            )  # fmt: skip
+            return
         if op == "run":
             self.waiting[key] = message
             return
