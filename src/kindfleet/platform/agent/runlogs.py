@@ -72,19 +72,14 @@ def follow(
     shorter than `at`, or as the last bytes given out no longer being there: the file is
     then given out again from its start (a line cut short first ends with a newline, so
     that two halves are never spliced into one); what went to the copy since the last look
-    is not given out. Unless the head was removed in place (logcap.py, on ext4 and XFS):
-    then the last bytes given out are where the collapse moved them, and it goes on after
-    them, nothing given out twice nor missed."""
+    is not given out."""
     seen = copy_id()
     end: int | None = None
     while True:
         if end is None and stop.is_set():
             end = os.fstat(fd).st_size  # what is there now, and no more
-        now, moved = copy_id(), at.moved(fd)
-        if moved and at.after_collapse(fd):
-            seen = now  # the head removed in place: the same stream goes on where it was
-            end = None if end is None else os.fstat(fd).st_size
-        elif now != seen or moved:
+        now = copy_id()
+        if now != seen or at.moved(fd):
             if at.last and not at.last.endswith(b"\n"):
                 write(b"\n")
             at.restart()

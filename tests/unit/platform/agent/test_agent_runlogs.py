@@ -7,8 +7,6 @@ import os
 import threading
 from pathlib import Path
 
-import pytest
-
 from kindfleet.platform.agent import runlogs
 from kindfleet.platform.agent.executors.process.tails import Position
 from kindfleet.platform.agent.runlogs import last_lines
@@ -120,36 +118,3 @@ def test_a_rotation_is_seen_by_its_new_copy_and_a_cut_line_is_not_spliced(tmp_pa
         os.close(fd)
     shown = b"".join(out)
     assert shown == b'\n{"step": 9, "ok": true}\n{"step": 10, "ok": true}\n'  # the cut line ended
-
-
-def test_a_follower_goes_on_where_it_was_after_the_head_was_removed_in_place(tmp_path: Path):
-    """On ext4 and XFS the keeper removes a log's head in place (logcap.py): what was given
-    out moved back by whole blocks; a follower goes on after it, nothing twice."""
-    from kindfleet.platform.agent.executors.process import linux
-
-    path = tmp_path / "stdout.log"
-    writer = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        block = os.fstatvfs(writer).f_bsize
-        os.write(writer, b"".join(b"old %06d\n" % i for i in range(block // 4)))
-        end = os.fstat(writer).st_size
-        os.write(writer, b"half a li")
-        size = os.fstat(writer).st_size
-        if not linux.collapse_head(writer, (size - 1) // block * block):  # as logcap cuts
-            pytest.skip("this file system cannot remove a file's head in place (tmpfs?)")
-        os.write(writer, b"ne\nnew\n")
-    finally:
-        os.close(writer)
-    fd = os.open(path, os.O_RDONLY)
-    last = b"old %06d\n" % (block // 4 - 1)
-    copies = iter([1, 2])  # a new newest copy, as the rotation made
-    out: list[bytes] = []
-    stop = threading.Event()
-    stop.set()
-    try:
-        runlogs.follow(
-            fd, Position(end, last[-32:]), out.append, stop, copy_id=lambda: next(copies, 2)
-        )
-    finally:
-        os.close(fd)
-    assert b"".join(out) == b"half a line\nnew\n"
