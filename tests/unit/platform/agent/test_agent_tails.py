@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from kindfleet.platform.agent.executors.process.tails import FileTail
 
 
@@ -90,26 +88,3 @@ def test_a_log_that_is_another_files_second_name_is_not_read(tmp_path: Path) -> 
     (tmp_path / "run").mkdir()
     os.link(secret, tmp_path / "run" / "stdout.log")  # a hard link: the same file
     assert FileTail(str(tmp_path / "run" / "stdout.log")).read() == []
-
-
-def test_a_log_whose_head_was_removed_in_place_is_read_on_where_it_was(tmp_path: Path) -> None:
-    """The keeper removes a log's head in place where the file system can (logcap.py):
-    what the reader had read moves back by whole blocks; it reads on after it, neither again
-    over what it had read (metric lines counted twice) nor from a line cut in half."""
-    from kindfleet.platform.agent.executors.process import linux
-
-    path = tmp_path / "stdout.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        block = os.fstatvfs(fd).f_bsize
-        os.write(fd, b"".join(b"old %d\n" % i for i in range(3 * block // 6)))
-        tail = FileTail(str(path))
-        assert len(tail.read()) == 3 * block // 6
-        os.write(fd, b"half a li")
-        size = os.fstat(fd).st_size
-        if not linux.collapse_head(fd, (size - 1) // block * block):  # as logcap cuts
-            pytest.skip("this file system cannot remove a file's head in place (tmpfs?)")
-        os.write(fd, b"ne\n" + b"".join(b"new %d\n" % i for i in range(3)))
-    finally:
-        os.close(fd)
-    assert tail.read() == ["half a line", "new 0", "new 1", "new 2"]

@@ -7,16 +7,11 @@ A run writes straight into its files (no pipe through the keeper: nothing slows 
 nothing breaks under it when its keeper goes), so a file cannot be reopened under the run
 as the kubelet has a container's reopened. The keeper copies the newest part of a file that
 has grown past its cap to `<name>.1` (older copies move up to `<name>.<files - 1>`, the
-oldest is dropped) and removes it from the file. On ext4 and XFS it removes the file's head
-in place, up to the last block boundary copied (fallocate's COLLAPSE_RANGE): what the run
-writes meanwhile stays, and `<name>.1` then the file read on exactly. Elsewhere (tmpfs), or
-when the run holds room past the file's end, it truncates the file, as logrotate's
-`copytruncate` does, and what the run writes between the copy and the truncation is lost
-(found under a starved CPU: the last lines of a run that ended in a burst). The run
-appends (O_APPEND), so it goes on at the file's new end (a writer that does not goes on at
-its own offset: the hole before it takes no disk and is not counted). A file may outgrow its
-cap by what the run writes before the keeper looks again (it looks sooner the faster the
-file grows).
+oldest is dropped) and truncates the file, as logrotate's `copytruncate` does. The run
+appends (O_APPEND), so it goes on at the start of the emptied file (a writer that does not
+goes on at its own offset: the hole before it takes no disk and is not counted). What it
+writes between the copy and the truncation is lost, and a file may outgrow its cap by what
+the run writes before the keeper looks again (it looks sooner the faster the file grows).
 Once the run has ended, a file past its cap is replaced by its newest part instead, so the
 end of the run's output stays where it is read. Standard library only: the keeper imports
 it.
@@ -30,7 +25,6 @@ import time
 from dataclasses import dataclass
 
 from kindfleet import kubelet
-from kindfleet.platform.agent.executors.process import linux
 from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
 _ALIGN = 1 << 16  # how far into the copied part a line start is looked for
@@ -64,11 +58,6 @@ class _File:
         self.name = name
         self.write_fd = write_fd
         self.size = 0
-        try:
-            self.block = os.fstatvfs(write_fd).f_bsize  # what a collapse is counted in
-        except OSError:
-            self.block = 0
-        self.collapsible = self.block > 0  # until the file system says otherwise
 
     def reader(self) -> int:
         """The same file, to read from (the magic link opens the file the descriptor names)."""
@@ -100,7 +89,7 @@ class RunLogs:
             used, size = found
             grown = used - f.size
             if used > self.cap.max_bytes:
-                self._rotate(f, size, room_past_end=used > size)
+                self._rotate(f, size)
                 used = 0
             f.size = used
             waits.append(next_wait(self.cap.max_bytes - used, grown, now - self.looked))
@@ -154,32 +143,19 @@ class RunLogs:
             return held, st.st_size
         return min(st.st_size, held), st.st_size
 
-    def _rotate(self, f: _File, size: int, *, room_past_end: bool = False) -> None:
+    def _rotate(self, f: _File, size: int) -> None:
         self.rotations += 1
         if self.cap.files > 1:
             for k in range(self.cap.files - 1, 1, -1):
                 with contextlib.suppress(OSError):  # not there yet (or the run's doing)
                     self._rename(f"{f.name}.{k - 1}", f"{f.name}.{k}")
-        # Room held past the end (`fallocate --keep-size`) goes only with a truncation.
-        cut = (size - 1) // f.block * f.block if f.collapsible and not room_past_end else 0
-        if cut:
-            self._copy_newest(f, cut)
-            if linux.collapse_head(f.write_fd, cut):
-                return
-            f.collapsible = False  # this file system cannot: as logrotate does, from now on
-        self._copy_newest(f, size)
+            try:
+                self._copy(f, f"{f.name}.1", kept_from(size, self.cap.max_bytes), size)
+            except OSError:  # a full disk, most likely: emptying the file is what helps
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{f.name}.1", dir_fd=self.dir_fd)
         with contextlib.suppress(OSError):
             os.ftruncate(f.write_fd, 0)
-
-    def _copy_newest(self, f: _File, end: int) -> None:
-        """`<name>.1`: the file's last `max_bytes` before `end` (no copy kept: nothing)."""
-        if self.cap.files <= 1:
-            return
-        try:
-            self._copy(f, f"{f.name}.1", kept_from(end, self.cap.max_bytes), end)
-        except OSError:  # a full disk, most likely: emptying the file is what helps
-            with contextlib.suppress(OSError):
-                os.unlink(f"{f.name}.1", dir_fd=self.dir_fd)
 
     def _keep_newest(self, f: _File, size: int) -> None:
         """`name` replaced by its newest part, when `name` still is the run's file."""

@@ -3,11 +3,8 @@ complete lines: the only part of a run's files the agent reads (for metric lines
 
 Its keeper empties a log that outgrew its cap (logcap.py). A file shorter than what was
 read of it, or whose last bytes read are no longer there (emptied and grown back past that
-point between two samples), is read again from its start, unless its head was removed in
-place (a collapse, by whole blocks): then the last bytes read are found where the collapse
-moved them, and reading goes on after them (not again over what was read); a hole (left by
-a writer that does not append, going on at its own offset after the truncation) is
-skipped. What the run
+point between two samples), is read again from its start; a hole (left by a writer that
+does not append, going on at its own offset after the truncation) is skipped. What the run
 wrote between the last sample and the rotation went to the copy and is not read: metrics
 that matter go to $KINDFLEET_METRICS_FILE, which is never rotated.
 """
@@ -48,22 +45,6 @@ class Position:
     def restart(self) -> None:
         self.offset, self.last = 0, b""
 
-    def after_collapse(self, fd: int) -> bool:
-        """Whether the file's head was removed in place, by whole blocks, short of this
-        position (logcap.py): then the position is moved back with the bytes before it."""
-        n = len(self.last)
-        try:
-            block = os.fstatvfs(fd).f_bsize
-        except OSError:
-            return False
-        if not n or block <= 0 or self.offset <= block:
-            return False
-        end = self.offset - (self.offset - 1) // block * block  # the one place it can be
-        if end < n or os.pread(fd, n, end - n) != self.last:
-            return False
-        self.offset = end
-        return True
-
     def read(self, fd: int, chunk: int, end: int | None = None) -> tuple[bytes, bool]:
         """What was written from here on (at most `chunk` bytes, none at or past `end`), the
         position moved past it; and whether a hole was skipped to get there (nothing was
@@ -102,7 +83,9 @@ class FileTail:
             size = os.stat(self.path, dir_fd=self.dir_fd, follow_symlinks=False).st_size
         except OSError:
             return []
-        if size == self.offset:
+        if size < self.offset:
+            self._again()
+        if size <= self.offset:
             return []
         try:
             flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -123,7 +106,7 @@ class FileTail:
         found = os.fstat(fd)
         if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
             return b""
-        if self.at.moved(fd) and not self.at.after_collapse(fd):
+        if self.at.moved(fd):
             self._again()
         data, skipped = self.at.read(fd, READ_CHUNK)
         if skipped:  # the line the hole cut short is gone
