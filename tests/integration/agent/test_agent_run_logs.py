@@ -34,6 +34,15 @@ def test_a_chatty_run_is_kept_to_its_cap_while_it_runs(hub, start_agent):
     assert set((run / "stdout.log.1").read_text().split("\n")[:-1]) == {LINE}  # aligned
 
 
+def _succeeded(hub, start_agent, code: str) -> Path:  # type: ignore[no-untyped-def]
+    """The directory of a run of `code` on an agent capping logs at 64Ki and one copy,
+    once it has succeeded."""
+    agent = start_agent("--run-log-max-size", "64Ki", "--run-log-max-files", "2")
+    wid = hub.double.run(py(code), "spoke1")
+    wait_until(lambda: hub.double.workload(wid).state == "Succeeded", timeout=90, what="run")
+    return agent.run_dir(wid)
+
+
 def _shown(run: Path) -> list[int]:
     """Where `kindfleet logs` reads: the newest copy, then the log (spokectl logs)."""
     data = b"".join(
@@ -48,15 +57,12 @@ def test_a_run_that_wrote_a_burst_and_ended_keeps_its_newest_lines_within_its_ca
     claimed them kept: 1 run in 10 beside 4 busy loops). What holds: the cap, and lines
     whole and in order (how a run ended is kept when no rotation races it: the next test;
     that a log past its cap at the end keeps its newest part: test_agent_logcap.py)."""
-    agent = start_agent("--run-log-max-size", "64Ki", "--run-log-max-files", "2")
     code = (  # 2 MB in whole lines, a hundred a write, then it ends
         "import os\n"
         "for s in range(0, 300_000, 100):\n"
         "    os.write(1, ''.join(f'{i}\\n' for i in range(s, s + 100)).encode())\n"
     )
-    wid = hub.double.run(py(code), "spoke1")
-    wait_until(lambda: hub.double.workload(wid).state == "Succeeded", timeout=60, what="run")
-    run = agent.run_dir(wid)
+    run = _succeeded(hub, start_agent, code)
     assert {p.name for p in _logs(run)} <= {"stdout.log", "stdout.log.1"}
     assert all(log.stat().st_size <= CAP for log in _logs(run))
     shown = _shown(run)
@@ -66,7 +72,6 @@ def test_a_run_that_wrote_a_burst_and_ended_keeps_its_newest_lines_within_its_ca
 def test_the_last_lines_of_a_run_after_its_log_was_rotated_are_kept(hub, start_agent):
     """A run that goes on writing after a rotation, and ends: its last lines are where
     `kindfleet logs` reads them (no rotation can race them: its log is below its cap)."""
-    agent = start_agent("--run-log-max-size", "64Ki", "--run-log-max-files", "2")
     code = (  # a burst past the cap, then, once the keeper has emptied the log, its last line
         "import os, time\n"
         "os.write(1, ''.join(f'{i}\\n' for i in range(100_000)).encode())\n"
@@ -76,8 +81,6 @@ def test_the_last_lines_of_a_run_after_its_log_was_rotated_are_kept(hub, start_a
         "    time.sleep(0.01)\n"
         "os.write(1, b'100000\\n')\n"
     )
-    wid = hub.double.run(py(code), "spoke1")
-    wait_until(lambda: hub.double.workload(wid).state == "Succeeded", timeout=90, what="run")
-    run = agent.run_dir(wid)
+    run = _succeeded(hub, start_agent, code)
     assert (run / "stdout.log.1").exists()
     assert _shown(run)[-1] == 100_000  # how the run ended is kept
