@@ -34,7 +34,7 @@ def test_a_chatty_run_is_kept_to_its_cap_while_it_runs(hub, start_agent):
     assert set((run / "stdout.log.1").read_text().split("\n")[:-1]) == {LINE}  # aligned
 
 
-def _succeeded(hub, start_agent, code: str) -> Path:  # type: ignore[no-untyped-def]
+def _succeeded(hub, start_agent, code: str) -> Path:
     """The directory of a run of `code` on an agent capping logs at 64Ki and one copy,
     once it has succeeded."""
     agent = start_agent("--run-log-max-size", "64Ki", "--run-log-max-files", "2")
