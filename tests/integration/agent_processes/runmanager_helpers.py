@@ -96,7 +96,7 @@ la.wakeup = os.pipe()
 la.run_files, la.run_umask = openfiles.raise_limit(), 0o022
 la.records = {records}
 la.torn = False
-la.waiting = OrderedDict()
+la.waiting, la.stops = OrderedDict(), {{}}
 
 def take(message):  # one round of events in which the agent sent `message`
     la._from_agent(message)

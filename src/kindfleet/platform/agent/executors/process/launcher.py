@@ -20,7 +20,8 @@ of the round, a run goes to a keeper freed in it, and at most FORKS_PER_ROUND ke
 forked per round, the rest waiting for the next round (at once, not for an event): about
 90 keepers, and 15-20% less CPU per run (benchmarks/agent_throughput.py). A burst of long
 runs still gets a keeper each, a few forks per round; a `term` or `kill` for a run still
-waiting hands it out at once, so that the stop reaches it.
+waiting goes with it to its keeper, in its turn (stopping a whole waiting burst forked a
+keeper per run at once when the stop handed each out).
 
 Why it is correct, link by link (the keepers' part is in keeper.py):
 
@@ -104,6 +105,7 @@ class Launcher:
         self.idle: list[_KeeperRef] = []
         self.busy: dict[str, _KeeperRef] = {}
         self.waiting: OrderedDict[str, Message] = OrderedDict()  # taken, not handed out yet
+        self.stops: dict[str, list[str]] = {}  # `term`/`kill` of waiting runs, in order
         self.decoder = Decoder()
         self.base: Path | None = None
         self.retired_at = 0.0
@@ -187,7 +189,10 @@ class Launcher:
             self.waiting[key] = message
             return
         if op in ("term", "kill") and key in self.waiting:
-            self._hand_out(key, self.waiting.pop(key))
+            # Told with the run when a keeper takes it, in its turn: a stop of a burst that
+            # waits does not fork a keeper per run at once.
+            self.stops.setdefault(key, []).append(op)
+            return
         if op in ("term", "kill") and key in self.busy:
             # A keeper that died an instant ago (its SIGCHLD not handled yet) cannot take
             # it: its run's end is reported when it is reaped (KeeperLost), not the
@@ -206,7 +211,9 @@ class Launcher:
     def _hand_out(self, key: str, message: Message) -> None:
         """The run to an idle keeper, or a new one. An idle keeper may have died unseen (its
         SIGCHLD not handled yet: killed, out of memory): its socket refuses the run, which
-        goes to the next keeper; the dead one is reaped as a keeper that held nothing."""
+        goes to the next keeper; the dead one is reaped as a keeper that held nothing. The
+        stops the run was sent while it waited follow it."""
+        stops = self.stops.pop(key, [])
         for _ in range(HAND_OUT_TRIES):
             try:
                 keeper = self.idle.pop() if self.idle else self._fork_keeper()
@@ -222,6 +229,9 @@ class Launcher:
                 continue
             keeper.key = key
             self.busy[key] = keeper
+            for op in stops:
+                with contextlib.suppress(OSError):  # it died: reaped as KeeperLost
+                    _send(keeper.sock, {"op": op})
             return
         self._to_agent(
             {"ev": "failed", "key": key, "code": None, "reason": "StartFailed",
