@@ -78,8 +78,9 @@ def python_script(code: str, *args: str, timeout: float = 120) -> str:
 
 def launcher_by_hand(records: str) -> str:
     """The first lines of a script that drives a launcher by hand, one step at a time (no
-    loop, no process of its own: `la`; `take` for a message from the agent), its keepers'
-    records written to `records` (a Python expression, an open descriptor)."""
+    loop, no process of its own: `la`; `take` for a message from the agent, `run` to make
+    one, `heard` to read the keepers), its keepers' records written to `records` (a Python
+    expression, an open descriptor)."""
     return f"""
 import json, os, selectors, signal, socket, sys, time
 from collections import OrderedDict
@@ -101,4 +102,21 @@ la.waiting, la.stops = OrderedDict(), {{}}
 def take(message):  # one round of events in which the agent sent `message`
     la._from_agent(message)
     la._start_waiting()
+
+def run(key, *argv):  # the agent's `run` of `argv`, in a directory under sys.argv[1]
+    return {{"op": "run", "key": key, "dir": str(Path(sys.argv[1]) / key), "argv": list(argv),
+            "env": {{"PATH": "/usr/bin:/bin"}}, "logs": [0, 1], "memory": 0}}
+
+def said(ev, key=None):  # news in which a keeper said `ev` (of `key`)
+    return lambda news: any(m.get("ev") == ev and key in (None, m["key"]) for m in news)
+
+def heard(until):  # what the keepers said, read as the loop reads it, once `until(news)`
+    news = []
+    for _ in range(500):
+        for key, _ in la.sel.select(timeout=0.01):  # only keepers are registered here
+            la._from_keeper(key.data)
+        news = list(Decoder().feed(b"".join(la.news)))
+        if until(news):
+            return news
+    raise SystemExit(f"never heard it: {{news}}")
 """

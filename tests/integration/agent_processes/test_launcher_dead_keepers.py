@@ -35,21 +35,7 @@ BY_HAND = (
         'os.open(Path(sys.argv[1]) / "keepers", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)'
     )
     + r"""
-state = Path(sys.argv[1])
 linux.become_subreaper()  # what a dead keeper's run leaves comes here, as to a launcher
-
-def run(key, *argv):
-    return {"op": "run", "key": key, "dir": str(state / key), "argv": list(argv),
-            "env": {"PATH": "/usr/bin:/bin"}, "logs": [0, 1], "memory": 0}
-
-def heard(until):
-    for _ in range(500):
-        for key, _ in la.sel.select(timeout=0.01):  # only keepers are registered here
-            la._from_keeper(key.data)
-        news = list(Decoder().feed(b"".join(la.news)))
-        if any(until(m) for m in news):
-            return news
-    raise SystemExit(f"never heard it: {news}")
 
 def dead_unseen(keeper):
     os.kill(keeper.pid, signal.SIGKILL)
@@ -63,16 +49,16 @@ def dead_unseen(keeper):
 case = sys.argv[2]
 if case == "idle":
     take(run("w1-g1", "true"))
-    heard(lambda m: m.get("ev") == "exited" and m["key"] == "w1-g1")
+    heard(said("exited", "w1-g1"))
     [idle] = la.idle
     dead_unseen(idle)
     take(run("w2-g1", "true"))  # handed to the dead keeper first
-    news = heard(lambda m: m.get("ev") == "exited" and m["key"] == "w2-g1")
+    news = heard(said("exited", "w2-g1"))
     la._reap()
     print(json.dumps({"news": news, "dead": idle.pid, "taken_by": None}))
 else:
     take(run("w1-g1", "sleep", "30"))
-    heard(lambda m: m.get("ev") == "started")
+    heard(said("started"))
     keeper = la.busy["w1-g1"]
     dead_unseen(keeper)
     take({"op": "term", "key": "w1-g1"})  # a cancel, an instant too late

@@ -19,12 +19,8 @@ BURST = (
         'os.open(Path(sys.argv[1]) / "keepers", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)'
     )
     + r"""
-state, size = Path(sys.argv[1]), int(sys.argv[2])
+size = int(sys.argv[2])
 linux.become_subreaper()
-
-def run(key, *argv):
-    return {"op": "run", "key": key, "dir": str(state / key), "argv": list(argv),
-            "env": {"PATH": "/usr/bin:/bin"}, "logs": [0, 1], "memory": 0}
 
 # One round: the agent sends a burst of long runs, then stops the last one.
 for n in range(size):
@@ -36,15 +32,8 @@ rounds = 1
 while la.waiting:
     la._start_waiting()
     rounds += 1
-news = []
-for _ in range(1000):  # what the keepers say, as the loop would read it
-    for key, _ in la.sel.select(timeout=0.01):
-        la._from_keeper(key.data)
-    news = list(Decoder().feed(b"".join(la.news)))
-    if sum(m["ev"] == "started" for m in news) == size and any(
-        m["ev"] == "exited" for m in news
-    ):
-        break
+all_started = lambda news: sum(m["ev"] == "started" for m in news) == size
+news = heard(lambda news: all_started(news) and said("exited")(news))
 keepers = {m["key"]: m["keeper"] for m in news if m["ev"] == "started"}
 la._shutdown()
 print(json.dumps({"first_round": first_round, "rounds": rounds, "news": news,
@@ -74,31 +63,17 @@ def test_a_stop_for_a_run_still_waiting_for_a_keeper_reaches_it(tmp_path: Path) 
 TWICE = (
     launcher_by_hand("os.open(os.devnull, os.O_WRONLY)")
     + r"""
-state = Path(sys.argv[1])
 linux.become_subreaper()
+sleep = ("sleep", "30")
 
-def run(key):
-    return {"op": "run", "key": key, "dir": str(state / key), "argv": ["sleep", "30"],
-            "env": {"PATH": "/usr/bin:/bin"}, "logs": [0, 1], "memory": 0}
-
-la._from_agent(run("w1-g1"))
-la._from_agent(run("w1-g1"))  # again, while the first still waits for a keeper
+la._from_agent(run("w1-g1", *sleep))
+la._from_agent(run("w1-g1", *sleep))  # again, while the first still waits for a keeper
 la._start_waiting()
-for _ in range(500):
-    for key, _ in la.sel.select(timeout=0.01):
-        la._from_keeper(key.data)
-    if any(m["ev"] == "started" for m in Decoder().feed(b"".join(la.news))):
-        break
-take(run("w1-g1"))  # and again, while it runs
-news = list(Decoder().feed(b"".join(la.news)))
+heard(said("started"))
+take(run("w1-g1", *sleep))  # and again, while it runs
 held = len(la.keepers)
 la._from_agent({"op": "term", "key": "w1-g1"})
-for _ in range(500):
-    for key, _ in la.sel.select(timeout=0.01):
-        la._from_keeper(key.data)
-    news = list(Decoder().feed(b"".join(la.news)))
-    if any(m["ev"] == "exited" for m in news):
-        break
+news = heard(said("exited"))
 la._shutdown()
 print(json.dumps({"news": news, "keepers": held}))
 """
