@@ -66,3 +66,13 @@ def test_a_registration_is_decided_by_the_rules(proof: str, state: str) -> None:
 def test_the_fleet_token_refused_an_approved_name_is_told_the_way_in() -> None:
     with pytest.raises(JoinRefused, match=r"kindfleet spokes token s1.*kindfleet spokes remove s1"):
         decide(PROOFS["the fleet token"], "s1", STATES["lease run out, approved"], NOW, LEASE)
+
+
+@pytest.mark.parametrize("state", sorted(s for s in STATES if STATES[s] is not None))
+def test_the_fleet_token_with_the_names_own_credential_is_the_spokes_own_retry(state: str):
+    """Found from outside: an agent that joined with the fleet token and lost its answer
+    while it was approved was refused for good, though the credential it held worked."""
+    known = STATES[state]
+    assert known is not None
+    verdict = decide(PROOFS["the fleet token"], "s1", known, NOW, LEASE, own_credential=True)
+    assert (verdict.approved, verdict.rotation) == (known.approved, True)

@@ -93,9 +93,20 @@ def live(known: Known | None, now: float, lease_seconds: float) -> bool:
 
 
 def decide(
-    proof: Proof, name: str, known: Known | None, now: float, lease_seconds: float
+    proof: Proof,
+    name: str,
+    known: Known | None,
+    now: float,
+    lease_seconds: float,
+    *,
+    own_credential: bool = False,
 ) -> Verdict:
-    """May `proof` register `name` now, and is the spoke approved to receive work?"""
+    """May `proof` register `name` now, and is the spoke approved to receive work?
+    `own_credential`: the registration offers the credential the name holds now."""
+    if proof.kind == "fleet" and own_credential and known is not None:
+        # The agent that chose this credential, asking again: its answer was lost, or it
+        # died before keeping it. Knowing the credential is being the spoke: its own retry.
+        proof = Proof("credential", name)
     if proof.kind == "credential":
         if proof.spoke != name:
             raise JoinRefused(403, f"this credential belongs to another spoke, not to {name}")

@@ -72,18 +72,15 @@ def register(
     row = spoke_store.get(conn, req.name)
     known = joining.Known(row.last_heartbeat, bool(row.approved)) if row is not None else None
     bound = _join_token(conn, who, now) if who.kind == "join" else None
-    proof = who.proof(bound)
-    if (
-        proof.kind == "fleet"
-        and row is not None
+    own = (
+        row is not None
         and req.credential is not None
         and hmac.compare_digest(str(row.credential_hash), credential_hash)
-    ):
-        # The agent that chose this credential, asking again: its answer was lost, or it
-        # died before keeping it. Knowing the credential is being the spoke: its own retry.
-        proof = joining.Proof("credential", req.name)
+    )
     try:
-        verdict = joining.decide(proof, req.name, known, now, lease_seconds)
+        verdict = joining.decide(
+            who.proof(bound), req.name, known, now, lease_seconds, own_credential=own
+        )
     except joining.JoinRefused as exc:
         raise _refusal(exc) from None
     taken = [] if verdict.rotation or row is None else _taken_over(conn, req.name, now)
