@@ -6,6 +6,7 @@ newlines in query values, forged log lines, and what it leaves on disk."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import socket
 import stat
@@ -187,6 +188,39 @@ def test_an_upgrade_with_a_body_is_refused_not_read_as_empty(hub):
         + b"\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
     )
     assert get.startswith(b"HTTP/1.1 200"), get[:200]
+
+
+def test_pipelined_requests_are_answered_whole_and_in_order_before_close(hub):
+    """The hub holds a turn's writes to send them as one (`connections.Coalesced`): answers
+    to requests sent in one go still come back each whole, in their order, the last one
+    before the connection closes; a 400 for a broken request after them comes last."""
+    auth = b"Authorization: Bearer " + hub.client_token.encode() + b"\r\n"
+    requests = b""
+    for i in range(20):
+        body = b'{"name": "p%d", "command": ["true"]}' % i
+        requests += (
+            b"POST /v1/workloads HTTP/1.1\r\nHost: x\r\n" + auth
+            + b"Idempotency-Key: pipe-%d\r\nContent-Type: application/json\r\n" % i
+            + b"Content-Length: %d\r\n\r\n" % len(body) + body
+        )  # fmt: skip
+    requests += b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", hub.port)) as s:
+        s.sendall(requests)
+        s.settimeout(20)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    names = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.lower().partition(b"content-length: ")[2].split(b"\r\n")[0])
+        body, data = rest[:length], rest[length:]
+        assert len(body) == length, head
+        names.append((head.split(b" ")[1], body))
+    assert [status for status, _ in names] == [b"201"] * 20 + [b"200"]
+    assert [json.loads(b)["workload"]["spec"]["name"] for _, b in names[:20]] == [
+        f"p{i}" for i in range(20)
+    ]
 
 
 def test_a_long_poll_is_not_cut_by_the_deadlines(hub):
