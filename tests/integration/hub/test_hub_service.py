@@ -706,6 +706,36 @@ async def test_a_fleet_token_agent_whose_answer_was_lost_is_taken_back(hubs, dri
     assert hub.identify(f"Bearer {chosen}").spoke == "s1"
 
 
+async def test_approving_a_name_approves_the_spoke_that_took_it(hubs, driver, make_spec, clock):
+    """Found from outside: once a spoke awaiting approval had let its lease run out, a
+    stranger with the fleet token registered the name again, and the operator's approval
+    of the name (meant for the spoke they had seen) approved the stranger, who then got
+    work. The name is now the first registrant's until an operator removes it."""
+    hub = await hubs.start(fleet_token=BOOTSTRAP_TOKEN)
+    fleet = hub.identify(f"Bearer {BOOTSTRAP_TOKEN}")
+    capacity = driver(hub, "s9").capacity
+    first = await hub.register(
+        fleet, RegisterRequest(name="s9", capacity=capacity, executor="process")
+    )
+    clock.advance(60)
+    stranger = RegisterRequest(
+        name="s9", capacity=capacity, executor="process", credential="a-stranger-" + "y" * 32
+    )
+    with pytest.raises(Conflict, match=r"awaiting approval.*kindfleet spokes remove s9"):
+        await hub.register(fleet, stranger)
+    with pytest.raises(Unauthorized):
+        hub.identify(f"Bearer {stranger.credential}")
+    await hub.approve("s9")
+    assert hub.identify(f"Bearer {first.credential}").spoke == "s9"
+    await driver(hub, "s9").beat()  # the first registrant's agent, back
+    sub = await hub.submit("for-s9", make_spec())
+    await hub.tick()
+    assert (await hub.get(sub.workload.id)).spoke == "s9"
+    await hub.remove("s9", force=True)  # the way to give the name to someone else
+    again = await hub.register(fleet, stranger)
+    assert not again.approved
+
+
 async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):
     """A name the fleet token registered (awaiting approval) is never placed on, until an
     operator approves it."""

@@ -42,7 +42,9 @@ EXPECTED: dict[tuple[str, str], tuple[bool, bool] | int] = {
     # Found from outside: a stranger with the fleet token took a join-token spoke's name once
     # its lease ran out; the spoke's credential was replaced and its agent locked out.
     ("the fleet token", "lease run out, approved"): 409,
-    ("the fleet token", "lease run out, awaiting approval"): (False, False),
+    # Found from outside: a stranger with the fleet token took a pending spoke's name once its
+    # lease ran out, and the operator's approval of that name approved the stranger.
+    ("the fleet token", "lease run out, awaiting approval"): 409,
 }
 
 
@@ -63,9 +65,19 @@ def test_a_registration_is_decided_by_the_rules(proof: str, state: str) -> None:
         assert (verdict.approved, verdict.rotation) == expected
 
 
-def test_the_fleet_token_refused_an_approved_name_is_told_the_way_in() -> None:
-    with pytest.raises(JoinRefused, match=r"kindfleet spokes token s1.*kindfleet spokes remove s1"):
-        decide(PROOFS["the fleet token"], "s1", STATES["lease run out, approved"], NOW, LEASE)
+@pytest.mark.parametrize(
+    ("state", "why"),
+    [
+        ("lease run out, approved", "would be locked out"),
+        ("lease run out, awaiting approval", "would approve this registration instead"),
+    ],
+)
+def test_the_fleet_token_refused_a_held_name_is_told_why_and_the_way_in(state, why) -> None:
+    with pytest.raises(JoinRefused) as refused:
+        decide(PROOFS["the fleet token"], "s1", STATES[state], NOW, LEASE)
+    assert why in refused.value.message
+    assert "`kindfleet spokes token s1`" in refused.value.message
+    assert "`kindfleet spokes remove s1`" in refused.value.message
 
 
 @pytest.mark.parametrize("state", sorted(s for s in STATES if STATES[s] is not None))

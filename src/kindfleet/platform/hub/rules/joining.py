@@ -11,8 +11,10 @@ Three proofs open `POST /v1/spokes/register`, each for a different situation:
 Whatever the proof, a live spoke cannot be taken over: re-registering a name whose lease
 is current needs that spoke's own credential. Once the lease has run out (the agent is
 gone or restarting), a valid join token for that name brings it back without a human; the
-fleet token never takes an approved spoke's name, live or not (it would replace the
-spoke's credential and lock it out).
+fleet token takes only a name no spoke holds: an approved spoke's credential replaced
+would lock it out, and a spoke awaiting approval replaced would have the operator approve
+the newcomer under the name they saw. An agent asking again with the credential it chose
+is the spoke itself (`own_credential`).
 """
 
 from __future__ import annotations
@@ -127,14 +129,21 @@ def decide(
             f"({max(lease_seconds - age, 0.0):.1f}s) or remove it (`kindfleet spokes remove "
             f"{name}`)",
         )
-    if proof.kind == "fleet" and known is not None and known.approved:
-        # Its lease ran out (an agent restarting, a node rebooting): the name is still an
-        # approved spoke's, and a new credential would lock that spoke out when it returns.
+    if proof.kind == "fleet" and known is not None:
+        # Its lease ran out (an agent restarting, a node rebooting), and the name is still a
+        # spoke's. Approved: a new credential would lock that spoke out when it returns.
+        # Awaiting approval: an operator approves a name, having seen the spoke that took it;
+        # a newcomer in its place would be the one approved.
+        why = (
+            "its agent would be locked out when it returns"
+            if known.approved
+            else "an operator's approval of the name would approve this registration instead"
+        )
+        state = "approved" if known.approved else "awaiting approval"
         raise JoinRefused(
             409,
-            f"spoke {name} is registered and approved: the fleet token cannot take its name "
-            f"(its agent would be locked out when it returns). Give it a join token "
-            f"(`kindfleet spokes token {name}`) or remove it first (`kindfleet spokes remove "
-            f"{name}`)",
+            f"spoke {name} is registered ({state}): the fleet token cannot take its name "
+            f"({why}). Give it a join token (`kindfleet spokes token {name}`) or remove it "
+            f"first (`kindfleet spokes remove {name}`)",
         )
     return Verdict(approved=proof.kind == "join", rotation=False)
