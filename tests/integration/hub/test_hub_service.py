@@ -897,6 +897,25 @@ async def test_removing_a_spoke_moves_only_work_it_was_never_handed(
     assert removed.requeued == [wl.id]
 
 
+async def test_a_heartbeat_older_than_an_accept_does_not_let_a_removal_through(
+    hub, make_spoke, make_spec
+):
+    """Found from outside: a heartbeat the agent built before it accepted its work, arriving
+    after the `accepted` report, listed nothing; the hub took the work for not received, and
+    a plain removal of the live spoke went through while it ran the work (moved elsewhere)."""
+    s1 = await make_spoke("s1", cpu=1000)
+    sub = await hub.submit("late-beat", make_spec(resources=Resources(cpu="1")))
+    await hub.tick()
+    [item] = await s1.poll()
+    await s1.report(item.workload, item.generation, EventType.ACCEPTED)
+    await s1.beat(held=[])  # built before the accept, arriving after it
+    with pytest.raises(Conflict, match="s1 is live and may be running 1 workload"):
+        await hub.remove("s1")
+    assert [i.workload for i in await s1.poll()] == [sub.workload.id]  # sent again at once
+    wl = await hub.get(sub.workload.id)
+    assert (wl.state, wl.spoke, wl.generation) == (A, "s1", 1)
+
+
 async def test_a_spoke_whose_work_was_never_sent_is_removed_at_once(hub, make_spoke, make_spec):
     await make_spoke("s1", cpu=1000)
     sub = await hub.submit("unsent", make_spec(resources=Resources(cpu="1")))

@@ -14,6 +14,10 @@ from dataclasses import replace
 from kindfleet.platform.hub.rules.transitions import ACTIVE, WorkloadRecord
 from kindfleet.platform.wire import WorkloadState
 
+# `delivered_at` of an assignment sent before and due again at once: not None, which says
+# never sent (and so, to a removal, that its spoke cannot be running it).
+LONG_AGO = 0.0
+
 
 def delivery_due(rec: WorkloadRecord, now: float, redeliver_seconds: float) -> bool:
     """Assigned and not yet acknowledged: (re)send it when never sent or sent a while ago."""
@@ -32,9 +36,12 @@ def forgotten(
     disk refused the write), comes back without it, and an acknowledged assignment is
     never sent again: the work sat Assigned on a Ready spoke for ever. Not listed now, it
     is unacknowledged and due at once; a spoke that does hold it ignores the second copy
-    and lists it in its next heartbeat, which acknowledges it again."""
+    and lists it in its next heartbeat, which acknowledges it again.
+
+    It stays sent (`LONG_AGO`): a heartbeat built before the spoke accepted it can arrive
+    after the `accepted` report, and the spoke is then running what it does not list."""
     return [
-        replace(rec, accepted=False, delivered_at=None)
+        replace(rec, accepted=False, delivered_at=LONG_AGO)
         for rec in records
         if rec.state is WorkloadState.ASSIGNED
         and rec.accepted
