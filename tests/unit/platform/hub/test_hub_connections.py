@@ -17,7 +17,6 @@ class Raw:
         self.closing = False
 
     def writelines(self, lines: list[bytes]) -> None:
-        assert not self.closing, "written after close"
         self.calls.append(("writelines", [bytes(x) for x in lines]))
 
     def close(self) -> None:
@@ -128,3 +127,22 @@ def test_what_is_held_counts_in_the_write_buffer_and_the_rest_is_the_transport()
 
     turns(measure)
     assert sizes == [7 + 5, len("extra peername")]
+
+
+def test_a_closing_transport_is_still_written_to_and_a_lost_one_is_not() -> None:
+    """A transport that closes itself (the client's half-close) still sends what it is
+    given; once the connection is lost, nothing held is written."""
+
+    async def closing(t: Coalesced) -> None:
+        t._raw.closing = True  # type: ignore[attr-defined]
+        t.write(b"answer")
+
+    raw = turns(closing)
+    assert raw.calls == [("writelines", [b"answer"])]
+
+    async def lost(t: Coalesced) -> None:
+        t.write(b"never")
+        t.lost()
+        t.write(b"nor this")
+
+    assert turns(lost).calls == []

@@ -73,30 +73,36 @@ class Coalesced:
         self._loop = loop
         self._held: list[bytes] = []
         self._size = 0
+        self._lost = False
 
     def write(self, data: bytes) -> None:
         if not self._held:
-            self._loop.call_soon(self._flush)
+            self._loop.call_soon(self.flush)
         self._held.append(data)
         self._size += len(data)
         if self._size > self.HOLD:
-            self._flush()
+            self.flush()
 
     def writelines(self, lines: list[bytes]) -> None:
         for data in lines:
             self.write(data)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         held, self._held, self._size = self._held, [], 0
-        if held and not self._raw.is_closing():
+        if held and not self._lost:
             self._raw.writelines(held)
 
+    def lost(self) -> None:
+        """The connection is gone: nothing held can leave any more."""
+        self._lost = True
+        self._held, self._size = [], 0
+
     def close(self) -> None:
-        self._flush()
+        self.flush()
         self._raw.close()
 
     def write_eof(self) -> None:
-        self._flush()
+        self.flush()
         self._raw.write_eof()
 
     def abort(self) -> None:
@@ -115,6 +121,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     _deadline: asyncio.TimerHandle | None = None
     _reading = False  # between the first byte of a request and the end of its body
+    _half_closed = False  # the client shut its side after a request: close once answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -127,7 +134,22 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if isinstance(self.transport, Coalesced):
+            self.transport.lost()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        # The client has shut its side after its request (`nc -N`, a script's half-close):
+        # it still waits for the answer. The transport is kept open for it (True) and
+        # closed once it is sent; uvicorn's own answer (None) closed it at once, and an
+        # answer not yet written then (a read on another thread) was never sent. A request
+        # still coming in (its body cut short) ends as before.
+        if isinstance(self.transport, Coalesced):
+            self.transport.flush()
+        if self.cycle is not None and not self.cycle.response_complete and not self._reading:
+            self._half_closed = True
+            return True
+        return super().eof_received()
 
     def data_received(self, data: bytes) -> None:
         if not self._reading:
@@ -162,6 +184,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self._half_closed and (self.cycle is None or self.cycle.response_complete):
+            self.transport.close()  # the client sends nothing more: its answers are out
+            return
         if not self._reading and self.timeout_keep_alive_task is None:
             self._arm(self.limits.header_timeout)  # a pipelined request is already running
 
