@@ -12,7 +12,13 @@ from tests.integration.hub.conftest import BOOTSTRAP_TOKEN, CLIENT_TOKEN
 
 from kindfleet.platform.hub.service import hub_service
 from kindfleet.platform.hub.service.reads import ListQuery, TelemetryQuery
-from kindfleet.platform.hub.service.refusals import Conflict, Invalid, NotFound, Unauthorized
+from kindfleet.platform.hub.service.refusals import (
+    Conflict,
+    Gone,
+    Invalid,
+    NotFound,
+    Unauthorized,
+)
 from kindfleet.platform.wire import (
     BatchItem,
     Capacity,
@@ -611,7 +617,7 @@ async def test_reregistering_revokes_the_old_credential(hub, make_spoke, driver,
     clock.advance(7)  # its lease ran out: a join token for the name may register it again
     second = await driver(hub, "s1").register()
     assert second.credential != first.credential
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Gone, match="registered again by another agent"):
         hub.identify(f"Bearer {first.credential}")
     assert hub.identify(f"Bearer {second.credential}").spoke == "s1"
 
@@ -734,6 +740,32 @@ async def test_approving_a_name_approves_the_spoke_that_took_it(hubs, driver, ma
     await hub.remove("s9", force=True)  # the way to give the name to someone else
     again = await hub.register(fleet, stranger)
     assert not again.approved
+
+
+async def test_a_credential_taken_back_is_told_so_not_just_refused(hubs, driver, clock):
+    """A removed spoke's credential, and one a new agent's registration replaced, answer
+    410 naming the spoke and why (its agent then stops what it runs), also after a restart;
+    an unknown token is still 401. Found from outside: a removed spoke's agent, cut off
+    meanwhile, heard only 401 and ran its moved work on beside the new copy."""
+    hub = await hubs.start()
+    s1, s2 = await driver(hub, "s1").register(), await driver(hub, "s2").register()
+    await hub.remove("s1")
+    with pytest.raises(Gone, match=r"spoke s1 was removed by an operator.*spokes token s1"):
+        hub.identify(f"Bearer {s1.credential}")
+    old = s2.credential
+    clock.advance(60)  # s2's lease runs out; a new agent joins under its name
+    new = await driver(hub, "s2").register()
+    with pytest.raises(Gone, match="spoke s2 was registered again by another agent"):
+        hub.identify(f"Bearer {old}")
+    assert hub.identify(f"Bearer {new.credential}").spoke == "s2"
+    hub = await hubs.restart(hub)
+    for credential in (s1.credential, old):
+        with pytest.raises(Gone):
+            hub.identify(f"Bearer {credential}")
+    with pytest.raises(Unauthorized):
+        hub.identify("Bearer never-a-credential-of-this-hub")
+    again = await driver(hub, "s1").register()  # the name joins again, as a new spoke
+    assert hub.identify(f"Bearer {again.credential}").spoke == "s1"
 
 
 async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):

@@ -48,6 +48,11 @@ class HubRefused(HubError):
     """Another 4xx: the hub understood the request and will not take it."""
 
 
+class HubRetired(HubError):
+    """410: the hub took this spoke's credential back (an operator removed the spoke, or
+    another agent registered its name): the work it held has moved elsewhere."""
+
+
 class HubClient:
     """One aiohttp session per agent. Not httpx2, which the user client uses: a request cost
     the agent 1.7-1.9 ms of CPU through httpx2 (over anyio) against 0.43 ms through aiohttp
@@ -141,6 +146,8 @@ def _parse(method: str, path: str, status: int, content: bytes, model: type[M]) 
         raise HubUnauthorized(where, status=status)
     if status == 429 or status >= 500:
         raise HubUnavailable(where, status=status)
+    if status == 410:
+        raise HubRetired(_detail(content), status=status)
     if status >= 400:
         raise HubRefused(f"{where}: {_detail(content)}", status=status)
     try:

@@ -29,6 +29,7 @@ from kindfleet.platform.agent.hubclient import (
     HubClient,
     HubError,
     HubRefused,
+    HubRetired,
     HubUnauthorized,
 )
 from kindfleet.platform.agent.lock import StateLock
@@ -197,6 +198,9 @@ class Agent:
             sent = self.answers.clock()
             answer = await self.client.heartbeat(self.settings.name, credential, request)
             self.answers.answered(sent)
+        except HubRetired as exc:
+            await self._retired(credential, exc)
+            return backoff.next_delay()
         except HubUnauthorized as exc:
             if credential is None:
                 log.error("the hub refused the bootstrap token (%s); retrying", exc)
@@ -231,6 +235,9 @@ class Agent:
                     self.settings.name, credential, wait=self.settings.poll_wait
                 )
                 acted = await self.runs.take(batch.items)
+            except HubRetired as exc:
+                await self._retired(credential, exc)
+                continue
             except HubUnauthorized:
                 self.session.invalidate(credential)
                 continue
@@ -262,6 +269,8 @@ class Agent:
             credential = self.session.credential
             try:
                 await self.flush()
+            except HubRetired as exc:
+                await self._retired(credential, exc)
             except HubUnauthorized:
                 self.session.invalidate(credential)
             except HubError as exc:
@@ -272,6 +281,24 @@ class Agent:
                 await asyncio.sleep(backoff.next_delay())
             else:
                 backoff.reset()
+
+    async def _retired(self, credential: str | None, exc: HubRetired) -> None:
+        """The hub took this spoke's credential back (removed, or its name registered by
+        another agent) and has moved the work it held: cut off meanwhile, this agent would
+        otherwise run it on beside its new copy, for ever (it can no longer heartbeat, so
+        no `stop` reaches it). Every run is stopped, nothing of them reported; the agent
+        registers again with its token file, as a new spoke."""
+        if not self.session.retired(credential):
+            return  # another duty heard it first
+        stopped = self.runs.retire_all()
+        await self.runs.acked(self.records.last_seq())  # no report of them is wanted
+        log.error(
+            "%s. Stopped %d run(s) and dropped the reports waiting; registering again with "
+            "the token file (%s)",
+            exc,
+            stopped,
+            self.settings.bootstrap_token_file,
+        )
 
     async def flush(self) -> None:
         """Send the outbox in seq order, batch after batch, until it is empty or the hub

@@ -160,6 +160,16 @@ class RunManager:
             elif key in self.done:
                 self._forget(key)
 
+    def retire_all(self) -> int:
+        """The hub took this spoke's credential back and moved its work: every run here is
+        stopped, not reported (as a stale copy is). How many were running."""
+        for key, run in self.runs.items():
+            log.info("hub no longer knows this spoke: stopping %s", key)
+            run.request_stop(Stop.FENCE)
+        for key in list(self.done):
+            self._forget(key)
+        return len(self.runs)
+
     def refused(self, seqs: Iterable[int], sent: Sequence[Entry]) -> None:
         """Our reports with these seqs were refused as stale: fence those copies."""
         refused = set(seqs)

@@ -126,6 +126,17 @@ class Session:
         self.credential = credential
         self.ready.set()
 
+    def retired(self, used: str | None) -> bool:
+        """The hub took `used` back for good (410): never offered again, not even as the
+        `previous` one a restored store might know. Whether it was the current one."""
+        if used is None or used != self.credential:
+            return False
+        self.previous = self.credential = None
+        self.file.clear()
+        self.ready.clear()
+        self.kick.set()
+        return True
+
     def invalidate(self, used: str | None) -> None:
         """The hub refused `used`; forget it (unless it was already replaced) and re-register."""
         if used is None or used != self.credential:

@@ -118,6 +118,19 @@ spokes = Table(
     Column("established", Boolean, nullable=False, default=False),  # heartbeated since joining
 )
 
+# Credentials the hub took back from a spoke's agent (`removed` by an operator, or
+# `replaced` by a new agent registering the name): an agent still holding one (partitioned
+# meanwhile) is told so (410) and stops the runs the hub has moved, instead of being told
+# only "not valid" (401), which it takes for a store it must wait for.
+retired_credentials = Table(
+    "kf_retired_credentials",
+    metadata,
+    Column("credential_hash", String(64), primary_key=True),
+    Column("spoke", String(63), nullable=False),
+    Column("why", String(16), nullable=False),
+    Column("retired_at", _Time, nullable=False),
+)
+
 # Join tokens: bound to one spoke name, expiring, single use; only a hash of the secret.
 join_tokens = Table(
     "kf_join_tokens",

@@ -8,9 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Update, bindparam, delete, select, update
 
-from kindfleet.platform.store.schema import spokes
+from kindfleet.platform.store.schema import retired_credentials, spokes
 
 S = spokes.c
+R = retired_credentials.c
+# A retired credential is remembered this long: an agent cut off for longer is told only
+# that its credential is not valid (401).
+RETIRED_KEEP_SECONDS = 90 * 86400
 
 # Built once (see workloads.py): every report, heartbeat and pass reads a spoke.
 _get = select(spokes).where(S.name == bindparam("_name"))
@@ -66,3 +70,24 @@ def names(conn: Connection, wanted: Sequence[str]) -> set[str]:
 
 def remove(conn: Connection, name: str) -> bool:
     return bool(conn.execute(delete(spokes).where(S.name == name)).rowcount)
+
+
+def retire(conn: Connection, credential_hash: str, spoke: str, why: str, now: float) -> None:
+    """Remember a credential the hub took back (and forget those retired long ago)."""
+    conn.execute(delete(retired_credentials).where(R.retired_at < now - RETIRED_KEEP_SECONDS))
+    conn.execute(delete(retired_credentials).where(R.credential_hash == credential_hash))
+    conn.execute(
+        retired_credentials.insert(),
+        {"credential_hash": credential_hash, "spoke": spoke, "why": why, "retired_at": now},
+    )
+
+
+def unretire(conn: Connection, credential_hash: str) -> None:
+    """A credential in use again (chosen anew by a registration) is no longer retired."""
+    conn.execute(delete(retired_credentials).where(R.credential_hash == credential_hash))
+
+
+def retired(conn: Connection) -> list[tuple[str, str, str]]:
+    """(credential hash, spoke, why) of every retired credential remembered."""
+    rows = conn.execute(select(R.credential_hash, R.spoke, R.why))
+    return [(str(h), str(s), str(w)) for h, s, w in rows]

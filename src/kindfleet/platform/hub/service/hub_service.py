@@ -166,6 +166,7 @@ class HubService:
         for row in store.queued(conn):
             self.queue.add(queued_row(row))
         self.tokens.set_spokes(spoke_store.credentials(conn))
+        self.tokens.set_retired(spoke_store.retired(conn))
 
     def serving(self) -> None:
         """The HTTP server listens and answers: from now on a spoke's silence counts."""
@@ -344,9 +345,16 @@ class HubService:
     async def remove(self, name: str, *, force: bool = False) -> SpokeRemoval:
         now = self.clock()
         lease = self.settings.lease_seconds
-        removal = await self.db.writer.run(
-            lambda conn: operators.remove(conn, name, now, lease, self.queue, force=force)
-        )
+
+        def job(conn: Connection) -> SpokeRemoval:
+            row = spoke_store.get(conn, name)
+            removal = operators.remove(conn, name, now, lease, self.queue, force=force)
+            if row is not None:
+                digest = str(row.credential_hash)
+                after_commit(conn, lambda: self.tokens.retire(digest, name, "removed"))
+            return removal
+
+        removal = await self.db.writer.run(job)
         self.tokens.drop_spoke(name)
         self._answered.pop(name, None)
         log.warning(
@@ -390,6 +398,8 @@ class HubService:
 
         joined = await self.db.writer.run(job, urgent=True)
         self.tokens.set_spoke(req.name, digest)
+        if joined.retired is not None:
+            self.tokens.retire(joined.retired, req.name, "replaced")
         how = {"join": "with a join token", "fleet": "with the fleet token", "spoke": "rotation"}
         log.info(
             "spoke %s %s (%s%s; executor %s, %s cpu millis, %s bytes, %s GPUs, labels %s)",

@@ -64,7 +64,8 @@ def remove(
     force: bool,
 ) -> SpokeRemoval:
     """Forget the spoke (its credential and unused join tokens with it) and move its work:
-    unstarted work back to the queue, running work retried per its policy.
+    unstarted work back to the queue, running work retried per its policy. Its credential
+    is remembered as retired: its agent, if it is still out there, is told to stop.
 
     Without `force`, a spoke that may be running work it was handed (Running, or Assigned
     and sent to it: its agent starts what it accepts before the hub hears `started`) is
@@ -85,6 +86,7 @@ def remove(
     persist(conn, queue, moved, freed=True)
     join_store.revoke(conn, name)
     spoke_store.remove(conn, name)
+    spoke_store.retire(conn, str(row.credential_hash), name, "removed", now)
     return _removal(name, moved)
 
 

@@ -52,6 +52,7 @@ class Joined:
     known: bool  # the name was registered before
     rotation: bool  # the spoke's own credential: nothing about it is reset
     approved: bool
+    retired: str | None = None  # the digest of the credential a new agent replaced
 
 
 def register(
@@ -105,8 +106,20 @@ def register(
         values.update(registered_at=now, last_seq=0, established=False)
         values["draining"] = bool(row.draining) if row is not None else False
     spoke_store.upsert(conn, values)
+    spoke_store.unretire(conn, credential_hash)
+    retired = None
+    if row is not None and not verdict.rotation and row.credential_hash != credential_hash:
+        # The agent before may still be out there (partitioned): told so, it stops the
+        # work that just moved (`_taken_over`), rather than running it beside its new copy.
+        retired = str(row.credential_hash)
+        spoke_store.retire(conn, retired, req.name, "replaced", now)
     after_commit(conn, queue.fleet_changed)
-    return Joined(known=row is not None, rotation=verdict.rotation, approved=verdict.approved)
+    return Joined(
+        known=row is not None,
+        rotation=verdict.rotation,
+        approved=verdict.approved,
+        retired=retired,
+    )
 
 
 def _taken_over(conn: Connection, name: str, now: float) -> list[WorkloadRecord]:

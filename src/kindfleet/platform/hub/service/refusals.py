@@ -41,6 +41,13 @@ class Forbidden(HubError):
     title = "Forbidden"
 
 
+class Gone(HubError):
+    """A spoke credential the hub took back: its agent must stop what it runs."""
+
+    status = 410
+    title = "Gone"
+
+
 class NotFound(HubError):
     status = 404
     title = "Not Found"

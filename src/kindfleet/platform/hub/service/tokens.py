@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kindfleet.platform.hub.rules import joining
-from kindfleet.platform.hub.service.refusals import Forbidden, Unauthorized
+from kindfleet.platform.hub.service.refusals import Forbidden, Gone, Unauthorized
 
 Kind = Literal["client", "fleet", "join", "spoke"]
 
@@ -58,12 +58,28 @@ class Tokens:
         self._spoke_by_hash: dict[str, str] = {}
         self._hash_by_spoke: dict[str, str] = {}
         self._taking: dict[str, str] = {}  # digest -> spoke, registrations on their way
+        self._retired: dict[str, tuple[str, str]] = {}  # digest -> (spoke, why)
 
     def set_spoke(self, name: str, digest: str) -> None:
         """Install a spoke's credential; the previous one stops working at once."""
         self.drop_spoke(name)
+        self._retired.pop(digest, None)
         self._hash_by_spoke[name] = digest
         self._spoke_by_hash[digest] = name
+
+    def retire(self, digest: str, name: str, why: str) -> None:
+        """A credential taken back (`removed`, `replaced`): its holder is told so (410)."""
+        if self._spoke_by_hash.get(digest) == name:
+            self.drop_spoke(name)
+        self._retired[digest] = (name, why)
+
+    def set_retired(self, retired: Iterable[tuple[str, str, str]]) -> None:
+        """Every retired credential as the store has them: (digest, spoke, why)."""
+        self._retired = {digest: (name, why) for digest, name, why in retired}
+
+    def credential_of(self, name: str) -> str | None:
+        """The digest of the spoke's current credential, if it has one."""
+        return self._hash_by_spoke.get(name)
 
     def set_spokes(self, credentials: Iterable[tuple[str, str]]) -> None:
         """Every spoke's credential as the store has them; any other spoke's is dropped."""
@@ -118,7 +134,23 @@ class Tokens:
         ident = joining.token_id(token)
         if ident is not None:
             return Principal("join", token_id=ident, digest=digest)
+        retired = self._retired.get(digest)
+        if retired is not None:
+            raise Gone(_retired_message(*retired))
         raise Unauthorized("the bearer token is not valid for this hub")
+
+
+def _retired_message(name: str, why: str) -> str:
+    done = (
+        "was removed by an operator"
+        if why == "removed"
+        else "was registered again by another agent"
+    )
+    return (
+        f"spoke {name} {done}: this credential is no longer valid and the hub has moved the "
+        f"work it held. Its agent stops what it runs; to join again it needs a new join "
+        f"token (`kindfleet spokes token {name}`)"
+    )
 
 
 def bearer(authorization: str | None) -> str:

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from kindfleet.platform.hub.service.dashboard import Dashboard
 from kindfleet.platform.hub.service.reads import parse_list_query
 from kindfleet.platform.hub.service.refusals import (
+    Gone,
     HubError,
     Invalid,
     NotFound,
@@ -80,7 +81,7 @@ def _login(app: FastAPI, board: Dashboard, sessions: Sessions) -> None:
             return page("login.html", 403, title="Log in", next=target, error="Cross-site login.")
         try:
             who = board.hub.identify(f"Bearer {token}") if token else None
-        except Unauthorized:
+        except (Unauthorized, Gone):  # a spoke credential taken back is no login either
             who = None
         if who is None or who.kind != "client":
             error = "That is not this hub's client token."
