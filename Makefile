@@ -40,8 +40,10 @@ imports: $(VENV)/.synced
 
 # In parallel: the real-kind fleets, the other Docker tests and the browser tests each keep
 # to one worker (tests/conftest.py); 3 workers, as most tests wait on processes, not CPU.
+# A worker that dies (killed, out of memory) ends the run, naming its test: xdist's
+# replacement worker waited for tests `loadgroup` never gave it, and the run hung.
 unit: $(VENV)/.synced
-	$(BIN)/pytest -n 3 --dist loadgroup
+	$(BIN)/pytest -n 3 --dist loadgroup --max-worker-restart 0
 
 # mypy (about 25 s of one core) runs beside pytest, whose start (collection, workers,
 # the first fleets) leaves a core free; a failure of either fails the target.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import shutil
 import ssl
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,35 @@ _GROUPS = {
     "integration/deploy": "docker",
     "browser": "browser",
 }
+
+
+# A test process this large is a runaway (a suite's worker needs a few hundred MB): its
+# threads' stacks are written to stderr and it ends, instead of the kernel killing the
+# largest process it finds, which left no trace of what grew (one CI run, 23 GB).
+RUNAWAY_BYTES = 8 * 2**30
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    threading.Thread(target=_watch_memory, name="kf-memory-watch", daemon=True).start()
+
+
+def _watch_memory() -> None:
+    page = os.sysconf("SC_PAGE_SIZE")
+    while True:
+        time.sleep(1.0)
+        try:
+            with open("/proc/self/statm") as statm:
+                rss = int(statm.read().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            return  # not Linux: no watch
+        if rss > RUNAWAY_BYTES:
+            print(
+                f"\n*** test process {os.getpid()} at {rss >> 20} MiB: its threads now ***",
+                file=sys.stderr,
+                flush=True,
+            )
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            os._exit(70)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
