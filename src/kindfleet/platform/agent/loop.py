@@ -234,6 +234,13 @@ class Agent:
                 batch = await self.client.assignments(
                     self.settings.name, credential, wait=self.settings.poll_wait
                 )
+                if self.session.credential != credential:
+                    # Taken back (410) or replaced while the answer was on its way: the work
+                    # was handed to a credential the hub has since moved it from; taken now,
+                    # it would run beside its new copy (found from outside). What is still
+                    # this spoke's is sent again to its new credential.
+                    log.info("dropped a poll answer for a credential no longer in use")
+                    continue
                 acted = await self.runs.take(batch.items)
             except HubRetired as exc:
                 await self._retired(credential, exc)
