@@ -19,10 +19,13 @@ from kindfleet.platform.hub.service.refusals import (
     NotFound,
     Unauthorized,
 )
+from kindfleet.platform.hub.service.tokens import token_hash
 from kindfleet.platform.wire import (
     BatchItem,
     Capacity,
+    EventBatch,
     EventType,
+    HeartbeatRequest,
     RegisterRequest,
     Resources,
     RetryPolicy,
@@ -766,6 +769,46 @@ async def test_a_credential_taken_back_is_told_so_not_just_refused(hubs, driver,
         hub.identify("Bearer never-a-credential-of-this-hub")
     again = await driver(hub, "s1").register()  # the name joins again, as a new spoke
     assert hub.identify(f"Bearer {again.credential}").spoke == "s1"
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+async def test_a_request_whose_credential_was_taken_back_while_it_waited_is_refused(
+    hubs, driver, make_spec, clock, how
+):
+    """Found from outside: a report authenticated with a credential that was taken back
+    before its body arrived was applied to the new agent under the name (a `succeeded`
+    ended the new copy's workload, its seq moved the new spoke's mark), and a long poll
+    waiting across a removal was handed the next agent's work. Each is checked again on
+    the writer with the credential it came with."""
+    hub = await hubs.start()
+    old = await driver(hub, "s1").register()
+    digest = token_hash(old.credential)
+    sub = await hub.submit("w", make_spec())
+    clock.advance(60)  # the old agent is cut off: its lease runs out
+    if how == "removed":
+        await hub.remove("s1", force=True)
+    new = await driver(hub, "s1").register()
+    await hub.tick()
+    [item] = await new.poll()
+    await new.report(item.workload, item.generation, EventType.STARTED)
+    event = old.event(item.workload, item.generation, EventType.SUCCEEDED, exit_code=0)
+    with pytest.raises(
+        Gone, match=f"spoke s1 was {'removed' if how == 'removed' else 'registered again'}"
+    ):
+        await hub.ingest("s1", EventBatch(events=[event]), digest)
+    with pytest.raises(Gone):
+        await hub.heartbeat("s1", HeartbeatRequest(capacity=old.capacity), digest)
+    other = await hub.submit("w2", make_spec())
+    await hub.tick()
+    with pytest.raises(Gone):  # the new agent's work is not handed to the old credential
+        await hub.poll("s1", 0, digest)
+    wl = await hub.get(sub.workload.id)
+    assert (wl.state, wl.generation) == (R, item.generation)  # the new copy runs on
+    assert [i.workload for i in await new.poll()] == [other.workload.id]
+    done = new.event(item.workload, item.generation, EventType.SUCCEEDED, exit_code=0)
+    ack = await new.send(done)
+    assert ack.acked_through == done.seq  # the new spoke's own count, untouched by the old
+    assert (await hub.get(sub.workload.id)).state is WorkloadState.SUCCEEDED
 
 
 async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):

@@ -91,3 +91,9 @@ def retired(conn: Connection) -> list[tuple[str, str, str]]:
     """(credential hash, spoke, why) of every retired credential remembered."""
     rows = conn.execute(select(R.credential_hash, R.spoke, R.why))
     return [(str(h), str(s), str(w)) for h, s, w in rows]
+
+
+def retired_why(conn: Connection, credential_hash: str) -> str | None:
+    """Why this credential was taken back (`removed`, `replaced`), if it was."""
+    row = conn.execute(select(R.why).where(R.credential_hash == credential_hash)).first()
+    return None if row is None else str(row[0])

@@ -445,7 +445,7 @@ async def test_one_spokes_heartbeats_are_handled_one_at_a_time_others_alongside(
     s2_in = asyncio.Event()
     real = api.hub.heartbeat
 
-    async def slow(name, req):
+    async def slow(name, req, credential=None):
         inside[name] += 1
         most[name] = max(most[name], inside[name])
         try:
@@ -453,7 +453,7 @@ async def test_one_spokes_heartbeats_are_handled_one_at_a_time_others_alongside(
                 await asyncio.wait_for(s2_in.wait(), 10)
             else:
                 s2_in.set()
-            return await real(name, req)
+            return await real(name, req, credential)
         finally:
             inside[name] -= 1
 

@@ -86,15 +86,15 @@ class FastPaths:
     ) -> Awaitable[Answer] | None:
         """A spoke's report or long poll, from that spoke's own credential only."""
         headers = _headers(scope)
-        if headers is None or not self._spoke(headers, name):
+        if headers is None or (who := self._spoke(headers, name)) is None:
             return None
         if route == fastspokes.EVENTS and method == "POST" and not scope["query_string"]:
             scope["route"] = _EVENTS
-            return self._events(name, headers, receive)
+            return self._events(name, headers, receive, who.digest)
         wait = fastspokes.poll_wait(scope["query_string"])
         if route == fastspokes.ASSIGNMENTS and method == "GET" and wait is not None:
             scope["route"] = _ASSIGNMENTS
-            return self._poll(name, wait)
+            return self._poll(name, wait, who.digest)
         return None
 
     def _take_submit(self, scope: Scope, receive: Receive) -> Awaitable[Answer] | None:
@@ -122,22 +122,23 @@ class FastPaths:
 
     def _client(self, headers: dict[bytes, str] | None) -> bool:
         """Authenticated as a client; anything else is the route's to answer (401, 403)."""
-        return self._authenticated(headers, tokens.require_client)
+        return self._authenticated(headers, tokens.require_client) is not None
 
-    def _spoke(self, headers: dict[bytes, str], name: str) -> bool:
+    def _spoke(self, headers: dict[bytes, str], name: str) -> Principal | None:
         """Authenticated as spoke `name`; anything else is the route's to answer."""
         return self._authenticated(headers, lambda who: tokens.require_spoke(who, name))
 
     def _authenticated(
         self, headers: dict[bytes, str] | None, require: Callable[[Principal], None]
-    ) -> bool:
+    ) -> Principal | None:
         if headers is None or b"authorization" not in headers:
-            return False
+            return None
         try:
-            require(self.hub.identify(headers[b"authorization"]))
+            who = self.hub.identify(headers[b"authorization"])
+            require(who)
         except HubError:
-            return False
-        return True
+            return None
+        return who
 
     async def _answer(self, send: Send, work: Awaitable[Answer]) -> None:
         content_type = problems.JSON
@@ -169,14 +170,16 @@ class FastPaths:
         created, body = await self.hub.submit_json(key, spec)
         return (201 if created else 200), body
 
-    async def _events(self, name: str, headers: dict[bytes, str], receive: Receive) -> Answer:
+    async def _events(
+        self, name: str, headers: dict[bytes, str], receive: Receive, credential: str | None
+    ) -> Answer:
         batch = await read_json(
             EventBatch, headers.get(b"content-type"), headers.get(b"content-length"), receive
         )
-        return 200, (await self.hub.ingest(name, batch)).model_dump_json().encode()
+        return 200, (await self.hub.ingest(name, batch, credential)).model_dump_json().encode()
 
-    async def _poll(self, name: str, wait: float) -> Answer:
-        return 200, (await self.hub.poll(name, wait)).model_dump_json().encode()
+    async def _poll(self, name: str, wait: float, credential: str | None) -> Answer:
+        return 200, (await self.hub.poll(name, wait, credential)).model_dump_json().encode()
 
 
 def _headers(scope: Scope) -> dict[bytes, str] | None:

@@ -305,12 +305,12 @@ def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
         openapi_extra=openapi.body(HeartbeatRequest),
         tags=["spoke protocol"],
     )
-    async def heartbeat(name: SpokeName, request: Request, _: Spoke) -> Response:
+    async def heartbeat(name: SpokeName, request: Request, who: Spoke) -> Response:
         """Renews the spoke's lease; `held` fences stale copies. One at a time per spoke
         (`oneatatime.py`): more wait their turn, so a flood stalls only its own spoke."""
         async with beats.turn(name):
             req = await read_model(request, HeartbeatRequest)
-            return json_response(await hub.heartbeat(name, req))
+            return json_response(await hub.heartbeat(name, req, who.digest))
 
     @app.get(
         f"{v1}/spokes/{{name}}/assignments",
@@ -318,10 +318,12 @@ def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
         tags=["spoke protocol"],
     )
     async def assignments(
-        name: SpokeName, _: Spoke, wait: Annotated[float, Query(ge=0, le=fastspokes.MAX_WAIT)] = 0
+        name: SpokeName,
+        who: Spoke,
+        wait: Annotated[float, Query(ge=0, le=fastspokes.MAX_WAIT)] = 0,
     ) -> Response:
         """Long-poll: answers at once when there is work or a cancellation, else after wait."""
-        return json_response(await hub.poll(name, wait))
+        return json_response(await hub.poll(name, wait, who.digest))
 
     @app.post(
         f"{v1}/spokes/{{name}}/events",
@@ -329,9 +331,9 @@ def _spoke_protocol(app: FastAPI, hub: HubService) -> None:
         openapi_extra=openapi.body(EventBatch),
         tags=["spoke protocol"],
     )
-    async def events(name: SpokeName, request: Request, _: Spoke) -> Response:
+    async def events(name: SpokeName, request: Request, who: Spoke) -> Response:
         batch = await read_model(request, EventBatch)
-        return json_response(await hub.ingest(name, batch))
+        return json_response(await hub.ingest(name, batch, who.digest))
 
 
 def _probes(app: FastAPI, hub: HubService) -> None:

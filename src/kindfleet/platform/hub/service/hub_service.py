@@ -448,7 +448,11 @@ class HubService:
             errors=[{"path": STORE_HEADER, "message": "not this hub's store"}],
         )
 
-    async def heartbeat(self, name: str, req: HeartbeatRequest) -> HeartbeatResponse:
+    async def heartbeat(
+        self, name: str, req: HeartbeatRequest, credential: str | None = None
+    ) -> HeartbeatResponse:
+        """`credential`, here and in `poll` and `ingest`: the digest the request was
+        authenticated with, checked again on the writer (`protocol.still_its`)."""
         cap = req.capacity
         _check_capacity(cap.cpu_millis, cap.memory_bytes, "capacity")
         now, heard = self.clock(), self.ears.now()
@@ -461,6 +465,7 @@ class HubService:
                 req.held,
                 now=now,
                 queue=self.queue,
+                credential=credential,
             )
             after_commit(conn, lambda: self.ears.heard_from(name, heard))
             return beat
@@ -486,14 +491,16 @@ class HubService:
             heartbeat_seconds=self.settings.heartbeat_seconds,
         )
 
-    async def poll(self, name: str, wait: float) -> AssignmentBatch:
+    async def poll(self, name: str, wait: float, credential: str | None = None) -> AssignmentBatch:
         """Due assignments now, or wait (at most 30 s) for some to appear. A long poll
         (`wait` > 0) answers no sooner than POLL_SPACING after the spoke's last answer that
         carried work: what comes meanwhile goes in the same answer."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + min(max(wait, 0.0), MAX_WAIT)
         redeliver = self.settings.redeliver_seconds
-        batch = await self._poll(name, loop, deadline, redeliver, spaced=wait > 0)
+        batch = await self._poll(
+            name, loop, deadline, redeliver, spaced=wait > 0, credential=credential
+        )
         if batch.items:  # an empty answer starts a quiet spell: the next is not held back
             self._answered[name] = loop.time()
         return batch
@@ -506,6 +513,7 @@ class HubService:
         redeliver: float,
         *,
         spaced: bool,
+        credential: str | None,
     ) -> AssignmentBatch:
         while True:
             last = self._answered.get(name) if spaced and not self.notifier.closed else None
@@ -513,7 +521,7 @@ class HubService:
                 await asyncio.sleep(pause)
             seen = self.notifier.version(name)
             now = self.clock()
-            due = await self._take_due(name, now, redeliver)
+            due = await self._take_due(name, now, redeliver, credential)
             remaining = deadline - loop.time()
             if due.items or remaining <= 0 or self.notifier.closed:
                 return AssignmentBatch(items=due.items)
@@ -521,16 +529,19 @@ class HubService:
                 remaining = min(remaining, max(due.next_due - now, 0.01))
             await self.notifier.wait(name, seen, remaining)
 
-    async def _take_due(self, name: str, now: float, redeliver: float) -> protocol.Due:
+    async def _take_due(
+        self, name: str, now: float, redeliver: float, credential: str | None
+    ) -> protocol.Due:
         return await self.db.writer.run(
-            lambda conn: protocol.take_due(conn, name, now, redeliver), urgent=True
+            lambda conn: protocol.take_due(conn, name, now, redeliver, credential), urgent=True
         )
 
-    async def ingest(self, name: str, batch: EventBatch) -> EventAck:
+    async def ingest(self, name: str, batch: EventBatch, credential: str | None = None) -> EventAck:
         _check_batch(batch)
         now = self.clock()
         done = await self.db.writer.run(
-            lambda conn: protocol.ingest(conn, name, batch, now, self.queue), urgent=True
+            lambda conn: protocol.ingest(conn, name, batch, now, self.queue, credential=credential),
+            urgent=True,
         )
         ack = done.ack
         applied = len(batch.events) + len(batch.telemetry) - ack.duplicates - len(ack.refused)

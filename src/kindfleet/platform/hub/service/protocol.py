@@ -21,7 +21,14 @@ from kindfleet.platform.hub.rules import delivery, joining, transitions
 from kindfleet.platform.hub.rules.queue import PendingQueue
 from kindfleet.platform.hub.rules.times import epoch
 from kindfleet.platform.hub.rules.transitions import WorkloadRecord
-from kindfleet.platform.hub.service.refusals import Conflict, Forbidden, HubError, Unauthorized
+from kindfleet.platform.hub.service import tokens
+from kindfleet.platform.hub.service.refusals import (
+    Conflict,
+    Forbidden,
+    Gone,
+    HubError,
+    Unauthorized,
+)
 from kindfleet.platform.hub.service.rows import changes, persist, record
 from kindfleet.platform.hub.service.submit import valid_id
 from kindfleet.platform.hub.service.tokens import Principal
@@ -174,8 +181,9 @@ def heartbeat(
     *,
     now: float,
     queue: PendingQueue,
+    credential: str | None = None,
 ) -> Beat:
-    row = _registered(conn, name)
+    row = _registered(conn, name, credential)
     cpu, memory, gpus = capacity
     changed = (row.cpu_millis, row.memory_bytes, row.gpus) != capacity
     spoke_store.change(
@@ -232,15 +240,23 @@ class Due:
     next_due: float | None  # when an unacknowledged item goes out again
 
 
-def take_due(conn: Connection, name: str, now: float, redeliver_seconds: float) -> Due:
+def take_due(
+    conn: Connection,
+    name: str,
+    now: float,
+    redeliver_seconds: float,
+    credential: str | None = None,
+) -> Due:
     """Assignments and cancellations for this spoke that are due to go out now: none to
-    a spoke awaiting approval (it is never placed on, nor handed what its name held)."""
+    a spoke awaiting approval (it is never placed on, nor handed what its name held), and
+    none to a poll whose credential is no longer the spoke's (`still_its`)."""
     rows = store.deliverable_on(conn, name)
     if not rows:  # the common poll: nothing due, and nothing more to read
         return Due([], None)
     spoke = spoke_store.get(conn, name)
     if spoke is None or not spoke.approved:
         return Due([], None)
+    still_its(conn, spoke, credential)
     items: list[Assignment] = []
     sent: list[WorkloadRecord] = []
     next_times: list[float] = []
@@ -277,21 +293,42 @@ class Ingested:
     freed: bool = False  # some capacity came free or work went back to the queue
 
 
-def _registered(conn: Connection, name: str) -> Any:
+def _registered(conn: Connection, name: str, credential: str | None = None) -> Any:
     """The spoke's row. A request authenticated just before the spoke was removed finds
     none when its turn on the writer comes: it is answered as any request with a revoked
-    credential is (401), not as a failure of the hub."""
+    credential is (401), not as a failure of the hub. `credential`: the digest the request
+    came with, which must still be the spoke's (`still_its`)."""
     row = spoke_store.get(conn, name)
     if row is None:
         raise Unauthorized(f"spoke {name} was removed and its credential revoked")
+    still_its(conn, row, credential)
     return row
 
 
+def still_its(conn: Connection, row: Any, credential: str | None) -> None:
+    """Refuse a request whose credential stopped being the spoke's while it waited (its
+    body on its way, a long poll): found from outside, a report sent with a credential
+    taken back meanwhile ended the work of the new agent under the name, and a long poll
+    held across a removal was handed the next agent's work."""
+    if credential is None or hmac.compare_digest(str(row.credential_hash), credential):
+        return
+    why = spoke_store.retired_why(conn, credential)
+    if why is not None:
+        raise Gone(tokens.retired_message(str(row.name), why))
+    raise Unauthorized(f"this credential is no longer spoke {row.name}'s")
+
+
 def ingest(
-    conn: Connection, name: str, batch: EventBatch, now: float, queue: PendingQueue
+    conn: Connection,
+    name: str,
+    batch: EventBatch,
+    now: float,
+    queue: PendingQueue,
+    *,
+    credential: str | None = None,
 ) -> Ingested:
     """Apply a batch of reports once, in sequence order, with the new high-water mark."""
-    row = _registered(conn, name)
+    row = _registered(conn, name, credential)
     last = int(row.last_seq)
     reports: list[StatusEvent | TelemetryPoint] = sorted(
         [*batch.events, *batch.telemetry], key=lambda r: r.seq

@@ -27,7 +27,7 @@ class Principal:
     kind: Kind
     spoke: str | None = None  # a spoke credential's owner
     token_id: str | None = None  # a join token's public id
-    digest: str | None = None  # a join token's sha256, checked against the store
+    digest: str | None = None  # a join token's or spoke credential's sha256
 
     def proof(self, bound_to: str | None = None) -> joining.Proof:
         if self.kind == "spoke":
@@ -130,17 +130,17 @@ class Tokens:
             return Principal("fleet")
         spoke = self._spoke_by_hash.get(digest)
         if spoke is not None and hmac.compare_digest(digest, self._hash_by_spoke[spoke]):
-            return Principal("spoke", spoke)
+            return Principal("spoke", spoke, digest=digest)
         ident = joining.token_id(token)
         if ident is not None:
             return Principal("join", token_id=ident, digest=digest)
         retired = self._retired.get(digest)
         if retired is not None:
-            raise Gone(_retired_message(*retired))
+            raise Gone(retired_message(*retired))
         raise Unauthorized("the bearer token is not valid for this hub")
 
 
-def _retired_message(name: str, why: str) -> str:
+def retired_message(name: str, why: str) -> str:
     done = (
         "was removed by an operator"
         if why == "removed"
