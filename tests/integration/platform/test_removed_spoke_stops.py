@@ -85,8 +85,8 @@ def test_an_agent_back_from_a_cut_stops_the_work_the_hub_moved(tmp_path: Path, h
             agent.send_signal(signal.SIGCONT)
 
             _until("the old run stopped", lambda: not _alive(run), seconds=30)
-            log = (tmp_path / "s1.log").read_text()
-            assert ("removed by an operator" if how == "removed" else "registered again") in log
+            said = "removed by an operator" if how == "removed" else "registered again"
+            _until(f"{said!r} in the log", lambda: said in (tmp_path / "s1.log").read_text())
             assert agent.poll() is None  # the agent goes on, without the work
         finally:
             for proc in (agent, *others):

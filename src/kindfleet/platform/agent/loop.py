@@ -298,14 +298,14 @@ class Agent:
         if not self.session.retired(credential):
             return  # another duty heard it first
         stopped = self.runs.retire_all()
-        await self.runs.acked(self.records.last_seq())  # no report of them is wanted
-        log.error(
-            "%s. Stopped %d run(s) and dropped the reports waiting; registering again with "
-            "the token file (%s)",
+        log.error(  # written before the stops take effect: the reason comes first
+            "%s. Stopping %d run(s) and dropping the reports waiting; registering again "
+            "with the token file (%s)",
             exc,
             stopped,
             self.settings.bootstrap_token_file,
         )
+        await self.runs.acked(self.records.last_seq())  # no report of them is wanted
 
     async def flush(self) -> None:
         """Send the outbox in seq order, batch after batch, until it is empty or the hub
