@@ -811,6 +811,30 @@ async def test_a_request_whose_credential_was_taken_back_while_it_waited_is_refu
     assert (await hub.get(sub.workload.id)).state is WorkloadState.SUCCEEDED
 
 
+async def test_a_rotation_or_a_request_of_a_removed_spoke_waiting_on_a_taken_back_credential_is_410(
+    hubs, driver, clock
+):
+    """Found from outside: a rotation authenticated with a credential that a new agent's
+    registration then replaced went through and locked the new agent out; and a request of
+    a removed spoke that waited across the removal got 401, which its agent takes for a
+    credential to replace, not for runs to stop."""
+    hub = await hubs.start()
+    s1, s2 = await driver(hub, "s1").register(), await driver(hub, "s2").register()
+    rotation = hub.identify(f"Bearer {s1.credential}")
+    clock.advance(60)
+    new = await driver(hub, "s1").register()  # replaces s1's credential meanwhile
+    req = RegisterRequest(name="s1", capacity=s1.capacity, executor="process", credential="c" * 40)
+    with pytest.raises(Gone, match="registered again by another agent"):
+        await hub.register(rotation, req)
+    assert hub.identify(f"Bearer {new.credential}").spoke == "s1"  # not locked out
+    old = token_hash(s2.credential)
+    await hub.remove("s2", force=True)
+    with pytest.raises(Gone, match="removed by an operator"):
+        await hub.heartbeat("s2", HeartbeatRequest(capacity=s2.capacity), old)
+    with pytest.raises(Gone, match="removed by an operator"):
+        await hub.ingest("s2", EventBatch(), old)
+
+
 async def test_a_spoke_awaiting_approval_is_handed_nothing(hubs, driver, make_spec, clock):
     """A name the fleet token registered (awaiting approval) is never placed on, until an
     operator approves it."""

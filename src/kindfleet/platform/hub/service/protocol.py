@@ -78,6 +78,8 @@ def register(
     mark, approval, drain); a new agent under a known name (join or fleet token, the lease
     run out) starts afresh: its outbox counts from 1 again."""
     row = spoke_store.get(conn, req.name)
+    if who.kind == "spoke":  # a rotation: its credential may have been taken back meanwhile
+        _registered(conn, req.name, who.digest)
     known = joining.Known(row.last_heartbeat, bool(row.approved)) if row is not None else None
     bound = _join_token(conn, who, now) if who.kind == "join" else None
     own = (
@@ -300,6 +302,9 @@ def _registered(conn: Connection, name: str, credential: str | None = None) -> A
     came with, which must still be the spoke's (`still_its`)."""
     row = spoke_store.get(conn, name)
     if row is None:
+        why = spoke_store.retired_why(conn, credential) if credential is not None else None
+        if why is not None:  # its agent must hear it: 401 alone never stops its runs
+            raise Gone(tokens.retired_message(name, why))
         raise Unauthorized(f"spoke {name} was removed and its credential revoked")
     still_its(conn, row, credential)
     return row
