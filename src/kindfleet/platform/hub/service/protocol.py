@@ -297,9 +297,10 @@ class Ingested:
 
 def _registered(conn: Connection, name: str, credential: str | None = None) -> Any:
     """The spoke's row. A request authenticated just before the spoke was removed finds
-    none when its turn on the writer comes: it is answered as any request with a revoked
-    credential is (401), not as a failure of the hub. `credential`: the digest the request
-    came with, which must still be the spoke's (`still_its`)."""
+    none when its turn on the writer comes: it is answered as a request with that
+    credential now would be (410, taken back; 401 without `credential`), not as a failure
+    of the hub. `credential`: the digest the request came with, which must still be the
+    spoke's (`still_its`)."""
     row = spoke_store.get(conn, name)
     if row is None:
         why = spoke_store.retired_why(conn, credential) if credential is not None else None
