@@ -75,7 +75,7 @@ def remove(conn: Connection, name: str) -> bool:
 def retire(conn: Connection, credential_hash: str, spoke: str, why: str, now: float) -> None:
     """Remember a credential the hub took back (and forget those retired long ago)."""
     conn.execute(delete(retired_credentials).where(R.retired_at < now - RETIRED_KEEP_SECONDS))
-    conn.execute(delete(retired_credentials).where(R.credential_hash == credential_hash))
+    unretire(conn, credential_hash)
     conn.execute(
         retired_credentials.insert(),
         {"credential_hash": credential_hash, "spoke": spoke, "why": why, "retired_at": now},

@@ -452,7 +452,7 @@ class HubService:
         self, name: str, req: HeartbeatRequest, credential: str | None = None
     ) -> HeartbeatResponse:
         """`credential`, here and in `poll` and `ingest`: the digest the request was
-        authenticated with, checked again on the writer (`protocol.still_its`)."""
+        authenticated with, checked again on the writer (`protocol._held_by`)."""
         cap = req.capacity
         _check_capacity(cap.cpu_millis, cap.memory_bytes, "capacity")
         now, heard = self.clock(), self.ears.now()

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection
 
@@ -79,7 +79,7 @@ def register(
     run out) starts afresh: its outbox counts from 1 again."""
     row = spoke_store.get(conn, req.name)
     if who.kind == "spoke":  # a rotation: its credential may have been taken back meanwhile
-        _registered(conn, req.name, who.digest)
+        _held_by(conn, req.name, row, who.digest)
     known = joining.Known(row.last_heartbeat, bool(row.approved)) if row is not None else None
     bound = _join_token(conn, who, now) if who.kind == "join" else None
     own = (
@@ -251,14 +251,14 @@ def take_due(
 ) -> Due:
     """Assignments and cancellations for this spoke that are due to go out now: none to
     a spoke awaiting approval (it is never placed on, nor handed what its name held), and
-    none to a poll whose credential is no longer the spoke's (`still_its`)."""
+    none to a poll whose credential is no longer the spoke's (`_held_by`)."""
     rows = store.deliverable_on(conn, name)
     if not rows:  # the common poll: nothing due, and nothing more to read
         return Due([], None)
     spoke = spoke_store.get(conn, name)
     if spoke is None or not spoke.approved:
         return Due([], None)
-    still_its(conn, spoke, credential)
+    _held_by(conn, name, spoke, credential)
     items: list[Assignment] = []
     sent: list[WorkloadRecord] = []
     next_times: list[float] = []
@@ -296,32 +296,34 @@ class Ingested:
 
 
 def _registered(conn: Connection, name: str, credential: str | None = None) -> Any:
-    """The spoke's row. A request authenticated just before the spoke was removed finds
-    none when its turn on the writer comes: it is answered as a request with that
-    credential now would be (410, taken back; 401 without `credential`), not as a failure
-    of the hub. `credential`: the digest the request came with, which must still be the
-    spoke's (`still_its`)."""
-    row = spoke_store.get(conn, name)
+    """The spoke's row, held by `credential` (the digest the request came with) if given."""
+    return _held_by(conn, name, spoke_store.get(conn, name), credential)
+
+
+def _held_by(conn: Connection, name: str, row: Any, credential: str | None) -> Any:
+    """`row` (the spoke's, read in this transaction), if `credential` is still its own.
+
+    A request is authenticated before its turn on the writer; meanwhile the spoke may have
+    been removed, or its credential replaced by a new agent's registration. Found from
+    outside: a report sent with a credential taken back meanwhile ended the work of the new
+    agent under the name, a long poll held across a removal was handed the next agent's
+    work, and a rotation locked the new agent out. Such a request is answered as one with
+    that credential now would be (410, taken back; 401 otherwise), not as a failure of the
+    hub."""
     if row is None:
-        why = spoke_store.retired_why(conn, credential) if credential is not None else None
-        if why is not None:  # its agent must hear it: 401 alone never stops its runs
-            raise Gone(tokens.retired_message(name, why))
-        raise Unauthorized(f"spoke {name} was removed and its credential revoked")
-    still_its(conn, row, credential)
+        _refuse(conn, name, credential, f"spoke {name} was removed and its credential revoked")
+    if credential is not None and not hmac.compare_digest(str(row.credential_hash), credential):
+        _refuse(conn, name, credential, f"this credential is no longer spoke {name}'s")
     return row
 
 
-def still_its(conn: Connection, row: Any, credential: str | None) -> None:
-    """Refuse a request whose credential stopped being the spoke's while it waited (its
-    body on its way, a long poll): found from outside, a report sent with a credential
-    taken back meanwhile ended the work of the new agent under the name, and a long poll
-    held across a removal was handed the next agent's work."""
-    if credential is None or hmac.compare_digest(str(row.credential_hash), credential):
-        return
-    why = spoke_store.retired_why(conn, credential)
+def _refuse(conn: Connection, name: str, credential: str | None, otherwise: str) -> NoReturn:
+    """410 for a credential the hub took back (its agent must stop its runs: 401 alone never
+    stops them), else 401 saying `otherwise`."""
+    why = spoke_store.retired_why(conn, credential) if credential is not None else None
     if why is not None:
-        raise Gone(tokens.retired_message(str(row.name), why))
-    raise Unauthorized(f"this credential is no longer spoke {row.name}'s")
+        raise Gone(tokens.retired_message(name, why))
+    raise Unauthorized(otherwise)
 
 
 def ingest(

@@ -77,10 +77,6 @@ class Tokens:
         """Every retired credential as the store has them: (digest, spoke, why)."""
         self._retired = {digest: (name, why) for digest, name, why in retired}
 
-    def credential_of(self, name: str) -> str | None:
-        """The digest of the spoke's current credential, if it has one."""
-        return self._hash_by_spoke.get(name)
-
     def set_spokes(self, credentials: Iterable[tuple[str, str]]) -> None:
         """Every spoke's credential as the store has them; any other spoke's is dropped."""
         wanted = dict(credentials)
