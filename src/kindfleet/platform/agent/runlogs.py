@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 
+from kindfleet.platform.agent.executors.process import rotationlock
 from kindfleet.platform.agent.executors.process.tails import Position
 
 CHUNK = 1 << 16
@@ -64,31 +65,38 @@ def follow(
     stop: threading.Event,
     *,
     copy_id: Callable[[], object] = lambda: None,
+    seen: object = None,
 ) -> None:
     """Write what is written to `fd` from `at` on (where a reader that gave out the file up
-    to there is), until `stop` is set; then what is there at that moment, and return.
+    to there is, when the newest copy was `seen`), until `stop` is set; then what is there
+    at that moment, and return.
 
     A rotation is seen as a new newest copy (`copy_id()`, its identity, changed), as a file
     shorter than `at`, or as the last bytes given out no longer being there: the file is
     then given out again from its start (a line cut short first ends with a newline, so
     that two halves are never spliced into one); what went to the copy since the last look
-    is not given out."""
-    seen = copy_id()
+    is not given out. Each look is taken under the rotation lock (rotationlock.py), so a
+    rotation is seen once, whole; what it found is written out once the lock is let go (a
+    slow reader of the output must not hold the keeper up)."""
     end: int | None = None
     while True:
-        if end is None and stop.is_set():
-            end = os.fstat(fd).st_size  # what is there now, and no more
-        now = copy_id()
-        if now != seen or at.moved(fd):
-            if at.last and not at.last.endswith(b"\n"):
-                write(b"\n")
-            at.restart()
-            seen = now
-            end = None if end is None else os.fstat(fd).st_size
-        before = at.offset
-        data, _ = at.read(fd, CHUNK, end)
+        out: list[bytes] = []
+        with rotationlock.looking(fd, stop):
+            if end is None and stop.is_set():
+                end = os.fstat(fd).st_size  # what is there now, and no more
+            now = copy_id()
+            if now != seen or at.moved(fd):
+                if at.last and not at.last.endswith(b"\n"):
+                    out.append(b"\n")
+                at.restart()
+                seen = now
+                end = None if end is None else os.fstat(fd).st_size
+            before = at.offset
+            data, _ = at.read(fd, CHUNK, end)
         if data:
-            write(data)
+            out.append(data)
+        if out:
+            write(b"".join(out))
         if at.offset != before:
             continue
         if end is not None:

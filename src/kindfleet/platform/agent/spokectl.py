@@ -45,6 +45,9 @@ from kindfleet.platform.agent import paths
 EXIT_OK, EXIT_FAILED, EXIT_NOT_FOUND = 0, 1, 2
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# How long `logs` waits for a rotation under way to end before it gives the log out as it is
+# (a rotation takes milliseconds; only a run that holds the rotation lock's byte is longer).
+DUMP_PATIENCE = 5.0
 
 
 class NotFound(Exception):
@@ -112,6 +115,7 @@ def logs(args: argparse.Namespace) -> int:
     the last N lines; `--follow`: then what the run writes, until SIGTERM or SIGINT (or,
     with `--until-eof`, the end of stdin: how kindfleet says the run has ended)."""
     from kindfleet.platform.agent import runlogs
+    from kindfleet.platform.agent.executors.process import rotationlock
     from kindfleet.platform.agent.executors.process.tails import Position
 
     stop = threading.Event()
@@ -124,10 +128,13 @@ def logs(args: argparse.Namespace) -> int:
     fd = open_log(*where)
     fds = [fd]
     try:
-        with contextlib.suppress(NotFound):
-            fds.insert(0, open_log(*where, copy=True))
-        ends = [os.fstat(f).st_size for f in fds]
-        given = Position.ending(fd, ends[-1])  # what the dump below gives out of the log
+        # The copy and the log as they were at one moment, not half way through a rotation.
+        with rotationlock.looking(fd, stop, patience=DUMP_PATIENCE):
+            with contextlib.suppress(NotFound):
+                fds.insert(0, open_log(*where, copy=True))
+            ends = [os.fstat(f).st_size for f in fds]
+            given = Position.ending(fd, ends[-1])  # what the dump below gives out of the log
+            seen = _copy_id(where)
         out = sys.stdout.fileno()
         if args.tail is not None:
             write_out(runlogs.last_lines(list(zip(fds, ends, strict=True)), args.tail), out)
@@ -144,7 +151,7 @@ def logs(args: argparse.Namespace) -> int:
         if args.follow:
             runlogs.follow(
                 fd, given, lambda data: write_out(data, out), stop,
-                copy_id=lambda: _copy_id(where),
+                copy_id=lambda: _copy_id(where), seen=seen,
             )  # fmt: skip
     finally:
         for f in fds:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kindfleet.platform.agent.executors.process import rotationlock
 from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs, kept_from
 from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
@@ -246,3 +248,27 @@ def test_room_taken_past_the_end_of_a_log_counts_against_its_cap(run: Run) -> No
     run.logs.check()
     assert run.logs.rotations == 1
     assert os.fstat(run.fd).st_blocks * 512 < 1 << 20  # the room is given back
+
+
+def test_a_rotation_waits_for_a_follower_looking_and_not_past_twice_the_cap(run: Run) -> None:
+    """A follower mid-look holds the rotation lock (rotationlock.py): the keeper puts the
+    rotation off to a look soon after, unless the log is at twice its cap (the disk first)."""
+    reader = os.open(run.dir / "stdout.log", os.O_RDONLY)
+    try:
+        run.write_lines(300)  # 1,090 bytes: past the cap, under twice it
+        with rotationlock.looking(reader, threading.Event()) as locked:
+            assert locked
+            started = time.monotonic()
+            run.logs.check(started)
+            assert run.logs.rotations == 0
+            assert not (run.dir / "stdout.log.1").exists()
+            assert run.logs.due <= time.monotonic() + MIN_WAIT  # looked at again soon
+            run.write_lines(300)  # 2,290 bytes: past twice the cap
+            run.logs.check()
+            assert run.logs.rotations == 1  # rotated without the lock
+        run.write_lines(400)
+        run.logs.check()  # let go: rotated at once
+        assert run.logs.rotations == 2
+        assert run.lines("stdout.log.1")[-1] == 999
+    finally:
+        os.close(reader)

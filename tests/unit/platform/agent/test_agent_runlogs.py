@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
 from kindfleet.platform.agent import runlogs
+from kindfleet.platform.agent.executors.process.logcap import LogCap, RunLogs
 from kindfleet.platform.agent.executors.process.tails import Position
 from kindfleet.platform.agent.runlogs import last_lines
 
@@ -106,15 +110,81 @@ def test_a_rotation_is_seen_by_its_new_copy_and_a_cut_line_is_not_spliced(tmp_pa
     path = tmp_path / "stdout.log"
     fd, end = _fd(path, b'{"step": 1, "ok": true}\n{"step": 2, "ok": tr')
     (path).write_bytes(b'{"step": 9, "ok": true}\n{"step": 10, "ok": true}\n')  # rotated
-    copies = iter([1, 2])  # the newest copy before, and after
     out: list[bytes] = []
     stop = threading.Event()
     stop.set()
     try:
-        runlogs.follow(
-            fd, Position(end, b'"ok": tr'), out.append, stop, copy_id=lambda: next(copies, 2)
-        )
+        runlogs.follow(fd, Position(end, b'"ok": tr'), out.append, stop, copy_id=lambda: 2, seen=1)
     finally:
         os.close(fd)
     shown = b"".join(out)
     assert shown == b'\n{"step": 9, "ok": true}\n{"step": 10, "ok": true}\n'  # the cut line ended
+
+
+def test_a_follower_looking_while_a_rotation_is_half_done_gives_no_line_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new copy is there and the log not yet emptied: a follower that looked then took
+    the copy for the whole rotation, gave out the log again from its start, then again once
+    it was emptied. Here the keeper stops between the two steps until the follower has
+    looked twice (or a second has passed: with the lock, it cannot look)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
+    dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    wfd = os.open("stdout.log", flags, 0o600, dir_fd=dfd)
+    keeper = RunLogs(dfd, LogCap(max_bytes=1000, files=2))
+    keeper.add("stdout.log", wfd)
+    written = 0
+
+    def write_lines(n: int) -> None:
+        nonlocal written
+        os.write(wfd, b"".join(b"%d\n" % (written + i) for i in range(n)))
+        written += n
+
+    looks = 0
+
+    def copy_id() -> object:
+        nonlocal looks
+        looks += 1
+        try:
+            info = os.stat(tmp_path / "stdout.log.1")
+        except FileNotFoundError:
+            return None
+        return info.st_ino, info.st_mtime_ns
+
+    truncate = os.ftruncate
+
+    def truncate_once_looked_at(fd: int, length: int) -> None:
+        looked = looks
+        given_up = time.monotonic() + 1.0
+        while looks < looked + 2 and time.monotonic() < given_up:
+            time.sleep(0.01)
+        truncate(fd, length)
+
+    write_lines(100)
+    rfd = os.open(tmp_path / "stdout.log", os.O_RDONLY)
+    out: list[bytes] = []
+    stop = threading.Event()
+    at = Position.ending(rfd, os.fstat(rfd).st_size)
+    follower = threading.Thread(
+        target=runlogs.follow, args=(rfd, at, out.append, stop), kwargs={"copy_id": copy_id}
+    )
+    follower.start()
+    try:
+        write_lines(300)  # 1,090 bytes: past the cap
+        monkeypatch.setattr(os, "ftruncate", truncate_once_looked_at)
+        keeper.check()
+        monkeypatch.undo()
+        assert keeper.rotations == 1
+        write_lines(50)
+        given_up = time.monotonic() + 30
+        while not b"".join(out).endswith(b"449\n") and time.monotonic() < given_up:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        follower.join()
+        keeper.close()
+        for fd in (rfd, wfd, dfd):
+            os.close(fd)
+    given = [int(line) for line in b"".join(out).splitlines()]
+    assert given == sorted(set(given))  # in order, none twice
+    assert given[-1] == 449

@@ -7,7 +7,8 @@ A run writes straight into its files (no pipe through the keeper: nothing slows 
 nothing breaks under it when its keeper goes), so a file cannot be reopened under the run
 as the kubelet has a container's reopened. The keeper copies the newest part of a file that
 has grown past its cap to `<name>.1` (older copies move up to `<name>.<files - 1>`, the
-oldest is dropped) and truncates the file, as logrotate's `copytruncate` does. The run
+oldest is dropped) and truncates the file, as logrotate's `copytruncate` does, under a lock
+that has a follower of the log see it as one step (rotationlock.py). The run
 appends (O_APPEND), so it goes on at the start of the emptied file (a writer that does not
 goes on at its own offset: the hole before it takes no disk and is not counted). What it
 writes between the copy and the truncation is lost, and a file may outgrow its cap by what
@@ -25,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from kindfleet import kubelet
+from kindfleet.platform.agent.executors.process import rotationlock
 from kindfleet.platform.agent.executors.process.pace import MAX_WAIT, MIN_WAIT, next_wait
 
 _ALIGN = 1 << 16  # how far into the copied part a line start is looked for
@@ -89,8 +91,14 @@ class RunLogs:
             used, size = found
             grown = used - f.size
             if used > self.cap.max_bytes:
-                self._rotate(f, size)
-                used = 0
+                with rotationlock.rotating(f.write_fd) as locked:
+                    # Unlocked, a follower is looking (or the run holds the lock's byte):
+                    # at the next look, soon, unless the file is at twice its cap already.
+                    if locked or used > 2 * self.cap.max_bytes:
+                        self._rotate(f, size)
+                        used = 0
+                if used:
+                    waits.append(MIN_WAIT)
             f.size = used
             waits.append(next_wait(self.cap.max_bytes - used, grown, now - self.looked))
         # The next look is timed from the end of this one: copying and truncating a file
