@@ -183,10 +183,14 @@ def stream(
     try:
         while True:
             try:
-                return proc.wait(timeout=1.0)
+                code = proc.wait(timeout=1.0)
             except subprocess.TimeoutExpired:
                 if stop():
                     proc.stdin.close()
+                continue
+            # Killed by SIGPIPE: the reader of the stdout it shares with us went (`| head`),
+            # which ends a follower as its own end does.
+            return 0 if code == -signal.SIGPIPE else code
     except BaseException:
         ProcessRunner._kill(proc)
         raise

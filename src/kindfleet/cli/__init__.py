@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar
 import typer
 
 from kindfleet.cli import options, output
+from kindfleet.cli import streams as forgiving
 from kindfleet.cli.lazy import LazyCommand, LazyGroup
 from kindfleet.errors import (
     EXIT_FAILED,
@@ -227,11 +228,16 @@ def _stop_signals() -> dict[int, Any]:
 
 def main() -> None:
     before = _stop_signals()
+    streams = sys.stdout, sys.stderr
     try:
+        forgiving.install()
         _main()
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+        with contextlib.suppress(Exception):  # what is left goes (or not) now, quietly
+            sys.stdout.flush()
+        sys.stdout, sys.stderr = streams
 
 
 def debugging(flag: str | None, argv: list[str]) -> bool:

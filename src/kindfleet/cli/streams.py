@@ -1,0 +1,67 @@
+"""stdout and stderr for a command whose reader may go: `kindfleet workloads -o json | head
+-1`, a closed descriptor (`>&-`).
+
+A reader that stopped reading is no failure of the command: what it writes after that is
+dropped and the command goes on to its own end and its own exit code (a `kindfleet up |
+head -1` still brings the fleet up, or cleans up after itself). Without this, click ended
+the command with exit 1 and no word, at whatever step the write happened (a pipeline under
+`set -o pipefail` failed at random), and a closed stdout (None to Python) was reported as a
+bug of ours. `spokectl logs --follow` stops instead: it has nothing else to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import IO, Any
+
+
+class Forgiving:
+    """A text stream that, once writing to it fails with EPIPE, writes to /dev/null: the
+    descriptor itself is pointed there, so that what is buffered and what a subprocess
+    that shares the descriptor writes go there too."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _drop(self) -> None:
+        self.gone = True
+        with contextlib.suppress(OSError, ValueError):
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, self._stream.fileno())
+            os.close(quiet)
+        with contextlib.suppress(BrokenPipeError):  # now into /dev/null
+            self._stream.flush()
+
+
+def install() -> None:
+    """sys.stdout and sys.stderr made forgiving; a closed one (None) made /dev/null."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the process's)
+        if not isinstance(stream, Forgiving):
+            setattr(sys, name, Forgiving(stream))
+
+
+def reader_gone() -> bool:
+    """Whether stdout's reader has stopped reading (a follower stops then)."""
+    return isinstance(sys.stdout, Forgiving) and sys.stdout.gone
