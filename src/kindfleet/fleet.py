@@ -22,6 +22,7 @@ import contextlib
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -44,7 +45,7 @@ from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.lifecycle.timings import MemoryPeaks, Recorder
 from kindfleet.load import LoadOptions, LoadResult, Progress
 from kindfleet.platform.client import HubClient
-from kindfleet.platform.wire import SubmitResponse, WorkloadSpec
+from kindfleet.platform.wire import MAX_BATCH, BatchItem, SubmitResponse, WorkloadSpec
 from kindfleet.providers.base import (
     FaultAction,
     FaultSpec,
@@ -547,14 +548,34 @@ class Fleet:
         return f"{url.rstrip('/')}/ui/", token
 
     def submit(
-        self, specs: Sequence[WorkloadSpec | Mapping[str, Any]], *, key: str | None = None
+        self,
+        specs: Sequence[WorkloadSpec | Mapping[str, Any]],
+        *,
+        key: str | None = None,
+        submitted: Callable[[list[SubmitResponse]], None] = lambda _: None,
     ) -> list[SubmitResponse]:
         """Submit workloads (each checked first: `WorkloadSpecError` lists what is wrong).
-        `key`: submitting again with the same key runs them once."""
+        `key`: submitting again with the same key runs them once. Several go in batches of
+        up to `MAX_BATCH`, each one transaction of the hub (all of it stored, or none), in
+        the order given; `submitted` is told each batch's answers as they come, so that a
+        caller stopped half way knows how far it got."""
         checked = [s if isinstance(s, WorkloadSpec) else workloadfile.validate(s) for s in specs]
         keys = workloadfile.idempotency_keys(key, len(checked))
         with self.hub() as hub:
-            return [hub.submit(s, idempotency_key=k) for s, k in zip(checked, keys, strict=True)]
+            if len(checked) == 1:
+                results = [hub.submit(checked[0], idempotency_key=keys[0])]
+                submitted(results)
+                return results
+            items = [
+                BatchItem(idempotency_key=k or str(uuid.uuid4()), spec=s)
+                for s, k in zip(checked, keys, strict=True)
+            ]
+            results = []
+            for start in range(0, len(items), MAX_BATCH):
+                batch = hub.submit_batch(items[start : start + MAX_BATCH])
+                results += batch
+                submitted(batch)
+            return results
 
     def logs(
         self,

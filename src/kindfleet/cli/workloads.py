@@ -11,16 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.core import ParameterSource
 
 from kindfleet import workloadfile
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption, fleet
 from kindfleet.errors import UsageError
 from kindfleet.platform.exclusive import DEFAULT_LEASE, SPOKE_GRACE, margin
-from kindfleet.platform.wire import Workload, WorkloadState
+from kindfleet.platform.wire import SubmitResponse, Workload, WorkloadState
 
 
 def submit(
+    ctx: typer.Context,
     *,
     command: Annotated[
         list[str] | None, typer.Argument(help="The command to run (after --).")
@@ -90,9 +92,11 @@ def submit(
 
     `kindfleet submit -n train --gpu 1 --selector gpu=true -- python train.py`
 
-    `kindfleet submit --spec workloads.yaml` (a WorkloadSpec, or a list of them)
+    `kindfleet submit --spec workloads.yaml` (a WorkloadSpec, or a list of them, sent in
+    batches of 1000, each stored whole; with --key, sending the file again runs none twice)
     """
     if spec_file is not None:
+        _only_spec(ctx, command)
         specs = workloadfile.from_path(spec_file)
     elif command and name:
         specs = [
@@ -119,7 +123,13 @@ def submit(
             "give --name and a command after --, or --spec FILE",
             hint="kindfleet submit -n hello -- echo hello",
         )
-    results = fleet(file).submit(specs, key=key)
+    done: list[SubmitResponse] = []
+    try:
+        results = fleet(file).submit(specs, key=key, submitted=done.extend)
+    except BaseException:
+        if 0 < len(done) < len(specs):
+            output.warn(_submitted_part(len(done), len(specs), key))
+        raise
     if fmt is not output.Format.table:
         output.emit([r.model_dump(mode="json") for r in results], fmt)
         return
@@ -128,6 +138,42 @@ def submit(
         verb = "submitted" if result.created else "already submitted"
         output.success(f"{verb} {w.spec.name}: {w.id} ({w.state})")
     output.info("watch with `kindfleet workloads`; ask `kindfleet explain ID` if one stays Pending")
+
+
+# What --spec leaves to the file: a workload's own fields, which these flags would set.
+_SPEC_FIELDS = (
+    "name", "cpu", "memory", "gpu", "selector", "env", "label", "image", "priority",
+    "retries", "pending_deadline", "timeout", "exclusive", "lease",
+)  # fmt: skip
+
+
+def _only_spec(ctx: typer.Context, command: list[str] | None) -> None:
+    """--spec takes the workloads as the file has them: a flag that would set one of
+    their fields beside it is refused, not dropped in silence."""
+    given = [
+        f"--{'lease-seconds' if p == 'lease' else p.replace('_', '-')}"
+        for p in _SPEC_FIELDS
+        if ctx.get_parameter_source(p) not in (None, ParameterSource.DEFAULT)
+    ]
+    if command:
+        given.append("a command after --")
+    if given:
+        raise UsageError(
+            f"--spec takes the workloads as its file has them; {', '.join(given)} would be dropped",
+            hint="set these in the file, or drop --spec and give the workload by flags",
+        )
+
+
+def _submitted_part(done: int, total: int, key: str | None) -> str:
+    """What a submission stopped half way leaves: the first `done` of the file stored."""
+    again = (
+        f"submitting the same file with --key {key} again sends only the rest"
+        if key
+        else "submitting the file again submits them again: give --key to make it safe to repeat"
+    )
+    return (
+        f"stopped after the first {done} of {total} workloads were submitted (and stored); {again}"
+    )
 
 
 def _age(workload: Workload) -> str:
