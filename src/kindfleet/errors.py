@@ -71,20 +71,45 @@ class Problem:
         return f"{text} ({self.fix})" if self.fix else text
 
 
+@dataclass(frozen=True)
+class MoreProblems(Problem):
+    """Problems found and not made into messages (past the first hundred, each would cost
+    a "did you mean"): how many."""
+
+    count: int = 0
+
+    def render(self) -> str:
+        return f"... and {self.count} more problems like these"
+
+
+def more_problems(count: int) -> MoreProblems:
+    return MoreProblems("", "", None, count)
+
+
+MAX_SHOWN = 100  # a file with 100,000 unknown keys is one mistake, not a report to read
+
+
 class ProblemsError(KindfleetError):
-    """An input file is invalid; every problem found is reported at once, each with its path."""
+    """An input file is invalid; every problem found is reported at once, each with its
+    path: the first hundred, and how many more."""
 
     exit_code = EXIT_BAD_INPUT
     what = "input"
     fix = "fix the fields named above"
 
     def __init__(self, problems: list[Problem], *, source: str | None = None) -> None:
-        self.problems = list(dict.fromkeys(problems))  # the same problem once, in order
+        unique = list(dict.fromkeys(problems))  # the same problem once, in order
+        self.problems = [p for p in unique if not isinstance(p, MoreProblems)]
+        self.count = len(self.problems) + sum(
+            p.count for p in unique if isinstance(p, MoreProblems)
+        )
         self.source = source
         head = f"{source} is not a valid {self.what}" if source else f"invalid {self.what}"
-        noun = "problem" if len(self.problems) == 1 else "problems"
-        lines = [f"{head} ({len(self.problems)} {noun}):"]
-        lines += [f"  - {p.render()}" for p in self.problems]
+        noun = "problem" if self.count == 1 else "problems"
+        lines = [f"{head} ({self.count:,} {noun}):"]
+        lines += [f"  - {p.render()}" for p in self.problems[:MAX_SHOWN]]
+        if self.count > MAX_SHOWN:
+            lines.append(f"  - {more_problems(self.count - MAX_SHOWN).render()}")
         super().__init__("\n".join(lines), hint=self.fix)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from kindfleet.errors import Problem
+from kindfleet.errors import MAX_SHOWN, MoreProblems, Problem, more_problems
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _UNION_TAGS = frozenset({"count", "list", "set"})
@@ -120,21 +120,20 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean {match[0]!r}?" if match else None
 
 
-MAX_PROBLEMS = 100  # a file with 100,000 unknown keys is one mistake, not a report to read
-
-
 MAX_TEXT = 300  # characters of one message or fix: a 5 MB name is not quoted whole
 
 
-def capped(problems: Sequence[Problem], limit: int = MAX_PROBLEMS) -> list[Problem]:
-    """The first `limit` problems, each cut to a readable length, and a line saying how
-    many more there are."""
+def capped(problems: Sequence[Problem], limit: int = MAX_SHOWN) -> list[Problem]:
+    """The first `limit` problems, each cut to a readable length, and how many more there
+    are (`MoreProblems`, which `ProblemsError` counts)."""
+    real = [p for p in problems if not isinstance(p, MoreProblems)]
+    more = len(real[limit:]) + sum(p.count for p in problems if isinstance(p, MoreProblems))
     out = [
         Problem(_cut(p.path), _cut(p.message), _cut(p.fix) if p.fix else p.fix)
-        for p in problems[:limit]
+        for p in real[:limit]
     ]
-    if len(problems) > limit:
-        out.append(Problem("", f"... and {len(problems) - limit} more problems like these"))
+    if more:
+        out.append(more_problems(more))
     return out
 
 
@@ -253,8 +252,8 @@ def problems_from(
     seen: set[tuple[str, str]] = set()
     errors = exc.errors(include_url=False)
     for i, error in enumerate(errors):
-        if len(out) >= MAX_PROBLEMS:  # enough to act on, and each costs a "did you mean"
-            out.append(Problem("", f"... and {len(errors) - i} more problems like these"))
+        if len(out) >= MAX_SHOWN:  # enough to act on, and each costs a "did you mean"
+            out.append(more_problems(len(errors) - i))
             break
         loc = _strip_tags(error["loc"], root)
         full = (*prefix, *loc)

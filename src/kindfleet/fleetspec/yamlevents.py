@@ -28,6 +28,9 @@ SCALAR_TAGS: dict[str, ScalarKind] = {
 # First characters a YAML 1.2 core null, bool, int or float can have: anything else is text.
 _MAYBE_TYPED = frozenset("~nNtTfF0123456789+-.")
 
+# About 4,300 decimal digits: what Python turns into text, the most a message can quote.
+_MAX_INT_BITS = 14_000
+
 
 class TooBroken(Exception):
     """Reading cannot go on (a bomb, too deep, a second document): its problem is kept."""
@@ -303,10 +306,14 @@ class EventReader:
 
     def _value(self, text: str, kind: ScalarKind, top: _Frame, event: Any) -> Any:
         try:
-            return core_value(text, kind)
+            value = core_value(text, kind)
         except ValueError:  # Python will not turn 4,300 digits or more into an int
-            self._problem(top, event, f"is a number of {len(text):,} digits", "write a real value")
-            return None
+            value = None
+        else:  # nor, from 0x or 0o, print one of that size (a message quoting it fails)
+            if not (isinstance(value, int) and value.bit_length() > _MAX_INT_BITS):
+                return value
+        self._problem(top, event, f"is a number of {len(text):,} digits", "write a real value")
+        return None
 
     # -- problems -------------------------------------------------------------------
 

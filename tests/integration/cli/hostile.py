@@ -181,6 +181,17 @@ CORPUS: dict[str, Case] = {
         "is written 100000 times",
     ),
     "huge-int": ((HEAD + "spokes: 1" + "0" * 5000 + "\n").encode(), 2, "5,001 digits"),
+    # 0x and 0o numbers of any size become ints; quoting one in a message failed
+    "huge-hex": ((HEAD + "spokes: 0x" + "f" * 5000 + "\n").encode(), 2, "5,002 digits"),
+    "huge-octal": ((HEAD + "spokes: 0o" + "7" * 5000 + "\n").encode(), 2, "5,002 digits"),
+    # past the hundred shown, the count is still every problem's
+    "label-keys-150": (
+        (
+            HEAD + "hub: {labels: {" + ", ".join(f"'bad key {i}!': ok" for i in range(150)) + "}}\n"
+        ).encode(),
+        2,
+        "(150 problems)",
+    ),
     "infinite-float": ((HEAD + "spokes: 1e400\n").encode(), 2, "finite number"),
     # a whole float becomes an int only after the count's first check (found by the fuzzer)
     "spokes-1e12": ((HEAD + "spokes: 1e12\n").encode(), 2, "at most 100"),
