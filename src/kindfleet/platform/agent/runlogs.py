@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from kindfleet.platform.agent.executors.process import rotationlock
-from kindfleet.platform.agent.executors.process.tails import Position
+from kindfleet.platform.agent.executors.process.tails import Position, last_data
 
 CHUNK = 1 << 16
 PAUSE = 0.2  # seconds between two looks at a log that has nothing new
@@ -35,10 +35,24 @@ def last_lines(files: list[tuple[int, int]], n: int, *, limit: int = READ_MAX) -
     newlines = 0
     left = limit
     for fd, end in reversed(files):
-        upto = end
+        upto, step, cut = end, CHUNK, False
         while upto > 0 and newlines <= n and left > 0:  # n + 1 newlines: the n lines are whole
-            start = max(0, upto - min(CHUNK, left))
+            # Holes (tails.py: never written, read as zeros) are passed over, in ever
+            # longer steps: one may span gigabytes.
+            asked = max(0, upto - step)
+            found = last_data(fd, asked, upto)
+            if found is None:
+                upto, step = asked, step * 2
+                continue
+            data, ends = found
+            if ends < upto:  # up to a hole: the zeros of its block were not written
+                upto, cut = ends, True
+            start, step = max(data, upto - min(CHUNK, left)), CHUNK
             chunk = os.pread(fd, upto - start, start)
+            if cut:
+                chunk, cut = chunk.rstrip(b"\0"), False
+            if start == data > asked:  # right after a hole: the same
+                chunk = chunk.lstrip(b"\0")
             left -= len(chunk)
             chunks.append(chunk)
             newlines += chunk.count(b"\n")

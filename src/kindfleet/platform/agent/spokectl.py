@@ -97,10 +97,18 @@ def _open(name: str, flags: int, dir_fd: int, missing: str) -> int:
 
 
 def copy_out(fd: int, out: int, end: int, offset: int = 0) -> None:
-    """The file of `fd` from `offset` up to `end` (where it ended when it was looked at)."""
-    while offset < end and (chunk := os.pread(fd, min(1 << 16, end - offset), offset)):
-        offset += len(chunk)
-        write_out(chunk, out)
+    """The file of `fd` from `offset` up to `end` (where it ended when it was looked at),
+    without its holes: a run that writes without O_APPEND goes on at its own offset after
+    a rotation, and the megabytes before it, never written, were given out as zeros."""
+    from kindfleet.platform.agent.executors.process.tails import Position
+
+    at = Position(offset)
+    while at.offset < end:
+        before = at.offset
+        data, _ = at.read(fd, 1 << 16, end)
+        write_out(data, out)
+        if at.offset == before:
+            return
 
 
 def write_out(data: bytes, out: int) -> None:

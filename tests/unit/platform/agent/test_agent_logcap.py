@@ -4,7 +4,9 @@ O_APPEND descriptor as a run's stdout is."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import itertools
 import os
 import threading
 import time
@@ -272,3 +274,41 @@ def test_a_rotation_waits_for_a_follower_looking_and_not_past_twice_the_cap(run:
         assert run.lines("stdout.log.1")[-1] == 999
     finally:
         os.close(reader)
+
+
+def test_followers_taking_turns_do_not_keep_the_keeper_out(run: Run) -> None:
+    """Followers whose looks overlap (each one's next look begins before another's ends)
+    held the read lock between them all the time: the keeper never got it, and rotated
+    unlocked at twice the cap, where a follower sees half a rotation. The turnstile lets
+    no new look begin while the keeper waits."""
+    readers = [os.open(run.dir / "stdout.log", os.O_RDONLY) for _ in range(2)]
+    stop = threading.Event()
+
+    def take_turns() -> None:
+        held: contextlib.ExitStack | None = None
+        for fd in itertools.cycle(readers):
+            if stop.is_set():
+                break
+            look = contextlib.ExitStack()
+            look.enter_context(rotationlock.looking(fd, stop, patience=0.005))
+            if held is not None:
+                held.close()  # only once the next look has begun (or could not)
+            held = look
+        if held is not None:
+            held.close()
+
+    followers = threading.Thread(target=take_turns)
+    followers.start()
+    try:
+        run.write_lines(300)  # 1,090 bytes: past the cap, under twice it
+        for _ in range(5):
+            run.logs.check()
+            if run.logs.rotations:
+                break
+        assert run.logs.rotations == 1
+        assert run.lines("stdout.log.1")[-1] == 299
+    finally:
+        stop.set()
+        followers.join()
+        for fd in readers:
+            os.close(fd)

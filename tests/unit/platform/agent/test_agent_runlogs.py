@@ -188,3 +188,18 @@ def test_a_follower_looking_while_a_rotation_is_half_done_gives_no_line_twice(
     given = [int(line) for line in b"".join(out).splitlines()]
     assert given == sorted(set(given))  # in order, none twice
     assert given[-1] == 449
+
+
+def test_the_last_lines_pass_over_holes_and_keep_zeros_that_were_written(tmp_path: Path) -> None:
+    path = tmp_path / "stdout.log"
+    with open(path, "wb") as f:
+        f.write(b"\0\0first\n")  # zeros the run wrote are its output
+        f.truncate(5 << 30)  # then 5 GiB never written (a hole: no disk)
+        f.seek(0, os.SEEK_END)
+        f.write(b"after\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert last_lines([(fd, os.fstat(fd).st_size)], 2) == b"\0\0first\nafter\n"
+        assert last_lines([(fd, os.fstat(fd).st_size)], 1) == b"after\n"
+    finally:
+        os.close(fd)

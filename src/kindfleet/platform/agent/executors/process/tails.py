@@ -11,6 +11,7 @@ that matter go to $KINDFLEET_METRICS_FILE, which is never rotated.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -54,6 +55,8 @@ class Position:
         length = 0 if at is None else chunk if end is None else min(chunk, end - at)
         if at is None or length <= 0:
             return b"", False
+        with contextlib.suppress(OSError):  # not into a hole after it (its zeros, read out)
+            length = min(length, max(1, os.lseek(fd, at, os.SEEK_HOLE) - at))
         raw = os.pread(fd, length, at)
         skipped = at > self.offset
         data = raw.lstrip(b"\0") if skipped else raw
@@ -119,6 +122,24 @@ class FileTail:
 
 
 _LAST = 32
+
+
+def last_data(fd: int, start: int, end: int) -> tuple[int, int] | None:
+    """The last stretch of data of the file between `start` and `end`, as (where it begins,
+    where it ends: at `end`, or at the hole after it); None when there is only a hole."""
+    found = None
+    at = start
+    while at < end:
+        data = data_from(fd, at)
+        if data is None or data >= end:
+            break
+        try:
+            hole = os.lseek(fd, data, os.SEEK_HOLE)
+        except OSError:  # the file system cannot say: all of it is data
+            hole = end
+        found = (data, min(hole, end))
+        at = hole
+    return found
 
 
 def data_from(fd: int, offset: int) -> int | None:
