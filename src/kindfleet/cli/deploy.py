@@ -28,6 +28,7 @@ ImageOption = Annotated[
         metavar="REF",
         help="A prebuilt platform image instead of building one (provider existing: one "
         "the clusters can pull).",
+        parser=options.image_of("--image"),
     ),
 ]
 HubUrlOption = Annotated[
@@ -101,7 +102,10 @@ def deploy(
     ] = None,
     tag: Annotated[
         str | None,
-        typer.Option(help="Name of the built image (default kindfleet/platform:VERSION)."),
+        typer.Option(
+            help="Name of the built image (default kindfleet/platform:VERSION).",
+            parser=options.image_of("--tag"),
+        ),
     ] = None,
     hub_url: HubUrlOption = None,
     kubeconfig: KubeconfigOption = None,
@@ -216,7 +220,10 @@ def manifests(
     image: Annotated[
         str | None,
         typer.Option(
-            "--image", metavar="REF", help="The image to name (default: what deploy would build)."
+            "--image",
+            metavar="REF",
+            help="The image to name (default: what deploy would build).",
+            parser=options.image_of("--image"),
         ),
     ] = None,
     hub_url: Annotated[

@@ -59,6 +59,27 @@ def positive_of(option: str, unit: str = "seconds") -> Callable[[str | float], f
     return number
 
 
+def image_of(option: str) -> Callable[[str], str]:
+    """An image reference option's parser: what a cluster would take (`[host[:port]/]path`
+    in lower case, then `:tag` and or `@digest`). `--image 'UPPER CASE::'` was written
+    into every Deployment, each pod then failing with InvalidImageName."""
+    import re
+
+    from kindfleet.errors import UsageError
+    from kindfleet.platform.wire import IMAGE
+
+    def image(value: str) -> str:  # its name is the help's metavar
+        if not (0 < len(value) <= 512 and re.fullmatch(IMAGE, value)):
+            raise UsageError(
+                f"{option} {value[:100]!r} is not an image reference",
+                hint=f"e.g. {option} localhost:5001/kindfleet/platform:0.1 (lower-case "
+                "repository path, then :TAG or @sha256:DIGEST)",
+            )
+        return value
+
+    return image
+
+
 FleetFileOption = Annotated[
     Path,
     typer.Option(
