@@ -657,6 +657,7 @@ class Fleet:
         from kindfleet import load as loading
         from kindfleet.load import report as reporting
 
+        loading.check(self.spec, options or LoadOptions())
         if report is not None:  # written after the run: a report that cannot be, refused now
             reporting.ready(Path(report), name="report=")
         provider = self.provider(kubeconfig)

@@ -11,7 +11,7 @@ from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, UsageError
 from kindfleet.faults import parse_duration
-from kindfleet.load import LoadOptions, LoadResult, Progress
+from kindfleet.load import LoadOptions, LoadResult, Progress, check
 
 
 def load(
@@ -81,6 +81,7 @@ def load(
         spec=workload,
     )
     fleet = options.fleet(file)
+    check(fleet.spec, settings)  # before the report's folder is made, and the bars shown
     if report is not None:
         reporting.ready(report)  # the report is written after the run: refuse a bad path now
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

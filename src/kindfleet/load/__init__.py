@@ -1,5 +1,5 @@
 """`kindfleet load`: submit, watch to completion, report (run.py, report.py)."""
 
-from kindfleet.load.run import LoadOptions, LoadResult, Progress, percentiles, run
+from kindfleet.load.run import LoadOptions, LoadResult, Progress, check, percentiles, run
 
-__all__ = ["LoadOptions", "LoadResult", "Progress", "percentiles", "run"]
+__all__ = ["LoadOptions", "LoadResult", "Progress", "check", "percentiles", "run"]

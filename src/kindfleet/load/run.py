@@ -161,8 +161,9 @@ class _Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _check(target: Target, options: LoadOptions) -> list[str]:
-    """The spokes to load, after checking the numbers asked for."""
+def check(spec: FleetSpec, options: LoadOptions) -> list[str]:
+    """The spokes to load, after checking the numbers asked for (before anything is made
+    for the run: its report's folder)."""
     if options.requests < 1 or options.concurrency < 1:
         raise UsageError("--requests and --concurrency must be at least 1")
     if options.requests > MAX_REQUESTS:
@@ -180,10 +181,10 @@ def _check(target: Target, options: LoadOptions) -> list[str]:
             f"--duration {options.duration}: give a time above 0",
             hint="e.g. --duration 60s; leave it out to submit every request",
         )
-    names = [s.name for s in target.spec.spokes]
+    names = [s.name for s in spec.spokes]
     if options.spokes is not None and not 1 <= options.spokes <= len(names):
         raise UsageError(
-            f"--spokes {options.spokes}: fleet {target.spec.name} has {len(names)} spokes",
+            f"--spokes {options.spokes}: fleet {spec.name} has {len(names)} spokes",
             hint=f"give a number from 1 to {len(names)}",
         )
     return names[: options.spokes] if options.spokes else names
@@ -197,7 +198,7 @@ def run(
     memory: Callable[[], dict[str, int]] = dict,
     progress: Callable[[Progress], None] = lambda p: None,
 ) -> LoadResult:
-    chosen = _check(target, options)
+    chosen = check(target.spec, options)
     # Keys of this run alone: two runs at once, or a run on a machine whose clock starts
     # where another's did, must not have their work taken for replays of the other's.
     run_id = secrets.token_hex(8)

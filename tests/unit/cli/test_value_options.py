@@ -40,3 +40,11 @@ def test_demo_refuses_a_timeout_that_is_not_a_time(cli, value) -> None:
     result = cli("demo", "--timeout", value)
     assert result.code == 2
     assert "--timeout" in result.err and "more than 0" in result.err
+
+
+def test_load_refuses_its_numbers_before_it_makes_the_report_folder(cli, tmp_path) -> None:
+    report = tmp_path / "report"
+    result = cli("load", "-f", FLEET, "-n", "5", "--spokes", "99", "--report", str(report))
+    assert result.code == 2
+    assert result.err.startswith("error: --spokes 99: fleet platform has")
+    assert not report.exists()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from kindfleet.errors import UsageError
 from kindfleet.fleetspec import from_text
-from kindfleet.load import LoadOptions
-from kindfleet.load.run import _check
+from kindfleet.load import LoadOptions, check
 
 FLEET = from_text(
     "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: t\nprovider: local\nspokes: 2\n"
 )
-TARGET = SimpleNamespace(spec=FLEET)
 
 
 @pytest.mark.parametrize(
@@ -34,8 +30,8 @@ TARGET = SimpleNamespace(spec=FLEET)
 )
 def test_nonsense_is_refused_with_the_option_named(options, says):
     with pytest.raises(UsageError, match=says.replace("+", r"\+")):
-        _check(TARGET, options)  # type: ignore[arg-type]
+        check(FLEET, options)
 
 
 def test_sense_is_taken():
-    assert _check(TARGET, LoadOptions(requests=5, rate=0.5, duration=1, spokes=1)) == ["t-spoke1"]  # type: ignore[arg-type]
+    assert check(FLEET, LoadOptions(requests=5, rate=0.5, duration=1, spokes=1)) == ["t-spoke1"]
