@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kindfleet import access, faults, lifecycle, workloadfile
+from kindfleet import access, faults, fleetrecord, lifecycle, workloadfile
 from kindfleet import deploy as deployment
 from kindfleet import fleetspec as fleet_spec
 from kindfleet import kubeconfig as kc
@@ -56,7 +56,7 @@ from kindfleet.providers.base import (
 )
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
-from kindfleet.statedir import fleet_dir
+from kindfleet.statedir import fleet_dir, state_root
 
 REPORT_TIMEOUT = 2.0  # telling the hub of faults must not hold up a fault command
 
@@ -80,11 +80,42 @@ class Fleet:
         self.env = dict(os.environ if env is None else env)
         self.state_dir = Path(state_dir) if state_dir else None
         self._provider = provider
+        # The file it was read from, and the provider asked for instead of the file's:
+        # kept at `up` (fleetrecord.py), for a `down` after the file is gone.
+        self.source: tuple[Path, str | None] | None = None
 
     @classmethod
     def from_path(cls, path: str | Path, *, provider: str | None = None, **kwargs: Any) -> Fleet:
         """`provider`: run the file's fleet with this provider instead of its own."""
-        return cls(fleet_spec.from_path(path, provider=provider), **kwargs)
+        fleet = cls(fleet_spec.from_path(path, provider=provider), **kwargs)
+        fleet.source = (Path(path), provider)
+        return fleet
+
+    @classmethod
+    def from_record(
+        cls, name: str, *, state_dir: str | Path | None = None, **kwargs: Any
+    ) -> Fleet:
+        """The fleet `name` as it was brought up: from its file as it was then (kept in
+        its state directory), wherever that file is now, and whatever it says now."""
+        root = Path(state_dir) if state_dir else None
+        kept = fleetrecord.recorded(name, root)
+        if kept is None:
+            others = fleetrecord.names(root)
+            raise UsageError(
+                f"no fleet {name!r} was brought up with this state directory "
+                f"({root or state_root()})",
+                hint=f"fleets that were: {', '.join(others)}"
+                if others
+                else "a fleet brought up by an older kindfleet is taken down from its file "
+                "(-f); its clusters also go with `kind delete cluster --name NAME`",
+            )
+        spec = fleet_spec.from_text(
+            kept.data,
+            source=f"{kept.path} (as it was at `up`)",
+            base_dir=kept.path.parent,
+            provider=kept.provider,
+        )
+        return cls(spec, state_dir=state_dir, **kwargs)
 
     @classmethod
     def from_text(
@@ -193,6 +224,9 @@ class Fleet:
         peaks = MemoryPeaks(lambda: self._memory(provider, names))
         measuring = peaks if timings else contextlib.nullcontext()
         with fleetlock.hold(self.name, "up", self.state_dir), measuring:
+            if self.source is not None:  # kept first: an `up` that fails half way too
+                with contextlib.suppress(OSError):
+                    fleetrecord.record(self.name, *self.source, self.state_dir)
             result = lifecycle.up(
                 self.spec,
                 provider,
@@ -246,6 +280,8 @@ class Fleet:
             result = lifecycle.down(
                 self.spec, provider, options, report=recorder if timings else progress
             )
+            if cluster is None:  # the whole fleet is down: nothing is left to take down
+                fleetrecord.forget(self.name, self.state_dir)
         return replace(result, timings=recorder.timings()) if timings else result
 
     def _memory(self, provider: Provider, names: Sequence[str]) -> dict[str, int]:

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.core import ParameterSource
 
 from kindfleet import kubeconfig as kc
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
 from kindfleet.cli.progress import progress
-from kindfleet.errors import EXIT_INTERRUPTED
+from kindfleet.errors import EXIT_INTERRUPTED, UsageError
 from kindfleet.fleet import Fleet
 from kindfleet.lifecycle import FleetStatus
 from kindfleet.lifecycle.results import NOT_OURS, NOT_THERE, WORDS
@@ -301,8 +302,18 @@ def _status_tables(state: FleetStatus) -> None:
 
 
 def down(
+    ctx: typer.Context,
     *,
     file: FleetFileOption = Path("fleet.yaml"),
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="FLEET",
+            help="Take down the fleet FLEET from its file as it was at `up` (kept in the "
+            "state directory): for a file since moved, deleted or left invalid.",
+        ),
+    ] = None,
     cluster: Annotated[
         str | None, typer.Option("--cluster", "-c", help="Remove only this cluster.")
     ] = None,
@@ -319,7 +330,7 @@ def down(
     Clusters of provider existing are left alone. Exit code 4 names clusters that could
     not be removed.
     """
-    fleet = options.fleet(file)
+    fleet = _fleet_to_take_down(ctx, file, name)
     started = time.monotonic()
     with progress([cluster] if cluster else _names(fleet, None)) as report:
         result = fleet.down(
@@ -348,6 +359,32 @@ def down(
         )
         return
     output.success(f"{what} is down in {took:.1f}s ({deleted} clusters deleted{more})")
+
+
+def _fleet_to_take_down(ctx: typer.Context, file: Path, name: str | None) -> Fleet:
+    """The fleet of -f, or with --name the one kept at its `up`; a file that cannot be
+    read says how to take its fleet down all the same."""
+    from kindfleet import fleetrecord
+    from kindfleet.errors import SpecError
+
+    if name is not None:
+        if ctx.get_parameter_source("file") not in (None, ParameterSource.DEFAULT):
+            raise UsageError(
+                "give -f or --name, not both",
+                hint="--name takes the fleet down from its file as it was at `up`",
+            )
+        return Fleet.from_record(name)
+    try:
+        return options.fleet(file)
+    except (SpecError, UsageError) as exc:
+        kept = fleetrecord.names()
+        if not kept:
+            raise
+        raise UsageError(
+            exc.message,
+            hint=f"{exc.hint}; to take down a fleet as it was brought up, whatever its file "
+            f"says now: `kindfleet down --name NAME` ({', '.join(kept)})",
+        ) from None
 
 
 def kubeconfig(
