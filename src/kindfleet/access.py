@@ -24,11 +24,16 @@ STARTED = frozenset({WorkloadState.ASSIGNED, WorkloadState.RUNNING})  # an attem
 
 
 def hub_client(
-    spec: FleetSpec, provider: Provider, *, state_root: Path | None = None, timeout: float = 10.0
+    spec: FleetSpec,
+    provider: Provider,
+    *,
+    state_root: Path | None = None,
+    timeout: float = 10.0,
+    unreachable_hint: str | None = None,
 ) -> HubClient:
     """A client of the fleet's hub, with the fleet's client token."""
     url, token = hub_address(spec, provider, state_root=state_root)
-    return HubClient(url, token, timeout=timeout)
+    return HubClient(url, token, timeout=timeout, unreachable_hint=unreachable_hint)
 
 
 def hub_address(

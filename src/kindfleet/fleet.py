@@ -92,9 +92,7 @@ class Fleet:
         return fleet
 
     @classmethod
-    def from_record(
-        cls, name: str, *, state_dir: str | Path | None = None, **kwargs: Any
-    ) -> Fleet:
+    def from_record(cls, name: str, *, state_dir: str | Path | None = None, **kwargs: Any) -> Fleet:
         """The fleet `name` as it was brought up: from its file as it was then (kept in
         its state directory), wherever that file is now, and whatever it says now."""
         root = Path(state_dir) if state_dir else None
@@ -566,9 +564,31 @@ class Fleet:
     # -- the platform's workloads ----------------------------------------------------------
 
     def hub(self, *, timeout: float = 10.0, kubeconfig: str | Path | None = None) -> HubClient:
-        """A client of the fleet's hub with the fleet's client token (use it in `with`)."""
+        """A client of the fleet's hub with the fleet's client token (use it in `with`).
+        A hub it cannot reach while a fault is held on the hub's cluster is said to be
+        that fault's doing, not "is the hub running?"."""
         provider = self.provider(kubeconfig)
-        return access.hub_client(self.spec, provider, state_root=self.state_dir, timeout=timeout)
+        return access.hub_client(
+            self.spec,
+            provider,
+            state_root=self.state_dir,
+            timeout=timeout,
+            unreachable_hint=self._hub_fault(),
+        )
+
+    def _hub_fault(self) -> str | None:
+        try:
+            held = [r for r in self._faultbook().live() if r.cluster == self.spec.hub.name]
+        except (KindfleetError, OSError):
+            return None
+        if not held:
+            return None
+        ids = " ".join(r.id for r in held)
+        what = ", ".join(f"`{r.action}`" for r in held)
+        return (
+            f"the hub's cluster {self.spec.hub.name} is held by a fault ({what}, `kindfleet "
+            f"fault list`): `kindfleet fault clear {ids}` ends it"
+        )
 
     def hub_address(self, *, kubeconfig: str | Path | None = None) -> tuple[str, str]:
         """(URL, client token) of the fleet's hub, for a client of one's own."""

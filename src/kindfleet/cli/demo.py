@@ -131,9 +131,7 @@ def demo(
     scale: Annotated[int, typer.Option(min=1, max=20, help="Multiply the plain CPU/GPU work.")] = 1,
     timeout: Annotated[
         float,
-        typer.Option(
-            help="Stop following after SECONDS.", parser=options.positive_of("--timeout")
-        ),
+        typer.Option(help="Stop following after SECONDS.", parser=options.positive_of("--timeout")),
     ] = 25.0,
 ) -> None:
     """Run the platform on an embedded local fleet: a hub and 3 spokes (one with 2 GPUs) as

@@ -112,8 +112,12 @@ class HubClient:
         *,
         timeout: float = 10.0,
         transport: httpx2.BaseTransport | None = None,
+        unreachable_hint: str | None = None,
     ) -> None:
+        """`unreachable_hint`: what to say when the hub cannot be reached, where the caller
+        knows more than that it may not run (a fault it holds on the hub)."""
         self.url = url.rstrip("/")
+        self._unreachable_hint = unreachable_hint
         self._http = httpx2.Client(
             base_url=self.url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
@@ -369,7 +373,8 @@ class HubClient:
         return HubUnavailable(
             f"cannot reach the hub at {self.url}: {why}",
             status=0,
-            hint="is the hub running? check the URL, or start the fleet with `kindfleet up`",
+            hint=self._unreachable_hint
+            or "is the hub running? check the URL, or start the fleet with `kindfleet up`",
         )
 
 

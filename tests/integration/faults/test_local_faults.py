@@ -20,6 +20,7 @@ import pytest
 
 from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import from_text
+from kindfleet.platform.client import HubClient, HubUnavailable
 from kindfleet.providers.local import LocalProvider, processes
 
 pytestmark = pytest.mark.slow
@@ -121,6 +122,22 @@ def test_a_hub_restart_during_a_partition_is_reached_through_the_heal(fresh: Loc
     assert fresh.beat("fa-a") < back, "a partitioned spoke reached the hub"
     fresh.fleet.clear_faults([cut.id])
     until(lambda: fresh.beat("fa-a") > back, 30, "fa-a to reach the new hub")
+
+
+def test_a_hub_held_by_a_fault_is_said_to_be_so_when_it_cannot_be_reached(fresh: Local):
+    """Not "is the hub running? start the fleet with `kindfleet up`": the user paused it."""
+    record = fresh.fleet.fault("pause", "hub")
+    try:
+        with pytest.raises(HubUnavailable) as refused, fresh.fleet.hub(timeout=0.5) as hub:
+            hub.spokes()
+        assert f"kindfleet fault clear {record.id}" in (refused.value.hint or "")
+        assert "`pause`" in (refused.value.hint or "")
+    finally:
+        fresh.fleet.clear_faults([record.id])
+    client = HubClient("http://127.0.0.1:9", "token", timeout=0.5)
+    with pytest.raises(HubUnavailable) as plain, client:  # no fault held: the usual words
+        client.spokes()
+    assert "is the hub running?" in (plain.value.hint or "")
 
 
 def test_pause_freezes_the_agent_and_clear_thaws_it(fresh: Local):
