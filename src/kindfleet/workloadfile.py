@@ -26,7 +26,10 @@ from kindfleet.platform.wire import (
 )
 
 WORKLOAD_FILE = yamlread.FileKind(
-    empty_fix="write a workload (name, command) or a list", repeated="keys may not repeat"
+    empty_fix="write a workload (name, command) or a list",
+    repeated="keys may not repeat",
+    noun="workload file",
+    second_fix="remove the `---` and what follows; for several workloads write a list",
 )
 
 

@@ -37,6 +37,13 @@ HOSTILE = {
         "name: a\ncommand: [x]\nresources: {gpu: 1}\nresources: {cpu: 100m}",
         "resources: is written twice (lines 3 and 4); keys may not repeat (keep one of them)",
     ),
+    # Found from outside: a workload file's problems were told in a fleet file's words.
+    "two documents": (
+        "name: a\ncommand: [x]\n---\nname: b\ncommand: [y]\n",
+        "a workload file holds exactly one (remove the `---` and what follows; for several "
+        "workloads write a list)",
+    ),
+    "a tag": ("name: !!binary YQ==\ncommand: [x]\n", "is not used in workload files"),
     # ... and read 1.10 as 1.1, then told to quote it as "1.1": a value the user never wrote.
     "a number where text goes": (
         "name: a\ncommand: [x]\nenv: {FLAG: no, VER: 1.10, HEX: 0x1F}",
@@ -54,6 +61,16 @@ def test_a_hostile_file_is_one_clear_error(tmp_path, case):
         workloadfile.from_path(path)
     assert says in str(caught.value), str(caught.value)
     assert len(str(caught.value)) < 4000  # the problems named, not the file echoed
+
+
+def test_a_list_of_bad_workloads_shows_a_hundred_and_counts_them_all(tmp_path):
+    path = tmp_path / "work.yaml"
+    path.write_text("\n".join(f"- {{name: 'bad name {i}', command: [x]}}" for i in range(150)))
+    with pytest.raises(KindfleetError) as caught:
+        workloadfile.from_path(path)
+    said = str(caught.value)
+    assert "(150 problems)" in said and "... and 50 more problems like these" in said
+    assert said.count("\n  - ") == 101
 
 
 def test_no_file_is_read_past_16_mib():

@@ -88,8 +88,16 @@ class _Frame:
 class EventReader:
     """Feed it events (`feed`); read `documents`, `problems` and `texts` afterwards."""
 
-    def __init__(self, repeated: str = "kind refuses repeated keys") -> None:
+    def __init__(
+        self,
+        repeated: str = "kind refuses repeated keys",
+        *,
+        noun: str = "fleet file",
+        second_fix: str = "remove the `---` and what follows",
+    ) -> None:
         self.repeated = repeated  # why a repeated key is refused, in the file's own terms
+        self.noun = noun  # what the file is called, in messages
+        self.second_fix = second_fix  # what to do with a second document
         self.problems: list[Problem] = []
         self.texts: dict[DataPath, str] = {}  # literal text of plain non-string scalars
         self.documents: list[Any] = []
@@ -268,8 +276,8 @@ class EventReader:
                 Problem(
                     "",
                     f"holds more than one YAML document (another starts at line "
-                    f"{self._document_line}); a fleet file holds exactly one",
-                    "remove the `---` and what follows, or put each fleet in its own file",
+                    f"{self._document_line}); a {self.noun} holds exactly one",
+                    self.second_fix,
                 )
             )
             raise TooBroken
@@ -322,7 +330,7 @@ class EventReader:
         self._problem(
             top,
             event,
-            f"the tag {shown} is not used in fleet files",
+            f"the tag {shown} is not used in {self.noun}s",
             "remove it (to force a string, quote the value)",
         )
 

@@ -51,6 +51,8 @@ class FileKind:
 
     empty_fix: str  # what to do with an empty file
     repeated: str  # why a repeated key is refused
+    noun: str = "fleet file"  # what it is called
+    second_fix: str = "remove the `---` and what follows, or put each fleet in its own file"
 
 
 FLEET_FILE = FileKind("run `kindfleet init` for an example", "kind refuses repeated keys")
@@ -69,7 +71,7 @@ def read(text: str | bytes, *, source: str | None = None, kind: FileKind = FLEET
     """The one document of a fleet file, or a file of another `kind` read the same way
     (text, or bytes in any encoding YAML allows); raises `SpecError` naming every problem."""
     text = _utf32_decoded(text, source)
-    reader = EventReader(kind.repeated)
+    reader = EventReader(kind.repeated, noun=kind.noun, second_fix=kind.second_fix)
     loader = _Loader(text)
     feed, get_event = reader.feed, loader.get_event
     try:
