@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 
@@ -42,3 +43,17 @@ def ensure_token(path: Path) -> str:
         token = secrets.token_urlsafe(32)
         write_private(path, token)
         return token
+
+
+def copy_private(source: Path, target: Path) -> None:
+    """`source` copied to `target`, which only its owner can read from the start (a
+    platform log may name what strangers should not read; copyfile made it 0644)."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -32,6 +32,8 @@ def test_the_local_runtimes_logs_are_exported(tmp_path):
         hub_log = (tmp_path / "logs" / f"{name}-hub" / "hub.log").read_text()
         agent_log = (tmp_path / "logs" / f"{name}-a" / "agent.log").read_text()
         assert hub_log.strip() and agent_log.strip()
+        for copy in ("hub/hub.log", "a/agent.log"):  # as private as the originals
+            assert (tmp_path / "logs" / f"{name}-{copy}").stat().st_mode & 0o777 == 0o600
         assert "nothing missing" in (tmp_path / "logs" / "summary.txt").read_text()
     finally:
         fleet.down()

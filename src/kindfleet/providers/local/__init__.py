@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ from kindfleet.providers.local.declared import DECLARED, agent_flags, difference
 from kindfleet.providers.local.declared import read as read_declared
 from kindfleet.providers.local.faults import LocalFaults, LocalProbes
 from kindfleet.providers.preflight import PreflightOptions, Report
-from kindfleet.statedir import ensure_token, fleet_dir, state_root, write_private
+from kindfleet.statedir import copy_private, ensure_token, fleet_dir, state_root, write_private
 
 FAILED_LOGS = ".failed-logs"  # under the state root, beside the fleets
 NOT_KUBERNETES = "provider local runs the hub and spokes as local processes: it is not Kubernetes"
@@ -84,8 +83,7 @@ class LocalLayout:
         log, kept = self.logfile(cluster), self.kept_log(cluster)
         try:
             kept.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            shutil.copyfile(log, kept)
-            kept.chmod(0o600)
+            copy_private(log, kept)
         except OSError:
             return log
         return kept
@@ -491,7 +489,7 @@ class LocalProvider(LocalFaults, LocalProbes, Provider):
         role = "hub" if cluster.role == "hub" else "agent"
         directory.mkdir(parents=True, exist_ok=True)
         try:
-            shutil.copyfile(source, directory / f"{role}.log")
+            copy_private(source, directory / f"{role}.log")
         except OSError as exc:
             return [f"{role} log {source}: {exc.strerror or exc}"]
         return []
