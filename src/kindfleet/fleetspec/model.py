@@ -319,6 +319,13 @@ class ClusterSpec(FileModel):
     context: str | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("name")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():  # most often a template variable unset
+            raise FieldProblem("is empty", "give a name, or leave `name` out for the default one")
+        return value
+
     @field_validator("nodes")
     @classmethod
     def _one_control_plane(cls, value: list[NodeGroup] | None) -> list[NodeGroup] | None:

@@ -184,6 +184,9 @@ CORPUS: dict[str, Case] = {
     # 0x and 0o numbers of any size become ints; quoting one in a message failed
     "huge-hex": ((HEAD + "spokes: 0x" + "f" * 5000 + "\n").encode(), 2, "5,002 digits"),
     "huge-octal": ((HEAD + "spokes: 0o" + "7" * 5000 + "\n").encode(), 2, "5,002 digits"),
+    # an empty name (a template's variable unset) became the default one in silence
+    "spoke-name-empty": ((HEAD + "spokes: [{name: ''}]\n").encode(), 2, "spokes[0].name: is empty"),
+    "hub-name-blank": ((HEAD + "hub: {name: '  '}\n").encode(), 2, "hub.name: is empty"),
     # past the hundred shown, the count is still every problem's
     "label-keys-150": (
         (
