@@ -24,7 +24,7 @@ from kindfleet.cli.progress import progress
 from kindfleet.errors import EXIT_INTERRUPTED, UsageError
 from kindfleet.fleet import Fleet
 from kindfleet.lifecycle import FleetStatus
-from kindfleet.lifecycle.results import NOT_OURS, NOT_THERE, WORDS
+from kindfleet.lifecycle.results import NOT_OURS, NOT_THERE, WORDS, UpFailed, UpPartialFailure
 from kindfleet.providers.base import traits
 from kindfleet.providers.preflight import CHECKS
 
@@ -160,6 +160,10 @@ def up(
                 timings=timings,
                 progress=report,
             )
+    except (UpFailed, UpPartialFailure) as exc:
+        if fmt is not output.Format.table:  # a script reads what came up, and what not
+            _show(exc.result.to_dict(), fmt)
+        raise
     except KeyboardInterrupt as exc:
         left = getattr(exc, "left", None)  # lifecycle.up.InterruptedAgain
         if left:

@@ -6,6 +6,7 @@ each, made for these tests and removed by them."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -178,8 +179,13 @@ def test_a_failed_cluster_is_removed_after_its_logs_were_collected(
     logs = kindfleet_env.base / f"{name}-logs"
     result = kindfleet_env.cli("up", "-f", str(path), "--kubeconfig",
                                str(kindfleet_env.base / f"{name}.kubeconfig"),
-                               "--logs-dir", str(logs), *kindfleet_env.up_args())  # fmt: skip
+                               "--logs-dir", str(logs), "-o", "json",
+                               *kindfleet_env.up_args())  # fmt: skip
     assert result.returncode == 4, result.stderr
+    # -o json says what came up and what did not, failed or not
+    outcomes = {o["name"]: o for o in json.loads(result.stdout)["outcomes"]}
+    assert outcomes[f"{name}-hub"]["ok"] and not outcomes[f"{name}-spoke1"]["ok"]
+    assert outcomes[f"{name}-spoke1"]["removed"]
     spoke = f"{name}-spoke1"
     assert "[ERROR KubernetesVersion]" in result.stderr
     assert f"(its logs: {logs / spoke})" in result.stderr
