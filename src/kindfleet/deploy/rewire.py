@@ -26,7 +26,7 @@ from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.lifecycle.results import failure_message
-from kindfleet.providers.base import Provider
+from kindfleet.providers.base import Provider, traits
 
 REWIRE = ("check", "tokens", "facts", "render", "access", "join", "spokes", "registered")
 
@@ -46,8 +46,14 @@ def rewire(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DeployResult:
-    deployed = load_deployed(fleet, state_root)
     source = fleet.source or "FILE"
+    if traits(provider).runs_platform:
+        raise UsageError(
+            f"provider {provider.name} runs the platform as processes on this machine, and "
+            "its spokes always dial the hub where it is: there is nothing to rewire",
+            hint=f"`kindfleet up -f {source}` starts again what is not running",
+        )
+    deployed = load_deployed(fleet, state_root)
     if deployed is None or deployed.image is None:
         raise UsageError(
             f"the platform of fleet {fleet.name!r} was not deployed from this machine",

@@ -69,3 +69,17 @@ def test_rewire_needs_a_deploy_from_this_machine(tmp_path):
         assert "kindfleet deploy -f" in (exc.hint or "")
     else:
         raise AssertionError("rewire without a deploy must be refused")
+
+
+def test_rewire_on_the_local_runtime_says_there_is_nothing_to_rewire(tmp_path):
+    """It pointed at `deploy`, which then said there was nothing to deploy."""
+    from kindfleet.fleetspec import from_text
+    from kindfleet.providers.local import LocalProvider
+
+    spec = from_text("apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: l\nprovider: local\n")
+    try:
+        rewire(spec, LocalProvider(tmp_path), runner=Runner(), state_root=tmp_path)
+    except UsageError as exc:
+        assert "nothing to rewire" in exc.message and "deploy" not in (exc.hint or "")
+    else:
+        raise AssertionError("rewire of a local fleet must be refused")
