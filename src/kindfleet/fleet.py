@@ -45,7 +45,7 @@ from kindfleet.lifecycle.events import Reporter, ignore
 from kindfleet.lifecycle.timings import MemoryPeaks, Recorder
 from kindfleet.load import LoadOptions, LoadResult, Progress
 from kindfleet.platform.client import HubClient
-from kindfleet.platform.wire import MAX_BATCH, BatchItem, SubmitResponse, WorkloadSpec
+from kindfleet.platform.wire import MAX_BATCH, MAX_BODY, BatchItem, SubmitResponse, WorkloadSpec
 from kindfleet.providers.base import (
     FaultAction,
     FaultSpec,
@@ -627,10 +627,10 @@ class Fleet:
                 for s, k in zip(checked, keys, strict=True)
             ]
             results = []
-            for start in range(0, len(items), MAX_BATCH):
-                batch = hub.submit_batch(items[start : start + MAX_BATCH])
-                results += batch
-                submitted(batch)
+            for batch in _batches(items):
+                answers = hub.submit_batch(batch)
+                results += answers
+                submitted(answers)
             return results
 
     def logs(
@@ -734,6 +734,23 @@ class Fleet:
         if report is not None:
             reporting.write(result, Path(report))
         return result
+
+
+def _batches(items: Sequence[BatchItem]) -> Iterator[list[BatchItem]]:
+    """`items` in order, at most MAX_BATCH a request and well within the hub's body size
+    (a workload's spec may be large: 1,000 of them were a 413)."""
+    budget = MAX_BODY // 2
+    batch: list[BatchItem] = []
+    size = 0
+    for item in items:
+        weight = len(item.model_dump_json()) + 1
+        if batch and (len(batch) == MAX_BATCH or size + weight > budget):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += weight
+    if batch:
+        yield batch
 
 
 def load_fleet(path: str | Path, *, provider: str | None = None) -> Fleet:

@@ -40,8 +40,10 @@ Credential = Annotated[
     str, StringConstraints(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 ]
 
-# Bounds that keep one request from exhausting the hub; the hub answers 422 beyond them.
+# Bounds that keep one request from exhausting the hub; the hub answers 422 beyond them
+# (413 beyond the body's size).
 MAX_BATCH = 1000
+MAX_BODY = 32 * 2**20
 MAX_LABELS = 64
 MAX_COMMAND_ARGS = 256
 MAX_MESSAGE = 1024

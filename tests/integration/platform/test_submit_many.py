@@ -97,6 +97,15 @@ def test_many_go_in_batches_and_again_with_the_key_none_twice(tmp_path: Path) ->
         with running.hub() as hub:
             assert _count(hub, "b") == COUNT
 
+        # Large specs (about 1 MiB each, within a workload's bounds): 40 are more than the
+        # hub takes in one body, so they go in more batches, all stored.
+        big = [{**spec, "command": ["true", *(["x" * 4000] * 255)]} for spec in _specs("c")[:40]]
+        sizes = []
+        stored = running.fleet.submit(big, submitted=lambda b: sizes.append(len(b)))
+        assert len(sizes) > 1 and sum(sizes) == 40 and all(r.created for r in stored)
+        with running.hub() as hub:
+            assert _count(hub, "c") == 40
+
 
 def _flow(spec: dict[str, object]) -> str:
     """One spec as a YAML flow map (JSON is YAML)."""

@@ -16,9 +16,9 @@ from starlette.types import Receive
 
 from kindfleet.platform.hub.api import problems
 from kindfleet.platform.hub.service.refusals import HubError, Invalid, TooLarge, UnsupportedMedia
+from kindfleet.platform.wire import MAX_BODY
 
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY = 32 * 2**20
 
 
 def parse(model: type[M], raw: bytes) -> M:
