@@ -39,6 +39,8 @@ from kindfleet.errors import KindfleetError, UsageError, writing
 from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
+from kindfleet.fleetspec.k8snames import dns_label
+from kindfleet.fleetspec.load import read_fleet_file
 from kindfleet.lifecycle import fleetlock
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
@@ -80,15 +82,20 @@ class Fleet:
         self.env = dict(os.environ if env is None else env)
         self.state_dir = Path(state_dir) if state_dir else None
         self._provider = provider
-        # The file it was read from, and the provider asked for instead of the file's:
-        # kept at `up` (fleetrecord.py), for a `down` after the file is gone.
-        self.source: tuple[Path, str | None] | None = None
+        # The file it was read from, the provider asked for instead of the file's, and the
+        # bytes read: kept at `up` (fleetrecord.py), for a `down` after the file is gone.
+        self.source: tuple[Path, str | None, bytes] | None = None
 
     @classmethod
     def from_path(cls, path: str | Path, *, provider: str | None = None, **kwargs: Any) -> Fleet:
         """`provider`: run the file's fleet with this provider instead of its own."""
-        fleet = cls(fleet_spec.from_path(path, provider=provider), **kwargs)
-        fleet.source = (Path(path), provider)
+        path = Path(path)
+        data = read_fleet_file(path)
+        spec = fleet_spec.from_text(
+            data, source=str(path), base_dir=path.resolve().parent, provider=provider
+        )
+        fleet = cls(spec, **kwargs)
+        fleet.source = (path, provider, data)
         return fleet
 
     @classmethod
@@ -96,16 +103,30 @@ class Fleet:
         """The fleet `name` as it was brought up: from its file as it was then (kept in
         its state directory), wherever that file is now, and whatever it says now."""
         root = Path(state_dir) if state_dir else None
-        kept = fleetrecord.recorded(name, root)
+        if (problem := dns_label(name)) is not None:
+            raise UsageError(f"--name: {problem}", hint="give the name of a fleet (its `name:`)")
+        by_file = "take it down from its file (-f), or its clusters with `kind delete cluster`"
+        try:
+            kept = fleetrecord.recorded(name, root)
+        except fleetrecord.Unreadable as exc:
+            raise UsageError(
+                f"the file kept for fleet {name!r} at its `up` ({fleetrecord.where(name, root)}) "
+                f"cannot be read: {exc}",
+                hint=by_file,
+            ) from None
         if kept is None:
-            others = fleetrecord.names(root)
+            others = [n for n in fleetrecord.names(root) if n != name]
             raise UsageError(
                 f"no fleet {name!r} was brought up with this state directory "
                 f"({root or state_root()})",
-                hint=f"fleets that were: {', '.join(others)}"
-                if others
-                else "a fleet brought up by an older kindfleet is taken down from its file "
-                "(-f); its clusters also go with `kind delete cluster --name NAME`",
+                hint=(f"fleets that were: {', '.join(others)}; " if others else "")
+                + (
+                    "its state directory is there: an `up` of it may still be under way "
+                    "(try again once it ends), or an older kindfleet brought it up: "
+                    if fleet_dir(name, root).is_dir()
+                    else ""
+                )
+                + by_file,
             )
         spec = fleet_spec.from_text(
             kept.data,
@@ -113,6 +134,12 @@ class Fleet:
             base_dir=kept.path.parent,
             provider=kept.provider,
         )
+        if spec.name != name:
+            raise UsageError(
+                f"the file kept for fleet {name!r} at its `up` is fleet {spec.name!r}'s "
+                f"({fleetrecord.where(name, root)} was changed by hand?)",
+                hint=by_file,
+            )
         return cls(spec, state_dir=state_dir, **kwargs)
 
     @classmethod

@@ -28,9 +28,11 @@ class Recorded:
     data: bytes  # the file as it was read
 
 
-def record(name: str, path: Path, provider: str | None, root: Path | None = None) -> None:
-    """Keep the file of `path` for the fleet `name` (0600: it may name secrets' paths)."""
-    data = path.read_bytes()
+def record(
+    name: str, path: Path, provider: str | None, data: bytes, root: Path | None = None
+) -> None:
+    """Keep `data`, the fleet file read from `path`, for the fleet `name` (0600: it may
+    name secrets' paths)."""
     kept = {
         "path": str(path.resolve()),
         "provider": provider,
@@ -39,24 +41,37 @@ def record(name: str, path: Path, provider: str | None, root: Path | None = None
     write_private(fleet_dir(name, root) / RECORD, json.dumps(kept))
 
 
+class Unreadable(Exception):
+    """A record is there and cannot be read (edited, cut short): what is wrong."""
+
+
+def where(name: str, root: Path | None = None) -> Path:
+    return fleet_dir(name, root) / RECORD
+
+
 def recorded(name: str, root: Path | None = None) -> Recorded | None:
-    """What was kept for the fleet `name`, if anything (a record that cannot be read
-    counts as none)."""
+    """What was kept for the fleet `name`; None when nothing was. Raises `Unreadable`."""
     try:
-        kept = json.loads((fleet_dir(name, root) / RECORD).read_text())
-        return Recorded(
-            name,
-            Path(kept["path"]),
-            kept.get("provider"),
-            base64.b64decode(kept["data"], validate=True),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        text = where(name, root).read_text(encoding="utf-8")
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        raise Unreadable(str(exc)) from None
+    try:
+        kept = json.loads(text)
+        path, provider, data = kept["path"], kept.get("provider"), kept["data"]
+        if not (isinstance(path, str) and isinstance(data, str)):
+            raise TypeError("path and data must be text")
+        if provider is not None and not isinstance(provider, str):
+            raise TypeError("provider must be text")
+        return Recorded(name, Path(path), provider, base64.b64decode(data, validate=True))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise Unreadable(f"not the record kindfleet writes ({exc})") from None
 
 
 def forget(name: str, root: Path | None = None) -> None:
     with contextlib.suppress(FileNotFoundError):
-        (fleet_dir(name, root) / RECORD).unlink()
+        where(name, root).unlink()
 
 
 def names(root: Path | None = None) -> list[str]:

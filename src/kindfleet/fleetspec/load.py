@@ -101,6 +101,14 @@ def from_text(
 def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
     """A fleet file; relative host paths in it are read from the file's own directory."""
     path = Path(path)
+    return from_text(
+        read_fleet_file(path), source=str(path), base_dir=path.resolve().parent, provider=provider
+    )
+
+
+def read_fleet_file(path: Path) -> bytes:
+    """The bytes of the fleet file at `path`, read once (a pipe, `-f <(...)`, cannot be
+    read twice); a one-line error naming what is wrong with the path."""
     try:
         raw = read_capped(path)
     except FileNotFoundError:
@@ -124,4 +132,4 @@ def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
             ],
             source=str(path),
         )
-    return from_text(raw, source=str(path), base_dir=path.resolve().parent, provider=provider)
+    return raw

@@ -4,6 +4,8 @@ that cannot read its file says so. A real local fleet, the CLI as a process."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +69,22 @@ def test_a_fleet_whose_file_went_bad_comes_down_by_name(tmp_path: Path) -> None:
         unknown = _kindfleet("down", "--name", "nope", cwd=tmp_path, state=state)
         assert unknown.returncode == 2 and "fleets that were: byname" in unknown.stderr
 
+        bad_name = _kindfleet("down", "--name", "../byname", cwd=tmp_path, state=state)
+        assert bad_name.returncode == 2 and "DNS-1123" in bad_name.stderr
+
+        # A record changed by hand: said so, and nothing taken down in its stead.
+        good = kept.read_text()
+        kept.write_text("[1, 2]")
+        corrupt = _kindfleet("down", "--name", "byname", cwd=tmp_path, state=state)
+        assert corrupt.returncode == 2 and "cannot be read" in corrupt.stderr
+        other = json.loads(good)
+        other["data"] = base64.b64encode(FLEET.replace("byname", "other").encode()).decode()
+        kept.write_text(json.dumps(other))
+        swapped = _kindfleet("down", "--name", "byname", cwd=tmp_path, state=state)
+        assert swapped.returncode == 2 and "is fleet 'other''s" in swapped.stderr
+        assert _hub_pid(state) is not None
+        kept.write_text(good)
+
         down = _kindfleet("down", "--name", "byname", cwd=tmp_path, state=state)
         assert down.returncode == 0, down.stderr
         assert "fleet byname is down" in down.stderr
@@ -75,3 +93,19 @@ def test_a_fleet_whose_file_went_bad_comes_down_by_name(tmp_path: Path) -> None:
     finally:
         fleet.write_text(FLEET)
         _kindfleet("down", cwd=tmp_path, state=state)
+
+
+def test_a_fleet_file_from_a_pipe_is_read_once_and_kept_as_read(tmp_path: Path) -> None:
+    """`up -f <(...)`: the record read the file again after the spec had, and blocked on
+    a FIFO (holding the fleet's lock), or kept an empty file from a pipe."""
+    from kindfleet.fleet import Fleet
+
+    read, write = os.pipe()
+    os.write(write, FLEET.encode())
+    os.close(write)
+    try:
+        fleet = Fleet.from_path(f"/proc/self/fd/{read}", state_dir=tmp_path / "state")
+    finally:
+        os.close(read)
+    assert fleet.name == "byname"
+    assert fleet.source is not None and fleet.source[2] == FLEET.encode()
