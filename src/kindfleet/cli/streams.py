@@ -16,6 +16,8 @@ import os
 import sys
 from typing import IO, Any
 
+from kindfleet.stdio import reopen_closed
+
 
 class Forgiving:
     """A text stream that, once writing to it fails with EPIPE, writes to /dev/null: the
@@ -53,11 +55,10 @@ class Forgiving:
 
 
 def install() -> None:
-    """sys.stdout and sys.stderr made forgiving; a closed one (None) made /dev/null."""
+    """sys.stdout and sys.stderr made forgiving; a closed one made /dev/null first."""
+    reopen_closed()
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        if stream is None:
-            stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (the process's)
         if not isinstance(stream, Forgiving):
             setattr(sys, name, Forgiving(stream))
 

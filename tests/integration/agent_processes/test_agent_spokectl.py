@@ -243,3 +243,15 @@ def test_follow_prints_what_the_run_writes_across_a_rotation_until_sigterm(state
         assert lines.get_nowait() == b"last\n"
     finally:
         proc.kill()
+
+
+def test_follow_with_stdout_closed_ends_as_usual(state: Path):
+    """`kindfleet logs ID --follow >&-`: spokectl started with no descriptor 1 failed with
+    "'NoneType' object has no attribute 'fileno'"."""
+    argv = [sys.executable, "-m", "kindfleet.platform.agent.spokectl", "logs", "--state-dir",
+            str(state), "--workload", "w/1", "--generation", "2", "--follow", "--until-eof"]  # fmt: skip
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", *argv],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, b"")

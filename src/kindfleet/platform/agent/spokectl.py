@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kindfleet.platform.agent import paths
+from kindfleet.stdio import reopen_closed
 
 EXIT_OK, EXIT_FAILED, EXIT_NOT_FOUND = 0, 1, 2
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -257,6 +258,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    reopen_closed()  # `kindfleet logs ID --follow >&-`: nothing to write to is not an error
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
