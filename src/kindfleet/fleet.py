@@ -635,13 +635,15 @@ class Fleet:
         specs: Sequence[WorkloadSpec | Mapping[str, Any]],
         *,
         key: str | None = None,
+        sending: Callable[[int], None] = lambda _: None,
         submitted: Callable[[list[SubmitResponse]], None] = lambda _: None,
     ) -> list[SubmitResponse]:
         """Submit workloads (each checked first: `WorkloadSpecError` lists what is wrong).
         `key`: submitting again with the same key runs them once. Several go in batches of
         up to `MAX_BATCH`, each one transaction of the hub (all of it stored, or none), in
-        the order given; `submitted` is told each batch's answers as they come, so that a
-        caller stopped half way knows how far it got."""
+        the order given; `sending` is told each batch's size before it goes, `submitted`
+        its answers once stored, so that a caller stopped half way knows how far it got
+        (and what may have been stored: a batch sent and not answered)."""
         checked = [s if isinstance(s, WorkloadSpec) else workloadfile.validate(s) for s in specs]
         keys = workloadfile.idempotency_keys(key, len(checked))
         with self.hub() as hub:
@@ -655,6 +657,7 @@ class Fleet:
             ]
             results = []
             for batch in _batches(items):
+                sending(len(batch))
                 answers = hub.submit_batch(batch)
                 results += answers
                 submitted(answers)

@@ -17,6 +17,7 @@ from kindfleet import workloadfile
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption, fleet
 from kindfleet.errors import UsageError
+from kindfleet.platform.client import HubRequestError, HubUnavailable
 from kindfleet.platform.exclusive import DEFAULT_LEASE, SPOKE_GRACE, margin
 from kindfleet.platform.wire import SubmitResponse, Workload, WorkloadState
 
@@ -124,11 +125,20 @@ def submit(
             hint="kindfleet submit -n hello -- echo hello",
         )
     done: list[SubmitResponse] = []
+    flying = [0]  # the batch on its way: stored or not, the hub has not said yet
+
+    def stored(batch: list[SubmitResponse]) -> None:
+        done.extend(batch)
+        flying[0] = 0
+
     try:
-        results = fleet(file).submit(specs, key=key, submitted=done.extend)
-    except BaseException:
-        if 0 < len(done) < len(specs):
-            output.warn(_submitted_part(len(done), len(specs), key))
+        results = fleet(file).submit(
+            specs, key=key, sending=lambda n: flying.__setitem__(0, n), submitted=stored
+        )
+    except BaseException as exc:
+        if len(specs) > 1 and (done or flying[0]):
+            refused = isinstance(exc, HubRequestError) and not isinstance(exc, HubUnavailable)
+            output.warn(_submitted_part(len(done), flying[0], len(specs), key, refused=refused))
         raise
     if fmt is not output.Format.table:
         output.emit([r.model_dump(mode="json") for r in results], fmt)
@@ -164,16 +174,32 @@ def _only_spec(ctx: typer.Context, command: list[str] | None) -> None:
         )
 
 
-def _submitted_part(done: int, total: int, key: str | None) -> str:
-    """What a submission stopped half way leaves: the first `done` of the file stored."""
+def _submitted_part(done: int, flying: int, total: int, key: str | None, *, refused: bool) -> str:
+    """What a submission of a list stopped half way leaves: the first `done` stored, then
+    a batch of `flying` the hub refused whole (`refused`), or may have stored."""
+    if refused:
+        said = (
+            f"the hub refused workloads {done + 1}-{done + flying} of {total} (one batch, "
+            f"stored as none; an item it names as items[i] is workload {done + 1} + i of the "
+            f"list), after the first {done} were stored"
+        )
+        again = (
+            f"fix it, then submit the file with --key {key} again: those stored are not sent twice"
+            if key
+            else "fix it, then submit only the workloads after them (without --key, those "
+            "stored would be stored again)"
+        )
+        return f"{said}; {again}"
+    said = f"stopped with the first {done} of {total} workloads stored"
+    if flying:
+        said += f", and the {flying} sent after them maybe stored too (the hub had not answered)"
     again = (
-        f"submitting the same file with --key {key} again sends only the rest"
+        f"submitting the file with --key {key} again stores each once"
         if key
-        else "submitting the file again submits them again: give --key to make it safe to repeat"
+        else "submitting the file again would store them twice: `kindfleet workloads` shows "
+        "what is there; give --key to make a list safe to send again"
     )
-    return (
-        f"stopped after the first {done} of {total} workloads were submitted (and stored); {again}"
-    )
+    return f"{said}; {again}"
 
 
 def _age(workload: Workload) -> str:

@@ -88,14 +88,30 @@ def test_many_go_in_batches_and_again_with_the_key_none_twice(tmp_path: Path) ->
             env={**os.environ, "KINDFLEET_STATE_DIR": str(tmp_path / "state")},
         )  # fmt: skip
         assert done.returncode == 130, done.stderr
-        assert f"the first {MAX_BATCH} of {COUNT} workloads were submitted" in done.stderr
-        assert "--key many-b again sends only the rest" in done.stderr
+        assert f"stopped with the first {MAX_BATCH} of {COUNT} workloads stored" in done.stderr
+        assert f"the {MAX_BATCH} sent after them maybe stored too" in done.stderr
+        assert "--key many-b again stores each once" in done.stderr
         with running.hub() as hub:
             assert _count(hub, "b") == MAX_BATCH
         rest = running.fleet.submit(_specs("b"), key="many-b")
         assert sum(r.created for r in rest) == COUNT - MAX_BATCH
         with running.hub() as hub:
             assert _count(hub, "b") == COUNT
+
+        # The same key asked to store another workload (item 1200): its batch is refused
+        # whole, and the message names the list's workloads, not the batch's.
+        changed = _specs("b")
+        changed[1200]["command"] = ["false"]
+        spec_file.write_text("\n".join(f"- {s}" for s in map(_flow, changed)))
+        refused = subprocess.run(
+            [sys.executable, "-m", "kindfleet", "submit", "--spec", str(spec_file),
+             "-f", str(fleet_file), "--key", "many-b"],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "KINDFLEET_STATE_DIR": str(tmp_path / "state")},
+        )  # fmt: skip
+        assert refused.returncode != 0
+        assert f"refused workloads {MAX_BATCH + 1}-{2 * MAX_BATCH} of {COUNT}" in refused.stderr
+        assert f"after the first {MAX_BATCH} were stored" in refused.stderr
 
         # Large specs (about 1 MiB each, within a workload's bounds): 40 are more than the
         # hub takes in one body, so they go in more batches, all stored.
