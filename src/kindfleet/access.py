@@ -9,6 +9,7 @@ the hub, which only ever sees status and telemetry.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kindfleet.deploy.state import load_access
@@ -29,7 +30,7 @@ def hub_client(
     *,
     state_root: Path | None = None,
     timeout: float = 10.0,
-    unreachable_hint: str | None = None,
+    unreachable_hint: Callable[[], str | None] = lambda: None,
 ) -> HubClient:
     """A client of the fleet's hub, with the fleet's client token."""
     url, token = hub_address(spec, provider, state_root=state_root)

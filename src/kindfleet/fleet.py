@@ -600,7 +600,7 @@ class Fleet:
             provider,
             state_root=self.state_dir,
             timeout=timeout,
-            unreachable_hint=self._hub_fault(),
+            unreachable_hint=self._hub_fault,
         )
 
     def _hub_fault(self) -> str | None:
@@ -612,9 +612,10 @@ class Fleet:
             return None
         ids = " ".join(r.id for r in held)
         what = ", ".join(f"`{r.action}`" for r in held)
+        file = f" -f {self.source[0]}" if self.source else ""
         return (
             f"the hub's cluster {self.spec.hub.name} is held by a fault ({what}, `kindfleet "
-            f"fault list`): `kindfleet fault clear {ids}` ends it"
+            f"fault list{file}`): `kindfleet fault clear{file} {ids}` ends it"
         )
 
     def hub_address(self, *, kubeconfig: str | Path | None = None) -> tuple[str, str]:

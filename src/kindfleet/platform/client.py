@@ -13,7 +13,7 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -112,10 +112,10 @@ class HubClient:
         *,
         timeout: float = 10.0,
         transport: httpx2.BaseTransport | None = None,
-        unreachable_hint: str | None = None,
+        unreachable_hint: Callable[[], str | None] = lambda: None,
     ) -> None:
         """`unreachable_hint`: what to say when the hub cannot be reached, where the caller
-        knows more than that it may not run (a fault it holds on the hub)."""
+        knows more than that it may not run (a fault held on the hub), asked then."""
         self.url = url.rstrip("/")
         self._unreachable_hint = unreachable_hint
         self._http = httpx2.Client(
@@ -373,7 +373,7 @@ class HubClient:
         return HubUnavailable(
             f"cannot reach the hub at {self.url}: {why}",
             status=0,
-            hint=self._unreachable_hint
+            hint=self._unreachable_hint()
             or "is the hub running? check the URL, or start the fleet with `kindfleet up`",
         )
 

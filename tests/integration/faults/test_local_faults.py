@@ -126,9 +126,10 @@ def test_a_hub_restart_during_a_partition_is_reached_through_the_heal(fresh: Loc
 
 def test_a_hub_held_by_a_fault_is_said_to_be_so_when_it_cannot_be_reached(fresh: Local):
     """Not "is the hub running? start the fleet with `kindfleet up`": the user paused it."""
+    hub = fresh.fleet.hub(timeout=0.5)  # opened before: a long command's client
     record = fresh.fleet.fault("pause", "hub")
     try:
-        with pytest.raises(HubUnavailable) as refused, fresh.fleet.hub(timeout=0.5) as hub:
+        with pytest.raises(HubUnavailable) as refused, hub:
             hub.spokes()
         assert f"kindfleet fault clear {record.id}" in (refused.value.hint or "")
         assert "`pause`" in (refused.value.hint or "")
