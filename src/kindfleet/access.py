@@ -90,20 +90,29 @@ def follow_log(
     stream: str = "stdout",
     tail: int | None = None,
     poll: float = 1.0,
+    hub_silent: Callable[[str], None] = lambda _: None,
 ) -> None:
     """A run's log on this process's stdout, then what it writes until it ends. Work that
-    has not started yet is waited for (the last attempt, once it starts)."""
+    has not started yet is waited for (the last attempt, once it starts). A hub that
+    cannot be asked whether the run has ended is `hub_silent`'s to tell, once a spell."""
     _check(stream, tail)
     while generation is None and workload.state in NOT_STARTED:
         time.sleep(poll)
         workload = hub.get(workload.id)
     number, spoke = attempt_of(workload, generation)
 
+    silent: list[bool] = [False]
+
     def running() -> bool:
         try:
             now = hub.get(workload.id)
-        except HubUnavailable:  # a hub that is restarting: the run goes on, and so do we
+        except HubUnavailable as exc:  # a hub that is restarting: the run goes on, so do we
+            if not silent[0]:
+                silent[0] = True
+                hub_silent(f"{exc.message}; following on until it says the run has ended"
+                           + (f" ({exc.hint})" if exc.hint else ""))  # fmt: skip
             return True
+        silent[0] = False
         attempt = next((a for a in now.attempts if a.generation == number), None)
         return attempt is not None and attempt.state in STARTED  # not: ended, or retried
 

@@ -690,14 +690,16 @@ class Fleet:
         stream: str = "stdout",
         tail: int | None = None,
         kubeconfig: str | Path | None = None,
+        hub_silent: Callable[[str], None] = lambda _: None,
     ) -> None:
         """A run's log on this process's stdout, then what the run writes until it ends
-        (work not started yet is waited for)."""
+        (work not started yet is waited for). The hub says when it has ended: while it
+        cannot be asked, the log is followed on, and `hub_silent` told why, once."""
         provider = self.provider(kubeconfig)
         with self.hub() as hub:
             access.follow_log(
                 self.spec, provider, hub, hub.get(workload),
-                generation=generation, stream=stream, tail=tail,
+                generation=generation, stream=stream, tail=tail, hub_silent=hub_silent,
             )  # fmt: skip
 
     # -- checks -----------------------------------------------------------------------

@@ -347,7 +347,9 @@ def logs(
     stream = "stderr" if stderr else "stdout"
     if follow:
         output.out.file.flush()
-        fleet(file).follow_logs(workload, generation=attempt, stream=stream, tail=tail)
+        fleet(file).follow_logs(
+            workload, generation=attempt, stream=stream, tail=tail, hub_silent=output.warn
+        )
         return
     text = fleet(file).logs(workload, generation=attempt, stream=stream, tail=tail)
     output.out.file.write(text)

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import psutil
 import pytest
 
+from kindfleet import access
 from kindfleet.fleet import Fleet
 from kindfleet.fleetspec import from_text
 from kindfleet.platform.client import HubClient, HubUnavailable
@@ -139,6 +141,38 @@ def test_a_hub_held_by_a_fault_is_said_to_be_so_when_it_cannot_be_reached(fresh:
     with pytest.raises(HubUnavailable) as plain, client:  # no fault held: the usual words
         client.spokes()
     assert "is the hub running?" in (plain.value.hint or "")
+
+
+def test_a_follower_goes_on_while_the_hub_is_held_and_says_so_once(fresh: Local):
+    """The hub says when a run has ended; paused, it cannot: the follower went on in
+    silence, and looked hung once the run was over."""
+    script = "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.5; done"
+    with fresh.fleet.hub(timeout=5) as hub:
+        wid = hub.submit({"name": "ticks", "command": ["sh", "-c", script]}).workload.id
+        until(lambda: hub.get(wid).state == "Running", 30, "the run to start")
+        workload = hub.get(wid)
+    notes: list[str] = []
+    record = fresh.fleet.fault("pause", "hub")
+    client = fresh.fleet.hub(timeout=0.5)
+    follower = threading.Thread(
+        target=access.follow_log,
+        args=(fresh.spec, fresh.provider, client, workload),
+        kwargs={"hub_silent": notes.append},
+    )
+    follower.start()
+    try:
+        until(lambda: notes, 60, "the follower to say the hub is silent")
+        time.sleep(2)  # more looks at a silent hub: still one note
+        fresh.fleet.clear_faults([record.id])
+        follower.join(timeout=60)
+        assert not follower.is_alive()  # the hub back, it said the run had ended
+    finally:
+        fresh.fleet.clear_faults()
+        follower.join(timeout=60)
+        client.close()
+    assert len(notes) == 1
+    assert "following on until it says the run has ended" in notes[0]
+    assert f"kindfleet fault clear {record.id}" in notes[0]
 
 
 def test_pause_freezes_the_agent_and_clear_thaws_it(fresh: Local):
