@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kindfleet.platform.hub.api.connections import Coalesced
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from kindfleet.platform.hub.api.connections import MAX_HEAD, Coalesced, guarded
 
 
 class Raw:
@@ -146,3 +149,95 @@ def test_a_closing_transport_is_still_written_to_and_a_lost_one_is_not() -> None
         t.write(b"nor this")
 
     assert turns(lost).calls == []
+
+
+# ----------------------------------------------------------- the guarded protocol itself
+
+
+async def _plain_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+class Wire(asyncio.Transport):
+    """A connection's socket, as the protocol sees it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: list[bytes] = []
+        self.closed = self.aborted = False
+
+    def write(self, data: Any) -> None:
+        self.out.append(bytes(data))
+
+    def writelines(self, lines: Any) -> None:
+        self.out.extend(bytes(x) for x in lines)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def _connected(header_timeout: float = 10.0) -> tuple[Any, Wire]:
+    config = Config(_plain_app, lifespan="off", log_config=None,
+                    http=guarded(header_timeout, 10.0, 10))  # fmt: skip
+    config.load()
+    protocol = config.http_protocol_class(config=config, server_state=ServerState(), app_state={})
+    wire = Wire()
+    protocol.connection_made(wire)
+    return protocol, wire
+
+
+async def test_a_head_past_its_bound_is_431_and_the_connection_closed() -> None:
+    """Found from outside: a 64 MiB header, from anyone, was read whole (400 MB held by six
+    at once)."""
+    protocol, wire = _connected()
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+    for _ in range(2):  # a head arriving in pieces
+        protocol.data_received(b"a" * (MAX_HEAD // 2))
+    assert wire.closed and not wire.aborted
+    assert wire.out[0].startswith(b"HTTP/1.1 431 ")
+    assert len(wire.out) == 1
+    protocol.connection_lost(None)
+
+
+async def test_a_head_within_its_bound_and_a_large_body_are_served() -> None:
+    protocol, wire = _connected()
+    body = b"x" * (4 * MAX_HEAD)
+    protocol.data_received(
+        b"POST /x HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEAD - 200)
+        + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )  # fmt: skip
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert b"".join(wire.out).startswith(b"HTTP/1.1 200 ")
+    assert not wire.aborted
+    protocol.connection_lost(None)
+
+
+async def test_the_head_is_due_from_the_connection_opening_not_its_first_byte() -> None:
+    """A first byte sent just before the head's time was up gave it as long again."""
+    protocol, wire = _connected(header_timeout=0.3)
+    await asyncio.sleep(0.2)
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\n")  # ... and no more
+    await asyncio.sleep(0.25)  # past the opening's 0.3 s, within 0.3 s of the first byte
+    assert wire.aborted
+    protocol.connection_lost(None)

@@ -6,7 +6,8 @@ holds its connection (and a file descriptor) for ever. This protocol adds what a
 facing strangers needs, on uvicorn's own extension point (`Config(http=...)`):
 
 - the request head must arrive within `header_timeout` of the connection opening (or of
-  the end of the previous answer, on a kept-alive connection);
+  its first byte, on a kept-alive connection), and be at most `MAX_HEAD` bytes (431
+  beyond: httptools took a 64 MiB header from anyone, and six at once held 400 MB);
 - its body within `body_timeout` of the end of the head;
 - an idle kept-alive connection is closed after `keep_alive` (uvicorn's own timer);
 - beyond `max_connections` open at once, a new connection is closed at once.
@@ -33,12 +34,17 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger("kindfleet.hub")
 
 
+MAX_HEAD = 64 * 1024  # a request's line and headers; nginx's default is 32 KiB
+TOO_LARGE = b"the request's line and headers are larger than %d bytes" % MAX_HEAD
+
+
 class Limits:
     header_timeout = 10.0
     body_timeout = 60.0
     max_connections = 1024
     refused = 0  # connections closed because too many were open
     timed_out = 0  # connections closed because a head or a body came too slowly
+    too_large = 0  # connections closed because a head was larger than MAX_HEAD
 
 
 def guarded(header_timeout: float, body_timeout: float, max_connections: int) -> type[Any]:
@@ -121,6 +127,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     _deadline: asyncio.TimerHandle | None = None
     _reading = False  # between the first byte of a request and the end of its body
+    _head = 0  # bytes received of the request's head so far; -1 once it is whole
     _half_closed = False  # the client shut its side after a request: close once answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -154,10 +161,25 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if not self._reading:
             self._reading = True
-            self._arm(self.limits.header_timeout)
+            self._head = 0
+            if self._deadline is None:  # kept alive: the head's time starts now
+                self._arm(self.limits.header_timeout)
+        if self._head >= 0:
+            self._head += len(data)
         super().data_received(data)
+        if self._head > MAX_HEAD and not self.transport.is_closing():
+            self._head = -1
+            self.limits.too_large += 1
+            self._disarm()
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(TOO_LARGE), TOO_LARGE)
+            )
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
+        self._head = -1
         if self._upgrade_with_body():
             # The parser stops at an Upgrade (h2c here): the body would never be read, and
             # the request was answered as if it had none ("not valid JSON: EOF").

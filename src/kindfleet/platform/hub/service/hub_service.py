@@ -36,7 +36,7 @@ from kindfleet.platform.hub.service.metrics import HubMetrics
 from kindfleet.platform.hub.service.passes import PassConfig, PassReport, run_pass
 from kindfleet.platform.hub.service.refusals import Conflict, Invalid
 from kindfleet.platform.hub.service.rows import persist, queued_row, record, shown_columns
-from kindfleet.platform.hub.service.safelog import shown
+from kindfleet.platform.hub.service.safelog import Spell, shown
 from kindfleet.platform.hub.service.submit import Submitted, ids_after, prepare, submit_many
 from kindfleet.platform.hub.service.tokens import (
     Principal,
@@ -101,6 +101,7 @@ class HubService:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self._other_store = Spell(time.monotonic)
         # A fake wall clock in a test is the monotonic clock too.
         mono = monotonic or (time.monotonic if clock is time.time else clock)
         self.ears = Ears(mono, keep_audible=settings.keep_audible_seconds)
@@ -433,7 +434,9 @@ class HubService:
         not hold what was acknowledged to it (issue 14)."""
         if not remembered or remembered == self.db.store_id:
             return
-        log.error(
+        self._other_store.log(  # before any token is checked: anyone may send it
+            log,
+            logging.ERROR,
             "a spoke remembers hub store %s, but this hub's store is %s (%s): refused. This "
             "hub does not hold what was acknowledged before; restore its store from a backup",
             shown(remembered[:64]),
