@@ -313,7 +313,7 @@ def _held_by(conn: Connection, name: str, row: Any, credential: str | None) -> A
     if row is None:
         _refuse(conn, name, credential, f"spoke {name} was removed and its credential revoked")
     if credential is not None and not hmac.compare_digest(str(row.credential_hash), credential):
-        _refuse(conn, name, credential, f"this credential is no longer spoke {name}'s")
+        _refuse(conn, name, credential, f"this credential is not (or no longer) spoke {name}'s")
     return row
 
 
