@@ -55,6 +55,15 @@ def time_left(unanswered: float | None, lease: float, grace: float) -> float:
     return stop_after(lease, grace) - unanswered
 
 
+def may_start(left: float, lease: float, grace: float) -> bool:
+    """Whether an exclusive run with `left` seconds on its lease may start: with enough to
+    do something before its stop (MIN_RUN, or half of what a fresh answer gives when that
+    is less). Found from outside: thawed after a hub pause, a spoke whose last answered
+    heartbeat had been sent just before it started every exclusive run with a second left,
+    stopped each one (LeaseExpired) and spent a retry of every one."""
+    return left >= min(MIN_RUN, stop_after(lease, grace) / 2)
+
+
 def may_replace(silence: float, lease: float) -> bool:
     """Whether the hub may place an exclusive workload again: the spoke holding it has
     been silent, in seconds the hub could have heard, for the full lease."""

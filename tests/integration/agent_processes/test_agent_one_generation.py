@@ -10,6 +10,7 @@ its lease is killed at once, not given a grace the lease no longer has."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -79,5 +80,36 @@ async def test_exclusive_work_past_its_lease_is_killed_without_a_grace(settings,
         await until(lambda: "w1-g1" in m.done, timeout=20)  # before: the 30 s grace
         assert time.monotonic() - thawed < 20
         assert events(m)[-1][2:] == ("failed", "LeaseExpired")
+    finally:
+        await close(m)
+
+
+async def test_exclusive_work_waits_for_a_fresh_answer_to_start_with_its_lease_nearly_out(
+    settings, tmp_path
+):
+    """Found from outside: thawed after a hub pause, the last answered heartbeat had been
+    sent just before it; every exclusive run started with a second left, was stopped
+    (LeaseExpired) and spent a retry. A 10 s lease and a 5 s grace give a run 3.9 s from
+    an answered heartbeat's send; with 0.9 s left it waits for the next answer."""
+    settings = dataclasses.replace(settings, stop_grace_seconds=5.0)
+    clock = [1000.0]
+    answers = HubAnswers(clock=lambda: clock[0])
+    answers.answered(clock[0] - 3.0)  # sent 3 s ago: 0.9 s left
+    db = AgentDb(settings.db_path)
+    records = Records(db, journal(db), reported=lambda: None)
+    m = RunManager(settings, ProcessExecutor(settings.state_dir), records, answers)
+    ledger = tmp_path / "ledger"
+    try:
+        spec = py(f"open({str(ledger)!r}, 'a').write('ran\\n')", mode="exclusive", lease_seconds=10)
+        await m.take([assignment("w1", 1, spec)])
+        for _ in range(10):  # supervision looks again and again: still not started
+            m.runs["w1-g1"].wake.set()
+            await asyncio.sleep(0.05)
+        assert not ledger.exists()
+        answers.answered(clock[0])  # a heartbeat answered now: 3.9 s left
+        m.runs["w1-g1"].wake.set()
+        await until(lambda: "w1-g1" in m.done, timeout=20)
+        assert ledger.read_text() == "ran\n"
+        assert events(m)[-1][2:3] == ("succeeded",)
     finally:
         await close(m)

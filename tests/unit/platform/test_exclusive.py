@@ -93,3 +93,26 @@ def test_the_agent_counts_from_the_latest_answered_send():
     assert answers.time_left(spec, 0.5) == pytest.approx(8.4 - 1.0)
     now[0] = 999.0 + 8.4
     assert answers.time_left(spec, 0.5) == pytest.approx(0.0)
+
+
+@given(
+    lease=st.floats(min_value=exclusive.MIN_LEASE, max_value=exclusive.MAX_LEASE),
+    grace=st.floats(min_value=0, max_value=600),
+)
+def test_a_fresh_answer_lets_accepted_work_start_and_a_nearly_spent_lease_does_not(
+    lease: float, grace: float
+) -> None:
+    window = exclusive.stop_after(lease, grace)
+    if window < exclusive.MIN_RUN:
+        return  # refused at accept (LeaseTooShort)
+    assert exclusive.may_start(window, lease, grace)  # just answered
+    assert not exclusive.may_start(0.0, lease, grace)
+    assert not exclusive.may_start(min(exclusive.MIN_RUN, window / 2) - 0.01, lease, grace)
+
+
+def test_the_thawed_spoke_of_the_attack_waits() -> None:
+    """A 10 s lease, a 5 s grace: 3.9 s from an answered heartbeat's send; 0.9 s left (the
+    heartbeat answered at the thaw was sent 3 s before) is not enough to start."""
+    assert exclusive.stop_after(10, 5) == pytest.approx(3.9)
+    assert not exclusive.may_start(0.9, 10, 5)
+    assert exclusive.may_start(3.8, 10, 5)

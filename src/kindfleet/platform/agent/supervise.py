@@ -27,6 +27,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kindfleet.platform import exclusive
 from kindfleet.platform.agent import diskroom, logs, reports
 from kindfleet.platform.agent.answers import HubAnswers
 from kindfleet.platform.agent.backoff import Backoff
@@ -176,12 +177,17 @@ class Supervisor:
             await self._give_up(run)
 
     async def _lease_to_start(self, run: Run) -> None:
-        """Exclusive work starts only with time left on its lease: wait for the hub to
-        answer a heartbeat (or for a reason to give up: cancel, fence, shutdown)."""
+        """Exclusive work starts only with time left on its lease to run in
+        (`exclusive.may_start`): wait for the hub to answer a heartbeat (or for a reason to
+        give up: cancel, fence, shutdown)."""
         grace = self.timing.stop_grace_seconds
-        while run.stop is None:
+        lease = run.held.spec.lease
+        while True:
+            run.wake.clear()  # woken, it looks again; left set, the wait would not wait
+            if run.stop is not None:
+                return
             left = self.answers.time_left(run.held.spec, grace)
-            if left is None or left > 0:
+            if left is None or lease is None or exclusive.may_start(left, lease, grace):
                 return
             await wait_event(run.wake, self.timing.supervise_interval)
 
