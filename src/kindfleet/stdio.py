@@ -14,8 +14,14 @@ def reopen_closed() -> None:
     for fd, name in ((1, "stdout"), (2, "stderr")):
         if getattr(sys, name) is not None:
             continue
-        quiet = os.open(os.devnull, os.O_WRONLY)  # the lowest free: `fd` itself, if closed
-        if quiet != fd:
-            os.dup2(quiet, fd)
-            os.close(quiet)
+        to_devnull(fd)
         setattr(sys, name, open(fd, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
+
+
+def to_devnull(fd: int) -> None:
+    """Descriptor `fd` pointed at /dev/null (opened, if it was closed): its writers, this
+    process's and its children's, write nowhere and fail nothing."""
+    quiet = os.open(os.devnull, os.O_WRONLY)  # the lowest free: `fd` itself, if closed
+    if quiet != fd:
+        os.dup2(quiet, fd)
+        os.close(quiet)

@@ -28,6 +28,7 @@ from kindfleet.errors import (
     SpecError,
     machine_error,
 )
+from kindfleet.stdio import to_devnull
 
 FILE, CLUSTERS, PLATFORM = "Fleet file", "Clusters", "Platform"
 WORK, DRILLS, MORE = "Workloads", "Drills and tests", "More"
@@ -202,9 +203,8 @@ def _as_interrupt(signum: int, frame: object) -> None:
     _stopped.append(signum)
     if signum == signal.SIGHUP:  # the terminal is gone: writing to it fails the clean-up
         with contextlib.suppress(OSError):
-            quiet = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(quiet, 1)
-            os.dup2(quiet, 2)
+            to_devnull(1)
+            to_devnull(2)
     if callable(signal.getsignal(signal.SIGINT)):
         signal.raise_signal(signal.SIGINT)
         return

@@ -12,11 +12,10 @@ bug of ours. `spokectl logs --follow` stops instead: it has nothing else to do.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from typing import IO, Any
 
-from kindfleet.stdio import reopen_closed
+from kindfleet.stdio import reopen_closed, to_devnull
 
 
 class Forgiving:
@@ -47,9 +46,7 @@ class Forgiving:
     def _drop(self) -> None:
         self.gone = True
         with contextlib.suppress(OSError, ValueError):
-            quiet = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(quiet, self._stream.fileno())
-            os.close(quiet)
+            to_devnull(self._stream.fileno())
         with contextlib.suppress(BrokenPipeError):  # now into /dev/null
             self._stream.flush()
 
@@ -61,8 +58,3 @@ def install() -> None:
         stream = getattr(sys, name)
         if not isinstance(stream, Forgiving):
             setattr(sys, name, Forgiving(stream))
-
-
-def reader_gone() -> bool:
-    """Whether stdout's reader has stopped reading (a follower stops then)."""
-    return isinstance(sys.stdout, Forgiving) and sys.stdout.gone
