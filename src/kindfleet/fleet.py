@@ -40,7 +40,7 @@ from kindfleet.exec import ProcessRunner, Runner
 from kindfleet.faults import FaultRecord
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.fleetspec.k8snames import dns_label
-from kindfleet.fleetspec.load import read_fleet_file
+from kindfleet.fleetspec.load import read_path
 from kindfleet.lifecycle import fleetlock
 from kindfleet.lifecycle.context import Interruptible
 from kindfleet.lifecycle.events import Reporter, ignore
@@ -89,13 +89,9 @@ class Fleet:
     @classmethod
     def from_path(cls, path: str | Path, *, provider: str | None = None, **kwargs: Any) -> Fleet:
         """`provider`: run the file's fleet with this provider instead of its own."""
-        path = Path(path)
-        data = read_fleet_file(path)
-        spec = fleet_spec.from_text(
-            data, source=str(path), base_dir=path.resolve().parent, provider=provider
-        )
+        spec, data = read_path(path, provider=provider)
         fleet = cls(spec, **kwargs)
-        fleet.source = (path, provider, data)
+        fleet.source = (Path(path), provider, data)
         return fleet
 
     @classmethod

@@ -100,10 +100,15 @@ def from_text(
 
 def from_path(path: str | Path, *, provider: str | None = None) -> FleetSpec:
     """A fleet file; relative host paths in it are read from the file's own directory."""
+    return read_path(path, provider=provider)[0]
+
+
+def read_path(path: str | Path, *, provider: str | None = None) -> tuple[FleetSpec, bytes]:
+    """`from_path`, with the bytes it read (what `up` keeps of the file)."""
     path = Path(path)
-    return from_text(
-        read_fleet_file(path), source=str(path), base_dir=path.resolve().parent, provider=provider
-    )
+    data = read_fleet_file(path)
+    spec = from_text(data, source=str(path), base_dir=path.resolve().parent, provider=provider)
+    return spec, data
 
 
 def read_fleet_file(path: Path) -> bytes:
