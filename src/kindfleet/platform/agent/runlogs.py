@@ -35,7 +35,7 @@ def last_lines(files: list[tuple[int, int]], n: int, *, limit: int = READ_MAX) -
     newlines = 0
     left = limit
     for fd, end in reversed(files):
-        upto, step, cut = end, CHUNK, False
+        upto, step = end, CHUNK
         while upto > 0 and newlines <= n and left > 0:  # n + 1 newlines: the n lines are whole
             # Holes (tails.py: never written, read as zeros) are passed over, in ever
             # longer steps: one may span gigabytes.
@@ -45,12 +45,12 @@ def last_lines(files: list[tuple[int, int]], n: int, *, limit: int = READ_MAX) -
                 upto, step = asked, step * 2
                 continue
             data, ends = found
-            if ends < upto:  # up to a hole: the zeros of its block were not written
-                upto, cut = ends, True
+            before_hole = ends < upto  # the zeros of a hole's block were not written
+            upto = ends
             start, step = max(data, upto - min(CHUNK, left)), CHUNK
             chunk = os.pread(fd, upto - start, start)
-            if cut:
-                chunk, cut = chunk.rstrip(b"\0"), False
+            if before_hole:
+                chunk = chunk.rstrip(b"\0")
             if start == data > asked:  # right after a hole: the same
                 chunk = chunk.lstrip(b"\0")
             left -= len(chunk)
