@@ -161,9 +161,10 @@ def _only_spec(ctx: typer.Context, command: list[str] | None) -> None:
     """--spec takes the workloads as the file has them: a flag that would set one of
     their fields beside it is refused, not dropped in silence."""
     given = [
-        f"--{'lease-seconds' if p == 'lease' else p.replace('_', '-')}"
-        for p in _SPEC_FIELDS
-        if ctx.get_parameter_source(p) not in (None, ParameterSource.DEFAULT)
+        max(param.opts, key=len)  # its long flag, as the user may have typed it
+        for param in ctx.command.params
+        if param.name in _SPEC_FIELDS
+        and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT)
     ]
     if command:
         given.append("a command after --")
