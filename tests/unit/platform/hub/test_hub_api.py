@@ -66,6 +66,22 @@ async def test_spoke_api_only_for_that_spoke(api, method, path):
         assert response.status_code == 403, (headers, response.text)
 
 
+@pytest.mark.parametrize(("method", "path"), [*CLIENT_ROUTES, *SPOKE_ROUTES])
+async def test_a_join_token_never_issued_tells_no_other_route_it_was_never_issued(
+    api, method, path
+):
+    """Outside registration a token of the join tokens' form is refused for its form (403,
+    as an issued one is), not looked up: no route but registration says whether it exists.
+    Registration, which looks it up, says 401."""
+    never = {"Authorization": "Bearer kfjoin.0123456789ab." + "x" * 43}
+    response = await api.http.request(method, path, headers=never, json={})
+    assert response.status_code == 403, response.text
+    assert "join token" in response.json()["detail"]
+    body = {"name": "s1", "capacity": {"cpu_millis": 1, "memory_bytes": 1}, "executor": "process"}
+    registered = await api.http.post("/v1/spokes/register", json=body, headers=never)
+    assert registered.status_code == 401, registered.text
+
+
 async def test_register_needs_the_bootstrap_token(api):
     body = {"name": "s1", "capacity": {"cpu_millis": 1, "memory_bytes": 1}, "executor": "process"}
     response = await api.http.post("/v1/spokes/register", json=body, headers=api.client)
