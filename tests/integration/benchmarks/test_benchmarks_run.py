@@ -45,6 +45,10 @@ CASES = {
         ["--pending", "200", "--spokes", "1", "--shapes", "3", "--seconds", "0.3"],
         "spokes ever reported not Ready: none",
     ),
+    "submit_ceiling": (
+        ["--rounds", "1", "--seconds", "0.3", "--concurrency", "4"],
+        "the storeless hub stored 1 of the submissions",
+    ),
     "submit_throughput": (
         ["--requests", "50", "--concurrency", "4", "--warmup", "5", "--batch-size", "10"],
         "(all there)",
