@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from kindfleet.platform.hub.ui.session import Sessions
 from tests.browser.conftest import MISSING, Local, axe_violations, log_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
@@ -68,7 +69,8 @@ def test_without_the_token_only_the_login_page_is_served(local: Local, context: 
         assert page.get_by_role("heading", level=1).inner_text().startswith("Log in")
         assert "vz-a" not in page.content()
     # A forged cookie, a wrong token and the API's bearer header open nothing either.
-    context.add_cookies([{"name": "kf_session", "value": "v1.9999999999.x.y", "url": local.base}])
+    forged = {"name": Sessions(local.token).cookie, "value": "v1.9999999999.x.y", "url": local.base}
+    context.add_cookies([forged])
     page.goto(local.base + "/ui/")
     assert "/ui/login" in page.url
     page.get_by_label("Client token").fill("not-the-token")

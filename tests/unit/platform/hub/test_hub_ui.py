@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx2
 import pytest
+from tests.unit.platform.hub.conftest import settings_for
 
+from kindfleet.platform.hub.api.app import create_app
 from kindfleet.platform.hub.ui.guard import CSP, safe_next
 from kindfleet.platform.hub.ui.session import Sessions
 from kindfleet.platform.wire import Guard
@@ -131,6 +134,30 @@ async def test_session_opens_every_page_and_logout_ends_it(api):
     out = await api.http.post("/ui/logout", headers={"Origin": "http://hub"})
     assert out.status_code == 303
     assert (await api.http.get("/ui/")).status_code == 303
+
+
+async def test_two_hubs_on_one_host_keep_their_own_sessions(api, tmp_path):
+    """Browsers keep cookies per host, not per port: two local fleets' dashboards on one
+    address share a jar. Logging in to the second must not log the first out."""
+    tokens = {"http://hub:8001": api.client_token, "http://hub:8002": "another-" + "t" * 30}
+    other = create_app(settings_for(tmp_path / "b", client_token=tokens["http://hub:8002"]))
+    async with other.router.lifespan_context(other):
+        mounts = {
+            "http://hub:8001": httpx2.ASGITransport(app=api.app),
+            "http://hub:8002": httpx2.ASGITransport(app=other),
+        }
+        async with httpx2.AsyncClient(mounts=mounts) as browser:  # one jar for both
+            for base, token in tokens.items():
+                response = await browser.post(
+                    f"{base}/ui/login",
+                    content=f"token={token}",
+                    headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": base},
+                )
+                assert response.status_code == 303, response.text
+            for base in tokens:
+                assert (await browser.get(f"{base}/ui/")).status_code == 200, base
+            assert len({cookie.name for cookie in browser.cookies.jar}) == 2
+    assert Sessions("a" * 30).cookie == Sessions("a" * 30).cookie != Sessions("b" * 30).cookie
 
 
 def test_sessions_expire_and_do_not_survive_a_new_client_token():

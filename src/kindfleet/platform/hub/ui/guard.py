@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kindfleet.platform.hub.ui.session import COOKIE, Sessions
+from kindfleet.platform.hub.ui.session import Sessions
 
 PREFIX = "/ui"
 LOGIN = f"{PREFIX}/login"
@@ -95,7 +95,11 @@ class UiGuard:
             await send(message)
 
         request = Request(scope)
-        if static or path == LOGIN or self.sessions.valid(request.cookies.get(COOKIE)):
+        if (
+            static
+            or path == LOGIN
+            or self.sessions.valid(request.cookies.get(self.sessions.cookie))
+        ):
             await self.app(scope, receive, send_with_headers)
             return
         await refuse(request)(scope, receive, send_with_headers)

@@ -29,7 +29,7 @@ from kindfleet.platform.hub.service.refusals import (
 from kindfleet.platform.hub.ui import views
 from kindfleet.platform.hub.ui.guard import LOGIN, PREFIX, safe_next, same_origin
 from kindfleet.platform.hub.ui.render import page
-from kindfleet.platform.hub.ui.session import COOKIE, Sessions
+from kindfleet.platform.hub.ui.session import Sessions
 from kindfleet.platform.wire import TERMINAL, WorkloadState
 
 POLL = "every 2s"
@@ -69,7 +69,7 @@ def _login(app: FastAPI, board: Dashboard, sessions: Sessions) -> None:
 
     @app.get(LOGIN, include_in_schema=False)
     async def login_form(request: Request, next: str = "") -> Response:
-        if sessions.valid(request.cookies.get(COOKIE)):
+        if sessions.valid(request.cookies.get(sessions.cookie)):
             return RedirectResponse(safe_next(next), status_code=303)
         return page("login.html", title="Log in", next=safe_next(next), error=None)
 
@@ -88,7 +88,7 @@ def _login(app: FastAPI, board: Dashboard, sessions: Sessions) -> None:
             return page("login.html", 401, title="Log in", next=target, error=error)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
-            COOKIE,
+            sessions.cookie,
             sessions.issue(),
             path=PREFIX,
             httponly=True,
@@ -102,7 +102,7 @@ def _login(app: FastAPI, board: Dashboard, sessions: Sessions) -> None:
         if not same_origin(request):
             return page("error.html", 403, title="Forbidden", message="Cross-site request.")
         response = RedirectResponse(LOGIN, status_code=303)
-        response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
+        response.delete_cookie(sessions.cookie, path=PREFIX, httponly=True, samesite="strict")
         return response
 
 

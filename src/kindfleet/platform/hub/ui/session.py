@@ -14,6 +14,10 @@ from the client token. Nothing is kept on the hub: a restarted hub with the same
 token accepts the sessions it gave out, so a page left open recovers on its own; a new
 client token ends every session at once. The session ends with the browser's session (no
 Max-Age) or after `TTL_SECONDS`, whichever comes first.
+
+The cookie's name is the hub's own (`kf_session_<12 hex>`, from the same key): browsers
+keep cookies per host, not per port, so two local fleets' dashboards on 127.0.0.1 under
+one name each replaced the other's session at every login (found from outside).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-COOKIE = "kf_session"
+COOKIE_PREFIX = "kf_session_"
 TTL_SECONDS = 12 * 3600
 _VERSION = "v1"
 
@@ -35,6 +39,7 @@ class Sessions:
             client_token.encode("utf-8", "surrogatepass"), b"kindfleet-ui-session", "sha256"
         ).digest()
         self._clock = clock
+        self.cookie = COOKIE_PREFIX + hmac.new(self._key, b"cookie-name", "sha256").hexdigest()[:12]
 
     def issue(self) -> str:
         expires = int(self._clock() + TTL_SECONDS)
