@@ -294,6 +294,25 @@ async def test_a_hostile_cursor_stays_one_parameter_of_the_live_query(api):
     assert 'value="Running" selected' not in page  # the cursor set no state filter
 
 
+UNSEEN = "\u202e\u2066\u200b\x00\x1b\u2028\U000e0041"
+
+
+async def test_characters_a_reader_cannot_see_are_shown_as_escapes(api):
+    """A label `team: "\u202elm"` read `team=ml` (the override turned it round): every
+    character one cannot see is written out, in stored values and echoed queries alike."""
+    spec = {"name": "bidi", "command": ["true", "a\u202eb"], "labels": {"team": "\u202elm"}}
+    created = (await api.submit("k-bidi", spec)).json()["workload"]["id"]
+    await login(api)
+    for path in ("/ui/workloads", f"/ui/workloads/{created}"):
+        body = (await api.http.get(path)).text
+        assert "team=\\u202elm" in body, path
+        assert not set(body) & set(UNSEEN), path
+    for query in ("spoke=%00%1b%5b31m", "label=%00%3D%e2%80%ae", "state=%e2%80%8b"):
+        body = (await api.http.get(f"/ui/workloads?{query}")).text
+        assert not set(body) & set(UNSEEN), query
+        assert "\\u00" in body or "\\u20" in body, query
+
+
 @pytest.mark.parametrize(
     ("query", "says"),
     [
