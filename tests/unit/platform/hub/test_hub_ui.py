@@ -232,6 +232,34 @@ async def test_hostile_labels_names_and_faults_are_text(api):
     assert "SECRET" in detail and "hunter2" not in detail  # env names, never values
 
 
+async def test_a_fault_report_at_its_cap_keeps_the_fleet_page_small(api):
+    """The fleet page is fetched every 2 s: 500 faults with 1 KiB notes of characters that
+    escape long made it 1 MB a fetch. The first rows and the start of each text are shown."""
+    faults = [
+        {
+            "id": f"f-{i}",
+            "action": "slow",
+            "cluster": "spoke-a",
+            "state": "active",
+            "injected_at": "2030-01-01T00:00:00Z",
+            "note": '"<&>' * 256,
+            "detail": "&" * 256,
+        }
+        for i in range(500)
+    ]
+    put = await api.http.put(
+        "/v1/faults", json={"fleet": "f", "faults": faults}, headers=api.client
+    )
+    assert put.status_code == 200, put.text
+    await login(api)
+    for path in ("/ui/", "/ui/fragments/fleet"):
+        body = (await api.http.get(path)).text
+        assert len(body.encode()) < 200_000, (path, len(body.encode()))
+        assert 'data-fault="f-49"' in body and 'data-fault="f-50"' not in body, path
+        assert "450 more not shown" in body and "kindfleet fault list" in body, path
+        assert "&amp;" * 199 + "…" in body, path
+
+
 async def test_fault_reports_need_the_client_token_and_replace_the_last(api):
     body = {"fleet": "f", "faults": []}
     assert (await api.http.put("/v1/faults", json=body)).status_code == 401

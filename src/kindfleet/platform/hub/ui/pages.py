@@ -128,6 +128,8 @@ def _fleet(app: FastAPI, board: Dashboard) -> None:
             o=overview,
             faults=views.live_faults(overview.faults),
             by_cluster=views.faults_by_cluster(overview.faults),
+            faults_shown=views.FAULTS_SHOWN,
+            text_shown=views.TEXT_SHOWN,
         )
 
     @app.get(f"{PREFIX}/", include_in_schema=False)
