@@ -136,6 +136,10 @@ _MACHINE: dict[int, tuple[str, str]] = {
         "free space there and run the command again (a fleet's state is kept under "
         "$KINDFLEET_STATE_DIR: point it at a disk with room)",
     ),
+    errno.EFBIG: (
+        "{path} would grow past the largest file allowed here",
+        "raise the limit (`ulimit -f`, or the file system's own) and run the command again",
+    ),
     errno.EDQUOT: (
         "disk quota exceeded on {disk}",
         "free space within your quota and run the command again",

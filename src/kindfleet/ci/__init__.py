@@ -6,6 +6,7 @@ from kindfleet.ci.workflow import (
     entries,
     github,
     gitlab,
+    problems,
     to_yaml,
     written_by_kindfleet,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "entries",
     "github",
     "gitlab",
+    "problems",
     "to_yaml",
     "written_by_kindfleet",
 ]

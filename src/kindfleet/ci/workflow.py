@@ -6,13 +6,21 @@ fleet is several clusters on one kernel), the node image cached by its digest, t
 fleet planned for the version (`kindfleet matrix --write-fleets`), `up`, `deploy`,
 `check` with JUnit, any extra commands, `logs export` and the artifacts when something
 failed, and `down` always.
+
+What goes into the file is checked first (`problems`): the fleet file's path reached a
+`run:` line unquoted (`-f 'a b.yaml'` split in two, `-f 'x;id.yaml'` ran `id`), a line
+break in a value wrote YAML of its own after the header's comment, and a `--name` or
+`--schedule` no CI system takes was written all the same (found from outside).
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -149,9 +157,84 @@ def node_image() -> str:
     )
 
 
+_NOT_IN_ARTIFACTS = frozenset('"<>|*?:\\/$')  # upload-artifact's, and `${{`
+_NAMES = 'one line of at most 100 characters, none of " < > | * ? : \\ / $ (e.g. e2e-nightly)'
+_CRON = re.compile(r"[0-9A-Za-z*,/-]+")
+_UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp"})  # controls, format characters, line breaks
+Problem = tuple[str, str, str]  # the flag, what is wrong with its value, what to do
+
+
+def problems(options: CiOptions, *, gitlab_ci: bool) -> list[Problem]:
+    """What in `options` no CI system would run as meant, by flag."""
+    found = _path_problems(options.fleet_file)
+    if not options.name.strip() or len(options.name) > 100 or _unseen(options.name):
+        found.append(("--name", f"{options.name!r} cannot name a workflow", _NAMES))
+    elif "${{" in options.name or set(options.name) & _NOT_IN_ARTIFACTS:
+        found.append(("--name", f"{options.name!r} cannot name the job's artifacts", _NAMES))
+    one_line = [("--install", options.install), ("--python", options.python)]
+    one_line += [("--run", command) for command in options.run]
+    one_line += [("--runner-tag", options.runner_tag)] if gitlab_ci else []
+    for flag, value in one_line:
+        if not value.strip():
+            found.append((flag, "is empty", f"give {flag} a value, or leave the flag out"))
+        elif _unseen(value):
+            found.append(
+                (
+                    flag,
+                    f"{value!r} holds a line break or a control character",
+                    "one line each (repeat --run for more commands)",
+                )
+            )
+    if options.schedule is not None:
+        found += _schedule_problems(options.schedule)
+    return found
+
+
+def _unseen(value: str) -> bool:
+    return any(unicodedata.category(c) in _UNSEEN for c in value)
+
+
+def _path_problems(path: str) -> list[Problem]:
+    root = "run kindfleet ci from the repository's root with the path from there (-f fleet.yaml)"
+    if _unseen(path):
+        return [("-f", f"{path!r} holds a line break or a control character", "rename the file")]
+    if "${{" in path:
+        return [
+            (
+                "-f",
+                f"{path} holds `${{{{`, which the workflow would run as an expression",
+                "rename the file",
+            )
+        ]
+    if PurePosixPath(path).is_absolute():
+        return [("-f", f"{path} is a path on this machine, not in the job's checkout", root)]
+    if ".." in PurePosixPath(path).parts:
+        return [("-f", f"{path} is outside the directory kindfleet ci runs in", root)]
+    return []
+
+
+def _schedule_problems(cron: str) -> list[Problem]:
+    fields = cron.split()
+    hint = "five fields, minute hour day month weekday: --schedule '17 3 * * *' (nightly)"
+    if _unseen(cron) or len(fields) != 5 or not all(_CRON.fullmatch(f) for f in fields):
+        return [("--schedule", f"{cron!r} is not a cron line", hint)]
+    minute = fields[0]
+    step = minute.removeprefix("*/")
+    if minute == "*" or (minute.startswith("*/") and step.isdigit() and int(step) < 5):
+        return [
+            (
+                "--schedule",
+                f"{cron!r} runs more often than every 5 minutes, the shortest "
+                "interval GitHub runs a schedule at",
+                hint,
+            )
+        ]
+    return []
+
+
 def plan_fleet(options: CiOptions, version: str) -> str:
     return (
-        f"{options.command} matrix -f {options.fleet_file} --versions {version} "
+        f"{options.command} matrix -f {shlex.quote(options.fleet_file)} --versions {version} "
         f"--write-fleets {PLANNED}"
     )
 
@@ -250,7 +333,9 @@ def github(options: CiOptions) -> dict[str, Any]:
 
 
 def _job_id(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "kindfleet"
+    """A job id of `name`: letters, digits, - and _, starting with a letter or _."""
+    found = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name)
+    return found if found[:1].isalpha() or found[:1] == "_" else f"_{found}"
 
 
 # --- GitLab CI -----------------------------------------------------------------------------

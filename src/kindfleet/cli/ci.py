@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -103,10 +103,10 @@ def github(
 
     if out is not None:
         options.path_of("--out")(out)  # '' is refused (not the default), before any work
-    spec = options.spec(file)
+    spec, data = _read(file)
     chosen = parse_versions(versions) if versions else _own(spec.clusters)
     settings = ci.CiOptions(
-        fleet_file=file.as_posix(),
+        fleet_file=_in_checkout(file),
         versions=tuple(chosen),
         name=name,
         install=install,
@@ -118,9 +118,18 @@ def github(
         timeout_minutes=timeout_minutes,
         runner_tag=runner_tag,
     )
+    for flag, problem, hint in ci.problems(settings, gitlab_ci=gitlab)[:1]:
+        raise UsageError(f"{flag}: {problem}", hint=hint)
+    _plans(data, file, chosen)
+    if not versions and len(chosen) > 1:
+        output.warn(
+            f"the fleet's clusters run at {len(chosen)} versions ({', '.join(chosen)}): each job "
+            "runs every cluster at one of them, so the file's own mix is not one of the jobs "
+            "(--versions names the versions to run at, one job each)"
+        )
     target = out or str(GITLAB_OUT if gitlab else GITHUB_OUT)
-    data = ci.gitlab(settings) if gitlab else ci.github(settings)
-    text = ci.to_yaml(data, settings, gitlab_ci=gitlab, out=target)
+    workflow = ci.gitlab(settings) if gitlab else ci.github(settings)
+    text = ci.to_yaml(workflow, settings, gitlab_ci=gitlab, out=target)
     if target == "-":
         sys.stdout.write(text)
         return
@@ -129,8 +138,65 @@ def github(
         _refuse_theirs(path)
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    output.success(f"wrote {path} ({len(chosen)} Kubernetes versions: {', '.join(chosen)})")
+        replace_file(path, text)
+    output.success(
+        f"wrote {path} ({len(chosen)} Kubernetes version{'s' if len(chosen) != 1 else ''}: "
+        f"{', '.join(chosen)})"
+    )
+
+
+def _in_checkout(file: Path) -> str:
+    """The fleet file's path as the job sees it, from the repository's root (where
+    kindfleet ci runs): `-f $PWD/fleet.yaml` is `fleet.yaml`; a path outside is left as
+    given, for `ci.problems` to refuse."""
+    import os
+
+    try:
+        return Path(os.path.abspath(file)).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return file.as_posix()
+
+
+def _read(file: Path) -> tuple[Any, dict[str, Any]]:
+    """The fleet file, read once (a pipe cannot be read twice): its spec and its data."""
+    from kindfleet.fleetspec import load, yamlread
+
+    spec, raw = load.read_path(file, provider=options.provider_override.get())
+    return spec, yamlread.read(raw, source=str(file)).data
+
+
+def _plans(data: dict[str, Any], file: Path, versions: list[str]) -> None:
+    """Each job plans the fleet at its version (`kindfleet matrix --write-fleets`): a plan
+    that would fail there (a name too long with the version in it, provider existing)
+    fails here, before any workflow is written."""
+    from kindfleet.matrix import plan
+
+    for version in versions:
+        plan(data, [version], source=str(file), base_dir=file.resolve().parent)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """`text` at `path` whole or not at all: a failed write (a full disk, `ulimit -f`) left
+    a workflow cut short in place of the one before. A file of another kind (a pipe,
+    /dev/stdout) is written as it is; a symbolic link's target is replaced, not the link."""
+    import os
+    import tempfile
+
+    real = Path(os.path.realpath(path))
+    if real.exists() and not real.is_file():
+        real.write_text(text, encoding="utf-8")
+        return
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, real)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _refuse_theirs(path: Path) -> None:

@@ -4,7 +4,9 @@ workflow is exactly what its header's command writes."""
 
 from __future__ import annotations
 
+import resource
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -156,7 +158,8 @@ def test_a_projects_own_workflow_is_never_replaced_unasked(cli, tmp_path, monkey
     """A project's `.gitlab-ci.yml` (or a workflow of its own at the same path) is kept,
     with how to go on; kindfleet's own file is replaced by running again, any with --force."""
     monkeypatch.chdir(tmp_path)
-    fleet = str(ROOT / "examples" / "minimal.yaml")
+    fleet = "fleet.yaml"  # in the repository the workflow checks out: here
+    shutil.copy(ROOT / "examples" / "minimal.yaml", tmp_path / fleet)
     path = tmp_path / (".gitlab-ci.yml" if kind == "gitlab" else ".github/workflows/kindfleet.yml")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("stages: [build, test, deploy]\n")
@@ -178,3 +181,87 @@ def test_out_to_a_device_is_written_not_read(cli):
     `--out /dev/null` is a dry run, not a refusal (nor /dev/zero a memory error)."""
     fleet = str(ROOT / "examples" / "minimal.yaml")
     assert cli("ci", "github", "-f", fleet, "--out", "/dev/null").code == 0
+
+
+# Found from outside: a path split by the job's shell, fleets only the jobs refused, a
+# mix of versions flattened unsaid, a failed write that cut the last workflow short.
+LONG_HUB = """apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: ffffffffffffffffffffffff
+hub: {name: cccccccccccccccccccccccccccccccccccccccc}
+spokes: [{name: s1}]
+"""
+EXISTING = """apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: ex
+provider: existing
+hub: {context: my-hub}
+spokes: [{name: s1, context: my-s1}]
+"""
+SKEW = """apiVersion: kindfleet.dev/v1alpha1
+kind: Fleet
+name: skew
+hub: {kubernetesVersion: "1.35"}
+spokes: [{name: sp, kubernetesVersion: "1.37"}]
+"""
+
+
+@pytest.mark.parametrize("name", ["x;id.yaml", "a b.yaml", "$(touch pwned).yaml", "#h.yaml"])
+def test_a_hostile_file_name_is_one_word_of_the_jobs_shell(cli, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "examples" / "minimal.yaml", tmp_path / name)
+    written = cli("ci", "github", "-f", str(tmp_path / name), "--out", "w.yml")
+    assert written.code == 0, written.err
+    (line,) = [x for x in (tmp_path / "w.yml").read_text().splitlines() if " matrix -f " in x]
+    assert shlex.split(line.split("run: ", 1)[1])[2:4] == ["-f", name]  # relative to the root
+    checked = tool("actionlint", "-no-color", "w.yml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (LONG_HUB, "is 46 characters"),
+        (EXISTING, "provider existing uses clusters that already exist"),
+    ],
+)
+def test_a_fleet_no_job_could_plan_is_refused_before_writing(
+    cli, tmp_path, monkeypatch, text, says
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fleet.yaml").write_text(text)
+    result = cli("ci", "github", "-f", "fleet.yaml", "--versions", "1.37", "--out", "w.yml")
+    assert result.code == 2 and says in result.err, result.err
+    assert not (tmp_path / "w.yml").exists()
+
+
+def test_a_fleet_of_mixed_versions_is_told_each_job_runs_one(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fleet.yaml").write_text(SKEW)
+    result = cli("ci", "github", "-f", "fleet.yaml", "--out", "w.yml")
+    assert result.code == 0, result.err
+    assert "the file's own mix is not one of the jobs" in result.err
+    assert "--versions" in result.err
+
+
+def test_a_write_that_fails_leaves_the_last_workflow_whole(tmp_path):
+    """`ulimit -f` (or a full disk) stops the write half way: the file before stays."""
+    shutil.copy(ROOT / "examples" / "minimal.yaml", tmp_path / "fleet.yaml")
+    argv = [sys.executable, "-m", "kindfleet", "ci", "github", "-f", "fleet.yaml"]
+    first = subprocess.run([*argv, "--out", "w.yml"], cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    before = (tmp_path / "w.yml").read_bytes()
+    assert len(before) > 2048
+    cut = subprocess.run(
+        [*argv, "--versions", "1.35", "--out", "w.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024)),
+    )
+    assert cut.returncode != 0 and "would grow past the largest file" in cut.stderr, cut.stderr
+    assert "Traceback" not in cut.stderr and "bug" not in cut.stderr
+    assert (tmp_path / "w.yml").read_bytes() == before
+    assert {p.name for p in tmp_path.iterdir()} == {"fleet.yaml", "w.yml"}  # no temporary left

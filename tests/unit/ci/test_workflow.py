@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import shlex
 
 import pytest
 import yaml
 
 from kindfleet import pins
-from kindfleet.ci import CiOptions, command_line, entries, github, gitlab, to_yaml
+from kindfleet.ci import CiOptions, command_line, entries, github, gitlab, problems, to_yaml
 from kindfleet.ci.workflow import written_by_kindfleet
 from kindfleet.kind import images
 from kindfleet.pins import HOST_IMAGES
@@ -202,3 +204,70 @@ def test_docker_hub_login_only_with_a_token_and_the_secret_never_in_the_command(
     assert "secrets." not in login["run"]  # read from the environment, never interpolated
     assert "--password-stdin" in login["run"]
     assert all(image in steps["Pull the fleet's host images once"]["run"] for image in HOST_IMAGES)
+
+
+# What a job's shell and YAML would take otherwise than meant: found from outside.
+HOSTILE_NAMES = ["x;id.yaml", "a b.yaml", "$(touch pwned).yaml", "`id`.yaml", "#h.yaml",
+                 "q'uote.yaml", "*&.yaml", "dir with space/f.yaml"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+@pytest.mark.parametrize("make", [github, gitlab])
+def test_the_fleet_files_path_reaches_the_shell_as_one_word(name, make):
+    options = CiOptions(name, VERSIONS)
+    assert problems(options, gitlab_ci=make is gitlab) == []
+    text = to_yaml(make(options), options, gitlab_ci=make is gitlab, out="-")
+    runs = [line for line in text.splitlines() if " matrix -f " in line]
+    assert runs
+    for line in runs:
+        words = shlex.split(line.split("kindfleet matrix", 1)[1])
+        assert words[:2] == ["-f", name], line
+    assert yaml.safe_load(text)  # still one document, the header all comment
+
+
+@pytest.mark.parametrize(
+    ("change", "flag"),
+    [
+        ({"fleet_file": "f\nrun-name: injected\n#.yaml"}, "-f"),
+        ({"fleet_file": "f\u2028x.yaml"}, "-f"),
+        ({"fleet_file": "f\x85x.yaml"}, "-f"),
+        ({"fleet_file": "${{ github.event.issue.title }}.yaml"}, "-f"),
+        ({"fleet_file": "/home/me/fleet.yaml"}, "-f"),
+        ({"fleet_file": "../fleet.yaml"}, "-f"),
+        ({"name": ""}, "--name"),
+        ({"name": "a\nb: c"}, "--name"),
+        ({"name": "e2e/nightly"}, "--name"),
+        ({"name": "${{ github.event.issue.title }}"}, "--name"),
+        ({"name": "x" * 101}, "--name"),
+        ({"python": "3.11\nfoo"}, "--python"),
+        ({"install": "kindfleet\u2029x"}, "--install"),
+        ({"run": ("echo a\n  b: c",)}, "--run"),
+        ({"run": ("",)}, "--run"),
+        ({"run": ("  ",)}, "--run"),
+        ({"schedule": "not a cron"}, "--schedule"),
+        ({"schedule": "0 3 * *"}, "--schedule"),
+        ({"schedule": "* * * * *"}, "--schedule"),
+        ({"schedule": "*/2 * * * *"}, "--schedule"),
+        ({"schedule": "0 3 * * *\n"}, "--schedule"),
+    ],
+)
+def test_a_value_no_ci_system_takes_as_meant_is_named_by_its_flag(change, flag):
+    found = problems(dataclasses.replace(OPTIONS, **change), gitlab_ci=False)
+    assert [f for f, _, _ in found] == [flag], found
+
+
+def test_values_a_ci_system_takes_are_not_refused():
+    fine = dataclasses.replace(
+        OPTIONS, name="e2e nightly-2", python="pypy3.10", run=("make e2e", "echo 'a; b'"),
+        schedule="*/5 3 * * MON-FRI", install="-e .",
+    )  # fmt: skip
+    assert problems(fine, gitlab_ci=False) == []
+    assert [
+        f for f, _, _ in problems(dataclasses.replace(fine, runner_tag=""), gitlab_ci=True)
+    ] == ["--runner-tag"]
+
+
+@pytest.mark.parametrize("name", ["1abc", "-x", "fleet ci", "é2e", "kindfleet"])
+def test_any_name_taken_makes_a_job_id_github_takes(name):
+    (job_id,) = github(dataclasses.replace(OPTIONS, name=name))["jobs"]
+    assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", job_id), job_id
