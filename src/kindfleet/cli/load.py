@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +44,14 @@ def load(
             parser=options.path_of("--spec"),
         ),
     ] = None,
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout",
+            help="How long to wait for the accepted work to finish, and for a hub that "
+            "cannot be asked (15m).",
+        ),
+    ] = "15m",
     report: Annotated[
         Path | None,
         typer.Option(
@@ -58,7 +67,10 @@ def load(
 
     The article's `./scripts/load-test.sh --requests=10000 --spokes=5` is
     `kindfleet load -f fleet.yaml --requests 10000 --spokes 5 --report load-report`.
-    Exit code 1 when anything accepted was lost or duplicated.
+    A hub that cannot be asked (a failover drill beside the load) is waited for until
+    `--timeout`; still silent then, the summary and report say how many accepted
+    workloads went unchecked. Exit code 1 when anything accepted was lost, duplicated or
+    unchecked.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bar
@@ -79,6 +91,7 @@ def load(
         rate=rate,
         duration=None if duration is None else parse_duration(duration, what="--duration"),
         spec=workload,
+        timeout=parse_duration(timeout, what="--timeout"),
     )
     fleet = options.fleet(file)
     check(fleet.spec, settings)  # before the report's folder is made, and the bars shown
@@ -114,10 +127,7 @@ def load(
     _show(result, requests, fmt)
     if report is not None and unwritten is None:
         output.info(f"report: {report / 'report.html'}")
-    if result.lost or result.duplicated:
-        output.error(f"lost {result.lost}, duplicated {result.duplicated}")
-    else:
-        output.success(f"lost 0, duplicated 0 ({result.accepted} workloads)")
+    _verdict(result, file)
     if unwritten is not None:
         kept = " and ".join(str(p) for p in unwritten.written)
         output.error(
@@ -126,10 +136,21 @@ def load(
             + (f"{kept} written; " if kept else "")
             + "the run's figures are the ones above",
         )
-    if result.lost or result.duplicated:
+    if result.lost or result.duplicated or result.unchecked:
         raise typer.Exit(EXIT_FAILED)
     if unwritten is not None:
         raise typer.Exit(unwritten.exit_code)
+
+
+def _verdict(result: LoadResult, file: Path) -> None:
+    """The run's last word: nothing lost or duplicated, or what was, or what could not
+    be checked (a hub that could not be asked is no pass and no loss)."""
+    if result.unchecked:
+        output.error(*_unchecked(result, file))
+    elif result.lost or result.duplicated:
+        output.error(f"lost {result.lost}, duplicated {result.duplicated}")
+    else:
+        output.success(f"lost 0, duplicated 0 ({result.accepted} workloads)")
 
 
 def _show(result: LoadResult, requests: int, fmt: output.Format) -> None:
@@ -138,14 +159,32 @@ def _show(result: LoadResult, requests: int, fmt: output.Format) -> None:
         output.emit(summary, fmt)
         return
     lat, e2e = summary["submit_latency_ms"], summary["end_to_end_s"]
+    # none ended as far as the hub told (it could not be asked): not known, not 0 s
+    ends = f"p50 {e2e['p50']:.2f}s p99 {e2e['p99']:.2f}s" if e2e else "not known"
     output.info(
         f"accepted {result.accepted}/{requests} at {summary['submit_per_second']}/s "
         f"(submit p50 {lat.get('p50', 0):.1f} ms, p99 {lat.get('p99', 0):.1f} ms); "
-        f"end to end p50 {e2e.get('p50', 0):.2f}s p99 {e2e.get('p99', 0):.2f}s"
+        f"end to end {ends}"
     )
-    output.info("per spoke: " + ", ".join(f"{k} {v}" for k, v in sorted(result.per_spoke.items())))
+    spread = ", ".join(f"{k} {v}" for k, v in sorted(result.per_spoke.items()))
+    output.info(f"per spoke: {spread or 'not known'}")
     mem = ", ".join(f"{k} {v / 2**20:.0f} MiB" for k, v in sorted(result.memory_bytes.items()))
     output.info(f"peak memory: {mem or 'not known'}")
+
+
+def _unchecked(result: LoadResult, file: Path) -> tuple[str, str]:
+    """The verdict of a run the hub could not be asked about to its end: the message
+    (what is known, what is not, and why) and what to do next."""
+    message = (
+        f"lost {result.lost}, duplicated {result.duplicated}, unchecked {result.unchecked} "
+        f"of {result.accepted} accepted: the hub could not be asked what became of them "
+        f"({result.unchecked_why or 'no answer'}); they are counted neither lost nor succeeded"
+    )
+    where = f" -l {result.label}" if result.label else ""
+    path = shlex.quote(str(file))
+    then = f"`kindfleet workloads -f {path}{where}` shows what became of them"
+    hint = result.unchecked_hint or f"check the hub with `kindfleet status -f {path}`"
+    return message, f"{hint}; once it answers, {then}"
 
 
 def _stopped(got: Progress, requests: int) -> str:

@@ -1,6 +1,7 @@
-"""The load report folder: `report.json` (`lost` and `duplicated` at its top level) and
-`report.html`, whose plots (throughput over time, latency histogram, per-spoke bars) are
-drawn by matplotlib as SVG inside the page: one file, no script, no network needed."""
+"""The load report folder: `report.json` (`lost`, `duplicated` and `unchecked` at its top
+level) and `report.html`, whose plots (throughput over time, latency histogram, per-spoke
+bars) are drawn by matplotlib as SVG inside the page: one file, no script, no network
+needed."""
 
 from __future__ import annotations
 
@@ -172,6 +173,18 @@ def page(result: LoadResult) -> str:
         "<style>body{font-family:sans-serif;margin:2em}td,th{text-align:left;padding:2px 8px}"
         "</style></head><body>"
         f"<h1>kindfleet load: {html.escape(result.fleet)}</h1>"
-        f"<p>lost <b>{result.lost}</b>, duplicated <b>{result.duplicated}</b></p>"
+        f"<p>lost <b>{result.lost}</b>, duplicated <b>{result.duplicated}</b>"
+        f"{_unchecked(result)}</p>"
         f"<table>{rows}</table>{figures}</body></html>\n"
+    )
+
+
+def _unchecked(result: LoadResult) -> str:
+    """The page's headline about work the hub could not be asked about, when there is."""
+    if not result.unchecked:
+        return ""
+    why = html.escape(result.unchecked_why or "no answer")
+    return (
+        f", unchecked <b>{result.unchecked}</b> of {result.accepted} accepted "
+        f"(the hub could not be asked: {why})"
     )

@@ -5,6 +5,10 @@ watches every accepted one to the end, and measures: submit throughput and laten
 submit-to-start and end-to-end latency, per-spoke distribution, lost (accepted, never
 finished) and duplicated (two submissions of one key accepted as two), and the memory of
 the hub and the agents where the provider can see it.
+
+Loads run beside failover drills (`kindfleet fault kill hub`): a hub that cannot be asked
+is asked again until the run's deadline, and one still silent then leaves a result all
+the same, whose `unchecked` workloads are neither lost nor succeeded but not known.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any, Protocol
 from kindfleet.errors import KindfleetError, UsageError
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.load import submitter
-from kindfleet.platform.client import HubClient
+from kindfleet.platform.client import RETRIES, HubClient
 from kindfleet.platform.wire import MAX_LABELS, Selector, Workload, WorkloadSpec, WorkloadState
 
 
@@ -51,6 +55,14 @@ LOAD_LABEL = "kindfleet.dev/load"
 SETTLE_EVERY = 0.5
 SETTLE_FOR = 5.0
 COUNT_FOR = 10.0  # the longest one count of the run's workloads may take
+# The run's workloads are listed again this often until every one has ended, or (a hub
+# that cannot be asked: killed, paused, restarting) until the run's deadline.
+LOOK_EVERY = 1.0
+# One request of that listing may wait this long at most (pages of a large run on a busy
+# hub), and as little as LIST_AT_LEAST near the deadline: a paused hub answers nothing,
+# and each request is tried RETRIES times, so it must not hold the run minutes past it.
+LIST_FOR = 120.0
+LIST_AT_LEAST = 10.0
 
 
 @dataclass
@@ -61,7 +73,9 @@ class LoadOptions:
     rate: float | None = None  # submissions per second at most
     duration: float | None = None  # stop submitting after this many seconds
     spec: WorkloadSpec | None = None  # what to submit (default: a no-op)
-    timeout: float = 900.0  # how long to wait for every accepted workload to finish
+    # How long to wait for every accepted workload to finish (a hub that cannot be asked
+    # is waited for this long too: the run then ends with what it could not check).
+    timeout: float = 900.0
 
 
 @dataclass
@@ -100,6 +114,12 @@ class LoadResult:
     states: dict[str, int] = field(default_factory=dict)
     timeline: list[tuple[float, int, int]] = field(default_factory=list)  # t, accepted, finished
     memory_bytes: dict[str, int] = field(default_factory=dict)
+    # Accepted workloads whose end the hub could not be asked about by the deadline (it was
+    # unreachable): neither lost nor succeeded. Why, and what the failure said to do.
+    unchecked: int = 0
+    unchecked_why: str = ""
+    unchecked_hint: str = ""
+    label: str = ""  # KEY=VALUE: the label the run's workloads carry (to list them later)
 
     def summary(self) -> dict[str, Any]:
         # Rates are of the seconds as shown (to the millisecond), so that anyone dividing
@@ -111,6 +131,9 @@ class LoadResult:
             "accepted": self.accepted,
             "lost": self.lost,
             "duplicated": self.duplicated,
+            "unchecked": self.unchecked,
+            "unchecked_why": self.unchecked_why,
+            "label": self.label,
             "errors": self.errors,
             "submit_seconds": submit,
             "total_seconds": round(self.total_seconds, 3),
@@ -180,6 +203,11 @@ def check(spec: FleetSpec, options: LoadOptions) -> list[str]:
         raise UsageError(
             f"--duration {options.duration}: give a time above 0",
             hint="e.g. --duration 60s; leave it out to submit every request",
+        )
+    if not options.timeout > 0:  # nan too: a wait that no deadline would end
+        raise UsageError(
+            f"--timeout {options.timeout}: give a time above 0",
+            hint="e.g. --timeout 10m: how long to wait for the accepted work to end",
         )
     names = [s.name for s in spec.spokes]
     if options.spokes is not None and not 1 <= options.spokes <= len(names):
@@ -251,19 +279,17 @@ def run(
         while tally.state.finished < len(tally.accepted) and time.monotonic() < deadline:
             time.sleep(0.2)
         watching.set()
-        watcher.join(30)
+        # a watcher in a request to a paused hub must not keep the run long past its end
+        watcher.join(min(30.0, max(1.0, deadline - time.monotonic())))
         # The gauge counts the whole hub's work: another run's, finishing meanwhile, counts
         # too. Ours are looked at one by one until every one has ended (or time is up).
-        ours = _ours(target, tally)
-        while any(not w.state.terminal for w in ours) and time.monotonic() < deadline:
-            time.sleep(1.0)
-            ours = _ours(target, tally)
+        look = _look_until_ended(target, tally, deadline)
     except KeyboardInterrupt:
         watching.set()
         _count_after_stop(target, run_id, tally, options.concurrency)
         progress(tally.state)
         raise
-    return _collect(target, tally, options, submit_seconds, ours)
+    return _collect(target, tally, options, submit_seconds, look)
 
 
 def _labelled(work: WorkloadSpec, run_id: str) -> WorkloadSpec:
@@ -386,10 +412,52 @@ def states_from_metrics(text: str) -> dict[str, float]:
     return out
 
 
-def _ours(target: Target, tally: _Tally) -> list[Workload]:
+@dataclass(frozen=True)
+class Look:
+    """The run's workloads as the hub last listed them (none when it never did), and,
+    when the last try to list them failed, that failure: the hub could not be asked."""
+
+    ours: list[Workload] = field(default_factory=list)
+    trouble: KindfleetError | None = None
+
+
+def _look_until_ended(target: Target, tally: _Tally, deadline: float) -> Look:
+    """The run's workloads once every one has ended, or as the hub last listed them at
+    the deadline. A hub that cannot be asked (killed, paused, restarting in a failover
+    drill) is asked again until the deadline, never after it; one refusing the request
+    (a token, a bad request: no retry mends that) is not asked again."""
+    look = Look()
+    while True:
+        try:
+            look = Look(_ours(target, tally, deadline))
+        except UsageError as exc:
+            return Look(look.ours, exc)
+        except KindfleetError as exc:
+            look = Look(look.ours, exc)
+        else:
+            if all(w.state.terminal for w in look.ours):
+                return look
+        if time.monotonic() >= deadline:
+            return look
+        time.sleep(min(LOOK_EVERY, max(0.0, deadline - time.monotonic())))
+
+
+def _ours(target: Target, tally: _Tally, deadline: float) -> list[Workload]:
     ids = set(tally.accepted.values())
-    with target.hub(timeout=120) as hub:
+    wait = min(LIST_FOR, max(LIST_AT_LEAST, (deadline - time.monotonic()) / RETRIES))
+    with target.hub(timeout=wait) as hub:
         return [w for w in hub.iter_workloads(limit=1000) if w.id in ids]
+
+
+def settled(ids: set[str], look: Look) -> tuple[list[Workload], int]:
+    """What the result is made of: the listed workloads, and how many accepted ones the
+    hub could not be asked about. When the last look failed, only the workloads the hub
+    had said have ended count (an end is final; a state short of it may have moved on,
+    a spoke changed); every other accepted one is unchecked, neither lost nor succeeded."""
+    if look.trouble is None:
+        return look.ours, 0
+    ended = [w for w in look.ours if w.state.terminal]
+    return ended, len(ids - {w.id for w in ended})
 
 
 def _collect(
@@ -397,9 +465,10 @@ def _collect(
     tally: _Tally,
     options: LoadOptions,
     submit_seconds: float,
-    ours: list[Workload],
+    look: Look,
 ) -> LoadResult:
     ids = set(tally.accepted.values())
+    ours, unchecked = settled(ids, look)
     seen = Counter(w.id for w in ours)
     states = Counter(w.state.value for w in ours)
     start, e2e, ends = [], [], []
@@ -416,7 +485,7 @@ def _collect(
         requests=options.requests,
         accepted=len(ids),
         errors=dict(tally.errors),
-        lost=len(ids) - states.get("Succeeded", 0),
+        lost=len(ids) - states.get("Succeeded", 0) - unchecked,
         # the hub listing one workload twice, or two submissions accepted as one id
         duplicated=sum(n - 1 for n in seen.values()) + (len(tally.accepted) - len(ids)),
         submit_seconds=submit_seconds,
@@ -427,6 +496,10 @@ def _collect(
         end_to_end_s=e2e,
         per_spoke=dict(Counter(w.spoke or "-" for w in ours)),
         states=dict(states),
-        timeline=tally.timeline,
-        memory_bytes=tally.peak,
+        timeline=list(tally.timeline),  # a late watcher's sample must not change it
+        memory_bytes=dict(tally.peak),
+        unchecked=unchecked,
+        unchecked_why=look.trouble.message if look.trouble and unchecked else "",
+        unchecked_hint=(look.trouble.hint or "") if look.trouble and unchecked else "",
+        label=tally.state.label,
     )

@@ -103,6 +103,7 @@ def test_bad_input_is_one_line_and_an_exit_code(run):
         (("load", "--requests", "5", "--spokes", "9"), "has 2 spokes"),
         (("load", "--requests", "5", "--duration", "forever"), "not a duration"),
         (("load", "--requests", "5", "--duration", "0s"), "must be more than 0"),
+        (("load", "--requests", "5", "--timeout", "soon"), "--timeout 'soon' is not a duration"),
         (("load", "--requests", "5", "--rate", "0"), "--rate '0' is not a number of"),
         (("load", "--requests", "5", "--rate", "-5"), "--rate '-5' is not a number"),
         (("load", "--requests", "5", "--rate", "nan"), "--rate 'nan' is not a number"),

@@ -26,6 +26,8 @@ FLEET = from_text(
         (LoadOptions(duration=0), "--duration 0"),
         (LoadOptions(duration=-1), "--duration -1"),
         (LoadOptions(spokes=3), "has 2 spokes"),
+        (LoadOptions(timeout=0), "--timeout 0"),
+        (LoadOptions(timeout=float("nan")), "--timeout nan"),
     ],
 )
 def test_nonsense_is_refused_with_the_option_named(options, says):
