@@ -11,7 +11,7 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import UsageError, writing
+from kindfleet.errors import MAX_SHOWN, SpecError, UsageError, writing
 from kindfleet.fleetspec.internal import FleetSpec
 from kindfleet.render import kindconfig, registry
 from kindfleet.units import format_cpu, format_memory
@@ -74,15 +74,33 @@ def init(
     output.info(f"next: kindfleet validate -f {path}")
 
 
+def invalid(exc: SpecError) -> dict[str, object]:
+    """An invalid fleet file as `validate -o json|yaml` prints it."""
+    return {
+        "valid": False,
+        "source": exc.source,
+        "count": exc.count,
+        "problems": [
+            {"path": p.path, "message": p.message, "fix": p.fix} for p in exc.problems[:MAX_SHOWN]
+        ],
+    }
+
+
 def validate(
     file: FleetFileOption = Path("fleet.yaml"), fmt: OutputOption = output.Format.table
 ) -> None:
     """Check a fleet file and show what it resolves to.
 
     Every problem is reported at once, each with its path (e.g.
-    `spokes[1].nodes[0].labels`) and a fix; the exit code is 2 when any is found.
+    `spokes[1].nodes[0].labels`) and a fix; the exit code is 2 when any is found. With
+    `-o json|yaml` an invalid file is a document too: `valid: false` and its problems.
     """
-    spec = options.spec(file)
+    try:
+        spec = options.spec(file)
+    except SpecError as exc:
+        if fmt is not output.Format.table:
+            output.emit(invalid(exc), fmt)  # a script reads what is wrong, not only that
+        raise
     for warning in spec.warnings:
         output.warn(warning)
     for note in spec.notes:

@@ -94,6 +94,21 @@ def test_invalid_file_exit_2_with_paths_and_no_traceback(cli, tmp_path):
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_an_invalid_file_is_a_document_of_its_problems_with_o(cli, tmp_path, fmt):
+    """A script asking for data gets what is wrong as data too (it got nothing on stdout)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: kindfleet.dev/v1alpha1\nkind: Fleet\nname: x\nhub: {nodes: 3}\nbogus: 1\n"
+    )
+    result = cli("validate", "-f", str(bad), "-o", fmt)
+    assert result.code == 2 and "bogus" in result.err
+    data = json.loads(result.out) if fmt == "json" else yaml.safe_load(result.out)
+    assert data["valid"] is False and data["count"] == 2 == len(data["problems"])
+    assert {p["path"] for p in data["problems"]} == {"hub.nodes", "bogus"}
+    assert all(p["message"] for p in data["problems"])
+
+
 def test_missing_file(cli, tmp_path):
     result = cli("validate", "-f", str(tmp_path / "none.yaml"))
     assert result.code == 2
