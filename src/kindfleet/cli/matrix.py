@@ -9,7 +9,7 @@ import typer
 
 from kindfleet.cli import options, output
 from kindfleet.cli.options import FleetFileOption, OutputOption
-from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED
+from kindfleet.errors import EXIT_FAILED, EXIT_INTERRUPTED, writing
 from kindfleet.faults import parse_duration
 from kindfleet.kind import images
 from kindfleet.providers.preflight import CHECKS
@@ -132,7 +132,15 @@ def matrix(
     )
     made = matrices.load_plan(file, asked, opts)
     if write_fleets is not None:
-        for path in matrices.write_fleets(made, write_fleets):
+        with writing(write_fleets):
+            paths = matrices.write_fleets(made, write_fleets)
+        if fmt is not output.Format.table:
+            fleets = zip(made.runs, paths, strict=True)
+            output.emit(
+                [{"version": r.version, "fleet": r.fleet, "file": str(p)} for r, p in fleets], fmt
+            )
+            return
+        for path in paths:
             typer.echo(str(path))
         return
     if made.parallel < min(parallel, len(asked)):

@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 from tests.integration.lifecycle.test_logs_export_local import FLEET  # hub + one spoke
 
 from kindfleet import Fleet
@@ -108,6 +109,30 @@ def test_write_fleets_writes_each_versions_fleet_and_runs_nothing(cli, tmp_path)
     planned = Fleet.from_path(written[1])
     assert [c.name for c in planned.spec.clusters] == ["wf-v1-37-hub", "wf-a-v1-37"]
     assert not any(c.exists for c in planned.status().clusters)  # nothing was brought up
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_write_fleets_with_o_is_data_and_a_folder_it_cannot_make_is_said(cli, tmp_path, fmt):
+    """Found from outside: `-o json` printed plain paths, and /proc/x was called a bug."""
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET.format(name="wo"))
+    out = tmp_path / "out"
+    result = cli(
+        "matrix", "-f", str(path), "--versions", "1.35,1.37", "--write-fleets", str(out), "-o", fmt
+    )
+    assert result.code == 0, result.err
+    data = json.loads(result.out) if fmt == "json" else yaml.safe_load(result.out)
+    assert [(d["version"], d["fleet"]) for d in data] == [
+        ("v1.35.8", "wo-v1-35"),
+        ("v1.37.0", "wo-v1-37"),
+    ]
+    assert [Path(d["file"]) for d in data] == [
+        out / "v1-35" / "fleet.yaml",
+        out / "v1-37" / "fleet.yaml",
+    ]
+    refused = cli("matrix", "-f", str(path), "--versions", "1.35", "--write-fleets", "/proc/x")
+    assert refused.code == 2 and "cannot write /proc/x" in refused.err, refused.err
+    assert "bug" not in refused.err and "Traceback" not in refused.err
 
 
 def test_ctrl_c_kills_the_command_takes_the_fleet_down_and_skips_the_rest(tmp_path):
