@@ -138,13 +138,18 @@ NodeImage = Annotated[str, AfterValidator(_node_image)]
 RegistryImage = Annotated[str, AfterValidator(_registry_image)]
 
 
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
 class PortMapping(FileModel):
     """A node container port published on the host (KIND `extraPortMappings`)."""
 
     container_port: Port
     host_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     listen_address: str | None = None
-    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    # kind takes `tcp` as TCP (found from outside: kindfleet alone refused it)
+    protocol: Annotated[Literal["TCP", "UDP", "SCTP"], BeforeValidator(_upper)] = "TCP"
 
     @field_validator("listen_address")
     @classmethod
@@ -210,6 +215,19 @@ class NodeGroup(FileModel):
     mounts: list[Mount] = Field(default_factory=list)
     image: NodeImage | None = None
     kind_config: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("taints")
+    @classmethod
+    def _unique_taints(cls, value: list[Taint]) -> list[Taint]:
+        seen: set[tuple[str, str]] = set()
+        for taint in value:
+            if (taint.key, taint.effect) in seen:  # a node so tainted fails to register
+                raise FieldProblem(
+                    f"taint {taint.key}:{taint.effect} is given twice",
+                    "give each key and effect once: Kubernetes refuses a node with both",
+                )
+            seen.add((taint.key, taint.effect))
+        return value
 
 
 Subnet = str  # "auto" or a CIDR (two, comma-separated, for dual stack); checked in resolve

@@ -144,6 +144,15 @@ def test_label_errors_name_the_node_group():
             "hub: {nodes: [{role: control-plane, taints: [{key: a, effect: Never}]}]}\n",
             "hub.nodes[0].taints[0].effect",
         ),
+        (
+            "hub: {nodes: [{role: control-plane, taints: [{key: a, effect: NoSchedule}, "
+            "{key: a, value: b, effect: NoSchedule}]}]}\n",
+            "hub.nodes[0].taints",
+        ),
+        (
+            "hub: {nodes: [{role: control-plane, portMappings: [{containerPort: 1, protocol: icmp}]}]}\n",
+            "hub.nodes[0].portMappings[0].protocol",
+        ),
         ("hub: {networking: {kubeProxyMode: userspace}}\n", "hub.networking.kubeProxyMode"),
         ("hub: {networking: {ipFamily: ipv5}}\n", "hub.networking.ipFamily"),
         ("provider: minikube\n", "provider"),
@@ -199,3 +208,15 @@ def test_a_registry_image_may_name_its_registry_port_and_digest():
     digest = "@sha256:" + "0" * 64
     for image in ("registry:3", "my.mirror:5000/library/registry:3", f"registry{digest}"):
         assert fleet(f'registry: {{image: "{image}"}}\n').registry.image == image
+
+
+def test_taints_of_one_key_and_other_effects_and_a_lowercase_protocol_are_taken():
+    """As kind and Kubernetes take them: a key once per effect; `tcp` is TCP (kind's own
+    reading; kindfleet alone refused it, found from outside)."""
+    spec = fleet(
+        "hub: {nodes: [{role: control-plane, taints: [{key: a, effect: NoSchedule}, "
+        "{key: a, effect: NoExecute}], portMappings: [{containerPort: 80, protocol: udp}]}]}\n"
+    )
+    (node,) = spec.hub.nodes
+    assert [t.effect for t in node.taints] == ["NoSchedule", "NoExecute"]
+    assert node.port_mappings[0].protocol == "UDP"
