@@ -393,8 +393,6 @@ def gitlab(options: CiOptions) -> dict[str, Any]:
             "expire_in": "1 week",
         },
     }
-    if options.schedule:
-        job["rules"] = [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}, {"when": "on_success"}]
     return {
         "stages": ["test"],
         "variables": {"KIND_VERSION": pins.KIND_VERSION},

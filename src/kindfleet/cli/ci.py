@@ -127,6 +127,11 @@ def github(
             "runs every cluster at one of them, so the file's own mix is not one of the jobs "
             "(--versions names the versions to run at, one job each)"
         )
+    if gitlab and schedule:  # .gitlab-ci.yml cannot hold one (its rules matched every run)
+        output.warn(
+            f"GitLab runs a pipeline on a schedule set in the project, not in {GITLAB_OUT}: "
+            f"add one (Build > Pipeline schedules) with the cron '{schedule}'"
+        )
     target = out or str(GITLAB_OUT if gitlab else GITHUB_OUT)
     workflow = ci.gitlab(settings) if gitlab else ci.github(settings)
     text = ci.to_yaml(workflow, settings, gitlab_ci=gitlab, out=target)

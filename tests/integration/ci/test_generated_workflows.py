@@ -265,3 +265,20 @@ def test_a_write_that_fails_leaves_the_last_workflow_whole(tmp_path):
     assert "Traceback" not in cut.stderr and "bug" not in cut.stderr
     assert (tmp_path / "w.yml").read_bytes() == before
     assert {p.name for p in tmp_path.iterdir()} == {"fleet.yaml", "w.yml"}  # no temporary left
+
+
+def test_a_gitlab_schedule_is_said_to_belong_to_the_project(cli, tmp_path, monkeypatch):
+    """`.gitlab-ci.yml` holds no cron (its rules matched every pipeline, found from
+    outside): the cron goes into the project's schedules, as the command says."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(ROOT / "examples" / "minimal.yaml", tmp_path / "fleet.yaml")
+    result = cli("ci", "gitlab", "-f", "fleet.yaml", "--out", "g.yml")
+    assert result.code == 0, result.err
+    plain = (tmp_path / "g.yml").read_text()
+    result = cli(
+        "ci", "github", "--gitlab", "-f", "fleet.yaml", "--schedule", "17 3 * * *", "--out", "g.yml"
+    )
+    assert result.code == 0, result.err
+    assert "Pipeline schedules" in result.err and "17 3 * * *" in result.err
+    scheduled = (tmp_path / "g.yml").read_text()
+    assert scheduled.split("\n", 3)[3] == plain.split("\n", 3)[3]  # the jobs: unchanged
