@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from kindfleet import pins
+from kindfleet._version import __version__
 from kindfleet.kind import images
 from kindfleet.matrix.plan import label
 
@@ -47,7 +48,9 @@ class CiOptions:
     fleet_file: str  # as the repository has it, relative to its root
     versions: tuple[str, ...]  # pinned Kubernetes versions (v1.35.8)
     name: str = "kindfleet"
-    install: str = "kindfleet"  # what `pip install` is given
+    # What `pip install` is given: by default the release that wrote the file, whose pins
+    # (kind, node image digests) the file carries; an unpinned one drifted from them.
+    install: str = f"kindfleet=={__version__}"
     python: str = "3.11"
     deploy: bool = True
     run: tuple[str, ...] = ()  # commands after `check`, with the fleet up

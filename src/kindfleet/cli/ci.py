@@ -55,11 +55,13 @@ def github(
         "kindfleet"
     ),
     install: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--install", help="What `pip install` is given: a version, or `-e .` for a checkout."
+            "--install",
+            help="What `pip install` is given (default: this release, kindfleet==VERSION, "
+            "whose pins the file carries), or `-e .` for a checkout.",
         ),
-    ] = "kindfleet",
+    ] = None,
     python: Annotated[str, typer.Option("--python", help="The Python version.")] = "3.11",
     deploy: Annotated[
         bool, typer.Option("--deploy/--no-deploy", help="Deploy the platform before check.")
@@ -109,7 +111,7 @@ def github(
         fleet_file=_in_checkout(file),
         versions=tuple(chosen),
         name=name,
-        install=install,
+        install=install or ci.CiOptions.install,
         python=python,
         deploy=deploy,
         run=tuple(run or ()),

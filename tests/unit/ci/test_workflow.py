@@ -271,3 +271,15 @@ def test_values_a_ci_system_takes_are_not_refused():
 def test_any_name_taken_makes_a_job_id_github_takes(name):
     (job_id,) = github(dataclasses.replace(OPTIONS, name=name))["jobs"]
     assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", job_id), job_id
+
+
+def test_kindfleet_is_installed_at_the_release_whose_pins_the_file_carries():
+    """The node image digests and kind's release come from the kindfleet that wrote the
+    file: an unpinned `pip install kindfleet` drifted from them (found from outside)."""
+    from kindfleet._version import __version__
+
+    run = named(steps_of(github(OPTIONS)), "Install kindfleet")["run"]
+    assert run == f"python -m pip install kindfleet=={__version__}"
+    assert "--install" not in command_line(OPTIONS, gitlab_ci=False, out="-")  # the default
+    checkout = dataclasses.replace(OPTIONS, install="-e .")
+    assert named(steps_of(github(checkout)), "Install kindfleet")["run"].endswith("install -e .")
