@@ -12,12 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from tests.waiting import until
 
 from kindfleet import access
 from kindfleet.fleet import Fleet
@@ -38,17 +39,6 @@ spokes:
   - {name: fa-a, capacity: {cpu: 4, memory: 4Gi}}
   - {name: fa-b, capacity: {cpu: 4, memory: 4Gi}}
 """
-
-
-def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
 
 
 class Local:

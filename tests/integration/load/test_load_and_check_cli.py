@@ -12,6 +12,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
+from tests.waiting import local_fleet
 
 from kindfleet.fleet import Fleet
 from kindfleet.load import LoadOptions
@@ -31,15 +32,7 @@ spokes:
 
 @pytest.fixture(scope="module")
 def fleet_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("loadcli")
-    path = root / "fleet.yaml"
-    path.write_text(FLEET)
-    fleet = Fleet.from_path(path, state_dir=root / "state")
-    fleet.up(preflight=False)
-    try:
-        yield path
-    finally:
-        fleet.down()
+    yield from local_fleet(tmp_path_factory.mktemp("loadcli"), FLEET)
 
 
 @pytest.fixture

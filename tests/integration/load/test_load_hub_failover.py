@@ -13,12 +13,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.waiting import local_fleet, until
 
 from kindfleet.fleet import Fleet
 from kindfleet.load import LoadOptions, LoadResult
@@ -39,27 +39,9 @@ spokes:
 """
 
 
-def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.1)
-    return value
-
-
 @pytest.fixture(scope="module")
 def fleet_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("loadfo")
-    path = root / "fleet.yaml"
-    path.write_text(FLEET)
-    fleet = Fleet.from_path(path, state_dir=root / "state")
-    fleet.up(preflight=False)
-    try:
-        yield path
-    finally:
-        fleet.clear_faults()
-        fleet.down()
+    yield from local_fleet(tmp_path_factory.mktemp("loadfo"), FLEET, clear_faults=True)
 
 
 @pytest.fixture

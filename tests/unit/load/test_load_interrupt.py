@@ -19,7 +19,7 @@ from kindfleet.fleetspec import from_text
 from kindfleet.load import LoadOptions, Progress, run
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Workload, WorkloadList, WorkloadSpec, WorkloadState
-from tests.doubles.webserver import serving
+from tests.doubles.webserver import serving_on_a_thread
 
 TOKEN = "client-token"
 ANSWERED = 6  # submissions answered; the next ones are stored, and their answer never comes
@@ -75,25 +75,9 @@ class Hub:
 @pytest.fixture
 def hub() -> Iterator[Hub]:
     double = Hub()
-    loop = asyncio.new_event_loop()
-    up, down = threading.Event(), asyncio.Event()
-
-    async def serve() -> None:
-        async with serving(double.answer) as url:
-            double.url = url
-            up.set()
-            await down.wait()
-            double.release.set()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
-    thread.start()
-    up.wait(10)
-    try:
+    with serving_on_a_thread(double.answer, after=double.release.set) as url:
+        double.url = url
         yield double
-    finally:
-        loop.call_soon_threadsafe(down.set)
-        thread.join(30)
-        loop.close()
 
 
 def interrupted(hub: Hub) -> Progress:

@@ -5,8 +5,6 @@ neither lost nor succeeded, with the hub's own words on why and what to do next.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +19,7 @@ from kindfleet.load import LoadOptions, LoadResult, run
 from kindfleet.load.run import Look, settled
 from kindfleet.platform.client import HubClient
 from kindfleet.platform.wire import Workload, WorkloadList, WorkloadSpec, WorkloadState
-from tests.doubles.webserver import serving
+from tests.doubles.webserver import serving_on_a_thread
 
 TOKEN = "client-token"
 REQUESTS = 12
@@ -154,24 +152,9 @@ class Hub:
 
 
 def serve(double: Hub) -> Iterator[Hub]:
-    loop = asyncio.new_event_loop()
-    up, stop = threading.Event(), asyncio.Event()
-
-    async def main() -> None:
-        async with serving(double.answer) as url:
-            double.url = url
-            up.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
-    thread.start()
-    up.wait(10)
-    try:
+    with serving_on_a_thread(double.answer) as url:
+        double.url = url
         yield double
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
 
 
 @pytest.fixture
