@@ -349,6 +349,8 @@ async def test_characters_a_reader_cannot_see_are_shown_as_escapes(api):
         ("spoke=%0a", "is not a spoke name"),
         ("cursor=%ff%fe", "is not a cursor"),
         ("label=novalue", "must be key=value"),
+        ("state=Pending&state=Running", "state: is given more than once"),
+        ("spoke=a&spoke=b", "spoke: is given more than once"),
     ],
 )
 async def test_hostile_filters_are_said_on_the_page(api, query, says):

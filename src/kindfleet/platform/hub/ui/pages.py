@@ -154,11 +154,14 @@ def _workloads(app: FastAPI, board: Dashboard) -> None:
         cursor: str | None,
         *,
         whole_page: bool,
+        twice: list[str],
     ) -> Response:
         wanted = [part.strip() for item in label for part in item.split(",") if part.strip()]
         filters = {"state": state, "spoke": spoke, "label": ", ".join(wanted)}
         error = None
         try:
+            for name in twice:  # the last of two was taken, the first dropped unsaid
+                raise Invalid.at(name, "is given more than once: the filter takes one")
             q = parse_list_query(
                 limit=PAGE_SIZE,
                 cursor=cursor or None,
@@ -197,10 +200,11 @@ def _workloads(app: FastAPI, board: Dashboard) -> None:
         whole = not template.startswith("_")
 
         async def workloads(
-            state: str = "", spoke: str = "", label: Labels = None, cursor: str = ""
+            state: Labels = None, spoke: Labels = None, label: Labels = None, cursor: str = ""
         ) -> Response:
-            filters = (state, spoke, label or [], cursor or None)
-            return await guarded(lambda: listing(template, *filters, whole_page=whole))
+            twice = [name for name, v in (("state", state), ("spoke", spoke)) if v and len(v) > 1]
+            filters = (_first(state), _first(spoke), label or [], cursor or None)
+            return await guarded(lambda: listing(template, *filters, whole_page=whole, twice=twice))
 
         return workloads
 
@@ -230,6 +234,10 @@ def _workloads(app: FastAPI, board: Dashboard) -> None:
     @app.get(f"{PREFIX}/fragments/workloads/{{workload_id}}", include_in_schema=False)
     async def workload_fragment(workload_id: str) -> Response:
         return await guarded(lambda: detail("_workload.html", workload_id, fragment=True))
+
+
+def _first(values: list[str] | None) -> str:
+    return values[0] if values else ""
 
 
 def _state(text: str) -> WorkloadState | None:
