@@ -30,7 +30,9 @@ import contextlib
 import fcntl
 import json
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,10 +64,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("kindfleet_file", "fleet file to bring up for the session")
 
 
+_STOPS = pytest.StashKey[dict[int, Any]]()  # the stop signals' handlers before ours
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "kindfleet: the test needs the session's fleet (skipped without one)"
     )
+    if _fleet_named(config) and not hasattr(config, "workerinput"):
+        config.stash[_STOPS] = _stops_as_interrupt()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for sig, handler in config.stash.get(_STOPS, {}).items():
+        signal.signal(sig, handler)
+
+
+def _fleet_named(config: pytest.Config) -> bool:
+    return bool(config.getoption("--kindfleet-file") or config.getini("kindfleet_file"))
+
+
+def _stops_as_interrupt() -> dict[int, Any]:
+    """SIGTERM (a cancelled CI job, `timeout`) and SIGHUP end the session as Ctrl-C does,
+    its fleet taken down: by default they killed pytest where it stood and left the hub,
+    the agents and the tests' workloads running (found from outside). A signal already
+    handled or ignored (`nohup`) is left as it is."""
+    before: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return before
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_DFL:
+            before[sig] = signal.signal(sig, _interrupt)
+    return before
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -146,3 +150,46 @@ def test_xdist_workers_fail_at_once_when_the_shared_fleet_cannot_come_up(
         (blocker / "xbroken-spoke1").unlink()
         load(fleet, state_dir=state).down()
     assert _hubs_of(state) == []
+
+
+TERM_SUITE = """
+import time
+
+def test_runs_until_stopped(kindfleet_fleet, kindfleet_hub):
+    with open("state.dir", "w") as f:
+        f.write(str(kindfleet_fleet.fleet.state_dir))
+    kindfleet_hub.submit({"name": "long", "command": ["sleep", "300"]}, idempotency_key="long")
+    open("ready", "w").close()
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_sigterm_ends_the_session_as_ctrl_c_does_and_takes_the_fleet_down(
+    pytester: pytest.Pytester, workers: list[str]
+):
+    """A cancelled CI job or `timeout` sends SIGTERM: it killed pytest where it stood and
+    left the hub, the agents and the test's workloads running (found from outside)."""
+    pytester.makepyfile(test_suite=TERM_SUITE)
+    argv = ["--kindfleet-file", str(EXAMPLES / "local.yaml"), "-p", "no:cacheprovider"]
+    proc = pytester.popen([sys.executable, "-m", "pytest", *workers, *argv])
+    try:
+        deadline = time.monotonic() + 120
+        while not (pytester.path / "ready").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "the suite never got going"
+            time.sleep(0.1)
+        state = (pytester.path / "state.dir").read_text()
+        assert _hubs_of(state)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    left = [
+        p for p in psutil.process_iter(["cmdline"]) if state in " ".join(p.info["cmdline"] or [])
+    ]
+    for leftover in left:  # a failure here leaves no fleet behind for the tests after it
+        with contextlib.suppress(psutil.Error):
+            leftover.kill()
+    assert proc.returncode != 0
+    assert left == []
