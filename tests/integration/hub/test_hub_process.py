@@ -238,6 +238,36 @@ def test_a_store_file_deleted_under_the_hub_stops_acknowledgements(hub_process):
     assert "deleted or replaced while the hub ran" in hub.log()  # and what to do about it
     assert "restore the store" in hub.log()
     assert before  # acknowledged before the loss: the operator restores it from a backup
+    _no_read_answers_from_another_store(hub, before)
+
+
+def _no_read_answers_from_another_store(hub: HubProcess, acknowledged: str) -> None:
+    """Found from outside: the hub refused writes but read the new, empty store, and an
+    acknowledged workload was a 404 (a client could take it for never stored)."""
+    auth = {"Authorization": f"Bearer {hub.client_token}"}
+    for path in (f"/v1/workloads/{acknowledged}", "/v1/workloads", "/v1/spokes"):
+        answer = httpx2.get(f"{hub.url}{path}", headers=auth, timeout=30)
+        assert answer.status_code == 503, (path, answer.text)
+
+
+@pytest.mark.slow
+def test_a_postgresql_database_replaced_under_the_hub_answers_no_read(
+    hub_process, postgres, pg_url
+):
+    hub = hub_process(store=pg_url).start()
+    with HubClient(hub.url, hub.client_token) as client:
+        before = client.submit(SPEC, idempotency_key="before").workload.id
+    name = pg_url.rsplit("/", 1)[1]
+    with postgres.admin() as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    headers = {"Authorization": f"Bearer {hub.client_token}", "Idempotency-Key": "after"}
+    deadline = time.monotonic() + 60
+    while "was replaced while the hub ran" not in hub.log():  # its writer reconnects
+        httpx2.post(f"{hub.url}/v1/workloads", json=SPEC, headers=headers, timeout=30)
+        assert time.monotonic() < deadline, hub.log()
+        time.sleep(0.2)
+    _no_read_answers_from_another_store(hub, before)
 
 
 def test_the_log_follows_its_path_after_a_rotation(hub_process):

@@ -23,6 +23,9 @@ from kindfleet.platform.store.writer import GroupObserver, HealthObserver, Write
 R = TypeVar("R")
 
 
+_RESTORE = "stop the hub and restore the store it started with"
+
+
 class Database:
     """The store of one hub. `writer` runs every query; nothing else touches the engine."""
 
@@ -42,6 +45,7 @@ class Database:
         self._engine = dialect.make_engine(self.url)
         self._lock = dialect.HubLock(self.url)
         self.store_id = ""  # known once open: the id spokes remember this store by
+        self.replaced: str | None = None  # why, once the store is found not to be its own
         self.identity = FileIdentity(dialect.sqlite_path(self.url) if self.sqlite else None)
         self._read_engine = dialect.make_read_engine(self.url)
         self._checkpointer = (
@@ -61,7 +65,12 @@ class Database:
 
     async def read(self, fn: Callable[[Connection], R]) -> R:
         """Run `fn` in a read-only snapshot, off the writer (on the writer only where a
-        separate connection cannot see the data: an in-memory SQLite database)."""
+        separate connection cannot see the data: an in-memory SQLite database). A store
+        replaced under the hub answers no read either: an acknowledged workload read from
+        the new, empty one was a 404 (found from outside)."""
+        if self.replaced is not None:
+            raise StoreUnavailable(self.replaced, hint=_RESTORE)
+        self.identity.check()
         if self._readers is None:
             return await self.writer.run(fn)
         return await self._readers.run(fn)
@@ -71,11 +80,11 @@ class Database:
         self._lock.acquire_session(conn, self._lock_wait)
         found = ensure_schema(conn)
         if self.store_id and found != self.store_id:
-            raise StoreUnavailable(
+            self.replaced = (
                 f"the store was replaced while the hub ran (store {self.store_id}, now {found}): "
-                "it acknowledges nothing more",
-                hint="stop the hub and restore the store it started with",
+                "it acknowledges nothing more"
             )
+            raise StoreUnavailable(self.replaced, hint=_RESTORE)
         self.store_id = found
 
     async def open(self) -> None:
