@@ -75,6 +75,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_STOPS] = _stops_as_interrupt()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `kindfleet` gets the session's fleet, or is skipped with the reason
+    when none is named, as the marker says (it did neither: found from outside)."""
+    for item in items:
+        names: list[str] | None = getattr(item, "fixturenames", None)
+        if names is None or not item.get_closest_marker("kindfleet"):
+            continue
+        if "kindfleet_fleet" not in names:
+            names.append("kindfleet_fleet")
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for sig, handler in config.stash.get(_STOPS, {}).items():
         signal.signal(sig, handler)

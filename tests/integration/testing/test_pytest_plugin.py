@@ -193,3 +193,25 @@ def test_sigterm_ends_the_session_as_ctrl_c_does_and_takes_the_fleet_down(
             leftover.kill()
     assert proc.returncode != 0
     assert left == []
+
+
+MARKED_SUITE = """
+import pytest
+
+@pytest.mark.kindfleet
+def test_needs_the_fleet(request):
+    assert "kindfleet_fleet" in request.fixturenames
+    fleet = request.getfixturevalue("kindfleet_fleet")
+    assert fleet.hub().spokes()
+"""
+
+
+def test_a_marked_test_gets_the_fleet_or_is_skipped_with_the_reason(pytester: pytest.Pytester):
+    pytester.makepyfile(test_suite=MARKED_SUITE)
+    skipped = pytester.runpytest_subprocess("-rs", "-p", "no:cacheprovider")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*no fleet: pass --kindfleet-file FILE*"])
+    ran = pytester.runpytest_subprocess(
+        "--kindfleet-file", str(EXAMPLES / "local.yaml"), "-p", "no:cacheprovider"
+    )
+    ran.assert_outcomes(passed=1)
