@@ -223,8 +223,12 @@ class Fleet:
         `PrerequisiteError` (preflight), `PartialFailure` (some clusters failed, the rest
         are up) or `ClustersFailed`; both failures carry `.result` and `.failed`.
         """
-        if parallel < 1:
-            raise UsageError("--parallel must be at least 1")
+        if parallel < 1:  # the Python API's words, with the CLI flag they come from
+            raise UsageError(f"parallel (--parallel) is {parallel}: it must be at least 1")
+        if not wait > 0:  # a negative wait started the fleet, then failed it as never ready
+            raise UsageError(
+                f"wait (--wait) is {wait}: give the seconds to wait for readiness, above 0"
+            )
         path = Path(kubeconfig) if kubeconfig else None
         options = lifecycle.UpOptions(
             parallel=parallel,
