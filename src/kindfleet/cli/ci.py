@@ -189,10 +189,10 @@ def replace_file(path: Path, text: str) -> None:
     import os
     import tempfile
 
-    real = Path(os.path.realpath(path))
-    if real.exists() and not real.is_file():
-        real.write_text(text, encoding="utf-8")
+    if path.exists() and not path.is_file():  # a pipe, a device, /dev/stdout into a pipe
+        path.write_text(text, encoding="utf-8")
         return
+    real = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

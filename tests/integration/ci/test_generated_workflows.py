@@ -282,3 +282,19 @@ def test_a_gitlab_schedule_is_said_to_belong_to_the_project(cli, tmp_path, monke
     assert "Pipeline schedules" in result.err and "17 3 * * *" in result.err
     scheduled = (tmp_path / "g.yml").read_text()
     assert scheduled.split("\n", 3)[3] == plain.split("\n", 3)[3]  # the jobs: unchanged
+
+
+def test_out_to_a_pipe_or_through_a_link_is_written_where_it_leads(tmp_path):
+    """The whole-or-nothing write renames a temporary file into place: a pipe
+    (`--out /dev/stdout | ...`) is written as it is, a link's target is replaced, not the link."""
+    shutil.copy(ROOT / "examples" / "minimal.yaml", tmp_path / "fleet.yaml")
+    argv = [sys.executable, "-m", "kindfleet", "ci", "github", "-f", "fleet.yaml", "--out"]
+    piped = subprocess.run([*argv, "/dev/stdout"], cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith("# A GitHub Actions workflow written by kindfleet")
+    (tmp_path / "real.yml").write_text(piped.stdout)
+    (tmp_path / "link.yml").symlink_to("real.yml")
+    linked = subprocess.run([*argv, "link.yml", "--versions", "1.35"], cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
+    assert linked.returncode == 0, linked.stderr
+    assert (tmp_path / "link.yml").is_symlink()
+    assert "v1.35" in (tmp_path / "real.yml").read_text()
