@@ -58,7 +58,7 @@ from kindfleet.providers.base import (
 )
 from kindfleet.providers.detect import get_provider
 from kindfleet.render import kindconfig
-from kindfleet.statedir import fleet_dir, state_root
+from kindfleet.statedir import fleet_dir, replace_text, state_root
 
 REPORT_TIMEOUT = 2.0  # telling the hub of faults must not hold up a fault command
 
@@ -161,7 +161,7 @@ class Fleet:
             for name, config in self.kind_configs(cluster).items():
                 path = out / f"{name}.yaml"
                 with writing(path):
-                    _replace(path, kindconfig.to_yaml(config))
+                    replace_text(path, kindconfig.to_yaml(config))
                 written.append(path)
         except FileExistsError:
             raise UsageError(
@@ -790,17 +790,3 @@ def load_fleet(path: str | Path, *, provider: str | None = None) -> Fleet:
     """Read, validate and resolve a fleet file; raises `SpecError` listing every problem.
     `provider`: run the fleet with this provider instead of the one the file names."""
     return Fleet.from_path(path, provider=provider)
-
-
-def _replace(path: Path, text: str) -> None:
-    """`path` made anew with `text`, never written through: a link there (the directory
-    may be a shared one, /tmp/configs) had the file it named overwritten."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -35,6 +35,22 @@ def write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def replace_text(path: Path, text: str) -> None:
+    """`path` made anew with `text` (mode as the umask gives), whole or not at all, never
+    written through: a link there is replaced, not the file it named (a shared directory,
+    /tmp/configs, had that overwritten), and a write cut short (a full disk, `ulimit -f`)
+    leaves the file before it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def ensure_token(path: Path) -> str:
     """The token stored at `path`, created (random, 0600) on first use."""
     try:

@@ -183,27 +183,17 @@ def _plans(data: dict[str, Any], file: Path, versions: list[str]) -> None:
 
 
 def replace_file(path: Path, text: str) -> None:
-    """`text` at `path` whole or not at all: a failed write (a full disk, `ulimit -f`) left
-    a workflow cut short in place of the one before. A file of another kind (a pipe,
-    /dev/stdout) is written as it is; a symbolic link's target is replaced, not the link."""
+    """`text` at `path` whole or not at all (`replace_text`): a failed write left a workflow
+    cut short in place of the one before. A file of another kind (a pipe, /dev/stdout) is
+    written as it is; a symbolic link's target is replaced, not the link."""
     import os
-    import tempfile
+
+    from kindfleet.statedir import replace_text
 
     if path.exists() and not path.is_file():  # a pipe, a device, /dev/stdout into a pipe
         path.write_text(text, encoding="utf-8")
         return
-    real = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, real)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_text(Path(os.path.realpath(path)), text)
 
 
 def _refuse_theirs(path: Path) -> None:
