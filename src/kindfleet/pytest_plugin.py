@@ -32,13 +32,13 @@ import json
 import shutil
 import signal
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kindfleet import stops
 from kindfleet.errors import KindfleetError
 from kindfleet.fleet import Fleet
 from kindfleet.platform.client import HubClient
@@ -72,7 +72,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "kindfleet: the test needs the session's fleet (skipped without one)"
     )
     if _fleet_named(config) and not hasattr(config, "workerinput"):
-        config.stash[_STOPS] = _stops_as_interrupt()
+        # SIGTERM (a cancelled CI job) killed pytest where it stood and left the fleet and
+        # its workloads running (found from outside): it ends the session as Ctrl-C does.
+        config.stash[_STOPS] = stops.stop_signals()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,24 +95,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _fleet_named(config: pytest.Config) -> bool:
     return bool(config.getoption("--kindfleet-file") or config.getini("kindfleet_file"))
-
-
-def _stops_as_interrupt() -> dict[int, Any]:
-    """SIGTERM (a cancelled CI job, `timeout`) and SIGHUP end the session as Ctrl-C does,
-    its fleet taken down: by default they killed pytest where it stood and left the hub,
-    the agents and the tests' workloads running (found from outside). A signal already
-    handled or ignored (`nohup`) is left as it is."""
-    before: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return before
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            before[sig] = signal.signal(sig, _interrupt)
-    return before
-
-
-def _interrupt(signum: int, _frame: Any) -> None:
-    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
 
 @pytest.fixture(scope="session")

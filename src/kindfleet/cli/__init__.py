@@ -12,12 +12,12 @@ import enum
 import os
 import signal
 import sys
-import threading
 import traceback
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 import typer
 
+from kindfleet import stops
 from kindfleet.cli import options, output
 from kindfleet.cli import streams as forgiving
 from kindfleet.cli.lazy import LazyCommand, LazyGroup
@@ -28,7 +28,6 @@ from kindfleet.errors import (
     SpecError,
     machine_error,
 )
-from kindfleet.stdio import to_devnull
 
 FILE, CLUSTERS, PLATFORM = "Fleet file", "Clusters", "Platform"
 WORK, DRILLS, MORE = "Workloads", "Drills and tests", "More"
@@ -190,44 +189,8 @@ def _root(
     options.provider_override.set(provider.value if provider else None)
 
 
-# The stop signals this command was sent. The KeyboardInterrupt a handler raises can land
-# in a library that reports it as an error of its own (pydantic's serializer does): once
-# one came, whatever ends the command is the interrupt.
-_stopped: list[int] = []
-
-
-def _as_interrupt(signum: int, frame: object) -> None:
-    """SIGTERM or SIGHUP, delivered as Ctrl-C is: to SIGINT's handler of the moment, which
-    asyncio replaces while a loop runs (it cancels the loop's task rather than raise in
-    whatever code runs: `kindfleet load`'s requests in flight)."""
-    _stopped.append(signum)
-    if signum == signal.SIGHUP:  # the terminal is gone: writing to it fails the clean-up
-        with contextlib.suppress(OSError):
-            to_devnull(1)
-            to_devnull(2)
-    if callable(signal.getsignal(signal.SIGINT)):
-        signal.raise_signal(signal.SIGINT)
-        return
-    raise KeyboardInterrupt  # SIGINT ignored (a background job): still stop
-
-
-def _stop_signals() -> dict[int, Any]:
-    """SIGTERM (a cancelled CI job, `timeout`) and SIGHUP (its terminal closed) end a
-    command as Ctrl-C does: what it started and had not finished is removed, not left
-    running. A signal ignored already (`nohup`) stays ignored. What they were before, to
-    put back (`main` may run in a process that goes on: a test's)."""
-    before: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return before
-    _stopped.clear()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(sig) is signal.SIG_DFL:
-            before[sig] = signal.signal(sig, _as_interrupt)
-    return before
-
-
 def main() -> None:
-    before = _stop_signals()
+    before = stops.stop_signals()
     streams = sys.stdout, sys.stderr
     try:
         forgiving.install()
@@ -261,7 +224,7 @@ def _main() -> None:
         output.error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
-        if _stopped:  # the interrupt, as a library reported it
+        if stops.stopped:  # the interrupt, as a library reported it
             if debug:
                 traceback.print_exc()
             output.error("interrupted")
